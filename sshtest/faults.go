@@ -165,6 +165,7 @@ func (c *stallConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write waits for the gate, then writes.
 func (c *stallConn) Write(p []byte) (int, error) {
 	if !c.gate.wait(c.closed) {
 		return 0, net.ErrClosed
@@ -172,6 +173,7 @@ func (c *stallConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// Close unblocks waiting reads and writes and closes the connection.
 func (c *stallConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {

@@ -1,14 +1,17 @@
 package sshtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +243,64 @@ func TestCloseIsIdempotentAndStopsListening(t *testing.T) {
 	if err := srv.RefuseNew(false); !errors.Is(err, sshtest.ErrServerClosed) {
 		t.Fatalf("RefuseNew after Close = %v", err)
 	}
+}
+
+// TestMalformedInput sends requests with bad payloads; the server must
+// refuse them and keep serving.
+func TestMalformedInput(t *testing.T) {
+	srv := sshtest.NewServer(t)
+	client := dial(t, srv, srv.ClientConfig("u"))
+	if _, _, err := client.OpenChannel("direct-tcpip", []byte{1, 2}); err == nil {
+		t.Fatal("direct-tcpip with garbage accepted")
+	}
+	if _, _, err := client.OpenChannel("x11", nil); err == nil {
+		t.Fatal("unknown channel type accepted")
+	}
+	ch, reqs, err := client.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ssh.DiscardRequests(reqs)
+	for _, typ := range []string{"exec", "env", "signal", "pty-req", "subsystem"} {
+		ok, err := ch.SendRequest(typ, true, []byte{0, 0, 0, 9, 'x'})
+		if typ != "pty-req" && (ok || err != nil) {
+			t.Errorf("%s with a bad payload: ok=%v err=%v", typ, ok, err)
+		}
+	}
+	ch.Close()
+	if _, _, err := run(t, client, "true", ""); err != nil {
+		t.Fatalf("server broken by malformed input: %v", err)
+	}
+}
+
+func TestWithLogger(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := sshtest.NewServer(t, sshtest.WithLogger(logger))
+	bad := srv.ClientConfig("eve")
+	bad.Auth = []ssh.AuthMethod{ssh.PublicKeys(newSigner(t))}
+	if err := tryDial(srv, bad); err == nil {
+		t.Fatal("bad key accepted")
+	}
+	if !strings.Contains(buf.String(), "user=eve") {
+		t.Fatalf("log %q does not mention the failed login", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
