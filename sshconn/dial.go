@@ -1,0 +1,229 @@
+package sshconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// dialer dials one Target (and its jump hosts) once, without retries.
+type dialer struct {
+	logger   *slog.Logger
+	writer   *KnownHostsWriter
+	quickAck bool
+}
+
+// dial connects to t through its jump hosts, bounded by ctx and
+// t.DialTimeout. On success the returned Client owns every hop and the
+// agent socket.
+func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.dialTimeout())
+	defer cancel()
+	ag := &agentHolder{logger: d.logger}
+	var hops []*ssh.Client
+	for _, h := range append(t.JumpHosts[:len(t.JumpHosts):len(t.JumpHosts)], t) {
+		c, err := d.dialHop(ctx, h, lastClient(hops), ag)
+		if err != nil {
+			closeAll(hops)
+			ag.close()
+			return nil, jumpContext(h, t, err)
+		}
+		hops = append(hops, c)
+	}
+	return newClient(t, hops, ag.conn), nil
+}
+
+func lastClient(hops []*ssh.Client) *ssh.Client {
+	if len(hops) == 0 {
+		return nil
+	}
+	return hops[len(hops)-1]
+}
+
+// closeAll closes clients last hop first.
+func closeAll(hops []*ssh.Client) {
+	for i := len(hops) - 1; i >= 0; i-- {
+		_ = hops[i].Close()
+	}
+}
+
+func jumpContext(hop, t Target, err error) error {
+	if hop.Addr() == t.Addr() && len(hop.JumpHosts) == len(t.JumpHosts) {
+		return err
+	}
+	return fmt.Errorf("sshconn: jump host %s: %w", hop.Addr(), err)
+}
+
+// dialHop connects to t, directly or through via, and authenticates.
+func (d *dialer) dialHop(ctx context.Context, t Target, via *ssh.Client, ag *agentHolder) (*ssh.Client, error) {
+	hs, err := d.prepare(ctx, t, ag)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := d.connect(ctx, t, via)
+	if err != nil {
+		return nil, withCtx(ctx, fmt.Errorf("sshconn: connect %s: %w", t.Addr(), err))
+	}
+	conn := newTrackedConn(raw, d.quickAck)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr(), hs.cfg)
+	if !stop() {
+		if err == nil {
+			_ = c.Close()
+		}
+		return nil, withCtx(ctx, fmt.Errorf("sshconn: handshake with %s: %w", t.Addr(), errOr(err, io.ErrClosedPipe)))
+	}
+	if err != nil {
+		return nil, hs.classify(ctx, t, conn, err)
+	}
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+func errOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// withCtx makes err wrap ctx.Err() when ctx has ended, so errors.Is(err,
+// context.Canceled) holds even when the transport reported something else.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", err, cerr)
+	}
+	return err
+}
+
+func (d *dialer) connect(ctx context.Context, t Target, via *ssh.Client) (net.Conn, error) {
+	if via != nil {
+		return via.DialContext(ctx, "tcp", t.Addr())
+	}
+	nd := &net.Dialer{KeepAlive: orDefault(t.TCPKeepAlive, DefaultTCPKeepAlive)}
+	return nd.DialContext(ctx, "tcp", t.Addr())
+}
+
+// handshake holds one hop's client configuration and what its callbacks
+// observed.
+type handshake struct {
+	cfg    *ssh.ClientConfig
+	hostKs *hostKeyCheck
+
+	// mu guards tried; AuthCallback runs on the handshaking goroutine but
+	// classify may run after a cancellation on another path.
+	mu    sync.Mutex
+	tried []string
+	auth  bool // authentication started (AuthCallback ran)
+}
+
+func (d *dialer) prepare(ctx context.Context, t Target, ag *agentHolder) (*handshake, error) {
+	methods, err := authMethods(ctx, t, ag)
+	if err != nil {
+		return nil, err
+	}
+	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger}
+	algos := t.HostKeyAlgorithms
+	if t.HostKey != HostKeyInsecure {
+		if hk.kh, err = loadKnownHosts(t.KnownHostsFiles); err != nil {
+			return nil, err
+		}
+		if algos == nil {
+			algos = hk.kh.algorithms(t.Addr())
+		}
+	}
+	hs := &handshake{hostKs: hk}
+	hs.cfg = &ssh.ClientConfig{
+		User: t.User, Auth: methods, HostKeyCallback: hk.callback,
+		HostKeyAlgorithms: algos, AuthCallback: hs.authCallback,
+	}
+	return hs, nil
+}
+
+// authCallback records the methods tried so far; it never picks a method
+// (returning nil lets x/crypto walk cfg.Auth).
+func (hs *handshake) authCallback(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.auth, hs.tried = true, ac.TriedMethods
+	return nil, nil
+}
+
+// classify turns a failed handshake into a typed error: the host key
+// error, the context's error, an *AuthError (host key verified,
+// authentication ran, and the failure is not a transport error), or the
+// transport error.
+func (hs *handshake) classify(ctx context.Context, t Target, conn *trackedConn, err error) error {
+	if _, hkErr := hs.hostKs.result(); hkErr != nil {
+		return hkErr
+	}
+	if ctx.Err() != nil {
+		return withCtx(ctx, fmt.Errorf("sshconn: handshake with %s: %w", t.Addr(), err))
+	}
+	verified, _ := hs.hostKs.result()
+	hs.mu.Lock()
+	authRan, tried := hs.auth, hs.tried
+	hs.mu.Unlock()
+	if verified && authRan && !conn.isTransportError(err) {
+		return &AuthError{User: t.User, Addr: t.Addr(), Methods: tried, Err: err}
+	}
+	return fmt.Errorf("sshconn: handshake with %s: %w", t.Addr(), err)
+}
+
+// trackedConn records the first read or write error of the underlying
+// connection, so that a handshake failure can be told apart from a
+// transport failure by identity rather than by message, and re-arms
+// TCP_QUICKACK after every read and write when enabled (see quickack_*.go).
+type trackedConn struct {
+	net.Conn
+	quickAck func()
+	ioErr    atomic.Pointer[error]
+}
+
+func newTrackedConn(c net.Conn, quickAck bool) *trackedConn {
+	tc := &trackedConn{Conn: c}
+	if quickAck {
+		tc.quickAck = quickAckFunc(c)
+	}
+	return tc
+}
+
+// Read reads from the connection, recording errors.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.after(err)
+	return n, err
+}
+
+// Write writes to the connection, recording errors.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.after(err)
+	return n, err
+}
+
+func (c *trackedConn) after(err error) {
+	if err != nil {
+		c.ioErr.CompareAndSwap(nil, &err)
+		return
+	}
+	if c.quickAck != nil {
+		c.quickAck()
+	}
+}
+
+// isTransportError reports whether err is (or wraps) an I/O error the
+// connection itself returned.
+func (c *trackedConn) isTransportError(err error) bool {
+	p := c.ioErr.Load()
+	if p == nil {
+		return false
+	}
+	return errors.Is(err, *p) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}

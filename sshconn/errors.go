@@ -1,0 +1,130 @@
+package sshconn
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// kindError is a sentinel error that knows its pool.ErrorKind.
+type kindError struct {
+	msg  string
+	kind pool.ErrorKind
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+// ErrorKind returns the kind the sentinel was declared with.
+func (e *kindError) ErrorKind() pool.ErrorKind { return e.kind }
+
+// Sentinel errors, testable with errors.Is. Each implements pool.Kinder.
+var (
+	// ErrNotFound is returned by a Resolver that does not know a key; Chain
+	// then asks the next resolver. Kind: KindConfig.
+	ErrNotFound error = &kindError{"sshconn: no target for key", pool.KindConfig}
+	// ErrClosed is returned by operations on a Client after Close. Kind:
+	// KindConnectionLost.
+	ErrClosed error = &kindError{"sshconn: client closed", pool.KindConnectionLost}
+	// ErrConnectionLost wraps the reason an established connection ended.
+	// Kind: KindConnectionLost.
+	ErrConnectionLost error = &kindError{"sshconn: connection lost", pool.KindConnectionLost}
+	// ErrKeepaliveTimeout means a keepalive probe did not answer within its
+	// timeout; the client has been closed. Kind: KindTimeout.
+	ErrKeepaliveTimeout error = &kindError{"sshconn: keepalive timed out", pool.KindTimeout}
+	// ErrJumpLoop means ProxyJump hops refer back to a host already in the
+	// chain, or the chain is deeper than MaxJumpDepth. Kind: KindConfig.
+	ErrJumpLoop error = &kindError{"sshconn: ProxyJump loop", pool.KindConfig}
+	// ErrNoAuthMethods means a target offers no authentication method at
+	// all. Kind: KindConfig.
+	ErrNoAuthMethods error = &kindError{"sshconn: no authentication methods configured", pool.KindConfig}
+)
+
+// DialError reports a dial that failed after Attempt attempts. Its kind is
+// the kind of the last attempt's error.
+type DialError struct {
+	// Key is the key passed to Factory.Dial.
+	Key string
+	// Addr is the "host:port" of the final target ("" when the key did not
+	// resolve).
+	Addr string
+	// Attempt is the number of the last attempt, starting at 1.
+	Attempt int
+	// Err is the last attempt's error.
+	Err error
+}
+
+// Error describes the key, address, attempt and cause.
+func (e *DialError) Error() string {
+	return fmt.Sprintf("sshconn: dial %s (%s) attempt %d: %v", e.Key, e.Addr, e.Attempt, e.Err)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *DialError) Unwrap() error { return e.Err }
+
+// ErrorKind classifies the last attempt's error with pool.Classify.
+func (e *DialError) ErrorKind() pool.ErrorKind { return pool.Classify(e.Err) }
+
+// AuthError reports that the server rejected every authentication method
+// offered. It never contains secrets. Kind: KindAuth (permanent).
+type AuthError struct {
+	// User and Addr name the account and server ("host:port").
+	User, Addr string
+	// Methods lists the RFC 4252 methods tried, in order ("none",
+	// "publickey", "keyboard-interactive", "password").
+	Methods []string
+	// Err is x/crypto's error.
+	Err error
+}
+
+// Error names user@addr and the methods tried.
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("sshconn: authentication as %s@%s rejected (methods tried: %s): %v",
+		e.User, e.Addr, strings.Join(e.Methods, ", "), e.Err)
+}
+
+// Unwrap returns x/crypto's error.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// ErrorKind returns KindAuth.
+func (e *AuthError) ErrorKind() pool.ErrorKind { return pool.KindAuth }
+
+// IdentityError reports an identity file that could not be used: unreadable,
+// unparsable, or encrypted with no passphrase available. Kind: KindConfig.
+type IdentityError struct {
+	// File is the identity file's path.
+	File string
+	// Err is the cause (for a missing passphrase, *ssh.PassphraseMissingError).
+	Err error
+}
+
+// Error names the file.
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("sshconn: identity file %s: %v", e.File, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *IdentityError) Unwrap() error { return e.Err }
+
+// ErrorKind returns KindConfig.
+func (e *IdentityError) ErrorKind() pool.ErrorKind { return pool.KindConfig }
+
+// ConfigError reports a key that could not be resolved into a usable
+// Target (bad ssh_config, bad key syntax, ProxyJump loop). Kind: KindConfig.
+type ConfigError struct {
+	// Key is the key being resolved.
+	Key string
+	// Err is the cause.
+	Err error
+}
+
+// Error names the key.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("sshconn: resolve %q: %v", e.Key, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrorKind returns KindConfig.
+func (e *ConfigError) ErrorKind() pool.ErrorKind { return pool.KindConfig }

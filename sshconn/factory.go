@@ -1,0 +1,188 @@
+package sshconn
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// Factory defaults.
+const (
+	// DefaultMaxRetries is how many times a retryable dial failure is
+	// retried.
+	DefaultMaxRetries = 2
+	// DefaultBackoffBase is the first retry's maximum backoff.
+	DefaultBackoffBase = 100 * time.Millisecond
+	// DefaultBackoffMax caps the backoff.
+	DefaultBackoffMax = 2 * time.Second
+)
+
+// Factory dials SSH connections for keys; it implements
+// pool.ConnectionFactory. Retryable failures (refused, reset, timeout: see
+// pool.ErrorKind.Retryable) are retried up to MaxRetries times with
+// exponential backoff and full jitter, bounded by ctx; authentication,
+// host key and configuration errors never are. A Factory is safe for
+// concurrent use; NewFactory does no I/O and starts no goroutines.
+type Factory struct {
+	resolver    Resolver
+	dialer      dialer
+	maxRetries  int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	sleep       func(ctx context.Context, d time.Duration) error
+	jitter      func(max time.Duration) time.Duration
+	onAttempt   func(key string, attempt int, err error)
+}
+
+var _ pool.ConnectionFactory = (*Factory)(nil)
+
+// FactoryOption configures a Factory.
+type FactoryOption func(*Factory)
+
+// WithLogger sets the logger for host key warnings (insecure mode,
+// accept-new additions) and agent problems. Default: slog.Default().
+func WithLogger(l *slog.Logger) FactoryOption { return func(f *Factory) { f.dialer.logger = l } }
+
+// WithMaxRetries sets how many times a retryable failure is retried; 0
+// disables retries. Default DefaultMaxRetries.
+func WithMaxRetries(n int) FactoryOption { return func(f *Factory) { f.maxRetries = max(n, 0) } }
+
+// WithBackoff sets the first retry's maximum backoff and the cap; each
+// retry doubles the maximum and sleeps a uniformly random duration up to
+// it (full jitter).
+func WithBackoff(base, limit time.Duration) FactoryOption {
+	return func(f *Factory) { f.backoffBase, f.backoffMax = base, limit }
+}
+
+// WithSleep replaces the backoff sleep (for tests). sleep must return
+// ctx.Err() when ctx ends first.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) FactoryOption {
+	return func(f *Factory) { f.sleep = sleep }
+}
+
+// WithJitter replaces the random backoff draw (for tests); it returns a
+// duration in [0, max].
+func WithJitter(jitter func(max time.Duration) time.Duration) FactoryOption {
+	return func(f *Factory) { f.jitter = jitter }
+}
+
+// WithKnownHostsWriter shares one KnownHostsWriter between factories.
+// Default: a writer per Factory (flock still serialises them).
+func WithKnownHostsWriter(w *KnownHostsWriter) FactoryOption {
+	return func(f *Factory) { f.dialer.writer = w }
+}
+
+// WithQuickAck enables or disables re-arming TCP_QUICKACK on Linux
+// sockets after every read and write. Default: enabled.
+func WithQuickAck(on bool) FactoryOption { return func(f *Factory) { f.dialer.quickAck = on } }
+
+// WithAttemptHook calls hook after every dial attempt with its number
+// (from 1) and error (nil on success), on the dialing goroutine. The hook
+// must not block.
+func WithAttemptHook(hook func(key string, attempt int, err error)) FactoryOption {
+	return func(f *Factory) { f.onAttempt = hook }
+}
+
+// NewFactory returns a Factory that resolves keys with resolver (nil means
+// DefaultResolver(nil)).
+func NewFactory(resolver Resolver, opts ...FactoryOption) *Factory {
+	if resolver == nil {
+		resolver = DefaultResolver(nil)
+	}
+	f := &Factory{
+		resolver: resolver, maxRetries: DefaultMaxRetries,
+		backoffBase: DefaultBackoffBase, backoffMax: DefaultBackoffMax,
+		sleep: sleepCtx, jitter: fullJitter,
+		dialer: dialer{logger: slog.Default(), writer: &KnownHostsWriter{}, quickAck: true},
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// DefaultResolver returns the standard chain: reg (when non-nil), then
+// ~/.ssh/config, then plain "[user@]host[:port]" keys, both with
+// OpenSSHDefaults.
+func DefaultResolver(reg *Registry) Resolver {
+	d := OpenSSHDefaults()
+	c := Chain{&SSHConfig{Defaults: d}, Plain{Defaults: d}}
+	if reg != nil {
+		c = append(Chain{reg}, c...)
+	}
+	return c
+}
+
+// Dial resolves key and dials it; it implements pool.ConnectionFactory.
+// Errors are *DialError.
+func (f *Factory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
+	c, err := f.DialClient(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialClient is Dial returning the concrete *Client.
+func (f *Factory) DialClient(ctx context.Context, key string) (*Client, error) {
+	t, err := f.resolver.Resolve(ctx, key)
+	if err != nil {
+		return nil, &DialError{Key: key, Err: err}
+	}
+	return f.DialTarget(ctx, key, t)
+}
+
+// DialTarget dials t with retries; key names it in errors.
+func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := f.dialer.dial(ctx, t)
+		if f.onAttempt != nil {
+			f.onAttempt(key, attempt, err)
+		}
+		if err == nil {
+			return c, nil
+		}
+		if !f.retry(ctx, attempt, err) {
+			return nil, &DialError{Key: key, Addr: t.Addr(), Attempt: attempt, Err: err}
+		}
+	}
+}
+
+// retry reports whether to try again after attempt failed with err, and
+// sleeps the backoff first.
+func (f *Factory) retry(ctx context.Context, attempt int, err error) bool {
+	if attempt > f.maxRetries || !pool.Classify(err).Retryable() || ctx.Err() != nil {
+		return false
+	}
+	return f.sleep(ctx, f.jitter(f.backoff(attempt))) == nil
+}
+
+// backoff is the maximum sleep before retry number attempt (from 1).
+func (f *Factory) backoff(attempt int) time.Duration {
+	d := f.backoffBase
+	for i := 1; i < attempt && d < f.backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, f.backoffMax)
+}
+
+func fullJitter(limit time.Duration) time.Duration {
+	if limit <= 0 {
+		return 0
+	}
+	return rand.N(limit + 1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

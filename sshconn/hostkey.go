@@ -1,0 +1,348 @@
+package sshconn
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// HostKeyError reports a host key that was refused: unknown, changed
+// (possible man-in-the-middle) or revoked. It wraps the
+// *knownhosts.KeyError or *knownhosts.RevokedError behind it.
+type HostKeyError struct {
+	// Kind is KindHostKeyUnknown, KindHostKeyChanged or KindHostKeyRevoked.
+	Kind pool.ErrorKind
+	// Addr is the "host:port" dialled.
+	Addr string
+	// KeyType and Fingerprint describe the key the server presented
+	// (SHA256:... as printed by ssh-keygen -l).
+	KeyType, Fingerprint string
+	// Known lists the recorded keys for the host as "TYPE SHA256:... (file:line)"
+	// (KindHostKeyChanged).
+	Known []string
+	// Line is the known_hosts line that would record the presented key.
+	Line string
+	// Err is the knownhosts error.
+	Err error
+}
+
+// Error explains the refusal and, for an unknown host, how to add the key.
+func (e *HostKeyError) Error() string {
+	switch e.Kind {
+	case pool.KindHostKeyUnknown:
+		host, port, _ := net.SplitHostPort(e.Addr)
+		return fmt.Sprintf("sshconn: host key for %s is unknown (%s %s); verify it, then add it with "+
+			"`ssh-keyscan -p %s %s >> ~/.ssh/known_hosts` or this known_hosts line: %s",
+			e.Addr, e.KeyType, e.Fingerprint, port, host, e.Line)
+	case pool.KindHostKeyChanged:
+		return fmt.Sprintf("sshconn: HOST KEY CHANGED for %s, possible man-in-the-middle attack: "+
+			"server presented %s %s, known_hosts has %s; connection refused",
+			e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
+	default:
+		return fmt.Sprintf("sshconn: host key %s %s for %s is revoked in known_hosts", e.KeyType, e.Fingerprint, e.Addr)
+	}
+}
+
+// Unwrap returns the knownhosts error.
+func (e *HostKeyError) Unwrap() error { return e.Err }
+
+// ErrorKind returns e.Kind.
+func (e *HostKeyError) ErrorKind() pool.ErrorKind { return e.Kind }
+
+// KnownHostsWriter appends host keys to known_hosts files for
+// HostKeyAcceptNew. It serialises writers in this process with a mutex and
+// across processes with flock(2) on the file, re-reads the file under the
+// lock so that concurrent first connections record a host once, and never
+// replaces or removes a line. The zero value is ready to use.
+type KnownHostsWriter struct {
+	// mu serialises appends by this writer (flock covers other writers).
+	mu sync.Mutex
+}
+
+// Add records key for hostname ("host:port") in file unless the files
+// already know the host. It returns nil when the key is (now) recorded, or
+// a *HostKeyError when another writer recorded a different key meanwhile.
+func (w *KnownHostsWriter) Add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("sshconn: known_hosts %s: %w", file, err)
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("sshconn: known_hosts %s: %w", file, err)
+	}
+	defer f.Close()
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("sshconn: lock known_hosts %s: %w", file, err)
+	}
+	defer unlockFile(f)
+	return appendIfUnknown(f, files, hostname, remote, key)
+}
+
+// appendIfUnknown runs under the file lock.
+func appendIfUnknown(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	kh, err := loadKnownHosts(files)
+	if err != nil {
+		return err
+	}
+	err = kh.check(hostname, remote, key)
+	if !isUnknown(err) {
+		return err
+	}
+	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key) + "\n"
+	if needsNewline(f) {
+		line = "\n" + line
+	}
+	if _, err := f.WriteString(line); err != nil {
+		return fmt.Errorf("sshconn: append known_hosts %s: %w", f.Name(), err)
+	}
+	return f.Sync()
+}
+
+func needsNewline(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false
+	}
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, st.Size()-1)
+	return err == nil && b[0] != '\n'
+}
+
+func isUnknown(err error) bool {
+	var he *HostKeyError
+	return errors.As(err, &he) && he.Kind == pool.KindHostKeyUnknown
+}
+
+// knownHosts is a parsed set of known_hosts files.
+type knownHosts struct {
+	cb    ssh.HostKeyCallback // nil when no file exists
+	files []string
+}
+
+// loadKnownHosts reads the files that exist; missing files count as empty.
+func loadKnownHosts(files []string) (*knownHosts, error) {
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("sshconn: known_hosts %s: %w", f, err)
+		}
+	}
+	kh := &knownHosts{files: existing}
+	if len(existing) == 0 {
+		return kh, nil
+	}
+	cb, err := knownhosts.New(existing...)
+	if err != nil {
+		return nil, &ConfigError{Key: strings.Join(existing, ","), Err: err}
+	}
+	kh.cb = cb
+	return kh, nil
+}
+
+// check verifies key and converts knownhosts errors into *HostKeyError.
+// Recorded @cert-authority keys do not count as "known keys" for a server
+// that presents a plain key: such a host is unknown, as in OpenSSH.
+func (kh *knownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if kh.cb == nil {
+		return newHostKeyError(pool.KindHostKeyUnknown, hostname, key, nil, &knownhosts.KeyError{})
+	}
+	err := kh.cb(hostname, remote, key)
+	var keyErr *knownhosts.KeyError
+	var revoked *knownhosts.RevokedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &revoked):
+		return newHostKeyError(pool.KindHostKeyRevoked, hostname, key, nil, err)
+	case errors.As(err, &keyErr):
+		return kh.keyError(hostname, key, keyErr)
+	}
+	return fmt.Errorf("sshconn: host key for %s: %w", hostname, err)
+}
+
+func (kh *knownHosts) keyError(hostname string, key ssh.PublicKey, keyErr *knownhosts.KeyError) error {
+	plain, _ := kh.splitWant(keyErr.Want)
+	if len(plain) == 0 {
+		return newHostKeyError(pool.KindHostKeyUnknown, hostname, key, nil, keyErr)
+	}
+	return newHostKeyError(pool.KindHostKeyChanged, hostname, key, plain, keyErr)
+}
+
+// splitWant separates recorded host keys from @cert-authority keys by
+// reading the marker on each KnownKey's line.
+func (kh *knownHosts) splitWant(want []knownhosts.KnownKey) (plain, cas []knownhosts.KnownKey) {
+	lines := map[string][]string{}
+	for _, k := range want {
+		if _, ok := lines[k.Filename]; !ok {
+			lines[k.Filename] = readLines(k.Filename)
+		}
+		ls := lines[k.Filename]
+		if k.Line-1 < len(ls) && strings.HasPrefix(strings.TrimSpace(ls[k.Line-1]), "@cert-authority") {
+			cas = append(cas, k)
+		} else {
+			plain = append(plain, k)
+		}
+	}
+	return plain, cas
+}
+
+func readLines(file string) []string {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+func newHostKeyError(kind pool.ErrorKind, hostname string, key ssh.PublicKey, known []knownhosts.KnownKey, err error) *HostKeyError {
+	e := &HostKeyError{
+		Kind: kind, Addr: hostname, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key),
+		Line: knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key), Err: err,
+	}
+	for _, k := range known {
+		e.Known = append(e.Known, fmt.Sprintf("%s %s (%s:%d)", k.Key.Type(), ssh.FingerprintSHA256(k.Key), k.Filename, k.Line))
+	}
+	return e
+}
+
+// algorithms returns the HostKeyAlgorithms to offer for hostname, derived
+// from the recorded keys (golang/go#29286): it probes the callback with a
+// throwaway key and reads KeyError.Want. nil means "x/crypto's defaults".
+func (kh *knownHosts) algorithms(hostname string) []string {
+	if kh.cb == nil {
+		return nil
+	}
+	probe, err := throwawayKey()
+	if err != nil {
+		return nil
+	}
+	var keyErr *knownhosts.KeyError
+	if !errors.As(kh.cb(hostname, probeAddr, probe), &keyErr) || len(keyErr.Want) == 0 {
+		return nil
+	}
+	plain, cas := kh.splitWant(keyErr.Want)
+	var algos []string
+	if len(cas) > 0 {
+		algos = append(algos, certAlgos...)
+	}
+	for _, k := range plain {
+		algos = appendUnique(algos, algosFor(k.Key.Type())...)
+	}
+	return algos
+}
+
+var probeAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 22}
+
+var certAlgos = []string{
+	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// algosFor maps a recorded key type to the signature algorithms that can
+// verify it: an RSA key accepts rsa-sha2-512 and rsa-sha2-256.
+func algosFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	}
+	return []string{keyType}
+}
+
+func appendUnique(dst []string, v ...string) []string {
+	for _, s := range v {
+		if !contains(dst, s) {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func throwawayKey() (ssh.PublicKey, error) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.NewPublicKey(pub)
+}
+
+// hostKeyCheck is the host key callback of one hop of one dial. It records
+// that verification ran (key exchange reached it) and its outcome, which
+// dial uses to tell authentication failures from other handshake errors.
+type hostKeyCheck struct {
+	target Target
+	kh     *knownHosts
+	writer *KnownHostsWriter
+	logger *slog.Logger
+
+	// mu guards verified and err; the callback runs on x/crypto's kex
+	// goroutine while dial reads the results on its own.
+	mu       sync.Mutex
+	verified bool
+	err      error
+}
+
+func (c *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	err := c.verify(hostname, remote, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.verified, c.err = err == nil, err
+	return err
+}
+
+func (c *hostKeyCheck) result() (verified bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.verified, c.err
+}
+
+func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if c.target.HostKey == HostKeyInsecure {
+		c.logger.Warn("sshconn: host key NOT verified (insecure host key policy)",
+			"target", c.target.String(), "key_type", key.Type(), "fingerprint", ssh.FingerprintSHA256(key))
+		return nil
+	}
+	err := c.kh.check(hostname, remote, key)
+	if c.target.HostKey != HostKeyAcceptNew || !isUnknown(err) || len(c.target.KnownHostsFiles) == 0 {
+		return err
+	}
+	file := c.target.KnownHostsFiles[0]
+	if err := c.writer.Add(file, c.target.KnownHostsFiles, hostname, remote, key); err != nil {
+		return err
+	}
+	c.logger.Warn("sshconn: permanently added host key to known_hosts (accept-new)",
+		"host", hostname, "key_type", key.Type(), "fingerprint", ssh.FingerprintSHA256(key), "file", file)
+	return nil
+}

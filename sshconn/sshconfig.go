@@ -1,0 +1,337 @@
+package sshconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// SSHConfig resolves keys through an OpenSSH client configuration file,
+// like `ssh KEY` does. It reads the file on every Resolve (no caching, no
+// global state), so edits apply to the next dial. A missing file makes
+// Resolve return ErrNotFound, so a Chain falls through to the next resolver.
+//
+// Supported keywords: HostName (with %h), Port, User, IdentityFile (several;
+// ~ and %h %p %r %u %d %n %% expanded), ProxyJump (comma-separated hops or
+// "none"), UserKnownHostsFile, StrictHostKeyChecking (yes/ask → strict,
+// accept-new → accept-new, no/off → accept-new, or insecure when every
+// known_hosts file is /dev/null), ConnectTimeout, ServerAliveInterval and
+// TCPKeepAlive. A user or port in the key ("alice@web:2222") overrides the
+// file, as on ssh's command line. Match host is tested against the alias,
+// as in kevinburke/ssh_config.
+type SSHConfig struct {
+	// Path is the configuration file; "" means ~/.ssh/config.
+	Path string
+	// Defaults supplies what the file does not: Auth (agent, secrets,
+	// passphrases), host key policy, known_hosts files, timeouts. Identity
+	// files from the file replace Defaults' IdentityFiles and
+	// OptionalIdentityFiles.
+	Defaults Target
+	// LocalUser is %u and the default remote user; "" means the current
+	// user.
+	LocalUser string
+	// Home is the directory ~ and %d expand to; "" means the current user's
+	// home directory.
+	Home string
+}
+
+// Resolve implements Resolver.
+func (s *SSHConfig) Resolve(ctx context.Context, key string) (Target, error) {
+	if err := ctx.Err(); err != nil {
+		return Target{}, err
+	}
+	cfg, err := s.load()
+	if err != nil {
+		return Target{}, err
+	}
+	r := &configResolution{s: s, cfg: cfg}
+	t, err := r.resolve(key, nil)
+	if err != nil {
+		return Target{}, &ConfigError{Key: key, Err: err}
+	}
+	return t, nil
+}
+
+func (s *SSHConfig) path() string {
+	if s.Path != "" {
+		return s.Path
+	}
+	return filepath.Join(s.home(), ".ssh", "config")
+}
+
+func (s *SSHConfig) home() string {
+	if s.Home != "" {
+		return s.Home
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func (s *SSHConfig) localUser() string {
+	if s.LocalUser != "" {
+		return s.LocalUser
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func (s *SSHConfig) load() (*ssh_config.Config, error) {
+	f, err := os.Open(s.path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no ssh config at %s", ErrNotFound, s.path())
+	}
+	if err != nil {
+		return nil, &ConfigError{Key: s.path(), Err: err}
+	}
+	defer f.Close()
+	cfg, err := ssh_config.Decode(f)
+	if err != nil {
+		return nil, &ConfigError{Key: s.path(), Err: err}
+	}
+	return cfg, nil
+}
+
+// configResolution resolves one key and its jump hosts against one parsed
+// configuration.
+type configResolution struct {
+	s   *SSHConfig
+	cfg *ssh_config.Config
+	err error // first lookup error
+}
+
+func (r *configResolution) get(alias, kw string) string {
+	v, err := r.cfg.Get(alias, kw)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s for %q: %w", kw, alias, err)
+	}
+	return v
+}
+
+func (r *configResolution) getAll(alias, kw string) []string {
+	v, err := r.cfg.GetAll(alias, kw)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s for %q: %w", kw, alias, err)
+	}
+	return v
+}
+
+// resolve resolves key; path lists the hosts already on the jump chain.
+func (r *configResolution) resolve(key string, path []string) (Target, error) {
+	keyUser, alias, keyPort, err := ParseKey(key)
+	if err != nil {
+		return Target{}, err
+	}
+	t := r.s.Defaults
+	t.Key, t.JumpHosts = key, nil
+	t.Host = expandTokens(r.get(alias, "HostName"), tokens{h: alias, n: alias})
+	if t.Host == "" {
+		t.Host = alias
+	}
+	t.Port = firstPort(keyPort, r.get(alias, "Port"), t.Port)
+	t.User = firstNonEmpty(keyUser, r.get(alias, "User"), t.User, r.s.localUser())
+	r.applyOptions(&t, alias)
+	if r.err != nil {
+		return Target{}, r.err
+	}
+	return r.applyJumps(t, alias, append(path, alias))
+}
+
+func (r *configResolution) applyOptions(t *Target, alias string) {
+	tok := tokens{h: t.Host, p: strconv.Itoa(portOr22(t.Port)), r: t.User, u: r.s.localUser(), d: r.s.home(), n: alias}
+	if files := r.getAll(alias, "IdentityFile"); len(files) > 0 {
+		t.Auth.IdentityFiles = r.expandPaths(files, tok)
+		t.Auth.OptionalIdentityFiles = nil
+	}
+	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
+		t.KnownHostsFiles = r.expandPaths(strings.Fields(v), tok)
+	}
+	t.HostKey = hostKeyPolicy(r.get(alias, "StrictHostKeyChecking"), t.HostKey, t.KnownHostsFiles)
+	if v := r.get(alias, "ConnectTimeout"); v != "" {
+		t.DialTimeout = seconds(v, t.DialTimeout)
+	}
+	if v := r.get(alias, "ServerAliveInterval"); v != "" {
+		t.KeepaliveInterval = seconds(v, t.KeepaliveInterval)
+	}
+	if strings.EqualFold(r.get(alias, "TCPKeepAlive"), "no") {
+		t.TCPKeepAlive = -1
+	}
+}
+
+func (r *configResolution) expandPaths(in []string, tok tokens) []string {
+	out := make([]string, 0, len(in))
+	for _, p := range in {
+		out = append(out, expandTilde(expandTokens(p, tok), r.s.home()))
+	}
+	return out
+}
+
+// applyJumps resolves ProxyJump. "a,b" means: reach a (through a's own
+// ProxyJump, if any), then b through a, then t through b.
+func (r *configResolution) applyJumps(t Target, alias string, path []string) (Target, error) {
+	pj := strings.TrimSpace(r.get(alias, "ProxyJump"))
+	if pj == "" || strings.EqualFold(pj, "none") {
+		return t, r.err
+	}
+	if len(path) > MaxJumpDepth {
+		return Target{}, fmt.Errorf("%w: chain deeper than %d at %q", ErrJumpLoop, MaxJumpDepth, alias)
+	}
+	for i, hop := range strings.Split(pj, ",") {
+		hop = strings.TrimSpace(hop)
+		if err := checkLoop(hop, path); err != nil {
+			return Target{}, err
+		}
+		ht, err := r.resolveHop(hop, path, i == 0)
+		if err != nil {
+			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
+		}
+		t.JumpHosts = append(t.JumpHosts, ht.JumpHosts...)
+		ht.JumpHosts = nil
+		t.JumpHosts = append(t.JumpHosts, ht)
+	}
+	return t, nil
+}
+
+// resolveHop resolves one hop; only the first hop keeps its own ProxyJump,
+// later hops are reached through the previous one.
+func (r *configResolution) resolveHop(hop string, path []string, first bool) (Target, error) {
+	ht, err := r.resolve(hop, path)
+	if err != nil {
+		return Target{}, err
+	}
+	if !first {
+		ht.JumpHosts = nil
+	}
+	return ht, nil
+}
+
+func checkLoop(hop string, path []string) error {
+	_, alias, _, err := ParseKey(hop)
+	if err != nil {
+		return err
+	}
+	for _, p := range path {
+		if p == alias {
+			return fmt.Errorf("%w: %q reached again via %s", ErrJumpLoop, alias, strings.Join(path, " -> "))
+		}
+	}
+	return nil
+}
+
+func hostKeyPolicy(v string, def HostKeyPolicy, files []string) HostKeyPolicy {
+	switch strings.ToLower(v) {
+	case "yes", "ask":
+		return HostKeyStrict
+	case "accept-new":
+		return HostKeyAcceptNew
+	case "no", "off":
+		if allDevNull(files) {
+			return HostKeyInsecure
+		}
+		return HostKeyAcceptNew
+	}
+	return def
+}
+
+func allDevNull(files []string) bool {
+	for _, f := range files {
+		if f != os.DevNull && !strings.EqualFold(f, "none") {
+			return false
+		}
+	}
+	return len(files) > 0
+}
+
+// tokens are the values of OpenSSH's percent-expansion tokens.
+type tokens struct{ h, p, r, u, d, n string }
+
+// expandTokens expands %h %p %r %u %d %n and %%; unknown tokens are kept.
+func expandTokens(s string, t tokens) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		b.WriteString(t.token(s[i]))
+	}
+	return b.String()
+}
+
+func (t tokens) token(c byte) string {
+	switch c {
+	case 'h':
+		return t.h
+	case 'p':
+		return t.p
+	case 'r':
+		return t.r
+	case 'u':
+		return t.u
+	case 'd':
+		return t.d
+	case 'n':
+		return t.n
+	case '%':
+		return "%"
+	}
+	return "%" + string(c)
+}
+
+func expandTilde(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(home, p[2:])
+	}
+	return p
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func firstPort(keyPort int, cfgPort string, def int) int {
+	if keyPort != 0 {
+		return keyPort
+	}
+	if n, err := strconv.Atoi(cfgPort); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func portOr22(p int) int {
+	if p == 0 {
+		return DefaultPort
+	}
+	return p
+}
+
+func seconds(v string, def time.Duration) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return def
+	}
+	return time.Duration(n) * time.Second
+}

@@ -1,0 +1,174 @@
+package sshconn
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Defaults applied when a Target field is zero.
+const (
+	// DefaultPort is the SSH port used when Target.Port is 0.
+	DefaultPort = 22
+	// DefaultDialTimeout bounds one dial attempt (TCP connect, handshake,
+	// authentication) when Target.DialTimeout is 0.
+	DefaultDialTimeout = 15 * time.Second
+	// DefaultTCPKeepAlive is the TCP keepalive period when
+	// Target.TCPKeepAlive is 0.
+	DefaultTCPKeepAlive = 30 * time.Second
+	// DefaultKeepaliveTimeout bounds one keepalive@openssh.com probe when
+	// Target.KeepaliveTimeout is 0.
+	DefaultKeepaliveTimeout = 5 * time.Second
+	// MaxJumpDepth is the longest ProxyJump chain accepted.
+	MaxJumpDepth = 8
+)
+
+// HostKeyPolicy decides what happens to host keys that are not (or not
+// identically) recorded in known_hosts. A changed key is refused under
+// every policy except HostKeyInsecure.
+type HostKeyPolicy int
+
+const (
+	// HostKeyStrict accepts only keys recorded in known_hosts (directly or
+	// through @cert-authority). It is the zero value and the default.
+	HostKeyStrict HostKeyPolicy = iota
+	// HostKeyAcceptNew records the key of a host that known_hosts does not
+	// mention and accepts it; a changed or revoked key is still refused
+	// (OpenSSH StrictHostKeyChecking=accept-new).
+	HostKeyAcceptNew
+	// HostKeyInsecure accepts any host key without checking. Every use is
+	// logged at WARN, and Target.String shows it.
+	HostKeyInsecure
+)
+
+// String returns "strict", "accept-new" or "INSECURE".
+func (p HostKeyPolicy) String() string {
+	switch p {
+	case HostKeyStrict:
+		return "strict"
+	case HostKeyAcceptNew:
+		return "accept-new"
+	case HostKeyInsecure:
+		return "INSECURE"
+	}
+	return "HostKeyPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// Auth says how to authenticate to a target. Methods are offered in
+// OpenSSH's order: publickey (agent, Signers, IdentityFiles), then
+// keyboard-interactive and password when Secrets is set.
+type Auth struct {
+	// Agent enables keys from an SSH agent: AgentSocket, or $SSH_AUTH_SOCK
+	// when AgentSocket is "". An unset variable is not an error: the agent
+	// is then skipped.
+	Agent bool
+	// AgentSocket is the agent's unix socket path; "" means $SSH_AUTH_SOCK.
+	AgentSocket string
+	// IdentityFiles are private key files, tried in order. A certificate
+	// "<file>-cert.pub" next to a key is offered before the bare key.
+	IdentityFiles []string
+	// OptionalIdentityFiles are like IdentityFiles but skipped silently when
+	// missing (OpenSSH's default ~/.ssh/id_* files).
+	OptionalIdentityFiles []string
+	// Signers are in-memory keys, offered after the agent's keys and before
+	// IdentityFiles.
+	Signers []ssh.Signer
+	// Passphrase supplies passphrases for encrypted identity files; it is
+	// asked before PassphraseEnv.
+	Passphrase PassphraseFunc
+	// PassphraseEnv names an environment variable holding the passphrase
+	// for encrypted identity files; "" means none.
+	PassphraseEnv string
+	// Secrets enables password and keyboard-interactive authentication.
+	Secrets SecretSource
+}
+
+// Target is everything needed to dial one SSH server.
+type Target struct {
+	// Key is the key this target was resolved from (informational).
+	Key string
+	// Host is the host name or IP address to connect to (no brackets).
+	Host string
+	// Port is the TCP port; 0 means 22.
+	Port int
+	// User is the remote user name.
+	User string
+	// Auth configures authentication.
+	Auth Auth
+	// HostKey is the host key policy; the zero value is HostKeyStrict.
+	HostKey HostKeyPolicy
+	// KnownHostsFiles are read for host keys; HostKeyAcceptNew appends to
+	// the first. Missing files count as empty.
+	KnownHostsFiles []string
+	// HostKeyAlgorithms overrides the algorithms derived from known_hosts.
+	HostKeyAlgorithms []string
+	// JumpHosts are dialled in order; each later hop and the target itself
+	// are reached through the previous hop (ProxyJump).
+	JumpHosts []Target
+	// DialTimeout bounds one dial attempt: TCP connect, handshake and
+	// authentication of every hop. 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// TCPKeepAlive is the TCP keepalive period of the socket; 0 means
+	// DefaultTCPKeepAlive, negative disables TCP keepalive.
+	TCPKeepAlive time.Duration
+	// KeepaliveInterval is how often a caller (the pool) should probe the
+	// connection with SendKeepalive; 0 leaves it to the caller.
+	KeepaliveInterval time.Duration
+	// KeepaliveTimeout bounds one SendKeepalive probe; 0 means
+	// DefaultKeepaliveTimeout.
+	KeepaliveTimeout time.Duration
+}
+
+// Addr returns "host:port", with IPv6 hosts in brackets.
+func (t Target) Addr() string {
+	port := t.Port
+	if port == 0 {
+		port = DefaultPort
+	}
+	return net.JoinHostPort(t.Host, strconv.Itoa(port))
+}
+
+// String describes the target without secrets: "user@host:port", the jump
+// chain, and the host key policy when it is not strict, e.g.
+// "deploy@10.0.0.5:22 via ops@bastion:22 hostkey=INSECURE".
+func (t Target) String() string {
+	var b strings.Builder
+	if t.User != "" {
+		b.WriteString(t.User)
+		b.WriteByte('@')
+	}
+	b.WriteString(t.Addr())
+	for i, j := range t.JumpHosts {
+		if i == 0 {
+			b.WriteString(" via ")
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(j.User + "@" + j.Addr())
+	}
+	if t.HostKey != HostKeyStrict {
+		b.WriteString(" hostkey=" + t.HostKey.String())
+	}
+	return b.String()
+}
+
+// GoString is String, so %#v does not print the Auth configuration.
+func (t Target) GoString() string { return "sshconn.Target(" + t.String() + ")" }
+
+func (t Target) dialTimeout() time.Duration {
+	return orDefault(t.DialTimeout, DefaultDialTimeout)
+}
+
+func (t Target) keepaliveTimeout() time.Duration {
+	return orDefault(t.KeepaliveTimeout, DefaultKeepaliveTimeout)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
