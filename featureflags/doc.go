@@ -1,0 +1,47 @@
+// Package featureflags wires sshpool's feature flags to OpenFeature on an
+// isolated (non-global) API, with a provider that evaluates flag files written
+// in flagd's flag-definition format in-process.
+//
+// # Pieces
+//
+//   - [FileProvider] ([NewFileProvider]): an OpenFeature provider reading a
+//     JSON or YAML flag file (flags, $evaluators with {"$ref": name}, set-level
+//     metadata), evaluating JSONLogic targeting with flagd's custom operations
+//     (fractional, sem_ver, starts_with, ends_with), hot-reloading the file
+//     (only a valid file replaces the flags; events report changes and
+//     failures), with an optional environment override of [FlagKillSwitch].
+//   - [Flags] ([NewFlags]): an isolated OpenFeature API, its client and its
+//     lifecycle (Start, Shutdown), plus the router's decision RouteToNewPool.
+//   - [ServerContext]: the evaluation context of a legacy server.
+//   - [MetricsHook] and [LogHook]: counting and debug logging of evaluations.
+//
+// # Results
+//
+// Reasons are STATIC (no targeting), TARGETING_MATCH (a rule chose a variant),
+// DEFAULT (a rule returned null, or no default variant), DISABLED (flag
+// disabled: caller's default) and ERROR with FLAG_NOT_FOUND, TYPE_MISMATCH or
+// GENERAL (a rule failed or chose no variant); on error the caller's default
+// is returned. A file that fails to parse never replaces valid flags, so
+// PARSE_ERROR is reported by [ValidateFlagFile], the constructor and reload
+// events rather than by evaluations.
+//
+// FlagMetadata returned with a resolution is shared between evaluations and
+// must not be modified.
+//
+// # JSONLogic and package-level state
+//
+// Rules run on github.com/diegoholiveira/jsonlogic/v3, whose custom-operator
+// registry is package-global. The four flagd operations are registered there
+// once (sync.Once, on the first parse, not in init) as pure functions; see
+// registerOperators for the caveats. This is the package's only global state.
+//
+// # Limits
+//
+//   - The JSONLogic library evaluates only the top level of an operator's
+//     argument list: rules nested inside array literals are not evaluated
+//     (fractional entries must be literal [variant, weight] pairs).
+//   - Standard operators given ill-typed values (e.g. "in" with a number and a
+//     string) make the library panic; the panic is recovered and the
+//     evaluation ends with ERROR/GENERAL, i.e. the caller's default.
+//   - Numbers are float64: integer variants beyond 2^53 lose precision.
+package featureflags

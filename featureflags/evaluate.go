@@ -1,0 +1,201 @@
+package featureflags
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/diegoholiveira/jsonlogic/v3"
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// resolution is the outcome of resolving one flag before it is converted to the
+// type the caller asked for. When err is set the caller's default is returned.
+type resolution struct {
+	value    any
+	reason   openfeature.Reason
+	variant  string
+	metadata openfeature.FlagMetadata
+	err      *openfeature.ResolutionError
+}
+
+// detail converts r into OpenFeature's provider resolution detail.
+func (r resolution) detail() openfeature.ProviderResolutionDetail {
+	d := openfeature.ProviderResolutionDetail{
+		Reason:       r.reason,
+		Variant:      r.variant,
+		FlagMetadata: r.metadata,
+	}
+	if r.err != nil {
+		d.ResolutionError = *r.err
+	}
+	return d
+}
+
+// errorResolution is a failed resolution with reason ERROR.
+func errorResolution(err openfeature.ResolutionError, md openfeature.FlagMetadata) resolution {
+	return resolution{reason: openfeature.ErrorReason, metadata: md, err: &err}
+}
+
+// evaluate resolves f against the flattened evaluation context. want is the
+// kind the caller asked for; a different kind is TYPE_MISMATCH.
+func (f *flag) evaluate(want valueKind, flatCtx openfeature.FlattenedContext, now func() time.Time) resolution {
+	if f.kind != want {
+		return errorResolution(openfeature.NewTypeMismatchResolutionError(
+			fmt.Sprintf("flag %q is %s, not %s", f.key, f.kind, want)), f.metadata)
+	}
+	if f.disabled {
+		return resolution{reason: openfeature.DisabledReason, metadata: f.metadata}
+	}
+	if f.targeting == nil {
+		return f.defaultResolution(openfeature.StaticReason)
+	}
+	out, err := applyRule(f.targeting, evaluationData(f.key, flatCtx, now))
+	if err != nil {
+		return errorResolution(openfeature.NewGeneralResolutionError(
+			fmt.Sprintf("flag %q: targeting failed", f.key), err), f.metadata)
+	}
+	return f.targetingResolution(out)
+}
+
+// defaultResolution returns the default variant with reason, or the caller's
+// default (reason DEFAULT) when the flag has no default variant.
+func (f *flag) defaultResolution(reason openfeature.Reason) resolution {
+	if !f.hasDefault {
+		return resolution{reason: openfeature.DefaultReason, metadata: f.metadata}
+	}
+	return resolution{
+		value:    f.variants[f.defaultVariant],
+		reason:   reason,
+		variant:  f.defaultVariant,
+		metadata: f.metadata,
+	}
+}
+
+// targetingResolution maps a rule's result to a variant: a variant name, or
+// true/false for the variants "true"/"false"; null means the default variant.
+func (f *flag) targetingResolution(out any) resolution {
+	var name string
+	switch t := out.(type) {
+	case nil:
+		return f.defaultResolution(openfeature.DefaultReason)
+	case string:
+		name = t
+	case bool:
+		name = "false"
+		if t {
+			name = "true"
+		}
+	default:
+		return errorResolution(openfeature.NewGeneralResolutionError(
+			fmt.Sprintf("flag %q: targeting returned a %T, not a variant name", f.key, out)), f.metadata)
+	}
+	v, ok := f.variants[name]
+	if !ok {
+		return errorResolution(openfeature.NewGeneralResolutionError(
+			fmt.Sprintf("flag %q: targeting returned %q, which is not a variant", f.key, name)), f.metadata)
+	}
+	return resolution{value: v, reason: openfeature.TargetingMatchReason, variant: name, metadata: f.metadata}
+}
+
+// applyRule runs a validated rule, turning any panic of the JSONLogic library
+// (it panics on some ill-typed inputs, and recovers only error values) into an
+// error.
+func applyRule(rule any, data map[string]any) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("featureflags: rule panicked: %v", p)
+		}
+	}()
+	return jsonlogic.ApplyInterface(rule, data)
+}
+
+// evaluationData builds the data object a rule sees: the context's attributes
+// (numbers as float64, as JSONLogic expects), "targetingKey", and "$flagd" with
+// flagKey and timestamp (Unix seconds).
+func evaluationData(flagKey string, flatCtx openfeature.FlattenedContext, now func() time.Time) map[string]any {
+	data := make(map[string]any, len(flatCtx)+1)
+	for k, v := range flatCtx {
+		data[k] = contextValue(v, 0)
+	}
+	data[flagdKey] = map[string]any{
+		flagdFlagKey:      flagKey,
+		flagdTimestampKey: float64(now().Unix()),
+	}
+	return data
+}
+
+// contextValue converts an attribute to the JSON value types JSONLogic
+// understands. Values of other types are passed unchanged.
+func contextValue(v any, depth int) any {
+	switch t := v.(type) {
+	case nil, string, bool, float64, int:
+		return v
+	case int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32:
+		return toFloat(t)
+	case time.Time:
+		return float64(t.Unix())
+	case []string:
+		out := make([]any, len(t))
+		for i, s := range t {
+			out[i] = s
+		}
+		return out
+	case map[string]any:
+		return contextMap(t, depth)
+	case []any:
+		return contextSlice(t, depth)
+	}
+	return v
+}
+
+// contextMap converts nested attribute maps (bounded depth).
+func contextMap(m map[string]any, depth int) any {
+	if depth >= maxDepth {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		out[k] = contextValue(e, depth+1)
+	}
+	return out
+}
+
+// contextSlice converts nested attribute lists (bounded depth).
+func contextSlice(s []any, depth int) any {
+	if depth >= maxDepth {
+		return nil
+	}
+	out := make([]any, len(s))
+	for i, e := range s {
+		out[i] = contextValue(e, depth+1)
+	}
+	return out
+}
+
+// toFloat converts any Go integer or float32 to float64.
+func toFloat(v any) float64 {
+	switch t := v.(type) {
+	case int8:
+		return float64(t)
+	case int16:
+		return float64(t)
+	case int32:
+		return float64(t)
+	case int64:
+		return float64(t)
+	case uint:
+		return float64(t)
+	case uint8:
+		return float64(t)
+	case uint16:
+		return float64(t)
+	case uint32:
+		return float64(t)
+	case uint64:
+		return float64(t)
+	case float32:
+		return float64(t)
+	}
+	return math.NaN()
+}
