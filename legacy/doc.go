@@ -1,0 +1,54 @@
+// Package legacy keeps the old singleton SSH connection pool working while a
+// service moves to the dependency-injected pool (package pool), and lets the
+// two run side by side.
+//
+// It has three parts, all serving one old API (ConnectionProvider and
+// Connection):
+//
+//   - ConnectionPool reproduces the old pool: one connection per (server,
+//     user) in a map keyed "host:port:id:root|app" (see Key), a health ticker
+//     (30 s) that runs a command on every connection, a stale sweep (15 min),
+//     no limits. It is the rollback target. Unlike the old code it dials
+//     through an injected pool.ConnectionFactory (so host keys are verified
+//     by package sshconn), classifies errors by type with pool.Classify
+//     instead of matching message text, and waits for its goroutines in Stop.
+//     GetConnectionPool is the old singleton accessor.
+//   - Adapter serves the old API from the new pool: each command leases a
+//     client, runs, and releases it.
+//   - Router implements the same API and picks the legacy pool or the
+//     adapter for every command from OpenFeature flags: "kill-switch" forces
+//     legacy; otherwise "use-new-pool" is evaluated with the server ID as
+//     targeting key. Unknown flags, a provider that is not ready, and
+//     evaluation errors route to legacy, counted and reported to the
+//     decision hook. A flip affects commands that start after it; a command
+//     in flight finishes on the pool it started on. When a key's route
+//     changes, the pool that lost it is asked to drop the key's idle
+//     connection.
+//
+// # Reaching the router from old call sites
+//
+// Old code called ssh.GetConnectionPool().GetOrCreateConnection(server,
+// asRoot). GetConnectionPool still exists and always returns the legacy
+// singleton (the rollback target must not route to itself). Call sites that
+// should follow the migration use Provider (or GetConnectionManager, which
+// uses Provider on every call): it returns whatever was installed with
+// Install, and the legacy singleton when nothing was. Moving a call site is
+// one mechanical rewrite, after which start-up code switches it without
+// further edits:
+//
+//	gofmt -r 'ssh.GetConnectionPool() -> legacy.Provider()' -w ./...
+//
+// At start-up: restore := legacy.Install(router); at shutdown: restore().
+//
+// # Registering targets
+//
+// The legacy pool and the adapter dial keys of the form "host:port:id:root|app"
+// that only they understand. Before the first dial of a key they call a
+// TargetRegistrar with the Server and user, so the wiring can register the
+// key as a target of the SSH factory (sshconn's registry) with the server's
+// host, port, user and auth settings. The registrar is an interface here so
+// that this package depends only on package pool.
+//
+// This is the only package in the module with package-level mutable state:
+// the singleton pool, the default factory and the installed provider.
+package legacy

@@ -1,0 +1,148 @@
+package legacy
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// ConnectionStatus is what GetConnectionStatus reports for one key.
+type ConnectionStatus struct {
+	// Key is "host:port:id:root|app".
+	Key string
+	// ServerID, Host, Port and User describe the target.
+	ServerID string
+	Host     string
+	Port     int
+	User     string
+	// AsRoot reports whether the key is the root user's.
+	AsRoot bool
+	// Connected reports whether a connection is open.
+	Connected bool
+	// Healthy reports whether it passed its last health check (and, for
+	// the adapter, whether the last command did not lose the connection).
+	Healthy bool
+	// InUse is the number of commands running.
+	InUse int
+	// CreatedAt is when the connection was dialed (legacy) or the key first
+	// served (adapter).
+	CreatedAt time.Time
+	// LastUsed is when a command last started.
+	LastUsed time.Time
+	// LastHealthCheck is when the last health check ran; zero if none.
+	LastHealthCheck time.Time
+	// LastError is the text of the last failure that made the key
+	// unhealthy; empty if none.
+	LastError string
+	// Commands is the number of commands run.
+	Commands int64
+}
+
+// DecisionCount is how many decisions chose Route for Reason with Variant.
+type DecisionCount struct {
+	Route   Route
+	Reason  Reason
+	Variant string
+	Count   int64
+}
+
+// RouterStats is a snapshot of a Router's counters. All counts are
+// cumulative since NewRouter.
+type RouterStats struct {
+	// Decisions is the number of decisions; Legacy and New split it by
+	// route; Fallbacks counts those routed to legacy because evaluation
+	// failed (flag not found, provider not ready, evaluation error).
+	Decisions, Legacy, New, Fallbacks int64
+	// ByReason counts decisions per route and reason.
+	ByReason [numRoutes][numReasons]int64
+	// ByVariant counts decisions per route, reason and variant.
+	ByVariant []DecisionCount
+	// MeanLatency and MaxLatency describe the decisions' own latency.
+	MeanLatency, MaxLatency time.Duration
+	// RouteChanges counts keys whose route changed between decisions;
+	// Drained counts idle connections the losing pool dropped for them.
+	RouteChanges, Drained int64
+}
+
+// routerStats holds a Router's counters. Everything is lock-free: atomics,
+// and a copy-on-write table of variant counters replaced by CAS.
+type routerStats struct {
+	byReason     [numRoutes][numReasons]atomic.Int64
+	variants     atomic.Pointer[[]*variantCounter]
+	latencyNanos atomic.Int64
+	maxLatency   atomic.Int64
+	routeChanges atomic.Int64
+	drained      atomic.Int64
+}
+
+// variantCounter counts one (route, reason, variant).
+type variantCounter struct {
+	route   Route
+	reason  Reason
+	variant string
+	n       atomic.Int64
+}
+
+// record counts d; it allocates only the first time a variant is seen.
+func (s *routerStats) record(d *Decision) {
+	s.byReason[d.Route][d.Reason].Add(1)
+	ns := int64(d.Latency)
+	s.latencyNanos.Add(ns)
+	for cur := s.maxLatency.Load(); ns > cur && !s.maxLatency.CompareAndSwap(cur, ns); {
+		cur = s.maxLatency.Load()
+	}
+	s.variant(d.Route, d.Reason, d.Variant).n.Add(1)
+}
+
+// variant returns the counter for (route, reason, variant), adding it to
+// the table if it is new.
+func (s *routerStats) variant(route Route, reason Reason, variant string) *variantCounter {
+	for {
+		tab := s.variants.Load()
+		if tab != nil {
+			for _, vc := range *tab {
+				if vc.route == route && vc.reason == reason && vc.variant == variant {
+					return vc
+				}
+			}
+		}
+		vc := &variantCounter{route: route, reason: reason, variant: variant}
+		var next []*variantCounter
+		if tab != nil {
+			next = append(next, *tab...)
+		}
+		next = append(next, vc)
+		if s.variants.CompareAndSwap(tab, &next) {
+			return vc
+		}
+	}
+}
+
+func (s *routerStats) snapshot() RouterStats {
+	var out RouterStats
+	for route := range numRoutes {
+		for reason := range numReasons {
+			n := s.byReason[route][reason].Load()
+			out.ByReason[route][reason] = n
+			out.Decisions += n
+			if route == RouteNew {
+				out.New += n
+			} else {
+				out.Legacy += n
+			}
+			if reason.Fallback() {
+				out.Fallbacks += n
+			}
+		}
+	}
+	if tab := s.variants.Load(); tab != nil {
+		for _, vc := range *tab {
+			out.ByVariant = append(out.ByVariant, DecisionCount{vc.route, vc.reason, vc.variant, vc.n.Load()})
+		}
+	}
+	if out.Decisions > 0 {
+		out.MeanLatency = time.Duration(s.latencyNanos.Load() / out.Decisions)
+	}
+	out.MaxLatency = time.Duration(s.maxLatency.Load())
+	out.RouteChanges, out.Drained = s.routeChanges.Load(), s.drained.Load()
+	return out
+}
