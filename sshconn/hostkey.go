@@ -346,3 +346,16 @@ func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKe
 		"host", hostname, "key_type", key.Type(), "fingerprint", ssh.FingerprintSHA256(key), "file", file)
 	return nil
 }
+
+// HostKeyAlgorithms returns the host key algorithms a dial to addr
+// ("host:port") offers, derived from the keys recorded for it in the
+// known_hosts files: certificate algorithms first when an @cert-authority
+// line matches, ssh-rsa as rsa-sha2-512 and rsa-sha2-256. nil means the
+// host is not recorded and x/crypto's defaults apply.
+func HostKeyAlgorithms(knownHostsFiles []string, addr string) ([]string, error) {
+	kh, err := loadKnownHosts(knownHostsFiles)
+	if err != nil {
+		return nil, err
+	}
+	return kh.algorithms(addr), nil
+}

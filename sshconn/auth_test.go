@@ -1,0 +1,287 @@
+package sshconn_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+// newKey returns a fresh ed25519 signer and its private key.
+func newKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, priv
+}
+
+func writeEncryptedKey(t testing.TB, path string, priv ed25519.PrivateKey, pass string) {
+	t.Helper()
+	blk, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test", []byte(pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(pem.EncodeToMemory(blk)))
+}
+
+func TestAuthIdentityFile(t *testing.T) {
+	e := newEnv(t)
+	c := mustDial(t, e.target())
+	if got := mustRun(t, c, "whoami"); got != "alice" {
+		t.Fatalf("whoami = %q", got)
+	}
+}
+
+func TestAuthInMemorySigner(t *testing.T) {
+	e := newEnv(t)
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{Signers: []ssh.Signer{e.srv.ClientSigner()}}
+	mustDial(t, tgt)
+}
+
+func TestAuthEncryptedKey(t *testing.T) {
+	const pass = "correct horse battery staple"
+	signer, priv := newKey(t)
+	e := newEnv(t, sshtest.WithAuthorizedKey(signer.PublicKey()))
+	keyFile := filepath.Join(e.dir, "id_enc")
+	writeEncryptedKey(t, keyFile, priv, pass)
+
+	t.Run("callback", func(t *testing.T) {
+		tgt := e.target()
+		var asked string
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile},
+			Passphrase: func(_ context.Context, file string) (sshconn.Secret, error) {
+				asked = file
+				return sshconn.NewSecret(pass), nil
+			}}
+		mustDial(t, tgt)
+		if asked != keyFile {
+			t.Fatalf("passphrase asked for %q, want %q", asked, keyFile)
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		t.Setenv("SSHCONN_TEST_PASSPHRASE", pass)
+		tgt := e.target()
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile}, PassphraseEnv: "SSHCONN_TEST_PASSPHRASE"}
+		mustDial(t, tgt)
+	})
+	t.Run("missing", func(t *testing.T) {
+		tgt := e.target()
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile}, PassphraseEnv: "SSHCONN_TEST_UNSET_VAR"}
+		_, err := dialTarget(t, tgt)
+		var idErr *sshconn.IdentityError
+		var missing *ssh.PassphraseMissingError
+		if !errors.As(err, &idErr) || idErr.File != keyFile || !errors.As(err, &missing) {
+			t.Fatalf("err = %v, want IdentityError for %s wrapping PassphraseMissingError", err, keyFile)
+		}
+		if !strings.Contains(err.Error(), keyFile) || pool.Classify(err) != pool.KindConfig {
+			t.Fatalf("err %q (kind %v) must name the file and be KindConfig", err, pool.Classify(err))
+		}
+		if e.srv.Stats().ConnsAccepted != 2 {
+			t.Fatalf("a config error must not reach the server: %d conns", e.srv.Stats().ConnsAccepted)
+		}
+	})
+	t.Run("wrong", func(t *testing.T) {
+		tgt := e.target()
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile},
+			Passphrase: func(context.Context, string) (sshconn.Secret, error) { return sshconn.NewSecret("nope"), nil }}
+		_, err := dialTarget(t, tgt)
+		if pool.Classify(err) != pool.KindConfig || strings.Contains(err.Error(), "nope") {
+			t.Fatalf("err = %v (kind %v)", err, pool.Classify(err))
+		}
+	})
+}
+
+func TestAuthCertificate(t *testing.T) {
+	ca, _ := newKey(t)
+	user, priv := newKey(t)
+	e := newEnv(t, sshtest.WithCertAuthority(ca.PublicKey()))
+	cert := &ssh.Certificate{Key: user.PublicKey(), CertType: ssh.UserCert, KeyId: "alice",
+		ValidPrincipals: []string{"alice"}, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(e.dir, "id_cert")
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, keyFile, string(pem.EncodeToMemory(blk)))
+	writeFile(t, keyFile+"-cert.pub", string(ssh.MarshalAuthorizedKey(cert)))
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile}}
+	mustDial(t, tgt)
+
+	// Without the certificate the bare key is not authorised.
+	writeFile(t, keyFile+"-cert.pub", "")
+	if _, err := dialTarget(t, tgt); err == nil {
+		t.Fatal("a bad certificate file must fail")
+	}
+}
+
+// serveAgent serves keyring on a unix socket in a temp dir and points
+// SSH_AUTH_SOCK at it.
+func serveAgent(t *testing.T, keys ...any) {
+	t.Helper()
+	keyring := agent.NewKeyring()
+	for _, k := range keys {
+		if err := keyring.Add(agent.AddedKey{PrivateKey: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = agent.ServeAgent(keyring, c); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	t.Setenv("SSH_AUTH_SOCK", sock)
+}
+
+func TestAuthAgent(t *testing.T) {
+	signer, priv := newKey(t)
+	e := newEnv(t, sshtest.WithAuthorizedKey(signer.PublicKey()))
+	serveAgent(t, priv)
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{Agent: true}
+	c := mustDial(t, tgt)
+	mustRun(t, c, "true")
+	c.Close()
+	// The agent socket stays open for the client's life and is closed by
+	// Close; goleak (TestMain) proves the serving goroutine ended.
+}
+
+func TestAuthAgentUnreachableFallsBackToFiles(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("SSH_AUTH_SOCK", filepath.Join(t.TempDir(), "missing.sock"))
+	tgt := e.target()
+	tgt.Auth.Agent = true
+	mustDial(t, tgt)
+}
+
+func TestAuthPasswordAndKeyboardInteractive(t *testing.T) {
+	const pw = "s3cr3t-pw-Zq9"
+	e := newEnv(t, sshtest.WithPassword("alice", pw))
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{Secrets: sshconn.StaticPassword(sshconn.NewSecret(pw))}
+	mustDial(t, tgt) // keyboard-interactive is offered before password
+
+	tgt.Auth.Secrets = passwordOnly{pw: pw}
+	mustDial(t, tgt)
+}
+
+// passwordOnly fails keyboard-interactive prompts so the dial must use the
+// password method.
+type passwordOnly struct{ pw string }
+
+func (p passwordOnly) Password(context.Context, sshconn.Target) (sshconn.Secret, error) {
+	return sshconn.NewSecret(p.pw), nil
+}
+
+func (p passwordOnly) Answer(context.Context, sshconn.Target, string, bool) (sshconn.Secret, error) {
+	return sshconn.NewSecret("wrong"), nil
+}
+
+func TestAuthFailureIsTypedAndNotRetried(t *testing.T) {
+	const pw = "hunter2-Very-Secret"
+	e := newEnv(t, sshtest.WithPassword("alice", "other"))
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{Secrets: sshconn.StaticPassword(sshconn.NewSecret(pw))}
+	attempts := 0
+	_, err := dialTarget(t, tgt, sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
+	var authErr *sshconn.AuthError
+	if !errors.As(err, &authErr) {
+		t.Fatalf("err = %v, want *AuthError", err)
+	}
+	if pool.Classify(err) != pool.KindAuth || attempts != 1 || e.srv.Stats().ConnsAccepted != 1 {
+		t.Fatalf("kind %v, attempts %d, conns %d; want auth, 1, 1", pool.Classify(err), attempts, e.srv.Stats().ConnsAccepted)
+	}
+	if authErr.User != "alice" || authErr.Addr != e.srv.Addr() || !containsAll(authErr.Methods, "password", "keyboard-interactive") {
+		t.Fatalf("AuthError = %+v", authErr)
+	}
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "alice@"+e.srv.Addr()) {
+		t.Fatalf("error %q leaks the secret or misses user@host", err)
+	}
+}
+
+func TestAuthFailAuthServerOneAttempt(t *testing.T) {
+	e := newEnv(t)
+	e.srv.FailAuth(true)
+	attempts := 0
+	_, err := dialTarget(t, e.target(), sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
+	var de *sshconn.DialError
+	if !errors.As(err, &de) || de.Attempt != 1 || attempts != 1 || pool.Classify(err) != pool.KindAuth {
+		t.Fatalf("err = %v attempts = %d, want one auth failure", err, attempts)
+	}
+	if got := e.srv.Stats().ConnsAccepted; got != 1 {
+		t.Fatalf("server saw %d connections, want 1", got)
+	}
+}
+
+func TestAuthNoMethods(t *testing.T) {
+	e := newEnv(t)
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{}
+	_, err := dialTarget(t, tgt)
+	if !errors.Is(err, sshconn.ErrNoAuthMethods) || pool.Classify(err) != pool.KindConfig {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAuthOptionalIdentityFilesSkipMissing(t *testing.T) {
+	e := newEnv(t)
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{OptionalIdentityFiles: []string{filepath.Join(e.dir, "nope"), e.keyFile}}
+	mustDial(t, tgt)
+	tgt.Auth = sshconn.Auth{IdentityFiles: []string{filepath.Join(e.dir, "nope")}}
+	_, err := dialTarget(t, tgt)
+	var idErr *sshconn.IdentityError
+	if !errors.As(err, &idErr) || pool.Classify(err) != pool.KindConfig {
+		t.Fatalf("missing required identity: err = %v", err)
+	}
+}
+
+func containsAll(list []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, v := range list {
+			found = found || v == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+var _ = time.Second
