@@ -1,0 +1,182 @@
+package legacy_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+// registrar bridges legacy.TargetRegistrar to an sshconn.Registry, as the
+// wiring does: a Server's host, port, role user, agent and key settings and
+// known_hosts become the key's sshconn.Target. Host keys are verified
+// strictly.
+type registrar struct{ reg *sshconn.Registry }
+
+func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) error {
+	t := sshconn.Target{Host: s.Host, Port: s.EffectivePort(), User: s.User(asRoot)}
+	t.Auth.Agent = s.UseAgent
+	if s.KeyPath != "" {
+		t.Auth.IdentityFiles = []string{s.KeyPath}
+	}
+	if s.KnownHostsPath != "" {
+		t.KnownHostsFiles = []string{s.KnownHostsPath}
+	}
+	r.reg.Register(key, t)
+	return nil
+}
+
+// env is one sshtest server with a client key file, a known_hosts file
+// that trusts it, and an sshconn factory over a registry.
+type env struct {
+	srv        *sshtest.Server
+	reg        *sshconn.Registry
+	registrar  registrar
+	factory    *sshconn.Factory
+	keyFile    string
+	knownHosts string
+	dir        string
+}
+
+func newEnv(t testing.TB, opts ...sshtest.Option) *env {
+	t.Helper()
+	srv := sshtest.NewServer(t, opts...)
+	dir := t.TempDir()
+	e := &env{srv: srv, reg: sshconn.NewRegistry(), dir: dir,
+		keyFile: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
+	e.registrar = registrar{e.reg}
+	e.factory = sshconn.NewFactory(e.reg, sshconn.WithMaxRetries(0))
+	must(t, os.WriteFile(e.keyFile, srv.ClientKeyPEM(), 0o600))
+	must(t, os.WriteFile(e.knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600))
+	return e
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// server returns a Server on the env's sshtest server.
+func (e *env) server(id string) *legacy.Server {
+	return &legacy.Server{ID: id, Name: "srv-" + id, Host: e.srv.Host(), Port: e.srv.Port(),
+		RootUsername: "root", AppUsername: "app", KeyPath: e.keyFile, KnownHostsPath: e.knownHosts}
+}
+
+// untrusted returns a Server whose known_hosts does not list the host key.
+func (e *env) untrusted(id string) *legacy.Server {
+	s := e.server(id)
+	s.KnownHostsPath = filepath.Join(e.dir, "empty_known_hosts")
+	os.WriteFile(s.KnownHostsPath, nil, 0o600)
+	return s
+}
+
+// down returns a Server on a loopback port nobody listens on.
+func (e *env) down(t testing.TB, id string) *legacy.Server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := e.server(id)
+	s.Port = port
+	return s
+}
+
+// legacyPool returns a legacy pool on the env, stopped at cleanup.
+func (e *env) legacyPool(t testing.TB, opts ...legacy.Option) *legacy.ConnectionPool {
+	opts = append([]legacy.Option{legacy.WithRegistrar(e.registrar)}, opts...)
+	p := legacy.NewConnectionPool(e.factory, opts...)
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// adapter returns an adapter over a lease pool on the env.
+func (e *env) adapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, *leasePool) {
+	lp := newLeasePool(e.factory)
+	t.Cleanup(lp.Close)
+	opts = append([]legacy.AdapterOption{legacy.WithIdleDropper(lp.DropIdle)}, opts...)
+	return legacy.NewAdapter(lp, e.registrar, opts...), lp
+}
+
+// leasePool is a minimal LeasePool standing in for the new pool until it
+// lands: one shared client per key, dialed on demand, leases counted.
+type leasePool struct {
+	factory pool.ConnectionFactory
+	mu      sync.Mutex // guards clients and leases
+	clients map[string]pool.SSHClient
+	leases  map[string]int
+	gets    int
+}
+
+func newLeasePool(f pool.ConnectionFactory) *leasePool {
+	return &leasePool{factory: f, clients: map[string]pool.SSHClient{}, leases: map[string]int{}}
+}
+
+func (p *leasePool) Get(ctx context.Context, key string) (pool.SSHClient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gets++
+	c := p.clients[key]
+	if c == nil || !c.Alive() {
+		var err error
+		if c, err = p.factory.Dial(ctx, key); err != nil {
+			return nil, err
+		}
+		p.clients[key] = c
+	}
+	p.leases[key]++
+	return c, nil
+}
+
+func (p *leasePool) Release(key string, c pool.SSHClient) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leases[key]--
+	return nil
+}
+
+// DropIdle closes key's client if no lease holds it.
+func (p *leasePool) DropIdle(key string) bool {
+	p.mu.Lock()
+	c := p.clients[key]
+	idle := c != nil && p.leases[key] == 0
+	if idle {
+		delete(p.clients, key)
+	}
+	p.mu.Unlock()
+	if idle {
+		c.Close()
+	}
+	return idle
+}
+
+func (p *leasePool) outstanding() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.leases {
+		n += l
+	}
+	return n
+}
+
+func (p *leasePool) Close() {
+	p.mu.Lock()
+	clients := p.clients
+	p.clients = map[string]pool.SSHClient{}
+	p.mu.Unlock()
+	for _, c := range clients {
+		c.Close()
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
