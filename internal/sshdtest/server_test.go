@@ -3,11 +3,13 @@ package sshdtest_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -153,14 +155,7 @@ func TestStopDropsConnections(t *testing.T) {
 	t.Parallel()
 	srv := sshdtest.Start(t)
 	client := dial(t, srv, srv.ClientConfig())
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	if err := sess.Start("sleep 60"); err != nil {
-		t.Fatal(err)
-	}
+	cmdPID := startSleep(t, client)
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,18 +166,58 @@ func TestStopDropsConnections(t *testing.T) {
 	if srv.PID() != 0 {
 		t.Errorf("PID() = %d after Stop", srv.PID())
 	}
+	if processExists(cmdPID) {
+		t.Errorf("remote command %d still running after Stop", cmdPID)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// startSleep starts a long remote command on client and returns its pid.
+func startSleep(t *testing.T, client *ssh.Client) int {
+	t.Helper()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("echo $$; exec sleep 60"); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscanln(stdout, &pid); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout) // until the session ends
+	return pid
+}
+
+// processExists reports whether pid names a process that is not a zombie.
+func processExists(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || !bytes.HasPrefix(data[i+1:], []byte(" Z"))
 }
 
 func TestKillKeepsEstablishedConnections(t *testing.T) {
 	t.Parallel()
 	srv := sshdtest.Start(t)
 	client := dial(t, srv, srv.ClientConfig())
+	cmdPID := startSleep(t, client)
 	pid := srv.PID()
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("listener %d still exists after Kill (err %v)", pid, err)
+	if processExists(pid) {
+		t.Errorf("listener %d still exists after Kill", pid)
 	}
 	if _, err := ssh.Dial("tcp", srv.Addr(), srv.ClientConfig()); err == nil {
 		t.Error("new connection accepted after Kill")
@@ -193,7 +228,10 @@ func TestKillKeepsEstablishedConnections(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, client) // Restart ends Kill's leftovers
+	waitClosed(t, client) // Restart ends what Kill left running
+	if processExists(cmdPID) {
+		t.Errorf("remote command %d still running after Restart", cmdPID)
+	}
 	dial(t, srv, srv.ClientConfig())
 }
 
@@ -384,8 +422,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if _, err := os.Stat(srv.Dir()); !os.IsNotExist(err) {
 		t.Errorf("directory %s left after Close (%v)", srv.Dir(), err)
 	}
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("sshd %d still exists after Close (err %v)", pid, err)
+	if processExists(pid) {
+		t.Errorf("sshd %d still exists after Close", pid)
 	}
 	if err := srv.Restart(); !errors.Is(err, sshdtest.ErrClosed) {
 		t.Errorf("Restart after Close = %v, want ErrClosed", err)
@@ -393,22 +431,47 @@ func TestCloseRemovesEverything(t *testing.T) {
 }
 
 func TestNotInstalled(t *testing.T) {
-	_, err := sshdtest.New(sshdtest.WithSSHDPath("/nonexistent/sshd"))
-	if !errors.Is(err, sshdtest.ErrNotInstalled) {
+	missing := sshdtest.WithSSHDPath("/nonexistent/sshd")
+	if _, err := sshdtest.New(missing); !errors.Is(err, sshdtest.ErrNotInstalled) {
 		t.Fatalf("New with a missing sshd = %v, want ErrNotInstalled", err)
 	}
-	t.Run("Start", func(t *testing.T) {
-		t.Setenv("CI", "")
-		sshdtest.Start(t, sshdtest.WithSSHDPath("/nonexistent/sshd"))
-		t.Error("Start did not skip")
-	})
+	const msg = "sshd not installed: run apt-get install openssh-server"
+	for _, tc := range []struct{ ci, want string }{
+		{"", "skip: " + msg},
+		{"false", "skip: " + msg},
+		{"true", "fatal: " + msg},
+	} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			tb := &recordingTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				sshdtest.Start(tb, missing)
+				tb.got = "returned"
+			}()
+			<-done
+			if tb.got != tc.want {
+				t.Errorf("Start = %q, want %q", tb.got, tc.want)
+			}
+		})
+	}
 }
 
-func TestProbeLeavesNoLogNoise(t *testing.T) {
-	t.Parallel()
-	srv := sshdtest.Start(t)
-	dial(t, srv, srv.ClientConfig()).Close()
-	if logs := srv.Logs(); strings.Contains(logs, "kex_exchange_identification") {
-		t.Errorf("the readiness probe left an error in the log:\n%s", logs)
-	}
+// recordingTB records how Start ends a test instead of ending it.
+type recordingTB struct {
+	testing.TB
+	got string
+}
+
+func (tb *recordingTB) Helper() {}
+
+func (tb *recordingTB) Fatalf(format string, args ...any) {
+	tb.got = "fatal: " + fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (tb *recordingTB) Skip(args ...any) {
+	tb.got = "skip: " + fmt.Sprint(args...)
+	runtime.Goexit()
 }
