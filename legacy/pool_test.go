@@ -1,0 +1,207 @@
+package legacy_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+)
+
+var fakeServer = &legacy.Server{ID: "f1", Name: "fake", Host: "fake.example", RootUsername: "root", AppUsername: "app"}
+
+func TestKey(t *testing.T) {
+	s := &legacy.Server{ID: "web-1", Host: "10.0.0.5", Port: 2222}
+	if got := legacy.Key(s, true); got != "10.0.0.5:2222:web-1:root" {
+		t.Errorf("Key root = %q", got)
+	}
+	s.Port = 0
+	if got := legacy.Key(s, false); got != "10.0.0.5:22:web-1:app" {
+		t.Errorf("Key app = %q", got)
+	}
+}
+
+func TestServerValidate(t *testing.T) {
+	for name, s := range map[string]*legacy.Server{
+		"nil": nil, "no-id": {Host: "h", AppUsername: "a"}, "no-host": {ID: "i", AppUsername: "a"},
+		"bad-port": {ID: "i", Host: "h", Port: 70000, AppUsername: "a"}, "no-user": {ID: "i", Host: "h", RootUsername: "r"},
+	} {
+		if err := s.Validate(false); !errors.Is(err, legacy.ErrInvalidServer) {
+			t.Errorf("%s: Validate = %v", name, err)
+		}
+	}
+}
+
+func TestPoolReusesConnectionPerKey(t *testing.T) {
+	f := &fakeFactory{}
+	p := legacy.NewConnectionPool(f)
+	defer p.Stop()
+	c1, err := p.GetPooledConnection(fakeServer, false)
+	must(t, err)
+	c2, _ := p.GetPooledConnection(fakeServer, false)
+	c3, _ := p.GetPooledConnection(fakeServer, true)
+	if c1 != c2 || c1 == c3 || f.dials() != 2 {
+		t.Fatalf("same key must share, roles must not: c1==c2 %v, c1==c3 %v, dials %d", c1 == c2, c1 == c3, f.dials())
+	}
+	if c1.Key() != legacy.Key(fakeServer, false) || !c3.AsRoot() || c1.Server().ID != "f1" {
+		t.Errorf("metadata: key %q root %v", c1.Key(), c3.AsRoot())
+	}
+}
+
+func TestPoolConcurrentGetDialsOnce(t *testing.T) {
+	f := &fakeFactory{}
+	p := legacy.NewConnectionPool(f)
+	defer p.Stop()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := p.GetOrCreateConnection(fakeServer, false); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if f.dials() != 1 {
+		t.Fatalf("dials = %d; want 1", f.dials())
+	}
+}
+
+// TestPoolHealthTickerMarksDead: a connection whose commands fail is marked
+// unhealthy by the next tick and replaced on the next GetOrCreateConnection.
+func TestPoolHealthTickerMarksDead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeFactory{}
+		p := legacy.NewConnectionPool(f)
+		defer p.Stop()
+		c, err := p.GetPooledConnection(fakeServer, false)
+		must(t, err)
+		time.Sleep(legacy.DefaultHealthInterval + time.Second)
+		synctest.Wait()
+		if st := p.GetConnectionStatus()[c.Key()]; !st.Healthy || st.LastHealthCheck.IsZero() {
+			t.Fatalf("after a good tick: %+v", st)
+		}
+		f.client(0).broken.Store(true)
+		time.Sleep(legacy.DefaultHealthInterval)
+		synctest.Wait()
+		st := p.GetConnectionStatus()[c.Key()]
+		if st.Healthy || c.IsHealthy() || st.LastError == "" {
+			t.Fatalf("after a failed tick: %+v", st)
+		}
+		c2, err := p.GetPooledConnection(fakeServer, false)
+		if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
+			t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
+		}
+	})
+}
+
+// TestPoolStaleSweep: the sweep closes connections unused for the stale age
+// and keeps used ones.
+func TestPoolStaleSweep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeFactory{}
+		p := legacy.NewConnectionPool(f, legacy.WithHealthInterval(0))
+		defer p.Stop()
+		idle, _ := p.GetPooledConnection(fakeServer, false)
+		busy, _ := p.GetPooledConnection(fakeServer, true)
+		for range 3 { // keep busy used every 10 minutes
+			time.Sleep(10 * time.Minute)
+			if _, err := busy.ExecuteCommand("true"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if !idle.Closed() || busy.Closed() || p.Len() != 1 {
+			t.Fatalf("idle closed %v, busy closed %v, len %d", idle.Closed(), busy.Closed(), p.Len())
+		}
+	})
+}
+
+func TestPoolCleanupStaleConnections(t *testing.T) {
+	now := time.Unix(1000, 0)
+	f := &fakeFactory{}
+	p := legacy.NewConnectionPool(f, legacy.WithClock(func() time.Time { return now }))
+	defer p.Stop()
+	c, _ := p.GetPooledConnection(fakeServer, false)
+	if n := p.CleanupStaleConnections(time.Minute); n != 0 {
+		t.Fatalf("fresh: removed %d", n)
+	}
+	now = now.Add(2 * time.Minute)
+	if n := p.CleanupStaleConnections(time.Minute); n != 1 || !c.Closed() || p.Len() != 0 {
+		t.Fatalf("stale: removed %d, closed %v", n, c.Closed())
+	}
+}
+
+// TestPoolRemoveWaitsForRunningCommand: RemoveConnection retires a busy
+// connection; it closes when the command ends. RemoveIdleConnection leaves
+// a busy one alone.
+func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
+	e := newEnv(t)
+	p := e.legacyPool(t)
+	s := e.server("rm")
+	c, err := p.GetPooledConnection(s, false)
+	must(t, err)
+	done := make(chan error)
+	go func() { _, err := c.ExecuteCommand("sleep 0.3"); done <- err }()
+	waitFor(t, func() bool { return p.GetConnectionStatus()[c.Key()].InUse == 1 })
+	if p.RemoveIdleConnection(s, false) {
+		t.Fatal("RemoveIdleConnection removed a busy connection")
+	}
+	p.RemoveConnection(s, false)
+	if c.Closed() || p.Len() != 0 {
+		t.Fatalf("after RemoveConnection: closed %v len %d", c.Closed(), p.Len())
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("running command: %v", err)
+	}
+	if !c.Closed() {
+		t.Fatal("retired connection not closed after its command")
+	}
+}
+
+func TestPoolStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeFactory{}
+		p := legacy.NewConnectionPool(f, legacy.WithHealthInterval(time.Second), legacy.WithStaleSweep(time.Second, time.Hour))
+		c, err := p.GetPooledConnection(fakeServer, false)
+		must(t, err)
+		time.Sleep(5 * time.Second)
+		p.Stop()
+		p.Stop() // idempotent
+		if !c.Closed() {
+			t.Error("Stop left a connection open")
+		}
+		_, err = p.GetOrCreateConnection(fakeServer, false)
+		if !errors.Is(err, legacy.ErrPoolStopped) || pool.Classify(err) != pool.KindPoolClosed {
+			t.Errorf("after Stop: %v", err)
+		}
+		if err := p.Start(); !errors.Is(err, legacy.ErrPoolStopped) {
+			t.Errorf("Start after Stop: %v", err)
+		}
+		// synctest.Test fails if Stop left a goroutine of the bubble running.
+	})
+}
+
+func TestPoolDialErrorIsClassified(t *testing.T) {
+	e := newEnv(t)
+	p := e.legacyPool(t)
+	_, err := p.GetOrCreateConnection(e.untrusted("u"), true)
+	var ce *legacy.CommandError
+	if !errors.As(err, &ce) || ce.ErrorKind() != pool.KindHostKeyUnknown || p.Len() != 0 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// waitFor polls cond for up to 5 seconds.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
