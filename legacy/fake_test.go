@@ -57,11 +57,11 @@ func (c *fakeClient) DialContext(context.Context, string, string) (net.Conn, err
 }
 
 func (c *fakeClient) SendKeepalive(context.Context) (time.Duration, error) { return 0, nil }
-func (c *fakeClient) Alive() bool                                         { return !c.closed.Load() }
-func (c *fakeClient) Done() <-chan struct{}                               { return c.done }
-func (c *fakeClient) Err() error                                          { return nil }
-func (c *fakeClient) Client() *ssh.Client                                 { return nil }
-func (c *fakeClient) RemoteAddr() net.Addr                                { return &net.TCPAddr{} }
+func (c *fakeClient) Alive() bool                                          { return !c.closed.Load() }
+func (c *fakeClient) Done() <-chan struct{}                                { return c.done }
+func (c *fakeClient) Err() error                                           { return nil }
+func (c *fakeClient) Client() *ssh.Client                                  { return nil }
+func (c *fakeClient) RemoteAddr() net.Addr                                 { return &net.TCPAddr{} }
 
 func (c *fakeClient) Close() error {
 	c.once.Do(func() { c.closed.Store(true); close(c.done) })
