@@ -61,3 +61,6 @@ func WithClock(now func() time.Time) FileProviderOption {
 func WithLookupEnv(f func(string) (string, bool)) FileProviderOption {
 	return func(c *providerConfig) { c.lookupEnv = f }
 }
+
+// Murmur3 exposes the fractional hash.
+func Murmur3(s string) uint32 { return murmur3String(s) }

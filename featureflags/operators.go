@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"sync"
 
 	"github.com/diegoholiveira/jsonlogic/v3"
-	"github.com/spaolacci/murmur3"
 )
 
 // Names of the flagd custom operations added to JSONLogic.
@@ -158,7 +158,7 @@ func fractionalTotal(args []any) (uint64, bool) {
 
 // pickFractional walks the (already validated) entries to the winning variant.
 func pickFractional(args []any, key string, total uint64) any {
-	bucket := (uint64(murmur3.Sum32([]byte(key))) * total) >> 32
+	bucket := (uint64(murmur3String(key)) * total) >> 32
 	var sum uint64
 	for _, a := range args {
 		e, _ := parseFractionalEntry(a)
@@ -208,6 +208,45 @@ func integerWeight(v any) (uint64, bool) {
 		return 0, false
 	}
 	return uint64(f), true
+}
+
+// murmur3String is MurmurHash3 x86 32-bit with seed 0 over the bytes of s,
+// reading blocks little-endian as the reference implementation does on x86.
+//
+// It is written here rather than taken from github.com/spaolacci/murmur3: that
+// package's Sum32 walks the input with uintptr arithmetic, which the race
+// detector's checkptr instrumentation rejects as a fatal error (found by
+// TestFractionalMatchesReference under -race), and reads blocks in native byte
+// order. This version takes a string (no []byte copy) and is byte-order
+// independent; tests check it against published vectors and an independent
+// implementation.
+func murmur3String(s string) uint32 {
+	const c1, c2 = 0xcc9e2d51, 0x1b873593
+	var h uint32
+	n := len(s) &^ 3
+	for i := 0; i < n; i += 4 {
+		k := uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24
+		h ^= bits.RotateLeft32(k*c1, 15) * c2
+		h = bits.RotateLeft32(h, 13)*5 + 0xe6546b64
+	}
+	var k uint32
+	switch len(s) - n {
+	case 3:
+		k = uint32(s[n+2]) << 16
+		fallthrough
+	case 2:
+		k |= uint32(s[n+1]) << 8
+		fallthrough
+	case 1:
+		k |= uint32(s[n])
+		h ^= bits.RotateLeft32(k*c1, 15) * c2
+	}
+	h ^= uint32(len(s))
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	return h ^ h>>16
 }
 
 // semVer implements {"sem_ver": [version, op, version]} with op one of

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/spaolacci/murmur3"
 	"github.com/sshpool/sshpool/featureflags"
 )
 
@@ -90,6 +92,35 @@ func TestRefMurmur3Vectors(t *testing.T) {
 	} {
 		if got := refMurmur3([]byte(tc.in), tc.seed); got != tc.want {
 			t.Errorf("murmur3(%q, %d) = %#x, want %#x", tc.in, tc.seed, got, tc.want)
+		}
+	}
+}
+
+func TestMurmur3(t *testing.T) {
+	for in, want := range map[string]uint32{
+		"":              0,
+		"hello":         0x248bfa47,
+		"Hello, world!": 0xc0363e43,
+		"The quick brown fox jumps over the lazy dog": 0x2e4ff723,
+	} {
+		if got := featureflags.Murmur3(in); got != want {
+			t.Errorf("Murmur3(%q) = %#x, want %#x", in, got, want)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for n := range 200 {
+		b := make([]byte, n%67)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		want := refMurmur3(b, 0)
+		if got := featureflags.Murmur3(string(b)); got != want {
+			t.Fatalf("Murmur3(%x) = %#x, reference %#x", b, got, want)
+		}
+		h := murmur3.New32() // the library's streaming path is checkptr-safe
+		h.Write(b)
+		if lib := h.Sum32(); lib != want {
+			t.Fatalf("spaolacci/murmur3(%x) = %#x, reference %#x", b, lib, want)
 		}
 	}
 }

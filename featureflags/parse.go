@@ -69,9 +69,10 @@ type flagSet struct {
 	flags map[string]*flag
 }
 
-// invalidf builds an error wrapping ErrInvalidFlagFile.
+// invalidf builds a validation error; parseFlagSet wraps it in
+// ErrInvalidFlagFile.
 func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidFlagFile}, args...)...)
+	return fmt.Errorf(format, args...)
 }
 
 // ValidateFlagFile parses and validates the flag file contents data exactly as
@@ -100,6 +101,15 @@ func (s *flagSet) keys() []string {
 // parseFlagSet decodes and validates a whole flag file.
 func parseFlagSet(name string, data []byte) (*flagSet, error) {
 	registerOperators()
+	set, err := decodeFlagSet(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidFlagFile, err)
+	}
+	return set, nil
+}
+
+// decodeFlagSet decodes the document and builds the flag set.
+func decodeFlagSet(name string, data []byte) (*flagSet, error) {
 	doc, err := decodeDocument(name, data)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,321 @@
+package featureflags_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/sshpool/sshpool/featureflags"
+)
+
+// eventWait bounds how long a test waits for a file event. It is a deadline,
+// not a sleep: tests proceed as soon as the event arrives.
+const eventWait = 10 * time.Second
+
+func killSwitchFile(on bool) string {
+	def := "off"
+	if on {
+		def = "on"
+	}
+	return `{"flags": {"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "` + def + `"},
+		"greeting": {"state": "ENABLED", "variants": {"hi": "hello"}, "defaultVariant": "hi"}}}`
+}
+
+const invalidFile = `{"flags": {"kill-switch": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "nope"}}}`
+
+// replaceFile writes content to a temporary file and renames it over path, as
+// editors and deploy tools do.
+func replaceFile(t testing.TB, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func nextEvent(t testing.TB, p *featureflags.FileProvider) openfeature.Event {
+	t.Helper()
+	select {
+	case ev := <-p.EventChannel():
+		return ev
+	case <-time.After(eventWait):
+		t.Fatal("no event")
+	}
+	return openfeature.Event{}
+}
+
+func expectEvent(t testing.TB, p *featureflags.FileProvider, want openfeature.EventType) openfeature.Event {
+	t.Helper()
+	ev := nextEvent(t, p)
+	if ev.EventType != want {
+		t.Fatalf("event %s (%q), want %s", ev.EventType, ev.Message, want)
+	}
+	if ev.ProviderName != featureflags.ProviderName {
+		t.Errorf("event provider name %q", ev.ProviderName)
+	}
+	return ev
+}
+
+func noEvent(t testing.TB, p *featureflags.FileProvider) {
+	t.Helper()
+	select {
+	case ev := <-p.EventChannel():
+		t.Fatalf("unexpected event %s %q", ev.EventType, ev.Message)
+	default:
+	}
+}
+
+func killSwitch(p *featureflags.FileProvider) bool {
+	return p.BooleanEvaluation(context.Background(), featureflags.FlagKillSwitch, false, nil).Value
+}
+
+// startWatching creates a provider on a fresh file and starts its watcher.
+func startWatching(t *testing.T, opts ...featureflags.FileProviderOption) (*featureflags.FileProvider, string) {
+	t.Helper()
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
+	opts = append([]featureflags.FileProviderOption{featureflags.WithDebounce(10 * time.Millisecond)}, opts...)
+	p := newProvider(t, path, opts...)
+	if err := p.Init(openfeature.EvaluationContext{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Shutdown)
+	return p, path
+}
+
+func TestReloadSynchronous(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
+	p := newProvider(t, path)
+
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, p) // unchanged
+
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(false)+"\n\n")
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, p) // no flag changed
+
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	ev := expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !reflect.DeepEqual(ev.FlagChanges, []string{"kill-switch"}) {
+		t.Errorf("FlagChanges %v", ev.FlagChanges)
+	}
+	if !killSwitch(p) {
+		t.Error("new value not applied")
+	}
+
+	writeFile(t, filepath.Dir(path), "flags.json", invalidFile)
+	err := p.Reload()
+	if !errors.Is(err, featureflags.ErrInvalidFlagFile) {
+		t.Fatalf("invalid reload: %v", err)
+	}
+	ev = expectEvent(t, p, openfeature.ProviderError)
+	if ev.ErrorCode != openfeature.ParseErrorCode || !strings.Contains(ev.Message, "not a variant") {
+		t.Errorf("error event %+v", ev.ProviderEventDetails)
+	}
+	if !killSwitch(p) || p.LastError() == nil {
+		t.Error("invalid file replaced the flags or was not recorded")
+	}
+	if err2 := p.Reload(); err2 == nil || err2.Error() != err.Error() {
+		t.Errorf("second reload of the same file: %v", err2)
+	}
+	noEvent(t, p) // reported once
+
+	writeFile(t, filepath.Dir(path), "flags.json", `{"flags": {"kill-switch": {"state": "DISABLED", "variants": {"on": true}}, "new-flag": {"state": "DISABLED", "variants": {"a": 1}}}}`)
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, p, openfeature.ProviderReady)
+	ev = expectEvent(t, p, openfeature.ProviderConfigChange)
+	if want := []string{"greeting", "kill-switch", "new-flag"}; !reflect.DeepEqual(ev.FlagChanges, want) {
+		t.Errorf("FlagChanges %v, want %v", ev.FlagChanges, want)
+	}
+	st := p.Stats()
+	if st.Reloads != 3 || st.ReloadErrors != 1 || st.Flags != 2 || st.LastError != "" || p.LastError() != nil {
+		t.Errorf("stats %+v, last error %v", st, p.LastError())
+	}
+}
+
+func TestReloadDeletedFileKeepsFlags(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(true))
+	p := newProvider(t, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reload(); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reload of deleted file: %v", err)
+	}
+	ev := expectEvent(t, p, openfeature.ProviderError)
+	if ev.ErrorCode != openfeature.GeneralCode {
+		t.Errorf("code %s", ev.ErrorCode)
+	}
+	if !killSwitch(p) {
+		t.Error("flags lost")
+	}
+	// Restored with the same contents: ready again, nothing changed.
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, p, openfeature.ProviderReady)
+	noEvent(t, p)
+}
+
+func TestWatchValidChange(t *testing.T) {
+	p, path := startWatching(t)
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	ev := expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !reflect.DeepEqual(ev.FlagChanges, []string{"kill-switch"}) {
+		t.Errorf("FlagChanges %v", ev.FlagChanges)
+	}
+	if !killSwitch(p) {
+		t.Error("new value not applied")
+	}
+}
+
+func TestWatchInvalidKeepsFlags(t *testing.T) {
+	p, path := startWatching(t)
+	replaceFile(t, path, invalidFile)
+	expectEvent(t, p, openfeature.ProviderError)
+	if killSwitch(p) || !errors.Is(p.LastError(), featureflags.ErrInvalidFlagFile) {
+		t.Errorf("after invalid file: kill-switch %v, last error %v", killSwitch(p), p.LastError())
+	}
+	replaceFile(t, path, killSwitchFile(true))
+	expectEvent(t, p, openfeature.ProviderReady)
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !killSwitch(p) {
+		t.Error("fixed file not applied")
+	}
+}
+
+func TestWatchDeletedFileKeepsFlags(t *testing.T) {
+	p, path := startWatching(t)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	ev := expectEvent(t, p, openfeature.ProviderError)
+	if !strings.Contains(ev.Message, "read flag file") {
+		t.Errorf("message %q", ev.Message)
+	}
+	if got := p.BooleanEvaluation(context.Background(), featureflags.FlagKillSwitch, true, nil); got.Variant != "off" {
+		t.Errorf("flags lost: %+v", got)
+	}
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	expectEvent(t, p, openfeature.ProviderReady)
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+}
+
+func TestWatchRenameReplace(t *testing.T) {
+	p, path := startWatching(t)
+	for _, on := range []bool{true, false, true} {
+		replaceFile(t, path, killSwitchFile(on))
+		expectEvent(t, p, openfeature.ProviderConfigChange)
+		if killSwitch(p) != on {
+			t.Fatalf("kill-switch %v, want %v", killSwitch(p), on)
+		}
+	}
+}
+
+// TestWatchKubernetesSymlinkSwap mimics a ConfigMap volume: flags.json ->
+// ..data/flags.json, ..data -> ..<timestamp>, swapped by renaming ..data_tmp.
+func TestWatchKubernetesSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	mkVersion := func(name, content string) {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), "flags.json", content)
+	}
+	mkVersion("..v1", killSwitchFile(false))
+	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
+	must(t, os.Symlink("..data/flags.json", filepath.Join(dir, "flags.json")))
+	p := newProvider(t, filepath.Join(dir, "flags.json"), featureflags.WithDebounce(10*time.Millisecond))
+	must(t, p.Init(openfeature.EvaluationContext{}))
+	defer p.Shutdown()
+
+	mkVersion("..v2", killSwitchFile(true))
+	must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
+	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	must(t, os.RemoveAll(filepath.Join(dir, "..v1")))
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !killSwitch(p) {
+		t.Error("swapped file not applied")
+	}
+}
+
+func TestWatchDebounce(t *testing.T) {
+	p, path := startWatching(t, featureflags.WithDebounce(200*time.Millisecond))
+	for range 20 {
+		writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+		writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(false))
+	}
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !killSwitch(p) {
+		t.Error("last write not applied")
+	}
+	if r := p.Stats().Reloads; r > 3 {
+		t.Errorf("%d reloads for one burst", r)
+	}
+}
+
+func TestWatchPolling(t *testing.T) {
+	p, path := startWatching(t, featureflags.WithPollInterval(20*time.Millisecond))
+	replaceFile(t, path, killSwitchFile(true))
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !killSwitch(p) {
+		t.Error("change not applied")
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
+	p := newProvider(t, path, featureflags.WithDebounce(0))
+	ctx := context.Background()
+	must(t, p.InitWithContext(ctx, openfeature.EvaluationContext{}))
+	must(t, p.InitWithContext(ctx, openfeature.EvaluationContext{})) // no-op
+	must(t, p.ShutdownWithContext(ctx))
+	must(t, p.ShutdownWithContext(ctx)) // no-op
+	p.Shutdown()
+
+	// Not watching: a change is not seen until Reload or Init.
+	writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(true))
+	if killSwitch(p) {
+		t.Fatal("changed without watching")
+	}
+	must(t, p.Init(openfeature.EvaluationContext{})) // restart re-reads the file
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	if !killSwitch(p) {
+		t.Error("Init did not pick up the change")
+	}
+	replaceFile(t, path, killSwitchFile(false))
+	expectEvent(t, p, openfeature.ProviderConfigChange)
+	p.Shutdown()
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.InitWithContext(cancelled, openfeature.EvaluationContext{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Init with cancelled ctx: %v", err)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
