@@ -2,11 +2,15 @@ package sshconn_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,13 +38,56 @@ func newKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	return s, priv
 }
 
-func writeEncryptedKey(t testing.TB, path string, priv ed25519.PrivateKey, pass string) {
+// writeEncryptedKey writes priv as an encrypted OpenSSH-format key. The
+// bcrypt KDF at x/crypto's 16 rounds takes seconds under -race, so
+// ssh-keygen with one round is used when available; the format is the same.
+func writeEncryptedKey(t testing.TB, path string, priv ed25519.PrivateKey, pass string) ssh.PublicKey {
 	t.Helper()
+	if _, err := exec.LookPath("ssh-keygen"); err == nil {
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", pass, "-C", "test", "-f", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(readFile(t, path+".pub")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub
+	}
 	blk, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test", []byte(pass))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, path, string(pem.EncodeToMemory(blk)))
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// legacyEncryptedKey returns a fresh ECDSA key as a legacy encrypted PEM
+// ("Proc-Type: 4,ENCRYPTED") and its public key.
+func legacyEncryptedKey(t testing.TB, pass string) ([]byte, ssh.PublicKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	//lint:ignore SA1019 legacy encrypted PEM is what older keys look like
+	blk, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", der, []byte(pass), x509.PEMCipherAES256) //nolint:staticcheck
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(blk), pub
 }
 
 func TestAuthIdentityFile(t *testing.T) {
@@ -60,10 +107,14 @@ func TestAuthInMemorySigner(t *testing.T) {
 
 func TestAuthEncryptedKey(t *testing.T) {
 	const pass = "correct horse battery staple"
-	signer, priv := newKey(t)
-	e := newEnv(t, sshtest.WithAuthorizedKey(signer.PublicKey()))
-	keyFile := filepath.Join(e.dir, "id_enc")
-	writeEncryptedKey(t, keyFile, priv, pass)
+	_, priv := newKey(t)
+	keyFile := filepath.Join(t.TempDir(), "id_enc")
+	pub := writeEncryptedKey(t, keyFile, priv, pass)
+	ecPEM, ecPub := legacyEncryptedKey(t, pass)
+	e := newEnv(t, sshtest.WithAuthorizedKey(pub), sshtest.WithAuthorizedKey(ecPub))
+	// A legacy encrypted PEM key decrypts fast; the env and wrong cases use it.
+	ecFile := filepath.Join(e.dir, "id_enc_ec")
+	writeFile(t, ecFile, string(ecPEM))
 
 	t.Run("callback", func(t *testing.T) {
 		tgt := e.target()
@@ -81,7 +132,7 @@ func TestAuthEncryptedKey(t *testing.T) {
 	t.Run("env", func(t *testing.T) {
 		t.Setenv("SSHCONN_TEST_PASSPHRASE", pass)
 		tgt := e.target()
-		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile}, PassphraseEnv: "SSHCONN_TEST_PASSPHRASE"}
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{ecFile}, PassphraseEnv: "SSHCONN_TEST_PASSPHRASE"}
 		mustDial(t, tgt)
 	})
 	t.Run("missing", func(t *testing.T) {
@@ -102,7 +153,7 @@ func TestAuthEncryptedKey(t *testing.T) {
 	})
 	t.Run("wrong", func(t *testing.T) {
 		tgt := e.target()
-		tgt.Auth = sshconn.Auth{IdentityFiles: []string{keyFile},
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{ecFile},
 			Passphrase: func(context.Context, string) (sshconn.Secret, error) { return sshconn.NewSecret("nope"), nil }}
 		_, err := dialTarget(t, tgt)
 		if pool.Classify(err) != pool.KindConfig || strings.Contains(err.Error(), "nope") {

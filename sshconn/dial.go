@@ -104,7 +104,11 @@ func withCtx(ctx context.Context, err error) error {
 
 func (d *dialer) connect(ctx context.Context, t Target, via *ssh.Client) (net.Conn, error) {
 	if via != nil {
-		return via.DialContext(ctx, "tcp", t.Addr())
+		c, err := via.DialContext(ctx, "tcp", t.Addr())
+		if err != nil {
+			return nil, err
+		}
+		return &hopConn{Conn: c, remote: hopAddr(t)}, nil
 	}
 	nd := &net.Dialer{KeepAlive: orDefault(t.TCPKeepAlive, DefaultTCPKeepAlive)}
 	return nd.DialContext(ctx, "tcp", t.Addr())
@@ -227,3 +231,30 @@ func (c *trackedConn) isTransportError(err error) bool {
 	}
 	return errors.Is(err, *p) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
+
+// hopConn is a direct-tcpip channel to the next hop. x/crypto reports zero
+// addresses for such channels; hopConn reports the hop's address instead,
+// so Client.RemoteAddr names the final server.
+type hopConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+// RemoteAddr returns the hop's address.
+func (c *hopConn) RemoteAddr() net.Addr { return c.remote }
+
+func hopAddr(t Target) net.Addr {
+	if ip := net.ParseIP(t.Host); ip != nil {
+		return &net.TCPAddr{IP: ip, Port: portOr22(t.Port)}
+	}
+	return hostAddr(t.Addr())
+}
+
+// hostAddr is a "host:port" address whose host is a name.
+type hostAddr string
+
+// Network returns "tcp".
+func (hostAddr) Network() string { return "tcp" }
+
+// String returns "host:port".
+func (a hostAddr) String() string { return string(a) }
