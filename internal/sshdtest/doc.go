@@ -41,9 +41,12 @@
 //
 // # Faults
 //
-// Stop ends sshd and every process it started (connection processes first,
-// then the listener), so established connections drop as if the server had
-// crashed; Restart then starts it again on the same port with the same keys.
+// Stop SIGKILLs sshd and every process it started (the listener, the
+// per-connection processes and the remote commands, frozen first so none
+// escapes by forking), so established connections drop as if the host had
+// crashed; it returns once they are dead. Restart then starts sshd again on
+// the same port with the same keys and config. Killed processes whose parent
+// died with them are reaped by init.
 // Kill SIGKILLs only the listener: new connections are refused while
 // established ones keep working (until Stop, Restart or Close ends them).
 package sshdtest

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -92,7 +93,10 @@ func (s *Server) pidFileIs(pid int) bool {
 }
 
 // bannerOK reports whether addr accepts a connection and sends an OpenSSH
-// version banner.
+// version banner. It answers with a banner of its own (without one sshd
+// logs an error for the probe) and half-closes, then waits for sshd's
+// connection process to hang up: until it has, the probe holds one of the
+// MaxStartups slots, and a test of WithMaxStartups(1) would race with it.
 func bannerOK(addr string) bool {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -100,12 +104,14 @@ func bannerOK(addr string) bool {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "SSH-2.0-OpenSSH") {
 		return false
 	}
-	// Without a banner of ours sshd logs an error for the probe.
 	conn.Write([]byte("SSH-2.0-sshdtest-probe\r\n"))
+	conn.(*net.TCPConn).CloseWrite()
+	io.Copy(io.Discard, r) // sshd's KEXINIT, then EOF
 	return true
 }
 
@@ -224,6 +230,21 @@ func killTree(root int, self bool) {
 		syscall.Kill(root, syscall.SIGKILL)
 	} else {
 		syscall.Kill(root, syscall.SIGCONT)
+	}
+	waitGone(stopped)
+}
+
+// waitGone waits up to 3 seconds until the processes have died (they may
+// stay zombies until their parent, or init, reaps them).
+func waitGone(pids map[int]bool) {
+	deadline := time.Now().Add(3 * time.Second)
+	for pid := range pids {
+		for time.Now().Before(deadline) {
+			if info, ok := statProc(pid); !ok || info.zombie {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 

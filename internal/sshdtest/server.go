@@ -127,8 +127,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Stop ends sshd and every process it started: established connections
-// drop. Stopping a stopped server does nothing. Restart starts it again.
+// Stop SIGKILLs sshd and every process it started, and returns once they
+// have died: established connections drop and remote commands end.
+// Stopping a stopped server does nothing. Restart starts it again.
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

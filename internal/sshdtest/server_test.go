@@ -1,6 +1,7 @@
 package sshdtest_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -474,4 +475,55 @@ func (tb *recordingTB) Fatalf(format string, args ...any) {
 func (tb *recordingTB) Skip(args ...any) {
 	tb.got = "skip: " + fmt.Sprint(args...)
 	runtime.Goexit()
+}
+
+func TestMaxStartups(t *testing.T) {
+	t.Parallel()
+	srv := sshdtest.Start(t, sshdtest.WithMaxStartups("1"))
+	// An unauthenticated connection takes the only startup slot.
+	raw, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := bufio.NewReader(raw).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := ssh.Dial("tcp", srv.Addr(), srv.ClientConfig()); err == nil {
+		c.Close()
+		t.Fatal("second unauthenticated connection accepted with MaxStartups 1")
+	}
+	raw.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := ssh.Dial("tcp", srv.Addr(), srv.ClientConfig())
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after the slot was freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRootLogin(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	srv := sshdtest.Start(t)
+	cfg := srv.ClientConfig()
+	cfg.User = "root"
+	if out, err := output(dial(t, srv, cfg), "id -u"); err != nil || out != "0\n" {
+		t.Errorf("id -u as root = %q, %v", out, err)
+	}
+	srv = sshdtest.Start(t, sshdtest.WithPermitRootLogin("no"))
+	cfg = srv.ClientConfig()
+	cfg.User = "root"
+	if c, err := ssh.Dial("tcp", srv.Addr(), cfg); err == nil {
+		c.Close()
+		t.Error("root logged in with PermitRootLogin no")
+	}
 }
