@@ -527,3 +527,18 @@ func TestRootLogin(t *testing.T) {
 		t.Error("root logged in with PermitRootLogin no")
 	}
 }
+
+func TestWithConfigTakesPrecedence(t *testing.T) {
+	t.Parallel()
+	srv := sshdtest.Start(t, sshdtest.WithConfig("MaxSessions 1"))
+	client := dial(t, srv, srv.ClientConfig())
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if second, err := client.NewSession(); err == nil {
+		second.Close()
+		t.Error("second session opened: WithConfig(\"MaxSessions 1\") did not override the default 10")
+	}
+}
