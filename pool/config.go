@@ -1,0 +1,307 @@
+package pool
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults that SetDefaults applies to zero fields.
+const (
+	DefaultMaxConnections           = 100
+	DefaultMaxConnectionsPerKey     = 4
+	DefaultMaxSessionsPerConnection = 8 // below OpenSSH's MaxSessions (10)
+	DefaultDialTimeout              = 15 * time.Second
+	DefaultHealthTimeout            = 5 * time.Second
+	DefaultMaxRetries               = 3
+	DefaultHistorySize              = 60
+	DefaultRetryBackoff             = 20 * time.Millisecond
+	DefaultWarmupParallelism        = 4
+)
+
+// Upper bounds that ValidatePoolConfig enforces.
+const (
+	maxConnectionsLimit = 1 << 20
+	maxSessionsLimit    = 1024
+	maxRetriesLimit     = 100
+	maxHistoryLimit     = 1 << 16
+	maxParallelismLimit = 1024
+)
+
+// PoolConfig configures a Pool. It is a plain value: copy it, compare it,
+// export it as JSON (durations as strings such as "30s"). Zero fields mean
+// "use the default" where a default is listed, otherwise "disabled".
+type PoolConfig struct {
+	// MaxConnections bounds open connections (plus dials in flight) over
+	// all keys. A new key at the limit evicts an idle connection chosen by
+	// the eviction strategy, or waits. Default 100; zero means the default.
+	MaxConnections int
+	// MaxConnectionsPerKey bounds connections to one key. Default 4; zero
+	// means the default.
+	MaxConnectionsPerKey int
+	// MaxSessionsPerConnection bounds concurrent leases on one connection.
+	// Keep it below the server's MaxSessions (OpenSSH: 10). Default 8; zero
+	// means the default.
+	MaxSessionsPerConnection int
+	// WaitTimeout bounds how long Get waits for a lease, in addition to the
+	// caller's context. Zero means only the context bounds the wait.
+	WaitTimeout time.Duration
+	// DialTimeout bounds one dial (TCP, handshake, authentication). Default
+	// 15s; zero means the default.
+	DialTimeout time.Duration
+	// MaxLifetime is how long a connection may be handed out after it was
+	// dialled; an older one gets no new leases and is closed once its
+	// leases end. Checked at every Get. Zero means no limit.
+	MaxLifetime time.Duration
+	// LifetimeJitter subtracts a random duration in [0, LifetimeJitter) from
+	// each connection's MaxLifetime so connections do not all expire at
+	// once. Must not exceed MaxLifetime. Zero means no jitter.
+	LifetimeJitter time.Duration
+	// MaxIdleTime is how long a connection may stay without leases before
+	// cleanup closes it. Zero means idle connections are kept.
+	MaxIdleTime time.Duration
+	// HealthInterval is the period of background health probes of idle
+	// connections. Zero means no periodic probes.
+	HealthInterval time.Duration
+	// HealthTimeout bounds one health probe. Default 5s; zero means the
+	// default. Must not exceed HealthInterval when that is set.
+	HealthTimeout time.Duration
+	// CleanupInterval is the period of the cleanup pass (idle time,
+	// lifetime, lowered limits, leaks). Zero means no background cleanup.
+	CleanupInterval time.Duration
+	// LeakThreshold is how long a lease may be held before it is reported
+	// as a possible leak. Zero means no leak reports.
+	LeakThreshold time.Duration
+	// WarmupKeys are the keys Warmup dials ahead of demand.
+	WarmupKeys []string
+	// WarmupConnections is how many connections Warmup opens per warm-up
+	// key. Zero means none; at most MaxConnectionsPerKey.
+	WarmupConnections int
+	// LoadBalancing picks among a key's connections with a free slot. The
+	// zero value is LeastLoaded.
+	LoadBalancing LoadBalancing
+	// MaxRetries is how many times Run retries a command the server refused
+	// as over its session limit (KindSessionLimit), with short backoff.
+	// Default 3; zero means the default; negative means no retries.
+	MaxRetries int
+	// HistorySize is how many past snapshots RecordSnapshot keeps. Default
+	// 60; zero means the default.
+	HistorySize int
+	// Advanced holds rarely changed settings.
+	Advanced AdvancedPoolConfig
+}
+
+// AdvancedPoolConfig holds settings few callers change.
+type AdvancedPoolConfig struct {
+	// Clock returns the current time. Nil means time.Now. Tests inject a
+	// fake clock to drive lifetimes without sleeping. Not exported to JSON.
+	Clock func() time.Time `json:"-"`
+	// RetryBackoff is the base pause before a session-limit retry in Run;
+	// attempt n waits about n×RetryBackoff with jitter. Default 20ms; zero
+	// means the default.
+	RetryBackoff time.Duration
+	// WarmupParallelism bounds concurrent dials during Warmup. Default 4;
+	// zero means the default.
+	WarmupParallelism int
+}
+
+// SetDefaults replaces zero fields that have a default with that default.
+func (c *PoolConfig) SetDefaults() {
+	setInt(&c.MaxConnections, DefaultMaxConnections)
+	setInt(&c.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey)
+	setInt(&c.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
+	setInt(&c.MaxRetries, DefaultMaxRetries)
+	setInt(&c.HistorySize, DefaultHistorySize)
+	setInt(&c.Advanced.WarmupParallelism, DefaultWarmupParallelism)
+	setDur(&c.DialTimeout, DefaultDialTimeout)
+	setDur(&c.HealthTimeout, DefaultHealthTimeout)
+	setDur(&c.Advanced.RetryBackoff, DefaultRetryBackoff)
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+func setDur(p *time.Duration, def time.Duration) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+// ValidatePoolConfig reports every problem in cfg, each naming the field
+// and its allowed range, joined with errors.Join. Zero fields are valid
+// (they mean the default or "disabled"). It returns nil for a valid config.
+func ValidatePoolConfig(cfg PoolConfig) error {
+	d := cfg
+	d.SetDefaults()
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("pool: config: "+format, args...))
+		}
+	}
+	check(inRange(d.MaxConnections, 1, maxConnectionsLimit), "MaxConnections = %d, want 1..%d", d.MaxConnections, maxConnectionsLimit)
+	check(inRange(d.MaxConnectionsPerKey, 1, d.MaxConnections), "MaxConnectionsPerKey = %d, want 1..MaxConnections (%d)", d.MaxConnectionsPerKey, d.MaxConnections)
+	check(inRange(d.MaxSessionsPerConnection, 1, maxSessionsLimit), "MaxSessionsPerConnection = %d, want 1..%d", d.MaxSessionsPerConnection, maxSessionsLimit)
+	check(inRange(d.WarmupConnections, 0, d.MaxConnectionsPerKey), "WarmupConnections = %d, want 0..MaxConnectionsPerKey (%d)", d.WarmupConnections, d.MaxConnectionsPerKey)
+	check(len(d.WarmupKeys)*d.WarmupConnections <= d.MaxConnections, "WarmupKeys×WarmupConnections = %d, want at most MaxConnections (%d)", len(d.WarmupKeys)*d.WarmupConnections, d.MaxConnections)
+	check(d.MaxRetries <= maxRetriesLimit, "MaxRetries = %d, want negative (none) or 0..%d", d.MaxRetries, maxRetriesLimit)
+	check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize = %d, want 1..%d", d.HistorySize, maxHistoryLimit)
+	check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism = %d, want 1..%d", d.Advanced.WarmupParallelism, maxParallelismLimit)
+	check(d.LoadBalancing.valid(), "LoadBalancing = %d, want one of least-loaded, round-robin, power-of-two", int(d.LoadBalancing))
+	errs = append(errs, validateDurations(d)...)
+	for i, k := range d.WarmupKeys {
+		check(k != "", "WarmupKeys[%d] is empty, want a key", i)
+	}
+	return errors.Join(errs...)
+}
+
+func validateDurations(d PoolConfig) []error {
+	var errs []error
+	durs := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"WaitTimeout", d.WaitTimeout}, {"DialTimeout", d.DialTimeout},
+		{"MaxLifetime", d.MaxLifetime}, {"LifetimeJitter", d.LifetimeJitter},
+		{"MaxIdleTime", d.MaxIdleTime}, {"HealthInterval", d.HealthInterval},
+		{"HealthTimeout", d.HealthTimeout}, {"CleanupInterval", d.CleanupInterval},
+		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
+	}
+	for _, x := range durs {
+		if x.v < 0 {
+			errs = append(errs, fmt.Errorf("pool: config: %s = %v, want >= 0 (0 = default or disabled)", x.name, x.v))
+		}
+	}
+	if d.LifetimeJitter > 0 && d.LifetimeJitter > d.MaxLifetime {
+		errs = append(errs, fmt.Errorf("pool: config: LifetimeJitter = %v, want 0..MaxLifetime (%v)", d.LifetimeJitter, d.MaxLifetime))
+	}
+	if d.HealthInterval > 0 && d.HealthTimeout > d.HealthInterval {
+		errs = append(errs, fmt.Errorf("pool: config: HealthTimeout = %v, want 1ns..HealthInterval (%v)", d.HealthTimeout, d.HealthInterval))
+	}
+	return errs
+}
+
+func inRange(v, lo, hi int) bool { return v >= lo && v <= hi }
+
+// LoadBalancing selects how Get picks among a key's connections that have
+// a free slot.
+type LoadBalancing int
+
+// The load-balancing modes.
+const (
+	// LeastLoaded picks the connection with the fewest leases (ties: the
+	// first). It is the zero value.
+	LeastLoaded LoadBalancing = iota
+	// RoundRobin rotates over the key's connections.
+	RoundRobin
+	// PowerOfTwo samples two connections at random and takes the less
+	// loaded one ("power of two choices"), falling back to LeastLoaded when
+	// both are full.
+	PowerOfTwo
+)
+
+var balanceNames = [...]string{LeastLoaded: "least-loaded", RoundRobin: "round-robin", PowerOfTwo: "power-of-two"}
+
+func (b LoadBalancing) valid() bool { return b >= 0 && int(b) < len(balanceNames) }
+
+// String returns the mode's name, such as "round-robin".
+func (b LoadBalancing) String() string {
+	if b.valid() {
+		return balanceNames[b]
+	}
+	return fmt.Sprintf("LoadBalancing(%d)", int(b))
+}
+
+// MarshalText encodes the mode's name.
+func (b LoadBalancing) MarshalText() ([]byte, error) {
+	if !b.valid() {
+		return nil, fmt.Errorf("pool: unknown load balancing mode %d", int(b))
+	}
+	return []byte(b.String()), nil
+}
+
+// UnmarshalText accepts a name that String returns.
+func (b *LoadBalancing) UnmarshalText(text []byte) error {
+	for i, n := range balanceNames {
+		if n == string(text) {
+			*b = LoadBalancing(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("pool: unknown load balancing mode %q, want least-loaded, round-robin or power-of-two", text)
+}
+
+// jsonDuration encodes a time.Duration as a string such as "1m30s".
+type jsonDuration time.Duration
+
+// MarshalText encodes d with time.Duration.String.
+func (d jsonDuration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText decodes a time.ParseDuration string.
+func (d *jsonDuration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("pool: config: %w", err)
+	}
+	*d = jsonDuration(v)
+	return nil
+}
+
+// configJSON is PoolConfig's JSON shape: durations as strings.
+type configJSON struct {
+	MaxConnections           int           `json:"max_connections"`
+	MaxConnectionsPerKey     int           `json:"max_connections_per_key"`
+	MaxSessionsPerConnection int           `json:"max_sessions_per_connection"`
+	WaitTimeout              jsonDuration  `json:"wait_timeout"`
+	DialTimeout              jsonDuration  `json:"dial_timeout"`
+	MaxLifetime              jsonDuration  `json:"max_lifetime"`
+	LifetimeJitter           jsonDuration  `json:"lifetime_jitter"`
+	MaxIdleTime              jsonDuration  `json:"max_idle_time"`
+	HealthInterval           jsonDuration  `json:"health_interval"`
+	HealthTimeout            jsonDuration  `json:"health_timeout"`
+	CleanupInterval          jsonDuration  `json:"cleanup_interval"`
+	LeakThreshold            jsonDuration  `json:"leak_threshold"`
+	WarmupKeys               []string      `json:"warmup_keys,omitempty"`
+	WarmupConnections        int           `json:"warmup_connections"`
+	LoadBalancing            LoadBalancing `json:"load_balancing"`
+	MaxRetries               int           `json:"max_retries"`
+	HistorySize              int           `json:"history_size"`
+	RetryBackoff             jsonDuration  `json:"retry_backoff"`
+	WarmupParallelism        int           `json:"warmup_parallelism"`
+}
+
+// MarshalJSON exports the config with durations as strings ("30s"). The
+// clock is not exported. The config holds no secrets.
+func (c PoolConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(configJSON{
+		c.MaxConnections, c.MaxConnectionsPerKey, c.MaxSessionsPerConnection,
+		jsonDuration(c.WaitTimeout), jsonDuration(c.DialTimeout), jsonDuration(c.MaxLifetime),
+		jsonDuration(c.LifetimeJitter), jsonDuration(c.MaxIdleTime), jsonDuration(c.HealthInterval),
+		jsonDuration(c.HealthTimeout), jsonDuration(c.CleanupInterval), jsonDuration(c.LeakThreshold),
+		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
+		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
+	})
+}
+
+// UnmarshalJSON imports what MarshalJSON exports. Missing fields stay
+// zero; Advanced.Clock is left unchanged.
+func (c *PoolConfig) UnmarshalJSON(b []byte) error {
+	var j configJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("pool: config: %w", err)
+	}
+	clock := c.Advanced.Clock
+	*c = PoolConfig{
+		j.MaxConnections, j.MaxConnectionsPerKey, j.MaxSessionsPerConnection,
+		time.Duration(j.WaitTimeout), time.Duration(j.DialTimeout), time.Duration(j.MaxLifetime),
+		time.Duration(j.LifetimeJitter), time.Duration(j.MaxIdleTime), time.Duration(j.HealthInterval),
+		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
+		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
+		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism},
+	}
+	return nil
+}

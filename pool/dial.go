@@ -1,0 +1,151 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// dialGuard is the per-key seam where a circuit breaker goes (health
+// integration). allow is asked before a demand dial; an error (wrapping
+// ErrCircuitOpen) fails the key's waiters instead of dialling. record is
+// told every dial's outcome. Both run with pool.mu held: they must be fast
+// and must not block or call the pool.
+type dialGuard interface {
+	allow() error
+	record(err error)
+}
+
+// startDialLocked starts one dial for ks on a pool goroutine. vctx gives
+// the dial its values (not its cancellation).
+func (p *pool) startDialLocked(ks *keyState, vctx context.Context) {
+	ks.dialing++
+	p.dialing++
+	timeout := p.cfg.DialTimeout
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		id, c, err := p.dialOnce(context.WithoutCancel(vctx), ks.name, timeout)
+		p.dialDone(ks, id, c, err)
+	}()
+}
+
+// dialOnce runs the factory's Dial bounded by timeout and by the pool's
+// context (Close cancels it), traced and counted. Errors come back as
+// *DialError. ctx may carry its own cancellation (Warmup's caller).
+func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) (uint64, SSHClient, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(p.ctx, cancel)
+	defer stop()
+	id := p.nextID.Add(1)
+	if p.tracer != nil {
+		ctx = p.tracer.TraceDialStart(ctx, DialStartData{Key: key})
+	}
+	start := p.clock()
+	c, err := p.factory.Dial(ctx, key)
+	if err == nil && c == nil {
+		err = ErrNilConnection
+	}
+	d := p.clock().Sub(start)
+	p.stats.dials.Add(1)
+	p.stats.dialNanos.Add(int64(d))
+	end := DialEndData{Key: key, ConnID: id, Duration: d}
+	if err != nil {
+		p.stats.dialFailures.Add(1)
+		err = &DialError{Key: key, Kind: Classify(err), Err: err}
+		end.ConnID, end.Err, end.Kind = 0, err, Classify(err)
+	}
+	if p.tracer != nil {
+		p.tracer.TraceDialEnd(ctx, end)
+	}
+	return id, c, err
+}
+
+// dialDone adds a dialled client to ks and serves its waiters, or fails
+// them with the dial's error: the factory already retried transient
+// failures, so the pool does not redial for them (permanent errors such as
+// authentication must never be retried).
+func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
+	var fx effects
+	p.mu.Lock()
+	ks.dialing--
+	p.dialing--
+	if ks.guard != nil {
+		ks.guard.record(err)
+	}
+	switch {
+	case err != nil:
+		p.failWaitersLocked(ks, err)
+	case p.closed:
+		fx.orphans = append(fx.orphans, c)
+	default:
+		p.addEntryLocked(ks, id, c)
+		p.serveKeyLocked(ks, &fx)
+	}
+	p.serveStarvedLocked(&fx)
+	p.dropKeyIfIdleLocked(ks)
+	p.mu.Unlock()
+	p.apply(&fx)
+}
+
+// warmup dials up to n connections for each key, keys in parallel (at
+// most par at once), each key's dials one after another.
+func (p *pool) warmup(ctx context.Context, keys []string, n, par int) error {
+	var (
+		mu   sync.Mutex // guards errs
+		errs []error
+	)
+	var g errgroup.Group
+	g.SetLimit(par)
+	for _, key := range keys {
+		g.Go(func() error {
+			for range n {
+				if err := p.warmOne(ctx, key, n); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through errs
+	return errors.Join(errs...)
+}
+
+// warmOne dials one more connection for key unless it already has target
+// (counting a dial in flight). It never evicts: a full pool is an error.
+func (p *pool) warmOne(ctx context.Context, key string, target int) error {
+	p.mu.Lock()
+	if err := p.getErrLocked(); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	ks := p.keyLocked(key)
+	if ks.open+ks.dialing >= target || ks.dialing > 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if ks.open >= p.cfg.MaxConnectionsPerKey || p.open+p.dialing >= p.cfg.MaxConnections {
+		p.dropKeyIfIdleLocked(ks)
+		p.mu.Unlock()
+		p.stats.warmupFailures.Add(1)
+		return fmt.Errorf("pool: warmup %q: %w", key, ErrPoolExhausted)
+	}
+	ks.dialing++
+	p.dialing++
+	timeout := p.cfg.DialTimeout
+	p.mu.Unlock()
+	id, c, err := p.dialOnce(ctx, key, timeout)
+	if err != nil {
+		p.stats.warmupFailures.Add(1)
+	}
+	p.dialDone(ks, id, c, err)
+	return err
+}

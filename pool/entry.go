@@ -1,0 +1,383 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// EntryState is the state of a pooled connection.
+//
+//	idle ⇄ active → draining | unhealthy → closed
+//
+// Idle and active are derived from the lease count; draining, unhealthy
+// and closed are set once and never left.
+type EntryState int32
+
+// The entry states.
+const (
+	// StateIdle is an open, usable connection without leases.
+	StateIdle EntryState = iota
+	// StateActive is an open, usable connection with at least one lease.
+	StateActive
+	// StateDraining is a connection retired for lifetime, eviction, lowered
+	// limits or pool close: no new leases; it closes when its leases end.
+	StateDraining
+	// StateUnhealthy is a connection found dead or failing: no new leases;
+	// it closes when its leases end.
+	StateUnhealthy
+	// StateClosed is a connection whose client was closed.
+	StateClosed
+)
+
+var stateNames = [...]string{"idle", "active", "draining", "unhealthy", "closed"}
+
+// String returns the state's name, such as "idle".
+func (s EntryState) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("EntryState(%d)", int(s))
+}
+
+// MarshalText encodes the state's name.
+func (s EntryState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// CloseReason says why the pool closed (or retired) a connection.
+type CloseReason int32
+
+// The close reasons, also the index of Snapshot.ClosedByReason.
+const (
+	// ReasonIdle: idle longer than MaxIdleTime (cleanup).
+	ReasonIdle CloseReason = iota
+	// ReasonLifetime: older than MaxLifetime (checked at Get and cleanup).
+	ReasonLifetime
+	// ReasonUnhealthy: dead, failed a health check or a connection-level
+	// error.
+	ReasonUnhealthy
+	// ReasonEvicted: evicted by the strategy to make room for another key.
+	ReasonEvicted
+	// ReasonLimit: over a lowered limit after UpdateConfig.
+	ReasonLimit
+	// ReasonPoolClosed: the pool was closed.
+	ReasonPoolClosed
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"idle", "lifetime", "unhealthy", "evicted", "limit", "pool-closed"}
+
+// String returns the reason's name, such as "lifetime".
+func (r CloseReason) String() string {
+	if r >= 0 && r < numReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("CloseReason(%d)", int(r))
+}
+
+// MarshalText encodes the reason's name.
+func (r CloseReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// ctl word layout: the low 32 bits count leases; ctlDraining forbids new
+// leases. Whoever moves ctl to exactly ctlDraining (no leases left) closes
+// the connection: the retirer when it was idle, else the last release.
+const (
+	ctlDraining  int64 = 1 << 40
+	ctlLeaseMask int64 = 1<<32 - 1
+)
+
+// entry is one pooled connection. Fields read on the hot path are atomics;
+// the rest are immutable after creation or guarded by pool.mu.
+type entry struct {
+	ctl            atomic.Int64 // leases | ctlDraining
+	useCount       atomic.Int64 // leases ever granted
+	lastUsed       atomic.Int64 // unix nanos of the last release to idle (or creation)
+	lastHealth     atomic.Int64 // unix nanos of the last health check, 0 = never
+	healthFailures atomic.Int64 // consecutive failed health checks
+	state          atomic.Int32 // EntryState: 0 while usable, else draining/unhealthy/closed
+	reason         atomic.Int32 // CloseReason, valid once state != 0
+
+	ks      *keyState
+	client  SSHClient
+	id      uint64
+	created int64 // unix nanos
+	expires int64 // unix nanos; 0 = no lifetime limit
+
+	// Guarded by pool.mu.
+	meta    map[string]string
+	removed bool // taken out of its key's list; the remover closes client
+}
+
+func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *entry {
+	e := &entry{ks: ks, client: c, id: id, created: now, expires: expires}
+	e.lastUsed.Store(now)
+	return e
+}
+
+// leases returns the number of leases held.
+func (e *entry) leases() int64 { return e.ctl.Load() & ctlLeaseMask }
+
+// State reports the entry's state.
+func (e *entry) State() EntryState {
+	if s := EntryState(e.state.Load()); s != 0 {
+		return s
+	}
+	if e.leases() > 0 {
+		return StateActive
+	}
+	return StateIdle
+}
+
+// tryAcquire reserves one lease slot if the entry is usable and has fewer
+// than max leases.
+func (e *entry) tryAcquire(max int64) bool {
+	for {
+		v := e.ctl.Load()
+		if v >= max { // also true when ctlDraining is set
+			return false
+		}
+		if e.ctl.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+}
+
+// releaseSlot returns a slot and reports the new ctl value.
+func (e *entry) releaseSlot() int64 { return e.ctl.Add(-1) }
+
+// retire stops new leases. It reports whether this call set the state
+// (the first retirement wins and records state and reason) and whether the
+// caller now owns closing the entry (it had no leases).
+func (e *entry) retire(state EntryState, reason CloseReason) (changed, owned bool) {
+	if e.state.CompareAndSwap(0, int32(state)) {
+		e.reason.Store(int32(reason))
+		changed = true
+	}
+	for {
+		v := e.ctl.Load()
+		if v&ctlDraining != 0 {
+			return changed, false
+		}
+		if e.ctl.CompareAndSwap(v, v|ctlDraining) {
+			return changed, v == 0
+		}
+	}
+}
+
+// tryEvict retires the entry only if it is idle and usable, and then owns
+// its close.
+func (e *entry) tryEvict(reason CloseReason) bool {
+	if !e.ctl.CompareAndSwap(0, ctlDraining) {
+		return false
+	}
+	if e.state.CompareAndSwap(0, int32(StateDraining)) {
+		e.reason.Store(int32(reason))
+	}
+	return true
+}
+
+// stale reports whether the entry must not get new leases at now: past
+// its lifetime (ReasonLifetime) or its client is dead (ReasonUnhealthy).
+func (e *entry) stale(now int64) (CloseReason, bool) {
+	if e.expires != 0 && now >= e.expires {
+		return ReasonLifetime, true
+	}
+	if !e.client.Alive() {
+		return ReasonUnhealthy, true
+	}
+	select {
+	case <-e.client.Done():
+		return ReasonUnhealthy, true
+	default:
+		return 0, false
+	}
+}
+
+// EntryInfo is a snapshot of one pooled connection's metadata, for
+// strategies, debugging and health integration. Its JSON form carries no
+// secrets: no credentials, only the key and the remote address.
+type EntryInfo struct {
+	ID              uint64            `json:"id"`
+	Key             string            `json:"key"`
+	State           EntryState        `json:"state"`
+	Reason          string            `json:"reason,omitempty"`
+	RemoteAddr      string            `json:"remote_addr,omitempty"`
+	Created         time.Time         `json:"created"`
+	LastUsed        time.Time         `json:"last_used"`
+	LastHealthCheck time.Time         `json:"last_health_check,omitzero"`
+	Expires         time.Time         `json:"expires,omitzero"`
+	UseCount        int64             `json:"use_count"`
+	Leases          int64             `json:"leases"`
+	HealthFailures  int64             `json:"health_failures"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+}
+
+// infoLocked snapshots e. The caller holds pool.mu (for meta).
+func (e *entry) infoLocked() EntryInfo {
+	in := EntryInfo{
+		ID: e.id, Key: e.ks.name, State: e.State(),
+		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsed.Load()),
+		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
+		UseCount: e.useCount.Load(), Leases: e.leases(), HealthFailures: e.healthFailures.Load(),
+	}
+	if in.State >= StateDraining {
+		in.Reason = CloseReason(e.reason.Load()).String()
+	}
+	if a := e.client.RemoteAddr(); a != nil {
+		in.RemoteAddr = a.String()
+	}
+	if len(e.meta) > 0 {
+		in.Metadata = make(map[string]string, len(e.meta))
+		for k, v := range e.meta {
+			in.Metadata[k] = v
+		}
+	}
+	return in
+}
+
+// String returns the JSON form of the info, for logs and debugging.
+func (in EntryInfo) String() string {
+	b, _ := json.Marshal(in) // cannot fail: only plain values
+	return string(b)
+}
+
+// nanoTime converts unix nanos to a time; 0 is the zero time.
+func nanoTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// HealthMonitor probes one pooled connection. NewPoolWithHealth takes one;
+// HealthCheck (and the background health loop) calls it.
+type HealthMonitor interface {
+	// CheckHealth returns nil if client is healthy. ctx is bounded by
+	// HealthTimeout. It runs outside pool locks, on the checking goroutine,
+	// and must not call back into the pool. An error marks the connection
+	// unhealthy: no new leases, closed once its leases end.
+	CheckHealth(ctx context.Context, key string, client SSHClient) error
+}
+
+// KeepaliveMonitor checks health with SSHClient.SendKeepalive
+// (keepalive@openssh.com with want-reply). It is the default monitor.
+type KeepaliveMonitor struct{}
+
+// CheckHealth sends one keepalive and returns its error.
+func (KeepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) error {
+	_, err := c.SendKeepalive(ctx)
+	return err
+}
+
+// HealthReport is the outcome of one HealthCheck.
+type HealthReport struct {
+	// Time is when the check started; Duration how long it took.
+	Time     time.Time     `json:"time"`
+	Duration time.Duration `json:"duration"`
+	// Checked counts probed connections; Healthy and Unhealthy split them.
+	Checked   int `json:"checked"`
+	Healthy   int `json:"healthy"`
+	Unhealthy int `json:"unhealthy"`
+	// Failures lists the connections that failed.
+	Failures []HealthFailure `json:"failures,omitempty"`
+}
+
+// HealthFailure is one failed probe.
+type HealthFailure struct {
+	Key    string `json:"key"`
+	ConnID uint64 `json:"conn_id"`
+	Err    string `json:"error"`
+}
+
+// OK reports whether every probed connection was healthy.
+func (r HealthReport) OK() bool { return r.Unhealthy == 0 }
+
+// HealthCheck implements Pool. Probes run one after another on the
+// caller's goroutine; a probe failure marks its connection unhealthy.
+func (p *pool) HealthCheck(ctx context.Context) HealthReport {
+	rep := HealthReport{Time: p.clock()}
+	p.mu.Lock()
+	timeout := p.cfg.HealthTimeout
+	var targets []*entry
+	p.forEachEntryLocked(func(e *entry) {
+		if e.state.Load() == 0 {
+			targets = append(targets, e)
+		}
+	})
+	p.mu.Unlock()
+	for _, e := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		rep.Checked++
+		if err := p.probe(ctx, e, timeout); err != nil {
+			rep.Unhealthy++
+			rep.Failures = append(rep.Failures, HealthFailure{Key: e.ks.name, ConnID: e.id, Err: err.Error()})
+			continue
+		}
+		rep.Healthy++
+	}
+	rep.Duration = p.clock().Sub(rep.Time)
+	return rep
+}
+
+// probe runs the health monitor on e, records the outcome and marks e
+// unhealthy on failure.
+func (p *pool) probe(ctx context.Context, e *entry, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if p.tracer != nil {
+		ctx = p.tracer.TraceHealthCheckStart(ctx, HealthCheckStartData{Key: e.ks.name, ConnID: e.id})
+	}
+	start := p.clock()
+	err := p.health.CheckHealth(ctx, e.ks.name, e.client)
+	e.lastHealth.Store(p.nowNano())
+	p.stats.healthChecks.Add(1)
+	if err != nil {
+		e.healthFailures.Add(1)
+		p.stats.healthFailures.Add(1)
+		p.markUnhealthy(e, err)
+	} else {
+		e.healthFailures.Store(0)
+	}
+	if p.tracer != nil {
+		p.tracer.TraceHealthCheckEnd(ctx, HealthCheckEndData{Key: e.ks.name, ConnID: e.id, Duration: p.clock().Sub(start), Err: err})
+	}
+	return err
+}
+
+// forEachEntryLocked calls fn for every open connection. Caller holds
+// pool.mu; fn must not block or unlock.
+func (p *pool) forEachEntryLocked(fn func(*entry)) {
+	for _, ks := range p.byKey {
+		for _, e := range ks.list() {
+			fn(e)
+		}
+	}
+}
+
+// setMetaLocked annotates e (shown in EntryInfo.Metadata). Caller holds
+// pool.mu. Values must not be secrets.
+func (e *entry) setMetaLocked(k, v string) {
+	if e.meta == nil {
+		e.meta = map[string]string{}
+	}
+	e.meta[k] = v
+}
+
+// Entries implements Pool.
+func (p *pool) Entries() []EntryInfo {
+	p.mu.Lock()
+	var out []EntryInfo
+	p.forEachEntryLocked(func(e *entry) { out = append(out, e.infoLocked()) })
+	p.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}

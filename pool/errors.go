@@ -1,0 +1,99 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors. Compare with errors.Is; the pool wraps them with context.
+var (
+	// ErrPoolClosed is returned by Get (and Run, Warmup, UpdateConfig) after
+	// Close, and delivered to callers that were waiting when Close began.
+	ErrPoolClosed = errors.New("pool: closed")
+	// ErrPoolExhausted means every limit was reached (the key's connections
+	// were all full and no connection could be dialled or evicted) until the
+	// caller's context or WaitTimeout ended. It is wrapped by *WaitError.
+	ErrPoolExhausted = errors.New("pool: exhausted")
+	// ErrCircuitOpen means dials to the key are suspended after repeated
+	// failures. The per-key circuit breaker that returns it is a seam for
+	// health integration; the core pool never opens a circuit by itself.
+	ErrCircuitOpen = errors.New("pool: circuit open")
+	// ErrLeaseReleased is returned by a lease handle's methods after the
+	// lease was released, and by a second Release of the same handle.
+	ErrLeaseReleased = errors.New("pool: lease already released")
+	// ErrForeignClient is returned by Release for a client that this pool
+	// did not hand out (a raw connection, or a lease from another pool).
+	ErrForeignClient = errors.New("pool: client was not leased from this pool")
+	// ErrNilClient is returned by Release(key, nil).
+	ErrNilClient = errors.New("pool: nil client")
+	// ErrKeyMismatch is returned by Release when key is not the key the
+	// lease was taken for. The lease is released anyway: the handle, not the
+	// key, identifies it.
+	ErrKeyMismatch = errors.New("pool: release key does not match lease key")
+	// ErrNilConnection is returned when a ConnectionFactory returns neither
+	// a client nor an error.
+	ErrNilConnection = errors.New("pool: factory returned a nil client")
+)
+
+// WaitError reports a Get that waited for a connection and gave up because
+// its context (or the pool's WaitTimeout) ended. It wraps the context's
+// error, and ErrPoolExhausted when every limit was reached at the time, so
+// errors.Is(err, context.DeadlineExceeded) and errors.Is(err,
+// ErrPoolExhausted) both work.
+type WaitError struct {
+	// Key is the key the caller asked for.
+	Key string
+	// Waited is how long the caller waited.
+	Waited time.Duration
+	// Exhausted is true when the key had all its connections full and no
+	// new connection could be opened (per-key or pool-wide limit); false
+	// when the caller was waiting for a dial in flight.
+	Exhausted bool
+	// Err is the context's error (context.Canceled or DeadlineExceeded).
+	Err error
+}
+
+// Error describes the wait.
+func (e *WaitError) Error() string {
+	why := "waiting for dial"
+	if e.Exhausted {
+		why = ErrPoolExhausted.Error()
+	}
+	return fmt.Sprintf("pool: get %q: gave up after %v (%s): %v", e.Key, e.Waited, why, e.Err)
+}
+
+// Unwrap returns Err and, when Exhausted, ErrPoolExhausted.
+func (e *WaitError) Unwrap() []error {
+	if e.Exhausted {
+		return []error{ErrPoolExhausted, e.Err}
+	}
+	return []error{e.Err}
+}
+
+// ErrorKind classifies the wait by its context error.
+func (e *WaitError) ErrorKind() ErrorKind { return classifyTransport(e.Err) }
+
+// DialError reports a failed dial for Key. Err is the factory's error,
+// unchanged: Classify, errors.Is and errors.As see through DialError.
+// Permanent errors (authentication, host key, configuration) are never
+// retried by the pool.
+type DialError struct {
+	// Key is the key that was dialled.
+	Key string
+	// Kind is Classify(Err).
+	Kind ErrorKind
+	// Err is the factory's error.
+	Err error
+}
+
+// Error names the key and the cause.
+func (e *DialError) Error() string {
+	return fmt.Sprintf("pool: dial %q (%s): %v", e.Key, e.Kind, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *DialError) Unwrap() error { return e.Err }
+
+// ErrorKind returns Kind, so Classify reports the factory error's kind.
+func (e *DialError) ErrorKind() ErrorKind { return e.Kind }

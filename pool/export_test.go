@@ -1,0 +1,109 @@
+package pool
+
+import (
+	"fmt"
+)
+
+// ConnID returns the id of the connection behind a lease handle.
+func ConnID(c SSHClient) uint64 {
+	if l, ok := c.(*lease); ok {
+		return l.e.id
+	}
+	return 0
+}
+
+// Underlying returns the pooled client behind a lease handle.
+func Underlying(c SSHClient) SSHClient { return c.(*lease).e.client }
+
+// WaitersFor reports how many Gets wait on key.
+func WaitersFor(pl Pool, key string) int {
+	p := pl.(*pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ks := p.byKey[key]; ks != nil {
+		return ks.waiters.len()
+	}
+	return 0
+}
+
+// DialsInFlight reports dials in flight.
+func DialsInFlight(pl Pool) int {
+	p := pl.(*pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialing
+}
+
+// SetMeta annotates the connection behind a lease.
+func SetMeta(pl Pool, c SSHClient, k, v string) {
+	p := pl.(*pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.(*lease).e.setMetaLocked(k, v)
+}
+
+// testGuard is a dialGuard for tests.
+type testGuard struct {
+	err      error
+	recorded []error
+}
+
+func (g *testGuard) allow() error     { return g.err }
+func (g *testGuard) record(err error) { g.recorded = append(g.recorded, err) }
+
+// SetGuardError gives every new key a guard that refuses with err (nil
+// allows) and returns a function that reports the recorded dial outcomes
+// count.
+func SetGuardError(pl Pool, err error) func() int {
+	p := pl.(*pool)
+	g := &testGuard{err: err}
+	p.mu.Lock()
+	p.newGuard = func(string) dialGuard { return g }
+	p.mu.Unlock()
+	return func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(g.recorded)
+	}
+}
+
+// CheckInvariants verifies the pool's bookkeeping under its lock.
+func CheckInvariants(pl Pool) error {
+	p := pl.(*pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	total, dialing := 0, 0
+	maxS := p.maxSessions.Load()
+	for key, ks := range p.byKey {
+		list := ks.list()
+		if ks.open != len(list) {
+			return fmt.Errorf("key %q: open=%d, list=%d", key, ks.open, len(list))
+		}
+		if ks.open > p.cfg.MaxConnectionsPerKey {
+			return fmt.Errorf("key %q: %d connections > MaxConnectionsPerKey %d", key, ks.open, p.cfg.MaxConnectionsPerKey)
+		}
+		if int(ks.waiting.Load()) != ks.waiters.len() {
+			return fmt.Errorf("key %q: waiting=%d, queue=%d", key, ks.waiting.Load(), ks.waiters.len())
+		}
+		for _, e := range list {
+			if n := e.leases(); n > maxS {
+				return fmt.Errorf("key %q conn %d: %d leases > %d", key, e.id, n, maxS)
+			}
+			if e.removed {
+				return fmt.Errorf("key %q conn %d: removed but listed", key, e.id)
+			}
+		}
+		total += len(list)
+		dialing += ks.dialing
+	}
+	if total != p.open || dialing != p.dialing {
+		return fmt.Errorf("open=%d dialing=%d, counted %d, %d", p.open, p.dialing, total, dialing)
+	}
+	if p.open+p.dialing > p.cfg.MaxConnections {
+		return fmt.Errorf("open+dialing=%d > MaxConnections %d", p.open+p.dialing, p.cfg.MaxConnections)
+	}
+	if int(p.nStarved.Load()) != len(p.starved) {
+		return fmt.Errorf("nStarved=%d, starved=%d", p.nStarved.Load(), len(p.starved))
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package pool
+
+import (
+	"sync/atomic"
+)
+
+// keyState is the per-key state: the key's connections and its waiters.
+type keyState struct {
+	name string
+	// conns is the key's open connections (any state but closed) as a
+	// copy-on-write slice: read without a lock, replaced under pool.mu.
+	conns atomic.Pointer[[]*entry]
+	// waiting counts queued waiters plus slow-path Gets deciding whether to
+	// queue. While it is non-zero the lock-free path defers to the queue
+	// (FIFO), and Release takes the lock to serve it.
+	waiting atomic.Int32
+	// rr is the round-robin cursor.
+	rr atomic.Uint32
+
+	// Guarded by pool.mu.
+	waiters waitQueue
+	open    int       // len(list())
+	dialing int       // dials in flight: at most one demand dial
+	starved bool      // queued in pool.starved, waiting for pool-wide room
+	guard   dialGuard // circuit breaker seam; nil allows every dial
+}
+
+// list returns the key's connections. The slice must not be modified.
+func (ks *keyState) list() []*entry {
+	if l := ks.conns.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// addLocked appends e to the key's connections. Caller holds pool.mu.
+func (ks *keyState) addLocked(e *entry) {
+	old := ks.list()
+	l := make([]*entry, len(old), len(old)+1)
+	copy(l, old)
+	l = append(l, e)
+	ks.conns.Store(&l)
+	ks.open = len(l)
+}
+
+// removeLocked drops e from the key's connections. Caller holds pool.mu.
+func (ks *keyState) removeLocked(e *entry) {
+	old := ks.list()
+	l := make([]*entry, 0, len(old))
+	for _, x := range old {
+		if x != e {
+			l = append(l, x)
+		}
+	}
+	ks.conns.Store(&l)
+	ks.open = len(l)
+}
+
+// idleLocked reports whether the key holds nothing worth keeping.
+func (ks *keyState) idleLocked() bool {
+	return ks.open == 0 && ks.dialing == 0 && ks.waiters.len() == 0 && ks.guard == nil
+}
+
+// keyLocked returns the state for key, creating it. Caller holds mu.
+func (p *pool) keyLocked(key string) *keyState {
+	if ks := p.byKey[key]; ks != nil {
+		return ks
+	}
+	ks := &keyState{name: key}
+	if p.newGuard != nil {
+		ks.guard = p.newGuard(key)
+	}
+	p.byKey[key] = ks
+	p.keys.Store(key, ks)
+	return ks
+}
+
+// dropKeyIfIdleLocked forgets a key that has no connections, dials or
+// waiters, so a pool that saw many keys does not keep them all.
+func (p *pool) dropKeyIfIdleLocked(ks *keyState) {
+	if ks.idleLocked() && p.byKey[ks.name] == ks {
+		delete(p.byKey, ks.name)
+		p.keys.CompareAndDelete(ks.name, ks)
+	}
+}
+
+// addEntryLocked adds a freshly dialled client to ks.
+func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *entry {
+	now := p.nowNano()
+	var expires int64
+	if lt := p.cfg.MaxLifetime; lt > 0 {
+		if j := p.cfg.LifetimeJitter; j > 0 {
+			lt -= randDuration(j)
+		}
+		expires = now + int64(lt)
+	}
+	e := newEntry(ks, c, id, now, expires)
+	ks.addLocked(e)
+	p.open++
+	p.stats.created.Add(1)
+	return e
+}
+
+// removeLocked takes e out of the pool and schedules its client's Close.
+// Only the owner of e's close calls it (see entry.retire); it is a no-op
+// for an entry already removed.
+func (p *pool) removeLocked(e *entry, fx *effects) {
+	if e.removed {
+		return
+	}
+	e.removed = true
+	e.ks.removeLocked(e)
+	p.open--
+	p.stats.closedBy[e.reason.Load()].Add(1)
+	fx.closes = append(fx.closes, e)
+	p.dropKeyIfIdleLocked(e.ks)
+	p.checkDrainedLocked()
+}
+
+// serveKeyLocked hands free slots to ks's waiters in FIFO order, then
+// starts a dial if waiters remain and the limits allow. fresh marks slots
+// that come from a just-dialled connection.
+func (p *pool) serveKeyLocked(ks *keyState, fx *effects) {
+	for ks.waiters.len() > 0 {
+		w := ks.waiters.peek()
+		e := p.pick(ks, w.hint, fx)
+		if e == nil {
+			break
+		}
+		ks.waiters.pop()
+		p.deliverLocked(ks, w, p.newLease(e), nil)
+	}
+	if ks.waiters.len() > 0 {
+		p.growLocked(ks, fx)
+	}
+}
+
+// growLocked starts a dial for ks if none is in flight and both the
+// per-key and the pool-wide limit allow (evicting an idle connection of
+// another key if needed). Otherwise the waiters keep waiting.
+func (p *pool) growLocked(ks *keyState, fx *effects) {
+	if ks.dialing > 0 || p.closed || ks.open >= p.cfg.MaxConnectionsPerKey {
+		return
+	}
+	if ks.guard != nil {
+		if err := ks.guard.allow(); err != nil {
+			p.failWaitersLocked(ks, err)
+			return
+		}
+	}
+	if !p.roomLocked(ks, fx) {
+		return
+	}
+	p.stats.misses.Add(1)
+	p.startDialLocked(ks, ks.waiters.peek().vctx)
+}
+
+// roomLocked reports whether one more connection fits pool-wide, evicting
+// an idle one if needed. If nothing can be evicted it queues ks as starved.
+func (p *pool) roomLocked(ks *keyState, fx *effects) bool {
+	if p.open+p.dialing < p.cfg.MaxConnections {
+		return true
+	}
+	// Count ourselves as starved before looking for an idle victim: a
+	// Release that idles a connection after our look then sees nStarved > 0
+	// and serves us (the store-load pairing of releaseSlot).
+	p.nStarved.Add(1)
+	if p.evictLocked(ReasonEvicted, fx) {
+		p.nStarved.Add(-1)
+		return true
+	}
+	if ks.starved {
+		p.nStarved.Add(-1)
+		return false
+	}
+	ks.starved = true
+	p.starved = append(p.starved, ks)
+	return false
+}
+
+// serveStarvedLocked gives pool-wide room to starved keys in FIFO order.
+func (p *pool) serveStarvedLocked(fx *effects) {
+	for len(p.starved) > 0 {
+		ks := p.starved[0]
+		needsRoom := ks.waiters.len() > 0 && !p.closed && ks.dialing == 0 &&
+			ks.open < p.cfg.MaxConnectionsPerKey
+		if needsRoom && p.open+p.dialing >= p.cfg.MaxConnections && !p.evictLocked(ReasonEvicted, fx) {
+			return
+		}
+		p.starved[0] = nil
+		p.starved = p.starved[1:]
+		ks.starved = false
+		p.nStarved.Add(-1)
+		p.serveKeyLocked(ks, fx)
+		p.dropKeyIfIdleLocked(ks)
+	}
+}
+
+// effects collects what a locked section decided but must do after
+// unlocking: closes (I/O), tracer calls, and removals of entries retired
+// without the lock.
+type effects struct {
+	retired []*entry      // retired and owned, still to remove (needs mu)
+	closes  []*entry      // removed; close their clients
+	orphans []SSHClient   // dialled after Close; close them
+	changes []stateChange // state transitions to trace
+	evicts  []evictRecord // eviction decisions to trace
+}
+
+type stateChange struct {
+	e    *entry
+	from EntryState
+	err  error
+}
+
+type evictRecord struct {
+	e        *entry
+	strategy string
+}
+
+// pending reports whether apply has work.
+func (fx *effects) pending() bool {
+	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+len(fx.evicts) > 0
+}
+
+// retire stops new leases on e, recording the state change, and queues e
+// for removal when the caller now owns its close. It takes no lock.
+func (fx *effects) retire(e *entry, to EntryState, reason CloseReason, cause error) {
+	from := e.State()
+	changed, owned := e.retire(to, reason)
+	if changed {
+		fx.changes = append(fx.changes, stateChange{e, from, cause})
+	}
+	if owned {
+		fx.retired = append(fx.retired, e)
+	}
+}
+
+// reapLocked removes retired entries and serves what their removal frees.
+func (p *pool) reapLocked(fx *effects) {
+	for len(fx.retired) > 0 {
+		e := fx.retired[len(fx.retired)-1]
+		fx.retired = fx.retired[:len(fx.retired)-1]
+		p.removeLocked(e, fx)
+		p.serveKeyLocked(e.ks, fx)
+	}
+	p.serveStarvedLocked(fx)
+}
+
+// apply carries out fx outside mu: it reaps retired entries (taking mu),
+// then traces and closes.
+func (p *pool) apply(fx *effects) {
+	if len(fx.retired) > 0 {
+		p.mu.Lock()
+		p.reapLocked(fx)
+		p.mu.Unlock()
+	}
+	if p.tracer != nil {
+		p.traceEffects(fx)
+	}
+	for _, e := range fx.closes {
+		p.closeEntry(e)
+	}
+	for _, c := range fx.orphans {
+		_ = c.Close() // dialled after Close: nobody to report to
+	}
+	*fx = effects{}
+}
+
+func (p *pool) traceEffects(fx *effects) {
+	for _, c := range fx.changes {
+		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from,
+			To: EntryState(c.e.state.Load()), Reason: CloseReason(c.e.reason.Load()), Err: c.err})
+	}
+	for _, ev := range fx.evicts {
+		p.tracer.TraceEvict(EvictData{Key: ev.e.ks.name, ConnID: ev.e.id, Strategy: ev.strategy,
+			Reason: CloseReason(ev.e.reason.Load())})
+	}
+}
+
+// closeEntry closes a removed entry's client and traces it.
+func (p *pool) closeEntry(e *entry) {
+	e.state.Store(int32(StateClosed))
+	err := e.client.Close()
+	if p.tracer != nil {
+		p.tracer.TraceConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
+			Reason: CloseReason(e.reason.Load()), Age: p.clock().Sub(nanoTime(e.created)),
+			UseCount: e.useCount.Load(), Err: err})
+	}
+}
+
+// finish removes an entry whose close the caller owns, outside mu.
+func (p *pool) finish(e *entry) {
+	fx := effects{retired: []*entry{e}}
+	p.apply(&fx)
+}

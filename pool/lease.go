@@ -1,0 +1,259 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// lease is the handle Get returns: one slot on one pooled connection.
+//
+// A fresh lease is allocated per Get (one small allocation) rather than
+// recycled: a recycled handle would let a stale reference, kept by a
+// caller after Release, act on someone else's lease. With one handle per
+// lease a double Release or use after Release is always detected.
+type lease struct {
+	p        *pool
+	e        *entry
+	released atomic.Bool
+	start    int64 // unix nanos at Get, only when tracing
+}
+
+// newLease wraps a reserved slot on e.
+func (p *pool) newLease(e *entry) *lease {
+	p.stats.granted.Add(1)
+	l := &lease{p: p, e: e}
+	if p.tracer != nil {
+		l.start = p.nowNano()
+	}
+	return l
+}
+
+// release returns the slot. The first call wins; later calls are misuse.
+func (l *lease) release() error {
+	if !l.released.CompareAndSwap(false, true) {
+		return l.p.misuse("Release", l.e.ks.name, ErrLeaseReleased)
+	}
+	p, e := l.p, l.e
+	if p.tracer != nil {
+		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
+	}
+	p.stats.released.Add(1)
+	if e.ctl.Load()&ctlLeaseMask == 1 {
+		e.lastUsed.Store(p.nowNano())
+	}
+	v := e.releaseSlot()
+	if v == ctlDraining {
+		p.finish(e)
+		return nil
+	}
+	// Pairs with ks.waiting.Add in getSlow and nStarved.Add in roomLocked:
+	// either they see the freed slot or we see them.
+	if e.ks.waiting.Load() > 0 || (v == 0 && p.nStarved.Load() > 0) {
+		p.serveAfterRelease(e.ks)
+	}
+	return nil
+}
+
+// serveAfterRelease hands freed capacity to waiters of ks and starved keys.
+func (p *pool) serveAfterRelease(ks *keyState) {
+	var fx effects
+	p.mu.Lock()
+	p.serveKeyLocked(ks, &fx)
+	p.serveStarvedLocked(&fx)
+	p.mu.Unlock()
+	p.apply(&fx)
+}
+
+// use returns the connection's client, or ErrLeaseReleased.
+func (l *lease) use(op string) (SSHClient, error) {
+	if l.released.Load() {
+		return nil, l.p.misuse(op, l.e.ks.name, ErrLeaseReleased)
+	}
+	return l.e.client, nil
+}
+
+// observe marks the connection unhealthy after a connection-level error.
+func (l *lease) observe(err error) {
+	if err != nil && Classify(err).ConnectionFatal() {
+		l.p.markUnhealthy(l.e, err)
+	}
+}
+
+// Run runs cmd on the leased connection. See SSHClient.Run.
+func (l *lease) Run(ctx context.Context, cmd string) (Result, error) {
+	c, err := l.use("Run")
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.Run(ctx, cmd)
+	l.observe(err)
+	return res, err
+}
+
+// Exec runs a Command on the leased connection. See SSHClient.Exec.
+func (l *lease) Exec(ctx context.Context, cmd Command) (Result, error) {
+	c, err := l.use("Exec")
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.Exec(ctx, cmd)
+	l.observe(err)
+	return res, err
+}
+
+// NewSession opens a raw session. Close the session before releasing the
+// lease: the slot stands for it.
+func (l *lease) NewSession(ctx context.Context) (*ssh.Session, error) {
+	c, err := l.use("NewSession")
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.NewSession(ctx)
+	l.observe(err)
+	return s, err
+}
+
+// DialContext opens a tunnel through the leased connection. Close the
+// tunnel before releasing the lease.
+func (l *lease) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := l.use("DialContext")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.DialContext(ctx, network, addr)
+	l.observe(err)
+	return conn, err
+}
+
+// SendKeepalive probes the leased connection.
+func (l *lease) SendKeepalive(ctx context.Context) (time.Duration, error) {
+	c, err := l.use("SendKeepalive")
+	if err != nil {
+		return 0, err
+	}
+	d, err := c.SendKeepalive(ctx)
+	l.observe(err)
+	return d, err
+}
+
+// Alive reports whether the lease is held and its connection is open.
+func (l *lease) Alive() bool { return !l.released.Load() && l.e.client.Alive() }
+
+// Done returns the connection's Done channel, also after release.
+func (l *lease) Done() <-chan struct{} { return l.e.client.Done() }
+
+// Err returns ErrLeaseReleased after release, else the connection's Err.
+func (l *lease) Err() error {
+	if l.released.Load() {
+		return ErrLeaseReleased
+	}
+	return l.e.client.Err()
+}
+
+// Client returns the underlying *ssh.Client, or nil after release.
+// Closing it closes the shared connection for every lease on it.
+func (l *lease) Client() *ssh.Client {
+	c, err := l.use("Client")
+	if err != nil {
+		return nil
+	}
+	return c.Client()
+}
+
+// RemoteAddr returns the server's address, or nil after release.
+func (l *lease) RemoteAddr() net.Addr {
+	if l.released.Load() {
+		return nil
+	}
+	return l.e.client.RemoteAddr()
+}
+
+// Close releases the lease; it does NOT close the shared connection. A
+// second Close returns ErrLeaseReleased.
+func (l *lease) Close() error { return l.release() }
+
+// String describes the lease for logs, without secrets.
+func (l *lease) String() string {
+	return fmt.Sprintf("pool.lease{key=%q conn=%d released=%t}", l.e.ks.name, l.e.id, l.released.Load())
+}
+
+// Run implements Pool.
+func (p *pool) Run(ctx context.Context, key, cmd string) (Result, error) {
+	return p.Exec(ctx, key, Command{Cmd: cmd})
+}
+
+// Exec implements Pool: get, exec, release, retrying session-limit
+// refusals with backoff.
+func (p *pool) Exec(ctx context.Context, key string, c Command) (Result, error) {
+	retries, backoff := p.retryPolicy()
+	start := p.clock()
+	res, err := p.execOnce(ctx, key, c)
+	for attempt := 1; attempt <= retries && Classify(err) == KindSessionLimit; attempt++ {
+		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
+			err = fmt.Errorf("pool: run on %q: retry %d: %w", key, attempt, werr)
+			break
+		}
+		res, err = p.execOnce(ctx, key, c)
+	}
+	p.stats.runs.Add(1)
+	p.stats.runNanos.Add(int64(p.clock().Sub(start)))
+	if err != nil {
+		p.stats.runErrors.Add(1)
+	}
+	return res, err
+}
+
+// retryPolicy returns MaxRetries (0 when negative) and RetryBackoff.
+func (p *pool) retryPolicy() (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.cfg.MaxRetries, 0), p.cfg.Advanced.RetryBackoff
+}
+
+// execOnce leases a connection, runs c and releases the lease.
+func (p *pool) execOnce(ctx context.Context, key string, c Command) (Result, error) {
+	cl, err := p.Get(ctx, key)
+	if err != nil {
+		return Result{}, err
+	}
+	l := cl.(*lease)
+	defer func() { _ = l.release() }() // cannot fail: l is ours and released once
+	return l.Exec(ctx, c)
+}
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// MarkUnhealthy implements Pool.
+func (p *pool) MarkUnhealthy(client SSHClient, cause error) error {
+	l, err := p.leaseOf("MarkUnhealthy", "", client)
+	if err != nil {
+		return err
+	}
+	if l.released.Load() {
+		return p.misuse("MarkUnhealthy", l.e.ks.name, ErrLeaseReleased)
+	}
+	p.markUnhealthy(l.e, cause)
+	return nil
+}
+
+// markUnhealthy retires e as unhealthy; it closes once its leases end.
+func (p *pool) markUnhealthy(e *entry, cause error) {
+	var fx effects
+	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
+	p.apply(&fx)
+}

@@ -1,0 +1,489 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pool is a keyed, multiplexing SSH connection pool. Create one with
+// NewPool or NewPoolWithHealth; all methods are safe for concurrent use.
+type Pool interface {
+	// Get leases a slot on a connection to key, dialling one if every
+	// connection is full and the limits allow, else waiting (FIFO) until a
+	// slot frees, ctx ends or WaitTimeout passes. The returned handle
+	// implements SSHClient; return it with Release or its Close method
+	// (which releases the lease and does not close the shared connection).
+	// After Close, Get returns ErrPoolClosed. A wait that ends returns a
+	// *WaitError wrapping ctx.Err(); a failed dial a *DialError.
+	Get(ctx context.Context, key string) (SSHClient, error)
+	// Release returns a lease obtained from Get for key. Releasing twice,
+	// a nil or foreign client, or after Close is safe: it returns
+	// ErrLeaseReleased, ErrNilClient or ErrForeignClient (or nil after
+	// Close for a valid lease) and never corrupts counts.
+	Release(key string, client SSHClient) error
+	// Run gets a lease on key, runs cmd, and releases the lease. Output is
+	// captured in the Result. A connection-level failure marks the
+	// connection unhealthy; a session-limit refusal is retried up to
+	// MaxRetries times with short backoff.
+	Run(ctx context.Context, key, cmd string) (Result, error)
+	// Exec is Run for a full Command (stdin, streaming output, env).
+	Exec(ctx context.Context, key string, c Command) (Result, error)
+	// Start warms the pool up (Warmup). It starts no goroutine that
+	// outlives it; background health and cleanup loops hook in here.
+	Start(ctx context.Context) error
+	// Warmup dials WarmupConnections connections for each WarmupKeys key,
+	// up to the limits. Failures are counted, traced and returned joined;
+	// they do not harm the pool.
+	Warmup(ctx context.Context) error
+	// HealthCheck probes every usable connection with the health monitor
+	// (keepalive by default), each bounded by HealthTimeout, marks failures
+	// unhealthy, and reports the outcome.
+	HealthCheck(ctx context.Context) HealthReport
+	// MarkUnhealthy marks the connection behind a lease unhealthy: it gets
+	// no new leases and closes when its leases end.
+	MarkUnhealthy(client SSHClient, cause error) error
+	// Stats returns the pool's live counters.
+	Stats() *PoolStats
+	// GetSnapshot returns the current statistics.
+	GetSnapshot() Snapshot
+	// RecordSnapshot takes a snapshot, stores it in the history ring
+	// (HistorySize entries) and returns it.
+	RecordSnapshot() Snapshot
+	// History returns the recorded snapshots, oldest first.
+	History() []Snapshot
+	// Entries returns metadata of every open connection, sorted by key and
+	// id.
+	Entries() []EntryInfo
+	// SetEvictionStrategy switches the eviction strategy on the live pool;
+	// nil restores LRU.
+	SetEvictionStrategy(s EvictionStrategy)
+	// UpdateConfig validates cfg and applies it: limits apply to new leases
+	// at once and idle connections over lowered limits are closed. A bad
+	// config returns an error and leaves the pool unchanged.
+	UpdateConfig(cfg PoolConfig) error
+	// PlanConfigChange reports what UpdateConfig(cfg) would do now.
+	PlanConfigChange(cfg PoolConfig) ConfigImpact
+	// Config returns the current configuration with defaults applied.
+	Config() PoolConfig
+	// Close closes the pool at once: new Gets fail, waiters get
+	// ErrPoolClosed, every connection is closed (leases in flight lose
+	// theirs). It returns when every goroutine the pool started has ended.
+	// It is idempotent.
+	Close() error
+	// CloseContext closes the pool gracefully: like Close, but connections
+	// with leases are closed when their leases end, or when ctx ends,
+	// whichever is first. It returns ctx.Err() if it had to force.
+	CloseContext(ctx context.Context) error
+}
+
+// pool implements Pool.
+//
+// Hot path (Get hit, Release without waiters) takes no lock: the key is
+// found in a sync.Map, its connections in a copy-on-write slice, and a slot
+// is reserved with a CAS on the entry's ctl word. Everything else (waiters,
+// dials, eviction, close) runs under mu.
+//
+// Lock order: mu before history.mu. No I/O (dial, Close, probes) and no
+// tracer call happens with mu held: changes made under mu are collected in
+// an effects value and applied after unlocking.
+type pool struct {
+	factory ConnectionFactory
+	health  HealthMonitor
+	tracer  PoolTracer       // nil when tracing is off
+	clock   func() time.Time // never nil
+	stats   PoolStats
+	hist    *history
+	cfgErr  error // non-nil when the constructor's config was invalid
+
+	ctx    context.Context // the pool's own context: bounds dials; canceled by Close
+	cancel context.CancelFunc
+
+	keys        sync.Map // string → *keyState; entries added and removed under mu
+	maxSessions atomic.Int64
+	balance     atomic.Int32 // LoadBalancing
+	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
+	closing     atomic.Bool
+	nextID      atomic.Uint64
+
+	// mu guards cfg, byKey, open, dialing, starved, closed, strategy,
+	// drained, the mu-guarded fields of every keyState, and meta/removed of
+	// every entry.
+	mu       sync.Mutex
+	cfg      PoolConfig
+	byKey    map[string]*keyState
+	open     int // open connections (every state but closed)
+	dialing  int // dials in flight
+	starved  []*keyState
+	closed   bool
+	strategy EvictionStrategy
+	drained  chan struct{} // closed once closed && open == 0
+	// newGuard, when set, gives each new key a circuit breaker (the seam
+	// for health integration). Set before the pool is shared.
+	newGuard func(key string) dialGuard
+
+	wg        sync.WaitGroup // dial goroutines
+	closeOnce sync.Once
+	closeDone chan struct{} // closed when Close has finished
+	closeErr  error
+}
+
+// NewPool returns a pool that dials through factory. It does no I/O and
+// starts no goroutine. config gets defaults applied; if it is invalid
+// (ValidatePoolConfig), the pool is returned anyway and every Get, Run and
+// Start returns the validation error. tracer may be nil. A nil factory is
+// a programmer error and panics.
+func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Pool {
+	return NewPoolWithHealth(factory, config, nil, tracer)
+}
+
+// NewPoolWithHealth is NewPool with a HealthMonitor that HealthCheck uses
+// to probe connections; nil means KeepaliveMonitor.
+func NewPoolWithHealth(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) Pool {
+	return newPool(factory, config, health, tracer)
+}
+
+func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) *pool {
+	if factory == nil {
+		panic("pool: NewPool with nil ConnectionFactory")
+	}
+	config.SetDefaults()
+	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock,
+		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{},
+		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{})}
+	if p.cfgErr != nil {
+		p.cfgErr = fmt.Errorf("pool: invalid config: %w", p.cfgErr)
+		config.HistorySize = max(min(config.HistorySize, maxHistoryLimit), 1)
+	}
+	if !isNoop(tracer) {
+		p.tracer = tracer
+	}
+	if p.health == nil {
+		p.health = KeepaliveMonitor{}
+	}
+	if p.clock == nil {
+		p.clock = time.Now
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.hist = newHistory(config.HistorySize)
+	p.stats.gauges = p.fillGauges
+	p.applyHotLocked(config)
+	return p
+}
+
+// applyHotLocked stores cfg and the copies the hot path reads. The caller
+// holds mu (or owns p exclusively).
+func (p *pool) applyHotLocked(cfg PoolConfig) {
+	p.cfg = cfg
+	p.maxSessions.Store(int64(cfg.MaxSessionsPerConnection))
+	p.balance.Store(int32(cfg.LoadBalancing))
+}
+
+func (p *pool) nowNano() int64 { return p.clock().UnixNano() }
+
+// Get implements Pool.
+func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
+	if p.tracer != nil {
+		return p.getTraced(ctx, key)
+	}
+	if l := p.getFast(ctx, key); l != nil {
+		return l, nil
+	}
+	l, _, err := p.getSlow(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// getFast leases a slot without locking when the key has a usable
+// connection with a free slot and nobody is queued before the caller.
+func (p *pool) getFast(ctx context.Context, key string) *lease {
+	v, ok := p.keys.Load(key)
+	if !ok {
+		return nil
+	}
+	ks := v.(*keyState)
+	if ks.waiting.Load() != 0 {
+		return nil
+	}
+	var fx effects
+	e := p.pick(ks, affinity(ctx), &fx)
+	if fx.pending() {
+		p.apply(&fx)
+	}
+	if e == nil {
+		return nil
+	}
+	return p.newLease(e)
+}
+
+func (p *pool) getTraced(ctx context.Context, key string) (SSHClient, error) {
+	start := p.clock()
+	ctx = p.tracer.TraceGetStart(ctx, GetStartData{Key: key})
+	l := p.getFast(ctx, key)
+	var waited time.Duration
+	var err error
+	if l == nil {
+		l, waited, err = p.getSlow(ctx, key)
+	}
+	d := GetEndData{Key: key, Hit: err == nil && waited == 0, Waited: waited, Duration: p.clock().Sub(start), Err: err}
+	if err != nil {
+		p.tracer.TraceGetEnd(ctx, d)
+		return nil, err
+	}
+	d.ConnID = l.e.id
+	p.tracer.TraceGetEnd(ctx, d)
+	return l, nil
+}
+
+// Release implements Pool.
+func (p *pool) Release(key string, client SSHClient) error {
+	l, err := p.leaseOf("Release", key, client)
+	if err != nil {
+		return err
+	}
+	if err := l.release(); err != nil {
+		return err
+	}
+	if l.e.ks.name != key {
+		return p.misuse("Release", key, fmt.Errorf("%w: released %q as %q", ErrKeyMismatch, l.e.ks.name, key))
+	}
+	return nil
+}
+
+// leaseOf returns client as a lease of this pool, or a misuse error.
+func (p *pool) leaseOf(op, key string, client SSHClient) (*lease, error) {
+	if client == nil {
+		return nil, p.misuse(op, key, ErrNilClient)
+	}
+	l, ok := client.(*lease)
+	if !ok || l == nil || l.p != p {
+		return nil, p.misuse(op, key, ErrForeignClient)
+	}
+	return l, nil
+}
+
+// misuse counts and traces a tolerated caller error and returns err.
+func (p *pool) misuse(op, key string, err error) error {
+	p.stats.misuse.Add(1)
+	if p.tracer != nil {
+		p.tracer.TraceMisuse(MisuseData{Key: key, Op: op, Err: err})
+	}
+	return err
+}
+
+// Close implements Pool.
+func (p *pool) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.CloseContext(ctx) // the forced close is what Close means
+	return nil
+}
+
+// CloseContext implements Pool.
+func (p *pool) CloseContext(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closeErr = p.shutdown(ctx)
+		close(p.closeDone)
+	})
+	<-p.closeDone
+	return p.closeErr
+}
+
+// shutdown stops Gets, fails waiters, retires every connection, waits for
+// leases to end or ctx, then force-closes and waits for dials.
+func (p *pool) shutdown(ctx context.Context) error {
+	var fx effects
+	p.mu.Lock()
+	p.closed = true
+	p.closing.Store(true)
+	for _, ks := range p.byKey {
+		p.failWaitersLocked(ks, ErrPoolClosed)
+		for _, e := range ks.list() {
+			fx.retire(e, StateDraining, ReasonPoolClosed, nil)
+		}
+	}
+	p.reapLocked(&fx)
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+	p.apply(&fx)
+	p.cancel()
+	var err error
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		err = fmt.Errorf("pool: close: forced with leases outstanding: %w", ctx.Err())
+		p.forceClose()
+	}
+	p.wg.Wait()
+	return err
+}
+
+// forceClose closes every remaining connection, leases or not.
+func (p *pool) forceClose() {
+	var fx effects
+	p.mu.Lock()
+	for _, ks := range p.byKey {
+		for _, e := range ks.list() {
+			p.removeLocked(e, &fx)
+		}
+	}
+	p.mu.Unlock()
+	p.apply(&fx)
+}
+
+// checkDrainedLocked closes drained once the pool is closed and empty.
+func (p *pool) checkDrainedLocked() {
+	if p.closed && p.open == 0 {
+		select {
+		case <-p.drained:
+		default:
+			close(p.drained)
+		}
+	}
+}
+
+// Stats implements Pool.
+func (p *pool) Stats() *PoolStats { return &p.stats }
+
+// GetSnapshot implements Pool.
+func (p *pool) GetSnapshot() Snapshot { return p.stats.GetSnapshot() }
+
+// RecordSnapshot implements Pool.
+func (p *pool) RecordSnapshot() Snapshot {
+	s := p.stats.GetSnapshot()
+	p.hist.add(s)
+	return s
+}
+
+// History implements Pool.
+func (p *pool) History() []Snapshot { return p.hist.list() }
+
+// fillGauges sets the point-in-time fields of s under mu.
+func (p *pool) fillGauges(s *Snapshot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.Time = p.clock()
+	s.MaxConnections = p.cfg.MaxConnections
+	s.Keys, s.Total, s.Dialing = len(p.byKey), p.open, p.dialing
+	for _, ks := range p.byKey {
+		s.Waiting += ks.waiters.len()
+		for _, e := range ks.list() {
+			countState(s, e.State())
+		}
+	}
+	s.Healthy = s.Active + s.Idle
+}
+
+func countState(s *Snapshot, st EntryState) {
+	switch st {
+	case StateIdle:
+		s.Idle++
+	case StateActive:
+		s.Active++
+	case StateUnhealthy:
+		s.Unhealthy++
+	default:
+		s.Draining++
+	}
+}
+
+// Config implements Pool.
+func (p *pool) Config() PoolConfig {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cfg
+	c.WarmupKeys = append([]string(nil), c.WarmupKeys...)
+	return c
+}
+
+// UpdateConfig implements Pool.
+func (p *pool) UpdateConfig(cfg PoolConfig) error {
+	cfg.SetDefaults()
+	if err := ValidatePoolConfig(cfg); err != nil {
+		return fmt.Errorf("pool: update config: %w", err)
+	}
+	if cfg.Advanced.Clock == nil {
+		cfg.Advanced.Clock = p.cfg.Advanced.Clock
+	}
+	var fx effects
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	p.applyHotLocked(cfg)
+	p.cfgErr = nil
+	p.enforceLimitsLocked(&fx)
+	for _, ks := range p.byKey {
+		p.serveKeyLocked(ks, &fx)
+	}
+	p.serveStarvedLocked(&fx)
+	p.mu.Unlock()
+	p.hist.resize(cfg.HistorySize)
+	p.apply(&fx)
+	return nil
+}
+
+// enforceLimitsLocked closes idle connections over lowered limits: per key
+// first, then pool-wide by the eviction strategy.
+func (p *pool) enforceLimitsLocked(fx *effects) {
+	for _, ks := range p.byKey {
+		for _, e := range ks.list() {
+			if ks.open <= p.cfg.MaxConnectionsPerKey {
+				break
+			}
+			if e.tryEvict(ReasonLimit) {
+				fx.changes = append(fx.changes, stateChange{e: e, from: StateIdle})
+				p.removeLocked(e, fx)
+			}
+		}
+	}
+	for p.open > p.cfg.MaxConnections && p.evictLocked(ReasonLimit, fx) {
+	}
+}
+
+// PlanConfigChange implements Pool.
+func (p *pool) PlanConfigChange(cfg PoolConfig) ConfigImpact {
+	p.mu.Lock()
+	old := p.cfg
+	load := make([]KeyLoad, 0, len(p.byKey))
+	for _, ks := range p.byKey {
+		kl := KeyLoad{Key: ks.name, Open: ks.open}
+		for _, e := range ks.list() {
+			kl.Leases += int(e.leases())
+			if e.State() == StateIdle {
+				kl.Idle++
+			}
+		}
+		load = append(load, kl)
+	}
+	p.mu.Unlock()
+	return PlanConfigChange(old, cfg, load)
+}
+
+// Warmup implements Pool.
+func (p *pool) Warmup(ctx context.Context) error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	cfg := p.Config()
+	return p.warmup(ctx, cfg.WarmupKeys, cfg.WarmupConnections, cfg.Advanced.WarmupParallelism)
+}
+
+// Start implements Pool.
+func (p *pool) Start(ctx context.Context) error { return p.Warmup(ctx) }
+
+// usable returns ErrPoolClosed after Close, or the config error.
+func (p *pool) usable() error {
+	if p.closing.Load() {
+		return ErrPoolClosed
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfgErr
+}
+

@@ -1,0 +1,97 @@
+package pool
+
+import (
+	"context"
+	"log/slog"
+)
+
+// SlogTracer is a PoolTracer that logs to a *slog.Logger: Get, Release and
+// health probes at Debug, dials, evictions, state changes and closes at
+// Info, failures and misuse at Warn. Records carry keys, connection ids,
+// durations and errors; never credentials. Create it with NewSlogTracer.
+type SlogTracer struct {
+	log *slog.Logger
+}
+
+// NewSlogTracer returns a tracer logging to l (slog.Default() when nil).
+func NewSlogTracer(l *slog.Logger) *SlogTracer {
+	if l == nil {
+		l = slog.Default()
+	}
+	return &SlogTracer{log: l.With(slog.String("component", "sshpool"))}
+}
+
+// TraceGetStart returns ctx unchanged.
+func (t *SlogTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
+
+// TraceGetEnd logs the Get's outcome.
+func (t *SlogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
+	if d.Err != nil {
+		t.log.LogAttrs(ctx, slog.LevelWarn, "pool get failed", slog.String("key", d.Key),
+			slog.Duration("waited", d.Waited), slog.Any("error", d.Err))
+		return
+	}
+	t.log.LogAttrs(ctx, slog.LevelDebug, "pool get", slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
+		slog.Bool("hit", d.Hit), slog.Duration("waited", d.Waited), slog.Duration("duration", d.Duration))
+}
+
+// TraceDialStart returns ctx unchanged.
+func (t *SlogTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
+
+// TraceDialEnd logs the dial's outcome.
+func (t *SlogTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
+	if d.Err != nil {
+		t.log.LogAttrs(ctx, slog.LevelWarn, "pool dial failed", slog.String("key", d.Key),
+			slog.String("kind", d.Kind.String()), slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
+		return
+	}
+	t.log.LogAttrs(ctx, slog.LevelInfo, "pool dial", slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
+		slog.Duration("duration", d.Duration))
+}
+
+// TraceRelease logs the release.
+func (t *SlogTracer) TraceRelease(d ReleaseData) {
+	t.log.LogAttrs(context.Background(), slog.LevelDebug, "pool release", slog.String("key", d.Key),
+		slog.Uint64("conn", d.ConnID), slog.Duration("held", d.Held))
+}
+
+// TraceHealthCheckStart returns ctx unchanged.
+func (t *SlogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
+	return ctx
+}
+
+// TraceHealthCheckEnd logs the probe's outcome.
+func (t *SlogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
+	level := slog.LevelDebug
+	if d.Err != nil {
+		level = slog.LevelWarn
+	}
+	t.log.LogAttrs(ctx, level, "pool health check", slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
+		slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
+}
+
+// TraceEvict logs the eviction.
+func (t *SlogTracer) TraceEvict(d EvictData) {
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool evict", slog.String("key", d.Key),
+		slog.Uint64("conn", d.ConnID), slog.String("strategy", d.Strategy), slog.String("reason", d.Reason.String()))
+}
+
+// TraceStateChange logs the transition.
+func (t *SlogTracer) TraceStateChange(d StateChangeData) {
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection state", slog.String("key", d.Key),
+		slog.Uint64("conn", d.ConnID), slog.String("from", d.From.String()), slog.String("to", d.To.String()),
+		slog.String("reason", d.Reason.String()), slog.Any("error", d.Err))
+}
+
+// TraceConnClose logs the close.
+func (t *SlogTracer) TraceConnClose(d ConnCloseData) {
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection closed", slog.String("key", d.Key),
+		slog.Uint64("conn", d.ConnID), slog.String("reason", d.Reason.String()), slog.Duration("age", d.Age),
+		slog.Int64("uses", d.UseCount), slog.Any("error", d.Err))
+}
+
+// TraceMisuse logs the misuse at Warn.
+func (t *SlogTracer) TraceMisuse(d MisuseData) {
+	t.log.LogAttrs(context.Background(), slog.LevelWarn, "pool misuse", slog.String("key", d.Key),
+		slog.String("op", d.Op), slog.Any("error", d.Err))
+}

@@ -1,0 +1,161 @@
+package pool
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// paddedInt64 keeps a hot counter on its own cache line so that counters
+// updated by different operations do not false-share.
+type paddedInt64 struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+// PoolStats holds a pool's cumulative counters. Every counter is an atomic
+// updated without locks; the two touched on every Get and Release sit on
+// their own cache lines. Read them through GetSnapshot.
+type PoolStats struct {
+	granted  paddedInt64 // leases granted (every successful Get)
+	released paddedInt64 // leases released
+
+	waitedGranted  atomic.Int64 // leases granted after a wait
+	waitCount      atomic.Int64 // Gets that waited
+	waitNanos      atomic.Int64 // total time spent waiting
+	misses         atomic.Int64 // dials started for a Get that found no usable connection
+	dials          atomic.Int64 // dials finished (success or failure)
+	dialFailures   atomic.Int64 // dials that failed
+	dialNanos      atomic.Int64 // total dial latency
+	created        atomic.Int64 // connections added to the pool
+	closedBy       [numReasons]atomic.Int64
+	runs           atomic.Int64 // Run calls that ran a command
+	runErrors      atomic.Int64 // Run calls that returned an error
+	runNanos       atomic.Int64 // total Run response time
+	misuse         atomic.Int64 // double releases, foreign or nil clients, use after release
+	warmupFailures atomic.Int64 // warm-up dials that failed
+	healthChecks   atomic.Int64 // health probes run
+	healthFailures atomic.Int64 // health probes that failed
+
+	// gauges fills the point-in-time fields of a snapshot. Set once by the
+	// pool before it is shared.
+	gauges func(*Snapshot)
+}
+
+// Snapshot is a point-in-time copy of a pool's statistics: gauges (what
+// is open now) and cumulative counters since the pool was created, in the
+// spirit of database/sql.DBStats.
+type Snapshot struct {
+	// Time is when the snapshot was taken.
+	Time time.Time `json:"time"`
+
+	// MaxConnections is the configured pool-wide limit.
+	MaxConnections int `json:"max_connections"`
+	// Keys is the number of keys with connections, dials or waiters.
+	Keys int `json:"keys"`
+	// Total counts open connections in every state but closed.
+	Total int `json:"total"`
+	// Active counts usable connections with at least one lease.
+	Active int `json:"active"`
+	// Idle counts usable connections without leases.
+	Idle int `json:"idle"`
+	// Healthy is Active+Idle: connections that can take new leases.
+	Healthy int `json:"healthy"`
+	// Unhealthy counts connections marked unhealthy, not yet closed.
+	Unhealthy int `json:"unhealthy"`
+	// Draining counts connections retired (lifetime, eviction, limits),
+	// waiting for their leases to end.
+	Draining int `json:"draining"`
+	// Dialing counts dials in flight.
+	Dialing int `json:"dialing"`
+	// Waiting counts Gets waiting now.
+	Waiting int `json:"waiting"`
+	// LeasesOutstanding counts leases handed out and not yet released.
+	LeasesOutstanding int64 `json:"leases_outstanding"`
+
+	// Gets counts leases granted; Releases counts leases returned.
+	Gets     int64 `json:"gets"`
+	Releases int64 `json:"releases"`
+	// Hits counts Gets served at once from an existing connection.
+	Hits int64 `json:"hits"`
+	// Misses counts dials started because a Get found no usable
+	// connection with a free slot.
+	Misses int64 `json:"misses"`
+	// WaitCount counts Gets that had to wait; WaitDuration is their total
+	// waiting time.
+	WaitCount    int64         `json:"wait_count"`
+	WaitDuration time.Duration `json:"wait_duration"`
+	// Created counts connections added (dialled) to the pool.
+	Created int64 `json:"created"`
+	// Closed counts connections closed; ClosedByReason splits it.
+	Closed         int64                 `json:"closed"`
+	ClosedByReason map[CloseReason]int64 `json:"closed_by_reason"`
+	// Dials counts finished dials; DialFailures those that failed;
+	// AvgDialLatency is their mean duration.
+	Dials          int64         `json:"dials"`
+	DialFailures   int64         `json:"dial_failures"`
+	AvgDialLatency time.Duration `json:"avg_dial_latency"`
+	// Runs counts commands run by Pool.Run, RunErrors those that failed,
+	// AvgResponseTime their mean duration (Get to Release).
+	Runs            int64         `json:"runs"`
+	RunErrors       int64         `json:"run_errors"`
+	AvgResponseTime time.Duration `json:"avg_response_time"`
+	// Misuse counts double releases, foreign or nil clients and calls on
+	// released handles.
+	Misuse int64 `json:"misuse"`
+	// WarmupFailures counts failed warm-up dials.
+	WarmupFailures int64 `json:"warmup_failures"`
+	// HealthChecks and HealthFailures count health probes and failures.
+	HealthChecks   int64 `json:"health_checks"`
+	HealthFailures int64 `json:"health_failures"`
+}
+
+// HitRate returns Hits/(Hits+Misses), or 0 before any Get.
+func (s Snapshot) HitRate() float64 { return ratio(s.Hits, s.Hits+s.Misses) }
+
+// MissRate returns Misses/(Hits+Misses), or 0 before any Get.
+func (s Snapshot) MissRate() float64 { return ratio(s.Misses, s.Hits+s.Misses) }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func avg(total, n int64) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(total / n)
+}
+
+// GetSnapshot returns the current statistics. Counters are read one by one
+// without a lock, so a snapshot taken under load is consistent per field,
+// not across fields.
+func (s *PoolStats) GetSnapshot() Snapshot {
+	var snap Snapshot
+	if s.gauges != nil {
+		s.gauges(&snap)
+	}
+	rel := s.released.Load()
+	snap.Gets = s.granted.Load()
+	snap.Releases = rel
+	snap.LeasesOutstanding = snap.Gets - rel
+	snap.Hits = snap.Gets - s.waitedGranted.Load()
+	snap.Misses = s.misses.Load()
+	snap.WaitCount, snap.WaitDuration = s.waitCount.Load(), time.Duration(s.waitNanos.Load())
+	snap.Created = s.created.Load()
+	snap.ClosedByReason = make(map[CloseReason]int64, numReasons)
+	for r := range numReasons {
+		n := s.closedBy[r].Load()
+		snap.ClosedByReason[r] = n
+		snap.Closed += n
+	}
+	snap.Dials, snap.DialFailures = s.dials.Load(), s.dialFailures.Load()
+	snap.AvgDialLatency = avg(s.dialNanos.Load(), snap.Dials)
+	snap.Runs, snap.RunErrors = s.runs.Load(), s.runErrors.Load()
+	snap.AvgResponseTime = avg(s.runNanos.Load(), snap.Runs)
+	snap.Misuse, snap.WarmupFailures = s.misuse.Load(), s.warmupFailures.Load()
+	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()
+	return snap
+}

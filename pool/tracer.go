@@ -1,0 +1,294 @@
+package pool
+
+import (
+	"context"
+	"time"
+)
+
+// PoolTracer observes a pool, in the style of pgx's tracers and
+// net/http/httptrace: operations with a duration have a Start hook that may
+// return a derived context and an End hook that receives it; the rest are
+// plain events.
+//
+// Hooks run synchronously on the goroutine named in each method's doc,
+// never while the pool holds a lock. They must be fast and must not block,
+// must not call back into the pool (Get, Release, Close, ...), and must not
+// retain the data's Err beyond the call if it is large. A tracer is shared
+// by every goroutine using the pool, so it must be safe for concurrent use.
+//
+// Embed NoopTracer to implement only some hooks. A pool given NoopTracer
+// (or nil) skips tracing entirely: no hook calls, no clock reads, no
+// allocations on the hot path.
+type PoolTracer interface {
+	// TraceGetStart fires when Get begins, on the caller's goroutine.
+	TraceGetStart(ctx context.Context, data GetStartData) context.Context
+	// TraceGetEnd fires when Get returns, on the caller's goroutine, with
+	// the context TraceGetStart returned.
+	TraceGetEnd(ctx context.Context, data GetEndData)
+	// TraceDialStart fires before the factory's Dial, on the pool's dial
+	// goroutine (or Warmup's). ctx carries the requesting caller's values.
+	TraceDialStart(ctx context.Context, data DialStartData) context.Context
+	// TraceDialEnd fires after Dial returns, on the same goroutine.
+	TraceDialEnd(ctx context.Context, data DialEndData)
+	// TraceRelease fires when a lease is returned (Release, the handle's
+	// Close, or Run), on the releasing goroutine. Release is instantaneous,
+	// so it is one event carrying how long the lease was held.
+	TraceRelease(data ReleaseData)
+	// TraceHealthCheckStart fires before one connection is probed by
+	// HealthCheck, on HealthCheck's goroutine.
+	TraceHealthCheckStart(ctx context.Context, data HealthCheckStartData) context.Context
+	// TraceHealthCheckEnd fires after the probe, on the same goroutine.
+	TraceHealthCheckEnd(ctx context.Context, data HealthCheckEndData)
+	// TraceEvict fires when the eviction strategy chose a victim, on the
+	// goroutine whose Get needed the room, after the pool lock is released.
+	TraceEvict(data EvictData)
+	// TraceStateChange fires when a connection is retired or marked
+	// unhealthy, on the goroutine that noticed. Idle⇄active transitions
+	// happen on every lease and are not traced.
+	TraceStateChange(data StateChangeData)
+	// TraceConnClose fires after a pooled connection's client was closed,
+	// on the goroutine that closed it.
+	TraceConnClose(data ConnCloseData)
+	// TraceMisuse fires on a caller error the pool tolerates: double
+	// release, foreign or nil client, key mismatch, use of a released
+	// handle. It runs on the misusing goroutine.
+	TraceMisuse(data MisuseData)
+}
+
+// GetStartData is passed to TraceGetStart.
+type GetStartData struct {
+	Key string
+}
+
+// GetEndData is passed to TraceGetEnd.
+type GetEndData struct {
+	Key string
+	// ConnID identifies the connection leased; 0 on error.
+	ConnID uint64
+	// Hit is true when the lease came at once from an existing connection.
+	Hit bool
+	// Waited is how long the Get waited (0 for a hit).
+	Waited time.Duration
+	// Duration is the whole Get.
+	Duration time.Duration
+	Err      error
+}
+
+// DialStartData is passed to TraceDialStart.
+type DialStartData struct {
+	Key string
+}
+
+// DialEndData is passed to TraceDialEnd.
+type DialEndData struct {
+	Key string
+	// ConnID is the new connection's id; 0 on error.
+	ConnID   uint64
+	Duration time.Duration
+	// Err is the *DialError, or nil.
+	Err error
+	// Kind is Classify(Err), KindUnknown on success.
+	Kind ErrorKind
+}
+
+// ReleaseData is passed to TraceRelease.
+type ReleaseData struct {
+	Key    string
+	ConnID uint64
+	// Held is how long the lease was held.
+	Held time.Duration
+}
+
+// HealthCheckStartData is passed to TraceHealthCheckStart.
+type HealthCheckStartData struct {
+	Key    string
+	ConnID uint64
+}
+
+// HealthCheckEndData is passed to TraceHealthCheckEnd.
+type HealthCheckEndData struct {
+	Key      string
+	ConnID   uint64
+	Duration time.Duration
+	Err      error
+}
+
+// EvictData is passed to TraceEvict.
+type EvictData struct {
+	Key    string
+	ConnID uint64
+	// Strategy is the eviction strategy's name.
+	Strategy string
+	// Reason is ReasonEvicted, or ReasonLimit when a lowered limit forced it.
+	Reason CloseReason
+}
+
+// StateChangeData is passed to TraceStateChange.
+type StateChangeData struct {
+	Key    string
+	ConnID uint64
+	From   EntryState
+	To     EntryState
+	Reason CloseReason
+	// Err is what caused an unhealthy mark, if known.
+	Err error
+}
+
+// ConnCloseData is passed to TraceConnClose.
+type ConnCloseData struct {
+	Key      string
+	ConnID   uint64
+	Reason   CloseReason
+	Age      time.Duration
+	UseCount int64
+	// Err is the client's Close error.
+	Err error
+}
+
+// MisuseData is passed to TraceMisuse.
+type MisuseData struct {
+	// Key is the key passed by the caller, or the lease's key.
+	Key string
+	// Op is the operation misused ("Release", "Run", ...).
+	Op string
+	// Err is the sentinel returned to the caller.
+	Err error
+}
+
+// NoopTracer implements PoolTracer with hooks that do nothing. A pool
+// recognises it and skips tracing; embed it to implement a subset.
+type NoopTracer struct{}
+
+// TraceGetStart returns ctx.
+func (NoopTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
+
+// TraceGetEnd does nothing.
+func (NoopTracer) TraceGetEnd(context.Context, GetEndData) {}
+
+// TraceDialStart returns ctx.
+func (NoopTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
+
+// TraceDialEnd does nothing.
+func (NoopTracer) TraceDialEnd(context.Context, DialEndData) {}
+
+// TraceRelease does nothing.
+func (NoopTracer) TraceRelease(ReleaseData) {}
+
+// TraceHealthCheckStart returns ctx.
+func (NoopTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
+	return ctx
+}
+
+// TraceHealthCheckEnd does nothing.
+func (NoopTracer) TraceHealthCheckEnd(context.Context, HealthCheckEndData) {}
+
+// TraceEvict does nothing.
+func (NoopTracer) TraceEvict(EvictData) {}
+
+// TraceStateChange does nothing.
+func (NoopTracer) TraceStateChange(StateChangeData) {}
+
+// TraceConnClose does nothing.
+func (NoopTracer) TraceConnClose(ConnCloseData) {}
+
+// TraceMisuse does nothing.
+func (NoopTracer) TraceMisuse(MisuseData) {}
+
+// MultiTracer fans every hook out to each tracer in order. Start hooks
+// chain: each receives the context the previous one returned. Nil and
+// NoopTracer entries are dropped; with none left it returns NoopTracer.
+func MultiTracer(tracers ...PoolTracer) PoolTracer {
+	var ts multiTracer
+	for _, t := range tracers {
+		if isNoop(t) {
+			continue
+		}
+		ts = append(ts, t)
+	}
+	switch len(ts) {
+	case 0:
+		return NoopTracer{}
+	case 1:
+		return ts[0]
+	}
+	return ts
+}
+
+func isNoop(t PoolTracer) bool {
+	switch t.(type) {
+	case nil, NoopTracer, *NoopTracer:
+		return true
+	}
+	return false
+}
+
+type multiTracer []PoolTracer
+
+func (m multiTracer) TraceGetStart(ctx context.Context, d GetStartData) context.Context {
+	for _, t := range m {
+		ctx = t.TraceGetStart(ctx, d)
+	}
+	return ctx
+}
+
+func (m multiTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
+	for _, t := range m {
+		t.TraceGetEnd(ctx, d)
+	}
+}
+
+func (m multiTracer) TraceDialStart(ctx context.Context, d DialStartData) context.Context {
+	for _, t := range m {
+		ctx = t.TraceDialStart(ctx, d)
+	}
+	return ctx
+}
+
+func (m multiTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
+	for _, t := range m {
+		t.TraceDialEnd(ctx, d)
+	}
+}
+
+func (m multiTracer) TraceRelease(d ReleaseData) {
+	for _, t := range m {
+		t.TraceRelease(d)
+	}
+}
+
+func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckStartData) context.Context {
+	for _, t := range m {
+		ctx = t.TraceHealthCheckStart(ctx, d)
+	}
+	return ctx
+}
+
+func (m multiTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
+	for _, t := range m {
+		t.TraceHealthCheckEnd(ctx, d)
+	}
+}
+
+func (m multiTracer) TraceEvict(d EvictData) {
+	for _, t := range m {
+		t.TraceEvict(d)
+	}
+}
+
+func (m multiTracer) TraceStateChange(d StateChangeData) {
+	for _, t := range m {
+		t.TraceStateChange(d)
+	}
+}
+
+func (m multiTracer) TraceConnClose(d ConnCloseData) {
+	for _, t := range m {
+		t.TraceConnClose(d)
+	}
+}
+
+func (m multiTracer) TraceMisuse(d MisuseData) {
+	for _, t := range m {
+		t.TraceMisuse(d)
+	}
+}
