@@ -20,8 +20,8 @@ type Flags struct {
 
 // NewFlags creates an isolated OpenFeature API with hooks attached at API level
 // (e.g. a [MetricsHook] and a [LogHook]) and a client. It does no I/O and starts
-// no goroutine; until Start, evaluations return the caller's default with
-// PROVIDER_NOT_READY.
+// no goroutine; until Start, the API's provider is OpenFeature's no-op
+// provider, so evaluations return the caller's default (reason DEFAULT).
 func NewFlags(provider openfeature.FeatureProvider, hooks ...openfeature.Hook) *Flags {
 	api := isolated.NewAPI()
 	api.AddHooks(hooks...)
