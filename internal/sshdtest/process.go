@@ -43,7 +43,9 @@ func (s *Server) launch(port int) (*process, error) {
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	// If the test binary dies without running its cleanups (a timeout
-	// panic), the listener goes with it instead of holding the port.
+	// panic, SIGKILL), the listener goes with it instead of holding the
+	// port. (Pdeathsig follows the forking OS thread, which Go ends only
+	// when a goroutine exits while locked to it.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("sshdtest: start sshd: %w", err)
@@ -70,6 +72,7 @@ func (s *Server) waitReady(p *process, port int, logStart int64) error {
 		select {
 		case <-p.done:
 			logs := s.logsSince(logStart)
+			// sshd reports a bind failure only in its log.
 			if strings.Contains(logs, "Address already in use") {
 				return fmt.Errorf("%w: %d", errBind, port)
 			}
@@ -118,13 +121,29 @@ func bannerOK(addr string) bool {
 // stop SIGKILLs the listener and all its descendants (connections and
 // their commands) and waits for the listener.
 func (p *process) stop() {
-	killTree(p.cmd.Process.Pid, true)
+	if !p.exited() {
+		killTree(p.cmd.Process.Pid, true)
+	}
 	<-p.done
+}
+
+// exited reports whether the listener has exited and been reaped: its pid
+// may then name another process.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // kill SIGKILLs the listener only and waits for it. It returns the
 // listener's descendants, which live on, so that they can be ended later.
 func (p *process) kill() []procID {
+	if p.exited() {
+		return nil
+	}
 	pid := p.cmd.Process.Pid
 	syscall.Kill(pid, syscall.SIGSTOP) // no new connection processes
 	orphans := descendants(pid)
