@@ -90,6 +90,7 @@ type routerConfig struct {
 	onDecision func(Decision)
 	onChange   func(server *Server, asRoot bool, from, to Route)
 	drain      bool
+	cacheTTL   time.Duration
 }
 
 // RouterOption configures a Router.
@@ -116,6 +117,18 @@ func WithDrainOnChange(drain bool) RouterOption {
 	return func(c *routerConfig) { c.drain = drain }
 }
 
+// WithDecisionCache makes each connection reuse its last flag evaluation
+// for up to ttl, until the flag provider reports a change (configuration
+// changed, ready, error or stale events, which bump a generation). A flip
+// then reaches new commands as soon as the provider's event is delivered
+// rather than at the very next command; the decision costs a few atomics
+// instead of two flag evaluations. Default 0: evaluate the flags for every
+// command. Providers that emit no change events see changes after at most
+// ttl.
+func WithDecisionCache(ttl time.Duration) RouterOption {
+	return func(c *routerConfig) { c.cacheTTL = ttl }
+}
+
 // Router serves the old API from the legacy pool or the new one (through
 // the adapter), chosen per command by flags. It implements
 // ConnectionProvider; install it with Install so that old call sites reach
@@ -126,7 +139,23 @@ type Router struct {
 	cfg       routerConfig
 	stats     routerStats
 	routes    sync.Map // key string -> *atomic.Uint32: last route + 1
+
+	cacheTTL  atomic.Int64              // WithDecisionCache's ttl; 0 after Close
+	gen       atomic.Uint64             // bumped by flag provider events
+	onEvent   openfeature.EventCallback // registered with flags when caching
+	eventOnce sync.Once
 }
+
+// cachedDecision is a routedConn's last evaluated decision.
+type cachedDecision struct {
+	gen uint64
+	at  time.Time
+	d   Decision
+}
+
+// providerEvents are the events that invalidate cached decisions.
+var providerEvents = [...]openfeature.EventType{openfeature.ProviderConfigChange,
+	openfeature.ProviderReady, openfeature.ProviderError, openfeature.ProviderStale}
 
 // NewRouter returns a router between legacy (the rollback target) and next
 // (normally the Adapter), deciding with flags. Any OpenFeature client
@@ -137,7 +166,32 @@ func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts 
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	return &Router{providers: [numRoutes]ConnectionProvider{legacy, next}, flags: flags, cfg: cfg}
+	r := &Router{providers: [numRoutes]ConnectionProvider{legacy, next}, flags: flags, cfg: cfg}
+	r.cacheTTL.Store(int64(cfg.cacheTTL))
+	if cfg.cacheTTL > 0 {
+		bump := func(openfeature.EventDetails) { r.gen.Add(1) }
+		r.onEvent = &bump
+		for _, t := range providerEvents {
+			flags.AddHandler(t, r.onEvent)
+		}
+	}
+	return r
+}
+
+// Close removes the router's event handlers from the flags client (only
+// registered with WithDecisionCache). The router keeps working, evaluating
+// on every command. It is idempotent.
+func (r *Router) Close() error {
+	r.eventOnce.Do(func() {
+		if r.onEvent == nil {
+			return
+		}
+		for _, t := range providerEvents {
+			r.flags.RemoveHandler(t, r.onEvent)
+		}
+		r.cacheTTL.Store(0)
+	})
+	return nil
 }
 
 // EvaluationContext returns the flag evaluation context for server and
@@ -160,6 +214,29 @@ func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decisi
 func (r *Router) decide(ctx context.Context, s *Server, asRoot bool, key string, ec openfeature.EvaluationContext) Decision {
 	start := time.Now()
 	d := r.evaluate(ctx, ec)
+	return r.finish(d, start, s, asRoot, key)
+}
+
+// decideCached is decide for a connection: with WithDecisionCache it reuses
+// the connection's last evaluation while no provider event has arrived and
+// ttl has not passed.
+func (r *Router) decideCached(ctx context.Context, c *routedConn) Decision {
+	ttl := time.Duration(r.cacheTTL.Load())
+	if ttl <= 0 {
+		return r.decide(ctx, &c.server, c.asRoot, c.key, c.ec)
+	}
+	start := time.Now()
+	gen := r.gen.Load()
+	if cd := c.cache.Load(); cd != nil && cd.gen == gen && start.Sub(cd.at) < ttl {
+		return r.finish(cd.d, start, &c.server, c.asRoot, c.key)
+	}
+	d := r.evaluate(ctx, c.ec)
+	c.cache.Store(&cachedDecision{gen: gen, at: start, d: d})
+	return r.finish(d, start, &c.server, c.asRoot, c.key)
+}
+
+// finish completes a decision: latency, counters, hook, route change.
+func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, key string) Decision {
 	d.Server, d.AsRoot = s, asRoot
 	d.Latency = time.Since(start)
 	r.stats.record(&d)
@@ -261,6 +338,7 @@ type routedConn struct {
 	key    string
 	ec     openfeature.EvaluationContext
 	closed atomic.Bool
+	cache  atomic.Pointer[cachedDecision]
 
 	mu    sync.Mutex // guards conns
 	conns [numRoutes]Connection
@@ -307,7 +385,7 @@ func (c *routedConn) run(ctx context.Context, op, cmd string, fn func(Connection
 		return &CommandError{Op: op, Key: c.key, Cmd: cmd, Err: ErrConnectionClosed}
 	}
 	for attempt := 0; ; attempt++ {
-		d := c.r.decide(ctx, &c.server, c.asRoot, c.key, c.ec)
+		d := c.r.decideCached(ctx, c)
 		conn, err := c.conn(d.Route)
 		if err != nil {
 			return err
@@ -370,7 +448,7 @@ func (c *routedConn) IsHealthy() bool {
 	if c.closed.Load() {
 		return false
 	}
-	d := c.r.decide(context.Background(), &c.server, c.asRoot, c.key, c.ec)
+	d := c.r.decideCached(context.Background(), c)
 	conn, err := c.conn(d.Route)
 	return err == nil && conn.IsHealthy()
 }

@@ -1,0 +1,329 @@
+package legacy_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/sshpool/sshpool/legacy"
+)
+
+// recorder notes which pool served each command; a command text is unique
+// per call, so a command seen twice was served twice.
+type recorder struct {
+	served sync.Map // cmd -> legacy.Route
+	dups   atomic.Int64
+}
+
+func (r *recorder) note(cmd string, route legacy.Route) {
+	if _, dup := r.served.LoadOrStore(cmd, route); dup {
+		r.dups.Add(1)
+	}
+}
+
+// countingProvider wraps a provider so the connections it hands out record
+// the commands they served.
+type countingProvider struct {
+	inner legacy.ConnectionProvider
+	route legacy.Route
+	rec   *recorder
+}
+
+func (p *countingProvider) GetOrCreateConnection(s *legacy.Server, asRoot bool) (legacy.Connection, error) {
+	c, err := p.inner.GetOrCreateConnection(s, asRoot)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{c, p}, nil
+}
+
+// RemoveIdleConnection forwards the router's drain.
+func (p *countingProvider) RemoveIdleConnection(s *legacy.Server, asRoot bool) bool {
+	d, ok := p.inner.(legacy.IdleDropper)
+	return ok && d.RemoveIdleConnection(s, asRoot)
+}
+
+type countingConn struct {
+	legacy.Connection
+	p *countingProvider
+}
+
+func (c *countingConn) ExecuteCommand(cmd string) (string, error) {
+	out, err := c.Connection.ExecuteCommand(cmd)
+	if err == nil {
+		c.p.rec.note(cmd, c.p.route)
+	}
+	return out, err
+}
+
+func (c *countingConn) Closed() bool {
+	cl, ok := c.Connection.(interface{ Closed() bool })
+	return ok && cl.Closed()
+}
+
+// phase is one flag setting of a flip.
+type phase struct {
+	pct  int
+	kill bool
+}
+
+func (p phase) String() string {
+	if p.kill {
+		return "kill-switch"
+	}
+	return fmt.Sprintf("%d%%", p.pct)
+}
+
+// call is one command of the load.
+type call struct {
+	server     int
+	cmd        string
+	start, end time.Time
+	err        error
+}
+
+// flipRun is a flip under load: servers, the router's connections to them,
+// and what happened.
+type flipRun struct {
+	servers []*legacy.Server
+	rec     *recorder
+	calls   [][]call    // per goroutine
+	changes []time.Time // when each phase was in place (after the flag write returned)
+	writes  []time.Time // when each flag write began: calls starting between
+	// writes[k] and changes[k] may take either route
+}
+
+const (
+	flipServers    = 16
+	flipGoroutines = 8
+	flipDwell      = 150 * time.Millisecond
+	flipMaxCalls   = 20000 // per goroutine: bounds the load whatever the speed
+)
+
+// runFlip drives load through a router on client while set moves the flags
+// through phases (the first is set before the load starts); it returns when
+// every goroutine has stopped.
+func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, set func(phase), opts ...legacy.RouterOption) *flipRun {
+	fr := &flipRun{rec: &recorder{}, calls: make([][]call, flipGoroutines)}
+	ad, _ := e.adapter(t)
+	r := legacy.NewRouter(&countingProvider{e.legacyPool(t), legacy.RouteLegacy, fr.rec},
+		&countingProvider{ad, legacy.RouteNew, fr.rec}, client, opts...)
+	t.Cleanup(func() { r.Close() })
+	for i := range flipServers {
+		fr.servers = append(fr.servers, e.server(fmt.Sprintf("flip-%02d", i)))
+	}
+	set(phases[0])
+	var stop atomic.Bool
+	var wg, ready sync.WaitGroup
+	ready.Add(flipGoroutines)
+	start := make(chan struct{})
+	for g := range flipGoroutines {
+		wg.Go(func() { fr.calls[g] = fr.load(t, r, g, &stop, &ready, start) })
+	}
+	ready.Wait()
+	fr.writes, fr.changes = append(fr.writes, time.Now()), append(fr.changes, time.Now())
+	close(start)
+	for _, ph := range phases[1:] {
+		time.Sleep(flipDwell)
+		fr.writes = append(fr.writes, time.Now())
+		set(ph)
+		fr.changes = append(fr.changes, time.Now())
+	}
+	time.Sleep(flipDwell)
+	stop.Store(true)
+	wg.Wait()
+	return fr
+}
+
+// load is one goroutine of the flip: it cycles through the servers on its
+// own router connections until stop or flipMaxCalls.
+func (fr *flipRun) load(t *testing.T, r *legacy.Router, g int, stop *atomic.Bool, ready *sync.WaitGroup, start <-chan struct{}) []call {
+	conns := make([]legacy.Connection, len(fr.servers))
+	for i, s := range fr.servers {
+		c, err := r.GetOrCreateConnection(s, false)
+		if err != nil {
+			t.Error(err)
+		}
+		conns[i] = c
+	}
+	ready.Done()
+	<-start
+	if t.Failed() {
+		return nil
+	}
+	var calls []call
+	for n := 0; n < flipMaxCalls && !stop.Load(); n++ {
+		i := (g + n) % len(conns)
+		c := call{server: i, cmd: fmt.Sprintf("echo %d-%d", g, n), start: time.Now()}
+		var out string
+		out, c.err = conns[i].ExecuteCommand(c.cmd)
+		c.end = time.Now()
+		if c.err == nil && out != c.cmd[len("echo "):]+"\n" {
+			c.err = fmt.Errorf("output %q", out)
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// flipReport is what a flip showed for one phase change.
+type flipReport struct {
+	phase     phase
+	calls     int
+	perPool   [2]int
+	wrong     int           // calls started after the change on a route the phase does not give
+	propagate time.Duration // last start of such a call after the change (0: none)
+	drain     time.Duration // last end of a call served on the old route after the change
+	unsticky  int           // servers served by both pools among the phase's settled calls
+}
+
+// analyse checks every call and returns a report per phase. expected gives
+// the route a phase gives a server.
+func (fr *flipRun) analyse(t *testing.T, phases []phase, expected func(phase, *legacy.Server) legacy.Route) []flipReport {
+	reps := make([]flipReport, len(phases))
+	for k := range reps {
+		reps[k].phase = phases[k]
+	}
+	failed, total := 0, 0
+	for _, calls := range fr.calls {
+		for _, c := range calls {
+			total++
+			route, served := fr.rec.served.Load(c.cmd)
+			if c.err != nil || !served {
+				failed++
+				t.Errorf("call %s on %s: served %v, err %v", c.cmd, fr.servers[c.server].ID, served, c.err)
+				continue
+			}
+			fr.account(reps, c, route.(legacy.Route), expected)
+		}
+	}
+	if d := fr.rec.dups.Load(); d != 0 || failed != 0 {
+		t.Fatalf("%d of %d calls failed, %d served twice", failed, total, d)
+	}
+	fr.checkSticky(reps, expected)
+	return reps
+}
+
+// account places c in the phase it started in and checks its route.
+func (fr *flipRun) account(reps []flipReport, c call, route legacy.Route, expected func(phase, *legacy.Server) legacy.Route) {
+	k := fr.phaseAt(c.start)
+	rep := &reps[k]
+	rep.calls++
+	rep.perPool[route]++
+	s := fr.servers[c.server]
+	if route != expected(rep.phase, s) && !fr.inWrite(c.start) {
+		rep.wrong++
+		rep.propagate = max(rep.propagate, c.start.Sub(fr.changes[k]))
+	}
+	// A call that ended after a later change on that change's old route
+	// counts toward that change's drain time.
+	for j := k + 1; j < len(fr.changes) && c.end.After(fr.changes[j]); j++ {
+		if route != expected(reps[j].phase, s) {
+			reps[j].drain = max(reps[j].drain, c.end.Sub(fr.changes[j]))
+		}
+	}
+}
+
+// inWrite reports whether t fell while a flag write was in progress.
+func (fr *flipRun) inWrite(t time.Time) bool {
+	for k := range fr.writes {
+		if !t.Before(fr.writes[k]) && !t.After(fr.changes[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+// phaseAt returns the index of the phase in force at t.
+func (fr *flipRun) phaseAt(t time.Time) int {
+	k, _ := slices.BinarySearchFunc(fr.changes, t, func(c, t time.Time) int { return c.Compare(t) })
+	if k == len(fr.changes) || fr.changes[k].After(t) {
+		k--
+	}
+	return max(k, 0)
+}
+
+// checkSticky counts servers whose calls in a phase, after propagation, went
+// to more than one pool.
+func (fr *flipRun) checkSticky(reps []flipReport, expected func(phase, *legacy.Server) legacy.Route) {
+	for k := range reps {
+		seen := map[int]map[legacy.Route]bool{}
+		for _, calls := range fr.calls {
+			for _, c := range calls {
+				if fr.phaseAt(c.start) != k || c.start.Sub(fr.changes[k]) <= reps[k].propagate {
+					continue
+				}
+				route, _ := fr.rec.served.Load(c.cmd)
+				if seen[c.server] == nil {
+					seen[c.server] = map[legacy.Route]bool{}
+				}
+				seen[c.server][route.(legacy.Route)] = true
+			}
+		}
+		for _, routes := range seen {
+			if len(routes) > 1 {
+				reps[k].unsticky++
+			}
+		}
+	}
+}
+
+var flipPhases = []phase{{0, false}, {50, false}, {100, false}, {0, true}, {100, false}}
+
+// memExpected is the route the memprovider rollout gives a server.
+func memExpected(ph phase, s *legacy.Server) legacy.Route {
+	if !ph.kill && inRollout(legacy.FlagUseNewPool, s.ID, ph.pct) {
+		return legacy.RouteNew
+	}
+	return legacy.RouteLegacy
+}
+
+func logReports(t *testing.T, reps []flipReport) {
+	for k, r := range reps {
+		t.Logf("phase %d %-11s calls %5d legacy %5d new %5d wrong %d propagate %v drain %v unsticky %d",
+			k, r.phase, r.calls, r.perPool[0], r.perPool[1], r.wrong, r.propagate, r.drain, r.unsticky)
+	}
+}
+
+// TestFlipUnderLoad moves the flags 0% → 50% → 100% → kill switch → 100%
+// under load: no call fails, each is served by exactly one pool, every call
+// that starts after a change follows it, and routing is sticky per server.
+func TestFlipUnderLoad(t *testing.T) {
+	e := newEnv(t)
+	client, flags := newFlags(t, flagSet(0, false))
+	set := func(ph phase) { flags.UpdateFlags(flagSet(ph.pct, ph.kill)) }
+	fr := runFlip(t, e, client, flipPhases, set)
+	reps := fr.analyse(t, flipPhases, memExpected)
+	logReports(t, reps)
+	for k, r := range reps {
+		if r.wrong != 0 || r.unsticky != 0 || r.calls == 0 {
+			t.Errorf("phase %d (%s): %d calls, %d on the wrong pool, %d servers not sticky", k, r.phase, r.calls, r.wrong, r.unsticky)
+		}
+	}
+	if reps[1].perPool[0] == 0 || reps[1].perPool[1] == 0 {
+		t.Errorf("50%% phase used one pool only: %v", reps[1].perPool)
+	}
+}
+
+// TestFlipUnderLoadCached is TestFlipUnderLoad with WithDecisionCache: calls
+// may follow a change only once the provider's event has arrived, so the
+// propagation time is measured and must stay below the cache's ttl.
+func TestFlipUnderLoadCached(t *testing.T) {
+	const ttl = time.Second
+	e := newEnv(t)
+	client, flags := newFlags(t, flagSet(0, false))
+	set := func(ph phase) { flags.UpdateFlags(flagSet(ph.pct, ph.kill)) }
+	fr := runFlip(t, e, client, flipPhases, set, legacy.WithDecisionCache(ttl))
+	reps := fr.analyse(t, flipPhases, memExpected)
+	logReports(t, reps)
+	for k, r := range reps {
+		if r.propagate >= ttl || r.unsticky != 0 || r.calls == 0 {
+			t.Errorf("phase %d (%s): propagation %v, %d servers not sticky", k, r.phase, r.propagate, r.unsticky)
+		}
+	}
+}
