@@ -2,6 +2,7 @@ package sshconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,9 +146,39 @@ func (c *Client) NewSession(ctx context.Context) (*ssh.Session, error) {
 	}
 	s, err := c.openSession(ctx)
 	if err != nil {
-		return nil, c.opError("new session", err)
+		return nil, c.opError("new session", sessionLimit(err))
 	}
 	return s, nil
+}
+
+// SessionLimitError marks a session channel the server refused for a
+// reason other than Prohibited. OpenSSH 9.2 refuses sessions past
+// MaxSessions with ConnectionFailed ("open failed"), not Prohibited, and a
+// session channel has no other connection to fail, so the refusal means the
+// connection is full: KindSessionLimit, retryable on this or another
+// connection (regression test TestSSHDSessionLimit).
+type SessionLimitError struct {
+	// Err is the *ssh.OpenChannelError.
+	Err error
+}
+
+// Error describes the refusal.
+func (e *SessionLimitError) Error() string {
+	return "sshconn: session refused (connection at its session limit): " + e.Err.Error()
+}
+
+// Unwrap returns the *ssh.OpenChannelError.
+func (e *SessionLimitError) Unwrap() error { return e.Err }
+
+// ErrorKind returns KindSessionLimit.
+func (e *SessionLimitError) ErrorKind() pool.ErrorKind { return pool.KindSessionLimit }
+
+func sessionLimit(err error) error {
+	var oce *ssh.OpenChannelError
+	if errors.As(err, &oce) && oce.Reason != ssh.Prohibited && oce.Reason != ssh.UnknownChannelType {
+		return &SessionLimitError{Err: err}
+	}
+	return err
 }
 
 type sessionResult struct {

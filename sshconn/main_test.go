@@ -3,9 +3,16 @@ package sshconn_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"golang.org/x/crypto/ssh"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -131,4 +138,32 @@ func mustRun(t testing.TB, c *sshconn.Client, cmd string) string {
 		t.Fatalf("run %q: %v", cmd, err)
 	}
 	return strings.TrimSpace(string(res.Stdout))
+}
+
+func randReader() io.Reader { return rand.Reader }
+
+// writePlainKey writes priv as an unencrypted OpenSSH key file (mode 0600)
+// in a temp dir and returns its path.
+func writePlainKey(t testing.TB, priv ed25519.PrivateKey) string {
+	t.Helper()
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "id_plain")
+	writeFile(t, path, string(pem.EncodeToMemory(blk)))
+	return path
+}
+
+func portOf(t testing.TB, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
