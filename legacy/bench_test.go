@@ -3,42 +3,51 @@ package legacy_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sshpool/sshpool/legacy"
 )
 
-
 // BenchmarkRouterDecision measures one routing decision with the in-memory
-// provider on an isolated API (two flag evaluations, counters, hook-free):
-// path=command is what every command pays (cached key and evaluation
-// context), path=Decide builds them per call.
+// provider on an isolated API, without the network:
+//
+//   - path=command is what every command pays (the connection's cached key
+//     and evaluation context; two flag evaluations, counters, route note);
+//   - path=Decide builds the key and evaluation context per call;
+//   - cache=on is path=command with WithDecisionCache (a hit costs a few
+//     atomics; the flags are evaluated again after a provider event).
 func BenchmarkRouterDecision(b *testing.B) {
 	f := &fakeFactory{}
 	lp := legacy.NewConnectionPool(f, legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
 	b.Cleanup(lp.Stop)
+	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	for _, pct := range []int{0, 50, 100} {
 		client, _ := newFlags(b, flagSet(pct, false))
-		r := legacy.NewRouter(lp, lp, client)
-		s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
-		conn, err := r.GetOrCreateConnection(s, false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run("path=command/pct="+itoa(pct), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				legacy.DecideConn(conn)
+		for _, cache := range []time.Duration{0, time.Minute} {
+			r := legacy.NewRouter(lp, lp, client, legacy.WithDecisionCache(cache))
+			b.Cleanup(func() { r.Close() })
+			conn, err := r.GetOrCreateConnection(s, false)
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-		b.Run("path=command/pct="+itoa(pct)+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
+			name := "pct=" + itoa(pct) + "/cache=" + map[bool]string{false: "off", true: "on"}[cache > 0]
+			b.Run("path=command/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
 					legacy.DecideConn(conn)
 				}
 			})
-		})
+			b.Run("path=command/"+name+"/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						legacy.DecideConn(conn)
+					}
+				})
+			})
+		}
 		b.Run("path=Decide/pct="+itoa(pct), func(b *testing.B) {
+			r := legacy.NewRouter(lp, lp, client)
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Decide(context.Background(), s, false)
