@@ -108,7 +108,7 @@ const (
 // runFlip drives load through a router on client while set moves the flags
 // through phases (the first is set before the load starts); it returns when
 // every goroutine has stopped.
-func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, set func(phase), opts ...legacy.RouterOption) *flipRun {
+func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, set func(phase), dwell time.Duration, opts ...legacy.RouterOption) *flipRun {
 	fr := &flipRun{rec: &recorder{}, calls: make([][]call, flipGoroutines)}
 	ad, _ := e.adapter(t)
 	r := legacy.NewRouter(&countingProvider{e.legacyPool(t), legacy.RouteLegacy, fr.rec},
@@ -129,12 +129,12 @@ func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, s
 	fr.writes, fr.changes = append(fr.writes, time.Now()), append(fr.changes, time.Now())
 	close(start)
 	for _, ph := range phases[1:] {
-		time.Sleep(flipDwell)
+		time.Sleep(dwell)
 		fr.writes = append(fr.writes, time.Now())
 		set(ph)
 		fr.changes = append(fr.changes, time.Now())
 	}
-	time.Sleep(flipDwell)
+	time.Sleep(dwell)
 	stop.Store(true)
 	wg.Wait()
 	return fr
@@ -297,7 +297,7 @@ func TestFlipUnderLoad(t *testing.T) {
 	e := newEnv(t)
 	client, flags := newFlags(t, flagSet(0, false))
 	set := func(ph phase) { flags.UpdateFlags(flagSet(ph.pct, ph.kill)) }
-	fr := runFlip(t, e, client, flipPhases, set)
+	fr := runFlip(t, e, client, flipPhases, set, flipDwell)
 	reps := fr.analyse(t, flipPhases, memExpected)
 	logReports(t, reps)
 	for k, r := range reps {
@@ -318,7 +318,7 @@ func TestFlipUnderLoadCached(t *testing.T) {
 	e := newEnv(t)
 	client, flags := newFlags(t, flagSet(0, false))
 	set := func(ph phase) { flags.UpdateFlags(flagSet(ph.pct, ph.kill)) }
-	fr := runFlip(t, e, client, flipPhases, set, legacy.WithDecisionCache(ttl))
+	fr := runFlip(t, e, client, flipPhases, set, flipDwell, legacy.WithDecisionCache(ttl))
 	reps := fr.analyse(t, flipPhases, memExpected)
 	logReports(t, reps)
 	for k, r := range reps {

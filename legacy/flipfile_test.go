@@ -1,0 +1,83 @@
+package legacy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/legacy"
+)
+
+// flagFile is a flagd-format flag file for a phase: the kill switch, and
+// use-new-pool as a fractional split on the server ID.
+func flagFile(ph phase) []byte {
+	return fmt.Appendf(nil, `{
+  "flags": {
+    "kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": %q},
+    "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+      "targeting": {"fractional": [["on", %d], ["off", %d]]}}
+  }
+}`, map[bool]string{true: "on", false: "off"}[ph.kill], ph.pct, 100-ph.pct)
+}
+
+// writeFlagFile replaces path atomically (write and rename), as a
+// deployment does.
+func writeFlagFile(t testing.TB, path string, ph phase) {
+	tmp := path + ".tmp"
+	must(t, os.WriteFile(tmp, flagFile(ph), 0o600))
+	must(t, os.Rename(tmp, path))
+}
+
+// startFileFlags starts a file provider on path on its own isolated API.
+func startFileFlags(t testing.TB, path string) *featureflags.Flags {
+	p, err := featureflags.NewFileProvider(path)
+	must(t, err)
+	f := featureflags.NewFlags(p)
+	must(t, f.Start(context.Background()))
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	return f
+}
+
+// fileExpected evaluates each phase's file on a separate provider, giving
+// the route flagd's bucketing assigns every server in every phase.
+func fileExpected(t *testing.T, phases []phase, servers []*legacy.Server) func(phase, *legacy.Server) legacy.Route {
+	want := map[phase]map[string]legacy.Route{}
+	for k, ph := range phases {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("phase%d.json", k))
+		writeFlagFile(t, path, ph)
+		r := legacy.NewRouter(&stubProvider{}, &stubProvider{}, startFileFlags(t, path).Client())
+		want[ph] = map[string]legacy.Route{}
+		for _, s := range servers {
+			want[ph][s.ID] = r.Decide(context.Background(), s, false).Route
+		}
+	}
+	return func(ph phase, s *legacy.Server) legacy.Route { return want[ph][s.ID] }
+}
+
+// TestFlipUnderLoadFileProvider runs the flip with the flagd-format file
+// provider, changing the flags by rewriting the file: calls follow a change
+// once the provider has reloaded the file (watch + 100 ms debounce), which
+// the test measures as the propagation bound.
+func TestFlipUnderLoadFileProvider(t *testing.T) {
+	const dwell = 500 * time.Millisecond
+	e := newEnv(t)
+	path := filepath.Join(t.TempDir(), "flags.json")
+	writeFlagFile(t, path, flipPhases[0])
+	flags := startFileFlags(t, path)
+	set := func(ph phase) { writeFlagFile(t, path, ph) }
+	fr := runFlip(t, e, flags.Client(), flipPhases, set, dwell)
+	reps := fr.analyse(t, flipPhases, fileExpected(t, flipPhases, fr.servers))
+	logReports(t, reps)
+	for k, r := range reps {
+		if r.propagate >= dwell || r.unsticky != 0 || r.calls == 0 {
+			t.Errorf("phase %d (%s): propagation %v, %d servers not sticky", k, r.phase, r.propagate, r.unsticky)
+		}
+	}
+	if reps[1].perPool[0] == 0 || reps[1].perPool[1] == 0 {
+		t.Errorf("50%% phase used one pool only: %v", reps[1].perPool)
+	}
+}
