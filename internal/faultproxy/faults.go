@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
 )
 
 // Direction selects which way through the proxy a fault acts on.
@@ -50,21 +53,19 @@ func (d Direction) streams() ([]string, error) {
 
 // Fault is a fault added to a Proxy: one toxiproxy toxic per direction.
 type Fault struct {
-	p     *Proxy
-	names []string
+	p      *Proxy
+	typ    string
+	names  []string
+	remove sync.Once
 }
 
-// Remove takes the fault away. Connections it already broke stay broken.
-// Removing a fault twice, or after RemoveAll, returns an error wrapping
-// toxiproxy.ErrToxicNotFound.
+// Remove takes the fault away. Connections it already broke stay broken;
+// removing a Stall closes the connections it stalled, since they have lost
+// data. Remove is idempotent; after RemoveAll it does nothing.
 func (f *Fault) Remove() error {
-	var errs []error
-	for _, name := range f.names {
-		if err := f.p.tp.Toxics.RemoveToxic(context.Background(), name); err != nil {
-			errs = append(errs, fmt.Errorf("faultproxy: remove %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
+	var err error
+	f.remove.Do(func() { err = f.p.removeFault(f) })
+	return err
 }
 
 // AddLatency delays every chunk of data in dir by latency ± jitter
@@ -85,31 +86,82 @@ func (p *Proxy) LimitBandwidth(kbPerSec int, dir Direction) (*Fault, error) {
 	return p.add("bandwidth", dir, map[string]int64{"rate": int64(kbPerSec)})
 }
 
-// Stall black-holes dir: the proxy keeps both TCP connections open and
-// keeps reading, but drops the data instead of forwarding it (toxiproxy's
-// timeout toxic with timeout 0). Each peer sees a connection that accepts
-// writes and never answers nor closes, as when the other host has vanished
-// without a reset. Removing the fault closes the connections it stalled
-// (toxiproxy's timeout toxic closes them on removal; they have lost data),
-// so after Remove or Heal only new connections work.
+// Stall black-holes dir on every connection: the proxy keeps both TCP
+// connections open and keeps reading, but drops the data instead of
+// forwarding it (toxiproxy's timeout toxic with timeout 0). Each peer sees
+// a connection that takes writes and never answers nor closes, as when the
+// other host has vanished without a reset: a keepalive with want-reply
+// never returns. Removing the fault (Remove, RemoveAll, Heal) closes every
+// connection, since they have lost data; new ones then work.
 func (p *Proxy) Stall(dir Direction) (*Fault, error) {
-	return p.add("timeout", dir, map[string]int64{"timeout": 0})
+	f, err := p.add(stallType, dir, nil)
+	if err == nil {
+		p.stalls.Add(1)
+	}
+	return f, err
 }
 
-// ResetPeer resets connections after dir carries data (toxiproxy's
-// reset_peer toxic with timeout 0): at the next chunk in dir the proxy
-// closes that connection on both sides. A connection accepted while the
-// fault is in place is closed with SO_LINGER 0, so its peers get a TCP RST
-// (ECONNRESET); toxiproxy does not set SO_LINGER on connections that
-// existed before, so those peers see an orderly close (EOF). An idle
-// connection is untouched until it carries data in dir.
+// ResetPeer resets every connection when it next carries data in dir, as
+// toxiproxy's reset_peer toxic with timeout 0 does: the proxy closes that
+// connection on both sides with SO_LINGER 0, so both peers get a TCP RST
+// (ECONNRESET) rather than EOF. A connection idle in dir is untouched until
+// it carries data; a new connection is reset by the SSH banner exchange.
+// Removing the fault restores orderly closes.
 func (p *Proxy) ResetPeer(dir Direction) (*Fault, error) {
-	return p.add("reset_peer", dir, map[string]int64{"timeout": 0})
+	p.resets.Add(1)
+	p.setLingerAll(0)
+	f, err := p.add(resetType, dir, nil)
+	if err != nil {
+		p.resetRemoved()
+	}
+	return f, err
 }
 
-// RemoveAll removes every fault from the proxy.
+// RemoveAll removes every fault from the proxy, with the effects of each
+// fault's Remove.
 func (p *Proxy) RemoveAll() {
 	p.tp.Toxics.ResetToxics(context.Background())
+	if p.stalls.Swap(0) > 0 {
+		p.CutConnections()
+	}
+	if p.resets.Swap(0) > 0 {
+		p.setLingerAll(-1)
+	}
+}
+
+// removeFault removes f's toxics and undoes its side effects.
+func (p *Proxy) removeFault(f *Fault) error {
+	var errs []error
+	found := false
+	for _, name := range f.names {
+		err := p.tp.Toxics.RemoveToxic(context.Background(), name)
+		if errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			continue // removed by RemoveAll
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("faultproxy: remove %s: %w", name, err))
+		}
+		found = true
+	}
+	if !found {
+		return errors.Join(errs...)
+	}
+	switch f.typ {
+	case stallType:
+		p.stalls.Add(-1)
+		p.CutConnections()
+	case resetType:
+		p.resetRemoved()
+	}
+	return errors.Join(errs...)
+}
+
+// resetRemoved records that a ResetPeer fault is gone; with the last one,
+// connections close in order again.
+func (p *Proxy) resetRemoved() {
+	if p.resets.Add(-1) == 0 {
+		p.setLingerAll(-1)
+	}
 }
 
 // toxicSpec is the JSON toxiproxy's AddToxicJson reads.
@@ -118,7 +170,7 @@ type toxicSpec struct {
 	Type       string           `json:"type"`
 	Stream     string           `json:"stream"`
 	Toxicity   float32          `json:"toxicity"`
-	Attributes map[string]int64 `json:"attributes"`
+	Attributes map[string]int64 `json:"attributes,omitempty"`
 }
 
 // add adds a toxic of type typ with attrs to each stream of dir. If one
@@ -128,12 +180,15 @@ func (p *Proxy) add(typ string, dir Direction, attrs map[string]int64) (*Fault, 
 	if err != nil {
 		return nil, err
 	}
-	f := &Fault{p: p}
+	f := &Fault{p: p, typ: typ}
 	for _, stream := range streams {
 		spec := toxicSpec{Name: fmt.Sprintf("%s_%s_%d", typ, stream, p.seq.Add(1)),
 			Type: typ, Stream: stream, Toxicity: 1, Attributes: attrs}
 		if err := p.addToxic(spec); err != nil {
-			return nil, errors.Join(err, f.Remove())
+			for _, name := range f.names {
+				err = errors.Join(err, p.tp.Toxics.RemoveToxic(context.Background(), name))
+			}
+			return nil, err
 		}
 		f.names = append(f.names, spec.Name)
 	}

@@ -1,50 +1,53 @@
 package faultproxy
 
 import (
-	"errors"
 	"fmt"
-	"reflect"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 )
 
-// drainTimeout bounds how long Close waits for toxiproxy's per-connection
-// goroutines after closing the connections; they normally end at once.
-const drainTimeout = 10 * time.Second
-
 // Proxy is a running TCP fault proxy. Create it with Start or New; all
 // methods are safe for concurrent use.
 type Proxy struct {
-	tp   *toxiproxy.Proxy
-	addr string // "127.0.0.1:port", fixed by the first listen
-	seq  atomic.Int64
+	srv  *toxiproxy.ApiServer // metrics and logger for toxiproxy's links
+	tp   *toxiproxy.Proxy     // owns the ToxicCollection; never started
+	addr string               // "127.0.0.1:port", fixed by the first listen
+	seq  atomic.Int64         // toxic name suffixes
 
-	// mu serializes Enable, Disable, CutConnections, SetUpstream and Close
-	// and guards closed. toxiproxy's own locks are taken under it, never
-	// the other way round.
-	mu     sync.Mutex
-	closed bool
+	// resets counts ResetPeer faults in place; while it is positive, new
+	// connections get SO_LINGER 0.
+	resets atomic.Int64
+	// stalls counts Stall faults in place; removing one closes every
+	// connection.
+	stalls atomic.Int64
+
+	// mu guards ln, upstream, conns and closed. It is held while the
+	// listener is opened or closed and while connections are closed, never
+	// during a dial. Lock order: mu before toxiproxy's locks.
+	mu       sync.Mutex
+	ln       net.Listener // nil while disabled or closed
+	upstream string
+	conns    map[*pair]struct{}
+	closed   bool
+
+	wg sync.WaitGroup // accept loops and link writers
 }
 
 // Start starts a proxy on 127.0.0.1:0 that forwards to upstream and
 // registers its Close with tb.Cleanup. It calls tb.Fatal if the proxy
-// cannot start and tb.Error if Close finds goroutines that do not end.
+// cannot start.
 func Start(tb testing.TB, upstream string) *Proxy {
 	tb.Helper()
 	p, err := New(upstream)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
+	tb.Cleanup(p.Close)
 	return p
 }
 
@@ -52,67 +55,62 @@ func Start(tb testing.TB, upstream string) *Proxy {
 // Upstream is dialled once per accepted connection, not here. The caller
 // must call Close.
 func New(upstream string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: listen: %w", err)
+	}
 	// A private ApiServer per proxy: no-op logger, metrics off on a
 	// private registry. Its HTTP API is never started.
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	tp := toxiproxy.NewProxy(srv, "faultproxy", "127.0.0.1:0", upstream)
-	if err := tp.Start(); err != nil {
-		return nil, fmt.Errorf("faultproxy: listen: %w", err)
-	}
-	tp.Lock()
-	addr := tp.Listen // rewritten to the bound address by Start
-	tp.Unlock()
-	return &Proxy{tp: tp, addr: addr}, nil
+	p := &Proxy{srv: srv, addr: ln.Addr().String(), upstream: upstream,
+		conns: map[*pair]struct{}{}}
+	p.tp = toxiproxy.NewProxy(srv, "faultproxy", p.addr, upstream)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.serveLocked(ln)
+	return p, nil
 }
 
 // Addr returns the proxy's address, "127.0.0.1:port". It stays the same
 // across Disable and Enable.
 func (p *Proxy) Addr() string { return p.addr }
 
-// Upstream returns the address the proxy forwards to.
+// Upstream returns the address the proxy forwards new connections to.
 func (p *Proxy) Upstream() string {
-	p.tp.Lock()
-	defer p.tp.Unlock()
-	return p.tp.Upstream
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upstream
 }
 
-// SetUpstream makes the proxy forward new connections to addr. Like
-// toxiproxy's Update, it closes the existing connections and, if the proxy
-// is enabled, re-listens on the same address (a dial in between is
-// refused). Faults stay in place.
+// SetUpstream makes the proxy forward new connections to addr. Existing
+// connections and faults stay as they are.
 func (p *Proxy) SetUpstream(addr string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
-	p.tp.Lock()
-	cur := toxiproxy.Proxy{Listen: p.addr, Upstream: addr, Enabled: p.tp.Enabled}
-	p.tp.Unlock()
-	if err := p.tp.Update(&cur); err != nil {
-		return fmt.Errorf("faultproxy: set upstream %s: %w", addr, err)
-	}
+	p.upstream = addr
 	return nil
 }
 
 // Enabled reports whether the proxy is accepting connections.
 func (p *Proxy) Enabled() bool {
-	p.tp.Lock()
-	defer p.tp.Unlock()
-	return p.tp.Enabled
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ln != nil
 }
 
 // Disable takes the proxy down: it stops listening, so new dials are
 // refused (ECONNREFUSED), and closes every proxied connection on both
-// sides (the peers see EOF). Faults stay in place. Disabling a disabled
-// proxy does nothing.
+// sides. Faults stay in place. Disabling a disabled proxy does nothing.
 func (p *Proxy) Disable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
-	p.tp.Stop()
+	p.stopLocked()
 	return nil
 }
 
@@ -124,32 +122,27 @@ func (p *Proxy) Enable() error {
 	if p.closed {
 		return ErrClosed
 	}
-	return p.enableLocked()
-}
-
-// enableLocked starts the proxy unless it is running; p.mu must be held.
-func (p *Proxy) enableLocked() error {
-	err := p.tp.Start()
-	if err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+	if p.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
 		return fmt.Errorf("faultproxy: listen %s: %w", p.addr, err)
 	}
+	p.serveLocked(ln)
 	return nil
 }
 
-// CutConnections closes every proxied connection on both sides and keeps
-// (or, if disabled, leaves) the proxy as it was. It is Disable followed by
-// Enable, so a dial racing with it may be refused.
+// CutConnections closes every proxied connection on both sides; the proxy
+// keeps listening, so new dials work at once.
 func (p *Proxy) CutConnections() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
-	if !p.Enabled() {
-		return nil
-	}
-	p.tp.Stop()
-	return p.enableLocked()
+	p.closeConnsLocked()
+	return nil
 }
 
 // Heal removes every fault and enables the proxy. Connections that a fault
@@ -159,39 +152,31 @@ func (p *Proxy) Heal() error {
 	return p.Enable()
 }
 
-// Close stops the proxy, closes every connection and waits until
-// toxiproxy has let go of them. It is idempotent; later calls return nil.
-func (p *Proxy) Close() error {
+// Close stops the proxy, closes every connection and waits until every
+// goroutine it and toxiproxy started for them has ended. It is idempotent.
+func (p *Proxy) Close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
+	if !p.closed {
+		p.closed = true
+		p.stopLocked()
 	}
-	p.closed = true
-	p.tp.Stop()
-	return p.waitLinks(drainTimeout)
+	p.mu.Unlock()
+	p.wg.Wait()
 }
 
-// waitLinks waits until toxiproxy's ToxicCollection has no links left.
-//
-// toxiproxy's Stop closes every connection but does not wait for the
-// goroutines that copy data; each link's writer unregisters the link as its
-// last step. The registry (ToxicCollection.links) is unexported, so its
-// length is read with reflect under the collection's own lock.
-func (p *Proxy) waitLinks(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for n := p.links(); n > 0; n = p.links() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("faultproxy: %d connection links still running after %v", n, timeout)
-		}
-		time.Sleep(time.Millisecond)
+// stopLocked closes the listener and every connection; p.mu must be held.
+func (p *Proxy) stopLocked() {
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
 	}
-	return nil
+	p.closeConnsLocked()
 }
 
-// links returns the number of live toxiproxy links (two per connection).
-func (p *Proxy) links() int {
-	p.tp.Toxics.Lock()
-	defer p.tp.Toxics.Unlock()
-	return reflect.ValueOf(p.tp.Toxics).Elem().FieldByName("links").Len()
+// closeConnsLocked closes both sides of every connection; p.mu must be
+// held. toxiproxy's links then see their sources fail and wind down.
+func (p *Proxy) closeConnsLocked() {
+	for c := range p.conns {
+		c.close()
+	}
 }
