@@ -210,16 +210,64 @@ func (a *Adapter) CleanupStaleConnections(maxAge time.Duration) int {
 	return a.cfg.cleanup(maxAge)
 }
 
-// GetConnectionStatus reports, per key the adapter has served, what it saw:
-// commands running and run, last use, and whether the last lease or
-// command lost the connection.
+// EntryLister is implemented by pools that report their connections'
+// metadata (pool.Pool does); the adapter then builds its status from it.
+type EntryLister interface {
+	Entries() []pool.EntryInfo
+}
+
+// GetConnectionStatus reports, per key the adapter has served, what it saw
+// (commands running and run, last use, whether the last lease or command
+// lost the connection), overlaid with the pool's own view of the key's
+// connections when the pool is an EntryLister.
 func (a *Adapter) GetConnectionStatus() map[string]ConnectionStatus {
 	out := map[string]ConnectionStatus{}
 	a.keys.Range(func(k, v any) bool {
 		out[k.(string)] = v.(*keyStats).status(k.(string))
 		return true
 	})
+	if el, ok := a.pool.(EntryLister); ok {
+		overlayEntries(out, el.Entries())
+	}
 	return out
+}
+
+// overlayEntries replaces the connection fields of each served key's status
+// with the aggregate of the pool's entries for the key: connected and
+// healthy when any connection is usable, leases summed, oldest creation,
+// latest use and health check.
+func overlayEntries(out map[string]ConnectionStatus, entries []pool.EntryInfo) {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		st, ok := out[e.Key]
+		if !ok {
+			continue
+		}
+		if !seen[e.Key] {
+			seen[e.Key] = true
+			st.Connected, st.Healthy, st.InUse, st.CreatedAt = false, false, 0, e.Created
+		}
+		usable := e.State == pool.StateIdle || e.State == pool.StateActive
+		st.Connected = st.Connected || e.State != pool.StateClosed
+		st.Healthy = st.Healthy || usable
+		st.InUse += int(e.Leases)
+		if e.Created.Before(st.CreatedAt) {
+			st.CreatedAt = e.Created
+		}
+		if e.LastUsed.After(st.LastUsed) {
+			st.LastUsed = e.LastUsed
+		}
+		if e.LastHealthCheck.After(st.LastHealthCheck) {
+			st.LastHealthCheck = e.LastHealthCheck
+		}
+		out[e.Key] = st
+	}
+	for key, st := range out {
+		if !seen[key] { // the pool has no connection for the key (closed idle)
+			st.Connected, st.InUse = false, 0
+			out[key] = st
+		}
+	}
 }
 
 func (st *keyStats) status(key string) ConnectionStatus {

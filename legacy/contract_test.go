@@ -152,13 +152,15 @@ func providers(t *testing.T, e *env) map[string]legacy.ConnectionProvider {
 	newFlagsClient, _ := newFlags(t, flagSet(100, false))
 	killFlagsClient, _ := newFlags(t, flagSet(100, true))
 	halfFlagsClient, _ := newFlags(t, flagSet(50, false))
+	minimal, _ := e.minimalAdapter(t)
 	return map[string]legacy.ConnectionProvider{
-		"legacy":        lp,
-		"adapter":       ad,
-		"router=new":    legacy.NewRouter(e.legacyPool(t), adaptr(t, e), newFlagsClient),
-		"router=kill":   legacy.NewRouter(e.legacyPool(t), adaptr(t, e), killFlagsClient),
-		"router=50pct":  legacy.NewRouter(e.legacyPool(t), adaptr(t, e), halfFlagsClient),
-		"router=noflag": legacy.NewRouter(e.legacyPool(t), adaptr(t, e), nil2(t)),
+		"legacy":          lp,
+		"adapter":         ad,
+		"adapter=minimal": minimal,
+		"router=new":      legacy.NewRouter(e.legacyPool(t), adaptr(t, e), newFlagsClient),
+		"router=kill":     legacy.NewRouter(e.legacyPool(t), adaptr(t, e), killFlagsClient),
+		"router=50pct":    legacy.NewRouter(e.legacyPool(t), adaptr(t, e), halfFlagsClient),
+		"router=noflag":   legacy.NewRouter(e.legacyPool(t), adaptr(t, e), nil2(t)),
 	}
 }
 

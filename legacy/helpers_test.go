@@ -99,16 +99,31 @@ func (e *env) legacyPool(t testing.TB, opts ...legacy.Option) *legacy.Connection
 	return p
 }
 
-// adapter returns an adapter over a lease pool on the env.
-func (e *env) adapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, *leasePool) {
+// newPool returns a new pool (package pool) on the env, closed at cleanup.
+func (e *env) newPool(t testing.TB) pool.Pool {
+	p := pool.NewPool(e.factory, pool.PoolConfig{}, nil)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// adapter returns an adapter over a new pool on the env.
+func (e *env) adapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, pool.Pool) {
+	p := e.newPool(t)
+	return legacy.NewAdapter(p, e.registrar, opts...), p
+}
+
+// minimalAdapter returns an adapter over a leasePool, whose DropIdle serves
+// as the adapter's idle dropper.
+func (e *env) minimalAdapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, *leasePool) {
 	lp := newLeasePool(e.factory)
 	t.Cleanup(lp.Close)
 	opts = append([]legacy.AdapterOption{legacy.WithIdleDropper(lp.DropIdle)}, opts...)
 	return legacy.NewAdapter(lp, e.registrar, opts...), lp
 }
 
-// leasePool is a minimal LeasePool standing in for the new pool until it
-// lands: one shared client per key, dialed on demand, leases counted.
+// leasePool is a minimal LeasePool (one shared client per key, dialed on
+// demand, leases counted) with a DropIdle that package pool does not offer,
+// to test the adapter's idle-dropper hook.
 type leasePool struct {
 	factory pool.ConnectionFactory
 	mu      sync.Mutex // guards clients and leases

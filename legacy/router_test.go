@@ -130,7 +130,7 @@ func TestRouterEvaluationContext(t *testing.T) {
 func TestRouterDrainsOnRouteChange(t *testing.T) {
 	e := newEnv(t)
 	lp := e.legacyPool(t)
-	ad, leases := e.adapter(t)
+	ad, leases := e.minimalAdapter(t)
 	client, flags := newFlags(t, flagSet(0, false))
 	var changes []string
 	r := legacy.NewRouter(lp, ad, client, legacy.WithRouteChangeHook(func(s *legacy.Server, asRoot bool, from, to legacy.Route) {
