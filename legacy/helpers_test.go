@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -37,7 +38,11 @@ func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) err
 // env is one sshtest server with a client key file, a known_hosts file
 // that trusts it, and an sshconn factory over a registry.
 type env struct {
-	srv        *sshtest.Server
+	srv        *sshtest.Server // nil on real sshd
+	host       string
+	port       int
+	rootUser   string
+	appUser    string
 	reg        *sshconn.Registry
 	registrar  registrar
 	factory    *sshconn.Factory
@@ -50,13 +55,30 @@ func newEnv(t testing.TB, opts ...sshtest.Option) *env {
 	t.Helper()
 	srv := sshtest.NewServer(t, opts...)
 	dir := t.TempDir()
-	e := &env{srv: srv, reg: sshconn.NewRegistry(), dir: dir,
+	e := &env{srv: srv, host: srv.Host(), port: srv.Port(), rootUser: "root", appUser: "app", dir: dir,
 		keyFile: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
-	e.registrar = registrar{e.reg}
-	e.factory = sshconn.NewFactory(e.reg, sshconn.WithMaxRetries(0))
 	must(t, os.WriteFile(e.keyFile, srv.ClientKeyPEM(), 0o600))
 	must(t, os.WriteFile(e.knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600))
+	e.init()
 	return e
+}
+
+// newSSHDEnv is an env on a private real OpenSSH sshd (skipped where sshd
+// is missing, except on CI). Both roles log in as the sshd's test user: root
+// would run root's shell start-up files around every command.
+func newSSHDEnv(t testing.TB) *env {
+	t.Helper()
+	srv := sshdtest.Start(t)
+	e := &env{host: srv.Host(), port: srv.Port(), rootUser: srv.User(), appUser: srv.User(),
+		dir: t.TempDir(), keyFile: srv.ClientKeyPath(), knownHosts: srv.KnownHostsPath()}
+	e.init()
+	return e
+}
+
+func (e *env) init() {
+	e.reg = sshconn.NewRegistry()
+	e.registrar = registrar{e.reg}
+	e.factory = sshconn.NewFactory(e.reg, sshconn.WithMaxRetries(0))
 }
 
 func must(t testing.TB, err error) {
@@ -68,8 +90,8 @@ func must(t testing.TB, err error) {
 
 // server returns a Server on the env's sshtest server.
 func (e *env) server(id string) *legacy.Server {
-	return &legacy.Server{ID: id, Name: "srv-" + id, Host: e.srv.Host(), Port: e.srv.Port(),
-		RootUsername: "root", AppUsername: "app", KeyPath: e.keyFile, KnownHostsPath: e.knownHosts}
+	return &legacy.Server{ID: id, Name: "srv-" + id, Host: e.host, Port: e.port,
+		RootUsername: e.rootUser, AppUsername: e.appUser, KeyPath: e.keyFile, KnownHostsPath: e.knownHosts}
 }
 
 // untrusted returns a Server whose known_hosts does not list the host key.
