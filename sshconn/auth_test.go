@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,9 +191,9 @@ func TestAuthCertificate(t *testing.T) {
 	}
 }
 
-// serveAgent serves keyring on a unix socket in a temp dir and points
-// SSH_AUTH_SOCK at it.
-func serveAgent(t *testing.T, keys ...any) {
+// serveAgent serves keyring on a unix socket in a temp dir, points
+// SSH_AUTH_SOCK at it, and returns the number of agent connections open.
+func serveAgent(t *testing.T, keys ...any) (open func() int64) {
 	t.Helper()
 	keyring := agent.NewKeyring()
 	for _, k := range keys {
@@ -204,32 +206,43 @@ func serveAgent(t *testing.T, keys ...any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var active atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { _ = agent.ServeAgent(keyring, c); c.Close() }()
+			active.Add(1)
+			wg.Go(func() { _ = agent.ServeAgent(keyring, c); c.Close(); active.Add(-1) })
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	t.Setenv("SSH_AUTH_SOCK", sock)
+	return active.Load
 }
 
 func TestAuthAgent(t *testing.T) {
 	signer, priv := newKey(t)
 	e := newEnv(t, sshtest.WithAuthorizedKey(signer.PublicKey()))
-	serveAgent(t, priv)
+	open := serveAgent(t, priv)
 	tgt := e.target()
 	tgt.Auth = sshconn.Auth{Agent: true}
 	c := mustDial(t, tgt)
 	mustRun(t, c, "true")
+	if open() != 1 {
+		t.Fatalf("%d agent connections open during the client's life, want 1", open())
+	}
 	c.Close()
-	// The agent socket stays open for the client's life and is closed by
-	// Close; goleak (TestMain) proves the serving goroutine ended.
+	waitFor(t, func() bool { return open() == 0 }, "Close must close the agent socket")
+
+	// A failed dial closes the agent socket too.
+	e.srv.FailAuth(true)
+	if _, err := dialTarget(t, tgt); err == nil {
+		t.Fatal("want an auth failure")
+	}
+	waitFor(t, func() bool { return open() == 0 }, "a failed dial must close the agent socket")
 }
 
 func TestAuthAgentUnreachableFallsBackToFiles(t *testing.T) {

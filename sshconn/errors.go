@@ -13,6 +13,7 @@ type kindError struct {
 	kind pool.ErrorKind
 }
 
+// Error returns the message.
 func (e *kindError) Error() string { return e.msg }
 
 // ErrorKind returns the kind the sentinel was declared with.

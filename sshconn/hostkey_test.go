@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -263,4 +264,32 @@ func rsaPublicKey(t *testing.T) ssh.PublicKey {
 		t.Fatal(err)
 	}
 	return pub
+}
+
+// TestAcceptNewHelperProcess is the child of
+// TestHostKeyAcceptNewAcrossProcesses; it skips in normal runs.
+func TestAcceptNewHelperProcess(t *testing.T) {
+	addr := os.Getenv("SSHCONN_HELPER_ADDR")
+	if addr == "" {
+		t.Skip("helper process for TestHostKeyAcceptNewAcrossProcesses")
+	}
+	_, host, port, err := sshconn.ParseKey(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := sshconn.Target{Host: host, Port: port, User: "alice", HostKey: sshconn.HostKeyAcceptNew,
+		Auth:            sshconn.Auth{IdentityFiles: []string{os.Getenv("SSHCONN_HELPER_KEY")}},
+		KnownHostsFiles: []string{os.Getenv("SSHCONN_HELPER_KNOWN_HOSTS")}}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			c, err := newFactory(nil).DialTarget(context.Background(), "k", tgt)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+		})
+	}
+	wg.Wait()
 }
