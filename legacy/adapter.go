@@ -289,7 +289,7 @@ func (st *keyStats) status(key string) ConnectionStatus {
 
 // fail records a failure that lost or could not make the connection.
 func (st *keyStats) fail(err error) {
-	if k := pool.Classify(err); k.ConnectionFatal() || k == pool.KindRefused || k.Permanent() {
+	if k := classify(err); k.ConnectionFatal() || k == pool.KindRefused || k == pool.KindPoolClosed || k.Permanent() {
 		st.healthy.Store(false)
 		msg := err.Error()
 		st.lastErr.Store(&msg)

@@ -73,9 +73,18 @@ func (e *CommandError) Error() string {
 // Unwrap returns the cause.
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// ErrorKind classifies the cause with pool.Classify; it makes CommandError a
+// ErrorKind classifies the cause with classify; it makes CommandError a
 // pool.Kinder.
-func (e *CommandError) ErrorKind() pool.ErrorKind { return pool.Classify(e.Err) }
+func (e *CommandError) ErrorKind() pool.ErrorKind { return classify(e.Err) }
+
+// classify is pool.Classify, plus pool.ErrPoolClosed as KindPoolClosed
+// (package pool's sentinel does not report a kind itself).
+func classify(err error) pool.ErrorKind {
+	if errors.Is(err, pool.ErrPoolClosed) {
+		return pool.KindPoolClosed
+	}
+	return pool.Classify(err)
+}
 
 // ExitStatus returns the remote exit status when the command ran and exited
 // non-zero, and -1 otherwise.

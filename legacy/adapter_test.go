@@ -1,0 +1,112 @@
+package legacy_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+)
+
+// TestAdapterLeasesPerCommand: the adapter holds no lease between
+// commands, and its status reflects the pool's connections.
+func TestAdapterLeasesPerCommand(t *testing.T) {
+	e := newEnv(t)
+	ad, p := e.adapter(t)
+	s := e.server("a1")
+	c := connect(t, ad, s, true)
+	for range 3 {
+		if _, err := c.ExecuteCommand("true"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := p.GetSnapshot()
+	if got := p.Entries(); len(got) != 1 || got[0].Leases != 0 {
+		t.Fatalf("entries = %v", got)
+	}
+	st := ad.GetConnectionStatus()[legacy.Key(s, true)]
+	if !st.Connected || !st.Healthy || st.InUse != 0 || st.Commands != 3 || st.User != "root" || !st.AsRoot || st.ServerID != "a1" {
+		t.Fatalf("status = %+v (snapshot %+v)", st, snap)
+	}
+}
+
+func TestAdapterContextAndTimeouts(t *testing.T) {
+	e := newEnv(t)
+	ad, _ := e.adapter(t, legacy.WithAdapterCommandTimeout(100*time.Millisecond))
+	s := e.server("a2")
+	c, err := ad.GetOrCreateConnectionContext(context.Background(), s, false)
+	must(t, err)
+	if _, err := c.ExecuteCommand("sleep 5"); pool.Classify(err) != pool.KindTimeout {
+		t.Fatalf("command timeout: %v (%v)", err, pool.Classify(err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.ExecuteCommandContext(ctx, "true"); pool.Classify(err) != pool.KindCanceled {
+		t.Fatalf("canceled: %v (%v)", err, pool.Classify(err))
+	}
+	lines := make(chan string, 4)
+	if err := c.ExecuteCommandStreamContext(context.Background(), "yes 3", lines); err != nil || len(lines) != 3 {
+		t.Fatalf("stream: %v, %d lines", err, len(lines))
+	}
+}
+
+// TestAdapterRegistersOnChange: the registrar is called once per key, and
+// again when the server's settings change.
+func TestAdapterRegistersOnChange(t *testing.T) {
+	e := newEnv(t)
+	calls := 0
+	reg := legacy.TargetRegistrarFunc(func(key string, s *legacy.Server, asRoot bool) error {
+		calls++
+		return e.registrar.RegisterServer(key, s, asRoot)
+	})
+	ad := legacy.NewAdapter(e.newPool(t), reg)
+	s := e.server("a3")
+	connect(t, ad, s, false)
+	connect(t, ad, s, false)
+	s2 := *s
+	s2.Name = "renamed"
+	connect(t, ad, &s2, false)
+	if calls != 2 {
+		t.Fatalf("registrar called %d times; want 2", calls)
+	}
+	bad := legacy.TargetRegistrarFunc(func(string, *legacy.Server, bool) error { return legacy.ErrInvalidServer })
+	if _, err := legacy.NewAdapter(e.newPool(t), bad).GetOrCreateConnection(s, false); !errors.Is(err, legacy.ErrInvalidServer) {
+		t.Fatalf("registrar error: %v", err)
+	}
+}
+
+func TestAdapterCleanupHooks(t *testing.T) {
+	e := newEnv(t)
+	var dropped []string
+	var cleaned time.Duration
+	ad, _ := e.adapter(t,
+		legacy.WithIdleDropper(func(key string) bool { dropped = append(dropped, key); return true }),
+		legacy.WithStaleCleanup(func(maxAge time.Duration) int { cleaned = maxAge; return 7 }))
+	s := e.server("a4")
+	connect(t, ad, s, false)
+	if !ad.RemoveIdleConnection(s, false) || len(dropped) != 1 || dropped[0] != legacy.Key(s, false) {
+		t.Fatalf("dropped %v", dropped)
+	}
+	if n := ad.CleanupStaleConnections(time.Hour); n != 7 || cleaned != time.Hour || len(ad.GetConnectionStatus()) != 1 {
+		t.Fatalf("cleanup = %d (maxAge %v)", n, cleaned)
+	}
+	if ad.CleanupStaleConnections(-time.Hour); len(ad.GetConnectionStatus()) != 0 {
+		t.Fatal("status of an unused key survived a cleanup")
+	}
+}
+
+// TestAdapterPoolClosed: commands after the pool closed fail with the
+// pool's error, classified as pool-closed.
+func TestAdapterPoolClosed(t *testing.T) {
+	e := newEnv(t)
+	ad, p := e.adapter(t)
+	c := connect(t, ad, e.server("a5"), false)
+	p.Close()
+	_, err := c.ExecuteCommand("true")
+	var ce *legacy.CommandError
+	if !errors.As(err, &ce) || ce.ErrorKind() != pool.KindPoolClosed || c.IsHealthy() {
+		t.Fatalf("after pool Close: %v (kind %v), healthy %v", err, pool.Classify(err), c.IsHealthy())
+	}
+}
