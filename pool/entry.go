@@ -93,7 +93,7 @@ const (
 type entry struct {
 	ctl            atomic.Int64 // leases | ctlDraining
 	useCount       atomic.Int64 // leases ever granted
-	lastUsed       atomic.Int64 // unix nanos of the last release to idle (or creation)
+	lastUsed       atomic.Int64 // unix nanos when last seen released (lastUsedDirty: not yet seen)
 	lastHealth     atomic.Int64 // unix nanos of the last health check, 0 = never
 	healthFailures atomic.Int64 // consecutive failed health checks
 	state          atomic.Int32 // EntryState: 0 while usable, else draining/unhealthy/closed
@@ -114,6 +114,36 @@ func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *entry {
 	e := &entry{ks: ks, client: c, id: id, created: now, expires: expires}
 	e.lastUsed.Store(now)
 	return e
+}
+
+// lastUsedDirty marks an entry released since the pool last looked at it.
+//
+// Reading the clock costs 50–150 ns on the VMs this runs on, more than the
+// whole Get+Release hit path, so Release does not read it: it stores
+// lastUsedDirty, and whoever next looks at the entry (eviction, cleanup,
+// Entries) stamps it with the time of that look. LastUsed is therefore
+// "first seen released", never earlier than the real release: idle times
+// are never overestimated, so MaxIdleTime never closes a connection early,
+// and LRU orders connections by the look in which they were seen released.
+const lastUsedDirty = -1
+
+// markUsed records a release without reading the clock.
+func (e *entry) markUsed() {
+	if e.lastUsed.Load() != lastUsedDirty {
+		e.lastUsed.Store(lastUsedDirty)
+	}
+}
+
+// lastUsedAt returns when e was last seen released, stamping a dirty entry
+// with now.
+func (e *entry) lastUsedAt(now int64) int64 {
+	if v := e.lastUsed.Load(); v != lastUsedDirty {
+		return v
+	}
+	if e.lastUsed.CompareAndSwap(lastUsedDirty, now) {
+		return now
+	}
+	return e.lastUsed.Load()
 }
 
 // leases returns the number of leases held.
@@ -214,11 +244,11 @@ type EntryInfo struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 }
 
-// infoLocked snapshots e. The caller holds pool.mu (for meta).
-func (e *entry) infoLocked() EntryInfo {
+// infoLocked snapshots e at now. The caller holds pool.mu (for meta).
+func (e *entry) infoLocked(now int64) EntryInfo {
 	in := EntryInfo{
 		ID: e.id, Key: e.ks.name, State: e.State(),
-		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsed.Load()),
+		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
 		UseCount: e.useCount.Load(), Leases: e.leases(), HealthFailures: e.healthFailures.Load(),
 	}
@@ -369,9 +399,10 @@ func (e *entry) setMetaLocked(k, v string) {
 
 // Entries implements Pool.
 func (p *pool) Entries() []EntryInfo {
+	now := p.nowNano()
 	p.mu.Lock()
 	var out []EntryInfo
-	p.forEachEntryLocked(func(e *entry) { out = append(out, e.infoLocked()) })
+	p.forEachEntryLocked(func(e *entry) { out = append(out, e.infoLocked(now)) })
 	p.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {

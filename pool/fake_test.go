@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ type fakeClient struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 	keepErr   atomic.Pointer[error]
+	lieAlive  atomic.Bool // Alive reports true even after Close
 	runs      atomic.Int64
 	f         *fakeFactory
 }
@@ -58,7 +60,7 @@ func (c *fakeClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, e
 	return pool.Result{Stdout: []byte(c.key + ":" + cmd.Cmd + "\n")}, nil
 }
 
-var errEOF = errors.New("EOF")
+var errEOF = io.EOF
 
 func (c *fakeClient) NewSession(context.Context) (*ssh.Session, error) {
 	return nil, errors.New("fake: no sessions")
@@ -75,7 +77,7 @@ func (c *fakeClient) SendKeepalive(context.Context) (time.Duration, error) {
 	return time.Microsecond, nil
 }
 
-func (c *fakeClient) Alive() bool           { return !c.closed.Load() }
+func (c *fakeClient) Alive() bool           { return !c.closed.Load() || c.lieAlive.Load() }
 func (c *fakeClient) Done() <-chan struct{} { return c.done }
 func (c *fakeClient) Client() *ssh.Client   { return nil }
 func (c *fakeClient) RemoteAddr() net.Addr {
@@ -267,3 +269,7 @@ func mustRelease(t testing.TB, p pool.Pool, key string, c pool.SSHClient) {
 		t.Fatalf("Release(%q): %v", key, err)
 	}
 }
+
+// fakeClientSize approximates one fakeClient's heap (struct, done channel,
+// the factory's slice slot), subtracted when measuring pool overhead.
+const fakeClientSize = 96 + 96 + 8

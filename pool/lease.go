@@ -43,9 +43,7 @@ func (l *lease) release() error {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
 	p.stats.released.Add(1)
-	if e.ctl.Load()&ctlLeaseMask == 1 {
-		e.lastUsed.Store(p.nowNano())
-	}
+	e.markUsed()
 	v := e.releaseSlot()
 	if v == ctlDraining {
 		p.finish(e)

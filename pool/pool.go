@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +102,7 @@ type pool struct {
 	ctx    context.Context // the pool's own context: bounds dials; canceled by Close
 	cancel context.CancelFunc
 
-	keys        sync.Map // string → *keyState; entries added and removed under mu
+	keys        keyTable // lock-free view of byKey; written under mu
 	maxSessions atomic.Int64
 	balance     atomic.Int32 // LoadBalancing
 	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
@@ -150,7 +151,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		panic("pool: NewPool with nil ConnectionFactory")
 	}
 	config.SetDefaults()
-	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock,
+	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{})}
 	if p.cfgErr != nil {
@@ -201,12 +202,8 @@ func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
 // getFast leases a slot without locking when the key has a usable
 // connection with a free slot and nobody is queued before the caller.
 func (p *pool) getFast(ctx context.Context, key string) *lease {
-	v, ok := p.keys.Load(key)
-	if !ok {
-		return nil
-	}
-	ks := v.(*keyState)
-	if ks.waiting.Load() != 0 {
+	ks := p.keys.load(key)
+	if ks == nil || ks.waiting.Load() != 0 {
 		return nil
 	}
 	var fx effects
@@ -486,4 +483,3 @@ func (p *pool) usable() error {
 	defer p.mu.Unlock()
 	return p.cfgErr
 }
-

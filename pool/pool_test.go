@@ -208,7 +208,7 @@ func TestDialErrorGoesToAllWaitersUnretried(t *testing.T) {
 
 type kindErr struct{ k pool.ErrorKind }
 
-func (e *kindErr) Error() string              { return "fake " + e.k.String() }
+func (e *kindErr) Error() string             { return "fake " + e.k.String() }
 func (e *kindErr) ErrorKind() pool.ErrorKind { return e.k }
 
 func TestNilClientFromFactory(t *testing.T) {

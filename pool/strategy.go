@@ -122,10 +122,11 @@ func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*entry) {
 		}
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].id < ents[j].id })
+	now := p.nowNano()
 	cands := make([]EntryInfo, len(ents))
 	for i, e := range ents {
 		cands[i] = EntryInfo{ID: e.id, Key: e.ks.name, State: StateIdle,
-			Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsed.Load()),
+			Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 			LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
 			UseCount: e.useCount.Load(), HealthFailures: e.healthFailures.Load(), Metadata: e.meta}
 	}

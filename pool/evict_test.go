@@ -1,0 +1,159 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// fillIdle dials one idle connection for each key, in order, advancing
+// the clock between them so Created and LastUsed are ordered.
+func fillIdle(t *testing.T, p pool.Pool, clk *fakeClock, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		c := mustGet(t, p, k)
+		mustRelease(t, p, k, c)
+		p.Entries() // the pool stamps LastUsed when it looks (see entry.markUsed)
+		clk.Advance(time.Second)
+	}
+}
+
+func evictConfig(clk *fakeClock) pool.PoolConfig {
+	cfg := testConfig()
+	cfg.MaxConnections, cfg.MaxConnectionsPerKey = 3, 1
+	cfg.Advanced.Clock = clk.Now
+	return cfg
+}
+
+func keysOf(p pool.Pool) []string {
+	var ks []string
+	for _, e := range p.Entries() {
+		ks = append(ks, e.Key)
+	}
+	return ks
+}
+
+func TestEvictionStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy pool.EvictionStrategy
+		touch    string // key used again before the new key arrives
+		want     []string
+	}{
+		{"lru", pool.LRUStrategy{}, "a", []string{"a", "c", "d"}},
+		{"fifo", pool.FIFOStrategy{}, "a", []string{"b", "c", "d"}},
+		{"custom", pool.CustomStrategy{StrategyName: "last", Select: func(c []pool.EntryInfo) int { return len(c) - 1 }}, "a", []string{"a", "b", "d"}},
+		{"nil-is-lru", nil, "b", []string{"b", "c", "d"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			rec := &recTracer{}
+			p := newTestPool(t, newFactory(), evictConfig(clk), rec)
+			p.SetEvictionStrategy(tc.strategy)
+			fillIdle(t, p, clk, "a", "b", "c", tc.touch)
+			fillIdle(t, p, clk, "d")
+			if got := keysOf(p); !equal(got, tc.want) {
+				t.Errorf("keys after eviction = %v, want %v", got, tc.want)
+			}
+			if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonEvicted] != 1 || s.Total != 3 {
+				t.Errorf("evicted=%d total=%d, want 1, 3", s.ClosedByReason[pool.ReasonEvicted], s.Total)
+			}
+			if !rec.has("evict ") || !rec.has("close ") {
+				t.Errorf("trace lacks evict/close: %v", rec.events)
+			}
+		})
+	}
+}
+
+func TestCustomStrategyRefusingMakesGetWait(t *testing.T) {
+	clk := newClock()
+	p := newTestPool(t, newFactory(), evictConfig(clk), nil)
+	p.SetEvictionStrategy(pool.CustomStrategy{})
+	fillIdle(t, p, clk, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Get(ctx, "d"); !errors.Is(err, pool.ErrPoolExhausted) {
+		t.Fatalf("Get = %v, want ErrPoolExhausted", err)
+	}
+	if (pool.CustomStrategy{}).Name() != "custom" || (pool.LRUStrategy{}).Name() != "lru" || (pool.FIFOStrategy{}).Name() != "fifo" {
+		t.Error("strategy names")
+	}
+}
+
+func TestPoolWideLimitWaitsThenEvictsOnRelease(t *testing.T) {
+	clk := newClock()
+	f := newFactory()
+	p := newTestPool(t, f, evictConfig(clk), nil)
+	held := []pool.SSHClient{mustGet(t, p, "a"), mustGet(t, p, "b"), mustGet(t, p, "c")}
+	got := make(chan pool.SSHClient)
+	go func() {
+		c, err := p.Get(context.Background(), "d")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	waitFor(t, func() bool { return pool.WaitersFor(p, "d") == 1 })
+	mustRelease(t, p, "b", held[1])
+	c := <-got
+	if c.RemoteAddr() == nil || f.maxOpen.Load() > 3 {
+		t.Errorf("max open = %d, want ≤ 3", f.maxOpen.Load())
+	}
+	mustRelease(t, p, "d", c)
+	mustRelease(t, p, "a", held[0])
+	mustRelease(t, p, "c", held[2])
+	if got := keysOf(p); !equal(got, []string{"a", "c", "d"}) {
+		t.Errorf("keys = %v", got)
+	}
+}
+
+func TestStrategySwitchUnderLoad(t *testing.T) {
+	clk := newClock()
+	cfg := evictConfig(clk)
+	cfg.MaxConnections = 4
+	p := newTestPool(t, newFactory(), cfg, nil)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				k := string(rune('a' + (g+i)%6))
+				c, err := p.Get(context.Background(), k)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = p.Release(k, c)
+			}
+		}()
+	}
+	for i := range 20 {
+		if i%2 == 0 {
+			p.SetEvictionStrategy(pool.FIFOStrategy{})
+		} else {
+			p.SetEvictionStrategy(pool.LRUStrategy{})
+		}
+	}
+	wg.Wait()
+	if err := pool.CheckInvariants(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+func TestMisuseIsSafeAndTraced(t *testing.T) {
+	f := newFactory()
+	rec := &recTracer{}
+	p := newTestPool(t, f, testConfig(), rec)
+	other := newTestPool(t, newFactory(), testConfig(), nil)
+	foreign := mustGet(t, other, "a")
+	defer mustRelease(t, other, "a", foreign)
+
+	c := mustGet(t, p, "a")
+	mustRelease(t, p, "a", c)
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"double release", p.Release("a", c), pool.ErrLeaseReleased},
+		{"handle close after release", c.Close(), pool.ErrLeaseReleased},
+		{"nil client", p.Release("a", nil), pool.ErrNilClient},
+		{"raw client", p.Release("a", f.client(0)), pool.ErrForeignClient},
+		{"other pool's lease", p.Release("a", foreign), pool.ErrForeignClient},
+		{"released Run", second(c.Run(context.Background(), "ok")), pool.ErrLeaseReleased},
+		{"released Exec", second(c.Exec(context.Background(), pool.Command{Cmd: "ok"})), pool.ErrLeaseReleased},
+		{"released NewSession", second(c.NewSession(context.Background())), pool.ErrLeaseReleased},
+		{"released DialContext", second(c.DialContext(context.Background(), "tcp", "x:1")), pool.ErrLeaseReleased},
+		{"released SendKeepalive", second(c.SendKeepalive(context.Background())), pool.ErrLeaseReleased},
+		{"released Err", c.Err(), pool.ErrLeaseReleased},
+		{"released MarkUnhealthy", p.MarkUnhealthy(c, nil), pool.ErrLeaseReleased},
+		{"foreign MarkUnhealthy", p.MarkUnhealthy(f.client(0), nil), pool.ErrForeignClient},
+	}
+	for _, tc := range tests {
+		if !errors.Is(tc.err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		}
+		if tc.err != nil && !strings.HasPrefix(tc.err.Error(), "pool: ") {
+			t.Errorf("%s: message %q lacks the pool: prefix", tc.name, tc.err)
+		}
+	}
+	if c.Alive() || c.Client() != nil || c.RemoteAddr() != nil || c.Done() == nil {
+		t.Error("released handle still looks usable")
+	}
+	s := p.GetSnapshot()
+	if s.Gets != 1 || s.Releases != 1 || s.LeasesOutstanding != 0 {
+		t.Errorf("counts after misuse: gets=%d releases=%d out=%d", s.Gets, s.Releases, s.LeasesOutstanding)
+	}
+	if s.Misuse < 13 || !rec.has("misuse Release pool: lease already released") {
+		t.Errorf("misuse=%d, trace %v", s.Misuse, rec.events)
+	}
+	if f.client(0).closed.Load() {
+		t.Error("handle Close closed the shared connection")
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestReleaseWithWrongKeyStillReleases(t *testing.T) {
+	p := newTestPool(t, newFactory(), testConfig(), nil)
+	c := mustGet(t, p, "a")
+	if err := p.Release("b", c); !errors.Is(err, pool.ErrKeyMismatch) {
+		t.Fatalf("Release(b) = %v, want ErrKeyMismatch", err)
+	}
+	if s := p.GetSnapshot(); s.LeasesOutstanding != 0 {
+		t.Errorf("outstanding = %d, want 0", s.LeasesOutstanding)
+	}
+}
+
+func TestLeaseDelegates(t *testing.T) {
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), nil)
+	c := mustGet(t, p, "a")
+	defer mustRelease(t, p, "a", c)
+	if !c.Alive() || c.Err() != nil || c.RemoteAddr().String() != "127.0.0.1:2001" || c.Client() != nil {
+		t.Error("handle does not delegate")
+	}
+	if d, err := c.SendKeepalive(context.Background()); err != nil || d != time.Microsecond {
+		t.Errorf("SendKeepalive = %v, %v", d, err)
+	}
+	if _, err := c.NewSession(context.Background()); err == nil {
+		t.Error("NewSession: want the fake's error")
+	}
+	if _, err := c.DialContext(context.Background(), "tcp", "h:1"); err == nil {
+		t.Error("DialContext: want the fake's error")
+	}
+	if s, ok := c.(interface{ String() string }); !ok || !strings.Contains(s.String(), `key="a"`) {
+		t.Error("lease String")
+	}
+}
+
+func TestRunMarksConnectionLostUnhealthy(t *testing.T) {
+	f := newFactory()
+	rec := &recTracer{}
+	p := newTestPool(t, f, testConfig(), rec)
+	if _, err := p.Run(context.Background(), "a", "lost"); pool.Classify(err) != pool.KindConnectionLost {
+		t.Fatalf("Run = %v", err)
+	}
+	if !f.client(0).closed.Load() {
+		t.Error("lost connection not closed")
+	}
+	res, err := p.Run(context.Background(), "a", "ok")
+	if err != nil || string(res.Stdout) != "a:ok\n" {
+		t.Fatalf("Run after loss = %q, %v", res.Stdout, err)
+	}
+	if f.dials.Load() != 2 {
+		t.Errorf("dials = %d, want 2", f.dials.Load())
+	}
+	if !rec.has("state a active->unhealthy unhealthy") {
+		t.Errorf("trace: %v", rec.events)
+	}
+}
+
+func TestRunExitErrorKeepsConnection(t *testing.T) {
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), nil)
+	_, err := p.Run(context.Background(), "a", "fail")
+	var ee *pool.ExitError
+	if !errors.As(err, &ee) || ee.Result.ExitStatus != 1 {
+		t.Fatalf("Run = %v, want ExitError", err)
+	}
+	if f.client(0).closed.Load() {
+		t.Error("connection closed after a non-zero exit")
+	}
+	s := p.GetSnapshot()
+	if s.Runs != 1 || s.RunErrors != 1 || s.LeasesOutstanding != 0 {
+		t.Errorf("runs=%d errors=%d out=%d", s.Runs, s.RunErrors, s.LeasesOutstanding)
+	}
+}
+
+func TestRunRetriesSessionLimit(t *testing.T) {
+	f := newFactory()
+	f.limitLeft.Store(2)
+	p := newTestPool(t, f, testConfig(), nil)
+	if _, err := p.Run(context.Background(), "a", "limit"); err != nil {
+		t.Fatalf("Run = %v, want success after 2 retries", err)
+	}
+	if f.client(0).closed.Load() {
+		t.Error("session limit treated as a health failure")
+	}
+	f.limitLeft.Store(10)
+	_, err := p.Run(context.Background(), "a", "limit")
+	if pool.Classify(err) != pool.KindSessionLimit {
+		t.Fatalf("Run = %v, want session-limit after MaxRetries", err)
+	}
+	if n := f.client(0).runs.Load(); n != 3+4 {
+		t.Errorf("runs = %d, want 7 (3, then 1+3 retries)", n)
+	}
+}
+
+func TestRunRetryStopsWithContext(t *testing.T) {
+	f := newFactory()
+	f.limitLeft.Store(100)
+	cfg := testConfig()
+	cfg.MaxRetries, cfg.Advanced.RetryBackoff = 50, time.Hour
+	p := newTestPool(t, f, cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Run(ctx, "a", "limit"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestRunWithoutRetries(t *testing.T) {
+	f := newFactory()
+	f.limitLeft.Store(1)
+	cfg := testConfig()
+	cfg.MaxRetries = -1
+	p := newTestPool(t, f, cfg, nil)
+	if _, err := p.Run(context.Background(), "a", "limit"); pool.Classify(err) != pool.KindSessionLimit {
+		t.Fatalf("Run = %v, want no retry", err)
+	}
+}
+
+func TestMarkUnhealthyDrainsThenCloses(t *testing.T) {
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), nil)
+	c := mustGet(t, p, "a")
+	if err := p.MarkUnhealthy(c, errors.New("probe")); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.GetSnapshot(); s.Unhealthy != 1 || s.Healthy != 0 {
+		t.Errorf("unhealthy=%d healthy=%d", s.Unhealthy, s.Healthy)
+	}
+	d := mustGet(t, p, "a")
+	if pool.ConnID(d) == pool.ConnID(c) {
+		t.Error("unhealthy connection got a lease")
+	}
+	mustRelease(t, p, "a", c)
+	mustRelease(t, p, "a", d)
+	if !f.client(0).closed.Load() {
+		t.Error("unhealthy connection not closed after its lease")
+	}
+}
