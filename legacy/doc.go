@@ -43,11 +43,44 @@
 // # Registering targets
 //
 // The legacy pool and the adapter dial keys of the form "host:port:id:root|app"
-// that only they understand. Before the first dial of a key they call a
-// TargetRegistrar with the Server and user, so the wiring can register the
-// key as a target of the SSH factory (sshconn's registry) with the server's
-// host, port, user and auth settings. The registrar is an interface here so
-// that this package depends only on package pool.
+// that only they understand. The legacy pool calls a TargetRegistrar before
+// every dial of a key, the adapter the first time it serves a key and when
+// the Server's settings change, so the wiring can register the key as a
+// target of the SSH factory. TargetRegistrar is an interface, not an import
+// of sshconn, because this package depends only on package pool (design:
+// legacy → pool); the bridge is a few lines in the wiring, which the tests
+// of this package use as written:
+//
+//	func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) error {
+//		t := sshconn.Target{Host: s.Host, Port: s.EffectivePort(), User: s.User(asRoot)}
+//		t.Auth.Agent = s.UseAgent
+//		if s.KeyPath != "" { t.Auth.IdentityFiles = []string{s.KeyPath} }
+//		if s.KnownHostsPath != "" { t.KnownHostsFiles = []string{s.KnownHostsPath} }
+//		// PasswordRef / KeyPassphraseRef: resolve through sshconn.SecretSource.
+//		r.reg.Register(key, t)
+//		return nil
+//	}
+//
+// Host keys are then verified strictly (sshconn's default).
+//
+// # Decision cost
+//
+// By default every command evaluates both flags (a few microseconds with an
+// in-process provider, nearly all inside the OpenFeature SDK), so a flip
+// reaches the very next command. WithDecisionCache lets each connection
+// reuse its last evaluation until the provider reports a change by an
+// event (or a ttl passes): a decision then costs a few hundred nanoseconds
+// and no allocation, and a flip reaches new commands once the provider's
+// event has been delivered.
+//
+// # Differences from the old pool
+//
+// Errors are classified by type (pool.Classify, CommandError) instead of by
+// message text; dials go through a pool.ConnectionFactory with strict host
+// key checking, outside the pool lock, one per key at a time; RemoveConnection
+// and the sweeps close a connection only when its running commands have
+// ended (Close on a PooledConnection still closes at once, as before); Stop
+// waits for the health and sweep goroutines.
 //
 // This is the only package in the module with package-level mutable state:
 // the singleton pool, the default factory and the installed provider.

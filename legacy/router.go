@@ -470,3 +470,33 @@ func (c *routedConn) Close() error {
 
 // Closed reports whether Close was called.
 func (c *routedConn) Closed() bool { return c.closed.Load() }
+
+// GetConnectionStatus merges the status of both pools (those that are
+// StatusReporters). A key both report is shown as the one used last.
+func (r *Router) GetConnectionStatus() map[string]ConnectionStatus {
+	out := map[string]ConnectionStatus{}
+	for _, p := range r.providers {
+		sr, ok := p.(StatusReporter)
+		if !ok {
+			continue
+		}
+		for k, st := range sr.GetConnectionStatus() {
+			if cur, ok := out[k]; !ok || st.LastUsed.After(cur.LastUsed) {
+				out[k] = st
+			}
+		}
+	}
+	return out
+}
+
+// CleanupStaleConnections runs the stale cleanup of both pools (those that
+// are StaleCleaners) and returns the total removed.
+func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
+	n := 0
+	for _, p := range r.providers {
+		if sc, ok := p.(StaleCleaner); ok {
+			n += sc.CleanupStaleConnections(maxAge)
+		}
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/open-feature/go-sdk/openfeature/isolated"
@@ -158,5 +159,26 @@ func TestRouterDrainsOnRouteChange(t *testing.T) {
 	st := r.Stats()
 	if len(changes) != 2 || st.RouteChanges != 2 || st.Drained != 2 || lp.Len() != 1 {
 		t.Fatalf("changes %v, stats %+v, legacy len %d", changes, st, lp.Len())
+	}
+}
+
+// TestRouterStatusAndCleanup: the router reports both pools' keys and
+// cleans both.
+func TestRouterStatusAndCleanup(t *testing.T) {
+	e := newEnv(t)
+	lp := e.legacyPool(t)
+	ad, _ := e.adapter(t)
+	client, _ := newFlags(t, flagSet(100, false))
+	r := legacy.NewRouter(lp, ad, client)
+	connect(t, lp, e.server("st-legacy"), false)
+	if _, err := connect(t, r, e.server("st-new"), false).ExecuteCommand("true"); err != nil {
+		t.Fatal(err)
+	}
+	st := r.GetConnectionStatus()
+	if len(st) != 2 || !st[legacy.Key(e.server("st-new"), false)].Healthy {
+		t.Fatalf("status = %+v", st)
+	}
+	if n := r.CleanupStaleConnections(-time.Second); n != 1 || lp.Len() != 0 {
+		t.Fatalf("cleanup removed %d, legacy len %d", n, lp.Len())
 	}
 }
