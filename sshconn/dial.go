@@ -26,18 +26,38 @@ type dialer struct {
 func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.dialTimeout())
 	defer cancel()
+	chain, err := hopChain(t, nil)
+	if err != nil {
+		return nil, err
+	}
 	ag := &agentHolder{logger: d.logger}
 	var hops []*ssh.Client
-	for _, h := range append(t.JumpHosts[:len(t.JumpHosts):len(t.JumpHosts)], t) {
+	for i, h := range chain {
 		c, err := d.dialHop(ctx, h, lastClient(hops), ag)
 		if err != nil {
 			closeAll(hops)
 			ag.close()
-			return nil, jumpContext(h, t, err)
+			return nil, jumpContext(h, i < len(chain)-1, err)
 		}
 		hops = append(hops, c)
 	}
 	return newClient(t, hops, ag.conn), nil
+}
+
+// hopChain flattens t's jump hosts (and theirs, recursively) into the order
+// they are dialled, ending with t itself.
+func hopChain(t Target, chain []Target) ([]Target, error) {
+	if len(chain) > MaxJumpDepth {
+		return nil, &ConfigError{Key: t.Key, Err: ErrJumpLoop}
+	}
+	var err error
+	for _, j := range t.JumpHosts {
+		if chain, err = hopChain(j, chain); err != nil {
+			return nil, err
+		}
+	}
+	t.JumpHosts = nil
+	return append(chain, t), nil
 }
 
 func lastClient(hops []*ssh.Client) *ssh.Client {
@@ -54,8 +74,8 @@ func closeAll(hops []*ssh.Client) {
 	}
 }
 
-func jumpContext(hop, t Target, err error) error {
-	if hop.Addr() == t.Addr() && len(hop.JumpHosts) == len(t.JumpHosts) {
+func jumpContext(hop Target, isJump bool, err error) error {
+	if !isJump {
 		return err
 	}
 	return fmt.Errorf("sshconn: jump host %s: %w", hop.Addr(), err)

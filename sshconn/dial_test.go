@@ -200,3 +200,16 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 }
 
 var _ = net.Dial
+
+func TestDialNestedJumpHosts(t *testing.T) {
+	a, b := newEnv(t), newEnv(t)
+	final := newEnv(t, sshtest.WithHostname("final"))
+	hop := b.target()
+	hop.JumpHosts = []sshconn.Target{a.target()} // b is reached through a
+	tgt := final.target()
+	tgt.JumpHosts = []sshconn.Target{hop}
+	c := mustDial(t, tgt)
+	if got := mustRun(t, c, "hostname"); got != "final" || a.srv.Stats().ChannelsOpened != 1 || b.srv.Stats().ChannelsOpened != 1 {
+		t.Fatalf("hostname %q, channels a=%d b=%d", got, a.srv.Stats().ChannelsOpened, b.srv.Stats().ChannelsOpened)
+	}
+}

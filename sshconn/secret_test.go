@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
 )
@@ -46,6 +48,20 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
+func TestAuthPrintsNoKeyMaterial(t *testing.T) {
+	signer, priv := newKey(t)
+	a := sshconn.Auth{Agent: true, Signers: []ssh.Signer{signer}, IdentityFiles: []string{"/k"}}
+	seed := fmt.Sprintf("%x", priv.Seed())
+	for _, out := range []string{fmt.Sprintf("%v", a), fmt.Sprintf("%+v", a), fmt.Sprintf("%#v", a), fmt.Sprintf("%x", a)} {
+		if strings.Contains(out, seed) || strings.Contains(fmt.Sprintf("%x", out), seed) {
+			t.Fatalf("key material printed: %s", out)
+		}
+	}
+	if got := a.String(); got != "Auth{agent, 1 identity files, 1 signers}" {
+		t.Fatalf("String() = %q", got)
+	}
+}
+
 func TestSecretsAbsentFromTargetAndErrors(t *testing.T) {
 	e := newEnv(t, sshtest.WithPassword("alice", "the-right-one"))
 	tgt := e.target()
@@ -58,7 +74,7 @@ func TestSecretsAbsentFromTargetAndErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", tgt), fmt.Sprintf("%+v", tgt),
-		tgt.String(), fmt.Sprintf("%+v", authErr), logs.String()} {
+		tgt.String(), fmt.Sprintf("%+v", authErr), logs.String(), fmt.Sprintf("%v %+v %#v", tgt.Auth, tgt.Auth, tgt.Auth)} {
 		if strings.Contains(out, topSecret) {
 			t.Errorf("secret leaked: %s", out)
 		}

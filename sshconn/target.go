@@ -86,6 +86,28 @@ type Auth struct {
 	Secrets SecretSource
 }
 
+// String lists the configured methods without key material or secrets,
+// e.g. "Auth{agent, 2 identity files, 1 signer, secrets}".
+func (a Auth) String() string {
+	var parts []string
+	if a.Agent {
+		parts = append(parts, "agent")
+	}
+	if n := len(a.IdentityFiles) + len(a.OptionalIdentityFiles); n > 0 {
+		parts = append(parts, strconv.Itoa(n)+" identity files")
+	}
+	if len(a.Signers) > 0 {
+		parts = append(parts, strconv.Itoa(len(a.Signers))+" signers")
+	}
+	if a.Secrets != nil {
+		parts = append(parts, "secrets")
+	}
+	return "Auth{" + strings.Join(parts, ", ") + "}"
+}
+
+// GoString is String, so %#v prints no key material.
+func (a Auth) GoString() string { return a.String() }
+
 // Target is everything needed to dial one SSH server.
 type Target struct {
 	// Key is the key this target was resolved from (informational).
