@@ -18,7 +18,8 @@ func EvalRule(ruleJSON, flagKey string, flatCtx map[string]any, now time.Time) (
 	if err := validateRule(rule, nil, 0); err != nil {
 		return nil, err
 	}
-	return applyRule(rule, evaluationData(flagKey, flatCtx, func() time.Time { return now }))
+	f := &flag{key: flagKey, flagd: map[string]any{flagdFlagKey: flagKey}, needsTime: mentionsTimestamp(rule)}
+	return applyRule(rule, f.evaluationData(flatCtx, func() time.Time { return now }))
 }
 
 // CallOperator calls a custom operator directly with already-evaluated args.
@@ -63,4 +64,4 @@ func WithLookupEnv(f func(string) (string, bool)) FileProviderOption {
 }
 
 // Murmur3 exposes the fractional hash.
-func Murmur3(s string) uint32 { return murmur3String(s) }
+func Murmur3(s string) uint32 { return murmur3([]byte(s)) }

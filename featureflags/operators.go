@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/diegoholiveira/jsonlogic/v3"
+	"github.com/open-feature/go-sdk/openfeature"
 )
 
 // Names of the flagd custom operations added to JSONLogic.
@@ -101,10 +102,23 @@ type fractionalEntry struct {
 // exceeds bucket wins. Any malformed input yields null.
 func fractional(values, data any) any {
 	args, ok := values.([]any)
-	if !ok || len(args) == 0 {
+	if !ok {
 		return nil
 	}
-	key, args, ok := bucketingKey(args, data)
+	m, _ := data.(map[string]any)
+	tk, _ := m[openfeature.TargetingKey].(string)
+	flagd, _ := m[flagdKey].(map[string]any)
+	fk, _ := flagd[flagdFlagKey].(string)
+	return fractionalFor(args, fk, tk)
+}
+
+// fractionalFor evaluates fractional arguments (bucketing expression already
+// evaluated) for a flag key and targeting key ("" when absent).
+func fractionalFor(args []any, flagKey, targetingKey string) any {
+	if len(args) == 0 {
+		return nil
+	}
+	prefix, key, args, ok := bucketingKey(args, flagKey, targetingKey)
 	if !ok || len(args) == 0 {
 		return nil
 	}
@@ -112,32 +126,26 @@ func fractional(values, data any) any {
 	if !ok {
 		return nil
 	}
-	return pickFractional(args, key, total)
+	return pickFractional(args, murmur3Concat(prefix, key), total)
 }
 
-// bucketingKey splits off the optional bucketing argument and returns the string
-// to hash with the remaining [variant, weight] arguments.
-func bucketingKey(args []any, data any) (string, []any, bool) {
+// bucketingKey splits off the optional bucketing argument and returns the
+// string to hash, as prefix+key, with the remaining [variant, weight]
+// arguments.
+func bucketingKey(args []any, flagKey, targetingKey string) (string, string, []any, bool) {
 	switch first := args[0].(type) {
 	case string:
-		return first, args[1:], true
+		return "", first, args[1:], true
 	case nil:
 		args = args[1:]
 	case []any:
 	default:
-		return "", nil, false
+		return "", "", nil, false
 	}
-	m, ok := data.(map[string]any)
-	if !ok {
-		return "", nil, false
+	if targetingKey == "" {
+		return "", "", nil, false
 	}
-	tk, _ := m["targetingKey"].(string)
-	if tk == "" {
-		return "", nil, false
-	}
-	flagd, _ := m[flagdKey].(map[string]any)
-	fk, _ := flagd[flagdFlagKey].(string)
-	return fk + tk, args, true
+	return flagKey, targetingKey, args, true
 }
 
 // fractionalTotal validates every entry and returns the total weight.
@@ -157,8 +165,8 @@ func fractionalTotal(args []any) (uint64, bool) {
 }
 
 // pickFractional walks the (already validated) entries to the winning variant.
-func pickFractional(args []any, key string, total uint64) any {
-	bucket := (uint64(murmur3String(key)) * total) >> 32
+func pickFractional(args []any, hash uint32, total uint64) any {
+	bucket := (uint64(hash) * total) >> 32
 	var sum uint64
 	for _, a := range args {
 		e, _ := parseFractionalEntry(a)
@@ -210,17 +218,22 @@ func integerWeight(v any) (uint64, bool) {
 	return uint64(f), true
 }
 
-// murmur3String is MurmurHash3 x86 32-bit with seed 0 over the bytes of s,
+// murmur3Concat hashes prefix+key without allocating for keys up to 128 bytes.
+func murmur3Concat(prefix, key string) uint32 {
+	var buf [128]byte
+	return murmur3(append(append(buf[:0], prefix...), key...))
+}
+
+// murmur3 is MurmurHash3 x86 32-bit with seed 0 over s,
 // reading blocks little-endian as the reference implementation does on x86.
 //
 // It is written here rather than taken from github.com/spaolacci/murmur3: that
 // package's Sum32 walks the input with uintptr arithmetic, which the race
 // detector's checkptr instrumentation rejects as a fatal error (found by
 // TestFractionalMatchesReference under -race), and reads blocks in native byte
-// order. This version takes a string (no []byte copy) and is byte-order
-// independent; tests check it against published vectors and an independent
+// order. This version is byte-order independent; tests check it against published vectors and an independent
 // implementation.
-func murmur3String(s string) uint32 {
+func murmur3(s []byte) uint32 {
 	const c1, c2 = 0xcc9e2d51, 0x1b873593
 	var h uint32
 	n := len(s) &^ 3

@@ -61,6 +61,9 @@ type flag struct {
 	hasDefault     bool
 	targeting      any                      // validated rule with $refs resolved; nil means none
 	metadata       openfeature.FlagMetadata // set-level metadata overlaid by the flag's; nil if none
+	flagd          map[string]any           // {"flagKey": key}: the shared "$flagd" object of rules
+	fractional     []any                    // arguments when the rule is a literal fractional split (fast path)
+	needsTime      bool                     // the rule may read $flagd.timestamp
 	canonical      string                   // stable encoding used to detect changed flags
 }
 
@@ -484,7 +487,27 @@ func (f *flag) parseTargeting(v any, evaluators map[string]any) error {
 		return err
 	}
 	f.targeting = rule
+	f.flagd = map[string]any{flagdFlagKey: f.key}
+	f.needsTime = mentionsTimestamp(rule)
+	f.fractional = literalFractional(rule)
 	return nil
+}
+
+// literalFractional returns the arguments of a rule that is just
+// {"fractional": [...]} with literal arguments (no bucketing expression), which
+// evaluate skips JSONLogic for; nil otherwise.
+func literalFractional(rule any) []any {
+	m, _ := rule.(map[string]any)
+	args, ok := m[opFractional].([]any)
+	if !ok || len(m) != 1 {
+		return nil
+	}
+	for _, a := range args {
+		if _, isRule := a.(map[string]any); isRule {
+			return nil
+		}
+	}
+	return args
 }
 
 // resolveRefs returns a copy of v with every {"$ref": name} replaced by a copy

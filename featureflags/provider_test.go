@@ -262,3 +262,25 @@ func writeFile(t testing.TB, dir, name, content string) string {
 	}
 	return path
 }
+
+// TestFractionalFastPathMatchesJSONLogic checks the literal-fractional fast
+// path against the same split evaluated by JSONLogic (wrapped in an if).
+func TestFractionalFastPathMatchesJSONLogic(t *testing.T) {
+	const split = `{"fractional": [["a", 5], ["b", 20], ["c", 75]]}`
+	file := func(targeting string) string {
+		return `{"flags": {"use-new-pool": {"state": "ENABLED", "variants": {"a": "A", "b": "B", "c": "C"}, "defaultVariant": "a", "targeting": ` + targeting + `}}}`
+	}
+	dir := t.TempDir()
+	fast := newProvider(t, writeFile(t, dir, "fast.json", file(split)))
+	slow := newProvider(t, writeFile(t, dir, "slow.json", file(`{"if": [true, `+split+`, null]}`)))
+	for _, key := range append(serverKeys(1000), "") {
+		ctx := openfeature.FlattenedContext{"host": "h"}
+		if key != "" {
+			ctx["targetingKey"] = key
+		}
+		a, b := evaluate(fast, "use-new-pool", "", ctx), evaluate(slow, "use-new-pool", "", ctx)
+		if a != b {
+			t.Fatalf("key %q: fast path %+v, JSONLogic %+v", key, a, b)
+		}
+	}
+}

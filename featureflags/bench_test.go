@@ -1,0 +1,112 @@
+package featureflags_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/sshpool/sshpool/featureflags"
+)
+
+// startBenchFlags starts an isolated API on a copy of testdata/flags.json,
+// whose use-new-pool flag is a 30/70 fractional split.
+func startBenchFlags(b *testing.B, hooks ...openfeature.Hook) (*featureflags.FileProvider, *featureflags.Flags) {
+	b.Helper()
+	p := newProvider(b, copyTestdata(b, "flags.json"), featureflags.WithKillSwitchEnv("SSHPOOL_BENCH_KILL_SWITCH"))
+	flags := featureflags.NewFlags(p, hooks...)
+	if err := flags.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = flags.Shutdown(context.Background()) })
+	return p, flags
+}
+
+// BenchmarkEvaluateUseNewPool measures the router's per-call flag decision: a
+// boolean evaluation of use-new-pool (fractional rule) through the
+// OpenFeature client with a ServerContext. Goal: ≤ 2 µs.
+func BenchmarkEvaluateUseNewPool(b *testing.B) {
+	ctx := context.Background()
+	ec := featureflags.ServerContext("srv-0042", "web42.prod.example.com", 22, "deploy", false, "web42")
+	b.Run("path=client", func(b *testing.B) {
+		_, flags := startBenchFlags(b)
+		client := flags.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			client.Boolean(ctx, featureflags.FlagUseNewPool, false, ec)
+		}
+	})
+	b.Run("path=client/parallel", func(b *testing.B) {
+		_, flags := startBenchFlags(b)
+		client := flags.Client()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				client.Boolean(ctx, featureflags.FlagUseNewPool, false, ec)
+			}
+		})
+	})
+	b.Run("path=client/hooks=metrics", func(b *testing.B) {
+		_, flags := startBenchFlags(b, featureflags.NewMetricsHook(), featureflags.NewLogHook(nil))
+		client := flags.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			client.Boolean(ctx, featureflags.FlagUseNewPool, false, ec)
+		}
+	})
+	b.Run("path=route", func(b *testing.B) {
+		_, flags := startBenchFlags(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			flags.RouteToNewPool(ctx, ec)
+		}
+	})
+	b.Run("path=client/provider=stub", func(b *testing.B) {
+		// The OpenFeature SDK's own cost: a provider that does nothing.
+		flags := featureflags.NewFlags(stubProvider{})
+		if err := flags.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = flags.Shutdown(ctx) }()
+		client := flags.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			client.Boolean(ctx, featureflags.FlagUseNewPool, false, ec)
+		}
+	})
+	b.Run("path=provider", func(b *testing.B) {
+		p, _ := startBenchFlags(b)
+		flat := openfeature.FlattenedContext{"targetingKey": "srv-0042", "host": "web42.prod.example.com",
+			"port": 22, "user": "deploy", "asRoot": false, "serverName": "web42"}
+		b.ReportAllocs()
+		for b.Loop() {
+			p.BooleanEvaluation(ctx, featureflags.FlagUseNewPool, false, flat)
+		}
+	})
+}
+
+// BenchmarkKillSwitch measures the kill switch with the environment override
+// configured, unset (falls through to the file) and set.
+func BenchmarkKillSwitch(b *testing.B) {
+	ctx := context.Background()
+	for _, env := range []string{"unset", "true"} {
+		b.Run("env="+env, func(b *testing.B) {
+			if env != "unset" {
+				b.Setenv("SSHPOOL_BENCH_KILL_SWITCH", env)
+			}
+			p, _ := startBenchFlags(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.BooleanEvaluation(ctx, featureflags.FlagKillSwitch, false, nil)
+			}
+		})
+	}
+}
+
+// stubProvider resolves every boolean to true, statically.
+type stubProvider struct{ openfeature.NoopProvider }
+
+func (stubProvider) Metadata() openfeature.Metadata { return openfeature.Metadata{Name: "stub"} }
+
+func (stubProvider) BooleanEvaluation(context.Context, string, bool, openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
+	return openfeature.BoolResolutionDetail{Value: true, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{Reason: openfeature.StaticReason, Variant: "on"}}
+}
