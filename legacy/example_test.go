@@ -1,0 +1,66 @@
+package legacy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/open-feature/go-sdk/openfeature/isolated"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
+
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+// Example wires the migration layer on an in-process SSH server: the legacy
+// pool and the new pool (through the adapter) behind a router, installed so
+// that old call sites reach it through legacy.Provider. The flags send the
+// server to the new pool; the kill switch sends it back.
+func Example() {
+	srv, _ := sshtest.Start()
+	defer srv.Close()
+	dir, _ := os.MkdirTemp("", "legacy-example")
+	defer os.RemoveAll(dir)
+	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
+	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+
+	reg := sshconn.NewRegistry()
+	factory := sshconn.NewFactory(reg)
+	legacyPool := legacy.NewConnectionPool(factory, legacy.WithRegistrar(registrar{reg}))
+	defer legacyPool.Stop()
+	newPool := pool.NewPool(factory, pool.PoolConfig{}, nil)
+	defer newPool.Close()
+
+	flags := memprovider.NewInMemoryProvider(flagSet(100, false))
+	api := isolated.NewAPI()
+	api.SetProviderAndWait(context.Background(), flags)
+	defer api.Shutdown(context.Background())
+
+	router := legacy.NewRouter(legacyPool, legacy.NewAdapter(newPool, registrar{reg}), api.NewClient(),
+		legacy.WithDecisionHook(func(d legacy.Decision) { fmt.Printf("%s/%s ", d.Route, d.Reason) }))
+	restore := legacy.Install(router)
+	defer restore()
+
+	server := &legacy.Server{ID: "web-1", Name: "web", Host: srv.Host(), Port: srv.Port(),
+		AppUsername: "deploy", KeyPath: keyFile, KnownHostsPath: knownHosts}
+	// An old call site, unchanged but for the accessor.
+	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("connected")
+	out, _ := conn.ExecuteCommand("whoami")
+	fmt.Print(out)
+	flags.UpdateFlags(flagSet(100, true))
+	out, _ = conn.ExecuteCommand("echo rolled back")
+	fmt.Print(out)
+	// Output:
+	// new/flag-on connected
+	// new/flag-on deploy
+	// legacy/kill-switch rolled back
+}
