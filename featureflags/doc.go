@@ -19,11 +19,13 @@
 //
 // Reasons are STATIC (no targeting), TARGETING_MATCH (a rule chose a variant),
 // DEFAULT (a rule returned null, or no default variant), DISABLED (flag
-// disabled: caller's default) and ERROR with FLAG_NOT_FOUND, TYPE_MISMATCH or
-// GENERAL (a rule failed or chose no variant); on error the caller's default
-// is returned. A file that fails to parse never replaces valid flags, so
-// PARSE_ERROR is reported by [ValidateFlagFile], the constructor and reload
-// events rather than by evaluations.
+// disabled: caller's default) and ERROR with FLAG_NOT_FOUND (unknown key),
+// TYPE_MISMATCH (asked as the wrong type), PARSE_ERROR (the rule could not be
+// applied to the context, e.g. an ill-typed operand) or GENERAL (the rule chose
+// no variant); on error the caller's default is returned. A file that fails to
+// parse never replaces valid flags: that is reported by [ValidateFlagFile],
+// [NewFileProvider] and reload events (ProviderError with PARSE_ERROR), while
+// evaluations keep using the last valid file.
 //
 // FlagMetadata returned with a resolution is shared between evaluations and
 // must not be modified.
@@ -42,6 +44,6 @@
 //     (fractional entries must be literal [variant, weight] pairs).
 //   - Standard operators given ill-typed values (e.g. "in" with a number and a
 //     string) make the library panic; the panic is recovered and the
-//     evaluation ends with ERROR/GENERAL, i.e. the caller's default.
+//     evaluation ends with ERROR/PARSE_ERROR, i.e. the caller's default.
 //   - Numbers are float64: integer variants beyond 2^53 lose precision.
 package featureflags

@@ -63,8 +63,10 @@ func (f *flag) evaluate(want valueKind, flatCtx openfeature.FlattenedContext, no
 	}
 	out, err := applyRule(f.targeting, f.evaluationData(flatCtx, now))
 	if err != nil {
-		return errorResolution(openfeature.NewGeneralResolutionError(
-			fmt.Sprintf("flag %q: targeting failed", f.key), err), f.metadata)
+		// The rule cannot be applied to this context (an ill-typed operand):
+		// PARSE_ERROR, "invalid rule", as flagd reports a JSONLogic failure.
+		return errorResolution(openfeature.NewParseErrorResolutionError(
+			fmt.Sprintf("flag %q: targeting rule failed", f.key), err), f.metadata)
 	}
 	return f.targetingResolution(out)
 }

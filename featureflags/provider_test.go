@@ -106,7 +106,7 @@ func TestProviderResolutions(t *testing.T) {
 		{"bool as object", "kill-switch", "obj", nil, result{"obj", errR, "", openfeature.TypeMismatchCode}},
 		{"targeting not a variant", "bad-target", true, srv(map[string]any{"asRoot": true}), result{true, errR, "", openfeature.GeneralCode}},
 		{"targeting a number", "bad-target", true, srv(nil), result{true, errR, "", openfeature.GeneralCode}},
-		{"library panic recovered", "panicky", true, srv(nil), result{true, errR, "", openfeature.GeneralCode}},
+		{"library panic recovered", "panicky", true, srv(nil), result{true, errR, "", openfeature.ParseErrorCode}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := evaluate(p, tc.flag, tc.def, tc.ctx); !reflect.DeepEqual(got, tc.want) {

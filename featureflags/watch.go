@@ -190,6 +190,7 @@ func (p *FileProvider) Reload() error {
 	defer p.reloadMu.Unlock()
 	data, err := os.ReadFile(p.path)
 	if err != nil {
+		p.lastData = nil // contents read next are checked afresh
 		return p.failLocked(fmt.Errorf("featureflags: read flag file: %w", err), openfeature.GeneralCode)
 	}
 	old := p.flags.Load()

@@ -319,3 +319,28 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestReloadInvalidDeletedRestored(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(true))
+	p := newProvider(t, path)
+	writeFile(t, filepath.Dir(path), "flags.json", invalidFile)
+	if err := p.Reload(); !errors.Is(err, featureflags.ErrInvalidFlagFile) {
+		t.Fatal(err)
+	}
+	expectEvent(t, p, openfeature.ProviderError)
+	must(t, os.Remove(path))
+	if err := p.Reload(); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	expectEvent(t, p, openfeature.ProviderError)
+	writeFile(t, filepath.Dir(path), "flags.json", invalidFile)
+	if err := p.Reload(); !errors.Is(err, featureflags.ErrInvalidFlagFile) {
+		t.Fatalf("restored invalid file: %v", err)
+	}
+	if ev := expectEvent(t, p, openfeature.ProviderError); ev.ErrorCode != openfeature.ParseErrorCode {
+		t.Errorf("code %s", ev.ErrorCode)
+	}
+	if !killSwitch(p) || p.Stats().ReloadErrors != 3 {
+		t.Errorf("kill-switch %v, stats %+v", killSwitch(p), p.Stats())
+	}
+}
