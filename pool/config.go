@@ -143,11 +143,14 @@ func ValidatePoolConfig(cfg PoolConfig) error {
 			errs = append(errs, fmt.Errorf("pool: config: "+format, args...))
 		}
 	}
-	check(inRange(d.MaxConnections, 1, maxConnectionsLimit), "MaxConnections = %d, want 1..%d", d.MaxConnections, maxConnectionsLimit)
-	check(inRange(d.MaxConnectionsPerKey, 1, d.MaxConnections), "MaxConnectionsPerKey = %d, want 1..MaxConnections (%d)", d.MaxConnectionsPerKey, d.MaxConnections)
 	check(inRange(d.MaxSessionsPerConnection, 1, maxSessionsLimit), "MaxSessionsPerConnection = %d, want 1..%d", d.MaxSessionsPerConnection, maxSessionsLimit)
-	check(inRange(d.WarmupConnections, 0, d.MaxConnectionsPerKey), "WarmupConnections = %d, want 0..MaxConnectionsPerKey (%d)", d.WarmupConnections, d.MaxConnectionsPerKey)
-	check(len(d.WarmupKeys)*d.WarmupConnections <= d.MaxConnections, "WarmupKeys×WarmupConnections = %d, want at most MaxConnections (%d)", len(d.WarmupKeys)*d.WarmupConnections, d.MaxConnections)
+	if !inRange(d.MaxConnections, 1, maxConnectionsLimit) {
+		check(false, "MaxConnections = %d, want 1..%d", d.MaxConnections, maxConnectionsLimit)
+	} else { // the checks below are relative to a valid MaxConnections
+		check(inRange(d.MaxConnectionsPerKey, 1, d.MaxConnections), "MaxConnectionsPerKey = %d, want 1..MaxConnections (%d)", d.MaxConnectionsPerKey, d.MaxConnections)
+		check(inRange(d.WarmupConnections, 0, d.MaxConnectionsPerKey), "WarmupConnections = %d, want 0..MaxConnectionsPerKey (%d)", d.WarmupConnections, d.MaxConnectionsPerKey)
+		check(len(d.WarmupKeys)*d.WarmupConnections <= d.MaxConnections, "WarmupKeys×WarmupConnections = %d, want at most MaxConnections (%d)", len(d.WarmupKeys)*d.WarmupConnections, d.MaxConnections)
+	}
 	check(d.MaxRetries <= maxRetriesLimit, "MaxRetries = %d, want negative (none) or 0..%d", d.MaxRetries, maxRetriesLimit)
 	check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize = %d, want 1..%d", d.HistorySize, maxHistoryLimit)
 	check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism = %d, want 1..%d", d.Advanced.WarmupParallelism, maxParallelismLimit)

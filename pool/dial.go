@@ -128,11 +128,11 @@ func (p *pool) warmOne(ctx context.Context, key string, target int) error {
 		return err
 	}
 	ks := p.keyLocked(key)
-	if ks.open+ks.dialing >= target || ks.dialing > 0 {
+	if ks.open+ks.closing+ks.dialing >= target || ks.dialing > 0 {
 		p.mu.Unlock()
 		return nil
 	}
-	if ks.open >= p.cfg.MaxConnectionsPerKey || p.open+p.dialing >= p.cfg.MaxConnections {
+	if ks.usedLocked() >= p.cfg.MaxConnectionsPerKey || p.usedLocked() >= p.cfg.MaxConnections {
 		p.dropKeyIfIdleLocked(ks)
 		p.mu.Unlock()
 		p.stats.warmupFailures.Add(1)

@@ -79,8 +79,8 @@ func CheckInvariants(pl Pool) error {
 		if ks.open != len(list) {
 			return fmt.Errorf("key %q: open=%d, list=%d", key, ks.open, len(list))
 		}
-		if ks.open > p.cfg.MaxConnectionsPerKey {
-			return fmt.Errorf("key %q: %d connections > MaxConnectionsPerKey %d", key, ks.open, p.cfg.MaxConnectionsPerKey)
+		if n := ks.usedLocked(); n > p.cfg.MaxConnectionsPerKey && !p.overLimit.Load() {
+			return fmt.Errorf("key %q: %d connections > MaxConnectionsPerKey %d", key, n, p.cfg.MaxConnectionsPerKey)
 		}
 		if int(ks.waiting.Load()) != ks.waiters.len() {
 			return fmt.Errorf("key %q: waiting=%d, queue=%d", key, ks.waiting.Load(), ks.waiters.len())
@@ -99,8 +99,8 @@ func CheckInvariants(pl Pool) error {
 	if total != p.open || dialing != p.dialing {
 		return fmt.Errorf("open=%d dialing=%d, counted %d, %d", p.open, p.dialing, total, dialing)
 	}
-	if p.open+p.dialing > p.cfg.MaxConnections {
-		return fmt.Errorf("open+dialing=%d > MaxConnections %d", p.open+p.dialing, p.cfg.MaxConnections)
+	if n := p.usedLocked(); n > p.cfg.MaxConnections && !p.overLimit.Load() {
+		return fmt.Errorf("open+dialing+closing=%d > MaxConnections %d", n, p.cfg.MaxConnections)
 	}
 	if int(p.nStarved.Load()) != len(p.starved) {
 		return fmt.Errorf("nStarved=%d, starved=%d", p.nStarved.Load(), len(p.starved))

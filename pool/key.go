@@ -67,6 +67,7 @@ type keyState struct {
 	// Guarded by pool.mu.
 	waiters waitQueue
 	open    int       // len(list())
+	closing int       // removed, Close not yet returned; counts against the per-key limit
 	dialing int       // dials in flight: at most one demand dial
 	starved bool      // queued in pool.starved, waiting for pool-wide room
 	guard   dialGuard // circuit breaker seam; nil allows every dial
@@ -103,9 +104,12 @@ func (ks *keyState) removeLocked(e *entry) {
 	ks.open = len(l)
 }
 
+// usedLocked counts connections against MaxConnectionsPerKey.
+func (ks *keyState) usedLocked() int { return ks.open + ks.closing + ks.dialing }
+
 // idleLocked reports whether the key holds nothing worth keeping.
 func (ks *keyState) idleLocked() bool {
-	return ks.open == 0 && ks.dialing == 0 && ks.waiters.len() == 0 && ks.guard == nil
+	return ks.open == 0 && ks.closing == 0 && ks.dialing == 0 && ks.waiters.len() == 0 && ks.guard == nil
 }
 
 // keyLocked returns the state for key, creating it. Caller holds mu.
@@ -157,7 +161,9 @@ func (p *pool) removeLocked(e *entry, fx *effects) {
 	}
 	e.removed = true
 	e.ks.removeLocked(e)
+	e.ks.closing++
 	p.open--
+	p.closingConns++
 	p.stats.closedBy[e.reason.Load()].Add(1)
 	fx.closes = append(fx.closes, e)
 	p.dropKeyIfIdleLocked(e.ks)
@@ -186,7 +192,7 @@ func (p *pool) serveKeyLocked(ks *keyState, fx *effects) {
 // per-key and the pool-wide limit allow (evicting an idle connection of
 // another key if needed). Otherwise the waiters keep waiting.
 func (p *pool) growLocked(ks *keyState, fx *effects) {
-	if ks.dialing > 0 || p.closed || ks.open >= p.cfg.MaxConnectionsPerKey {
+	if ks.dialing > 0 || p.closed || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey {
 		return
 	}
 	if ks.guard != nil {
@@ -202,26 +208,28 @@ func (p *pool) growLocked(ks *keyState, fx *effects) {
 	p.startDialLocked(ks, ks.waiters.peek().vctx)
 }
 
-// roomLocked reports whether one more connection fits pool-wide, evicting
-// an idle one if needed. If nothing can be evicted it queues ks as starved.
+// roomLocked reports whether one more connection fits pool-wide. If not,
+// it queues ks as starved and, unless a close is already under way (which
+// will free room), evicts an idle connection chosen by the strategy. The
+// room an eviction frees counts only once the victim's Close has returned
+// (closingConns), so a new dial never overtakes the close it waits for.
 func (p *pool) roomLocked(ks *keyState, fx *effects) bool {
-	if p.open+p.dialing < p.cfg.MaxConnections {
+	if p.usedLocked() < p.cfg.MaxConnections {
 		return true
 	}
 	// Count ourselves as starved before looking for an idle victim: a
 	// Release that idles a connection after our look then sees nStarved > 0
-	// and serves us (the store-load pairing of releaseSlot).
+	// and serves us (the store-load pairing in lease.release).
 	p.nStarved.Add(1)
-	if p.evictLocked(ReasonEvicted, fx) {
-		p.nStarved.Add(-1)
-		return true
-	}
 	if ks.starved {
 		p.nStarved.Add(-1)
-		return false
+	} else {
+		ks.starved = true
+		p.starved = append(p.starved, ks)
 	}
-	ks.starved = true
-	p.starved = append(p.starved, ks)
+	if p.closingConns == 0 {
+		p.evictLocked(ReasonEvicted, fx)
+	}
 	return false
 }
 
@@ -230,8 +238,11 @@ func (p *pool) serveStarvedLocked(fx *effects) {
 	for len(p.starved) > 0 {
 		ks := p.starved[0]
 		needsRoom := ks.waiters.len() > 0 && !p.closed && ks.dialing == 0 &&
-			ks.open < p.cfg.MaxConnectionsPerKey
-		if needsRoom && p.open+p.dialing >= p.cfg.MaxConnections && !p.evictLocked(ReasonEvicted, fx) {
+			ks.usedLocked() < p.cfg.MaxConnectionsPerKey
+		if needsRoom && p.usedLocked() >= p.cfg.MaxConnections {
+			if p.closingConns == 0 {
+				p.evictLocked(ReasonEvicted, fx)
+			}
 			return
 		}
 		p.starved[0] = nil
@@ -295,23 +306,46 @@ func (p *pool) reapLocked(fx *effects) {
 }
 
 // apply carries out fx outside mu: it reaps retired entries (taking mu),
-// then traces and closes.
+// traces, closes clients, then (taking mu again) releases the room the
+// closes held and serves whoever waited for it, until nothing is left.
 func (p *pool) apply(fx *effects) {
-	if len(fx.retired) > 0 {
-		p.mu.Lock()
-		p.reapLocked(fx)
-		p.mu.Unlock()
+	for fx.pending() {
+		if len(fx.retired) > 0 {
+			p.mu.Lock()
+			p.reapLocked(fx)
+			p.mu.Unlock()
+		}
+		now := *fx
+		*fx = effects{}
+		if p.tracer != nil {
+			p.traceEffects(&now)
+		}
+		for _, e := range now.closes {
+			p.closeEntry(e)
+		}
+		for _, c := range now.orphans {
+			_ = c.Close() // dialled after Close: nobody to report to
+		}
+		if len(now.closes) > 0 {
+			p.mu.Lock()
+			p.closedLocked(now.closes, fx)
+			p.mu.Unlock()
+		}
 	}
-	if p.tracer != nil {
-		p.traceEffects(fx)
+}
+
+// closedLocked accounts for finished closes and serves the freed room.
+func (p *pool) closedLocked(closed []*entry, fx *effects) {
+	for _, e := range closed {
+		e.ks.closing--
+		p.closingConns--
 	}
-	for _, e := range fx.closes {
-		p.closeEntry(e)
+	for _, e := range closed {
+		p.serveKeyLocked(e.ks, fx)
+		p.dropKeyIfIdleLocked(e.ks)
 	}
-	for _, c := range fx.orphans {
-		_ = c.Close() // dialled after Close: nobody to report to
-	}
-	*fx = effects{}
+	p.serveStarvedLocked(fx)
+	p.checkDrainedLocked()
 }
 
 func (p *pool) traceEffects(fx *effects) {

@@ -49,6 +49,9 @@ func (l *lease) release() error {
 		p.finish(e)
 		return nil
 	}
+	if v == 0 && p.overLimit.Load() {
+		p.enforceLimits()
+	}
 	// Pairs with ks.waiting.Add in getSlow and nStarved.Add in roomLocked:
 	// either they see the freed slot or we see them.
 	if e.ks.waiting.Load() > 0 || (v == 0 && p.nStarved.Load() > 0) {

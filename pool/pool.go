@@ -106,21 +106,23 @@ type pool struct {
 	maxSessions atomic.Int64
 	balance     atomic.Int32 // LoadBalancing
 	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
-	closing     atomic.Bool
+	shut        atomic.Bool  // set by Close, read by the lock-free paths
+	overLimit   atomic.Bool  // busy connections exceed lowered limits: Release enforces them
 	nextID      atomic.Uint64
 
-	// mu guards cfg, byKey, open, dialing, starved, closed, strategy,
-	// drained, the mu-guarded fields of every keyState, and meta/removed of
-	// every entry.
-	mu       sync.Mutex
-	cfg      PoolConfig
-	byKey    map[string]*keyState
-	open     int // open connections (every state but closed)
-	dialing  int // dials in flight
-	starved  []*keyState
-	closed   bool
-	strategy EvictionStrategy
-	drained  chan struct{} // closed once closed && open == 0
+	// mu guards cfg, byKey, open, dialing, closingConns, starved, closed,
+	// strategy, drained, newGuard, the mu-guarded fields of every keyState,
+	// and meta/removed of every entry.
+	mu           sync.Mutex
+	cfg          PoolConfig
+	byKey        map[string]*keyState
+	open         int // connections in the pool (every state but closed)
+	dialing      int // dials in flight
+	closingConns int // removed connections whose Close has not returned yet
+	starved      []*keyState
+	closed       bool
+	strategy     EvictionStrategy
+	drained      chan struct{} // closed once closed && open == 0
 	// newGuard, when set, gives each new key a circuit breaker (the seam
 	// for health integration). Set before the pool is shared.
 	newGuard func(key string) dialGuard
@@ -173,6 +175,11 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	p.applyHotLocked(config)
 	return p
 }
+
+// usedLocked counts connections against MaxConnections: open, being
+// dialled, and removed but still closing (their TCP connection is still
+// up, so a new dial must not overtake the close).
+func (p *pool) usedLocked() int { return p.open + p.dialing + p.closingConns }
 
 // applyHotLocked stores cfg and the copies the hot path reads. The caller
 // holds mu (or owns p exclusively).
@@ -296,7 +303,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 	var fx effects
 	p.mu.Lock()
 	p.closed = true
-	p.closing.Store(true)
+	p.shut.Store(true)
 	for _, ks := range p.byKey {
 		p.failWaitersLocked(ks, ErrPoolClosed)
 		for _, e := range ks.list() {
@@ -334,7 +341,7 @@ func (p *pool) forceClose() {
 
 // checkDrainedLocked closes drained once the pool is closed and empty.
 func (p *pool) checkDrainedLocked() {
-	if p.closed && p.open == 0 {
+	if p.closed && p.open == 0 && p.closingConns == 0 {
 		select {
 		case <-p.drained:
 		default:
@@ -426,8 +433,11 @@ func (p *pool) UpdateConfig(cfg PoolConfig) error {
 }
 
 // enforceLimitsLocked closes idle connections over lowered limits: per key
-// first, then pool-wide by the eviction strategy.
+// first, then pool-wide by the eviction strategy. While busy connections
+// keep a limit exceeded, overLimit makes Release call it again whenever a
+// connection goes idle.
 func (p *pool) enforceLimitsLocked(fx *effects) {
+	over := false
 	for _, ks := range p.byKey {
 		for _, e := range ks.list() {
 			if ks.open <= p.cfg.MaxConnectionsPerKey {
@@ -438,9 +448,20 @@ func (p *pool) enforceLimitsLocked(fx *effects) {
 				p.removeLocked(e, fx)
 			}
 		}
+		over = over || ks.open > p.cfg.MaxConnectionsPerKey
 	}
 	for p.open > p.cfg.MaxConnections && p.evictLocked(ReasonLimit, fx) {
 	}
+	p.overLimit.Store(over || p.open > p.cfg.MaxConnections)
+}
+
+// enforceLimits is enforceLimitsLocked for Release.
+func (p *pool) enforceLimits() {
+	var fx effects
+	p.mu.Lock()
+	p.enforceLimitsLocked(&fx)
+	p.mu.Unlock()
+	p.apply(&fx)
 }
 
 // PlanConfigChange implements Pool.
@@ -452,6 +473,7 @@ func (p *pool) PlanConfigChange(cfg PoolConfig) ConfigImpact {
 		kl := KeyLoad{Key: ks.name, Open: ks.open}
 		for _, e := range ks.list() {
 			kl.Leases += int(e.leases())
+			kl.PerConn = append(kl.PerConn, int(e.leases()))
 			if e.State() == StateIdle {
 				kl.Idle++
 			}
@@ -476,7 +498,7 @@ func (p *pool) Start(ctx context.Context) error { return p.Warmup(ctx) }
 
 // usable returns ErrPoolClosed after Close, or the config error.
 func (p *pool) usable() error {
-	if p.closing.Load() {
+	if p.shut.Load() {
 		return ErrPoolClosed
 	}
 	p.mu.Lock()

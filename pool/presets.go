@@ -107,6 +107,9 @@ type KeyLoad struct {
 	Idle int `json:"idle"`
 	// Leases counts leases held on its connections.
 	Leases int `json:"leases"`
+	// PerConn, when known, lists the leases on each open connection; it
+	// makes ConfigImpact.OverSessionLimit exact.
+	PerConn []int `json:"per_conn,omitempty"`
 }
 
 // FieldChange is one config field that differs between two configs.
@@ -152,8 +155,8 @@ func PlanConfigChange(old, next PoolConfig, load []KeyLoad) ConfigImpact {
 		imp.OverLimitBusy += over - closed
 		total += k.Open - closed
 		idleLeft += k.Idle - closed
-		if imp.SessionsResized && k.Open > 0 && k.Leases > next.MaxSessionsPerConnection*k.Open {
-			imp.OverSessionLimit++
+		if imp.SessionsResized {
+			imp.OverSessionLimit += overSessions(k, next.MaxSessionsPerConnection)
 		}
 	}
 	if over := total - next.MaxConnections; over > 0 {
@@ -163,6 +166,24 @@ func PlanConfigChange(old, next PoolConfig, load []KeyLoad) ConfigImpact {
 	}
 	imp.Notes = planNotes(old, next)
 	return imp
+}
+
+// overSessions counts k's connections holding more than max leases,
+// exactly from PerConn or, without it, as if leases were spread evenly.
+func overSessions(k KeyLoad, max int) int {
+	if k.PerConn == nil {
+		if k.Open > 0 && k.Leases > max*k.Open {
+			return k.Open
+		}
+		return 0
+	}
+	n := 0
+	for _, l := range k.PerConn {
+		if l > max {
+			n++
+		}
+	}
+	return n
 }
 
 func planNotes(old, next PoolConfig) []string {

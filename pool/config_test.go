@@ -1,0 +1,288 @@
+package pool_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+func TestSetDefaults(t *testing.T) {
+	var c pool.PoolConfig
+	c.SetDefaults()
+	if c.MaxConnections != 100 || c.MaxConnectionsPerKey != 4 || c.MaxSessionsPerConnection != 8 ||
+		c.DialTimeout != 15*time.Second || c.HealthTimeout != 5*time.Second || c.MaxRetries != 3 ||
+		c.HistorySize != 60 || c.WaitTimeout != 0 || c.MaxLifetime != 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+	if err := pool.ValidatePoolConfig(pool.PoolConfig{}); err != nil {
+		t.Errorf("zero config invalid: %v", err)
+	}
+}
+
+func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*pool.PoolConfig)
+		want []string
+	}{
+		{"negative max", func(c *pool.PoolConfig) { c.MaxConnections = -1 }, []string{"MaxConnections = -1, want 1..1048576"}},
+		{"per key over max", func(c *pool.PoolConfig) { c.MaxConnections, c.MaxConnectionsPerKey = 2, 3 }, []string{"MaxConnectionsPerKey = 3, want 1..MaxConnections (2)"}},
+		{"sessions", func(c *pool.PoolConfig) { c.MaxSessionsPerConnection = 5000 }, []string{"MaxSessionsPerConnection"}},
+		{"warmup", func(c *pool.PoolConfig) { c.WarmupConnections = 9 }, []string{"WarmupConnections = 9"}},
+		{"warmup total", func(c *pool.PoolConfig) {
+			c.MaxConnections, c.WarmupConnections, c.WarmupKeys = 2, 2, []string{"a", "b"}
+		}, []string{"WarmupKeys×WarmupConnections = 4"}},
+		{"warmup key", func(c *pool.PoolConfig) { c.WarmupKeys = []string{""} }, []string{"WarmupKeys[0] is empty"}},
+		{"retries", func(c *pool.PoolConfig) { c.MaxRetries = 1000 }, []string{"MaxRetries = 1000"}},
+		{"history", func(c *pool.PoolConfig) { c.HistorySize = -5 }, []string{"HistorySize = -5"}},
+		{"parallelism", func(c *pool.PoolConfig) { c.Advanced.WarmupParallelism = -1 }, []string{"Advanced.WarmupParallelism"}},
+		{"balancing", func(c *pool.PoolConfig) { c.LoadBalancing = 7 }, []string{"LoadBalancing = 7"}},
+		{"durations", func(c *pool.PoolConfig) { c.WaitTimeout, c.DialTimeout = -1, -2 }, []string{"WaitTimeout = -1ns, want >= 0", "DialTimeout = -2ns"}},
+		{"jitter", func(c *pool.PoolConfig) { c.MaxLifetime, c.LifetimeJitter = time.Minute, time.Hour }, []string{"LifetimeJitter = 1h0m0s, want 0..MaxLifetime (1m0s)"}},
+		{"health timeout", func(c *pool.PoolConfig) { c.HealthInterval, c.HealthTimeout = time.Second, time.Minute }, []string{"HealthTimeout = 1m0s"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c pool.PoolConfig
+			tc.mod(&c)
+			err := pool.ValidatePoolConfig(c)
+			if err == nil {
+				t.Fatal("valid")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), "pool: config: "+w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	var c pool.PoolConfig
+	c.MaxConnections, c.MaxSessionsPerConnection = -1, -1
+	if err := pool.ValidatePoolConfig(c); strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("want 2 joined errors, got %q", err) // no checks relative to the invalid MaxConnections
+	}
+}
+
+func TestPresetsAreValid(t *testing.T) {
+	for name, c := range map[string]pool.PoolConfig{
+		"development": pool.DevelopmentConfig(), "production": pool.ProductionConfig(),
+		"high-throughput": pool.HighThroughputConfig(), "low-memory": pool.LowMemoryConfig(),
+	} {
+		if err := pool.ValidatePoolConfig(c); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if pool.LowMemoryConfig().MaxConnectionsPerKey != 1 || pool.HighThroughputConfig().LoadBalancing != pool.PowerOfTwo {
+		t.Error("presets lack their character")
+	}
+}
+
+func TestApplyTuning(t *testing.T) {
+	var c pool.PoolConfig
+	c.WarmupConnections = 10
+	c.ApplyTuning(pool.Workload{Keys: 50, ConcurrencyPerKey: 20, CommandDuration: 2 * time.Second})
+	if c.MaxConnectionsPerKey != 3 || c.MaxConnections != 150 || c.WaitTimeout != 8*time.Second || c.WarmupConnections != 3 {
+		t.Errorf("tuned = per key %d, max %d, wait %v, warm %d", c.MaxConnectionsPerKey, c.MaxConnections, c.WaitTimeout, c.WarmupConnections)
+	}
+	if err := pool.ValidatePoolConfig(c); err != nil {
+		t.Error(err)
+	}
+	c = pool.PoolConfig{}
+	c.ApplyTuning(pool.Workload{ConcurrencyPerKey: 1000, CommandDuration: time.Millisecond})
+	if c.MaxConnectionsPerKey != 16 || c.WaitTimeout != time.Second {
+		t.Errorf("clamps: per key %d wait %v", c.MaxConnectionsPerKey, c.WaitTimeout)
+	}
+	c = pool.PoolConfig{MaxConnections: 2}
+	c.ApplyTuning(pool.Workload{})
+	if c.MaxConnectionsPerKey != 2 {
+		t.Errorf("per key %d not clamped to MaxConnections", c.MaxConnectionsPerKey)
+	}
+}
+
+func TestConfigJSONRoundTrip(t *testing.T) {
+	c := pool.ProductionConfig()
+	c.WarmupKeys = []string{"web1"}
+	c.LoadBalancing = pool.RoundRobin
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"max_lifetime":"1h0m0s"`, `"load_balancing":"round-robin"`, `"wait_timeout":"30s"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON %s lacks %s", b, want)
+		}
+	}
+	var back pool.PoolConfig
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(back)
+	if string(b) != string(b2) {
+		t.Errorf("round trip:\n%s\n%s", b, b2)
+	}
+	for _, bad := range []string{`{"dial_timeout":"soon"}`, `{"load_balancing":"random"}`, `[`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("Unmarshal(%s) succeeded", bad)
+		}
+	}
+}
+
+func TestInvalidConfigPoolReportsError(t *testing.T) {
+	p := pool.NewPool(newFactory(), pool.PoolConfig{MaxConnections: -1}, nil)
+	defer p.Close()
+	if _, err := p.Get(context.Background(), "a"); err == nil || !strings.Contains(err.Error(), "pool: invalid config") {
+		t.Fatalf("Get = %v", err)
+	}
+	if err := p.Start(context.Background()); err == nil {
+		t.Error("Start succeeded")
+	}
+	if err := p.UpdateConfig(testConfig()); err != nil {
+		t.Fatal(err)
+	}
+	c := mustGet(t, p, "a")
+	mustRelease(t, p, "a", c)
+}
+
+func TestNilFactoryPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	pool.NewPool(nil, pool.PoolConfig{}, nil)
+}
+
+func TestUpdateConfigAppliesAndRejects(t *testing.T) {
+	f := newFactory()
+	cfg := testConfig()
+	cfg.MaxConnections, cfg.MaxConnectionsPerKey = 6, 3
+	p := newTestPool(t, f, cfg, nil)
+	var held []pool.SSHClient
+	for range 6 { // 3 connections of 2 sessions on "a"
+		held = append(held, mustGet(t, p, "a"))
+	}
+	for _, c := range held[:4] { // two connections idle, one busy
+		mustRelease(t, p, "a", c)
+	}
+	bad := cfg
+	bad.MaxConnections = -3
+	if err := p.UpdateConfig(bad); err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+		t.Fatalf("bad UpdateConfig = %v", err)
+	}
+	if p.Config().MaxConnections != 6 {
+		t.Fatal("bad config replaced the good one")
+	}
+	next := cfg
+	next.MaxConnectionsPerKey, next.MaxSessionsPerConnection = 1, 1
+	plan := p.PlanConfigChange(next)
+	if plan.CloseIdle != 2 || !plan.SessionsResized || plan.OverSessionLimit != 1 || len(plan.Changes) != 2 {
+		t.Errorf("plan = %+v", plan)
+	}
+	if err := p.UpdateConfig(next); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.GetSnapshot(); s.Total != 1 || s.ClosedByReason[pool.ReasonLimit] != 2 {
+		t.Errorf("after update total=%d closed-limit=%d", s.Total, s.ClosedByReason[pool.ReasonLimit])
+	}
+	for _, c := range held[4:] {
+		mustRelease(t, p, "a", c)
+	}
+	c := mustGet(t, p, "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := p.Get(ctx, "a"); !errors.Is(err, pool.ErrPoolExhausted) {
+		t.Errorf("second lease on a 1-session connection: %v", err)
+	}
+	mustRelease(t, p, "a", c)
+}
+
+func TestUpdateConfigPoolWideLimitAndWaiters(t *testing.T) {
+	clk := newClock()
+	cfg := evictConfig(clk)
+	p := newTestPool(t, newFactory(), cfg, nil)
+	fillIdle(t, p, clk, "a", "b", "c")
+	next := cfg
+	next.MaxConnections = 1
+	if plan := p.PlanConfigChange(next); plan.CloseIdle != 2 {
+		t.Errorf("plan = %+v", plan)
+	}
+	if err := p.UpdateConfig(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf(p); !equal(got, []string{"c"}) {
+		t.Errorf("kept %v, want the most recently used", got)
+	}
+}
+
+func TestPlanConfigChange(t *testing.T) {
+	old := pool.PoolConfig{MaxConnections: 10, MaxConnectionsPerKey: 4}
+	next := pool.PoolConfig{MaxConnections: 3, MaxConnectionsPerKey: 2, MaxLifetime: time.Hour, LoadBalancing: pool.RoundRobin}
+	load := []pool.KeyLoad{{Key: "a", Open: 4, Idle: 1, Leases: 5}, {Key: "b", Open: 2, Idle: 2}}
+	imp := pool.PlanConfigChange(old, next, load)
+	// a: over by 2, 1 idle closed, 1 busy over; total 5 > 3: 2 more idle (b) closed.
+	if imp.CloseIdle != 3 || imp.OverLimitBusy != 1 || len(imp.Notes) != 2 {
+		t.Errorf("impact = %+v", imp)
+	}
+	if imp.Changes[0].Field != "load_balancing" {
+		t.Errorf("changes = %+v", imp.Changes)
+	}
+}
+
+func TestHistoryRing(t *testing.T) {
+	cfg := testConfig()
+	cfg.HistorySize = 3
+	p := newTestPool(t, newFactory(), cfg, nil)
+	for i := range 5 {
+		c := mustGet(t, p, "a")
+		mustRelease(t, p, "a", c)
+		if s := p.RecordSnapshot(); s.Gets != int64(i+1) {
+			t.Fatalf("snapshot gets = %d", s.Gets)
+		}
+	}
+	h := p.History()
+	if len(h) != 3 || h[0].Gets != 3 || h[2].Gets != 5 {
+		t.Fatalf("history = %d entries, first %d", len(h), h[0].Gets)
+	}
+	cfg.HistorySize = 2
+	if err := p.UpdateConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if h := p.History(); len(h) != 2 || h[1].Gets != 5 {
+		t.Errorf("resized history = %+v", h)
+	}
+	cfg.HistorySize = 4
+	_ = p.UpdateConfig(cfg)
+	p.RecordSnapshot()
+	if h := p.History(); len(h) != 3 || h[2].Gets != 5 {
+		t.Errorf("grown history len %d", len(h))
+	}
+}
+
+func TestLoweredLimitClosesBusyConnectionOnceIdle(t *testing.T) {
+	f := newFactory()
+	cfg := testConfig()
+	cfg.MaxSessionsPerConnection = 1
+	p := newTestPool(t, f, cfg, nil)
+	a, b := mustGet(t, p, "a"), mustGet(t, p, "a") // two busy connections
+	next := cfg
+	next.MaxConnectionsPerKey = 1
+	if err := p.UpdateConfig(next); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.GetSnapshot(); s.Total != 2 {
+		t.Fatalf("busy connections closed: total %d", s.Total)
+	}
+	mustRelease(t, p, "a", a)
+	if s := p.GetSnapshot(); s.Total != 1 || s.ClosedByReason[pool.ReasonLimit] != 1 {
+		t.Errorf("after release total=%d closed-limit=%d, want 1, 1", s.Total, s.ClosedByReason[pool.ReasonLimit])
+	}
+	mustRelease(t, p, "a", b)
+	if s := p.GetSnapshot(); s.Total != 1 {
+		t.Errorf("total = %d, want 1 (within the limit now)", s.Total)
+	}
+}
