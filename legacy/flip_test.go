@@ -327,3 +327,21 @@ func TestFlipUnderLoadCached(t *testing.T) {
 		}
 	}
 }
+
+// TestFlipUnderLoadSSHD is TestFlipUnderLoad against a real OpenSSH sshd.
+func TestFlipUnderLoadSSHD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sshd: skipped in -short mode")
+	}
+	e := newSSHDEnv(t)
+	client, flags := newFlags(t, flagSet(0, false))
+	set := func(ph phase) { flags.UpdateFlags(flagSet(ph.pct, ph.kill)) }
+	fr := runFlip(t, e, client, flipPhases, set, 2*flipDwell)
+	reps := fr.analyse(t, flipPhases, memExpected)
+	logReports(t, reps)
+	for k, r := range reps {
+		if r.wrong != 0 || r.unsticky != 0 || r.calls == 0 {
+			t.Errorf("phase %d (%s): %d calls, %d on the wrong pool, %d servers not sticky", k, r.phase, r.calls, r.wrong, r.unsticky)
+		}
+	}
+}
