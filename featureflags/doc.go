@@ -32,10 +32,20 @@
 //
 // # JSONLogic and package-level state
 //
-// Rules run on github.com/diegoholiveira/jsonlogic/v3, whose custom-operator
-// registry is package-global. The four flagd operations are registered there
-// once (sync.Once, on the first parse, not in init) as pure functions; see
-// registerOperators for the caveats. This is the package's only global state.
+// Rules run on github.com/diegoholiveira/jsonlogic/v3 (v3.5.1), whose only
+// custom-operator API, jsonlogic.AddOperator, writes a package-global map with
+// no locking that every evaluation reads. The four flagd operations are
+// therefore registered there exactly once, guarded by a sync.Once, when the
+// first flag file is parsed (never in init). They are pure functions: the flag
+// key and targeting key reach them through the rule's data, so one
+// registration serves every provider. Caveat: another package of the same
+// binary calling jsonlogic.AddOperator while flags are evaluated would race,
+// and one registering the same names would replace these operations. This
+// registration and its sync.Once are the package's only package-level state.
+//
+// A rule that is exactly {"fractional": [...]} with literal arguments (the
+// usual rollout) is evaluated without JSONLogic, allocation-free, with the
+// same result.
 //
 // # Limits
 //

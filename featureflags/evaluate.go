@@ -106,7 +106,7 @@ func (f *flag) targetingResolution(out any) resolution {
 	v, ok := f.variants[name]
 	if !ok {
 		return errorResolution(openfeature.NewGeneralResolutionError(
-			fmt.Sprintf("flag %q: targeting returned %q, which is not a variant", f.key, name)), f.metadata)
+			fmt.Sprintf("flag %q: targeting returned a name that is not a variant", f.key)), f.metadata)
 	}
 	return resolution{value: v, reason: openfeature.TargetingMatchReason, variant: name, metadata: f.metadata}
 }

@@ -72,7 +72,7 @@ type FileProvider struct {
 	reloads       atomic.Int64
 	reloadErrors  atomic.Int64
 	droppedEvents atomic.Int64
-	lastErrMsg    atomic.Pointer[string] // message of lastErr for lock-free LastError
+	lastErrMsg    atomic.Pointer[string] // message of lastErr, for Stats without the lock
 }
 
 // providerConfig holds the options.

@@ -284,3 +284,75 @@ func TestFractionalFastPathMatchesJSONLogic(t *testing.T) {
 		}
 	}
 }
+
+func TestContextValueTypes(t *testing.T) {
+	type custom struct{ A int }
+	ctx := map[string]any{
+		"targetingKey": "k",
+		"i64":          int64(7),
+		"u8":           uint8(8),
+		"f32":          float32(1.5),
+		"when":         time.Unix(1000, 0),
+		"list":         []string{"a", "b"},
+		"labels":       map[string]any{"count": int32(3), "tags": []any{uint16(4), "x"}},
+		"custom":       custom{A: 1},
+	}
+	for rule, want := range map[string]any{
+		`{"==": [{"var": "i64"}, 7]}`:                           true,
+		`{"+": [{"var": "u8"}, {"var": "f32"}]}`:                9.5,
+		`{"var": "when"}`:                                       1000.0,
+		`{"<": [{"var": "when"}, {"var": "$flagd.timestamp"}]}`: true,
+		`{"in": ["b", {"var": "list"}]}`:                        true,
+		`{"var": "labels.count"}`:                               3.0,
+		`{"var": "labels.tags.0"}`:                              4.0,
+		`{"var": "missing.deep"}`:                               nil,
+		`{"var": ["missing", "fallback"]}`:                      "fallback",
+	} {
+		if got := evalRule(t, rule, "f", ctx); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", rule, got, want)
+		}
+	}
+	// A value JSONLogic cannot read makes the rule fail, not panic.
+	if _, err := featureflags.EvalRule(`{"cat": [{"var": "custom"}]}`, "f", ctx, fixedNow); err == nil {
+		t.Error("cat of a struct succeeded")
+	}
+}
+
+func TestMetadataAndYAMLKeys(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "f.yaml", `
+metadata: {ratio: 0.5, big: 1e300, on: true, name: set}
+flags:
+  f:
+    state: ENABLED
+    variants: {1: one, 2: two}
+    defaultVariant: "2"
+    metadata: {name: flag}
+`)
+	p := newProvider(t, path)
+	d := p.StringEvaluation(context.Background(), "f", "", nil)
+	if d.Value != "two" || d.Variant != "2" {
+		t.Errorf("resolution %+v", d)
+	}
+	want := openfeature.FlagMetadata{"ratio": 0.5, "big": 1e300, "on": true, "name": "flag"}
+	if !reflect.DeepEqual(d.FlagMetadata, want) {
+		t.Errorf("metadata %#v, want %#v", d.FlagMetadata, want)
+	}
+	if p.Path() != path {
+		t.Errorf("Path %q", p.Path())
+	}
+}
+
+func TestErrorsForEveryType(t *testing.T) {
+	p := newProvider(t, "testdata/flags.json")
+	for _, def := range []any{true, "s", 1.5, int64(3), map[string]any{"d": 1}} {
+		got := evaluate(p, "missing", def, nil)
+		if !reflect.DeepEqual(got, result{def, openfeature.ErrorReason, "", openfeature.FlagNotFoundCode}) {
+			t.Errorf("%T: %+v", def, got)
+		}
+	}
+	for flag, def := range map[string]any{"greeting": 1.5, "ratio": int64(1), "kill-switch": map[string]any{}} {
+		if got := evaluate(p, flag, def, nil); got.code != openfeature.TypeMismatchCode || !reflect.DeepEqual(got.value, def) {
+			t.Errorf("%s as %T: %+v", flag, def, got)
+		}
+	}
+}

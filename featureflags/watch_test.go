@@ -3,6 +3,7 @@ package featureflags_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -342,5 +343,52 @@ func TestReloadInvalidDeletedRestored(t *testing.T) {
 	}
 	if !killSwitch(p) || p.Stats().ReloadErrors != 3 {
 		t.Errorf("kill-switch %v, stats %+v", killSwitch(p), p.Stats())
+	}
+}
+
+func TestReloadLogsAndDroppedEvents(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
+	p := newProvider(t, path, featureflags.WithLogger(logger), featureflags.WithLogger(nil))
+	for i := range 20 {
+		writeFile(t, filepath.Dir(path), "flags.json", killSwitchFile(i%2 == 0))
+		must(t, p.Reload())
+	}
+	if st := p.Stats(); st.DroppedEvents != 4 || st.Reloads != 20 {
+		t.Errorf("stats %+v", st)
+	}
+	writeFile(t, filepath.Dir(path), "flags.json", invalidFile)
+	_ = p.Reload()
+	out := logs.String()
+	if !strings.Contains(out, "level=INFO msg=\"featureflags: flag file reloaded\"") ||
+		!strings.Contains(out, "level=WARN msg=\"featureflags: flag file rejected, keeping the previous flags\"") ||
+		!strings.Contains(out, "path="+path) {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// TestWatchDirectoryGone: when the directory cannot be watched, Init fails
+// without polling and falls back to polling with it.
+func TestWatchDirectoryGone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cfg")
+	must(t, os.Mkdir(dir, 0o755))
+	path := writeFile(t, dir, "flags.json", killSwitchFile(false))
+	strict := newProvider(t, path)
+	polling := newProvider(t, path, featureflags.WithPollInterval(10*time.Millisecond))
+	must(t, os.RemoveAll(dir))
+
+	if err := strict.Init(openfeature.EvaluationContext{}); err == nil || !strings.Contains(err.Error(), "watch flag file") {
+		t.Fatalf("Init without polling: %v", err)
+	}
+	must(t, polling.Init(openfeature.EvaluationContext{}))
+	defer polling.Shutdown()
+	expectEvent(t, polling, openfeature.ProviderError) // the file is gone
+	must(t, os.Mkdir(dir, 0o755))
+	writeFile(t, dir, "flags.json", killSwitchFile(true))
+	expectEvent(t, polling, openfeature.ProviderReady)
+	expectEvent(t, polling, openfeature.ProviderConfigChange)
+	if !killSwitch(polling) {
+		t.Error("polling did not apply the new file")
 	}
 }
