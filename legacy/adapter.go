@@ -119,7 +119,11 @@ func NewAdapter(p LeasePool, reg TargetRegistrar, opts ...AdapterOption) *Adapte
 // the legacy pool) and returns a connection whose every command leases its
 // own client.
 func (a *Adapter) GetOrCreateConnection(server *Server, asRoot bool) (Connection, error) {
-	return a.GetOrCreateConnectionContext(context.Background(), server, asRoot)
+	c, err := a.GetOrCreateConnectionContext(context.Background(), server, asRoot)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return c, nil
 }
 
 // GetOrCreateConnectionContext is GetOrCreateConnection bounded by ctx.

@@ -96,6 +96,7 @@ type flipRun struct {
 	changes []time.Time // when each phase was in place (after the flag write returned)
 	writes  []time.Time // when each flag write began: calls starting between
 	// writes[k] and changes[k] may take either route
+	started atomic.Int64 // calls started so far
 }
 
 const (
@@ -129,15 +130,25 @@ func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, s
 	fr.writes, fr.changes = append(fr.writes, time.Now()), append(fr.changes, time.Now())
 	close(start)
 	for _, ph := range phases[1:] {
-		time.Sleep(dwell)
+		fr.dwell(dwell)
 		fr.writes = append(fr.writes, time.Now())
 		set(ph)
 		fr.changes = append(fr.changes, time.Now())
 	}
-	time.Sleep(dwell)
+	fr.dwell(dwell)
 	stop.Store(true)
 	wg.Wait()
 	return fr
+}
+
+// dwell lets a phase run for d and until at least flipGoroutines calls
+// have started in it (a loaded machine can be slow), at most 30 s.
+func (fr *flipRun) dwell(d time.Duration) {
+	base := fr.started.Load()
+	time.Sleep(d)
+	for deadline := time.Now().Add(30 * time.Second); fr.started.Load() < base+flipGoroutines && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // load is one goroutine of the flip: it cycles through the servers on its
@@ -160,6 +171,7 @@ func (fr *flipRun) load(t *testing.T, r *legacy.Router, g int, stop *atomic.Bool
 	for n := 0; n < flipMaxCalls && !stop.Load(); n++ {
 		i := (g + n) % len(conns)
 		c := call{server: i, cmd: fmt.Sprintf("echo %d-%d", g, n), start: time.Now()}
+		fr.started.Add(1)
 		var out string
 		out, c.err = conns[i].ExecuteCommand(c.cmd)
 		c.end = time.Now()
@@ -180,6 +192,7 @@ type flipReport struct {
 	propagate time.Duration // last start of such a call after the change (0: none)
 	drain     time.Duration // last end of a call served on the old route after the change
 	unsticky  int           // servers served by both pools among the phase's settled calls
+	write     time.Duration // how long the flag write took (until the change was in place)
 }
 
 // analyse checks every call and returns a report per phase. expected gives
@@ -188,6 +201,7 @@ func (fr *flipRun) analyse(t *testing.T, phases []phase, expected func(phase, *l
 	reps := make([]flipReport, len(phases))
 	for k := range reps {
 		reps[k].phase = phases[k]
+		reps[k].write = fr.changes[k].Sub(fr.writes[k])
 	}
 	failed, total := 0, 0
 	for _, calls := range fr.calls {
@@ -255,7 +269,7 @@ func (fr *flipRun) checkSticky(reps []flipReport, expected func(phase, *legacy.S
 		seen := map[int]map[legacy.Route]bool{}
 		for _, calls := range fr.calls {
 			for _, c := range calls {
-				if fr.phaseAt(c.start) != k || c.start.Sub(fr.changes[k]) <= reps[k].propagate {
+				if fr.phaseAt(c.start) != k || c.start.Sub(fr.changes[k]) <= reps[k].propagate || fr.inWrite(c.start) {
 					continue
 				}
 				route, _ := fr.rec.served.Load(c.cmd)
@@ -285,8 +299,8 @@ func memExpected(ph phase, s *legacy.Server) legacy.Route {
 
 func logReports(t *testing.T, reps []flipReport) {
 	for k, r := range reps {
-		t.Logf("phase %d %-11s calls %5d legacy %5d new %5d wrong %d propagate %v drain %v unsticky %d",
-			k, r.phase, r.calls, r.perPool[0], r.perPool[1], r.wrong, r.propagate, r.drain, r.unsticky)
+		t.Logf("phase %d %-11s calls %5d legacy %5d new %5d wrong %d write %v propagate %v drain %v unsticky %d",
+			k, r.phase, r.calls, r.perPool[0], r.perPool[1], r.wrong, r.write, r.propagate, r.drain, r.unsticky)
 	}
 }
 

@@ -129,6 +129,9 @@ func WithDecisionCache(ttl time.Duration) RouterOption {
 	return func(c *routerConfig) { c.cacheTTL = ttl }
 }
 
+// errNoFlags is the evaluation error of a router built without a client.
+var errNoFlags = errors.New("legacy: router has no flags client")
+
 // Router serves the old API from the legacy pool or the new one (through
 // the adapter), chosen per command by flags. It implements
 // ConnectionProvider; install it with Install so that old call sites reach
@@ -160,7 +163,7 @@ var providerEvents = [...]openfeature.EventType{openfeature.ProviderConfigChange
 // NewRouter returns a router between legacy (the rollback target) and next
 // (normally the Adapter), deciding with flags. Any OpenFeature client
 // works; the router evaluates FlagKillSwitch and FlagUseNewPool on every
-// command.
+// command. A nil flags routes everything to legacy (ReasonProviderNotReady).
 func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts ...RouterOption) *Router {
 	cfg := routerConfig{drain: true}
 	for _, opt := range opts {
@@ -206,7 +209,8 @@ func EvaluationContext(server *Server, asRoot bool) openfeature.EvaluationContex
 
 // Decide evaluates the flags for server and role and returns the decision,
 // counting it, reporting it to the hook and draining on a route change,
-// exactly as a command does.
+// exactly as a command does. A route change drains the losing pool
+// synchronously, on the calling goroutine.
 func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decision {
 	return r.decide(ctx, server, asRoot, Key(server, asRoot), EvaluationContext(server, asRoot))
 }
@@ -250,6 +254,9 @@ func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, key
 // evaluate asks the kill switch, then use-new-pool. Any failure routes to
 // legacy.
 func (r *Router) evaluate(ctx context.Context, ec openfeature.EvaluationContext) Decision {
+	if r.flags == nil {
+		return Decision{Route: RouteLegacy, Reason: ReasonProviderNotReady, Flag: FlagKillSwitch, Err: errNoFlags}
+	}
 	kill, err := r.flags.BooleanValueDetails(ctx, FlagKillSwitch, false, ec)
 	if d, failed := fallback(FlagKillSwitch, kill.ResolutionDetail, err); failed {
 		return d
@@ -340,7 +347,10 @@ type routedConn struct {
 	closed atomic.Bool
 	cache  atomic.Pointer[cachedDecision]
 
-	mu    sync.Mutex // guards conns
+	// mu guards conns. It is held across the provider's
+	// GetOrCreateConnection, so a routed connection gets each route's
+	// connection once even when commands on it run concurrently.
+	mu    sync.Mutex
 	conns [numRoutes]Connection
 }
 

@@ -70,6 +70,9 @@ func TestRouterDecisions(t *testing.T) {
 			checkDecision(t, client, tc.route, tc.reason)
 		})
 	}
+	t.Run("nil-client", func(t *testing.T) {
+		checkDecision(t, nil, legacy.RouteLegacy, legacy.ReasonProviderNotReady)
+	})
 	t.Run("provider-not-ready", func(t *testing.T) {
 		api := isolated.NewAPI()
 		p := &blockingProvider{memprovider.NewInMemoryProvider(flagSet(100, false)), make(chan struct{})}

@@ -74,6 +74,13 @@ type routerStats struct {
 	drained      atomic.Int64
 }
 
+// maxVariantCounters bounds the variant table; further variants are
+// counted as otherVariant.
+const (
+	maxVariantCounters = 64
+	otherVariant       = "(other)"
+)
+
 // variantCounter counts one (route, reason, variant).
 type variantCounter struct {
 	route   Route
@@ -104,6 +111,10 @@ func (s *routerStats) variant(route Route, reason Reason, variant string) *varia
 					return vc
 				}
 			}
+		}
+		if tab != nil && len(*tab) >= maxVariantCounters && variant != otherVariant {
+			variant = otherVariant // a provider with unbounded variant names
+			continue
 		}
 		vc := &variantCounter{route: route, reason: reason, variant: variant}
 		var next []*variantCounter
