@@ -43,7 +43,7 @@ func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error
 	if err := s.Start(cmd.Cmd); err != nil {
 		return pool.Result{ExitStatus: -1}, c.opError("exec", err)
 	}
-	err, cancelled := c.wait(ctx, s, cmd)
+	cancelled, err := c.wait(ctx, s, cmd)
 	res := out.result(err, time.Since(start))
 	if cancelled {
 		return res, fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), ctx.Err())
@@ -52,17 +52,17 @@ func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error
 }
 
 // wait waits for s, or signals and closes it when ctx ends first.
-func (c *Client) wait(ctx context.Context, s *ssh.Session, cmd pool.Command) (err error, cancelled bool) {
+func (c *Client) wait(ctx context.Context, s *ssh.Session, cmd pool.Command) (cancelled bool, err error) {
 	if ctx.Done() == nil {
-		return s.Wait(), false
+		return false, s.Wait()
 	}
 	waitc := make(chan error, 1)
 	go func() { waitc <- s.Wait() }()
 	select {
 	case err := <-waitc:
-		return err, false
+		return false, err
 	case <-ctx.Done():
-		return interrupt(s, cmd, waitc), true
+		return true, interrupt(s, cmd, waitc)
 	}
 }
 

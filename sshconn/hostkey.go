@@ -91,11 +91,12 @@ func (w *KnownHostsWriter) Add(file string, files []string, hostname string, rem
 		return fmt.Errorf("sshconn: lock known_hosts %s: %w", file, err)
 	}
 	defer unlockFile(f)
-	return appendIfUnknown(f, files, hostname, remote, key)
+	return appendIfUnknownLocked(f, files, hostname, remote, key)
 }
 
-// appendIfUnknown runs under the file lock.
-func appendIfUnknown(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+// appendIfUnknownLocked re-reads the files and appends key unless the host
+// is now known; w.mu and the file lock must be held.
+func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
 	kh, err := loadKnownHosts(files)
 	if err != nil {
 		return err
