@@ -12,7 +12,12 @@ import (
 // whose use-new-pool flag is a 30/70 fractional split.
 func startBenchFlags(b *testing.B, hooks ...openfeature.Hook) (*featureflags.FileProvider, *featureflags.Flags) {
 	b.Helper()
-	p := newProvider(b, copyTestdata(b, "flags.json"), featureflags.WithKillSwitchEnv("SSHPOOL_BENCH_KILL_SWITCH"))
+	return startBenchFlagsWith(b, []featureflags.FileProviderOption{featureflags.WithKillSwitchEnv("SSHPOOL_BENCH_KILL_SWITCH")}, hooks...)
+}
+
+func startBenchFlagsWith(b *testing.B, opts []featureflags.FileProviderOption, hooks ...openfeature.Hook) (*featureflags.FileProvider, *featureflags.Flags) {
+	b.Helper()
+	p := newProvider(b, copyTestdata(b, "flags.json"), opts...)
 	flags := featureflags.NewFlags(p, hooks...)
 	if err := flags.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -84,16 +89,21 @@ func BenchmarkEvaluateUseNewPool(b *testing.B) {
 	})
 }
 
-// BenchmarkKillSwitch measures the kill switch with the environment override
-// configured, unset (falls through to the file) and set.
+// BenchmarkKillSwitch measures the kill switch (provider only) without the
+// environment override, with it configured but unset (falls through to the
+// file), and set.
 func BenchmarkKillSwitch(b *testing.B) {
 	ctx := context.Background()
-	for _, env := range []string{"unset", "true"} {
+	for _, env := range []string{"none", "unset", "true"} {
 		b.Run("env="+env, func(b *testing.B) {
-			if env != "unset" {
+			var opts []featureflags.FileProviderOption
+			if env != "none" {
+				opts = append(opts, featureflags.WithKillSwitchEnv("SSHPOOL_BENCH_KILL_SWITCH"))
+			}
+			if env == "true" {
 				b.Setenv("SSHPOOL_BENCH_KILL_SWITCH", env)
 			}
-			p, _ := startBenchFlags(b)
+			p, _ := startBenchFlagsWith(b, opts)
 			b.ReportAllocs()
 			for b.Loop() {
 				p.BooleanEvaluation(ctx, featureflags.FlagKillSwitch, false, nil)
