@@ -17,7 +17,8 @@ import (
 const promptly = 5 * time.Second
 
 func TestDialCancelDuringSlowHandshake(t *testing.T) {
-	e := newEnv(t, sshtest.WithHandshakeDelay(time.Minute))
+	e := newEnv(t)
+	e.srv.SetHandshakeDelay(time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
