@@ -34,8 +34,13 @@ func hashString(s string) uint32 {
 	return h
 }
 
-// randDuration returns a random duration in [0, d).
-func randDuration(d time.Duration) time.Duration { return rand.N(d) }
+// randDuration returns a random duration in [0, d), or 0 when d <= 0.
+func randDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
 
 // picker reserves a slot on one connection of a key. It lives on the
 // caller's stack for one pick.

@@ -37,8 +37,8 @@ type PoolConfig struct {
 	// all keys. A new key at the limit evicts an idle connection chosen by
 	// the eviction strategy, or waits. Default 100; zero means the default.
 	MaxConnections int
-	// MaxConnectionsPerKey bounds connections to one key. Default 4; zero
-	// means the default.
+	// MaxConnectionsPerKey bounds connections to one key. Default 4 (or
+	// MaxConnections if smaller); zero means the default.
 	MaxConnectionsPerKey int
 	// MaxSessionsPerConnection bounds concurrent leases on one connection.
 	// Keep it below the server's MaxSessions (OpenSSH: 10). Default 8; zero
@@ -109,7 +109,9 @@ type AdvancedPoolConfig struct {
 // SetDefaults replaces zero fields that have a default with that default.
 func (c *PoolConfig) SetDefaults() {
 	setInt(&c.MaxConnections, DefaultMaxConnections)
-	setInt(&c.MaxConnectionsPerKey, DefaultMaxConnectionsPerKey)
+	if c.MaxConnections > 0 { // a small pool gets a per-key default that fits it
+		setInt(&c.MaxConnectionsPerKey, min(DefaultMaxConnectionsPerKey, c.MaxConnections))
+	}
 	setInt(&c.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
 	setInt(&c.MaxRetries, DefaultMaxRetries)
 	setInt(&c.HistorySize, DefaultHistorySize)

@@ -85,24 +85,30 @@ func (l *lease) observe(err error) {
 	}
 }
 
-// Run runs cmd on the leased connection. See SSHClient.Run.
+// Run runs cmd on the leased connection. See SSHClient.Run. A
+// session-limit refusal is retried on this connection with the pool's
+// retry policy (MaxRetries, RetryBackoff): servers free a closed session's
+// slot asynchronously, so a lease can find its connection briefly full.
 func (l *lease) Run(ctx context.Context, cmd string) (Result, error) {
-	c, err := l.use("Run")
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := c.Run(ctx, cmd)
-	l.observe(err)
-	return res, err
+	return l.exec(ctx, "Run", Command{Cmd: cmd}, true)
 }
 
-// Exec runs a Command on the leased connection. See SSHClient.Exec.
+// Exec runs a Command on the leased connection, retrying session-limit
+// refusals as Run does. See SSHClient.Exec.
 func (l *lease) Exec(ctx context.Context, cmd Command) (Result, error) {
-	c, err := l.use("Exec")
+	return l.exec(ctx, "Exec", cmd, true)
+}
+
+// exec runs cmd, retrying session-limit refusals when retry is set.
+func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (Result, error) {
+	c, err := l.use(op)
 	if err != nil {
 		return Result{}, err
 	}
 	res, err := c.Exec(ctx, cmd)
+	if retry {
+		res, err = l.p.retrySessionLimit(ctx, res, err, func() (Result, error) { return c.Exec(ctx, cmd) })
+	}
 	l.observe(err)
 	return res, err
 }
@@ -189,22 +195,33 @@ func (p *pool) Run(ctx context.Context, key, cmd string) (Result, error) {
 }
 
 // Exec implements Pool: get, exec, release, retrying session-limit
-// refusals with backoff.
+// refusals with backoff on a fresh lease (which may land on a connection
+// with more room).
 func (p *pool) Exec(ctx context.Context, key string, c Command) (Result, error) {
-	retries, backoff := p.retryPolicy()
 	start := p.clock()
 	res, err := p.execOnce(ctx, key, c)
-	for attempt := 1; attempt <= retries && Classify(err) == KindSessionLimit; attempt++ {
-		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
-			err = fmt.Errorf("pool: run on %q: retry %d: %w", key, attempt, werr)
-			break
-		}
-		res, err = p.execOnce(ctx, key, c)
-	}
+	res, err = p.retrySessionLimit(ctx, res, err, func() (Result, error) { return p.execOnce(ctx, key, c) })
 	p.stats.runs.Add(1)
 	p.stats.runNanos.Add(int64(p.clock().Sub(start)))
 	if err != nil {
 		p.stats.runErrors.Add(1)
+	}
+	return res, err
+}
+
+// retrySessionLimit calls again while err is a session-limit refusal, up to
+// MaxRetries times, pausing about attempt×RetryBackoff (with jitter) or
+// until ctx ends.
+func (p *pool) retrySessionLimit(ctx context.Context, res Result, err error, again func() (Result, error)) (Result, error) {
+	if Classify(err) != KindSessionLimit {
+		return res, err
+	}
+	retries, backoff := p.retryPolicy()
+	for attempt := 1; attempt <= retries && Classify(err) == KindSessionLimit; attempt++ {
+		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
+			return res, fmt.Errorf("pool: session-limit retry %d: %w (last: %w)", attempt, werr, err)
+		}
+		res, err = again()
 	}
 	return res, err
 }
@@ -224,7 +241,7 @@ func (p *pool) execOnce(ctx context.Context, key string, c Command) (Result, err
 	}
 	l := cl.(*lease)
 	defer func() { _ = l.release() }() // cannot fail: l is ours and released once
-	return l.Exec(ctx, c)
+	return l.exec(ctx, "Run", c, false)
 }
 
 // sleepCtx sleeps d or until ctx ends.

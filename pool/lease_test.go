@@ -200,3 +200,17 @@ func TestMarkUnhealthyDrainsThenCloses(t *testing.T) {
 		t.Error("unhealthy connection not closed after its lease")
 	}
 }
+
+func TestLeaseRunRetriesSessionLimitOnItsConnection(t *testing.T) {
+	f := newFactory()
+	f.limitLeft.Store(2)
+	p := newTestPool(t, f, testConfig(), nil)
+	c := mustGet(t, p, "a")
+	defer mustRelease(t, p, "a", c)
+	if _, err := c.Run(context.Background(), "limit"); err != nil {
+		t.Fatalf("lease Run = %v, want success after retries", err)
+	}
+	if n := f.client(0).runs.Load(); n != 3 {
+		t.Errorf("runs = %d, want 3", n)
+	}
+}
