@@ -94,8 +94,8 @@ type flipRun struct {
 	rec     *recorder
 	calls   [][]call    // per goroutine
 	changes []time.Time // when each phase was in place (after the flag write returned)
-	writes  []time.Time // when each flag write began: calls starting between
-	// writes[k] and changes[k] may take either route
+	writes  []time.Time // when each flag write began: a call running while
+	// a write was in progress may take either route (see ambiguous)
 	started atomic.Int64 // calls started so far
 }
 
@@ -230,7 +230,7 @@ func (fr *flipRun) account(reps []flipReport, c call, route legacy.Route, expect
 	rep.calls++
 	rep.perPool[route]++
 	s := fr.servers[c.server]
-	if route != expected(rep.phase, s) && !fr.inWrite(c.start) {
+	if route != expected(rep.phase, s) && !fr.ambiguous(c) {
 		rep.wrong++
 		rep.propagate = max(rep.propagate, c.start.Sub(fr.changes[k]))
 	}
@@ -243,10 +243,12 @@ func (fr *flipRun) account(reps []flipReport, c call, route legacy.Route, expect
 	}
 }
 
-// inWrite reports whether t fell while a flag write was in progress.
-func (fr *flipRun) inWrite(t time.Time) bool {
-	for k := range fr.writes {
-		if !t.Before(fr.writes[k]) && !t.After(fr.changes[k]) {
+// ambiguous reports whether c's decision may have been taken on either
+// side of a flag write: c began before the write was in place and ended
+// after it began (the decision happens somewhere between start and end).
+func (fr *flipRun) ambiguous(c call) bool {
+	for k := 1; k < len(fr.writes); k++ {
+		if !c.start.After(fr.changes[k]) && !c.end.Before(fr.writes[k]) {
 			return true
 		}
 	}
@@ -269,7 +271,7 @@ func (fr *flipRun) checkSticky(reps []flipReport, expected func(phase, *legacy.S
 		seen := map[int]map[legacy.Route]bool{}
 		for _, calls := range fr.calls {
 			for _, c := range calls {
-				if fr.phaseAt(c.start) != k || c.start.Sub(fr.changes[k]) <= reps[k].propagate || fr.inWrite(c.start) {
+				if fr.phaseAt(c.start) != k || c.start.Sub(fr.changes[k]) <= reps[k].propagate || fr.ambiguous(c) {
 					continue
 				}
 				route, _ := fr.rec.served.Load(c.cmd)

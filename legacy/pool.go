@@ -26,7 +26,8 @@ type ConnectionPool struct {
 	dials   singleflight.Group
 
 	// mu guards conns, started and stopped. No I/O happens under it:
-	// dials, health checks and closes run outside.
+	// dials, health checks and closes run outside. Lock order: mu before
+	// PooledConnection.mu.
 	mu      sync.Mutex
 	conns   map[string]*PooledConnection
 	started bool
