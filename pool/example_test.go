@@ -1,0 +1,150 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+// exampleFactory starts an in-process SSH server on 127.0.0.1:0 and
+// returns a factory that reaches it as key "web1". cleanup stops it.
+func exampleFactory() (factory pool.ConnectionFactory, cleanup func()) {
+	srv, err := sshtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pool-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	reg := sshconn.NewRegistry()
+	reg.Register("web1", sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
+		Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	return sshconn.NewFactory(reg), func() {
+		srv.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// Get leases a connection, Release returns it; the connection stays open
+// for the next caller.
+func ExampleNewPool() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+
+	p := pool.NewPool(factory, pool.ProductionConfig(), nil)
+	defer p.Close()
+
+	ctx := context.Background()
+	client, err := p.Get(ctx, "web1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := client.Run(ctx, "echo hello")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s", res.Stdout)
+	if err := p.Release("web1", client); err != nil {
+		log.Fatal(err)
+	}
+
+	again, _ := p.Get(ctx, "web1") // reuses the same connection
+	_ = again.Close()              // Close on a lease releases it; the connection stays open
+	s := p.GetSnapshot()
+	fmt.Println("dials:", s.Dials, "gets:", s.Gets, "outstanding:", s.LeasesOutstanding, "idle:", s.Idle)
+	// Output:
+	// hello
+	// dials: 1 gets: 2 outstanding: 0 idle: 1
+}
+
+// Run is get, run, release in one call; a non-zero exit is an *ExitError
+// and leaves the connection healthy.
+func ExamplePool_run() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+	p := pool.NewPool(factory, pool.PoolConfig{}, nil)
+	defer p.Close()
+
+	ctx := context.Background()
+	res, err := p.Run(ctx, "web1", "echo deployed")
+	fmt.Printf("%s%v\n", res.Stdout, err)
+
+	_, err = p.Run(ctx, "web1", "exit 3")
+	var exit *pool.ExitError
+	fmt.Println(errors.As(err, &exit), exit.Result.ExitStatus, pool.Classify(err))
+	fmt.Println("healthy:", p.GetSnapshot().Healthy)
+	// Output:
+	// deployed
+	// <nil>
+	// true 3 exit
+	// healthy: 1
+}
+
+// A Get that cannot be served before its context ends says why, and
+// wraps the context's error.
+func ExamplePool_get_exhausted() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+	cfg := pool.PoolConfig{MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 1}
+	p := pool.NewPool(factory, cfg, nil)
+	defer p.Close()
+
+	held, _ := p.Get(context.Background(), "web1")
+	defer p.Release("web1", held)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := p.Get(ctx, "web1")
+	fmt.Println(errors.Is(err, pool.ErrPoolExhausted), errors.Is(err, context.DeadlineExceeded))
+	// Output: true true
+}
+
+// Releasing twice is safe: the second call reports ErrLeaseReleased and
+// counts nothing.
+func ExamplePool_release() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+	p := pool.NewPool(factory, pool.PoolConfig{}, nil)
+	defer p.Close()
+
+	c, _ := p.Get(context.Background(), "web1")
+	fmt.Println(p.Release("web1", c))
+	fmt.Println(p.Release("web1", c))
+	fmt.Println(p.GetSnapshot().LeasesOutstanding)
+	// Output:
+	// <nil>
+	// pool: lease already released
+	// 0
+}
+
+// ValidatePoolConfig names each bad field and its allowed range.
+func ExampleValidatePoolConfig() {
+	err := pool.ValidatePoolConfig(pool.PoolConfig{MaxSessionsPerConnection: 2000, WaitTimeout: -time.Second})
+	fmt.Println(err)
+	// Output:
+	// pool: config: MaxSessionsPerConnection = 2000, want 1..1024
+	// pool: config: WaitTimeout = -1s, want >= 0 (0 = default or disabled)
+}
+
+// ApplyTuning sizes the limits for a workload.
+func ExamplePoolConfig_ApplyTuning() {
+	var cfg pool.PoolConfig
+	cfg.ApplyTuning(pool.Workload{Keys: 20, ConcurrencyPerKey: 12, CommandDuration: 500 * time.Millisecond})
+	fmt.Println(cfg.MaxConnectionsPerKey, cfg.MaxConnections, cfg.WaitTimeout)
+	// Output: 2 40 2s
+}
