@@ -51,7 +51,8 @@ func (p *Proxy) accept(ln net.Listener) {
 // connect dials the upstream for client and starts a toxiproxy link each
 // way. As in toxiproxy, a client whose upstream cannot be dialled is closed.
 func (p *Proxy) connect(ln net.Listener, client *net.TCPConn) {
-	nc, err := net.DialTimeout("tcp", p.Upstream(), dialTimeout)
+	d := net.Dialer{Timeout: dialTimeout}
+	nc, err := d.DialContext(p.ctx, "tcp", p.Upstream())
 	if err != nil {
 		client.Close()
 		return

@@ -17,29 +17,51 @@
 //
 // Faults are toxiproxy toxics added to one or both directions of every
 // connection, present and future: AddLatency, LimitBandwidth, Stall and
-// ResetPeer each return a Fault that Remove takes away again. Disable,
-// Enable and CutConnections act on the proxy itself; Heal removes every
-// fault and enables the proxy. See each method for what the peers observe.
+// ResetPeer each return a Fault that Remove takes away again; RemoveAll
+// removes them all. Disable, Enable and CutConnections act on the proxy
+// itself; Heal removes every fault and enables the proxy. SetUpstream
+// points new connections elsewhere. See each method for what the peers
+// observe.
 //
 // Upstream means client to server, Downstream server to client, as in
 // toxiproxy.
 //
+// # How toxiproxy is used
+//
+// The proxy accepts connections and dials the upstream itself, then hands
+// each pair to toxiproxy's ToxicCollection.StartLink, which runs toxiproxy's
+// link (reader, toxic chain, writer) in each direction. Latency and
+// bandwidth are toxiproxy's latency and bandwidth toxics. Stall and
+// ResetPeer are two small toxics registered with toxiproxy's registry
+// (toxics.Register), equivalent to its timeout (timeout 0) and reset_peer
+// (timeout 0) toxics but without two v2.5.0 defects that leak goroutines:
+// its timeout toxic closes its stub on removal and its reset_peer toxic
+// stops reading after the reset, and either way the toxic before it and the
+// link's reader then block on a channel send forever. The proxy does not
+// run toxiproxy's own Proxy.Start accept loop for a third such defect: a
+// link's writer returns at its first failed write and nothing drains the
+// link afterwards. Here each link writes through a sink that, after a
+// failed write, closes its connection and discards the rest, so every link
+// drains until its source ends.
+//
 // # Logging and globals
 //
-// Each Proxy has its own toxiproxy ApiServer with a no-op zerolog logger
+// Each Proxy has its own toxiproxy ApiServer, with a no-op zerolog logger
 // and a metrics container on a private Prometheus registry with metrics
-// off, so nothing is logged or registered globally. One exception lies in
-// toxiproxy: its bandwidth toxic logs through zerolog's global logger, at
-// trace level (below zerolog's default global level, so silent) and at warn
-// level only when its data cannot be handed on within 5 s while the toxic
-// is being removed.
+// off; its HTTP API is never started. toxiproxy's bandwidth toxic alone logs
+// through zerolog's global logger: at trace level, below zerolog's default
+// global level and so silent, and at warn level only if it cannot hand data
+// on within 5 s while being removed. The package's init adds its two toxic
+// types to toxiproxy's toxic registry; it has no other global state.
 //
 // # Goroutines
 //
-// toxiproxy runs an accept loop per proxy and, per connection and
-// direction, a reader, a writer and one goroutine per toxic. Its Stop closes
-// the listener and every connection but does not wait for the per-connection
-// goroutines; Close (run by the test's cleanup) waits until toxiproxy has
-// unregistered every connection, which each one does as the last step of its
-// writer goroutine.
+// A proxy runs one accept loop and, per connection and direction,
+// toxiproxy's reader, writer and one goroutine per toxic. Close (which
+// Start registers with tb.Cleanup) closes the listener and every
+// connection and waits for the accept loop and every link writer; a
+// link's writer ends last but for two map deletions, once its reader and
+// toxics have ended, and the reader of the opposite link ends as soon as
+// its closed source fails. Tests in this package run goleak.VerifyTestMain
+// with no ignore list.
 package faultproxy

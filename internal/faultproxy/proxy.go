@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -35,7 +36,9 @@ type Proxy struct {
 	conns    map[*pair]struct{}
 	closed   bool
 
-	wg sync.WaitGroup // accept loops and link writers
+	stop context.CancelFunc // cancels dials in progress, at Close
+	ctx  context.Context    // done at Close
+	wg   sync.WaitGroup     // accept loops and link writers
 }
 
 // Start starts a proxy on 127.0.0.1:0 that forwards to upstream and
@@ -64,6 +67,7 @@ func New(upstream string) (*Proxy, error) {
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := &Proxy{srv: srv, addr: ln.Addr().String(), upstream: upstream,
 		conns: map[*pair]struct{}{}}
+	p.ctx, p.stop = context.WithCancel(context.Background())
 	p.tp = toxiproxy.NewProxy(srv, "faultproxy", p.addr, upstream)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -158,6 +162,7 @@ func (p *Proxy) Close() {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
+		p.stop()
 		p.stopLocked()
 	}
 	p.mu.Unlock()
