@@ -94,6 +94,8 @@ func (p *Proxy) LimitBandwidth(kbPerSec int, dir Direction) (*Fault, error) {
 // never returns. Removing the fault (Remove, RemoveAll, Heal) closes every
 // connection, since they have lost data; new ones then work.
 func (p *Proxy) Stall(dir Direction) (*Fault, error) {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
 	f, err := p.add(stallType, dir, nil)
 	if err == nil {
 		p.stalls.Add(1)
@@ -108,6 +110,8 @@ func (p *Proxy) Stall(dir Direction) (*Fault, error) {
 // it carries data; a new connection is reset by the SSH banner exchange.
 // Removing the fault restores orderly closes.
 func (p *Proxy) ResetPeer(dir Direction) (*Fault, error) {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
 	p.resets.Add(1)
 	p.setLingerAll(0)
 	f, err := p.add(resetType, dir, nil)
@@ -120,6 +124,8 @@ func (p *Proxy) ResetPeer(dir Direction) (*Fault, error) {
 // RemoveAll removes every fault from the proxy, with the effects of each
 // fault's Remove.
 func (p *Proxy) RemoveAll() {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
 	p.tp.Toxics.ResetToxics(context.Background())
 	if p.stalls.Swap(0) > 0 {
 		p.CutConnections()
@@ -131,6 +137,8 @@ func (p *Proxy) RemoveAll() {
 
 // removeFault removes f's toxics and undoes its side effects.
 func (p *Proxy) removeFault(f *Fault) error {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
 	var errs []error
 	found := false
 	for _, name := range f.names {

@@ -10,8 +10,8 @@ import (
 	"github.com/sshpool/sshpool/internal/faultproxy"
 )
 
-// streamYes dials srv through px and starts an endless "yes", returning
-// once output flows. The caller ends the connection.
+// streamYes starts an endless "yes" on client and returns once output
+// flows; a goroutine discards the output until the connection ends.
 func streamYes(t *testing.T, client *ssh.Client) {
 	t.Helper()
 	sess, err := client.NewSession()

@@ -20,6 +20,10 @@ type Proxy struct {
 	addr string               // "127.0.0.1:port", fixed by the first listen
 	seq  atomic.Int64         // toxic name suffixes
 
+	// faultMu serializes adding and removing faults, so that resets and
+	// stalls match the toxics in place. Lock order: faultMu before mu.
+	faultMu sync.Mutex
+
 	// resets counts ResetPeer faults in place; while it is positive, new
 	// connections get SO_LINGER 0.
 	resets atomic.Int64
