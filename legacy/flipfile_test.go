@@ -77,17 +77,31 @@ func waitPhase(t testing.TB, f *featureflags.Flags, ph phase) {
 // test measures that as the write time, during which calls may take either
 // route, and requires every call after it to follow the change.
 func TestFlipUnderLoadFileProvider(t *testing.T) {
+	t.Run("cache=off", func(t *testing.T) { fileFlip(t, false) })
+	// With the decision cache, a change reaches the router by the
+	// provider's configuration-changed event: propagation measures its
+	// delivery and must stay below the cache's ttl.
+	t.Run("cache=on", func(t *testing.T) { fileFlip(t, true) })
+}
+
+func fileFlip(t *testing.T, cached bool) {
+	const ttl = time.Second
 	e := newEnv(t)
 	path := filepath.Join(t.TempDir(), "flags.json")
 	writeFlagFile(t, path, flipPhases[0])
 	flags := startFileFlags(t, path)
 	set := func(ph phase) { writeFlagFile(t, path, ph); waitPhase(t, flags, ph) }
-	fr := runFlip(t, e, flags.Client(), flipPhases, set, 3*flipDwell)
+	var opts []legacy.RouterOption
+	if cached {
+		opts = append(opts, legacy.WithDecisionCache(ttl))
+	}
+	fr := runFlip(t, e, flags.Client(), flipPhases, set, 3*flipDwell, opts...)
 	reps := fr.analyse(t, flipPhases, fileExpected(t, flipPhases, fr.servers))
 	logReports(t, reps)
 	for k, r := range reps {
-		if r.wrong != 0 || r.unsticky != 0 || r.calls == 0 {
-			t.Errorf("phase %d (%s): %d calls, %d on the wrong pool, %d servers not sticky", k, r.phase, r.calls, r.wrong, r.unsticky)
+		if (r.wrong != 0 && !cached) || r.propagate >= ttl || r.unsticky != 0 || r.calls == 0 {
+			t.Errorf("phase %d (%s): %d calls, %d on the wrong pool (propagation %v), %d servers not sticky",
+				k, r.phase, r.calls, r.wrong, r.propagate, r.unsticky)
 		}
 	}
 	if reps[1].perPool[0] == 0 || reps[1].perPool[1] == 0 {
