@@ -2,6 +2,7 @@ package legacy_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -51,6 +52,30 @@ func BenchmarkRouterDecision(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Decide(context.Background(), s, false)
+			}
+		})
+	}
+}
+
+// BenchmarkRouterDecisionFileProvider is the per-command decision with the
+// flagd-format file provider (fractional split), with and without the
+// decision cache.
+func BenchmarkRouterDecisionFileProvider(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "flags.json")
+	writeFlagFile(b, path, phase{pct: 50})
+	flags := startFileFlags(b, path)
+	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
+	for _, cache := range []time.Duration{0, time.Minute} {
+		r := legacy.NewRouter(fakeProvider{}, fakeProvider{}, flags.Client(), legacy.WithDecisionCache(cache))
+		b.Cleanup(func() { r.Close() })
+		conn, err := r.GetOrCreateConnection(s, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("cache="+map[bool]string{false: "off", true: "on"}[cache > 0], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				legacy.DecideConn(conn)
 			}
 		})
 	}
