@@ -66,14 +66,16 @@ func WithAdapterHealthCheck(cmd string, timeout time.Duration) AdapterOption {
 
 // WithIdleDropper sets the hook RemoveIdleConnection calls to close a key's
 // idle connections in the new pool (the router calls it when a key's
-// traffic moves back to legacy). Default none: the pool's idle cleanup
-// closes them in its own time.
+// traffic moves back to legacy). It runs on the caller's goroutine (the
+// router's deciding one), must not block for long and must not call the
+// adapter. Default none: the pool's idle cleanup (MaxIdleTime) closes them
+// in its own time.
 func WithIdleDropper(drop func(key string) bool) AdapterOption {
 	return func(c *adapterConfig) { c.dropIdle = drop }
 }
 
 // WithStaleCleanup sets the hook CleanupStaleConnections calls (for example
-// the pool's idle cleanup). Default none.
+// the pool's idle cleanup), on the caller's goroutine. Default none.
 func WithStaleCleanup(cleanup func(maxAge time.Duration) int) AdapterOption {
 	return func(c *adapterConfig) { c.cleanup = cleanup }
 }

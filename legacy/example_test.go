@@ -2,9 +2,11 @@ package legacy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
@@ -63,4 +65,44 @@ func Example() {
 	// new/flag-on connected
 	// new/flag-on deploy
 	// legacy/kill-switch rolled back
+}
+
+// ExampleGetConnectionPool is the old API as old call sites use it: the
+// singleton pool, one shared connection per (server, user).
+func ExampleGetConnectionPool() {
+	srv, _ := sshtest.Start()
+	defer srv.Close()
+	dir, _ := os.MkdirTemp("", "legacy-example")
+	defer os.RemoveAll(dir)
+	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
+	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+
+	// Start-up: the singleton dials through sshconn, registering each key.
+	reg := sshconn.NewRegistry()
+	legacy.SetDefaultFactory(sshconn.NewFactory(reg))
+	legacy.SetDefaultOptions(legacy.WithRegistrar(registrar{reg}))
+	defer legacy.ShutdownConnectionPool() // shutdown: stop the singleton
+
+	server := &legacy.Server{ID: "db-1", Host: srv.Host(), Port: srv.Port(),
+		RootUsername: "root", AppUsername: "app", KeyPath: keyFile, KnownHostsPath: knownHosts}
+	conn, err := legacy.GetConnectionPool().GetOrCreateConnection(server, true)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := conn.ExecuteCommand("whoami")
+	fmt.Print(out)
+	_, err = conn.ExecuteCommand("exit 3")
+	var ce *legacy.CommandError
+	if errors.As(err, &ce) {
+		fmt.Println("exit status", ce.ExitStatus(), "kind", pool.Classify(err))
+	}
+	for key, st := range legacy.GetConnectionPool().GetConnectionStatus() {
+		fmt.Println(key[strings.LastIndex(key, ":db-1"):], st.Healthy, st.Commands)
+	}
+	// Output:
+	// root
+	// exit status 3 kind exit
+	// :db-1:root true 2
 }
