@@ -56,11 +56,17 @@ type picker struct {
 // are full). Stale connections it meets are retired into fx. It takes no
 // lock and may run with or without pool.mu held.
 func (p *pool) pick(ks *keyState, hint string, fx *effects) *entry {
+	pk := picker{p: p, fx: fx, max: p.maxSessions.Load()}
+	if e := ks.single.Load(); e != nil {
+		if pk.take(e) {
+			return e
+		}
+		return nil
+	}
 	list := ks.list()
 	if len(list) == 0 {
 		return nil
 	}
-	pk := picker{p: p, fx: fx, max: p.maxSessions.Load()}
 	if hint != "" {
 		if e := list[hashString(hint)%uint32(len(list))]; pk.take(e) {
 			return e
@@ -77,7 +83,7 @@ func (p *pool) pick(ks *keyState, hint string, fx *effects) *entry {
 
 // take reserves a slot on e if it is usable and not full.
 func (pk *picker) take(e *entry) bool {
-	if e.ctl.Load() >= pk.max {
+	if ctlLoad(e.ctl.Load(), pk.max) >= pk.max {
 		return false
 	}
 	if e.expires != 0 && pk.now == 0 {
@@ -87,11 +93,7 @@ func (pk *picker) take(e *entry) bool {
 		pk.fx.retire(e, stateFor(reason), reason, nil)
 		return false
 	}
-	if !e.tryAcquire(pk.max) {
-		return false
-	}
-	e.useCount.Add(1)
-	return true
+	return e.tryAcquire(pk.max)
 }
 
 func stateFor(r CloseReason) EntryState {
@@ -108,7 +110,7 @@ func (pk *picker) leastLoaded(list []*entry) *entry {
 		var best *entry
 		bestV := pk.max
 		for _, e := range list {
-			if v := e.ctl.Load(); v < bestV {
+			if v := ctlLoad(e.ctl.Load(), pk.max); v < bestV {
 				best, bestV = e, v
 			}
 		}
@@ -146,7 +148,7 @@ func (pk *picker) powerOfTwo(list []*entry) *entry {
 		j++
 	}
 	a, b := list[i], list[j]
-	if b.ctl.Load() < a.ctl.Load() {
+	if ctlLoad(b.ctl.Load(), pk.max) < ctlLoad(a.ctl.Load(), pk.max) {
 		a, b = b, a
 	}
 	if pk.take(a) {

@@ -80,24 +80,42 @@ func (r CloseReason) String() string {
 // MarshalText encodes the reason's name.
 func (r CloseReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-// ctl word layout: the low 32 bits count leases; ctlDraining forbids new
-// leases. Whoever moves ctl to exactly ctlDraining (no leases left) closes
-// the connection: the retirer when it was idle, else the last release.
+// ctl word layout: bits 0–19 count leases held, bit 20 (ctlDraining)
+// forbids new leases, bits 21–63 count leases ever granted (the use count,
+// wrapping after 2^43). One CAS takes a slot and counts the use; one Add
+// returns it. Whoever moves ctl to draining with no leases left closes the
+// connection: the retirer when it was idle, else the last release.
 const (
-	ctlDraining  int64 = 1 << 40
-	ctlLeaseMask int64 = 1<<32 - 1
+	ctlLeaseMask uint64 = 1<<20 - 1
+	ctlDraining  uint64 = 1 << 20
+	ctlUseShift         = 21
+	ctlUse       uint64 = 1 << ctlUseShift
+	ctlState            = ctlLeaseMask | ctlDraining // the bits that are not the use count
 )
+
+// ctlDrained reports whether v is draining with no leases left.
+func ctlDrained(v uint64) bool { return v&ctlState == ctlDraining }
+
+// ctlIdle reports whether v is usable with no leases.
+func ctlIdle(v uint64) bool { return v&ctlState == 0 }
+
+// ctlLoad returns the lease count of v, or max when v is draining.
+func ctlLoad(v uint64, max int64) int64 {
+	if v&ctlDraining != 0 {
+		return max
+	}
+	return int64(v & ctlLeaseMask)
+}
 
 // entry is one pooled connection. Fields read on the hot path are atomics;
 // the rest are immutable after creation or guarded by pool.mu.
 type entry struct {
-	ctl            atomic.Int64 // leases | ctlDraining
-	useCount       atomic.Int64 // leases ever granted
-	lastUsed       atomic.Int64 // unix nanos when last seen released (lastUsedDirty: not yet seen)
-	lastHealth     atomic.Int64 // unix nanos of the last health check, 0 = never
-	healthFailures atomic.Int64 // consecutive failed health checks
-	state          atomic.Int32 // EntryState: 0 while usable, else draining/unhealthy/closed
-	reason         atomic.Int32 // CloseReason, valid once state != 0
+	ctl            atomic.Uint64 // uses | ctlDraining | leases
+	lastUsed       atomic.Int64  // unix nanos when last seen released (lastUsedDirty: not yet seen)
+	lastHealth     atomic.Int64  // unix nanos of the last health check, 0 = never
+	healthFailures atomic.Int64  // consecutive failed health checks
+	state          atomic.Int32  // EntryState: 0 while usable, else draining/unhealthy/closed
+	reason         atomic.Int32  // CloseReason, valid once state != 0
 
 	ks      *keyState
 	client  SSHClient
@@ -147,7 +165,10 @@ func (e *entry) lastUsedAt(now int64) int64 {
 }
 
 // leases returns the number of leases held.
-func (e *entry) leases() int64 { return e.ctl.Load() & ctlLeaseMask }
+func (e *entry) leases() int64 { return int64(e.ctl.Load() & ctlLeaseMask) }
+
+// uses returns the number of leases ever granted on e.
+func (e *entry) uses() int64 { return int64(e.ctl.Load() >> ctlUseShift) }
 
 // State reports the entry's state.
 func (e *entry) State() EntryState {
@@ -160,22 +181,22 @@ func (e *entry) State() EntryState {
 	return StateIdle
 }
 
-// tryAcquire reserves one lease slot if the entry is usable and has fewer
-// than max leases.
+// tryAcquire reserves one lease slot, counting the use, if the entry is
+// usable and has fewer than max leases.
 func (e *entry) tryAcquire(max int64) bool {
 	for {
 		v := e.ctl.Load()
-		if v >= max { // also true when ctlDraining is set
+		if ctlLoad(v, max) >= max {
 			return false
 		}
-		if e.ctl.CompareAndSwap(v, v+1) {
+		if e.ctl.CompareAndSwap(v, v+1+ctlUse) {
 			return true
 		}
 	}
 }
 
 // releaseSlot returns a slot and reports the new ctl value.
-func (e *entry) releaseSlot() int64 { return e.ctl.Add(-1) }
+func (e *entry) releaseSlot() uint64 { return e.ctl.Add(^uint64(0)) }
 
 // retire stops new leases. It reports whether this call set the state
 // (the first retirement wins and records state and reason) and whether the
@@ -191,7 +212,7 @@ func (e *entry) retire(state EntryState, reason CloseReason) (changed, owned boo
 			return changed, false
 		}
 		if e.ctl.CompareAndSwap(v, v|ctlDraining) {
-			return changed, v == 0
+			return changed, v&ctlLeaseMask == 0
 		}
 	}
 }
@@ -199,7 +220,8 @@ func (e *entry) retire(state EntryState, reason CloseReason) (changed, owned boo
 // tryEvict retires the entry only if it is idle and usable, and then owns
 // its close.
 func (e *entry) tryEvict(reason CloseReason) bool {
-	if !e.ctl.CompareAndSwap(0, ctlDraining) {
+	v := e.ctl.Load()
+	if !ctlIdle(v) || !e.ctl.CompareAndSwap(v, v|ctlDraining) {
 		return false
 	}
 	if e.state.CompareAndSwap(0, int32(StateDraining)) {
@@ -250,7 +272,7 @@ func (e *entry) infoLocked(now int64) EntryInfo {
 		ID: e.id, Key: e.ks.name, State: e.State(),
 		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
-		UseCount: e.useCount.Load(), Leases: e.leases(), HealthFailures: e.healthFailures.Load(),
+		UseCount: e.uses(), Leases: e.leases(), HealthFailures: e.healthFailures.Load(),
 	}
 	if in.State >= StateDraining {
 		in.Reason = CloseReason(e.reason.Load()).String()

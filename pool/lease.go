@@ -25,7 +25,6 @@ type lease struct {
 
 // newLease wraps a reserved slot on e.
 func (p *pool) newLease(e *entry) *lease {
-	p.stats.granted.Add(1)
 	l := &lease{p: p, e: e}
 	if p.tracer != nil {
 		l.start = p.nowNano()
@@ -42,19 +41,19 @@ func (l *lease) release() error {
 	if p.tracer != nil {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
-	p.stats.released.Add(1)
 	e.markUsed()
 	v := e.releaseSlot()
-	if v == ctlDraining {
+	if ctlDrained(v) {
 		p.finish(e)
 		return nil
 	}
-	if v == 0 && p.overLimit.Load() {
+	idle := ctlIdle(v)
+	if idle && p.overLimit.Load() {
 		p.enforceLimits()
 	}
 	// Pairs with ks.waiting.Add in getSlow and nStarved.Add in roomLocked:
 	// either they see the freed slot or we see them.
-	if e.ks.waiting.Load() > 0 || (v == 0 && p.nStarved.Load() > 0) {
+	if e.ks.waiting.Load() > 0 || (idle && p.nStarved.Load() > 0) {
 		p.serveAfterRelease(e.ks)
 	}
 	return nil

@@ -120,6 +120,7 @@ type pool struct {
 	dialing      int // dials in flight
 	closingConns int // removed connections whose Close has not returned yet
 	starved      []*keyState
+	orphans      map[*entry]struct{} // force-closed with leases still out
 	closed       bool
 	strategy     EvictionStrategy
 	drained      chan struct{} // closed once closed && open == 0
@@ -154,7 +155,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	}
 	config.SetDefaults()
 	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
-		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{},
+		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*entry]struct{}{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{})}
 	if p.cfgErr != nil {
 		p.cfgErr = fmt.Errorf("pool: invalid config: %w", p.cfgErr)
@@ -373,11 +374,17 @@ func (p *pool) fillGauges(s *Snapshot) {
 	s.Time = p.clock()
 	s.MaxConnections = p.cfg.MaxConnections
 	s.Keys, s.Total, s.Dialing = len(p.byKey), p.open, p.dialing
+	s.Gets = p.stats.foldedUses.Load()
 	for _, ks := range p.byKey {
 		s.Waiting += ks.waiters.len()
 		for _, e := range ks.list() {
 			countState(s, e.State())
+			s.Gets += e.uses()
+			s.LeasesOutstanding += e.leases()
 		}
+	}
+	for e := range p.orphans {
+		s.LeasesOutstanding += e.leases()
 	}
 	s.Healthy = s.Active + s.Idle
 }

@@ -5,20 +5,15 @@ import (
 	"time"
 )
 
-// paddedInt64 keeps a hot counter on its own cache line so that counters
-// updated by different operations do not false-share.
-type paddedInt64 struct {
-	atomic.Int64
-	_ [56]byte
-}
-
-// PoolStats holds a pool's cumulative counters. Every counter is an atomic
-// updated without locks; the two touched on every Get and Release sit on
-// their own cache lines. Read them through GetSnapshot.
+// PoolStats holds a pool's cumulative counters, each an atomic updated
+// without locks. The hit path touches none of them: a Get's lease and use
+// are counted by the same CAS that reserves the slot, in the connection's
+// own control word, so goroutines working on different connections share
+// no counter cache line. Gets, Releases, Hits and LeasesOutstanding are
+// summed from the connections (and foldedUses, the uses of connections
+// already closed) when a snapshot is taken. Read them through GetSnapshot.
 type PoolStats struct {
-	granted  paddedInt64 // leases granted (every successful Get)
-	released paddedInt64 // leases released
-
+	foldedUses     atomic.Int64 // leases granted on connections since removed
 	waitedGranted  atomic.Int64 // leases granted after a wait
 	waitCount      atomic.Int64 // Gets that waited
 	waitNanos      atomic.Int64 // total time spent waiting
@@ -129,18 +124,16 @@ func avg(total, n int64) time.Duration {
 	return time.Duration(total / n)
 }
 
-// GetSnapshot returns the current statistics. Counters are read one by one
-// without a lock, so a snapshot taken under load is consistent per field,
-// not across fields.
+// GetSnapshot returns the current statistics. Gauges, Gets and
+// LeasesOutstanding are read together under the pool's lock; the other
+// counters one by one without it, so a snapshot taken under load is
+// consistent per field, not across all fields.
 func (s *PoolStats) GetSnapshot() Snapshot {
 	var snap Snapshot
 	if s.gauges != nil {
 		s.gauges(&snap)
 	}
-	rel := s.released.Load()
-	snap.Gets = s.granted.Load()
-	snap.Releases = rel
-	snap.LeasesOutstanding = snap.Gets - rel
+	snap.Releases = snap.Gets - snap.LeasesOutstanding
 	snap.Hits = snap.Gets - s.waitedGranted.Load()
 	snap.Misses = s.misses.Load()
 	snap.WaitCount, snap.WaitDuration = s.waitCount.Load(), time.Duration(s.waitNanos.Load())

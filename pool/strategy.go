@@ -116,7 +116,7 @@ func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*entry) {
 	var ents []*entry
 	for _, ks := range p.byKey {
 		for _, e := range ks.list() {
-			if e.ctl.Load() == 0 {
+			if ctlIdle(e.ctl.Load()) {
 				ents = append(ents, e)
 			}
 		}
@@ -128,7 +128,7 @@ func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*entry) {
 		cands[i] = EntryInfo{ID: e.id, Key: e.ks.name, State: StateIdle,
 			Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 			LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
-			UseCount: e.useCount.Load(), HealthFailures: e.healthFailures.Load(), Metadata: e.meta}
+			UseCount: e.uses(), HealthFailures: e.healthFailures.Load(), Metadata: e.meta}
 	}
 	return cands, ents
 }
