@@ -1,0 +1,94 @@
+package providers
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/wire"
+
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+)
+
+// Config is the input of the component graph: everything the providers
+// need, as plain values. Package app fills it from koanf; tests and the
+// migration guide fill it by hand. The zero value is usable: a pool with
+// defaults, a legacy pool with the old defaults, no flag file (every call
+// goes to the legacy pool) and no registered targets.
+type Config struct {
+	// Pool configures the new pool; zero fields take pool defaults.
+	Pool pool.PoolConfig
+	// Legacy configures the old singleton-style pool.
+	Legacy LegacyConfig
+	// Flags configures the feature-flag provider.
+	Flags FlagsConfig
+	// Router configures the migration router.
+	Router RouterConfig
+	// Targets are registered in the sshconn registry under their keys
+	// before anything dials.
+	Targets map[string]sshconn.Target
+	// Logger receives the pool's trace events and flag reload results; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// LegacyConfig configures the legacy pool (see package legacy). Zero
+// values keep the old behaviour's defaults.
+type LegacyConfig struct {
+	// HealthInterval is the period of the legacy health ticker; zero means
+	// legacy.DefaultHealthInterval (30 s), negative disables it.
+	HealthInterval time.Duration
+	// StaleInterval and StaleMaxAge configure the stale sweep; zero means
+	// the legacy defaults (15 min, 15 min).
+	StaleInterval, StaleMaxAge time.Duration
+	// CommandTimeout bounds one command; zero means the legacy default.
+	CommandTimeout time.Duration
+	// DialTimeout bounds one dial; zero means the legacy default.
+	DialTimeout time.Duration
+}
+
+// FlagsConfig configures the flag provider.
+type FlagsConfig struct {
+	// Path is a flagd-format flag file (JSON or YAML). Empty means no file:
+	// an empty in-memory provider, so every call routes to legacy (counted
+	// as a fallback).
+	Path string
+	// KillSwitchEnv names an environment variable that overrides the
+	// kill-switch flag (featureflags.DefaultKillSwitchEnv is the
+	// convention); empty means no override.
+	KillSwitchEnv string
+	// PollInterval adds a polling fallback to file watching; zero means none.
+	PollInterval time.Duration
+	// Debounce is the quiet time before a changed file is reloaded; zero
+	// means featureflags.DefaultDebounce.
+	Debounce time.Duration
+}
+
+// RouterConfig configures the migration router.
+type RouterConfig struct {
+	// DecisionCache lets each connection reuse its last decision until the
+	// flag provider reports a change or this ttl passes; zero evaluates the
+	// flags for every command.
+	DecisionCache time.Duration
+	// KeepIdleOnChange disables dropping the losing pool's idle connection
+	// when a key's route changes (the default drops it).
+	KeepIdleOnChange bool
+}
+
+// ConfigSet provides the parts of Config to the other sets.
+var ConfigSet = wire.NewSet(
+	NewPoolConfig,
+	wire.FieldsOf(new(Config), "Legacy", "Flags", "Router", "Logger"),
+)
+
+// NewPoolConfig returns cfg.Pool with defaults applied, or the validation
+// error naming the bad field.
+func NewPoolConfig(cfg Config) (pool.PoolConfig, error) {
+	pc := cfg.Pool
+	pc.SetDefaults()
+	if err := pool.ValidatePoolConfig(pc); err != nil {
+		return pool.PoolConfig{}, fmt.Errorf("providers: %w", err)
+	}
+	return pc, nil
+}

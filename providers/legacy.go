@@ -1,0 +1,57 @@
+package providers
+
+import (
+	"github.com/google/wire"
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+)
+
+// LegacyPoolSet provides the legacy pool (the rollback target).
+var LegacyPoolSet = wire.NewSet(NewLegacyPool)
+
+// NewLegacyPool returns a legacy pool dialling through factory with targets
+// registered by reg. Its loops start on first use or Start; the cleanup
+// stops it (idempotent).
+func NewLegacyPool(factory pool.ConnectionFactory, reg legacy.TargetRegistrar,
+	cfg LegacyConfig) (*legacy.ConnectionPool, func(), error) {
+	opts := []legacy.Option{legacy.WithRegistrar(reg)}
+	if cfg.HealthInterval != 0 {
+		opts = append(opts, legacy.WithHealthInterval(cfg.HealthInterval))
+	}
+	if cfg.StaleInterval != 0 || cfg.StaleMaxAge != 0 {
+		opts = append(opts, legacy.WithStaleSweep(cfg.StaleInterval, cfg.StaleMaxAge))
+	}
+	if cfg.CommandTimeout > 0 {
+		opts = append(opts, legacy.WithCommandTimeout(cfg.CommandTimeout))
+	}
+	if cfg.DialTimeout > 0 {
+		opts = append(opts, legacy.WithDialTimeout(cfg.DialTimeout))
+	}
+	lp := legacy.NewConnectionPool(factory, opts...)
+	return lp, lp.Stop, nil
+}
+
+// AdapterSet provides the adapter that serves the old API from the new pool.
+var AdapterSet = wire.NewSet(NewAdapter)
+
+// NewAdapter returns an adapter over p registering targets with reg.
+func NewAdapter(p pool.Pool, reg legacy.TargetRegistrar) *legacy.Adapter {
+	return legacy.NewAdapter(p, reg)
+}
+
+// RouterSet provides the migration router.
+var RouterSet = wire.NewSet(NewRouter)
+
+// NewRouter returns the router between lp (rollback target) and a (the new
+// pool), deciding with flags. The cleanup removes its event handlers.
+func NewRouter(lp *legacy.ConnectionPool, a *legacy.Adapter, flags openfeature.IClient,
+	cfg RouterConfig) (*legacy.Router, func(), error) {
+	opts := []legacy.RouterOption{legacy.WithDrainOnChange(!cfg.KeepIdleOnChange)}
+	if cfg.DecisionCache > 0 {
+		opts = append(opts, legacy.WithDecisionCache(cfg.DecisionCache))
+	}
+	r := legacy.NewRouter(lp, a, flags, opts...)
+	return r, func() { r.Close() }, nil
+}

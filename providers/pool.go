@@ -1,0 +1,26 @@
+package providers
+
+import (
+	"github.com/google/wire"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// HealthSet provides the pool's health monitor.
+var HealthSet = wire.NewSet(NewHealthMonitor)
+
+// NewHealthMonitor returns the keepalive monitor (keepalive@openssh.com
+// with want-reply, bounded by HealthTimeout).
+func NewHealthMonitor() pool.HealthMonitor { return pool.KeepaliveMonitor{} }
+
+// PoolSet provides the new pool with its config, health monitor and tracer.
+var PoolSet = wire.NewSet(NewPool)
+
+// NewPool returns a pool over factory. It dials nothing (warm-up is the
+// caller's Start); the cleanup closes the pool at once, which is a no-op
+// after a graceful CloseContext.
+func NewPool(factory pool.ConnectionFactory, cfg pool.PoolConfig, health pool.HealthMonitor,
+	tracer pool.PoolTracer) (pool.Pool, func(), error) {
+	p := pool.NewPoolWithHealth(factory, cfg, health, tracer)
+	return p, func() { p.Close() }, nil
+}

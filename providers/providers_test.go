@@ -1,0 +1,137 @@
+package providers_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sshpool/sshpool"
+	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/providers"
+	"github.com/sshpool/sshpool/sshconn"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
+	pc, err := providers.NewPoolConfig(providers.Config{})
+	if err != nil || pc.MaxConnections != pool.DefaultMaxConnections {
+		t.Fatalf("zero config: %+v, %v", pc, err)
+	}
+	_, err = providers.NewPoolConfig(providers.Config{Pool: pool.PoolConfig{MaxConnections: -1}})
+	if err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+		t.Fatalf("want an error naming MaxConnections, got %v", err)
+	}
+}
+
+func TestNewTracerNilLoggerIsNoop(t *testing.T) {
+	if _, ok := providers.NewTracer(nil).(pool.NoopTracer); !ok {
+		t.Fatal("nil logger should give pool.NoopTracer")
+	}
+}
+
+func TestRegistrarRegistersServerTarget(t *testing.T) {
+	reg := sshconn.NewRegistry()
+	r := providers.NewRegistrar(reg)
+	s := &legacy.Server{ID: "1", Host: "10.0.0.5", Port: 2222, AppUsername: "app", RootUsername: "root",
+		KeyPath: "/k", KnownHostsPath: "/kh", PasswordRef: "PW_ENV"}
+	if err := r.RegisterServer("k", s, true); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := reg.Resolve(context.Background(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Host != "10.0.0.5" || tg.Port != 2222 || tg.User != "root" || tg.Auth.IdentityFiles[0] != "/k" ||
+		tg.KnownHostsFiles[0] != "/kh" || tg.Auth.Secrets == nil {
+		t.Fatalf("unexpected target %#v", tg)
+	}
+	t.Setenv("PW_ENV", "hunter2")
+	sec, err := tg.Auth.Secrets.Password(context.Background(), tg)
+	if err != nil || sec == (sshconn.Secret{}) {
+		t.Fatalf("password from env: %v", err)
+	}
+}
+
+func TestFlagProviderWithoutFileRoutesToLegacy(t *testing.T) {
+	p, err := providers.NewFlagProvider(providers.FlagsConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook())
+	defer cleanup()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
+	if f.RouteToNewPool(context.Background(), ec) {
+		t.Fatal("no flag file must route to legacy")
+	}
+}
+
+func TestFlagProviderRejectsInvalidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flags.json")
+	os.WriteFile(path, []byte(`{"flags": {"x": {"state": "ON"}}}`), 0o600)
+	_, err := providers.NewFlagProvider(providers.FlagsConfig{Path: path}, nil)
+	if !errors.Is(err, featureflags.ErrInvalidFlagFile) {
+		t.Fatalf("want ErrInvalidFlagFile, got %v", err)
+	}
+}
+
+// TestInitializeMigrationRunsCommandsOnBothRoutes builds the graph with the
+// generated injector and runs a command through the router on each route.
+func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {
+	srv := sshtest.NewServer(t)
+	dir := t.TempDir()
+	keyFile, knownHosts, flagFile := filepath.Join(dir, "id"), filepath.Join(dir, "kh"), filepath.Join(dir, "flags.json")
+	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
+	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	os.WriteFile(flagFile, []byte(`{"flags": {
+		"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+		"use-new-pool": {"state": "ENABLED",
+		"variants": {"on": true, "off": false}, "defaultVariant": "off",
+		"targeting": {"if": [{"in": [{"var": "targetingKey"}, ["new-1"]]}, "on", "off"]}}}}`), 0o600)
+
+	m, cleanup, err := sshpool.InitializeMigration(providers.Config{Flags: providers.FlagsConfig{Path: flagFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if err := m.Flags.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]legacy.Route{"new-1": legacy.RouteNew, "old-1": legacy.RouteLegacy} {
+		s := &legacy.Server{ID: id, Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
+			KeyPath: keyFile, KnownHostsPath: knownHosts}
+		if d := m.Router.Decide(context.Background(), s, false); d.Route != want {
+			t.Errorf("%s: route %v, want %v", id, d.Route, want)
+		}
+		c, err := m.Router.GetOrCreateConnection(s, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.ExecuteCommand("whoami")
+		if err != nil || strings.TrimSpace(out) != "app" {
+			t.Errorf("%s: whoami = %q, %v", id, out, err)
+		}
+		c.Close()
+	}
+	if got := m.Router.Stats(); got.New == 0 || got.Legacy == 0 || got.Fallbacks != 0 {
+		t.Errorf("router stats %+v", got)
+	}
+}
+
+func TestInitializePoolRejectsBadConfig(t *testing.T) {
+	_, _, err := sshpool.InitializePool(providers.Config{Pool: pool.PoolConfig{MaxSessionsPerConnection: -3}})
+	if err == nil || !strings.Contains(err.Error(), "MaxSessionsPerConnection") {
+		t.Fatalf("want an error naming MaxSessionsPerConnection, got %v", err)
+	}
+}
