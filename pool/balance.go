@@ -55,7 +55,7 @@ type picker struct {
 // affinity hint, then the load-balancing mode, and returns it (nil if all
 // are full). Stale connections it meets are retired into fx. It takes no
 // lock and may run with or without pool.mu held.
-func (p *pool) pick(ks *keyState, hint string, fx *effects) *entry {
+func (p *pool) pick(ks *keyState, hint string, fx *effects) *poolEntry {
 	pk := picker{p: p, fx: fx, max: p.maxSessions.Load()}
 	if e := ks.single.Load(); e != nil {
 		if pk.take(e) {
@@ -82,7 +82,7 @@ func (p *pool) pick(ks *keyState, hint string, fx *effects) *entry {
 }
 
 // take reserves a slot on e if it is usable and not full.
-func (pk *picker) take(e *entry) bool {
+func (pk *picker) take(e *poolEntry) bool {
 	if ctlLoad(e.ctl.Load(), pk.max) >= pk.max {
 		return false
 	}
@@ -105,9 +105,9 @@ func stateFor(r CloseReason) EntryState {
 
 // leastLoaded takes the connection with the fewest leases. It rescans
 // when another goroutine took the slot first, a bounded number of times.
-func (pk *picker) leastLoaded(list []*entry) *entry {
+func (pk *picker) leastLoaded(list []*poolEntry) *poolEntry {
 	for range len(list) + 1 {
-		var best *entry
+		var best *poolEntry
 		bestV := pk.max
 		for _, e := range list {
 			if v := ctlLoad(e.ctl.Load(), pk.max); v < bestV {
@@ -126,7 +126,7 @@ func (pk *picker) leastLoaded(list []*entry) *entry {
 
 // roundRobin takes the first connection with a free slot after the key's
 // rotating cursor.
-func (pk *picker) roundRobin(ks *keyState, list []*entry) *entry {
+func (pk *picker) roundRobin(ks *keyState, list []*poolEntry) *poolEntry {
 	n := uint32(len(list))
 	start := ks.rr.Add(1)
 	for i := range n {
@@ -138,7 +138,7 @@ func (pk *picker) roundRobin(ks *keyState, list []*entry) *entry {
 }
 
 // powerOfTwo samples two distinct connections and takes the less loaded.
-func (pk *picker) powerOfTwo(list []*entry) *entry {
+func (pk *picker) powerOfTwo(list []*poolEntry) *poolEntry {
 	n := len(list)
 	if n == 1 {
 		return pk.leastLoaded(list)

@@ -98,25 +98,60 @@ type countTracer struct {
 
 func (c *countTracer) TraceRelease(pool.ReleaseData) { c.n++ }
 
-// BenchmarkIdleMemory reports the pool's own heap per idle connection
-// (fake clients, so the figure excludes *ssh.Client).
+// BenchmarkIdleMemory reports the heap per idle pooled connection with
+// 1,000 connections: client=fake measures the pool's own overhead (the
+// clients exist before the pool is built and are excluded); client=sshtest
+// measures everything for real SSH connections to an in-process sshtest
+// server (client and server side, plus the pool). Run with -benchtime 1x.
 func BenchmarkIdleMemory(b *testing.B) {
 	const conns = 1000
-	for b.Loop() {
-		f := newFactory()
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		p := pool.NewPool(f, pool.PoolConfig{MaxConnections: conns, MaxConnectionsPerKey: 1}, nil)
-		for i := range conns {
-			k := fmt.Sprintf("host-%d", i)
-			c, _ := p.Get(context.Background(), k)
-			_ = p.Release(k, c)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		clientBytes := float64(conns) * float64(fakeClientSize)
-		b.ReportMetric((float64(after.HeapAlloc-before.HeapAlloc)-clientBytes)/conns, "pool-B/conn")
-		_ = p.Close()
+	keys := make([]string, conns)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("host-%d", i)
 	}
+	b.Run("client=fake", func(b *testing.B) {
+		for b.Loop() {
+			clients := map[string]pool.SSHClient{}
+			f := newFactory()
+			for _, k := range keys {
+				clients[k], _ = f.Dial(context.Background(), k)
+			}
+			pre := pool.ConnectionFactoryFunc(func(_ context.Context, k string) (pool.SSHClient, error) { return clients[k], nil })
+			before := heap()
+			p := pool.NewPool(pre, pool.PoolConfig{MaxConnections: conns, MaxConnectionsPerKey: 1}, nil)
+			warm(b, p, keys)
+			b.ReportMetric(float64(heap()-before)/conns, "pool-B/conn")
+			_ = p.Close()
+		}
+	})
+	b.Run("client=sshtest", func(b *testing.B) {
+		be := newSSHTestBackend(b, keys)
+		for b.Loop() {
+			before, g0 := heap(), runtime.NumGoroutine()
+			p := pool.NewPool(be.factory, pool.PoolConfig{MaxConnections: conns, MaxConnectionsPerKey: 1}, nil)
+			warm(b, p, keys)
+			b.ReportMetric(float64(heap()-before)/conns, "B/conn")
+			b.ReportMetric(float64(runtime.NumGoroutine()-g0)/conns, "goroutines/conn")
+			_ = p.Close()
+		}
+	})
+}
+
+// warm opens one idle connection per key.
+func warm(b *testing.B, p pool.Pool, keys []string) {
+	for _, k := range keys {
+		c, err := p.Get(context.Background(), k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = p.Release(k, c)
+	}
+}
+
+// heap returns the live heap after a GC.
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

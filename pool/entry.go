@@ -107,9 +107,11 @@ func ctlLoad(v uint64, max int64) int64 {
 	return int64(v & ctlLeaseMask)
 }
 
-// entry is one pooled connection. Fields read on the hot path are atomics;
-// the rest are immutable after creation or guarded by pool.mu.
-type entry struct {
+// poolEntry is one pooled connection with the specification's metadata:
+// state, created, last used, last health check, use count, health
+// failures, metadata. Fields read on the hot path are atomics; the rest are
+// immutable after creation or guarded by pool.mu.
+type poolEntry struct {
 	ctl            atomic.Uint64 // uses | ctlDraining | leases
 	lastUsed       atomic.Int64  // unix nanos when last seen released (lastUsedDirty: not yet seen)
 	lastHealth     atomic.Int64  // unix nanos of the last health check, 0 = never
@@ -128,8 +130,8 @@ type entry struct {
 	removed bool // taken out of its key's list; the remover closes client
 }
 
-func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *entry {
-	e := &entry{ks: ks, client: c, id: id, created: now, expires: expires}
+func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *poolEntry {
+	e := &poolEntry{ks: ks, client: c, id: id, created: now, expires: expires}
 	e.lastUsed.Store(now)
 	return e
 }
@@ -146,7 +148,7 @@ func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *entry {
 const lastUsedDirty = -1
 
 // markUsed records a release without reading the clock.
-func (e *entry) markUsed() {
+func (e *poolEntry) markUsed() {
 	if e.lastUsed.Load() != lastUsedDirty {
 		e.lastUsed.Store(lastUsedDirty)
 	}
@@ -154,7 +156,7 @@ func (e *entry) markUsed() {
 
 // lastUsedAt returns when e was last seen released, stamping a dirty entry
 // with now.
-func (e *entry) lastUsedAt(now int64) int64 {
+func (e *poolEntry) lastUsedAt(now int64) int64 {
 	if v := e.lastUsed.Load(); v != lastUsedDirty {
 		return v
 	}
@@ -165,13 +167,13 @@ func (e *entry) lastUsedAt(now int64) int64 {
 }
 
 // leases returns the number of leases held.
-func (e *entry) leases() int64 { return int64(e.ctl.Load() & ctlLeaseMask) }
+func (e *poolEntry) leases() int64 { return int64(e.ctl.Load() & ctlLeaseMask) }
 
 // uses returns the number of leases ever granted on e.
-func (e *entry) uses() int64 { return int64(e.ctl.Load() >> ctlUseShift) }
+func (e *poolEntry) uses() int64 { return int64(e.ctl.Load() >> ctlUseShift) }
 
 // State reports the entry's state.
-func (e *entry) State() EntryState {
+func (e *poolEntry) State() EntryState {
 	if s := EntryState(e.state.Load()); s != 0 {
 		return s
 	}
@@ -183,7 +185,7 @@ func (e *entry) State() EntryState {
 
 // tryAcquire reserves one lease slot, counting the use, if the entry is
 // usable and has fewer than max leases.
-func (e *entry) tryAcquire(max int64) bool {
+func (e *poolEntry) tryAcquire(max int64) bool {
 	for {
 		v := e.ctl.Load()
 		if ctlLoad(v, max) >= max {
@@ -196,12 +198,12 @@ func (e *entry) tryAcquire(max int64) bool {
 }
 
 // releaseSlot returns a slot and reports the new ctl value.
-func (e *entry) releaseSlot() uint64 { return e.ctl.Add(^uint64(0)) }
+func (e *poolEntry) releaseSlot() uint64 { return e.ctl.Add(^uint64(0)) }
 
 // retire stops new leases. It reports whether this call set the state
 // (the first retirement wins and records state and reason) and whether the
 // caller now owns closing the entry (it had no leases).
-func (e *entry) retire(state EntryState, reason CloseReason) (changed, owned bool) {
+func (e *poolEntry) retire(state EntryState, reason CloseReason) (changed, owned bool) {
 	if e.state.CompareAndSwap(0, int32(state)) {
 		e.reason.Store(int32(reason))
 		changed = true
@@ -219,7 +221,7 @@ func (e *entry) retire(state EntryState, reason CloseReason) (changed, owned boo
 
 // tryEvict retires the entry only if it is idle and usable, and then owns
 // its close.
-func (e *entry) tryEvict(reason CloseReason) bool {
+func (e *poolEntry) tryEvict(reason CloseReason) bool {
 	v := e.ctl.Load()
 	if !ctlIdle(v) || !e.ctl.CompareAndSwap(v, v|ctlDraining) {
 		return false
@@ -232,7 +234,7 @@ func (e *entry) tryEvict(reason CloseReason) bool {
 
 // stale reports whether the entry must not get new leases at now: past
 // its lifetime (ReasonLifetime) or its client is dead (ReasonUnhealthy).
-func (e *entry) stale(now int64) (CloseReason, bool) {
+func (e *poolEntry) stale(now int64) (CloseReason, bool) {
 	if e.expires != 0 && now >= e.expires {
 		return ReasonLifetime, true
 	}
@@ -267,7 +269,7 @@ type EntryInfo struct {
 }
 
 // infoLocked snapshots e at now. The caller holds pool.mu (for meta).
-func (e *entry) infoLocked(now int64) EntryInfo {
+func (e *poolEntry) infoLocked(now int64) EntryInfo {
 	in := EntryInfo{
 		ID: e.id, Key: e.ks.name, State: e.State(),
 		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
@@ -352,8 +354,8 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 	rep := HealthReport{Time: p.clock()}
 	p.mu.Lock()
 	timeout := p.cfg.HealthTimeout
-	var targets []*entry
-	p.forEachEntryLocked(func(e *entry) {
+	var targets []*poolEntry
+	p.forEachEntryLocked(func(e *poolEntry) {
 		if e.state.Load() == 0 {
 			targets = append(targets, e)
 		}
@@ -377,7 +379,7 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 
 // probe runs the health monitor on e, records the outcome and marks e
 // unhealthy on failure.
-func (p *pool) probe(ctx context.Context, e *entry, timeout time.Duration) error {
+func (p *pool) probe(ctx context.Context, e *poolEntry, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if p.tracer != nil {
@@ -402,7 +404,7 @@ func (p *pool) probe(ctx context.Context, e *entry, timeout time.Duration) error
 
 // forEachEntryLocked calls fn for every open connection. Caller holds
 // pool.mu; fn must not block or unlock.
-func (p *pool) forEachEntryLocked(fn func(*entry)) {
+func (p *pool) forEachEntryLocked(fn func(*poolEntry)) {
 	for _, ks := range p.byKey {
 		for _, e := range ks.list() {
 			fn(e)
@@ -412,7 +414,7 @@ func (p *pool) forEachEntryLocked(fn func(*entry)) {
 
 // setMetaLocked annotates e (shown in EntryInfo.Metadata). Caller holds
 // pool.mu. Values must not be secrets.
-func (e *entry) setMetaLocked(k, v string) {
+func (e *poolEntry) setMetaLocked(k, v string) {
 	if e.meta == nil {
 		e.meta = map[string]string{}
 	}
@@ -424,7 +426,7 @@ func (p *pool) Entries() []EntryInfo {
 	now := p.nowNano()
 	p.mu.Lock()
 	var out []EntryInfo
-	p.forEachEntryLocked(func(e *entry) { out = append(out, e.infoLocked(now)) })
+	p.forEachEntryLocked(func(e *poolEntry) { out = append(out, e.infoLocked(now)) })
 	p.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {

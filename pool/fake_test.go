@@ -269,7 +269,3 @@ func mustRelease(t testing.TB, p pool.Pool, key string, c pool.SSHClient) {
 		t.Fatalf("Release(%q): %v", key, err)
 	}
 }
-
-// fakeClientSize approximates one fakeClient's heap (struct, done channel,
-// the factory's slice slot), subtracted when measuring pool overhead.
-const fakeClientSize = 96 + 96 + 8

@@ -117,10 +117,10 @@ type keyState struct {
 	name string
 	// conns is the key's open connections (any state but closed) as a
 	// copy-on-write slice: read without a lock, replaced under pool.mu.
-	conns atomic.Pointer[[]*entry]
+	conns atomic.Pointer[[]*poolEntry]
 	// single is the key's only connection when it has exactly one, else
 	// nil: it saves the hot path two dependent loads (slice header, array).
-	single atomic.Pointer[entry]
+	single atomic.Pointer[poolEntry]
 	// waiting counts queued waiters plus slow-path Gets deciding whether to
 	// queue. While it is non-zero the lock-free path defers to the queue
 	// (FIFO), and Release takes the lock to serve it.
@@ -138,7 +138,7 @@ type keyState struct {
 }
 
 // list returns the key's connections. The slice must not be modified.
-func (ks *keyState) list() []*entry {
+func (ks *keyState) list() []*poolEntry {
 	if l := ks.conns.Load(); l != nil {
 		return *l
 	}
@@ -146,18 +146,18 @@ func (ks *keyState) list() []*entry {
 }
 
 // addLocked appends e to the key's connections. Caller holds pool.mu.
-func (ks *keyState) addLocked(e *entry) {
+func (ks *keyState) addLocked(e *poolEntry) {
 	old := ks.list()
-	l := make([]*entry, len(old), len(old)+1)
+	l := make([]*poolEntry, len(old), len(old)+1)
 	copy(l, old)
 	l = append(l, e)
 	ks.publishLocked(l)
 }
 
 // removeLocked drops e from the key's connections. Caller holds pool.mu.
-func (ks *keyState) removeLocked(e *entry) {
+func (ks *keyState) removeLocked(e *poolEntry) {
 	old := ks.list()
-	l := make([]*entry, 0, len(old))
+	l := make([]*poolEntry, 0, len(old))
 	for _, x := range old {
 		if x != e {
 			l = append(l, x)
@@ -170,8 +170,8 @@ func (ks *keyState) removeLocked(e *entry) {
 func (ks *keyState) usedLocked() int { return ks.open + ks.closing + ks.dialing }
 
 // publishLocked makes l the key's connection list.
-func (ks *keyState) publishLocked(l []*entry) {
-	var single *entry
+func (ks *keyState) publishLocked(l []*poolEntry) {
+	var single *poolEntry
 	if len(l) == 1 {
 		single = l[0]
 	}
@@ -209,7 +209,7 @@ func (p *pool) dropKeyIfIdleLocked(ks *keyState) {
 }
 
 // addEntryLocked adds a freshly dialled client to ks.
-func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *entry {
+func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *poolEntry {
 	now := p.nowNano()
 	var expires int64
 	if lt := p.cfg.MaxLifetime; lt > 0 {
@@ -228,7 +228,7 @@ func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *entry {
 // removeLocked takes e out of the pool and schedules its client's Close.
 // Only the owner of e's close calls it (see entry.retire); it is a no-op
 // for an entry already removed.
-func (p *pool) removeLocked(e *entry, fx *effects) {
+func (p *pool) removeLocked(e *poolEntry, fx *effects) {
 	if e.removed {
 		if e.leases() == 0 {
 			delete(p.orphans, e) // the last lease of a force-closed connection
@@ -338,21 +338,21 @@ func (p *pool) serveStarvedLocked(fx *effects) {
 // unlocking: closes (I/O), tracer calls, and removals of entries retired
 // without the lock.
 type effects struct {
-	retired []*entry      // retired and owned, still to remove (needs mu)
-	closes  []*entry      // removed; close their clients
+	retired []*poolEntry  // retired and owned, still to remove (needs mu)
+	closes  []*poolEntry  // removed; close their clients
 	orphans []SSHClient   // dialled after Close; close them
 	changes []stateChange // state transitions to trace
 	evicts  []evictRecord // eviction decisions to trace
 }
 
 type stateChange struct {
-	e    *entry
+	e    *poolEntry
 	from EntryState
 	err  error
 }
 
 type evictRecord struct {
-	e        *entry
+	e        *poolEntry
 	strategy string
 }
 
@@ -363,7 +363,7 @@ func (fx *effects) pending() bool {
 
 // retire stops new leases on e, recording the state change, and queues e
 // for removal when the caller now owns its close. It takes no lock.
-func (fx *effects) retire(e *entry, to EntryState, reason CloseReason, cause error) {
+func (fx *effects) retire(e *poolEntry, to EntryState, reason CloseReason, cause error) {
 	from := e.State()
 	changed, owned := e.retire(to, reason)
 	if changed {
@@ -415,7 +415,7 @@ func (p *pool) apply(fx *effects) {
 }
 
 // closedLocked accounts for finished closes and serves the freed room.
-func (p *pool) closedLocked(closed []*entry, fx *effects) {
+func (p *pool) closedLocked(closed []*poolEntry, fx *effects) {
 	for _, e := range closed {
 		e.ks.closing--
 		p.closingConns--
@@ -440,7 +440,7 @@ func (p *pool) traceEffects(fx *effects) {
 }
 
 // closeEntry closes a removed entry's client and traces it.
-func (p *pool) closeEntry(e *entry) {
+func (p *pool) closeEntry(e *poolEntry) {
 	e.state.Store(int32(StateClosed))
 	err := e.client.Close()
 	if p.tracer != nil {
@@ -451,7 +451,7 @@ func (p *pool) closeEntry(e *entry) {
 }
 
 // finish removes an entry whose close the caller owns, outside mu.
-func (p *pool) finish(e *entry) {
-	fx := effects{retired: []*entry{e}}
+func (p *pool) finish(e *poolEntry) {
+	fx := effects{retired: []*poolEntry{e}}
 	p.apply(&fx)
 }

@@ -18,13 +18,13 @@ import (
 // lease a double Release or use after Release is always detected.
 type lease struct {
 	p        *pool
-	e        *entry
+	e        *poolEntry
 	released atomic.Bool
 	start    int64 // unix nanos at Get, only when tracing
 }
 
 // newLease wraps a reserved slot on e.
-func (p *pool) newLease(e *entry) *lease {
+func (p *pool) newLease(e *poolEntry) *lease {
 	l := &lease{p: p, e: e}
 	if p.tracer != nil {
 		l.start = p.nowNano()
@@ -269,7 +269,7 @@ func (p *pool) MarkUnhealthy(client SSHClient, cause error) error {
 }
 
 // markUnhealthy retires e as unhealthy; it closes once its leases end.
-func (p *pool) markUnhealthy(e *entry, cause error) {
+func (p *pool) markUnhealthy(e *poolEntry, cause error) {
 	var fx effects
 	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
 	p.apply(&fx)

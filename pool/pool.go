@@ -120,7 +120,7 @@ type pool struct {
 	dialing      int // dials in flight
 	closingConns int // removed connections whose Close has not returned yet
 	starved      []*keyState
-	orphans      map[*entry]struct{} // force-closed with leases still out
+	orphans      map[*poolEntry]struct{} // force-closed with leases still out
 	closed       bool
 	strategy     EvictionStrategy
 	drained      chan struct{} // closed once closed && open == 0
@@ -155,7 +155,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	}
 	config.SetDefaults()
 	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
-		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*entry]struct{}{},
+		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{})}
 	if p.cfgErr != nil {
 		p.cfgErr = fmt.Errorf("pool: invalid config: %w", p.cfgErr)

@@ -112,8 +112,8 @@ func (p *pool) evictLocked(reason CloseReason, fx *effects) bool {
 }
 
 // idleCandidatesLocked lists idle usable connections sorted by ID.
-func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*entry) {
-	var ents []*entry
+func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*poolEntry) {
+	var ents []*poolEntry
 	for _, ks := range p.byKey {
 		for _, e := range ks.list() {
 			if ctlIdle(e.ctl.Load()) {

@@ -224,6 +224,7 @@ func isNoop(t PoolTracer) bool {
 
 type multiTracer []PoolTracer
 
+// TraceGetStart chains the tracers' contexts.
 func (m multiTracer) TraceGetStart(ctx context.Context, d GetStartData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceGetStart(ctx, d)
@@ -231,12 +232,14 @@ func (m multiTracer) TraceGetStart(ctx context.Context, d GetStartData) context.
 	return ctx
 }
 
+// TraceGetEnd calls every tracer in order.
 func (m multiTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
 	for _, t := range m {
 		t.TraceGetEnd(ctx, d)
 	}
 }
 
+// TraceDialStart chains the tracers' contexts.
 func (m multiTracer) TraceDialStart(ctx context.Context, d DialStartData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceDialStart(ctx, d)
@@ -244,18 +247,21 @@ func (m multiTracer) TraceDialStart(ctx context.Context, d DialStartData) contex
 	return ctx
 }
 
+// TraceDialEnd calls every tracer in order.
 func (m multiTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
 	for _, t := range m {
 		t.TraceDialEnd(ctx, d)
 	}
 }
 
+// TraceRelease calls every tracer in order.
 func (m multiTracer) TraceRelease(d ReleaseData) {
 	for _, t := range m {
 		t.TraceRelease(d)
 	}
 }
 
+// TraceHealthCheckStart chains the tracers' contexts.
 func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckStartData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceHealthCheckStart(ctx, d)
@@ -263,30 +269,35 @@ func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckSta
 	return ctx
 }
 
+// TraceHealthCheckEnd calls every tracer in order.
 func (m multiTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
 	for _, t := range m {
 		t.TraceHealthCheckEnd(ctx, d)
 	}
 }
 
+// TraceEvict calls every tracer in order.
 func (m multiTracer) TraceEvict(d EvictData) {
 	for _, t := range m {
 		t.TraceEvict(d)
 	}
 }
 
+// TraceStateChange calls every tracer in order.
 func (m multiTracer) TraceStateChange(d StateChangeData) {
 	for _, t := range m {
 		t.TraceStateChange(d)
 	}
 }
 
+// TraceConnClose calls every tracer in order.
 func (m multiTracer) TraceConnClose(d ConnCloseData) {
 	for _, t := range m {
 		t.TraceConnClose(d)
 	}
 }
 
+// TraceMisuse calls every tracer in order.
 func (m multiTracer) TraceMisuse(d MisuseData) {
 	for _, t := range m {
 		t.TraceMisuse(d)
