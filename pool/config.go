@@ -95,7 +95,8 @@ type PoolConfig struct {
 // AdvancedPoolConfig holds settings few callers change.
 type AdvancedPoolConfig struct {
 	// Clock returns the current time. Nil means time.Now. Tests inject a
-	// fake clock to drive lifetimes without sleeping. Not exported to JSON.
+	// fake clock to drive lifetimes without sleeping. It is fixed when the
+	// pool is created (UpdateConfig keeps it) and not exported to JSON.
 	Clock func() time.Time `json:"-"`
 	// RetryBackoff is the base pause before a session-limit retry in Run;
 	// attempt n waits about n×RetryBackoff with jitter. Default 20ms; zero

@@ -316,15 +316,26 @@ func (p *pool) shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.apply(&fx)
 	p.cancel()
-	var err error
-	select {
-	case <-p.drained:
-	case <-ctx.Done():
-		err = fmt.Errorf("pool: close: forced with leases outstanding: %w", ctx.Err())
-		p.forceClose()
-	}
+	err := p.drain(ctx)
 	p.wg.Wait()
 	return err
+}
+
+// drain waits until every connection is closed or ctx ends; then it
+// force-closes what is left and returns ctx's error.
+func (p *pool) drain(ctx context.Context) error {
+	select {
+	case <-p.drained:
+		return nil
+	default:
+	}
+	select {
+	case <-p.drained:
+		return nil
+	case <-ctx.Done():
+		p.forceClose()
+		return fmt.Errorf("pool: close: forced with leases outstanding: %w", ctx.Err())
+	}
 }
 
 // forceClose closes every remaining connection, leases or not.
@@ -417,11 +428,9 @@ func (p *pool) UpdateConfig(cfg PoolConfig) error {
 	if err := ValidatePoolConfig(cfg); err != nil {
 		return fmt.Errorf("pool: update config: %w", err)
 	}
-	if cfg.Advanced.Clock == nil {
-		cfg.Advanced.Clock = p.cfg.Advanced.Clock
-	}
 	var fx effects
 	p.mu.Lock()
+	cfg.Advanced.Clock = p.cfg.Advanced.Clock // the clock is fixed at construction
 	if p.closed {
 		p.mu.Unlock()
 		return ErrPoolClosed
