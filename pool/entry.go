@@ -436,3 +436,16 @@ func (p *pool) Entries() []EntryInfo {
 	})
 	return out
 }
+
+// closeIdle retires e for reason and closes it, but only if it is idle and
+// usable at that instant (a concurrent Get wins). It reports whether it
+// did. It is the seam for cleanup: idle timeout, lifetime, lowered limits.
+// It takes pool.mu, so the caller must not hold it.
+func (p *pool) closeIdle(e *poolEntry, reason CloseReason) bool {
+	if !e.tryEvict(reason) {
+		return false
+	}
+	fx := effects{retired: []*poolEntry{e}, changes: []stateChange{{e: e, from: StateIdle}}}
+	p.apply(&fx)
+	return true
+}

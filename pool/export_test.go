@@ -107,3 +107,18 @@ func CheckInvariants(pl Pool) error {
 	}
 	return nil
 }
+
+// CloseIdle runs the cleanup seam on the connection behind a released
+// lease's entry id.
+func CloseIdle(pl Pool, id uint64, reason CloseReason) bool {
+	p := pl.(*pool)
+	var target *poolEntry
+	p.mu.Lock()
+	p.forEachEntryLocked(func(e *poolEntry) {
+		if e.id == id {
+			target = e
+		}
+	})
+	p.mu.Unlock()
+	return target != nil && p.closeIdle(target, reason)
+}

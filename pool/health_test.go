@@ -133,3 +133,20 @@ func TestCircuitGuardSeam(t *testing.T) {
 		t.Errorf("guard saw %d dials, want 1", recorded())
 	}
 }
+
+func TestCloseIdleSeam(t *testing.T) {
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), nil)
+	c := mustGet(t, p, "a")
+	id := pool.ConnID(c)
+	if pool.CloseIdle(p, id, pool.ReasonIdle) {
+		t.Fatal("closed a busy connection")
+	}
+	mustRelease(t, p, "a", c)
+	if !pool.CloseIdle(p, id, pool.ReasonIdle) || !f.client(0).closed.Load() {
+		t.Fatal("idle connection not closed")
+	}
+	if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonIdle] != 1 || s.Total != 0 || s.Keys != 0 {
+		t.Errorf("closed idle=%d total=%d keys=%d", s.ClosedByReason[pool.ReasonIdle], s.Total, s.Keys)
+	}
+}
