@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sshpool/sshpool/providers"
+)
+
+// Admin is the admin HTTP server:
+//
+//	/healthz      pool.HealthCheck verdict: 200 when OK, 503 otherwise (JSON report)
+//	/metrics      Prometheus text exposition; ?format=json for JSON
+//	/debug/pool   the pool's connections (pool.EntryInfo, no secrets) and config
+//	/debug/config the configuration as YAML, secrets redacted
+//
+// NewAdmin does no I/O; Start listens and serves, Shutdown stops.
+type Admin struct {
+	cfg Config
+	m   *providers.Migration
+	srv *http.Server
+	wg  sync.WaitGroup
+
+	// mu guards ln.
+	mu sync.Mutex
+	ln net.Listener
+}
+
+// NewAdmin returns the admin server of m, listening on cfg.Admin.Addr once
+// started.
+func NewAdmin(cfg Config, m *providers.Migration) *Admin {
+	a := &Admin{cfg: cfg, m: m}
+	a.srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	return a
+}
+
+// Handler returns the admin routes, for tests and for embedding in another
+// server.
+func (a *Admin) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /metrics", a.metrics)
+	mux.HandleFunc("GET /debug/pool", a.debugPool)
+	mux.HandleFunc("GET /debug/config", a.debugConfig)
+	return mux
+}
+
+// Start listens on the configured address synchronously (a busy address
+// fails here) and serves in a goroutine that Shutdown waits for.
+func (a *Admin) Start(ctx context.Context) error {
+	addr := a.cfg.Admin.Addr
+	if addr == "" {
+		addr = DefaultAdminAddr
+	}
+	ln, err := listen(ctx, addr)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.ln = ln
+	a.mu.Unlock()
+	serve(&a.wg, a.srv, ln)
+	return nil
+}
+
+// Addr returns the address the server listens on, or "" before Start.
+func (a *Admin) Addr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// Shutdown stops accepting, waits for requests in flight (bounded by ctx)
+// and for the serving goroutine.
+func (a *Admin) Shutdown(ctx context.Context) error {
+	err := a.srv.Shutdown(ctx)
+	a.wg.Wait()
+	return err
+}
+
+func (a *Admin) healthz(w http.ResponseWriter, r *http.Request) {
+	rep := a.m.Pool.HealthCheck(r.Context())
+	code := http.StatusOK
+	if !rep.OK() {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, rep)
+}
+
+func (a *Admin) debugPool(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"config":   a.m.Pool.Config(),
+		"snapshot": a.m.Pool.GetSnapshot(),
+		"entries":  a.m.Pool.Entries(),
+	})
+}
+
+func (a *Admin) debugConfig(w http.ResponseWriter, _ *http.Request) {
+	b, err := Export(a.cfg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(b)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

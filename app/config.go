@@ -1,0 +1,230 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// Config is the service's configuration as files and the environment write
+// it. Keys are snake_case; durations are strings such as "30s" or "1m30s".
+// Zero values mean the documented default.
+type Config struct {
+	// Pool configures the new pool (see pool.PoolConfig for each field).
+	Pool PoolSection `koanf:"pool"`
+	// Legacy configures the legacy pool.
+	Legacy LegacySection `koanf:"legacy"`
+	// Flags configures the feature-flag file.
+	Flags FlagsSection `koanf:"flags"`
+	// Router configures the migration router.
+	Router RouterSection `koanf:"router"`
+	// Admin configures the admin HTTP server.
+	Admin AdminSection `koanf:"admin"`
+	// Lifecycle bounds start-up and shutdown.
+	Lifecycle LifecycleSection `koanf:"lifecycle"`
+	// Targets are SSH targets registered under their keys.
+	Targets map[string]TargetSection `koanf:"targets"`
+}
+
+// PoolSection mirrors pool.PoolConfig with file-friendly names.
+type PoolSection struct {
+	MaxConnections           int           `koanf:"max_connections"`
+	MaxConnectionsPerKey     int           `koanf:"max_connections_per_key"`
+	MaxSessionsPerConnection int           `koanf:"max_sessions_per_connection"`
+	WaitTimeout              time.Duration `koanf:"wait_timeout"`
+	DialTimeout              time.Duration `koanf:"dial_timeout"`
+	MaxLifetime              time.Duration `koanf:"max_lifetime"`
+	LifetimeJitter           time.Duration `koanf:"lifetime_jitter"`
+	MaxIdleTime              time.Duration `koanf:"max_idle_time"`
+	HealthInterval           time.Duration `koanf:"health_interval"`
+	HealthTimeout            time.Duration `koanf:"health_timeout"`
+	CleanupInterval          time.Duration `koanf:"cleanup_interval"`
+	LeakThreshold            time.Duration `koanf:"leak_threshold"`
+	WarmupKeys               []string      `koanf:"warmup_keys"`
+	WarmupConnections        int           `koanf:"warmup_connections"`
+	// LoadBalancing is least-loaded (default), round-robin or power-of-two.
+	LoadBalancing string `koanf:"load_balancing"`
+	MaxRetries    int    `koanf:"max_retries"`
+	HistorySize   int    `koanf:"history_size"`
+}
+
+// LegacySection configures the legacy pool; zero keeps its old defaults
+// (30 s health ticker, 15 min stale sweep).
+type LegacySection struct {
+	HealthInterval time.Duration `koanf:"health_interval"`
+	StaleInterval  time.Duration `koanf:"stale_interval"`
+	StaleMaxAge    time.Duration `koanf:"stale_max_age"`
+	CommandTimeout time.Duration `koanf:"command_timeout"`
+	DialTimeout    time.Duration `koanf:"dial_timeout"`
+}
+
+// FlagsSection configures the flag file (flagd format).
+type FlagsSection struct {
+	// File is the flag file; empty routes every call to legacy.
+	File string `koanf:"file"`
+	// KillSwitchEnv names the variable overriding kill-switch; default
+	// SSHPOOL_KILL_SWITCH, "-" disables the override.
+	KillSwitchEnv string `koanf:"kill_switch_env"`
+	// PollInterval adds polling to file watching; zero means none.
+	PollInterval time.Duration `koanf:"poll_interval"`
+	// Debounce is the quiet time before a reload; zero means 100 ms.
+	Debounce time.Duration `koanf:"debounce"`
+}
+
+// RouterSection configures the migration router.
+type RouterSection struct {
+	// DecisionCache is the decision cache ttl; zero evaluates every call.
+	DecisionCache time.Duration `koanf:"decision_cache"`
+	// KeepIdleOnChange keeps the losing pool's idle connection on a flip.
+	KeepIdleOnChange bool `koanf:"keep_idle_on_change"`
+}
+
+// AdminSection configures the admin HTTP server.
+type AdminSection struct {
+	// Addr is the listen address; default 127.0.0.1:0 (a free port),
+	// "off" disables the server.
+	Addr string `koanf:"addr"`
+}
+
+// LifecycleSection bounds start-up and shutdown.
+type LifecycleSection struct {
+	// StartTimeout bounds all OnStart hooks; default 15s.
+	StartTimeout time.Duration `koanf:"start_timeout"`
+	// StopTimeout bounds all OnStop hooks; default 15s.
+	StopTimeout time.Duration `koanf:"stop_timeout"`
+	// DrainTimeout bounds the pool's graceful close, within StopTimeout;
+	// default 10s.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
+}
+
+// TargetSection is one SSH target. Password is a secret: it is never
+// exported; prefer PasswordEnv, which names a variable read at dial time.
+type TargetSection struct {
+	Host          string   `koanf:"host"`
+	Port          int      `koanf:"port"`
+	User          string   `koanf:"user"`
+	IdentityFiles []string `koanf:"identity_files"`
+	KnownHosts    []string `koanf:"known_hosts"`
+	Agent         bool     `koanf:"agent"`
+	PasswordEnv   string   `koanf:"password_env"`
+	Password      string   `koanf:"password"`
+}
+
+// Defaults of the non-pool sections.
+const (
+	DefaultAdminAddr     = "127.0.0.1:0"
+	DefaultStartTimeout  = 15 * time.Second
+	DefaultStopTimeout   = 15 * time.Second
+	DefaultDrainTimeout  = 10 * time.Second
+	DefaultKillSwitchEnv = "SSHPOOL_KILL_SWITCH"
+	// AdminOff as Admin.Addr disables the admin server.
+	AdminOff = "off"
+)
+
+// Presets lists the names Defaults accepts besides "" (pool defaults).
+func Presets() []string {
+	return []string{"development", "production", "high-throughput", "low-memory"}
+}
+
+// Defaults returns the default configuration with the pool section taken
+// from preset ("" for pool defaults, or one of Presets).
+func Defaults(preset string) (Config, error) {
+	pc, err := presetPool(preset)
+	if err != nil {
+		return Config{}, err
+	}
+	pc.SetDefaults()
+	return Config{
+		Pool:      poolSection(pc),
+		Flags:     FlagsSection{KillSwitchEnv: DefaultKillSwitchEnv},
+		Admin:     AdminSection{Addr: DefaultAdminAddr},
+		Lifecycle: LifecycleSection{DefaultStartTimeout, DefaultStopTimeout, DefaultDrainTimeout},
+	}, nil
+}
+
+func presetPool(name string) (pool.PoolConfig, error) {
+	switch name {
+	case "":
+		return pool.PoolConfig{}, nil
+	case "development":
+		return pool.DevelopmentConfig(), nil
+	case "production":
+		return pool.ProductionConfig(), nil
+	case "high-throughput":
+		return pool.HighThroughputConfig(), nil
+	case "low-memory":
+		return pool.LowMemoryConfig(), nil
+	}
+	return pool.PoolConfig{}, fmt.Errorf("config: unknown preset %q, want one of %v", name, Presets())
+}
+
+func poolSection(c pool.PoolConfig) PoolSection {
+	return PoolSection{
+		c.MaxConnections, c.MaxConnectionsPerKey, c.MaxSessionsPerConnection,
+		c.WaitTimeout, c.DialTimeout, c.MaxLifetime, c.LifetimeJitter, c.MaxIdleTime,
+		c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.LeakThreshold,
+		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing.String(), c.MaxRetries, c.HistorySize,
+	}
+}
+
+// PoolConfig converts the pool section to a pool.PoolConfig (defaults not
+// applied). An unknown load_balancing name is an error naming the field.
+func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
+	c := pool.PoolConfig{
+		MaxConnections: s.MaxConnections, MaxConnectionsPerKey: s.MaxConnectionsPerKey,
+		MaxSessionsPerConnection: s.MaxSessionsPerConnection, WaitTimeout: s.WaitTimeout,
+		DialTimeout: s.DialTimeout, MaxLifetime: s.MaxLifetime, LifetimeJitter: s.LifetimeJitter,
+		MaxIdleTime: s.MaxIdleTime, HealthInterval: s.HealthInterval, HealthTimeout: s.HealthTimeout,
+		CleanupInterval: s.CleanupInterval, LeakThreshold: s.LeakThreshold, WarmupKeys: s.WarmupKeys,
+		WarmupConnections: s.WarmupConnections, MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
+	}
+	if s.LoadBalancing != "" {
+		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {
+			return c, fmt.Errorf("config: pool.load_balancing: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Validate checks every section and returns the errors joined, each naming
+// its field.
+func (c Config) Validate() error {
+	pc, err := c.Pool.PoolConfig()
+	if err != nil {
+		return err
+	}
+	if err := pool.ValidatePoolConfig(pc); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.Admin.Addr != AdminOff && c.Admin.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
+			return fmt.Errorf("config: admin.addr: %w", err)
+		}
+	}
+	if c.Lifecycle.StartTimeout <= 0 || c.Lifecycle.StopTimeout <= 0 || c.Lifecycle.DrainTimeout <= 0 {
+		return fmt.Errorf("config: lifecycle: start_timeout, stop_timeout and drain_timeout must be > 0, got %v, %v, %v",
+			c.Lifecycle.StartTimeout, c.Lifecycle.StopTimeout, c.Lifecycle.DrainTimeout)
+	}
+	return c.validateTargets()
+}
+
+func (c Config) validateTargets() error {
+	keys := make([]string, 0, len(c.Targets))
+	for k := range c.Targets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t := c.Targets[k]
+		if t.Host == "" {
+			return fmt.Errorf("config: targets.%s.host is empty, want a host name or address", k)
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			return fmt.Errorf("config: targets.%s.port = %d, want 0..65535", k, t.Port)
+		}
+	}
+	return nil
+}

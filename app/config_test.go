@@ -1,0 +1,116 @@
+package app_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/pool"
+)
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := app.LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want pool.PoolConfig
+	want.SetDefaults()
+	if c.Pool.MaxConnections != want.MaxConnections || c.Pool.DialTimeout != want.DialTimeout ||
+		c.Pool.LoadBalancing != "least-loaded" {
+		t.Errorf("pool defaults: %+v", c.Pool)
+	}
+	if c.Admin.Addr != app.DefaultAdminAddr || c.Lifecycle.StopTimeout != app.DefaultStopTimeout ||
+		c.Flags.KillSwitchEnv != app.DefaultKillSwitchEnv {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestLoadConfigPreset(t *testing.T) {
+	c, err := app.LoadWith(app.LoadOptions{Preset: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pool.MaxConnections != pool.ProductionConfig().MaxConnections {
+		t.Errorf("production preset not applied: %+v", c.Pool)
+	}
+	if _, err := app.LoadWith(app.LoadOptions{Preset: "turbo"}); err == nil || !strings.Contains(err.Error(), "turbo") {
+		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+func TestLoadConfigFileAndEnv(t *testing.T) {
+	tests := []struct {
+		name, file string
+	}{
+		{"c.yaml", "pool:\n  max_connections: 20\n  wait_timeout: 30s\n  warmup_keys: [a, b]\n  warmup_connections: 1\n" +
+			"admin:\n  addr: 127.0.0.1:9999\ntargets:\n  web:\n    host: 10.0.0.1\n    user: deploy\n"},
+		{"c.json", `{"pool": {"max_connections": 20, "wait_timeout": "30s", "warmup_keys": ["a", "b"], "warmup_connections": 1},
+			"admin": {"addr": "127.0.0.1:9999"}, "targets": {"web": {"host": "10.0.0.1", "user": "deploy"}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.name, tt.file)
+			c, err := app.LoadConfig(path, []string{"SSHPOOL_POOL__MAX_CONNECTIONS=50", "SSHPOOL_POOL__DIAL_TIMEOUT=2s",
+				"SSHPOOL_KILL_SWITCH=true", "OTHER=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Pool.MaxConnections != 50 || c.Pool.DialTimeout != 2*time.Second || c.Pool.WaitTimeout != 30*time.Second {
+				t.Errorf("env must override file: %+v", c.Pool)
+			}
+			if len(c.Pool.WarmupKeys) != 2 || c.Admin.Addr != "127.0.0.1:9999" || c.Targets["web"].User != "deploy" {
+				t.Errorf("file values: %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"unknown key", "pool:\n  max_conections: 3\n", nil, "max_conections"},
+		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, "bogus"},
+		{"bad duration", "pool:\n  wait_timeout: soon\n", nil, "wait_timeout"},
+		{"bad int", "", []string{"SSHPOOL_POOL__MAX_CONNECTIONS=many"}, "max_connections"},
+		{"invalid value", "pool:\n  max_connections: -1\n", nil, "MaxConnections"},
+		{"load balancing", "pool:\n  load_balancing: random\n", nil, "pool.load_balancing"},
+		{"target host", "targets:\n  web:\n    user: x\n", nil, "targets.web.host"},
+		{"admin addr", "admin:\n  addr: nope\n", nil, "admin.addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, "c.yaml", tt.file)
+			}
+			_, err := app.LoadConfig(path, tt.env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want an error naming %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFileAndFormat(t *testing.T) {
+	if _, err := app.LoadConfig(filepath.Join(t.TempDir(), "none.yaml"), nil); err == nil {
+		t.Error("missing file: want an error")
+	}
+	if _, err := app.LoadConfig(writeFile(t, "c.toml", "x = 1"), nil); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Errorf("toml: %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/sshpool/sshpool/providers"
+	"github.com/sshpool/sshpool/sshconn"
+)
+
+// Redacted replaces secrets in exported configuration.
+const Redacted = "<redacted>"
+
+// Redact returns c with every secret replaced by Redacted (targets'
+// passwords). Maps are copied; c is not modified.
+func (c Config) Redact() Config {
+	c.Targets = maps.Clone(c.Targets)
+	for k, t := range c.Targets {
+		if t.Password != "" {
+			t.Password = Redacted
+		}
+		c.Targets[k] = t
+	}
+	return c
+}
+
+// Export renders c as YAML with secrets redacted and durations as strings
+// ("30s"). The output loads back with LoadConfig (a redacted password then
+// is the literal placeholder, so re-supply secrets by environment).
+func Export(c Config) ([]byte, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(c.Redact(), "koanf"), nil); err != nil {
+		return nil, fmt.Errorf("config: export: %w", err)
+	}
+	b, err := k.Marshal(yaml.Parser())
+	if err != nil {
+		return nil, fmt.Errorf("config: export: %w", err)
+	}
+	return b, nil
+}
+
+// Providers converts c to the component graph's input, logging to logger
+// (nil: no logging).
+func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
+	pc, err := c.Pool.PoolConfig()
+	if err != nil {
+		return providers.Config{}, err
+	}
+	ks := c.Flags.KillSwitchEnv
+	if ks == "-" {
+		ks = ""
+	}
+	return providers.Config{
+		Pool: pc,
+		Legacy: providers.LegacyConfig{
+			HealthInterval: c.Legacy.HealthInterval, StaleInterval: c.Legacy.StaleInterval,
+			StaleMaxAge: c.Legacy.StaleMaxAge, CommandTimeout: c.Legacy.CommandTimeout,
+			DialTimeout: c.Legacy.DialTimeout,
+		},
+		Flags: providers.FlagsConfig{Path: c.Flags.File, KillSwitchEnv: ks,
+			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce},
+		Router:  providers.RouterConfig{DecisionCache: c.Router.DecisionCache, KeepIdleOnChange: c.Router.KeepIdleOnChange},
+		Targets: c.targets(),
+		Logger:  logger,
+	}, nil
+}
+
+func (c Config) targets() map[string]sshconn.Target {
+	out := make(map[string]sshconn.Target, len(c.Targets))
+	for k, t := range c.Targets {
+		st := sshconn.Target{Key: k, Host: t.Host, Port: t.Port, User: t.User, KnownHostsFiles: t.KnownHosts}
+		st.Auth.Agent = t.Agent
+		st.Auth.IdentityFiles = t.IdentityFiles
+		switch {
+		case t.Password != "":
+			st.Auth.Secrets = sshconn.StaticPassword(sshconn.NewSecret(t.Password))
+		case t.PasswordEnv != "":
+			st.Auth.Secrets = envPassword(t.PasswordEnv)
+		}
+		out[k] = st
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/json"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix is the prefix of configuration environment variables:
+// SSHPOOL_POOL__MAX_CONNECTIONS=50 sets pool.max_connections.
+const EnvPrefix = "SSHPOOL_"
+
+// LoadOptions says where LoadWith reads from.
+type LoadOptions struct {
+	// Path is a YAML (.yaml, .yml) or JSON (.json) file; empty means none.
+	Path string
+	// Env is the environment as os.Environ returns it; nil means none.
+	Env []string
+	// Preset names the pool defaults (see Defaults).
+	Preset string
+}
+
+// LoadConfig loads the configuration: defaults, then the file at path (if
+// not empty), then the SSHPOOL_ variables of env. See LoadWith.
+func LoadConfig(path string, env []string) (Config, error) {
+	return LoadWith(LoadOptions{Path: path, Env: env})
+}
+
+// LoadWith loads the configuration on a fresh koanf instance: defaults
+// (with o.Preset), then o.Path, then the SSHPOOL_ variables of o.Env (the
+// prefix stripped, lower-cased, "__" separating levels). Unknown keys are
+// errors, durations are strings such as "30s", and the result is validated;
+// every error names the offending key or field. The kill-switch variable
+// (SSHPOOL_KILL_SWITCH) belongs to the flag provider and is skipped here.
+func LoadWith(o LoadOptions) (Config, error) {
+	def, err := Defaults(o.Preset)
+	if err != nil {
+		return Config{}, err
+	}
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(def, "koanf"), nil); err != nil {
+		return Config{}, fmt.Errorf("config: defaults: %w", err)
+	}
+	if o.Path != "" {
+		if err := loadFile(k, o.Path); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := k.Load(env.Provider(".", envOpt(o.Env)), nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: decoderConfig(&c)}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func loadFile(k *koanf.Koanf, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var p koanf.Parser
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		p = yaml.Parser()
+	case ".json":
+		p = json.Parser()
+	default:
+		return fmt.Errorf("config: %s: unknown format, want .yaml, .yml or .json", path)
+	}
+	if err := k.Load(file.Provider(path), p); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// envOpt maps SSHPOOL_A__B_C=v to a.b_c. The kill-switch variable is
+// dropped: the flag provider reads it.
+func envOpt(environ []string) env.Opt {
+	return env.Opt{
+		Prefix: EnvPrefix,
+		TransformFunc: func(key, v string) (string, any) {
+			if key == DefaultKillSwitchEnv {
+				return "", nil
+			}
+			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
+			return strings.ReplaceAll(key, "__", "."), v
+		},
+		EnvironFunc: func() []string { return environ },
+	}
+}
+
+// decoderConfig is koanf's default decoding plus ErrorUnused (strict
+// keys). Passing a DecoderConfig replaces koanf's hooks, so the duration,
+// comma-separated slice and TextUnmarshaler hooks are listed here.
+func decoderConfig(out *Config) *mapstructure.DecoderConfig {
+	return &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+			mapstructure.TextUnmarshallerHookFunc(),
+		),
+		Metadata:         nil,
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		Result:           out,
+		TagName:          "koanf",
+	}
+}

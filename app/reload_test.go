@@ -1,0 +1,80 @@
+package app_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sshpool/sshpool"
+	"github.com/sshpool/sshpool/app"
+)
+
+func TestConfigStoreBadReloadKeepsOldConfig(t *testing.T) {
+	path := writeFile(t, "c.yaml", "pool:\n  max_connections: 10\n")
+	opts := app.LoadOptions{Path: path}
+	c, err := app.LoadWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := app.NewConfigStore(c, opts)
+	os.WriteFile(path, []byte("pool:\n  max_connections: -5\n"), 0o600)
+	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+		t.Fatalf("bad reload: %v", err)
+	}
+	if s.Current().Pool.MaxConnections != 10 {
+		t.Fatalf("bad reload replaced the config: %+v", s.Current().Pool)
+	}
+	// A key removed from the file goes back to its default: each reload
+	// starts from a fresh koanf.
+	os.WriteFile(path, []byte("pool:\n  wait_timeout: 1s\n"), 0o600)
+	got, err := s.Reload()
+	if err != nil || got.Pool.MaxConnections != 100 || s.Current().Pool.WaitTimeout.String() != "1s" {
+		t.Fatalf("good reload: %+v, %v", got.Pool, err)
+	}
+}
+
+func TestConfigStoreApplyPool(t *testing.T) {
+	path := writeFile(t, "c.yaml", "pool:\n  max_connections: 10\n")
+	opts := app.LoadOptions{Path: path}
+	c, _ := app.LoadWith(opts)
+	pc, _ := c.Providers(nil)
+	p, cleanup, err := sshpool.InitializePool(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	s := app.NewConfigStore(c, opts)
+	os.WriteFile(path, []byte("pool:\n  max_connections: 20\n"), 0o600)
+	if _, err := s.ApplyPool(p); err != nil || p.Config().MaxConnections != 20 {
+		t.Fatalf("apply: %v, live max %d", err, p.Config().MaxConnections)
+	}
+	os.WriteFile(path, []byte("pool:\n  max_connections: 20\n  bogus: 1\n"), 0o600)
+	if _, err := s.ApplyPool(p); err == nil || p.Config().MaxConnections != 20 || s.Current().Pool.MaxConnections != 20 {
+		t.Fatalf("bad apply: %v", err)
+	}
+}
+
+func TestExportRedactsSecretsAndRoundTrips(t *testing.T) {
+	c, _ := app.Defaults("production")
+	c.Targets = map[string]app.TargetSection{"db": {Host: "db1", Password: "hunter2", PasswordEnv: "DB_PW"}}
+	b, err := app.Export(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, want := range []string{"max_connections:", "dial_timeout: 15s", "password: " + app.Redacted, "password_env: DB_PW"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("export lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Fatalf("export leaks the password:\n%s", out)
+	}
+	if c.Targets["db"].Password != "hunter2" {
+		t.Error("Export modified its argument")
+	}
+	back, err := app.LoadConfig(writeFile(t, "e.yaml", out), nil)
+	if err != nil || back.Pool.MaxConnections != c.Pool.MaxConnections || back.Pool.DialTimeout != c.Pool.DialTimeout {
+		t.Fatalf("exported config does not load back: %v", err)
+	}
+}
