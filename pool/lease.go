@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,11 @@ type lease struct {
 // newLease wraps a reserved slot on e.
 func (p *pool) newLease(e *poolEntry) *lease {
 	l := &lease{p: p, e: e}
-	if p.tracer != nil {
+	if p.stampLeases.Load() {
 		l.start = p.nowNano()
+		if p.trackLeases.Load() {
+			p.leases.Store(l, struct{}{})
+		}
 	}
 	return l
 }
@@ -38,6 +42,9 @@ func (l *lease) release() error {
 		return l.p.misuse("Release", l.e.ks.name, ErrLeaseReleased)
 	}
 	p, e := l.p, l.e
+	if l.start != 0 {
+		p.leases.Delete(l)
+	}
 	if p.tracer != nil {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
@@ -273,4 +280,27 @@ func (p *pool) markUnhealthy(e *poolEntry, cause error) {
 	var fx effects
 	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
 	p.apply(&fx)
+}
+
+// LeaseInfo describes one outstanding lease, for leak reports.
+type LeaseInfo struct {
+	Key    string        `json:"key"`
+	ConnID uint64        `json:"conn_id"`
+	Since  time.Time     `json:"since"`
+	Held   time.Duration `json:"held"`
+}
+
+// Leases implements Pool.
+func (p *pool) Leases(minHeld time.Duration) []LeaseInfo {
+	now := p.clock()
+	var out []LeaseInfo
+	p.leases.Range(func(k, _ any) bool {
+		l := k.(*lease)
+		if held := now.Sub(nanoTime(l.start)); held >= minHeld && !l.released.Load() {
+			out = append(out, LeaseInfo{Key: l.e.ks.name, ConnID: l.e.id, Since: nanoTime(l.start), Held: held})
+		}
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Held > out[j].Held })
+	return out
 }

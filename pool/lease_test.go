@@ -214,3 +214,32 @@ func TestLeaseRunRetriesSessionLimitOnItsConnection(t *testing.T) {
 		t.Errorf("runs = %d, want 3", n)
 	}
 }
+
+func TestLeasesTrackedWithLeakThreshold(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig()
+	cfg.LeakThreshold = time.Minute
+	cfg.Advanced.Clock = clk.Now
+	p := newTestPool(t, newFactory(), cfg, nil)
+	old := mustGet(t, p, "a")
+	clk.Advance(2 * time.Minute)
+	young := mustGet(t, p, "b")
+	ls := p.Leases(time.Minute)
+	if len(ls) != 1 || ls[0].Key != "a" || ls[0].Held != 2*time.Minute {
+		t.Fatalf("Leases(1m) = %+v", ls)
+	}
+	if all := p.Leases(0); len(all) != 2 || all[0].Key != "a" {
+		t.Errorf("Leases(0) = %+v", all)
+	}
+	mustRelease(t, p, "a", old)
+	mustRelease(t, p, "b", young)
+	if ls := p.Leases(0); len(ls) != 0 {
+		t.Errorf("released leases still listed: %+v", ls)
+	}
+	untracked := newTestPool(t, newFactory(), testConfig(), nil)
+	c := mustGet(t, untracked, "a")
+	if ls := untracked.Leases(0); ls != nil {
+		t.Errorf("untracked pool lists %+v", ls)
+	}
+	mustRelease(t, untracked, "a", c)
+}

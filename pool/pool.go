@@ -58,6 +58,10 @@ type Pool interface {
 	// Entries returns metadata of every open connection, sorted by key and
 	// id.
 	Entries() []EntryInfo
+	// Leases returns the outstanding leases held at least minHeld, longest
+	// first. Leases are tracked only while LeakThreshold > 0 (it costs a
+	// clock read and a map store per Get); otherwise it returns nil.
+	Leases(minHeld time.Duration) []LeaseInfo
 	// SetEvictionStrategy switches the eviction strategy on the live pool;
 	// nil restores LRU.
 	SetEvictionStrategy(s EvictionStrategy)
@@ -108,6 +112,9 @@ type pool struct {
 	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
 	shut        atomic.Bool  // set by Close, read by the lock-free paths
 	overLimit   atomic.Bool  // busy connections exceed lowered limits: Release enforces them
+	stampLeases atomic.Bool  // leases record their start (tracing or LeakThreshold)
+	trackLeases atomic.Bool  // leases are registered in leases (LeakThreshold > 0)
+	leases      sync.Map     // *lease → struct{}: outstanding leases while trackLeases
 	nextID      atomic.Uint64
 
 	// mu guards cfg, byKey, open, dialing, closingConns, starved, closed,
@@ -161,9 +168,6 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		p.cfgErr = fmt.Errorf("pool: invalid config: %w", p.cfgErr)
 		config.HistorySize = max(min(config.HistorySize, maxHistoryLimit), 1)
 	}
-	if !isNoop(tracer) {
-		p.tracer = tracer
-	}
 	if p.health == nil {
 		p.health = KeepaliveMonitor{}
 	}
@@ -171,6 +175,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		p.clock = time.Now
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.tracer = tracerOrNil(tracer)
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
 	p.applyHotLocked(config)
@@ -188,6 +193,8 @@ func (p *pool) applyHotLocked(cfg PoolConfig) {
 	p.cfg = cfg
 	p.maxSessions.Store(int64(cfg.MaxSessionsPerConnection))
 	p.balance.Store(int32(cfg.LoadBalancing))
+	p.trackLeases.Store(cfg.LeakThreshold > 0)
+	p.stampLeases.Store(cfg.LeakThreshold > 0 || p.tracer != nil)
 }
 
 func (p *pool) nowNano() int64 { return p.clock().UnixNano() }

@@ -214,6 +214,14 @@ func MultiTracer(tracers ...PoolTracer) PoolTracer {
 	return ts
 }
 
+// tracerOrNil returns t, or nil for a tracer that does nothing.
+func tracerOrNil(t PoolTracer) PoolTracer {
+	if isNoop(t) {
+		return nil
+	}
+	return t
+}
+
 func isNoop(t PoolTracer) bool {
 	switch t.(type) {
 	case nil, NoopTracer, *NoopTracer:
