@@ -245,14 +245,11 @@ func (p *pool) removeLocked(e *poolEntry, fx *effects) {
 	p.open--
 	p.closingConns++
 	p.stats.closedBy[e.reason.Load()].Add(1)
-	fx.closes = append(fx.closes, e)
-	p.dropKeyIfIdleLocked(e.ks)
-	p.checkDrainedLocked()
+	fx.closes = append(fx.closes, e) // closedLocked settles the counts once Close returns
 }
 
 // serveKeyLocked hands free slots to ks's waiters in FIFO order, then
-// starts a dial if waiters remain and the limits allow. fresh marks slots
-// that come from a just-dialled connection.
+// starts a dial if waiters remain and the limits allow.
 func (p *pool) serveKeyLocked(ks *keyState, fx *effects) {
 	for ks.waiters.len() > 0 {
 		w := ks.waiters.peek()

@@ -21,7 +21,7 @@ type lease struct {
 	p        *pool
 	e        *poolEntry
 	released atomic.Bool
-	start    int64 // unix nanos at Get, only when tracing
+	start    int64 // unix nanos at Get when tracing or tracking leases, else 0
 }
 
 // newLease wraps a reserved slot on e.
