@@ -276,3 +276,48 @@ func runAll(t *testing.T, p pool.Pool, keys []string) {
 	}
 	wg.Wait()
 }
+
+// TestStalledServer: a half-open server makes the dial time out (bounded
+// by DialTimeout, not by the waiter), and a probe of a stalled connection
+// fails the health check; after Unstall the pool recovers.
+func TestStalledServer(t *testing.T) {
+	be := newSSHTestBackend(t, []string{"a", "b"})
+	cfg := pool.PoolConfig{DialTimeout: 200 * time.Millisecond, HealthTimeout: 100 * time.Millisecond}
+	p := pool.NewPool(be.factory, cfg, nil)
+	defer p.Close()
+	c := mustGet(t, p, "a")
+	mustRelease(t, p, "a", c)
+	be.srv.Stall()
+	_, err := p.Get(context.Background(), "b")
+	if k := pool.Classify(err); k != pool.KindTimeout {
+		t.Fatalf("Get on a stalled server = %v (kind %v), want timeout", err, k)
+	}
+	if rep := p.HealthCheck(context.Background()); rep.Unhealthy != 1 {
+		t.Errorf("health report %+v, want the stalled connection unhealthy", rep)
+	}
+	be.srv.Unstall()
+	if _, err := p.Run(context.Background(), "a", "true"); err != nil {
+		t.Errorf("Run after Unstall = %v", err)
+	}
+}
+
+// TestRefusedThenRecovers: with the listener closed the dial is refused
+// (retryable, returned to the waiter); once it listens again Get succeeds.
+func TestRefusedThenRecovers(t *testing.T) {
+	be := newSSHTestBackend(t, []string{"a"})
+	p := pool.NewPool(be.factory, pool.PoolConfig{DialTimeout: 2 * time.Second}, nil)
+	defer p.Close()
+	if err := be.srv.RefuseNew(true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Get(context.Background(), "a")
+	if k := pool.Classify(err); k != pool.KindRefused && k != pool.KindTimeout {
+		t.Fatalf("Get = %v (kind %v), want refused", err, k)
+	}
+	if err := be.srv.RefuseNew(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), "a", "true"); err != nil {
+		t.Fatalf("Run after relisten = %v", err)
+	}
+}
