@@ -3,14 +3,33 @@
 // Usage:
 //
 //	sshpool demo [-jobs N] [-concurrency N]
+//	sshpool serve [-config FILE] [-flags FILE] [-admin ADDR] [-embedded=false] [-v]
+//	sshpool exec [-config FILE] [-embedded] KEY -- CMD...
+//	sshpool bench [-config FILE] [-key KEY] [-n N] [-c C] [-cmd CMD]
+//	sshpool config defaults|validate FILE|export FILE [-preset NAME]
+//	sshpool flags validate FILE
+//	sshpool flags eval FILE -server-id ID [-host H] [-port P] [-user U] [-root] [-name N]
 //
 // demo starts an in-process SSH server (package sshtest) on 127.0.0.1,
 // dials it through package sshconn with strict host key checking, and runs
 // commands through a pool.Pool, printing what the pool did.
+//
+// serve runs the migration layer under fx (package app) until SIGINT or
+// SIGTERM, by default with an embedded SSH server registered as key "demo"
+// and a 50 % rollout flag file. exec runs one command through a pool and
+// exits with its remote status; bench runs N commands at concurrency C and
+// prints throughput and latency percentiles (both use the embedded server
+// for key "demo" unless -config is given). config prints, validates or
+// exports configuration; flags validates a flag file or shows the routing
+// decision for one server.
+//
+// Exit codes: 0 success, 1 error, 2 usage; exec exits with the remote
+// command's status (255 when it was killed by a signal).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +54,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run commands through a pool against an embedded SSH server", runDemo},
+		{"serve", "run the migration layer with admin HTTP until SIGINT/SIGTERM", runServe},
+		{"exec", "run one command through a pool: exec KEY -- CMD", runExec},
+		{"bench", "run N commands at concurrency C and print ops/s and latency", runBench},
+		{"config", "print defaults, validate or export a config file", runConfig},
+		{"flags", "validate a flag file or evaluate the routing flags", runFlags},
 	}
 }
 
@@ -52,6 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+			var code exitCode
+			if errors.As(err, &code) {
+				return int(code)
+			}
 			fmt.Fprintf(stderr, "sshpool %s: %v\n", c.name, err)
 			return 1
 		}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runCLI runs the CLI with args and returns the exit code and outputs.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeTemp(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestExec(t *testing.T) {
+	tests := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"exec", "demo", "--", "echo", "hello", "world"}, 0, "hello world\n", "embedded SSH server"},
+		{[]string{"exec", "demo", "--", "exit", "3"}, 3, "", ""},
+		{[]string{"exec", "demo", "--", "stderr", "oops"}, 0, "", "oops\n"},
+		{[]string{"exec", "demo", "--", "nosuchcmd"}, 127, "", "command not found"},
+		{[]string{"exec", "demo"}, 1, "", "usage: sshpool exec"},
+		{[]string{"exec", "-config", "/nonexistent.yaml", "demo", "--", "true"}, 1, "", "no such file"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, tt.args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+func TestBench(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "-n", "50", "-c", "4", "-cmd", "echo x")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, re := range []string{`bench: 50 commands \("echo x" on demo\), concurrency 4, 0 failed`,
+		`throughput: [0-9.]+ ops/s`, `latency: p50=\S+ p90=\S+ p99=\S+ max=\S+`, `connections created=[12],`} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("bench output lacks %s:\n%s", re, stdout)
+		}
+	}
+	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 1 || !strings.Contains(stderr, "-n must be") {
+		t.Errorf("bench -n 0: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "bench", "-n", "5", "-cmd", "false"); code != 1 || !strings.Contains(stderr, "5 of 5 commands failed") {
+		t.Errorf("bench of a failing command: %d %s", code, stderr)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	good := writeTemp(t, "good.yaml", "pool:\n  max_connections: 7\ntargets:\n  db:\n    host: db1\n    password: hunter2\n")
+	bad := writeTemp(t, "bad.yaml", "pool:\n  max_connections: -1\n")
+	unknown := writeTemp(t, "unknown.json", `{"pool": {"max_conns": 1}}`)
+	tests := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"config", "defaults"}, 0, "max_connections: 100", ""},
+		{[]string{"config", "defaults", "-preset", "production"}, 0, "dial_timeout: 15s", ""},
+		{[]string{"config", "-preset", "turbo", "defaults"}, 1, "", `unknown preset "turbo"`},
+		{[]string{"config", "validate", good}, 0, good + ": ok", ""},
+		{[]string{"config", "validate", bad}, 1, "", "MaxConnections = -1"},
+		{[]string{"config", "validate", unknown}, 1, "", "invalid keys: max_conns"},
+		{[]string{"config", "export", good}, 0, "max_connections: 7", ""},
+		{[]string{"config", "export", good}, 0, "password: <redacted>", ""},
+		{[]string{"config"}, 1, "", "usage: sshpool config"},
+		{[]string{"config", "validate"}, 1, "", "usage: sshpool config"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, tt.args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+		}
+		if strings.Contains(stdout, "hunter2") {
+			t.Errorf("%q leaks a secret:\n%s", tt.args, stdout)
+		}
+	}
+}
+
+const allowList = `{"flags": {
+  "kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"in": [{"var": "targetingKey"}, ["web-1"]]}, "on", null]}}}}`
+
+func TestFlags(t *testing.T) {
+	t.Setenv("SSHPOOL_KILL_SWITCH", "")
+	good := writeTemp(t, "flags.json", allowList)
+	bad := writeTemp(t, "bad.json", `{"flags": {"x": {"state": "ON"}}}`)
+	partial := writeTemp(t, "partial.yaml", "flags:\n  other:\n    state: ENABLED\n    variants: {a: true}\n    defaultVariant: a\n")
+	tests := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"flags", "validate", good}, 0, "ok, 2 flags: kill-switch, use-new-pool", ""},
+		{[]string{"flags", "validate", partial}, 0, `warning: "kill-switch" is not defined`, ""},
+		{[]string{"flags", "validate", bad}, 1, "", "invalid flag file"},
+		{[]string{"flags", "eval", good, "-server-id", "web-1", "-host", "h1"}, 0,
+			"use-new-pool: true (reason TARGETING_MATCH, variant on)\ndecision: new (reason flag-on)", ""},
+		{[]string{"flags", "eval", "-server-id", "web-2", good}, 0,
+			"use-new-pool: false (reason DEFAULT, variant off)\ndecision: legacy (reason flag-off)", ""},
+		{[]string{"flags", "eval", good}, 1, "", "usage: sshpool flags"},
+		{[]string{"flags"}, 1, "", "usage: sshpool flags"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCLI(t, tt.args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+	t.Setenv("SSHPOOL_KILL_SWITCH", "true")
+	if _, stdout, _ := runCLI(t, "flags", "eval", good, "-server-id", "web-1"); !strings.Contains(stdout, "decision: legacy (reason kill-switch)") {
+		t.Errorf("kill switch by environment: %s", stdout)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServe starts serve on the embedded server, queries the admin
+// endpoints, then cancels its context as SIGINT would.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
+	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
+	for path, want := range map[string]string{"/healthz": `"checked"`, "/metrics": "sshpool_pool_gets_total",
+		"/debug/config": "kill_switch_env", "/debug/pool": `"entries"`} {
+		resp, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d, want %q in %s", path, resp.StatusCode, want, body)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d, stderr %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"embedded SSH server on 127.0.0.1:", "-> hello from the router", "stopped:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestServeAdminAddressInUse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: http://(\S+)`))
+	code, _, errOut := runCLI(t, "serve", "-admin", admin)
+	if code != 1 || !strings.Contains(errOut, "admin listen") {
+		t.Errorf("second serve on %s: exit %d, stderr %s", admin, code, errOut)
+	}
+	cancel()
+	<-done
+}
+
+// waitFor polls buf until re matches and returns its first group.
+func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp) string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(buf.String()); m != nil {
+			if len(m) > 1 {
+				return m[1]
+			}
+			return m[0]
+		}
+	}
+	t.Fatalf("output never matched %s:\n%s", re, buf.String())
+	return ""
+}

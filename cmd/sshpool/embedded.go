@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sshpool/sshpool"
+	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshtest"
+)
+
+// embedded is an in-process SSH server with a client key file and a
+// known_hosts file that trusts it, so commands need no SSH host.
+type embedded struct {
+	srv *sshtest.Server
+	dir string
+}
+
+func startEmbedded() (*embedded, error) {
+	srv, err := sshtest.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start embedded server: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sshpool-embedded-")
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	e := &embedded{srv: srv, dir: dir}
+	if err := errors.Join(
+		os.WriteFile(e.keyFile(), srv.ClientKeyPEM(), 0o600),
+		os.WriteFile(e.knownHosts(), []byte(srv.KnownHostsLine()+"\n"), 0o600),
+	); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *embedded) keyFile() string    { return filepath.Join(e.dir, "id_ed25519") }
+func (e *embedded) knownHosts() string { return filepath.Join(e.dir, "known_hosts") }
+
+// target is the embedded server as a config target, with strict host key
+// checking.
+func (e *embedded) target() app.TargetSection {
+	return app.TargetSection{Host: e.srv.Host(), Port: e.srv.Port(), User: "demo",
+		IdentityFiles: []string{e.keyFile()}, KnownHosts: []string{e.knownHosts()}}
+}
+
+// Close stops the server and removes the key files.
+func (e *embedded) Close() {
+	e.srv.Close()
+	os.RemoveAll(e.dir)
+}
+
+// exitCode is an error that makes the CLI exit with code without printing
+// a message (the command already reported).
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
+// poolTarget is how exec and bench reach a key: a config file's targets,
+// or the embedded server registered as demoKey.
+type poolTarget struct {
+	configPath string
+	embedded   bool
+}
+
+func (t *poolTarget) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.configPath, "config", "", "config file (YAML or JSON) with pool settings and targets")
+	fs.BoolVar(&t.embedded, "embedded", false, "serve key "+demoKey+" from an embedded SSH server (default when no -config is given and the key is "+demoKey+")")
+}
+
+// open builds a pool with the Wire injector for key, starting the embedded
+// server when asked. close releases everything.
+func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, func(), error) {
+	cfg, err := app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ()})
+	if err != nil {
+		return nil, nil, err
+	}
+	var emb *embedded
+	if t.embedded || (t.configPath == "" && key == demoKey) {
+		if emb, err = startEmbedded(); err != nil {
+			return nil, nil, err
+		}
+		cfg.Targets = map[string]app.TargetSection{demoKey: emb.target()}
+		fmt.Fprintf(stderr, "using the embedded SSH server on %s as %q\n", emb.srv.Addr(), demoKey)
+	}
+	closeEmb := func() {
+		if emb != nil {
+			emb.Close()
+		}
+	}
+	var (
+		p       pool.Pool
+		cleanup func()
+	)
+	pc, err := cfg.Providers(nil)
+	if err == nil {
+		p, cleanup, err = sshpool.InitializePool(pc)
+	}
+	if err != nil {
+		closeEmb()
+		return nil, nil, err
+	}
+	return p, func() { p.CloseContext(context.Background()); cleanup(); closeEmb() }, nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/fx"
+
+	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/legacy"
+)
+
+type serveOptions struct {
+	configPath string
+	flagsPath  string
+	adminAddr  string
+	embedded   bool
+	verbose    bool
+}
+
+// demoFlags routes half of the servers to the new pool (sticky per server
+// ID), for serve on the embedded server without a flag file.
+const demoFlags = `{
+  "flags": {
+    "kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+    "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+      "targeting": {"fractional": [["on", 50], ["off", 50]]}}
+  }
+}
+`
+
+func parseServeFlags(args []string, stderr io.Writer) (serveOptions, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o serveOptions
+	fs.StringVar(&o.configPath, "config", "", "config file (YAML or JSON); SSHPOOL_ variables override it")
+	fs.StringVar(&o.flagsPath, "flags", "", "flag file (flagd format); overrides flags.file")
+	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default 127.0.0.1:0)")
+	fs.BoolVar(&o.embedded, "embedded", true, "register an embedded SSH server as target "+demoKey)
+	fs.BoolVar(&o.verbose, "v", false, "log pool and flag events to stderr")
+	return o, fs.Parse(args)
+}
+
+// runServe runs the fx application until ctx ends (SIGINT or SIGTERM).
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := app.LoadWith(app.LoadOptions{Path: o.configPath, Env: os.Environ()})
+	if err != nil {
+		return err
+	}
+	if o.adminAddr != "" {
+		cfg.Admin.Addr = o.adminAddr
+	}
+	if o.flagsPath != "" {
+		cfg.Flags.File = o.flagsPath
+	}
+	var emb *embedded
+	if o.embedded {
+		if emb, err = startEmbedded(); err != nil {
+			return err
+		}
+		defer emb.Close()
+		if err := useEmbedded(&cfg, emb, stdout); err != nil {
+			return err
+		}
+	}
+	return serveApp(ctx, cfg, o.verbose, emb, stdout, stderr)
+}
+
+// useEmbedded registers the embedded server as demoKey and, without a
+// flag file, writes demoFlags next to its keys.
+func useEmbedded(cfg *app.Config, emb *embedded, stdout io.Writer) error {
+	if cfg.Targets == nil {
+		cfg.Targets = map[string]app.TargetSection{}
+	}
+	cfg.Targets[demoKey] = emb.target()
+	fmt.Fprintf(stdout, "embedded SSH server on %s, target %q\n", emb.srv.Addr(), demoKey)
+	if cfg.Flags.File != "" {
+		return nil
+	}
+	cfg.Flags.File = filepath.Join(emb.dir, "flags.json")
+	fmt.Fprintf(stdout, "flag file %s (use-new-pool: 50%% of servers, sticky)\n", cfg.Flags.File)
+	return os.WriteFile(cfg.Flags.File, []byte(demoFlags), 0o600)
+}
+
+func serveApp(ctx context.Context, cfg app.Config, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var admin *app.Admin
+	fxa := fx.New(fx.NopLogger, fx.Supply(logger), app.Module(cfg), fx.Populate(&admin))
+	if err := fxa.Err(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, fxa.StartTimeout())
+	defer cancel()
+	if err := fxa.Start(startCtx); err != nil {
+		return err
+	}
+	if addr := admin.Addr(); addr != "" {
+		fmt.Fprintf(stdout, "admin: http://%s (/healthz /metrics /debug/pool /debug/config)\n", addr)
+	}
+	if emb != nil {
+		demoCall(stdout, emb)
+	}
+	fmt.Fprintln(stdout, "serving; stop with Ctrl-C (SIGINT) or SIGTERM")
+	<-ctx.Done()
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), fxa.StopTimeout())
+	defer cancelStop()
+	if err := fxa.Stop(stopCtx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "stopped: admin closed, seam restored, pools drained")
+	return nil
+}
+
+// demoCall runs one command the old way (legacy.Provider, now the router)
+// on the embedded server, showing which pool served it.
+func demoCall(stdout io.Writer, emb *embedded) {
+	server := &legacy.Server{ID: "demo-1", Name: "demo", Host: emb.srv.Host(), Port: emb.srv.Port(),
+		AppUsername: "demo", KeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
+	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
+	if err != nil {
+		fmt.Fprintf(stdout, "demo call failed: %v\n", err)
+		return
+	}
+	defer conn.Close()
+	out, err := conn.ExecuteCommand("echo hello from the router")
+	if err != nil {
+		fmt.Fprintf(stdout, "demo call failed: %v\n", err)
+		return
+	}
+	route := "?"
+	if r, ok := legacy.Provider().(*legacy.Router); ok {
+		d := r.Decide(context.Background(), server, false)
+		route = fmt.Sprintf("%s pool, %s", d.Route, d.Reason)
+	}
+	fmt.Fprintf(stdout, "legacy.Provider() call for server %s (%s) -> %s", server.ID, route, out)
+}
