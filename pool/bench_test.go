@@ -10,11 +10,26 @@ import (
 	"github.com/sshpool/sshpool/pool"
 )
 
+// staticClient is a fakeClient whose Alive and Done read only memory
+// shared by every connection, so a benchmark over many keys measures the
+// pool's own cache misses without the clients'.
+type staticClient struct {
+	*fakeClient
+	done <-chan struct{}
+}
+
+func (staticClient) Alive() bool             { return true }
+func (c staticClient) Done() <-chan struct{} { return c.done }
+
 // benchPool returns a pool with one warm connection per key.
 func benchPool(b *testing.B, keys int, tr pool.PoolTracer) (pool.Pool, []string) {
+	return benchPoolWith(b, keys, tr, newFactory())
+}
+
+func benchPoolWith(b *testing.B, keys int, tr pool.PoolTracer, f pool.ConnectionFactory) (pool.Pool, []string) {
 	b.Helper()
 	cfg := pool.PoolConfig{MaxConnections: keys, MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 8}
-	p := pool.NewPool(newFactory(), cfg, tr)
+	p := pool.NewPool(f, cfg, tr)
 	b.Cleanup(func() { _ = p.Close() })
 	names := make([]string, keys)
 	for i := range names {
@@ -33,14 +48,27 @@ func benchPool(b *testing.B, keys int, tr pool.PoolTracer) (pool.Pool, []string)
 // a working set (~6 MB of keys, connections and clients) far larger than
 // L2, so it measures cache misses as much as the pool; keys=10000/active=10
 // keeps 10,000 keys in the pool but cycles over 10 of them, which isolates
-// the pool's own dependence on the number of keys.
+// the pool's own dependence on the number of keys; client=static uses
+// clients whose liveness checks touch no per-connection memory, which
+// leaves only the pool's own misses.
 func BenchmarkGetRelease(b *testing.B) {
 	for _, tc := range []struct {
 		name         string
 		keys, active int
-	}{{"keys=1", 1, 1}, {"keys=10", 10, 10}, {"keys=10000", 10000, 10000}, {"keys=10000/active=10", 10000, 10}} {
+		static       bool
+	}{{"keys=1", 1, 1, false}, {"keys=10", 10, 10, false}, {"keys=10000", 10000, 10000, false},
+		{"keys=10000/active=10", 10000, 10, false},
+		{"keys=10/client=static", 10, 10, true}, {"keys=10000/client=static", 10000, 10000, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			p, names := benchPool(b, tc.keys, nil)
+			var f pool.ConnectionFactory = newFactory()
+			if tc.static {
+				inner, shared := newFactory(), make(chan struct{})
+				f = pool.ConnectionFactoryFunc(func(ctx context.Context, k string) (pool.SSHClient, error) {
+					c, err := inner.Dial(ctx, k)
+					return staticClient{c.(*fakeClient), shared}, err
+				})
+			}
+			p, names := benchPoolWith(b, tc.keys, nil, f)
 			names = names[:tc.active]
 			ctx := context.Background()
 			b.ReportAllocs()

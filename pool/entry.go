@@ -112,18 +112,19 @@ func ctlLoad(v uint64, max int64) int64 {
 // failures, metadata. Fields read on the hot path are atomics; the rest are
 // immutable after creation or guarded by pool.mu.
 type poolEntry struct {
-	ctl            atomic.Uint64 // uses | ctlDraining | leases
-	lastUsed       atomic.Int64  // unix nanos when last seen released (lastUsedDirty: not yet seen)
-	lastHealth     atomic.Int64  // unix nanos of the last health check, 0 = never
-	healthFailures atomic.Int64  // consecutive failed health checks
-	state          atomic.Int32  // EntryState: 0 while usable, else draining/unhealthy/closed
-	reason         atomic.Int32  // CloseReason, valid once state != 0
+	// The first 64 bytes hold what Get and Release touch.
+	ctl      atomic.Uint64 // uses | ctlDraining | leases
+	client   SSHClient
+	expires  int64 // unix nanos; 0 = no lifetime limit
+	ks       *keyState
+	lastUsed atomic.Int64 // unix nanos when last seen released (lastUsedDirty: not yet seen)
+	id       uint64
 
-	ks      *keyState
-	client  SSHClient
-	id      uint64
-	created int64 // unix nanos
-	expires int64 // unix nanos; 0 = no lifetime limit
+	lastHealth     atomic.Int64 // unix nanos of the last health check, 0 = never
+	healthFailures atomic.Int64 // consecutive failed health checks
+	state          atomic.Int32 // EntryState: 0 while usable, else draining/unhealthy/closed
+	reason         atomic.Int32 // CloseReason, valid once state != 0
+	created        int64        // unix nanos
 
 	// Guarded by pool.mu.
 	meta    map[string]string

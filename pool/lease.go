@@ -95,6 +95,9 @@ func (l *lease) observe(err error) {
 // session-limit refusal is retried on this connection with the pool's
 // retry policy (MaxRetries, RetryBackoff): servers free a closed session's
 // slot asynchronously, so a lease can find its connection briefly full.
+// (Found by TestSpecHundredGoroutines/sshd: OpenSSH 9.2 with MaxSessions
+// 10 refused the 7th and 8th concurrent session while closed ones were
+// still being reaped.)
 func (l *lease) Run(ctx context.Context, cmd string) (Result, error) {
 	return l.exec(ctx, "Run", Command{Cmd: cmd}, true)
 }
