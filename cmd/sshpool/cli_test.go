@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -188,6 +189,28 @@ func TestServe(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("serve output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestServeReloadOnSIGHUP applies a changed pool section on SIGHUP and
+// keeps the configuration when the file turns invalid.
+func TestServeReloadOnSIGHUP(t *testing.T) {
+	path := writeTemp(t, "c.yaml", "pool:\n  max_connections: 10\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve", "-config", path}, &stdout, &stderr) }()
+	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
+	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, &stdout, regexp.MustCompile(`reloaded: pool.max_connections=33`))
+	os.WriteFile(path, []byte("pool:\n  max_connections: nope\n"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, &stdout, regexp.MustCompile(`(?s)reload rejected, configuration unchanged: .*max_connections`))
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d, stderr %s", code, stderr.String())
 	}
 }
 

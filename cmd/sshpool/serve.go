@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"go.uber.org/fx"
 
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
 )
 
 type serveOptions struct {
@@ -72,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	return serveApp(ctx, cfg, o.verbose, emb, stdout, stderr)
+	store := app.NewConfigStore(cfg, app.LoadOptions{Path: o.configPath, Env: os.Environ()})
+	return serveApp(ctx, store, o.verbose, emb, stdout, stderr)
 }
 
 // useEmbedded registers the embedded server as demoKey and, without a
@@ -91,13 +95,16 @@ func useEmbedded(cfg *app.Config, emb *embedded, stdout io.Writer) error {
 	return os.WriteFile(cfg.Flags.File, []byte(demoFlags), 0o600)
 }
 
-func serveApp(ctx context.Context, cfg app.Config, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
+func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	var admin *app.Admin
-	fxa := fx.New(fx.NopLogger, fx.Supply(logger), app.Module(cfg), fx.Populate(&admin))
+	var (
+		admin *app.Admin
+		p     pool.Pool
+	)
+	fxa := fx.New(fx.NopLogger, fx.Supply(logger), app.Module(store.Current()), fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
 		return err
 	}
@@ -112,8 +119,8 @@ func serveApp(ctx context.Context, cfg app.Config, verbose bool, emb *embedded, 
 	if emb != nil {
 		demoCall(stdout, emb)
 	}
-	fmt.Fprintln(stdout, "serving; stop with Ctrl-C (SIGINT) or SIGTERM")
-	<-ctx.Done()
+	fmt.Fprintln(stdout, "serving; SIGHUP reloads the pool section of the config file; stop with Ctrl-C (SIGINT) or SIGTERM")
+	waitReloading(ctx, store, p, stdout)
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), fxa.StopTimeout())
 	defer cancelStop()
 	if err := fxa.Stop(stopCtx); err != nil {
@@ -121,6 +128,26 @@ func serveApp(ctx context.Context, cfg app.Config, verbose bool, emb *embedded, 
 	}
 	fmt.Fprintln(stdout, "stopped: admin closed, seam restored, pools drained")
 	return nil
+}
+
+// waitReloading applies the config file's pool section to p on every
+// SIGHUP until ctx ends. A bad file is reported and changes nothing.
+func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, stdout io.Writer) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if c, err := store.ApplyPool(p); err != nil {
+				fmt.Fprintf(stdout, "reload rejected, configuration unchanged: %v\n", err)
+			} else {
+				fmt.Fprintf(stdout, "reloaded: pool.max_connections=%d\n", c.Pool.MaxConnections)
+			}
+		}
+	}
 }
 
 // demoCall runs one command the old way (legacy.Provider, now the router)
