@@ -76,7 +76,7 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 	}
 	client := providers.NewFlagsClient(flags)
 	routerConfig := cfg.Router
-	router, cleanup4, err := providers.NewRouter(connectionPool, adapter, client, routerConfig)
+	router, cleanup4, err := providers.NewRouter(connectionPool, adapter, client, routerConfig, logger)
 	if err != nil {
 		cleanup3()
 		cleanup2()

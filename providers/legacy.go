@@ -1,6 +1,8 @@
 package providers
 
 import (
+	"log/slog"
+
 	"github.com/google/wire"
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -45,12 +47,20 @@ func NewAdapter(p pool.Pool, reg legacy.TargetRegistrar) *legacy.Adapter {
 var RouterSet = wire.NewSet(NewRouter)
 
 // NewRouter returns the router between lp (rollback target) and a (the new
-// pool), deciding with flags. The cleanup removes its event handlers.
+// pool), deciding with flags. With a logger, every route change of a key is
+// logged at info level as "router route change" (server ID, role, from, to;
+// no credentials). The cleanup removes its event handlers.
 func NewRouter(lp *legacy.ConnectionPool, a *legacy.Adapter, flags openfeature.IClient,
-	cfg RouterConfig) (*legacy.Router, func(), error) {
+	cfg RouterConfig, logger *slog.Logger) (*legacy.Router, func(), error) {
 	opts := []legacy.RouterOption{legacy.WithDrainOnChange(!cfg.KeepIdleOnChange)}
 	if cfg.DecisionCache > 0 {
 		opts = append(opts, legacy.WithDecisionCache(cfg.DecisionCache))
+	}
+	if logger != nil {
+		opts = append(opts, legacy.WithRouteChangeHook(func(s *legacy.Server, asRoot bool, from, to legacy.Route) {
+			logger.Info("router route change", "server", s.ID, "as_root", asRoot,
+				"from", from.String(), "to", to.String())
+		}))
 	}
 	r := legacy.NewRouter(lp, a, flags, opts...)
 	return r, func() { r.Close() }, nil
