@@ -36,8 +36,10 @@ import (
 //
 // It provides *providers.Migration, pool.Pool, *legacy.Router and *Admin.
 // An optional *slog.Logger in the graph receives logs. Start and stop are
-// bounded by lifecycle.start_timeout and stop_timeout.
+// bounded by lifecycle.start_timeout and stop_timeout; zero lifecycle
+// durations (a Config built by hand) take their defaults.
 func Module(cfg Config) fx.Option {
+	cfg.Lifecycle = cfg.Lifecycle.withDefaults()
 	return fx.Options(
 		fx.Module("sshpool",
 			fx.Supply(cfg),
@@ -47,6 +49,20 @@ func Module(cfg Config) fx.Option {
 		fx.StartTimeout(cfg.Lifecycle.StartTimeout),
 		fx.StopTimeout(cfg.Lifecycle.StopTimeout),
 	)
+}
+
+// withDefaults replaces zero durations with the defaults.
+func (l LifecycleSection) withDefaults() LifecycleSection {
+	if l.StartTimeout <= 0 {
+		l.StartTimeout = DefaultStartTimeout
+	}
+	if l.StopTimeout <= 0 {
+		l.StopTimeout = DefaultStopTimeout
+	}
+	if l.DrainTimeout <= 0 {
+		l.DrainTimeout = DefaultDrainTimeout
+	}
+	return l
 }
 
 // loggerIn is an optional logger from the fx graph.

@@ -200,6 +200,12 @@ func (r *stopRecorder) names() []string {
 	return append([]string(nil), r.stops...)
 }
 
+// TestModuleZeroConfig runs a Config built by hand (no Defaults): zero
+// lifecycle durations must not expire the start context.
+func TestModuleZeroConfig(t *testing.T) {
+	fxtest.New(t, fx.NopLogger, app.Module(app.Config{})).RequireStart().RequireStop()
+}
+
 func TestModuleInvalidFlagFileFailsConstruction(t *testing.T) {
 	f := newFixture(t)
 	os.WriteFile(f.cfg.Flags.File, []byte(`{"flags": {"kill-switch": {"state": "MAYBE"}}}`), 0o600)
