@@ -142,3 +142,61 @@ func TestStress(t *testing.T) {
 	t.Logf("%d ops, %d gets, %d waits, %d dials, %d evicted, %d unhealthy", ops.Load(), s.Gets, s.WaitCount,
 		s.Dials, s.ClosedByReason[pool.ReasonEvicted], s.ClosedByReason[pool.ReasonUnhealthy])
 }
+
+// TestStressConfigChangesAndCloseUnderLoad changes limits while many
+// goroutines lease, then closes the pool while they still run. Nothing may
+// panic, hang or leak; counts must settle to zero.
+func TestStressConfigChangesAndCloseUnderLoad(t *testing.T) {
+	f := newFactory()
+	base := pool.PoolConfig{MaxConnections: 6, MaxConnectionsPerKey: 2, MaxSessionsPerConnection: 2,
+		DialTimeout: 5 * time.Second, Advanced: pool.AdvancedPoolConfig{RetryBackoff: time.Microsecond}}
+	p := pool.NewPool(f, base, nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("k%d", r.IntN(6))
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.IntN(2000))*time.Microsecond)
+				_, err := p.Run(ctx, key, "ok")
+				cancel()
+				if errors.Is(err, pool.ErrPoolClosed) {
+					return
+				}
+				var we *pool.WaitError
+				if err != nil && !errors.As(err, &we) && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Run: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 60 {
+		cfg := base
+		cfg.MaxConnections, cfg.MaxConnectionsPerKey = 4+i%3, 1+i%2
+		if err := p.UpdateConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if f.open.Load() > 6 {
+			t.Fatalf("%d clients open > 6", f.open.Load())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = p.CloseContext(ctx)
+	close(stop)
+	wg.Wait()
+	s := p.GetSnapshot()
+	if s.Total != 0 || s.LeasesOutstanding != 0 || f.open.Load() != 0 {
+		t.Errorf("after close: total=%d outstanding=%d clients=%d", s.Total, s.LeasesOutstanding, f.open.Load())
+	}
+}
