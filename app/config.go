@@ -29,7 +29,9 @@ type Config struct {
 	Targets map[string]TargetSection `koanf:"targets"`
 }
 
-// PoolSection mirrors pool.PoolConfig with file-friendly names.
+// PoolSection mirrors pool.PoolConfig with file-friendly names: each field
+// has the unit, default and zero meaning documented on the pool.PoolConfig
+// field of the same name. Durations are strings such as "30s".
 type PoolSection struct {
 	MaxConnections           int           `koanf:"max_connections"`
 	MaxConnectionsPerKey     int           `koanf:"max_connections_per_key"`
@@ -54,11 +56,17 @@ type PoolSection struct {
 // LegacySection configures the legacy pool; zero keeps its old defaults
 // (30 s health ticker, 15 min stale sweep).
 type LegacySection struct {
+	// HealthInterval is the legacy health ticker's period; zero means 30 s,
+	// negative disables it.
 	HealthInterval time.Duration `koanf:"health_interval"`
-	StaleInterval  time.Duration `koanf:"stale_interval"`
-	StaleMaxAge    time.Duration `koanf:"stale_max_age"`
+	// StaleInterval and StaleMaxAge drive the stale sweep; zero means
+	// 15 min each, a negative interval disables the sweep.
+	StaleInterval time.Duration `koanf:"stale_interval"`
+	StaleMaxAge   time.Duration `koanf:"stale_max_age"`
+	// CommandTimeout bounds one command; zero means the legacy default.
 	CommandTimeout time.Duration `koanf:"command_timeout"`
-	DialTimeout    time.Duration `koanf:"dial_timeout"`
+	// DialTimeout bounds one dial; zero means the legacy default.
+	DialTimeout time.Duration `koanf:"dial_timeout"`
 }
 
 // FlagsSection configures the flag file (flagd format).
@@ -103,14 +111,21 @@ type LifecycleSection struct {
 // TargetSection is one SSH target. Password is a secret: it is never
 // exported; prefer PasswordEnv, which names a variable read at dial time.
 type TargetSection struct {
-	Host          string   `koanf:"host"`
-	Port          int      `koanf:"port"`
-	User          string   `koanf:"user"`
+	// Host is the host name or address (required); Port defaults to 22.
+	Host string `koanf:"host"`
+	Port int    `koanf:"port"`
+	// User is the remote user.
+	User string `koanf:"user"`
+	// IdentityFiles are private key files, tried in order.
 	IdentityFiles []string `koanf:"identity_files"`
-	KnownHosts    []string `koanf:"known_hosts"`
-	Agent         bool     `koanf:"agent"`
-	PasswordEnv   string   `koanf:"password_env"`
-	Password      string   `koanf:"password"`
+	// KnownHosts are known_hosts files; host keys are always verified.
+	KnownHosts []string `koanf:"known_hosts"`
+	// Agent enables keys from $SSH_AUTH_SOCK.
+	Agent bool `koanf:"agent"`
+	// PasswordEnv names a variable holding the password, read at dial time.
+	PasswordEnv string `koanf:"password_env"`
+	// Password is the password itself (a secret: redacted on export).
+	Password string `koanf:"password"`
 }
 
 // Defaults of the non-pool sections.
