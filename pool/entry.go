@@ -254,19 +254,19 @@ func (e *poolEntry) stale(now int64) (CloseReason, bool) {
 // strategies, debugging and health integration. Its JSON form carries no
 // secrets: no credentials, only the key and the remote address.
 type EntryInfo struct {
-	ID              uint64            `json:"id"`
-	Key             string            `json:"key"`
-	State           EntryState        `json:"state"`
-	Reason          string            `json:"reason,omitempty"`
-	RemoteAddr      string            `json:"remote_addr,omitempty"`
-	Created         time.Time         `json:"created"`
-	LastUsed        time.Time         `json:"last_used"`
-	LastHealthCheck time.Time         `json:"last_health_check,omitzero"`
-	Expires         time.Time         `json:"expires,omitzero"`
-	UseCount        int64             `json:"use_count"`
-	Leases          int64             `json:"leases"`
-	HealthFailures  int64             `json:"health_failures"`
-	Metadata        map[string]string `json:"metadata,omitempty"`
+	ID              uint64            `json:"id"`                         // unique per pool, in dial order
+	Key             string            `json:"key"`                        // the key the connection serves
+	State           EntryState        `json:"state"`                      // idle, active, draining, unhealthy or closed
+	Reason          string            `json:"reason,omitempty"`           // why it was retired, once State is draining or later
+	RemoteAddr      string            `json:"remote_addr,omitempty"`      // the server address (no credentials)
+	Created         time.Time         `json:"created"`                    // when it was dialled
+	LastUsed        time.Time         `json:"last_used"`                  // when it was first seen released (see lastUsedDirty)
+	LastHealthCheck time.Time         `json:"last_health_check,omitzero"` // zero if never probed
+	Expires         time.Time         `json:"expires,omitzero"`           // MaxLifetime with jitter; zero if unlimited
+	UseCount        int64             `json:"use_count"`                  // leases ever granted
+	Leases          int64             `json:"leases"`                     // leases held now
+	HealthFailures  int64             `json:"health_failures"`            // consecutive failed probes
+	Metadata        map[string]string `json:"metadata,omitempty"`         // annotations (never secrets); read-only
 }
 
 // infoLocked snapshots e at now. The caller holds pool.mu (for meta).
@@ -330,7 +330,7 @@ func (KeepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) 
 type HealthReport struct {
 	// Time is when the check started; Duration how long it took.
 	Time     time.Time     `json:"time"`
-	Duration time.Duration `json:"duration"`
+	Duration time.Duration `json:"duration"` // how long the operation took
 	// Checked counts probed connections; Healthy and Unhealthy split them.
 	Checked   int `json:"checked"`
 	Healthy   int `json:"healthy"`
@@ -341,9 +341,9 @@ type HealthReport struct {
 
 // HealthFailure is one failed probe.
 type HealthFailure struct {
-	Key    string `json:"key"`
-	ConnID uint64 `json:"conn_id"`
-	Err    string `json:"error"`
+	Key    string `json:"key"`     // the key
+	ConnID uint64 `json:"conn_id"` // the connection's id
+	Err    string `json:"error"`   // the probe's error text
 }
 
 // OK reports whether every probed connection was healthy.

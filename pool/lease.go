@@ -287,10 +287,10 @@ func (p *pool) markUnhealthy(e *poolEntry, cause error) {
 
 // LeaseInfo describes one outstanding lease, for leak reports.
 type LeaseInfo struct {
-	Key    string        `json:"key"`
-	ConnID uint64        `json:"conn_id"`
-	Since  time.Time     `json:"since"`
-	Held   time.Duration `json:"held"`
+	Key    string        `json:"key"`     // the key
+	ConnID uint64        `json:"conn_id"` // the connection's id
+	Since  time.Time     `json:"since"`   // when the lease was taken
+	Held   time.Duration `json:"held"`    // how long it has been held
 }
 
 // Leases implements Pool.

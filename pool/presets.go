@@ -100,7 +100,7 @@ func (c *PoolConfig) ApplyTuning(w Workload) {
 // PlanConfigChange.
 type KeyLoad struct {
 	// Key is the key.
-	Key string `json:"key"`
+	Key string `json:"key"` // the pool key
 	// Open counts the key's open connections (any state).
 	Open int `json:"open"`
 	// Idle counts its healthy connections without leases.
@@ -114,9 +114,9 @@ type KeyLoad struct {
 
 // FieldChange is one config field that differs between two configs.
 type FieldChange struct {
-	Field string `json:"field"`
-	Old   string `json:"old"`
-	New   string `json:"new"`
+	Field string `json:"field"` // the JSON name of the field
+	Old   string `json:"old"`   // the old value, JSON-encoded
+	New   string `json:"new"`   // the new value, JSON-encoded
 }
 
 // ConfigImpact describes what applying a config change to a pool does.

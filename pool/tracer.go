@@ -57,66 +57,66 @@ type PoolTracer interface {
 
 // GetStartData is passed to TraceGetStart.
 type GetStartData struct {
-	Key string
+	Key string // the pool key
 }
 
 // GetEndData is passed to TraceGetEnd.
 type GetEndData struct {
-	Key string
+	Key string // the pool key
 	// ConnID identifies the connection leased; 0 on error.
-	ConnID uint64
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
 	// Hit is true when the lease came at once from an existing connection.
 	Hit bool
 	// Waited is how long the Get waited (0 for a hit).
 	Waited time.Duration
 	// Duration is the whole Get.
-	Duration time.Duration
-	Err      error
+	Duration time.Duration // how long the operation took
+	Err      error         // the error Get returned, or nil
 }
 
 // DialStartData is passed to TraceDialStart.
 type DialStartData struct {
-	Key string
+	Key string // the pool key
 }
 
 // DialEndData is passed to TraceDialEnd.
 type DialEndData struct {
-	Key string
+	Key string // the pool key
 	// ConnID is the new connection's id; 0 on error.
-	ConnID   uint64
-	Duration time.Duration
+	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
+	Duration time.Duration // how long the operation took
 	// Err is the *DialError, or nil.
-	Err error
+	Err error // the error, or nil
 	// Kind is Classify(Err), KindUnknown on success.
 	Kind ErrorKind
 }
 
 // ReleaseData is passed to TraceRelease.
 type ReleaseData struct {
-	Key    string
-	ConnID uint64
+	Key    string // the pool key
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
 	// Held is how long the lease was held.
 	Held time.Duration
 }
 
 // HealthCheckStartData is passed to TraceHealthCheckStart.
 type HealthCheckStartData struct {
-	Key    string
-	ConnID uint64
+	Key    string // the pool key
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
 }
 
 // HealthCheckEndData is passed to TraceHealthCheckEnd.
 type HealthCheckEndData struct {
-	Key      string
-	ConnID   uint64
-	Duration time.Duration
-	Err      error
+	Key      string        // the pool key
+	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
+	Duration time.Duration // how long the operation took
+	Err      error         // the error, or nil
 }
 
 // EvictData is passed to TraceEvict.
 type EvictData struct {
-	Key    string
-	ConnID uint64
+	Key    string // the pool key
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
 	// Strategy is the eviction strategy's name.
 	Strategy string
 	// Reason is ReasonEvicted, or ReasonLimit when a lowered limit forced it.
@@ -125,34 +125,34 @@ type EvictData struct {
 
 // StateChangeData is passed to TraceStateChange.
 type StateChangeData struct {
-	Key    string
-	ConnID uint64
-	From   EntryState
-	To     EntryState
-	Reason CloseReason
+	Key    string      // the pool key
+	ConnID uint64      // the connection's id (as in EntryInfo.ID)
+	From   EntryState  // the state before
+	To     EntryState  // the state after
+	Reason CloseReason // why
 	// Err is what caused an unhealthy mark, if known.
-	Err error
+	Err error // the error, or nil
 }
 
 // ConnCloseData is passed to TraceConnClose.
 type ConnCloseData struct {
-	Key      string
-	ConnID   uint64
-	Reason   CloseReason
-	Age      time.Duration
-	UseCount int64
+	Key      string        // the pool key
+	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
+	Reason   CloseReason   // why it was closed
+	Age      time.Duration // time since it was dialled
+	UseCount int64         // leases ever granted on it
 	// Err is the client's Close error.
-	Err error
+	Err error // the error, or nil
 }
 
 // MisuseData is passed to TraceMisuse.
 type MisuseData struct {
 	// Key is the key passed by the caller, or the lease's key.
-	Key string
+	Key string // the pool key
 	// Op is the operation misused ("Release", "Run", ...).
 	Op string
 	// Err is the sentinel returned to the caller.
-	Err error
+	Err error // the error, or nil
 }
 
 // NoopTracer implements PoolTracer with hooks that do nothing. A pool
