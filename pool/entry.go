@@ -260,7 +260,7 @@ type EntryInfo struct {
 	Reason          string            `json:"reason,omitempty"`           // why it was retired, once State is draining or later
 	RemoteAddr      string            `json:"remote_addr,omitempty"`      // the server address (no credentials)
 	Created         time.Time         `json:"created"`                    // when it was dialled
-	LastUsed        time.Time         `json:"last_used"`                  // when it was first seen released (see lastUsedDirty)
+	LastUsed        time.Time         `json:"last_used"`                  // when the pool first saw it released; never before the release
 	LastHealthCheck time.Time         `json:"last_health_check,omitzero"` // zero if never probed
 	Expires         time.Time         `json:"expires,omitzero"`           // MaxLifetime with jitter; zero if unlimited
 	UseCount        int64             `json:"use_count"`                  // leases ever granted
