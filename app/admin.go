@@ -15,7 +15,8 @@ import (
 //
 //	/healthz      pool.HealthCheck verdict: 200 when OK, 503 otherwise (JSON report)
 //	/metrics      Prometheus text exposition; ?format=json for JSON
-//	/debug/pool   the pool's connections (pool.EntryInfo, no secrets) and config
+//	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
+//	              snapshot and leases held past LeakThreshold (when set)
 //	/debug/config the configuration as YAML, secrets redacted
 //
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
@@ -94,12 +95,19 @@ func (a *Admin) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, rep)
 }
 
+// debugPool reports the pool's config, snapshot, connections and, when
+// leak tracking is on (LeakThreshold > 0), the leases held past it.
 func (a *Admin) debugPool(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"config":   a.m.Pool.Config(),
+	cfg := a.m.Pool.Config()
+	out := map[string]any{
+		"config":   cfg,
 		"snapshot": a.m.Pool.GetSnapshot(),
 		"entries":  a.m.Pool.Entries(),
-	})
+	}
+	if cfg.LeakThreshold > 0 {
+		out["possible_leaks"] = a.m.Pool.Leases(cfg.LeakThreshold)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *Admin) debugConfig(w http.ResponseWriter, _ *http.Request) {

@@ -159,7 +159,20 @@ func (r *poolRunner) healthLoop(iv time.Duration) {
 				r.log.Warn("pool health check", "unhealthy", rep.Unhealthy, "checked", rep.Checked)
 			}
 			r.p.RecordSnapshot()
+			r.reportLeaks()
 		}
+	}
+}
+
+// reportLeaks logs leases held past LeakThreshold (key and connection id
+// only), when leak tracking is on.
+func (r *poolRunner) reportLeaks() {
+	lt := r.p.Config().LeakThreshold
+	if lt <= 0 {
+		return
+	}
+	for _, l := range r.p.Leases(lt) {
+		r.log.Warn("pool possible leak", "key", l.Key, "conn", l.ConnID, "held", l.Held)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
@@ -54,6 +55,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cfg.Flags.File = flagFile
+	cfg.Pool.LeakThreshold = time.Hour
 	cfg.Pool.WarmupKeys, cfg.Pool.WarmupConnections = []string{"web"}, 1
 	cfg.Targets = map[string]app.TargetSection{"web": {Host: srv.Host(), Port: srv.Port(), User: "deploy",
 		IdentityFiles: []string{f.keyFile}, KnownHosts: []string{f.knownHosts}, Password: "s3cret-pw"}}
@@ -137,7 +139,8 @@ func checkAdmin(t *testing.T, base string) {
 	if _, body := get(t, base+"/metrics?format=json"); json.Unmarshal([]byte(body), &mt) != nil || mt.Pool.Gets == 0 || mt.Router.New == 0 {
 		t.Errorf("/metrics?format=json: %s", body)
 	}
-	if code, body := get(t, base+"/debug/pool"); code != http.StatusOK || !strings.Contains(body, `"key": "web"`) {
+	if code, body := get(t, base+"/debug/pool"); code != http.StatusOK || !strings.Contains(body, `"key": "web"`) ||
+		!strings.Contains(body, `"possible_leaks"`) {
 		t.Errorf("/debug/pool: %d %s", code, body)
 	}
 	code, body = get(t, base+"/debug/config")
