@@ -135,13 +135,16 @@ func (e *ExitError) Error() string {
 func (e *ExitError) ErrorKind() ErrorKind { return KindExit }
 
 // Classify returns the kind of err by walking its chain for known types:
-// Kinder, *ExitError, *ssh.ExitError, *ssh.OpenChannelError,
+// ErrPoolClosed, Kinder, *ExitError, *ssh.ExitError, *ssh.OpenChannelError,
 // *knownhosts.KeyError, *knownhosts.RevokedError, *ssh.PassphraseMissingError,
 // context errors, net.Error, syscall errnos and io.EOF. Classify(nil) is
 // KindUnknown.
 func Classify(err error) ErrorKind {
 	if err == nil {
 		return KindUnknown
+	}
+	if errors.Is(err, ErrPoolClosed) {
+		return KindPoolClosed
 	}
 	var k Kinder
 	if errors.As(err, &k) {

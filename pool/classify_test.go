@@ -38,7 +38,8 @@ func TestClassify(t *testing.T) {
 		{io.EOF, pool.KindConnectionLost},
 		{&net.OpError{Op: "dial", Err: errors.New("no route")}, pool.KindRefused},
 		{&net.DNSError{IsTimeout: true}, pool.KindTimeout},
-		{pool.ErrPoolClosed, pool.KindUnknown},
+		{pool.ErrPoolClosed, pool.KindPoolClosed},
+		{fmt.Errorf("wrapped: %w", pool.ErrPoolClosed), pool.KindPoolClosed},
 	}
 	for _, tc := range tests {
 		if got := pool.Classify(tc.err); got != tc.want {

@@ -18,6 +18,8 @@ const (
 	DefaultHistorySize              = 60
 	DefaultRetryBackoff             = 20 * time.Millisecond
 	DefaultWarmupParallelism        = 4
+	DefaultHealthInterval           = 30 * time.Second
+	DefaultCleanupInterval          = 5 * time.Minute
 )
 
 // Upper bounds that ValidatePoolConfig enforces.
@@ -61,17 +63,24 @@ type PoolConfig struct {
 	// MaxIdleTime is how long a connection may stay without leases before
 	// cleanup closes it. Zero means idle connections are kept.
 	MaxIdleTime time.Duration
-	// HealthInterval is the period of background health probes of idle
-	// connections. Zero means no periodic probes.
+	// HealthInterval is the period of the background health probes that
+	// Pool.Start runs (with up to 10 % jitter): idle connections, and busy
+	// ones without a release for an interval, are probed. Default 30s; zero
+	// means the default; negative disables the loop (read at Start).
 	HealthInterval time.Duration
-	// HealthTimeout bounds one health probe. Default 5s; zero means the
-	// default. Must not exceed HealthInterval when that is set.
+	// HealthTimeout bounds one health probe; a probe that times out closes
+	// its client. Default 5s; zero means the default. Must not exceed
+	// HealthInterval.
 	HealthTimeout time.Duration
-	// CleanupInterval is the period of the cleanup pass (idle time,
-	// lifetime, lowered limits, leaks). Zero means no background cleanup.
+	// CleanupInterval is the longest pause between the cleanup passes that
+	// Pool.Start runs (idle time, lifetime, lowered limits, leaks); a pass
+	// re-arms sooner when the next expiry is nearer. Default 5m; zero means
+	// the default; negative disables the loop (read at Start).
 	CleanupInterval time.Duration
-	// LeakThreshold is how long a lease may be held before it is reported
-	// as a possible leak. Zero means no leak reports.
+	// LeakThreshold is how long a lease may be held before the cleanup
+	// loop reports it (once) as a possible leak: Snapshot.Leaks, an
+	// EventLeak health event, and EventLeakReleased if it is released
+	// later. Zero means no leak reports (and no lease registry).
 	LeakThreshold time.Duration
 	// WarmupKeys are the keys Warmup dials ahead of demand.
 	WarmupKeys []string
@@ -105,6 +114,19 @@ type AdvancedPoolConfig struct {
 	// WarmupParallelism bounds concurrent dials during Warmup. Default 4;
 	// zero means the default.
 	WarmupParallelism int
+	// CircuitThreshold is how many consecutive failed dials of a key open
+	// its circuit breaker; a permanent failure (authentication, host key,
+	// configuration) opens it at once. Default 5; zero means the default;
+	// negative disables the breaker.
+	CircuitThreshold int
+	// CircuitCooldown is how long an open circuit fails dials fast with
+	// ErrCircuitOpen before it lets one trial dial through. Default 30s;
+	// zero means the default.
+	CircuitCooldown time.Duration
+	// DebugLeaks records the stack of every Get while LeakThreshold > 0
+	// and attaches it to leak reports (EventLeak.Stack). It costs an
+	// allocation and a stack walk per Get: for debugging only.
+	DebugLeaks bool
 }
 
 // SetDefaults replaces zero fields that have a default with that default.
@@ -120,6 +142,10 @@ func (c *PoolConfig) SetDefaults() {
 	setDur(&c.DialTimeout, DefaultDialTimeout)
 	setDur(&c.HealthTimeout, DefaultHealthTimeout)
 	setDur(&c.Advanced.RetryBackoff, DefaultRetryBackoff)
+	setDur(&c.HealthInterval, DefaultHealthInterval)
+	setDur(&c.CleanupInterval, DefaultCleanupInterval)
+	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
+	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
 }
 
 func setInt(p *int, def int) {
@@ -173,9 +199,9 @@ func validateDurations(d PoolConfig) []error {
 	}{
 		{"WaitTimeout", d.WaitTimeout}, {"DialTimeout", d.DialTimeout},
 		{"MaxLifetime", d.MaxLifetime}, {"LifetimeJitter", d.LifetimeJitter},
-		{"MaxIdleTime", d.MaxIdleTime}, {"HealthInterval", d.HealthInterval},
-		{"HealthTimeout", d.HealthTimeout}, {"CleanupInterval", d.CleanupInterval},
+		{"MaxIdleTime", d.MaxIdleTime}, {"HealthTimeout", d.HealthTimeout},
 		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
+		{"Advanced.CircuitCooldown", d.Advanced.CircuitCooldown},
 	}
 	for _, x := range durs {
 		if x.v < 0 {
@@ -278,6 +304,9 @@ type configJSON struct {
 	HistorySize              int           `json:"history_size"`
 	RetryBackoff             jsonDuration  `json:"retry_backoff"`
 	WarmupParallelism        int           `json:"warmup_parallelism"`
+	CircuitThreshold         int           `json:"circuit_threshold,omitempty"`
+	CircuitCooldown          jsonDuration  `json:"circuit_cooldown,omitempty"`
+	DebugLeaks               bool          `json:"debug_leaks,omitempty"`
 }
 
 // MarshalJSON exports the config with durations as strings ("30s"). The
@@ -290,6 +319,7 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 		jsonDuration(c.HealthTimeout), jsonDuration(c.CleanupInterval), jsonDuration(c.LeakThreshold),
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
 		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
+		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks,
 	})
 }
 
@@ -307,7 +337,8 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 		time.Duration(j.LifetimeJitter), time.Duration(j.MaxIdleTime), time.Duration(j.HealthInterval),
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
-		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism},
+		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
+			j.CircuitThreshold, time.Duration(j.CircuitCooldown), j.DebugLeaks},
 	}
 	return nil
 }

@@ -10,16 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// dialGuard is the per-key seam where a circuit breaker goes (health
-// integration). allow is asked before a demand dial; an error (wrapping
-// ErrCircuitOpen) fails the key's waiters instead of dialling. record is
-// told every dial's outcome. Both run with pool.mu held: they must be fast
-// and must not block or call the pool.
-type dialGuard interface {
-	allow() error
-	record(err error)
-}
-
 // startDialLocked starts one dial for ks on a pool goroutine. vctx gives
 // the dial its values (not its cancellation).
 func (p *pool) startDialLocked(ks *keyState, vctx context.Context) {
@@ -76,7 +66,7 @@ func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
 	ks.dialing--
 	p.dialing--
 	if ks.guard != nil {
-		ks.guard.record(err)
+		fx.event(ks.guard.record(err))
 	}
 	switch {
 	case err != nil:
@@ -132,6 +122,17 @@ func (p *pool) warmOne(ctx context.Context, key string, target int) error {
 		p.mu.Unlock()
 		return nil
 	}
+	var fx effects
+	if ks.guard != nil {
+		ev, err := ks.guard.allow()
+		fx.event(ev)
+		if err != nil {
+			p.mu.Unlock()
+			p.apply(&fx)
+			p.stats.warmupFailures.Add(1)
+			return err
+		}
+	}
 	if ks.usedLocked() >= p.cfg.MaxConnectionsPerKey || p.usedLocked() >= p.cfg.MaxConnections {
 		p.dropKeyIfIdleLocked(ks)
 		p.mu.Unlock()
@@ -142,6 +143,7 @@ func (p *pool) warmOne(ctx context.Context, key string, target int) error {
 	p.dialing++
 	timeout := p.cfg.DialTimeout
 	p.mu.Unlock()
+	p.apply(&fx)
 	id, c, err := p.dialOnce(ctx, key, timeout)
 	if err != nil {
 		p.stats.warmupFailures.Add(1)

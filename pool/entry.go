@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -125,6 +124,10 @@ type poolEntry struct {
 	state          atomic.Int32 // EntryState: 0 while usable, else draining/unhealthy/closed
 	reason         atomic.Int32 // CloseReason, valid once state != 0
 	created        int64        // unix nanos
+
+	rtt     atomic.Int64           // last successful probe's round trip, nanos
+	avgRTT  atomic.Int64           // EWMA (1/8) of rtt
+	lastErr atomic.Pointer[string] // last probe error while failing, else nil
 
 	// Guarded by pool.mu.
 	meta    map[string]string
@@ -266,6 +269,8 @@ type EntryInfo struct {
 	UseCount        int64             `json:"use_count"`                  // leases ever granted
 	Leases          int64             `json:"leases"`                     // leases held now
 	HealthFailures  int64             `json:"health_failures"`            // consecutive failed probes
+	RTT             time.Duration     `json:"rtt,omitempty"`              // last successful probe's round trip
+	AvgRTT          time.Duration     `json:"avg_rtt,omitempty"`          // its moving average (EWMA, 1/8)
 	Metadata        map[string]string `json:"metadata,omitempty"`         // annotations (never secrets); read-only
 }
 
@@ -276,6 +281,7 @@ func (e *poolEntry) infoLocked(now int64) EntryInfo {
 		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
 		UseCount: e.uses(), Leases: e.leases(), HealthFailures: e.healthFailures.Load(),
+		RTT: time.Duration(e.rtt.Load()), AvgRTT: time.Duration(e.avgRTT.Load()),
 	}
 	if in.State >= StateDraining {
 		in.Reason = CloseReason(e.reason.Load()).String()
@@ -304,103 +310,6 @@ func nanoTime(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
-}
-
-// HealthMonitor probes one pooled connection. NewPoolWithHealth takes one;
-// HealthCheck (and the background health loop) calls it.
-type HealthMonitor interface {
-	// CheckHealth returns nil if client is healthy. ctx is bounded by
-	// HealthTimeout. It runs outside pool locks, on the checking goroutine,
-	// and must not call back into the pool. An error marks the connection
-	// unhealthy: no new leases, closed once its leases end.
-	CheckHealth(ctx context.Context, key string, client SSHClient) error
-}
-
-// KeepaliveMonitor checks health with SSHClient.SendKeepalive
-// (keepalive@openssh.com with want-reply). It is the default monitor.
-type KeepaliveMonitor struct{}
-
-// CheckHealth sends one keepalive and returns its error.
-func (KeepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) error {
-	_, err := c.SendKeepalive(ctx)
-	return err
-}
-
-// HealthReport is the outcome of one HealthCheck.
-type HealthReport struct {
-	// Time is when the check started; Duration how long it took.
-	Time     time.Time     `json:"time"`
-	Duration time.Duration `json:"duration"` // how long the operation took
-	// Checked counts probed connections; Healthy and Unhealthy split them.
-	Checked   int `json:"checked"`
-	Healthy   int `json:"healthy"`
-	Unhealthy int `json:"unhealthy"`
-	// Failures lists the connections that failed.
-	Failures []HealthFailure `json:"failures,omitempty"`
-}
-
-// HealthFailure is one failed probe.
-type HealthFailure struct {
-	Key    string `json:"key"`     // the key
-	ConnID uint64 `json:"conn_id"` // the connection's id
-	Err    string `json:"error"`   // the probe's error text
-}
-
-// OK reports whether every probed connection was healthy.
-func (r HealthReport) OK() bool { return r.Unhealthy == 0 }
-
-// HealthCheck implements Pool. Probes run one after another on the
-// caller's goroutine; a probe failure marks its connection unhealthy.
-func (p *pool) HealthCheck(ctx context.Context) HealthReport {
-	rep := HealthReport{Time: p.clock()}
-	p.mu.Lock()
-	timeout := p.cfg.HealthTimeout
-	var targets []*poolEntry
-	p.forEachEntryLocked(func(e *poolEntry) {
-		if e.state.Load() == 0 {
-			targets = append(targets, e)
-		}
-	})
-	p.mu.Unlock()
-	for _, e := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		rep.Checked++
-		if err := p.probe(ctx, e, timeout); err != nil {
-			rep.Unhealthy++
-			rep.Failures = append(rep.Failures, HealthFailure{Key: e.ks.name, ConnID: e.id, Err: err.Error()})
-			continue
-		}
-		rep.Healthy++
-	}
-	rep.Duration = p.clock().Sub(rep.Time)
-	return rep
-}
-
-// probe runs the health monitor on e, records the outcome and marks e
-// unhealthy on failure.
-func (p *pool) probe(ctx context.Context, e *poolEntry, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if p.tracer != nil {
-		ctx = p.tracer.TraceHealthCheckStart(ctx, HealthCheckStartData{Key: e.ks.name, ConnID: e.id})
-	}
-	start := p.clock()
-	err := p.health.CheckHealth(ctx, e.ks.name, e.client)
-	e.lastHealth.Store(p.nowNano())
-	p.stats.healthChecks.Add(1)
-	if err != nil {
-		e.healthFailures.Add(1)
-		p.stats.healthFailures.Add(1)
-		p.markUnhealthy(e, err)
-	} else {
-		e.healthFailures.Store(0)
-	}
-	if p.tracer != nil {
-		p.tracer.TraceHealthCheckEnd(ctx, HealthCheckEndData{Key: e.ks.name, ConnID: e.id, Duration: p.clock().Sub(start), Err: err})
-	}
-	return err
 }
 
 // forEachEntryLocked calls fn for every open connection. Caller holds

@@ -16,8 +16,9 @@ var (
 	// caller's context or WaitTimeout ended. It is wrapped by *WaitError.
 	ErrPoolExhausted = errors.New("pool: exhausted")
 	// ErrCircuitOpen means dials to the key are suspended after repeated
-	// failures. The per-key circuit breaker that returns it is a seam for
-	// health integration; the core pool never opens a circuit by itself.
+	// (or permanent) failures: Get, Run and Warmup fail fast with a
+	// *CircuitError wrapping it and the last dial error, until the cooldown
+	// ends and a trial dial succeeds. See AdvancedPoolConfig.CircuitThreshold.
 	ErrCircuitOpen = errors.New("pool: circuit open")
 	// ErrLeaseReleased is returned by a lease handle's methods after the
 	// lease was released, and by a second Release of the same handle.

@@ -48,8 +48,12 @@ type testGuard struct {
 	recorded []error
 }
 
-func (g *testGuard) allow() error     { return g.err }
-func (g *testGuard) record(err error) { g.recorded = append(g.recorded, err) }
+func (g *testGuard) allow() (HealthEvent, error) { return HealthEvent{}, g.err }
+func (g *testGuard) record(err error) HealthEvent {
+	g.recorded = append(g.recorded, err)
+	return HealthEvent{}
+}
+func (g *testGuard) quiet() bool { return false }
 
 // SetGuardError gives every new key a guard that refuses with err (nil
 // allows) and returns a function that reports the recorded dial outcomes

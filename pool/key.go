@@ -134,7 +134,7 @@ type keyState struct {
 	closing int       // removed, Close not yet returned; counts against the per-key limit
 	dialing int       // dials in flight: at most one demand dial
 	starved bool      // queued in pool.starved, waiting for pool-wide room
-	guard   dialGuard // circuit breaker seam; nil allows every dial
+	guard   dialGuard // circuit breaker; nil allows every dial
 }
 
 // list returns the key's connections. The slice must not be modified.
@@ -182,7 +182,8 @@ func (ks *keyState) publishLocked(l []*poolEntry) {
 
 // idleLocked reports whether the key holds nothing worth keeping.
 func (ks *keyState) idleLocked() bool {
-	return ks.open == 0 && ks.closing == 0 && ks.dialing == 0 && ks.waiters.len() == 0 && ks.guard == nil
+	return ks.open == 0 && ks.closing == 0 && ks.dialing == 0 && ks.waiters.len() == 0 &&
+		(ks.guard == nil || ks.guard.quiet())
 }
 
 // keyLocked returns the state for key, creating it. Caller holds mu.
@@ -222,6 +223,7 @@ func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *poolEntry {
 	ks.addLocked(e)
 	p.open++
 	p.stats.created.Add(1)
+	p.watchLocked(e)
 	return e
 }
 
@@ -272,14 +274,16 @@ func (p *pool) growLocked(ks *keyState, fx *effects) {
 	if ks.dialing > 0 || p.closed || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey {
 		return
 	}
-	if ks.guard != nil {
-		if err := ks.guard.allow(); err != nil {
+	if !p.roomLocked(ks, fx) {
+		return
+	}
+	if ks.guard != nil { // after roomLocked: a half-open trial must really dial
+		ev, err := ks.guard.allow()
+		fx.event(ev)
+		if err != nil {
 			p.failWaitersLocked(ks, err)
 			return
 		}
-	}
-	if !p.roomLocked(ks, fx) {
-		return
 	}
 	p.stats.misses.Add(1)
 	p.startDialLocked(ks, ks.waiters.peek().vctx)
@@ -340,6 +344,8 @@ type effects struct {
 	orphans []SSHClient   // dialled after Close; close them
 	changes []stateChange // state transitions to trace
 	evicts  []evictRecord // eviction decisions to trace
+	events  []HealthEvent // health events to publish
+	replace []*poolEntry  // retired unhealthy: their key may need a replacement
 }
 
 type stateChange struct {
@@ -355,7 +361,8 @@ type evictRecord struct {
 
 // pending reports whether apply has work.
 func (fx *effects) pending() bool {
-	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+len(fx.evicts) > 0
+	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+len(fx.evicts)+
+		len(fx.events)+len(fx.replace) > 0
 }
 
 // retire stops new leases on e, recording the state change, and queues e
@@ -397,15 +404,19 @@ func (p *pool) apply(fx *effects) {
 		if p.tracer != nil {
 			p.traceEffects(&now)
 		}
+		for _, ev := range now.events {
+			p.hi.publish(ev)
+		}
 		for _, e := range now.closes {
 			p.closeEntry(e)
 		}
 		for _, c := range now.orphans {
 			_ = c.Close() // dialled after Close: nobody to report to
 		}
-		if len(now.closes) > 0 {
+		if len(now.closes)+len(now.replace) > 0 {
 			p.mu.Lock()
 			p.closedLocked(now.closes, fx)
+			p.hi.replaceLocked(now.replace, fx)
 			p.mu.Unlock()
 		}
 	}

@@ -21,7 +21,9 @@ type lease struct {
 	p        *pool
 	e        *poolEntry
 	released atomic.Bool
-	start    int64 // unix nanos at Get when tracing or tracking leases, else 0
+	leaked   atomic.Bool // reported as held past LeakThreshold
+	start    int64       // unix nanos at Get when tracing or tracking leases, else 0
+	stack    []uintptr   // the Get's stack, with DebugLeaks
 }
 
 // newLease wraps a reserved slot on e.
@@ -30,6 +32,9 @@ func (p *pool) newLease(e *poolEntry) *lease {
 	if p.stampLeases.Load() {
 		l.start = p.nowNano()
 		if p.trackLeases.Load() {
+			if p.debugLeaks.Load() {
+				l.stack = callers()
+			}
 			p.leases.Store(l, struct{}{})
 		}
 	}
@@ -44,6 +49,9 @@ func (l *lease) release() error {
 	p, e := l.p, l.e
 	if l.start != 0 {
 		p.leases.Delete(l)
+		if l.leaked.Load() {
+			p.leakReleased(l)
+		}
 	}
 	if p.tracer != nil {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
@@ -280,9 +288,7 @@ func (p *pool) MarkUnhealthy(client SSHClient, cause error) error {
 
 // markUnhealthy retires e as unhealthy; it closes once its leases end.
 func (p *pool) markUnhealthy(e *poolEntry, cause error) {
-	var fx effects
-	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
-	p.apply(&fx)
+	p.hi.handleUnhealthyConnection(e, EventUnhealthy, cause)
 }
 
 // LeaseInfo describes one outstanding lease, for leak reports.

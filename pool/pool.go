@@ -32,8 +32,12 @@ type Pool interface {
 	Run(ctx context.Context, key, cmd string) (Result, error)
 	// Exec is Run for a full Command (stdin, streaming output, env).
 	Exec(ctx context.Context, key string, c Command) (Result, error)
-	// Start warms the pool up (Warmup). It starts no goroutine that
-	// outlives it; background health and cleanup loops hook in here.
+	// Start starts the background loops, owned by the pool until Close:
+	// health probes every HealthInterval (PoolHealthIntegration) and the
+	// cleanup pass (CleanupManager); then it warms the pool up (Warmup) and
+	// returns Warmup's error. ctx bounds only the warm-up. Calling it again
+	// only warms up again. Connections' death watchers run whether or not
+	// the pool was started.
 	Start(ctx context.Context) error
 	// Warmup dials WarmupConnections connections for each WarmupKeys key,
 	// up to the limits. Failures are counted, traced and returned joined;
@@ -41,8 +45,14 @@ type Pool interface {
 	Warmup(ctx context.Context) error
 	// HealthCheck probes every usable connection with the health monitor
 	// (keepalive by default), each bounded by HealthTimeout, marks failures
-	// unhealthy, and reports the outcome.
+	// unhealthy (past the key's threshold), and reports the outcome per key
+	// and connection with an overall verdict (HealthReport.Status).
 	HealthCheck(ctx context.Context) HealthReport
+	// Health returns the pool's health integration: event subscriptions.
+	Health() *PoolHealthIntegration
+	// DropIdle closes key's idle connections now (ReasonIdle) and returns
+	// how many it closed. Busy connections are left alone.
+	DropIdle(key string) int
 	// MarkUnhealthy marks the connection behind a lease unhealthy: it gets
 	// no new leases and closes when its leases end.
 	MarkUnhealthy(client SSHClient, cause error) error
@@ -135,7 +145,12 @@ type pool struct {
 	// for health integration). Set before the pool is shared.
 	newGuard func(key string) dialGuard
 
-	wg        sync.WaitGroup // dial goroutines
+	hi         PoolHealthIntegration // health loop, replacement, events
+	cleanup    *CleanupManager
+	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
+	started    bool        // guarded by mu: Start has started the loops
+
+	wg        sync.WaitGroup // dial, watcher and health-loop goroutines
 	closeOnce sync.Once
 	closeDone chan struct{} // closed when Close has finished
 	closeErr  error
@@ -174,6 +189,9 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	if p.clock == nil {
 		p.clock = time.Now
 	}
+	p.hi.p = p
+	p.cleanup = &CleanupManager{p: p}
+	p.newGuard = p.newCircuit
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
 	p.hist = newHistory(config.HistorySize)
@@ -196,6 +214,7 @@ func (p *pool) applyHotLocked(cfg PoolConfig) {
 	p.balance.Store(int32(cfg.LoadBalancing))
 	p.trackLeases.Store(cfg.LeakThreshold > 0)
 	p.stampLeases.Store(cfg.LeakThreshold > 0 || p.tracer != nil)
+	p.debugLeaks.Store(cfg.LeakThreshold > 0 && cfg.Advanced.DebugLeaks)
 }
 
 func (p *pool) nowNano() int64 { return p.clock().UnixNano() }
@@ -324,6 +343,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.apply(&fx)
 	p.cancel()
+	p.cleanup.Stop()
 	err := p.drain(ctx)
 	p.wg.Wait()
 	return err
@@ -518,7 +538,48 @@ func (p *pool) Warmup(ctx context.Context) error {
 }
 
 // Start implements Pool.
-func (p *pool) Start(ctx context.Context) error { return p.Warmup(ctx) }
+func (p *pool) Start(ctx context.Context) error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	p.startLoops()
+	return p.Warmup(ctx)
+}
+
+// startLoops starts the health loop and the cleanup manager once, on the
+// pool's context (Close cancels it and waits for both).
+func (p *pool) startLoops() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.started {
+		return
+	}
+	p.started = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.hi.scheduleHealthChecks(p.ctx)
+	}()
+	p.cleanup.Start(p.ctx)
+}
+
+// Health implements Pool.
+func (p *pool) Health() *PoolHealthIntegration { return &p.hi }
+
+// DropIdle implements Pool.
+func (p *pool) DropIdle(key string) int {
+	ks := p.keys.load(key)
+	if ks == nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ks.list() {
+		if p.closeIdle(e, ReasonIdle) {
+			n++
+		}
+	}
+	return n
+}
 
 // usable returns ErrPoolClosed after Close, or the config error.
 func (p *pool) usable() error {

@@ -30,6 +30,9 @@ type PoolStats struct {
 	warmupFailures atomic.Int64 // warm-up dials that failed
 	healthChecks   atomic.Int64 // health probes run
 	healthFailures atomic.Int64 // health probes that failed
+	leaks          atomic.Int64 // leases reported held past LeakThreshold
+	replacements   atomic.Int64 // background dials replacing lost connections
+	circuitOpens   atomic.Int64 // times a key's circuit opened
 
 	// gauges fills the point-in-time fields of a snapshot. Set once by the
 	// pool before it is shared.
@@ -102,6 +105,13 @@ type Snapshot struct {
 	// HealthChecks and HealthFailures count health probes and failures.
 	HealthChecks   int64 `json:"health_checks"`
 	HealthFailures int64 `json:"health_failures"`
+	// Leaks counts leases reported as held past LeakThreshold (each once).
+	Leaks int64 `json:"leaks"`
+	// Replacements counts background dials started to replace unhealthy
+	// or lost connections.
+	Replacements int64 `json:"replacements"`
+	// CircuitOpens counts how often a key's circuit breaker opened.
+	CircuitOpens int64 `json:"circuit_opens"`
 }
 
 // HitRate returns Hits/(Hits+Misses), or 0 before any Get.
@@ -150,5 +160,6 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 	snap.AvgResponseTime = avg(s.runNanos.Load(), snap.Runs)
 	snap.Misuse, snap.WarmupFailures = s.misuse.Load(), s.warmupFailures.Load()
 	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()
+	snap.Leaks, snap.Replacements, snap.CircuitOpens = s.leaks.Load(), s.replacements.Load(), s.circuitOpens.Load()
 	return snap
 }

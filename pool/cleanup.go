@@ -1,0 +1,145 @@
+package pool
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CleanupManager runs the pool's cleanup pass in the background: it closes
+// connections idle past MaxIdleTime, retires those older than MaxLifetime
+// (jittered by LifetimeJitter; a leased one closes when its leases end),
+// shrinks the pool to lowered limits, and reports leases held past
+// LeakThreshold. It runs every CleanupInterval and re-arms sooner when the
+// next expiry (idle, lifetime or leak) is nearer. Every close is traced
+// (TraceStateChange, TraceConnClose) and counted in ClosedByReason.
+//
+// Pool.Start starts the pool's manager and Close stops it; get it with
+// NewCleanupManager only to run cleanup on a pool that is not started.
+type CleanupManager struct {
+	p *pool
+
+	// mu guards cancel and done.
+	mu     sync.Mutex
+	cancel context.CancelFunc // stops the running loop; nil when stopped
+	done   chan struct{}      // closed when the running loop has ended
+}
+
+// NewCleanupManager returns a stopped manager for p, which must be a pool
+// returned by NewPool or NewPoolWithHealth (else it panics: a programmer
+// error).
+func NewCleanupManager(p Pool) *CleanupManager { return &CleanupManager{p: p.(*pool)} }
+
+// Start starts the cleanup loop on a goroutine the manager owns; it ends
+// when ctx ends or Stop is called. Starting a running manager does
+// nothing. A CleanupInterval below zero disables the loop.
+func (c *CleanupManager) Start(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		return
+	}
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.done = make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		c.loop(ctx)
+	}(c.done)
+}
+
+// Stop stops the loop and waits for it to end. It is idempotent.
+func (c *CleanupManager) Stop() {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.cancel = nil
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// loop runs passes until ctx ends.
+func (c *CleanupManager) loop(ctx context.Context) {
+	for {
+		iv := c.p.Config().CleanupInterval
+		if iv <= 0 {
+			return
+		}
+		wait := iv
+		if next := c.pass(); next > 0 {
+			wait = min(wait, time.Duration(next-c.p.nowNano()))
+		}
+		t := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pass runs one cleanup pass and returns when the next expiry is due
+// (unix nanos, 0 if none).
+func (c *CleanupManager) pass() int64 {
+	next := c.cleanupIdleConnections()
+	c.enforceConnectionLimits()
+	if n := c.p.reportLeaks(); n > 0 && (next == 0 || n < next) {
+		next = n
+	}
+	return next
+}
+
+// cleanupIdleConnections closes idle connections past MaxIdleTime or
+// MaxLifetime and retires leased ones past MaxLifetime (they close when
+// their leases end). It returns the next idle or lifetime expiry (unix
+// nanos, 0 if none).
+func (c *CleanupManager) cleanupIdleConnections() int64 {
+	p := c.p
+	cfg := p.Config()
+	now := p.nowNano()
+	var entries []*poolEntry
+	p.mu.Lock()
+	p.forEachEntryLocked(func(e *poolEntry) { entries = append(entries, e) })
+	p.mu.Unlock()
+	var next int64
+	for _, e := range entries {
+		if at := c.expire(e, cfg, now); at > 0 && (next == 0 || at < next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// expire closes or retires e if it expired and returns its next expiry.
+func (c *CleanupManager) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
+	p := c.p
+	if e.state.Load() != 0 {
+		return 0
+	}
+	if e.expires != 0 && now >= e.expires {
+		if !p.closeIdle(e, ReasonLifetime) {
+			var fx effects
+			fx.retire(e, StateDraining, ReasonLifetime, nil)
+			p.apply(&fx)
+		}
+		return 0
+	}
+	next := e.expires
+	if cfg.MaxIdleTime > 0 && e.leases() == 0 {
+		idleAt := e.lastUsedAt(now) + int64(cfg.MaxIdleTime)
+		if now >= idleAt {
+			if p.closeIdle(e, ReasonIdle) {
+				return 0
+			}
+		} else if next == 0 || idleAt < next {
+			next = idleAt
+		}
+	}
+	return next
+}
+
+// enforceConnectionLimits closes idle connections over the current limits
+// (after UpdateConfig lowered them).
+func (c *CleanupManager) enforceConnectionLimits() { c.p.enforceLimits() }

@@ -1,0 +1,148 @@
+package pool
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HealthEventType says what a HealthEvent reports.
+type HealthEventType int
+
+// The health and lifecycle events.
+const (
+	// EventProbeFailed: a health probe failed (ConnID, Err, RTT).
+	EventProbeFailed HealthEventType = iota + 1
+	// EventUnhealthy: a connection was marked unhealthy (probe failures
+	// past the threshold, a connection-level error, MarkUnhealthy).
+	EventUnhealthy
+	// EventLost: a connection died on its own (its client's Done closed).
+	EventLost
+	// EventReplacing: a background dial started to replace a connection.
+	EventReplacing
+	// EventCircuitOpen: a key's circuit opened (Err is the dial error).
+	EventCircuitOpen
+	// EventCircuitHalfOpen: the cooldown ended; one trial dial passes.
+	EventCircuitHalfOpen
+	// EventCircuitClosed: a dial succeeded; the circuit closed again.
+	EventCircuitClosed
+	// EventLeak: a lease was held past LeakThreshold (Held; Stack in
+	// debug mode). Reported once per lease.
+	EventLeak
+	// EventLeakReleased: a lease reported as leaked was released after all.
+	EventLeakReleased
+)
+
+var eventNames = [...]string{"none", "probe-failed", "unhealthy", "lost", "replacing", "circuit-open",
+	"circuit-half-open", "circuit-closed", "leak", "leak-released"}
+
+// String returns the event type's name, such as "circuit-open".
+func (t HealthEventType) String() string {
+	if t >= 0 && int(t) < len(eventNames) {
+		return eventNames[t]
+	}
+	return fmt.Sprintf("HealthEventType(%d)", int(t))
+}
+
+// MarshalText encodes the type's name.
+func (t HealthEventType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// HealthEvent is one health or lifecycle event, published to subscribers
+// (PoolHealthIntegration.Subscribe) and to a tracer that implements
+// HealthEventTracer.
+type HealthEvent struct {
+	Time   time.Time       // when the pool noticed
+	Type   HealthEventType // what happened
+	Key    string          // the pool key
+	ConnID uint64          // the connection's id; 0 for key-level events
+	Err    error           // the cause, or nil
+	RTT    time.Duration   // probe round trip (EventProbeFailed)
+	Held   time.Duration   // how long the lease was held (leak events)
+	Stack  string          // the Get's stack (EventLeak with DebugLeaks)
+}
+
+// HealthEventTracer is implemented by tracers that want health events
+// (probe failures, unhealthy and lost connections, replacements, circuit
+// changes, leaks). The pool calls TraceHealthEvent on the goroutine that
+// noticed the event, never with a pool lock held; the PoolTracer rules
+// apply. SlogTracer and MultiTracer implement it.
+type HealthEventTracer interface {
+	TraceHealthEvent(HealthEvent)
+}
+
+// PoolHealthIntegration ties the pool to its HealthMonitor: it runs the
+// background probes (scheduleHealthChecks), retires unhealthy connections
+// (handleUnhealthyConnection), replaces them where demand calls for it
+// (replaceConnection), and publishes health events. Get it with
+// Pool.Health; it lives as long as the pool.
+type PoolHealthIntegration struct {
+	p       *pool
+	dropped atomic.Int64 // events not delivered to a full subscriber
+	nsubs   atomic.Int32 // len(subs): skip publishing when zero
+
+	// mu guards subs. Sends happen under it (non-blocking) so a cancel
+	// never races a send on a closed channel. Lock order: pool.mu is never
+	// held when mu is taken.
+	mu   sync.Mutex
+	subs map[chan HealthEvent]struct{}
+}
+
+// Subscribe returns a channel receiving health events and a cancel
+// function that unsubscribes and closes the channel (idempotent). Sends
+// never block the pool: when the channel's buffer (at least 1) is full,
+// the event is dropped and counted in Dropped.
+func (h *PoolHealthIntegration) Subscribe(buffer int) (<-chan HealthEvent, func()) {
+	ch := make(chan HealthEvent, max(buffer, 1))
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = map[chan HealthEvent]struct{}{}
+	}
+	h.subs[ch] = struct{}{}
+	h.nsubs.Add(1)
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() { once.Do(func() { h.unsubscribe(ch) }) }
+}
+
+func (h *PoolHealthIntegration) unsubscribe(ch chan HealthEvent) {
+	h.mu.Lock()
+	delete(h.subs, ch)
+	h.nsubs.Add(-1)
+	close(ch)
+	h.mu.Unlock()
+}
+
+// Dropped returns how many events were dropped because a subscriber's
+// buffer was full.
+func (h *PoolHealthIntegration) Dropped() int64 { return h.dropped.Load() }
+
+// publish stamps ev and hands it to the tracer and every subscriber.
+func (h *PoolHealthIntegration) publish(ev HealthEvent) {
+	if ev.Time.IsZero() {
+		ev.Time = h.p.clock()
+	}
+	if t, ok := h.p.tracer.(HealthEventTracer); ok {
+		t.TraceHealthEvent(ev)
+	}
+	if h.nsubs.Load() == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- ev:
+		default:
+			h.dropped.Add(1)
+		}
+	}
+}
+
+// event queues ev for publishing after the lock is released; an event of
+// zero Type (a guard's "nothing happened") is ignored.
+func (fx *effects) event(ev HealthEvent) {
+	if ev.Type != 0 {
+		fx.events = append(fx.events, ev)
+	}
+}

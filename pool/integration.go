@@ -1,0 +1,180 @@
+package pool
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// watchLocked starts e's death watcher: one small goroutine, owned by the
+// pool (p.wg), parked until e's client reports its connection ended
+// (Done) or the pool closes. A dead connection is then retired at once,
+// without waiting for a probe or a Get to trip over it. The caller holds
+// pool.mu and the pool is not closed (so Close waits for the watcher).
+//
+// Cost: one parked goroutine per connection (its stack and g, about 2.6
+// KB; see BenchmarkIdleMemory). x/crypto already parks 6 goroutines per
+// client (≈38 KB), and SSHClient offers no callback to hang the wake-up on
+// without a goroutine.
+func (p *pool) watchLocked(e *poolEntry) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		select {
+		case <-e.client.Done():
+			if e.state.Load() == 0 { // not retired by the pool itself
+				p.hi.handleUnhealthyConnection(e, EventLost, e.client.Err())
+			}
+		case <-p.ctx.Done():
+		}
+	}()
+}
+
+// handleUnhealthyConnection retires e as unhealthy: it gets no new
+// leases, its leases in flight finish, it is closed once they end, and
+// replaceConnection decides whether to dial a replacement. typ is
+// EventUnhealthy or EventLost. Only the first retirement counts.
+func (h *PoolHealthIntegration) handleUnhealthyConnection(e *poolEntry, typ HealthEventType, cause error) {
+	var fx effects
+	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
+	if len(fx.changes) == 0 {
+		return // already retired
+	}
+	fx.event(HealthEvent{Type: typ, Key: e.ks.name, ConnID: e.id, Err: cause})
+	fx.replace = append(fx.replace, e)
+	h.p.apply(&fx)
+}
+
+// replaceLocked calls replaceConnection for each retired entry. Caller
+// holds pool.mu.
+func (h *PoolHealthIntegration) replaceLocked(lost []*poolEntry, fx *effects) {
+	for _, e := range lost {
+		h.replaceConnection(e.ks.name, e, fx)
+	}
+}
+
+// replaceConnection dials a connection for key in the background when
+// demand calls for it: the key has waiters (served as usual), or it is a
+// warm-up key below WarmupConnections, or lost (the retired connection,
+// nil from the health loop) was in use or used within the last
+// HealthInterval and the key has no usable connection left. It never evicts,
+// respects the limits and the key's circuit (whose cooldown is the
+// backoff for a key that keeps failing), and dials at most once per key at
+// a time. Caller holds pool.mu.
+func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, fx *effects) {
+	p := h.p
+	if p.closed {
+		return
+	}
+	ks := p.byKey[key]
+	if ks == nil || !p.wantReplacementLocked(ks, lost) {
+		return
+	}
+	if ks.dialing > 0 || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey || p.usedLocked() >= p.cfg.MaxConnections {
+		return
+	}
+	if ks.guard != nil {
+		ev, err := ks.guard.allow()
+		fx.event(ev)
+		if err != nil {
+			return
+		}
+	}
+	p.stats.replacements.Add(1)
+	fx.event(HealthEvent{Type: EventReplacing, Key: key})
+	p.startDialLocked(ks, context.Background())
+}
+
+// wantReplacementLocked reports whether ks has demand for one more
+// connection. Caller holds pool.mu.
+func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
+	usable := 0
+	for _, e := range ks.list() {
+		if e.state.Load() == 0 {
+			usable++
+		}
+	}
+	if ks.waiters.len() > 0 {
+		return true
+	}
+	if slices.Contains(p.cfg.WarmupKeys, ks.name) && usable+ks.dialing < p.cfg.WarmupConnections {
+		return true
+	}
+	return usable == 0 && lost != nil && p.usedRecentlyLocked(lost)
+}
+
+// usedRecentlyLocked reports whether e had leases or was released within
+// the last HealthInterval (one minute when health checks are off). Caller
+// holds pool.mu.
+func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
+	window := p.cfg.HealthInterval
+	if window <= 0 {
+		window = time.Minute
+	}
+	now := p.nowNano()
+	return e.leases() > 0 || now-e.lastUsedAt(now) < int64(window)
+}
+
+// scheduleHealthChecks runs the health loop until ctx ends: every
+// HealthInterval, with up to 10 % jitter so that pools started together
+// do not probe in step, it probes the connections that are due
+// (healthTargets) and tops warm-up keys back up.
+func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
+	for {
+		iv := h.p.Config().HealthInterval
+		if iv <= 0 {
+			return
+		}
+		t := time.NewTimer(iv + randDuration(iv/10))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		h.tick(ctx)
+	}
+}
+
+// tick probes the due connections and replaces what is missing.
+func (h *PoolHealthIntegration) tick(ctx context.Context) {
+	p := h.p
+	_ = p.probeAll(ctx, p.healthTargets())
+	var fx effects
+	p.mu.Lock()
+	for _, key := range p.cfg.WarmupKeys {
+		if _, ok := p.byKey[key]; !ok && !p.closed {
+			p.keyLocked(key)
+		}
+		h.replaceConnection(key, nil, &fx)
+		if ks := p.byKey[key]; ks != nil {
+			p.dropKeyIfIdleLocked(ks)
+		}
+	}
+	p.mu.Unlock()
+	p.apply(&fx)
+}
+
+// healthTargets returns the connections due for a probe: usable, not
+// probed (or dialled) within their key's interval, and idle, or busy
+// without a release within that interval (a busy connection that keeps
+// completing leases proves itself).
+func (p *pool) healthTargets() []*poolEntry {
+	cfg := p.Config()
+	now := p.nowNano()
+	var targets []*poolEntry
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ks := range p.byKey {
+		iv := int64(p.healthConfig(ks.name, cfg).Interval)
+		for _, e := range ks.list() {
+			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv {
+				continue
+			}
+			if e.leases() == 0 || now-e.lastUsedAt(now) >= iv {
+				targets = append(targets, e)
+			}
+		}
+	}
+	return targets
+}

@@ -1,0 +1,70 @@
+package pool
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// reportLeaks reports, once each, the leases held past LeakThreshold
+// (counted in Snapshot.Leaks, published as EventLeak with the Get's stack
+// in debug mode) and returns when the next outstanding lease crosses the
+// threshold (unix nanos, 0 if none). It runs on the cleanup goroutine.
+func (p *pool) reportLeaks() int64 {
+	lt := int64(p.Config().LeakThreshold)
+	if lt <= 0 {
+		return 0
+	}
+	now := p.nowNano()
+	var next int64
+	p.leases.Range(func(k, _ any) bool {
+		l := k.(*lease)
+		switch due := l.start + lt; {
+		case l.released.Load() || l.leaked.Load():
+		case now >= due:
+			p.reportLeak(l, time.Duration(now-l.start))
+		case next == 0 || due < next:
+			next = due
+		}
+		return true
+	})
+	return next
+}
+
+// reportLeak reports l once.
+func (p *pool) reportLeak(l *lease, held time.Duration) {
+	if !l.leaked.CompareAndSwap(false, true) {
+		return
+	}
+	p.stats.leaks.Add(1)
+	p.hi.publish(HealthEvent{Type: EventLeak, Key: l.e.ks.name, ConnID: l.e.id, Held: held, Stack: formatStack(l.stack)})
+}
+
+// leakReleased reports the release of a lease reported as leaked.
+func (p *pool) leakReleased(l *lease) {
+	p.hi.publish(HealthEvent{Type: EventLeakReleased, Key: l.e.ks.name, ConnID: l.e.id,
+		Held: time.Duration(p.nowNano() - l.start)})
+}
+
+// callers records the stack of a Get (DebugLeaks).
+func callers() []uintptr {
+	pcs := make([]uintptr, 32)
+	return pcs[:runtime.Callers(4, pcs)]
+}
+
+// formatStack renders pcs as "function\n\tfile:line" lines.
+func formatStack(pcs []uintptr) string {
+	if len(pcs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Function, f.File, f.Line)
+		if !more {
+			return b.String()
+		}
+	}
+}
