@@ -66,8 +66,9 @@ func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, f
 	if p.closed {
 		return
 	}
-	ks := p.byKey[key]
-	if ks == nil || !p.wantReplacementLocked(ks, lost) {
+	ks := p.keyLocked(key) // the lost connection's removal may have dropped it
+	defer p.dropKeyIfIdleLocked(ks)
+	if !p.wantReplacementLocked(ks, lost) {
 		return
 	}
 	if ks.dialing > 0 || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey || p.usedLocked() >= p.cfg.MaxConnections {
@@ -143,13 +144,7 @@ func (h *PoolHealthIntegration) tick(ctx context.Context) {
 	var fx effects
 	p.mu.Lock()
 	for _, key := range p.cfg.WarmupKeys {
-		if _, ok := p.byKey[key]; !ok && !p.closed {
-			p.keyLocked(key)
-		}
 		h.replaceConnection(key, nil, &fx)
-		if ks := p.byKey[key]; ks != nil {
-			p.dropKeyIfIdleLocked(ks)
-		}
 	}
 	p.mu.Unlock()
 	p.apply(&fx)

@@ -38,7 +38,7 @@ func (p *pool) reportLeak(l *lease, held time.Duration) {
 		return
 	}
 	p.stats.leaks.Add(1)
-	p.hi.publish(HealthEvent{Type: EventLeak, Key: l.e.ks.name, ConnID: l.e.id, Held: held, Stack: formatStack(l.stack)})
+	p.hi.publish(HealthEvent{Type: EventLeak, Key: l.e.ks.name, ConnID: l.e.id, Held: held, Stack: formatStack(l.stack.Load())})
 }
 
 // leakReleased reports the release of a lease reported as leaked.
@@ -47,17 +47,21 @@ func (p *pool) leakReleased(l *lease) {
 		Held: time.Duration(p.nowNano() - l.start)})
 }
 
-// callers records the stack of a Get (DebugLeaks).
-func callers() []uintptr {
+// recordStack stores the stack of the Get that took l, on the caller's
+// goroutine (a waiter's lease is created on the goroutine that served it).
+// Called from Get with DebugLeaks; it skips its own and Get's frames.
+func (l *lease) recordStack() {
 	pcs := make([]uintptr, 32)
-	return pcs[:runtime.Callers(4, pcs)]
+	pcs = pcs[:runtime.Callers(3, pcs)]
+	l.stack.Store(&pcs)
 }
 
 // formatStack renders pcs as "function\n\tfile:line" lines.
-func formatStack(pcs []uintptr) string {
-	if len(pcs) == 0 {
+func formatStack(p *[]uintptr) string {
+	if p == nil {
 		return ""
 	}
+	pcs := *p
 	var b strings.Builder
 	frames := runtime.CallersFrames(pcs)
 	for {

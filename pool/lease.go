@@ -21,9 +21,9 @@ type lease struct {
 	p        *pool
 	e        *poolEntry
 	released atomic.Bool
-	leaked   atomic.Bool // reported as held past LeakThreshold
-	start    int64       // unix nanos at Get when tracing or tracking leases, else 0
-	stack    []uintptr   // the Get's stack, with DebugLeaks
+	leaked   atomic.Bool               // reported as held past LeakThreshold
+	start    int64                     // unix nanos at Get when tracing or tracking leases, else 0
+	stack    atomic.Pointer[[]uintptr] // the Get's stack, with DebugLeaks
 }
 
 // newLease wraps a reserved slot on e.
@@ -32,9 +32,6 @@ func (p *pool) newLease(e *poolEntry) *lease {
 	if p.stampLeases.Load() {
 		l.start = p.nowNano()
 		if p.trackLeases.Load() {
-			if p.debugLeaks.Load() {
-				l.stack = callers()
-			}
 			p.leases.Store(l, struct{}{})
 		}
 	}

@@ -225,11 +225,17 @@ func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
 		return p.getTraced(ctx, key)
 	}
 	if l := p.getFast(ctx, key); l != nil {
+		if p.debugLeaks.Load() {
+			l.recordStack()
+		}
 		return l, nil
 	}
 	l, _, err := p.getSlow(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if p.debugLeaks.Load() {
+		l.recordStack()
 	}
 	return l, nil
 }
@@ -268,6 +274,9 @@ func (p *pool) getTraced(ctx context.Context, key string) (SSHClient, error) {
 	}
 	d.ConnID = l.e.id
 	p.tracer.TraceGetEnd(ctx, d)
+	if p.debugLeaks.Load() {
+		l.recordStack()
+	}
 	return l, nil
 }
 

@@ -1,0 +1,200 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+func circuitConfig(threshold int) pool.PoolConfig {
+	cfg := testConfig()
+	cfg.Advanced.CircuitThreshold, cfg.Advanced.CircuitCooldown = threshold, time.Minute
+	return cfg
+}
+
+// TestCircuitOpensAfterThreshold: consecutive retryable dial failures
+// open the circuit; then Gets fail fast with ErrCircuitOpen naming the key
+// and the last dial error, without dialling.
+func TestCircuitOpensAfterThreshold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindRefused})
+		p := newTestPool(t, f, circuitConfig(3), nil)
+		events, cancel := p.Health().Subscribe(8)
+		defer cancel()
+		for range 3 {
+			if _, err := p.Get(context.Background(), "a"); errors.Is(err, pool.ErrCircuitOpen) {
+				t.Fatal("circuit open before the threshold")
+			}
+		}
+		for range 5 {
+			_, err := p.Get(context.Background(), "a")
+			var ce *pool.CircuitError
+			if !errors.Is(err, pool.ErrCircuitOpen) || !errors.As(err, &ce) || ce.Key != "a" ||
+				pool.Classify(err) != pool.KindRefused || !strings.Contains(err.Error(), `"a"`) {
+				t.Fatalf("Get = %v, want ErrCircuitOpen for a with the last dial error", err)
+			}
+		}
+		if f.dials.Load() != 3 {
+			t.Errorf("dials = %d, want 3", f.dials.Load())
+		}
+		if s := p.GetSnapshot(); s.CircuitOpens != 1 {
+			t.Errorf("circuit opens = %d", s.CircuitOpens)
+		}
+		if got := eventTypes(drainEvents(events)); got != "circuit-open" {
+			t.Errorf("events = %s", got)
+		}
+		if rep := p.HealthCheck(context.Background()); rep.Status != pool.StatusUnhealthy || rep.Ready() ||
+			rep.Keys[0].Circuit != pool.CircuitOpen || rep.Keys[0].LastErr == "" {
+			t.Errorf("report %+v, want unhealthy with a's circuit open", rep)
+		}
+	})
+}
+
+// TestCircuitHalfOpenLetsOneTrialThrough: after the cooldown exactly one
+// dial passes; concurrent Gets wait for it instead of dialling; its
+// success closes the circuit.
+func TestCircuitHalfOpenLetsOneTrialThrough(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindRefused})
+		p := newTestPool(t, f, circuitConfig(1), nil)
+		events, cancel := p.Health().Subscribe(8)
+		defer cancel()
+		_, _ = p.Get(context.Background(), "a")
+		if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrCircuitOpen) {
+			t.Fatalf("Get = %v, want circuit open", err)
+		}
+		time.Sleep(time.Minute)
+		f.setErr(nil)
+		gate := f.block()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				c, err := p.Get(context.Background(), "a")
+				errs[i] = err
+				if err == nil {
+					mustRelease(t, p, "a", c)
+				}
+			})
+		}
+		synctest.Wait()
+		if f.dials.Load() != 2 {
+			t.Errorf("dials in half-open = %d, want 2 (the failure and one trial)", f.dials.Load())
+		}
+		close(gate)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Get %d = %v", i, err)
+			}
+		}
+		if got := eventTypes(drainEvents(events)); got != "circuit-open,circuit-half-open,circuit-closed" {
+			t.Errorf("events = %s", got)
+		}
+		if rep := p.HealthCheck(context.Background()); rep.Status != pool.StatusHealthy {
+			t.Errorf("report %+v", rep)
+		}
+	})
+}
+
+// TestCircuitTrialFailureReopens: a failed trial reopens the circuit for
+// another cooldown.
+func TestCircuitTrialFailureReopens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindTimeout})
+		p := newTestPool(t, f, circuitConfig(2), nil)
+		for range 2 {
+			_, _ = p.Get(context.Background(), "a")
+		}
+		time.Sleep(time.Minute)
+		if _, err := p.Get(context.Background(), "a"); err == nil || errors.Is(err, pool.ErrCircuitOpen) {
+			t.Fatalf("trial = %v, want the dial error", err)
+		}
+		if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrCircuitOpen) {
+			t.Fatalf("after failed trial = %v, want circuit open", err)
+		}
+		if f.dials.Load() != 3 {
+			t.Errorf("dials = %d, want 3", f.dials.Load())
+		}
+	})
+}
+
+// TestPermanentDialErrorOpensCircuitAtOnce: an authentication failure is
+// dialled once; every later Get, Run and Warmup fails fast.
+func TestPermanentDialErrorOpensCircuitAtOnce(t *testing.T) {
+	f := newFactory()
+	f.setErr(&kindErr{pool.KindAuth})
+	cfg := circuitConfig(5)
+	cfg.WarmupKeys, cfg.WarmupConnections = []string{"a"}, 1
+	p := newTestPool(t, f, cfg, nil)
+	for range 10 {
+		_, _ = p.Get(context.Background(), "a")
+	}
+	_, err := p.Run(context.Background(), "a", "ok")
+	if !errors.Is(err, pool.ErrCircuitOpen) || pool.Classify(err) != pool.KindAuth {
+		t.Errorf("Run = %v (%v), want circuit open, kind auth", err, pool.Classify(err))
+	}
+	if err := p.Warmup(context.Background()); !errors.Is(err, pool.ErrCircuitOpen) {
+		t.Errorf("Warmup = %v", err)
+	}
+	if f.dials.Load() != 1 {
+		t.Errorf("dials = %d, want 1", f.dials.Load())
+	}
+}
+
+// TestCircuitDisabled: a negative threshold dials every time.
+func TestCircuitDisabled(t *testing.T) {
+	f := newFactory()
+	f.setErr(&kindErr{pool.KindAuth})
+	p := newTestPool(t, f, circuitConfig(-1), nil)
+	for range 3 {
+		if _, err := p.Get(context.Background(), "a"); errors.Is(err, pool.ErrCircuitOpen) {
+			t.Fatal(err)
+		}
+	}
+	if f.dials.Load() != 3 {
+		t.Errorf("dials = %d, want 3", f.dials.Load())
+	}
+}
+
+// TestCircuitIgnoresCanceledDial: a dial canceled by Close does not count.
+func TestCircuitIgnoresCanceledDial(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindRefused})
+		p := pool.NewPool(f, circuitConfig(1), nil)
+		_, _ = p.Get(context.Background(), "a")
+		time.Sleep(time.Minute)
+		f.setErr(nil)
+		f.block()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-f.entered; cancel() }()
+		_, _ = p.Get(ctx, "a") // the trial dial goes on without the caller
+		_ = p.Close()          // and is canceled by Close
+		if s := p.GetSnapshot(); s.CircuitOpens != 1 {
+			t.Errorf("circuit opens = %d, want 1", s.CircuitOpens)
+		}
+	})
+}
+
+func TestCircuitStateNames(t *testing.T) {
+	if pool.CircuitHalfOpen.String() != "half-open" || pool.CircuitState(7).String() != "CircuitState(7)" {
+		t.Error("names")
+	}
+	if b, _ := pool.CircuitOpen.MarshalText(); string(b) != "open" {
+		t.Error(string(b))
+	}
+	e := &pool.CircuitError{Key: "k", State: pool.CircuitOpen}
+	if !errors.Is(e, pool.ErrCircuitOpen) || !strings.Contains(e.Error(), "circuit open") {
+		t.Error(e)
+	}
+}

@@ -1,0 +1,315 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// drainEvents returns the events buffered on ch without blocking.
+func drainEvents(ch <-chan pool.HealthEvent) []pool.HealthEvent {
+	var out []pool.HealthEvent
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return out
+			}
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+func eventTypes(evs []pool.HealthEvent) string {
+	var s []string
+	for _, ev := range evs {
+		s = append(s, ev.Type.String())
+	}
+	return strings.Join(s, ",")
+}
+
+// TestLostConnectionRetiredAtOnce: a client whose Done closes is retired
+// by its watcher without a probe or a Get, counted, traced and published.
+func TestLostConnectionRetiredAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		rec := &recTracer{}
+		p := newTestPool(t, f, testConfig(), rec)
+		events, cancel := p.Health().Subscribe(8)
+		defer cancel()
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		f.client(0).lieAlive.Store(true) // only Done tells
+		f.client(0).kill()
+		synctest.Wait()
+		s := p.GetSnapshot()
+		if s.ClosedByReason[pool.ReasonUnhealthy] != 1 || s.Replacements != 1 || s.Idle != 1 {
+			t.Fatalf("closed unhealthy=%d replacements=%d idle=%d, want 1, 1, 1 (replaced: just used)",
+				s.ClosedByReason[pool.ReasonUnhealthy], s.Replacements, s.Idle)
+		}
+		if got := eventTypes(drainEvents(events)); got != "lost,replacing" {
+			t.Errorf("events = %s, want lost,replacing", got)
+		}
+		if !rec.has("state a idle->unhealthy unhealthy") {
+			t.Errorf("trace: %v", rec.events)
+		}
+		c := mustGet(t, p, "a")
+		if pool.Underlying(c) == pool.SSHClient(f.client(0)) {
+			t.Error("dead connection handed out")
+		}
+		mustRelease(t, p, "a", c)
+		if f.dials.Load() != 2 {
+			t.Errorf("dials = %d, want 2 (the Get used the replacement)", f.dials.Load())
+		}
+	})
+}
+
+// TestLostBusyConnectionFinishesLeases: a dead connection with a lease is
+// retired at once (no new leases) and closed when the lease ends.
+func TestLostBusyConnectionFinishesLeases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		p := newTestPool(t, f, testConfig(), nil)
+		held := mustGet(t, p, "a")
+		f.client(0).lieAlive.Store(true)
+		close(f.client(0).done) // the connection dies; Close not called yet
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.Unhealthy != 1 {
+			t.Fatalf("unhealthy=%d, want 1", s.Unhealthy)
+		}
+		c := mustGet(t, p, "a") // a new connection, not the dead one
+		if pool.ConnID(c) == pool.ConnID(held) {
+			t.Error("dead connection leased")
+		}
+		mustRelease(t, p, "a", c)
+		f.client(0).closeOnce.Do(func() { f.client(0).closed.Store(true); f.client(0).f.open.Add(-1) })
+		mustRelease(t, p, "a", held)
+		if s := p.GetSnapshot(); s.Unhealthy != 0 || s.ClosedByReason[pool.ReasonUnhealthy] != 1 {
+			t.Errorf("after release unhealthy=%d closed=%d", s.Unhealthy, s.ClosedByReason[pool.ReasonUnhealthy])
+		}
+	})
+}
+
+// TestLostConnectionReplacedInBackground: a recently used connection that
+// dies is replaced without waiting for a Get; an unused key's is not
+// (outside its use window).
+func TestLostConnectionReplacedInBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		cfg := testConfig()
+		cfg.HealthInterval = time.Minute
+		p := newTestPool(t, f, cfg, nil)
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		mustRelease(t, p, "b", mustGet(t, p, "b"))
+		_ = p.Entries() // stamps both releases
+		f.client(0).kill()
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.Replacements != 1 || s.Created != 3 || s.Idle != 2 {
+			t.Fatalf("replacements=%d created=%d idle=%d, want 1, 3, 2", s.Replacements, s.Created, s.Idle)
+		}
+		time.Sleep(2 * time.Minute) // b falls out of its use window
+		f.client(1).kill()
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.Replacements != 1 || s.Idle != 1 {
+			t.Errorf("unused key replaced: replacements=%d idle=%d", s.Replacements, s.Idle)
+		}
+	})
+}
+
+// TestWarmKeysToppedUpByHealthLoop: a warm-up key that lost its
+// connections is refilled to WarmupConnections at once and, when that
+// dial failed, at the next health tick.
+func TestWarmKeysToppedUpByHealthLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		cfg := testConfig()
+		cfg.WarmupKeys, cfg.WarmupConnections, cfg.HealthInterval = []string{"w"}, 1, time.Minute
+		p := newTestPool(t, f, cfg, nil)
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.setErr(&kindErr{pool.KindRefused})
+		f.client(0).kill()
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.Replacements != 1 || s.Idle != 0 {
+			t.Fatalf("replacements=%d idle=%d, want a failed replacement", s.Replacements, s.Idle)
+		}
+		f.setErr(nil)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.Replacements != 2 || s.Idle != 1 {
+			t.Errorf("replacements=%d idle=%d, want the tick to refill", s.Replacements, s.Idle)
+		}
+	})
+}
+
+// TestHealthLoopProbesIdleAndSilentBusy: the loop probes idle connections
+// and busy ones without a release for an interval, not busy ones that
+// keep completing leases.
+func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &countingMonitor{}
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
+		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		defer p.Close()
+		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
+		silent := mustGet(t, p, "silent")
+		active := mustGet(t, p, "active")
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // "active" completes a lease every 30s
+			time.Sleep(30 * time.Second)
+			mustRelease(t, p, "active", active)
+			active = mustGet(t, p, "active")
+		}
+		synctest.Wait()
+		byKey := map[string]bool{}
+		for _, e := range p.Entries() {
+			byKey[e.Key] = !e.LastHealthCheck.IsZero()
+		}
+		if !byKey["idle"] || !byKey["silent"] || byKey["active"] {
+			t.Errorf("probed = %v, want idle and silent only", byKey)
+		}
+		if m.n.Load() != 2 {
+			t.Errorf("probes = %d, want 2 (one tick, jitter < 10%%)", m.n.Load())
+		}
+		mustRelease(t, p, "silent", silent)
+		mustRelease(t, p, "active", active)
+	})
+}
+
+// hangMonitor blocks every probe until its context ends.
+type hangMonitor struct{ calls atomic.Int64 }
+
+func (m *hangMonitor) CheckHealth(ctx context.Context, _ string, _ pool.SSHClient) error {
+	m.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestProbeTimeoutClosesClient: a probe that hangs past HealthTimeout
+// closes the client and retires the connection at once.
+func TestProbeTimeoutClosesClient(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		cfg := testConfig()
+		cfg.HealthTimeout = time.Second
+		p := pool.NewPoolWithHealth(f, cfg, &hangMonitor{}, nil)
+		defer p.Close()
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		rep := p.HealthCheck(context.Background())
+		if rep.Unhealthy != 1 || !f.client(0).closed.Load() {
+			t.Fatalf("report %+v, client closed %t", rep, f.client(0).closed.Load())
+		}
+		if !errors.Is(errors.New(rep.Failures[0].Err), context.DeadlineExceeded) && !strings.Contains(rep.Failures[0].Err, "deadline") {
+			t.Errorf("failure = %q", rep.Failures[0].Err)
+		}
+		if s := p.GetSnapshot(); s.Total != 0 {
+			t.Errorf("total = %d, want 0", s.Total)
+		}
+	})
+}
+
+// TestPerKeyHealthConfig: a key's threshold needs that many consecutive
+// failures; its command replaces the keepalive; RTT is recorded.
+func TestPerKeyHealthConfig(t *testing.T) {
+	f := newFactory()
+	m := pool.NewPoolHealthMonitor(pool.HealthConfig{})
+	m.SetKeyConfig("two", pool.HealthConfig{Threshold: 2})
+	m.SetKeyConfig("cmd", pool.HealthConfig{Command: "fail"})
+	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	defer p.Close()
+	for _, k := range []string{"two", "cmd"} {
+		mustRelease(t, p, k, mustGet(t, p, k))
+	}
+	dead := errors.New("no reply")
+	f.client(0).keepErr.Store(&dead)
+	rep := p.HealthCheck(context.Background())
+	if rep.Unhealthy != 2 || rep.Status != pool.StatusDegraded {
+		t.Fatalf("report %+v", rep)
+	}
+	if f.client(0).closed.Load() || !f.client(1).closed.Load() {
+		t.Fatal("want two kept (1 of 2 failures), cmd closed")
+	}
+	if kh := rep.Keys[len(rep.Keys)-1]; kh.Key != "two" || kh.Usable != 1 || kh.Conns[0].LastErr != "no reply" {
+		t.Errorf("key report %+v", kh)
+	}
+	_ = p.HealthCheck(context.Background())
+	if !f.client(0).closed.Load() {
+		t.Error("second failure did not close two")
+	}
+	if got := m.HealthConfigFor("other"); got != (pool.HealthConfig{}) {
+		t.Errorf("default config = %+v", got)
+	}
+}
+
+// TestHealthCheckRecordsRTTAndVerdict covers the healthy verdict and the
+// RTT average.
+func TestHealthCheckRecordsRTTAndVerdict(t *testing.T) {
+	f := newFactory()
+	m := pool.NewPoolHealthMonitor(pool.HealthConfig{Command: "ok"})
+	m.SetKeyConfig("ka", pool.HealthConfig{})
+	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	defer p.Close()
+	mustRelease(t, p, "a", mustGet(t, p, "a"))
+	mustRelease(t, p, "ka", mustGet(t, p, "ka"))
+	for range 2 {
+		if rep := p.HealthCheck(context.Background()); rep.Status != pool.StatusHealthy || !rep.Ready() || rep.Healthy != 2 {
+			t.Fatalf("report %+v", rep)
+		}
+	}
+	if f.client(0).runs.Load() != 2 {
+		t.Errorf("command probes = %d, want 2", f.client(0).runs.Load())
+	}
+	for _, e := range p.Entries() {
+		if e.RTT < 0 || e.AvgRTT < 0 {
+			t.Errorf("%s rtt %v avg %v", e.Key, e.RTT, e.AvgRTT)
+		}
+	}
+	b, _ := pool.StatusUnhealthy.MarshalText()
+	if string(b) != "unhealthy" || pool.HealthStatus(9).String() != "HealthStatus(9)" {
+		t.Errorf("status names: %s", b)
+	}
+}
+
+// TestSubscribeDropsWhenFull: a full subscriber never blocks the pool;
+// the drop is counted; cancel closes the channel and is idempotent.
+func TestSubscribeDropsWhenFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		p := newTestPool(t, f, testConfig(), nil)
+		ch, cancel := p.Health().Subscribe(0)
+		for i := range 3 {
+			c := mustGet(t, p, "a")
+			mustRelease(t, p, "a", c)
+			f.client(i).kill()
+			synctest.Wait()
+		}
+		if n := len(drainEvents(ch)); n != 1 || p.Health().Dropped() == 0 {
+			t.Errorf("received %d, dropped %d", n, p.Health().Dropped())
+		}
+		cancel()
+		cancel()
+		if _, ok := <-ch; ok {
+			t.Error("channel open after cancel")
+		}
+	})
+}
+
+func TestEventNames(t *testing.T) {
+	if pool.EventLeakReleased.String() != "leak-released" || pool.HealthEventType(99).String() != "HealthEventType(99)" {
+		t.Error("event names")
+	}
+	if b, _ := pool.EventLost.MarshalText(); string(b) != "lost" {
+		t.Errorf("MarshalText = %s", b)
+	}
+}
