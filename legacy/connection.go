@@ -115,7 +115,11 @@ func (c *PooledConnection) IsHealthy() bool {
 }
 
 // TestHealth runs the health command (WithHealthCommand, "true" by default)
-// bounded by the health timeout, records the outcome and returns it.
+// bounded by the health timeout, records the outcome and returns it. A
+// failure marks the connection unhealthy for good: a later check that passes
+// does not revive it, so the pool replaces it on the next
+// GetOrCreateConnection however long that takes (a probe that outlived a
+// stall used to hand the stalled connection out again).
 func (c *PooledConnection) TestHealth() error {
 	if err := c.beginProbe(); err != nil {
 		c.markUnhealthy(err)
@@ -130,7 +134,6 @@ func (c *PooledConnection) TestHealth() error {
 		c.markUnhealthy(err)
 		return err
 	}
-	c.healthy.Store(true)
 	return nil
 }
 
@@ -251,10 +254,12 @@ func (c *PooledConnection) noteResult(err error) {
 	}
 }
 
+// markUnhealthy records err and then marks the connection unhealthy, in
+// that order, so that whoever sees it unhealthy also sees why.
 func (c *PooledConnection) markUnhealthy(err error) {
-	c.healthy.Store(false)
 	msg := err.Error()
 	c.lastErr.Store(&msg)
+	c.healthy.Store(false)
 }
 
 // status returns the connection's ConnectionStatus.

@@ -14,11 +14,12 @@ import (
 // TestPoolHealthTickerStalledServer: a server that stops answering fails
 // the health check by its timeout; the ticker marks the connection
 // unhealthy, and once the server answers again GetOrCreateConnection
-// replaces it.
+// replaces it. The health timeout is what detects the stall, so it is long
+// enough that a loaded machine never fails a check of the healthy server.
 func TestPoolHealthTickerStalledServer(t *testing.T) {
 	e := newEnv(t)
 	p := e.legacyPool(t, legacy.WithHealthInterval(20*time.Millisecond),
-		legacy.WithHealthCheck("true", 100*time.Millisecond))
+		legacy.WithHealthCheck("true", 2*time.Second))
 	s := e.server("stall")
 	c, err := p.GetPooledConnection(s, false)
 	must(t, err)
@@ -69,7 +70,7 @@ func TestPoolReplacesDroppedConnection(t *testing.T) {
 // finishes there although the flags moved the key to the new pool (and the
 // drain spared its busy connection); the next command runs on the new pool.
 func TestRouterInFlightFinishesOnItsPool(t *testing.T) {
-	e := newEnv(t)
+	e, release := newBlockingEnv(t)
 	lp := e.legacyPool(t)
 	ad, np := e.adapter(t)
 	client, flags := newFlags(t, flagSet(0, false))
@@ -77,12 +78,13 @@ func TestRouterInFlightFinishesOnItsPool(t *testing.T) {
 	s := e.server("inflight")
 	conn := connect(t, r, s, false)
 	done := make(chan error, 1)
-	go func() { _, err := conn.ExecuteCommand("sleep 0.3"); done <- err }()
+	go func() { _, err := conn.ExecuteCommand(blockCommand); done <- err }()
 	waitFor(t, func() bool { return lp.GetConnectionStatus()[legacy.Key(s, false)].InUse == 1 })
 	flags.UpdateFlags(flagSet(100, false))
 	if out, err := conn.ExecuteCommand("echo new"); err != nil || out != "new\n" {
 		t.Fatalf("after flip: %q, %v", out, err)
 	}
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("in-flight legacy command: %v", err)
 	}

@@ -75,6 +75,33 @@ func newSSHDEnv(t testing.TB) *env {
 	return e
 }
 
+// blockCommand is a command that newBlockingEnv's server runs until the
+// test releases it.
+const blockCommand = "block"
+
+// newBlockingEnv is newEnv on a server that runs blockCommand until release
+// is called (or its session ends) and every other command as sshtest's
+// DefaultHandler does: a test holds a command in flight for as long as it
+// needs, however slow the machine. Cleanup releases it.
+func newBlockingEnv(t testing.TB) (e *env, release func()) {
+	t.Helper()
+	released := make(chan struct{})
+	release = sync.OnceFunc(func() { close(released) })
+	e = newEnv(t, sshtest.WithHandler(func(ctx context.Context, s *sshtest.Session) int {
+		if s.Command != blockCommand {
+			return sshtest.DefaultHandler(ctx, s)
+		}
+		select {
+		case <-released:
+			return 0
+		case <-ctx.Done():
+			return sshtest.ExitSignalled
+		}
+	}))
+	t.Cleanup(release)
+	return e, release
+}
+
 func (e *env) init() {
 	e.reg = sshconn.NewRegistry()
 	e.registrar = registrar{e.reg}

@@ -288,15 +288,19 @@ func (p *ConnectionPool) loop(interval time.Duration, fn func()) {
 	}
 }
 
-// checkHealth runs TestHealth on every connection, one after the other as
-// the old ticker did. A failed check marks the connection unhealthy; the
-// next GetOrCreateConnection replaces it and the stale sweep removes it.
+// checkHealth runs TestHealth on every usable connection, one after the
+// other as the old ticker did. A failed check marks the connection unhealthy;
+// the next GetOrCreateConnection replaces it and the stale sweep removes it.
+// Unhealthy connections are not probed again: a probe in flight would keep
+// the sweep from claiming them.
 func (p *ConnectionPool) checkHealth() {
 	for _, c := range p.snapshot() {
 		if p.ctx.Err() != nil {
 			return
 		}
-		c.TestHealth() // the outcome is recorded on c
+		if c.usable() {
+			c.TestHealth() // the outcome is recorded on c
+		}
 	}
 }
 

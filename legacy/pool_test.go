@@ -97,6 +97,40 @@ func TestPoolHealthTickerMarksDead(t *testing.T) {
 	})
 }
 
+// TestPoolUnhealthyNotRevived: a connection that failed a health check stays
+// unhealthy when its server answers again, and the ticker stops probing it:
+// whenever the next GetOrCreateConnection comes, it replaces the connection.
+// Regression test for "unhealthy connection handed out again" in
+// TestPoolHealthTickerStalledServer under load: the ticker kept probing the
+// unhealthy connection, and a probe that ran after the server recovered
+// marked it healthy again before the Get.
+func TestPoolUnhealthyNotRevived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeFactory{}
+		p := legacy.NewConnectionPool(f)
+		defer p.Stop()
+		c, err := p.GetPooledConnection(fakeServer, false)
+		must(t, err)
+		f.client(0).broken.Store(true)
+		time.Sleep(legacy.DefaultHealthInterval + time.Second)
+		synctest.Wait()
+		if c.IsHealthy() {
+			t.Fatal("failed check did not mark the connection unhealthy")
+		}
+		runs := f.client(0).runs.Load()
+		f.client(0).broken.Store(false) // the server answers again
+		time.Sleep(3 * legacy.DefaultHealthInterval)
+		synctest.Wait()
+		if c.IsHealthy() || f.client(0).runs.Load() != runs {
+			t.Fatalf("unhealthy connection: healthy %v, probed %d more times", c.IsHealthy(), f.client(0).runs.Load()-runs)
+		}
+		c2, err := p.GetPooledConnection(fakeServer, false)
+		if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
+			t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
+		}
+	})
+}
+
 // TestPoolStaleSweep: the sweep closes connections unused for the stale age
 // and keeps used ones.
 func TestPoolStaleSweep(t *testing.T) {
@@ -138,13 +172,13 @@ func TestPoolCleanupStaleConnections(t *testing.T) {
 // connection; it closes when the command ends. RemoveIdleConnection leaves
 // a busy one alone.
 func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
-	e := newEnv(t)
+	e, release := newBlockingEnv(t)
 	p := e.legacyPool(t)
 	s := e.server("rm")
 	c, err := p.GetPooledConnection(s, false)
 	must(t, err)
 	done := make(chan error)
-	go func() { _, err := c.ExecuteCommand("sleep 0.3"); done <- err }()
+	go func() { _, err := c.ExecuteCommand(blockCommand); done <- err }()
 	waitFor(t, func() bool { return p.GetConnectionStatus()[c.Key()].InUse == 1 })
 	if p.RemoveIdleConnection(s, false) {
 		t.Fatal("RemoveIdleConnection removed a busy connection")
@@ -153,6 +187,7 @@ func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
 	if c.Closed() || p.Len() != 0 {
 		t.Fatalf("after RemoveConnection: closed %v len %d", c.Closed(), p.Len())
 	}
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("running command: %v", err)
 	}
@@ -194,13 +229,17 @@ func TestPoolDialErrorIsClassified(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 5 seconds.
+// waitLimit bounds waitFor. It only guards against a hang: conditions are
+// normally met in milliseconds, but a loaded machine can be very slow.
+const waitLimit = 30 * time.Second
+
+// waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
+			t.Fatalf("condition not reached in %v", waitLimit)
 		}
 		time.Sleep(time.Millisecond)
 	}
