@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
@@ -65,3 +66,17 @@ func WithLookupEnv(f func(string) (string, bool)) FileProviderOption {
 
 // Murmur3 exposes the fractional hash.
 func Murmur3(s string) uint32 { return murmur3([]byte(s)) }
+
+// WatchEvents starts the watcher goroutine as Init does, fed by events
+// instead of fsnotify and without Init's first Reload, so that a test can
+// drive the debounce under testing/synctest. stop ends the goroutine and
+// waits for it.
+func (p *FileProvider) WatchEvents(events <-chan fsnotify.Event) (stop func()) {
+	w := &watcher{targets: watchTargets(p.path), events: events,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go p.watchLoop(w)
+	return func() {
+		close(w.stop)
+		<-w.done
+	}
+}

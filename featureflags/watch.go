@@ -16,10 +16,12 @@ import (
 
 // watcher is one run of the file watcher, from Init to Shutdown.
 type watcher struct {
-	fs      *fsnotify.Watcher // nil when the directory could not be watched and polling is on
-	targets map[string]bool   // cleaned paths whose events matter: the file and its symlink target
-	stop    chan struct{}     // closed by Shutdown
-	done    chan struct{}     // closed when the goroutine has ended
+	fs      *fsnotify.Watcher     // nil when the directory could not be watched and polling is on
+	events  <-chan fsnotify.Event // fs.Events, or nil
+	errs    <-chan error          // fs.Errors, or nil
+	targets map[string]bool       // cleaned paths whose events matter: the file and its symlink target
+	stop    chan struct{}         // closed by Shutdown
+	done    chan struct{}         // closed when the goroutine has ended
 }
 
 // Init starts watching the flag file; see InitWithContext.
@@ -97,7 +99,9 @@ func (p *FileProvider) newWatcher() (*watcher, error) {
 		p.cfg.logger.Warn("featureflags: cannot watch the flag file, polling only",
 			"path", p.path, "interval", p.cfg.pollInterval, "error", err)
 	}
-	w.fs = fsw
+	if fsw != nil {
+		w.fs, w.events, w.errs = fsw, fsw.Events, fsw.Errors
+	}
 	return w, nil
 }
 
@@ -138,11 +142,9 @@ func (w *watcher) relevant(ev fsnotify.Event) bool {
 // configured, and reloads. It owns w.fs and closes it when stopped.
 func (p *FileProvider) watchLoop(w *watcher) {
 	defer close(w.done)
-	var events <-chan fsnotify.Event
-	var errs <-chan error
+	events, errs := w.events, w.errs
 	if w.fs != nil {
 		defer w.fs.Close()
-		events, errs = w.fs.Events, w.fs.Errors
 	}
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
