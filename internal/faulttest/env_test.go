@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,7 +65,8 @@ func forEachServer(t *testing.T, fn func(t *testing.T, kind server)) {
 
 // envOptions configures newEnv.
 type envOptions struct {
-	maxSessions int // the server's MaxSessions; 0 means its default
+	maxSessions int    // the server's MaxSessions; 0 means its default
+	key         string // the key to register; "" means key
 }
 
 // env is one server behind a fault proxy, a sshconn factory that dials the
@@ -76,6 +78,7 @@ type env struct {
 	sshd  *sshdtest.Server // nil unless kind is sshd
 	sst   *sshtest.Server  // nil unless kind is sshtest
 	reg   *sshconn.Registry
+	key   string // the key registered for the server
 	rec   *recorder
 
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
@@ -106,7 +109,11 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 		upstream, user, signer, hostKey = e.sst.Addr(), "alice", e.sst.ClientSigner(), e.sst.HostKey()
 	}
 	e.proxy = faultproxy.Start(t, upstream)
-	e.register(t, key, user, signer, hostKey)
+	e.key = o.key
+	if e.key == "" {
+		e.key = key
+	}
+	e.register(t, e.key, user, signer, hostKey)
 	return e
 }
 
@@ -428,4 +435,21 @@ func warm(t testing.TB, p pool.Pool) uint64 {
 		t.Fatalf("after warm-up: %d connections, want 1", len(ids))
 	}
 	return ids[0]
+}
+
+// firstEvent returns the time of the first health event of key k of one
+// of types whose Time is in [from, to).
+func (r *recorder) firstEvent(k string, from, to time.Time, types ...pool.HealthEventType) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var first time.Time
+	for _, ev := range r.events {
+		if ev.Key != k || !slices.Contains(types, ev.Type) || ev.Time.Before(from) || !ev.Time.Before(to) {
+			continue
+		}
+		if first.IsZero() || ev.Time.Before(first) {
+			first = ev.Time
+		}
+	}
+	return first, !first.IsZero()
 }
