@@ -139,7 +139,9 @@ func (c *countTracer) TraceRelease(pool.ReleaseData) { c.n++ }
 
 // BenchmarkIdleMemory reports the heap per idle pooled connection with
 // 1,000 connections: client=fake measures the pool's own overhead (the
-// clients exist before the pool is built and are excluded); client=sshtest
+// clients exist before the pool is built and are excluded), its heap
+// (pool-B/conn) and the stacks of its per-connection death watchers
+// (pool-stack-B/conn) reported apart; client=sshtest
 // measures everything for real SSH connections to an in-process sshtest
 // server (client and server side, plus the pool). Run with -benchtime 1x.
 func BenchmarkIdleMemory(b *testing.B) {
@@ -156,10 +158,11 @@ func BenchmarkIdleMemory(b *testing.B) {
 				clients[k], _ = f.Dial(context.Background(), k)
 			}
 			pre := pool.ConnectionFactoryFunc(func(_ context.Context, k string) (pool.SSHClient, error) { return clients[k], nil })
-			before := heap()
+			before, stack := heap(), stackInuse()
 			p := pool.NewPool(pre, pool.PoolConfig{MaxConnections: conns, MaxConnectionsPerKey: 1}, nil)
 			warm(b, p, keys)
 			b.ReportMetric(float64(heap()-before)/conns, "pool-B/conn")
+			b.ReportMetric(float64(stackInuse()-stack)/conns, "pool-stack-B/conn")
 			_ = p.Close()
 		}
 	})
@@ -185,6 +188,15 @@ func warm(b *testing.B, p pool.Pool, keys []string) {
 		}
 		_ = p.Release(k, c)
 	}
+}
+
+// stackInuse returns the memory of goroutine stacks (not in HeapAlloc):
+// the pool's death watchers live there.
+func stackInuse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.StackInuse
 }
 
 // heap returns the live heap after a GC.

@@ -65,9 +65,7 @@ func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
 	p.mu.Lock()
 	ks.dialing--
 	p.dialing--
-	if ks.guard != nil {
-		fx.event(ks.guard.record(err))
-	}
+	p.recordDialLocked(ks, err, &fx)
 	switch {
 	case err != nil:
 		p.failWaitersLocked(ks, err)
@@ -81,6 +79,22 @@ func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
 	p.dropKeyIfIdleLocked(ks)
 	p.mu.Unlock()
 	p.apply(&fx)
+}
+
+// recordDialLocked tells ks's guard a dial's outcome. A key gets its
+// circuit breaker at its first failed dial and drops it once a dial
+// succeeds, so healthy keys carry none (memory per idle connection).
+func (p *pool) recordDialLocked(ks *keyState, err error, fx *effects) {
+	if ks.guard == nil && err != nil && p.newGuard == nil {
+		ks.guard = p.newCircuit(ks.name)
+	}
+	if ks.guard == nil {
+		return
+	}
+	fx.event(ks.guard.record(err))
+	if c, ok := ks.guard.(*circuit); ok && c.quiet() {
+		ks.guard = nil
+	}
 }
 
 // warmup dials up to n connections for each key, keys in parallel (at

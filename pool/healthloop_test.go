@@ -213,8 +213,14 @@ func TestProbeTimeoutClosesClient(t *testing.T) {
 		if !errors.Is(errors.New(rep.Failures[0].Err), context.DeadlineExceeded) && !strings.Contains(rep.Failures[0].Err, "deadline") {
 			t.Errorf("failure = %q", rep.Failures[0].Err)
 		}
-		if s := p.GetSnapshot(); s.Total != 0 {
-			t.Errorf("total = %d, want 0", s.Total)
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonUnhealthy] != 1 {
+			t.Errorf("closed unhealthy = %d, want 1", s.ClosedByReason[pool.ReasonUnhealthy])
+		}
+		for _, e := range p.Entries() {
+			if e.ID == 1 {
+				t.Errorf("hung connection still pooled: %v", e)
+			}
 		}
 	})
 }

@@ -6,30 +6,6 @@ import (
 	"time"
 )
 
-// watchLocked starts e's death watcher: one small goroutine, owned by the
-// pool (p.wg), parked until e's client reports its connection ended
-// (Done) or the pool closes. A dead connection is then retired at once,
-// without waiting for a probe or a Get to trip over it. The caller holds
-// pool.mu and the pool is not closed (so Close waits for the watcher).
-//
-// Cost: one parked goroutine per connection (its stack and g, about 2.6
-// KB; see BenchmarkIdleMemory). x/crypto already parks 6 goroutines per
-// client (≈38 KB), and SSHClient offers no callback to hang the wake-up on
-// without a goroutine.
-func (p *pool) watchLocked(e *poolEntry) {
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		select {
-		case <-e.client.Done():
-			if e.state.Load() == 0 { // not retired by the pool itself
-				p.hi.handleUnhealthyConnection(e, EventLost, e.client.Err())
-			}
-		case <-p.ctx.Done():
-		}
-	}()
-}
-
 // handleUnhealthyConnection retires e as unhealthy: it gets no new
 // leases, its leases in flight finish, it is closed once they end, and
 // replaceConnection decides whether to dial a replacement. typ is

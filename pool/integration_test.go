@@ -145,6 +145,8 @@ func TestSessionLimitRefusalIsRetriedNotUnhealthy(t *testing.T) {
 		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond}}
 	p := pool.NewPool(be.factory, cfg, nil)
 	defer p.Close()
+	events, cancel := p.Health().Subscribe(16)
+	defer cancel()
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -159,6 +161,9 @@ func TestSessionLimitRefusalIsRetriedNotUnhealthy(t *testing.T) {
 	s := p.GetSnapshot()
 	if s.ClosedByReason[pool.ReasonUnhealthy] != 0 || s.Dials != 1 {
 		t.Errorf("unhealthy=%d dials=%d, want 0, 1", s.ClosedByReason[pool.ReasonUnhealthy], s.Dials)
+	}
+	if evs := drainEvents(events); len(evs) != 0 || s.CircuitOpens != 0 {
+		t.Errorf("health events %s, circuit opens %d: a session limit is not a health failure", eventTypes(evs), s.CircuitOpens)
 	}
 	if be.srv.Stats().ChannelsRejected == 0 {
 		t.Error("server never refused a session: the test did not test the limit")

@@ -141,10 +141,11 @@ type pool struct {
 	closed       bool
 	strategy     EvictionStrategy
 	drained      chan struct{} // closed once closed && open == 0
-	// newGuard, when set, gives each new key a circuit breaker (the seam
-	// for health integration). Set before the pool is shared.
+	// newGuard, when set (tests), gives each new key this guard instead of
+	// the circuit breaker that a key gets at its first failed dial.
 	newGuard func(key string) dialGuard
 
+	watchers   []*watchShard         // guarded by mu: death watchers
 	hi         PoolHealthIntegration // health loop, replacement, events
 	cleanup    *CleanupManager
 	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
@@ -191,7 +192,6 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	}
 	p.hi.p = p
 	p.cleanup = &CleanupManager{p: p}
-	p.newGuard = p.newCircuit
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
 	p.hist = newHistory(config.HistorySize)
