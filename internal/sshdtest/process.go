@@ -99,7 +99,9 @@ func (s *Server) pidFileIs(pid int) bool {
 // version banner. It answers with a banner of its own (without one sshd
 // logs an error for the probe) and half-closes, then waits for sshd's
 // connection process to hang up: until it has, the probe holds one of the
-// MaxStartups slots, and a test of WithMaxStartups(1) would race with it.
+// MaxStartups slots. The listener frees that slot only when it notices the
+// hang-up, possibly a little later, so a client that needs every slot free
+// retries a connection dropped with "Exceeded MaxStartups".
 func bannerOK(addr string) bool {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
