@@ -39,6 +39,38 @@
 // returns only when every goroutine the pool started has ended;
 // CloseContext first lets leases in flight finish.
 //
+// # Health and cleanup
+//
+// Constructors start nothing; Start starts the background loops and Close
+// stops and waits for them.
+//
+//   - Death is noticed at once: watcher goroutines (one per 64
+//     connections) wait on every client's Done and retire a connection
+//     whose connection ended (EventLost), as does a connection-level
+//     error of a lease's Run, Exec, NewSession or DialContext. A
+//     session-limit refusal is retried, never a health failure.
+//   - The health loop (PoolHealthIntegration) probes, every HealthInterval
+//     with jitter, idle connections and busy ones without a release for an
+//     interval, with the HealthMonitor (keepalive@openssh.com by default;
+//     PoolHealthMonitor configures interval, timeout, threshold and a
+//     command per key). A probe that times out closes its client; a key's
+//     threshold of consecutive failures marks a connection unhealthy. RTT
+//     is recorded per connection.
+//   - An unhealthy connection gets no new leases, its leases finish, it is
+//     closed, and it is replaced in the background when the key has
+//     waiters, is a warm-up key below WarmupConnections, or was just used.
+//   - A key whose dials keep failing (CircuitThreshold in a row), or fail
+//     permanently (authentication, host key), opens its circuit: Get fails
+//     fast with ErrCircuitOpen for CircuitCooldown, then one trial dial
+//     decides.
+//   - The CleanupManager closes connections idle past MaxIdleTime or older
+//     than MaxLifetime, shrinks to lowered limits, and reports leases held
+//     past LeakThreshold (once, and again when released).
+//
+// HealthCheck reports per key and connection with a verdict for readiness
+// probes; Health().Subscribe streams HealthEvents, which also reach a
+// tracer that implements HealthEventTracer.
+//
 // # Concurrency
 //
 // The hit path (Get on a key with a free slot and nobody queued, Release
@@ -51,6 +83,7 @@
 // lock: decisions made under the mutex are collected and carried out after
 // unlocking.
 //
-// The pool starts goroutines only for dials (and Warmup runs its own); it
-// owns and waits for all of them.
+// The pool starts goroutines for dials, death watchers and, after Start,
+// the health and cleanup loops (Warmup runs its own); it owns and waits for
+// all of them.
 package pool

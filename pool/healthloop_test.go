@@ -3,6 +3,8 @@ package pool_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -318,4 +320,38 @@ func TestEventNames(t *testing.T) {
 	if b, _ := pool.EventLost.MarshalText(); string(b) != "lost" {
 		t.Errorf("MarshalText = %s", b)
 	}
+}
+
+// TestWatcherShards: connections beyond one watcher's 64 get another;
+// deaths anywhere in a shard retire exactly that connection, and the
+// survivors stay watched.
+func TestWatcherShards(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 150
+		f := newFactory()
+		cfg := pool.PoolConfig{MaxConnections: n, MaxConnectionsPerKey: 1, HealthInterval: -1, CleanupInterval: -1}
+		p := newTestPool(t, f, cfg, nil)
+		for i := range n {
+			k := fmt.Sprintf("k%d", i)
+			mustRelease(t, p, k, mustGet(t, p, k))
+		}
+		_ = p.Entries()       // stamps the releases
+		time.Sleep(time.Hour) // out of the replacement window
+		before := runtime.NumGoroutine()
+		for _, i := range []int{0, 63, 64, 100, 149, 5} {
+			f.client(i).kill()
+		}
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonUnhealthy] != 6 || s.Idle != n-6 {
+			t.Fatalf("closed unhealthy=%d idle=%d", s.ClosedByReason[pool.ReasonUnhealthy], s.Idle)
+		}
+		f.client(1).kill() // a survivor moved by the swaps is still watched
+		synctest.Wait()
+		if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonUnhealthy] != 7 {
+			t.Errorf("closed unhealthy=%d, want 7", s.ClosedByReason[pool.ReasonUnhealthy])
+		}
+		if g := runtime.NumGoroutine(); g != before {
+			t.Errorf("goroutines %d → %d", before, g)
+		}
+	})
 }

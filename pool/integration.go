@@ -81,8 +81,9 @@ func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 }
 
 // usedRecentlyLocked reports whether e had leases or was released within
-// the last HealthInterval (one minute when health checks are off). Caller
-// holds pool.mu.
+// the last HealthInterval (one minute when health checks are off). A
+// release not yet seen by a look (see lastUsedDirty) counts as recent: at
+// worst one replacement dial too many. Caller holds pool.mu.
 func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 	window := p.cfg.HealthInterval
 	if window <= 0 {

@@ -95,3 +95,27 @@ func (t *SlogTracer) TraceMisuse(d MisuseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelWarn, "pool misuse", slog.String("key", d.Key),
 		slog.String("op", d.Op), slog.Any("error", d.Err))
 }
+
+// TraceHealthEvent logs a health event: circuit closes and replacements
+// at Info, the rest at Warn. A leak report carries the Get's stack when
+// DebugLeaks recorded one.
+func (t *SlogTracer) TraceHealthEvent(ev HealthEvent) {
+	level := slog.LevelWarn
+	if ev.Type == EventCircuitClosed || ev.Type == EventReplacing || ev.Type == EventLeakReleased {
+		level = slog.LevelInfo
+	}
+	attrs := []slog.Attr{slog.String("event", ev.Type.String()), slog.String("key", ev.Key)}
+	if ev.ConnID != 0 {
+		attrs = append(attrs, slog.Uint64("conn", ev.ConnID))
+	}
+	if ev.Err != nil {
+		attrs = append(attrs, slog.Any("error", ev.Err))
+	}
+	if ev.Held != 0 {
+		attrs = append(attrs, slog.Duration("held", ev.Held))
+	}
+	if ev.Stack != "" {
+		attrs = append(attrs, slog.String("stack", ev.Stack))
+	}
+	t.log.LogAttrs(context.Background(), level, "pool health event", attrs...)
+}

@@ -311,3 +311,12 @@ func (m multiTracer) TraceMisuse(d MisuseData) {
 		t.TraceMisuse(d)
 	}
 }
+
+// TraceHealthEvent calls every tracer that implements HealthEventTracer.
+func (m multiTracer) TraceHealthEvent(ev HealthEvent) {
+	for _, t := range m {
+		if h, ok := t.(HealthEventTracer); ok {
+			h.TraceHealthEvent(ev)
+		}
+	}
+}

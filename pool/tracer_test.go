@@ -114,10 +114,15 @@ func TestSlogTracer(t *testing.T) {
 	p.HealthCheck(context.Background())
 	f.setErr(&kindErr{pool.KindAuth})
 	_, _ = p.Get(context.Background(), "b")
+	// Through MultiTracer, which forwards health events to tracers that
+	// take them.
+	pool.MultiTracer(pool.NewSlogTracer(log), &recTracer{}).(pool.HealthEventTracer).TraceHealthEvent(
+		pool.HealthEvent{Type: pool.EventLeak, Key: "c", ConnID: 3, Held: time.Minute, Stack: "main.f"})
 	out := buf.String()
 	for _, want := range []string{`"msg":"pool dial"`, `"msg":"pool get"`, `"msg":"pool release"`,
 		`"msg":"pool misuse"`, `"msg":"pool health check"`, `"msg":"pool connection state"`,
-		`"msg":"pool connection closed"`, `"msg":"pool dial failed"`, `"msg":"pool get failed"`, `"component":"sshpool"`} {
+		`"msg":"pool connection closed"`, `"msg":"pool dial failed"`, `"msg":"pool get failed"`, `"component":"sshpool"`,
+		`"event":"probe-failed"`, `"event":"circuit-open"`, `"event":"leak"`, `"stack":"`, `"held":`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s", want)
 		}
