@@ -10,8 +10,9 @@ import (
 // connections idle past MaxIdleTime, retires those older than MaxLifetime
 // (jittered by LifetimeJitter; a leased one closes when its leases end),
 // shrinks the pool to lowered limits, and reports leases held past
-// LeakThreshold. It runs every CleanupInterval and re-arms sooner when the
-// next expiry (idle, lifetime or leak) is nearer. Every close is traced
+// LeakThreshold. It runs every CleanupInterval (at most every MaxIdleTime
+// and LeakThreshold) and re-arms sooner when the next expiry (idle,
+// lifetime or leak) is nearer. Every close is traced
 // (TraceStateChange, TraceConnClose) and counted in ClosedByReason.
 //
 // Pool.Start starts the pool's manager and Close stops it; get it with
@@ -62,11 +63,11 @@ func (c *CleanupManager) Stop() {
 // loop runs passes until ctx ends.
 func (c *CleanupManager) loop(ctx context.Context) {
 	for {
-		iv := c.p.Config().CleanupInterval
-		if iv <= 0 {
+		cfg := c.p.Config()
+		if cfg.CleanupInterval <= 0 {
 			return
 		}
-		wait := iv
+		wait := cleanupWait(cfg)
 		if next := c.pass(); next > 0 {
 			wait = min(wait, time.Duration(next-c.p.nowNano()))
 		}
@@ -78,6 +79,19 @@ func (c *CleanupManager) loop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// cleanupWait is the longest pause after a pass: CleanupInterval, but no
+// more than MaxIdleTime or LeakThreshold, since a connection released or a
+// lease taken just after the pass expires that long after it.
+func cleanupWait(cfg PoolConfig) time.Duration {
+	wait := cfg.CleanupInterval
+	for _, d := range []time.Duration{cfg.MaxIdleTime, cfg.LeakThreshold} {
+		if d > 0 {
+			wait = min(wait, d)
+		}
+	}
+	return wait
 }
 
 // pass runs one cleanup pass and returns when the next expiry is due

@@ -121,7 +121,7 @@ func TestLeakReportedOnceThenReleased(t *testing.T) {
 		time.Sleep(time.Minute + time.Second)
 		synctest.Wait()
 		if s := p.GetSnapshot(); s.Leaks != 1 {
-			t.Fatalf("leaks = %d, want 1 (re-armed at the threshold, not the 5 min interval)", s.Leaks)
+			t.Fatalf("leaks = %d, want 1 (checked within the threshold, not the 5 min interval)", s.Leaks)
 		}
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
