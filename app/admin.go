@@ -13,7 +13,8 @@ import (
 
 // Admin is the admin HTTP server:
 //
-//	/healthz      pool.HealthCheck verdict: 200 when OK, 503 otherwise (JSON report)
+//	/healthz      pool.HealthCheck verdict: 200 when healthy or degraded, 503 when
+//	              unhealthy (a key with no usable connection and an open circuit)
 //	/metrics      Prometheus text exposition; ?format=json for JSON
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
@@ -89,7 +90,7 @@ func (a *Admin) Shutdown(ctx context.Context) error {
 func (a *Admin) healthz(w http.ResponseWriter, r *http.Request) {
 	rep := a.m.Pool.HealthCheck(r.Context())
 	code := http.StatusOK
-	if !rep.OK() {
+	if !rep.Ready() {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, rep)

@@ -28,9 +28,11 @@ import (
 //  2. flags: the provider is set on the isolated API and ready
 //     (SetProviderAndWait); OnStop shuts the API down;
 //  3. legacy pool: Start; OnStop Stop;
-//  4. new pool: Start (warm-up; failures are logged, not fatal) and the
-//     health loop (every pool.health_interval); OnStop stops the loop and
-//     drains the pool with CloseContext bounded by lifecycle.drain_timeout;
+//  4. new pool: Start (the pool's health and cleanup loops, and warm-up,
+//     whose failures are logged, not fatal) and a snapshot recorder (every
+//     pool.health_interval); OnStop stops the recorder and drains the pool
+//     with CloseContext bounded by lifecycle.drain_timeout, which stops
+//     the pool's loops;
 //  5. compatibility seam: legacy.Install(router); OnStop restores;
 //  6. admin HTTP: listening before OnStart returns; OnStop Shutdown.
 //
@@ -115,8 +117,8 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 	}
 }
 
-// poolRunner owns the pool's lifetime in the app: warm-up, the health loop
-// and the graceful drain.
+// poolRunner owns the pool's lifetime in the app: Start (loops and
+// warm-up), the snapshot recorder and the graceful drain.
 type poolRunner struct {
 	p     pool.Pool
 	drain time.Duration
@@ -129,9 +131,11 @@ func newPoolRunner(p pool.Pool, drain time.Duration, log *slog.Logger) *poolRunn
 	return &poolRunner{p: p, drain: drain, log: log, stopc: make(chan struct{})}
 }
 
-// start warms the pool up and starts the health loop when the pool's
-// HealthInterval is set. Warm-up failures are logged: the pool dials on
-// demand anyway.
+// start starts the pool: its own health and cleanup loops (probes, death
+// watchers, replacement, circuit breakers, idle and lifetime cleanup, leak
+// reports, all logged through the pool's tracer) and warm-up. Warm-up
+// failures are logged: the pool dials on demand anyway. The runner only
+// records a snapshot into the pool's history every HealthInterval.
 func (r *poolRunner) start(ctx context.Context) error {
 	if err := r.p.Start(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -140,14 +144,13 @@ func (r *poolRunner) start(ctx context.Context) error {
 		r.log.Warn("pool warm-up incomplete", "err", err)
 	}
 	if iv := r.p.Config().HealthInterval; iv > 0 {
-		r.wg.Go(func() { r.healthLoop(iv) })
+		r.wg.Go(func() { r.snapshotLoop(iv) })
 	}
 	return nil
 }
 
-// healthLoop runs HealthCheck and records a snapshot every interval until
-// stop.
-func (r *poolRunner) healthLoop(iv time.Duration) {
+// snapshotLoop records a snapshot every interval until stop.
+func (r *poolRunner) snapshotLoop(iv time.Duration) {
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
@@ -155,29 +158,14 @@ func (r *poolRunner) healthLoop(iv time.Duration) {
 		case <-r.stopc:
 			return
 		case <-t.C:
-			if rep := r.p.HealthCheck(context.Background()); !rep.OK() {
-				r.log.Warn("pool health check", "unhealthy", rep.Unhealthy, "checked", rep.Checked)
-			}
 			r.p.RecordSnapshot()
-			r.reportLeaks()
 		}
 	}
 }
 
-// reportLeaks logs leases held past LeakThreshold (key and connection id
-// only), when leak tracking is on.
-func (r *poolRunner) reportLeaks() {
-	lt := r.p.Config().LeakThreshold
-	if lt <= 0 {
-		return
-	}
-	for _, l := range r.p.Leases(lt) {
-		r.log.Warn("pool possible leak", "key", l.Key, "conn", l.ConnID, "held", l.Held)
-	}
-}
-
-// stop ends the health loop and drains the pool within the drain timeout
-// (and ctx); leases still held then are cut.
+// stop ends the snapshot loop and drains the pool within the drain timeout
+// (and ctx): CloseContext also stops the pool's loops. Leases still held
+// then are cut.
 func (r *poolRunner) stop(ctx context.Context) error {
 	close(r.stopc)
 	r.wg.Wait()
