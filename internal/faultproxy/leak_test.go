@@ -42,23 +42,16 @@ func TestLeakWriterFailsWithDataInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := goleak.IgnoreCurrent()
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := dial(t, srv, px)
 	streamYes(t, client)
 	client.Close() // the downstream writer's next write fails
-	goleak.VerifyNone(t, before)
+	verifyNoLeak(t, before)
 }
 
 func TestLeakStallRemovedWithDataInFlight(t *testing.T) {
 	srv, px := setup(t)
 	before := goleak.IgnoreCurrent()
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, srv, px)
 	streamYes(t, client)
 	f, err := px.Stall(faultproxy.Downstream)
 	if err != nil {
@@ -68,21 +61,17 @@ func TestLeakStallRemovedWithDataInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, client)
-	goleak.VerifyNone(t, before)
+	verifyNoLeak(t, before)
 }
 
 func TestLeakResetWithDataInFlight(t *testing.T) {
 	srv, px := setup(t)
 	before := goleak.IgnoreCurrent()
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, srv, px)
 	streamYes(t, client)
 	if _, err := px.ResetPeer(faultproxy.Downstream); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, client)
-	goleak.VerifyNone(t, before)
+	verifyNoLeak(t, before)
 }

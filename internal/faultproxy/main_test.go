@@ -18,8 +18,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor bounds the waits in these tests; they normally end in milliseconds.
-const waitFor = 10 * time.Second
+// waitFor bounds every wait in these tests. It only guards against a hang:
+// the waits normally end in milliseconds, but a loaded machine can be slow.
+const waitFor = 30 * time.Second
 
 // stallWindow is how long a stalled request must stay unanswered. Only a
 // lower bound is asserted: a stalled request never returns by itself.
@@ -36,11 +37,7 @@ func setup(t *testing.T) (*sshtest.Server, *faultproxy.Proxy) {
 // test.
 func dial(t *testing.T, srv *sshtest.Server, px *faultproxy.Proxy) *ssh.Client {
 	t.Helper()
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatalf("dial %s: %v", px.Addr(), err)
-	}
-	t.Cleanup(func() { client.Close() })
+	client, _ := dialCounting(t, px.Addr(), srv.ClientConfig("alice"))
 	return client
 }
 
@@ -56,44 +53,90 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dialCounting is dial with a count of the bytes the client receives.
-func dialCounting(t *testing.T, srv *sshtest.Server, px *faultproxy.Proxy) (*ssh.Client, *countingConn) {
+// dialCounting connects to addr with cfg and counts the bytes the client
+// receives; it closes the client at the end of the test. Unlike ssh.Dial,
+// it bounds the SSH handshake too (by waitFor).
+func dialCounting(t *testing.T, addr string, cfg *ssh.ClientConfig) (*ssh.Client, *countingConn) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", px.Addr(), waitFor)
+	nc, err := net.DialTimeout("tcp", addr, waitFor)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("dial %s: %v", addr, err)
 	}
 	cc := &countingConn{Conn: nc}
-	conn, chans, reqs, err := ssh.NewClientConn(cc, px.Addr(), srv.ClientConfig("alice"))
+	nc.SetDeadline(time.Now().Add(waitFor))
+	conn, chans, reqs, err := ssh.NewClientConn(cc, addr, cfg)
 	if err != nil {
-		nc.Close()
-		t.Fatal(err)
+		t.Fatalf("handshake with %s: %v", addr, err)
 	}
+	nc.SetDeadline(time.Time{})
 	client := ssh.NewClient(conn, chans, reqs)
 	t.Cleanup(func() { client.Close() })
 	return client, cc
 }
 
-// run runs cmd in a new session and returns its stdout and Wait error.
+// within returns f's result, failing the test if f has not returned within
+// waitFor; closing client then ends f. It bounds the SSH requests of these
+// tests, which a fault can leave unanswered forever.
+func within[T any](t *testing.T, client *ssh.Client, what string, f func() T) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		client.Close()
+		<-ch
+		t.Fatalf("%s: no answer in %v", what, waitFor)
+	}
+	var zero T
+	return zero
+}
+
+// run runs cmd in a new session and returns its stdout and Wait error,
+// failing the test if it takes longer than waitFor.
 func run(t *testing.T, client *ssh.Client, cmd string) (string, error) {
 	t.Helper()
-	sess, err := client.NewSession()
-	if err != nil {
-		return "", err
+	type result struct {
+		out string
+		err error
 	}
-	defer sess.Close()
-	var out bytes.Buffer
-	sess.Stdout = &out
-	err = sess.Run(cmd)
-	return out.String(), err
+	r := within(t, client, cmd, func() result {
+		sess, err := client.NewSession()
+		if err != nil {
+			return result{err: err}
+		}
+		defer sess.Close()
+		var out bytes.Buffer
+		sess.Stdout = &out
+		err = sess.Run(cmd)
+		return result{out.String(), err}
+	})
+	return r.out, r.err
 }
 
 // keepalive sends a keepalive@openssh.com request with want-reply and
-// returns how long the round trip took.
+// returns how long the round trip took. It waits as long as the request
+// does: call it on its own goroutine where a fault may hold it, else use
+// roundTrip.
 func keepalive(client *ssh.Client) (time.Duration, error) {
 	start := time.Now()
 	_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
 	return time.Since(start), err
+}
+
+// roundTrip is keepalive, failing the test if it takes longer than waitFor.
+func roundTrip(t *testing.T, client *ssh.Client) (time.Duration, error) {
+	t.Helper()
+	type result struct {
+		rtt time.Duration
+		err error
+	}
+	r := within(t, client, "keepalive", func() result {
+		rtt, err := keepalive(client)
+		return result{rtt, err}
+	})
+	return r.rtt, r.err
 }
 
 // waitClosed fails the test unless client's connection ends within waitFor.
@@ -110,5 +153,23 @@ func waitClosed(t *testing.T, client *ssh.Client) {
 		client.Close()
 		<-done
 		t.Fatal("client connection did not end")
+	}
+}
+
+// verifyNoLeak waits until every goroutine started since before has ended,
+// failing the test if some are still running after waitFor. goleak's own
+// retries give up within half a second, too soon on a loaded machine.
+func verifyNoLeak(t *testing.T, before goleak.Option) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		err := goleak.Find(before)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -26,7 +26,7 @@ func TestForwardsCommands(t *testing.T) {
 	if err != nil || out != "hello\n" {
 		t.Fatalf("echo hello = %q, %v", out, err)
 	}
-	if _, err := keepalive(client); err != nil {
+	if _, err := roundTrip(t, client); err != nil {
 		t.Fatalf("keepalive: %v", err)
 	}
 }
@@ -99,11 +99,7 @@ func TestCloseIsIdempotentAndFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, srv, px)
 	px.Close()
 	waitClosed(t, client)
 	px.Close()
@@ -126,11 +122,7 @@ func TestCloseWithTrafficInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, srv, px)
 	if _, err := px.AddLatency(5*time.Millisecond, time.Millisecond, faultproxy.Both); err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,7 @@ func TestSSHD(t *testing.T) {
 	px := faultproxy.Start(t, srv.Addr())
 	dialSSHD := func(t *testing.T) *ssh.Client {
 		t.Helper()
-		client, err := ssh.Dial("tcp", px.Addr(), srv.ClientConfig())
-		if err != nil {
-			t.Fatalf("dial sshd through %s: %v", px.Addr(), err)
-		}
-		t.Cleanup(func() { client.Close() })
+		client, _ := dialCounting(t, px.Addr(), srv.ClientConfig())
 		return client
 	}
 	heal := func(t *testing.T) {
@@ -46,7 +42,7 @@ func TestSSHD(t *testing.T) {
 		if _, err := px.AddLatency(latency, 0, faultproxy.Downstream); err != nil {
 			t.Fatal(err)
 		}
-		if rtt, err := keepalive(client); err != nil || rtt < latency {
+		if rtt, err := roundTrip(t, client); err != nil || rtt < latency {
 			t.Fatalf("keepalive = %v, %v; want >= %v", rtt, err, latency)
 		}
 	})
@@ -69,8 +65,13 @@ func TestSSHD(t *testing.T) {
 		if err := px.Heal(); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; err == nil {
-			t.Error("stalled keepalive succeeded after Heal")
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Error("stalled keepalive succeeded after Heal")
+			}
+		case <-time.After(waitFor):
+			t.Fatal("stalled keepalive still blocked after Heal")
 		}
 		if out, err := run(t, dialSSHD(t), "echo healed"); err != nil || out != "healed\n" {
 			t.Fatalf("after Heal: %q, %v", out, err)
