@@ -268,7 +268,7 @@ func TestSlowNetwork(t *testing.T) {
 		}, 2 * latency},
 		{"bandwidth", func(px *faultproxy.Proxy) (*faultproxy.Fault, error) {
 			return px.LimitBandwidth(8, faultproxy.Both)
-		}, 0},
+		}, 5 * time.Millisecond}, // a keepalive packet each way at 8 KB/s
 	}
 	forEachServer(t, func(t *testing.T, kind server) {
 		for _, f := range faults {
@@ -291,7 +291,7 @@ func TestSlowNetwork(t *testing.T) {
 				}
 				rtt := reportRTT(t, rep)
 				if rtt < f.minRTT {
-					t.Errorf("report RTT %v under %v latency on both directions: the fault is not on the path", rtt, latency)
+					t.Errorf("report RTT %v under %s, want at least %v: the fault is not on the path", rtt, f.name, f.minRTT)
 				}
 				for i := range 3 {
 					if _, err := p.Run(context.Background(), key, "echo slow"); err != nil {
