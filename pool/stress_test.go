@@ -17,7 +17,9 @@ import (
 // and tight limits, checking the pool's invariants after every step and,
 // independently of the pool's own bookkeeping, that no connection ever
 // carries more leases than allowed and no more clients are open than
-// MaxConnections. It is bounded in operations (and so in time).
+// MaxConnections. It is bounded in operations (and so in time). The pool
+// is started with millisecond health, cleanup and leak intervals, so the
+// background loops, death watchers and replacement dials race with it.
 func TestStress(t *testing.T) {
 	const (
 		goroutines = 24
@@ -26,8 +28,14 @@ func TestStress(t *testing.T) {
 	)
 	f := newFactory()
 	cfg := pool.PoolConfig{MaxConnections: 5, MaxConnectionsPerKey: 2, MaxSessionsPerConnection: 3,
-		DialTimeout: 5 * time.Second, Advanced: pool.AdvancedPoolConfig{RetryBackoff: time.Microsecond}}
+		DialTimeout: 5 * time.Second, HealthInterval: 2 * time.Millisecond, HealthTimeout: time.Millisecond,
+		CleanupInterval: time.Millisecond, MaxIdleTime: time.Millisecond, LeakThreshold: time.Millisecond,
+		WarmupKeys: []string{"k0"}, WarmupConnections: 1,
+		Advanced: pool.AdvancedPoolConfig{RetryBackoff: time.Microsecond}}
 	p := pool.NewPool(f, cfg, nil)
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var (
 		mu    sync.Mutex // guards inUse
 		inUse = map[pool.SSHClient]int{}
@@ -139,8 +147,9 @@ func TestStress(t *testing.T) {
 	if f.maxOpen.Load() > int64(cfg.MaxConnections) {
 		t.Errorf("max clients open %d > %d", f.maxOpen.Load(), cfg.MaxConnections)
 	}
-	t.Logf("%d ops, %d gets, %d waits, %d dials, %d evicted, %d unhealthy", ops.Load(), s.Gets, s.WaitCount,
-		s.Dials, s.ClosedByReason[pool.ReasonEvicted], s.ClosedByReason[pool.ReasonUnhealthy])
+	t.Logf("%d ops, %d gets, %d waits, %d dials, %d evicted, %d unhealthy, %d idle, %d replaced, %d probes, %d leaks",
+		ops.Load(), s.Gets, s.WaitCount, s.Dials, s.ClosedByReason[pool.ReasonEvicted],
+		s.ClosedByReason[pool.ReasonUnhealthy], s.ClosedByReason[pool.ReasonIdle], s.Replacements, s.HealthChecks, s.Leaks)
 }
 
 // TestStressConfigChangesAndCloseUnderLoad changes limits while many
