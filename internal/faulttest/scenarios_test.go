@@ -146,6 +146,7 @@ func TestConnectionReset(t *testing.T) {
 
 				// An idle connection dies: how soon does the pool know?
 				id := warm(t, p)
+				a0 := e.attempts.Load()
 				t0 := time.Now()
 				remove := f.inject(t, e)
 				var at time.Time
@@ -159,9 +160,8 @@ func TestConnectionReset(t *testing.T) {
 				if remove != nil {
 					remove()
 				}
-				a0 := e.attempts.Load()
 				runUntilOK(t, p, "true")
-				t.Logf("FIGURE %s/%s idle recovery: %d dial attempts", kind, f.name, e.attempts.Load()-a0)
+				t.Logf("FIGURE %s/%s idle recovery: %d dial attempts since the fault", kind, f.name, e.attempts.Load()-a0)
 
 				// Connections die under load.
 				l := startLoad(p, 6, "sleep 0.3")
