@@ -183,6 +183,7 @@ func ValidatePoolConfig(cfg PoolConfig) error {
 	check(d.MaxRetries <= maxRetriesLimit, "MaxRetries = %d, want negative (none) or 0..%d", d.MaxRetries, maxRetriesLimit)
 	check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize = %d, want 1..%d", d.HistorySize, maxHistoryLimit)
 	check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism = %d, want 1..%d", d.Advanced.WarmupParallelism, maxParallelismLimit)
+	check(d.Advanced.CircuitThreshold <= maxRetriesLimit, "Advanced.CircuitThreshold = %d, want negative (disabled) or 1..%d", d.Advanced.CircuitThreshold, maxRetriesLimit)
 	check(d.LoadBalancing.valid(), "LoadBalancing = %d, want one of least-loaded, round-robin, power-of-two", int(d.LoadBalancing))
 	errs = append(errs, validateDurations(d)...)
 	for i, k := range d.WarmupKeys {

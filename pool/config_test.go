@@ -19,8 +19,16 @@ func TestSetDefaults(t *testing.T) {
 		c.HistorySize != 60 || c.WaitTimeout != 0 || c.MaxLifetime != 0 {
 		t.Errorf("defaults = %+v", c)
 	}
+	if c.HealthInterval != 30*time.Second || c.CleanupInterval != 5*time.Minute ||
+		c.Advanced.CircuitThreshold != 5 || c.Advanced.CircuitCooldown != 30*time.Second {
+		t.Errorf("health and cleanup defaults = %+v", c)
+	}
 	if err := pool.ValidatePoolConfig(pool.PoolConfig{}); err != nil {
 		t.Errorf("zero config invalid: %v", err)
+	}
+	off := pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1, Advanced: pool.AdvancedPoolConfig{CircuitThreshold: -1}}
+	if err := pool.ValidatePoolConfig(off); err != nil {
+		t.Errorf("negative intervals and threshold (disabled) invalid: %v", err)
 	}
 }
 
@@ -45,6 +53,9 @@ func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
 		{"durations", func(c *pool.PoolConfig) { c.WaitTimeout, c.DialTimeout = -1, -2 }, []string{"WaitTimeout = -1ns, want >= 0", "DialTimeout = -2ns"}},
 		{"jitter", func(c *pool.PoolConfig) { c.MaxLifetime, c.LifetimeJitter = time.Minute, time.Hour }, []string{"LifetimeJitter = 1h0m0s, want 0..MaxLifetime (1m0s)"}},
 		{"health timeout", func(c *pool.PoolConfig) { c.HealthInterval, c.HealthTimeout = time.Second, time.Minute }, []string{"HealthTimeout = 1m0s"}},
+		{"default health timeout", func(c *pool.PoolConfig) { c.HealthTimeout = time.Minute }, []string{"HealthTimeout = 1m0s, want 1ns..HealthInterval (30s)"}},
+		{"circuit", func(c *pool.PoolConfig) { c.Advanced.CircuitThreshold, c.Advanced.CircuitCooldown = 1000, -1 },
+			[]string{"Advanced.CircuitThreshold = 1000", "Advanced.CircuitCooldown = -1ns"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,11 +119,13 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	c := pool.ProductionConfig()
 	c.WarmupKeys = []string{"web1"}
 	c.LoadBalancing = pool.RoundRobin
+	c.Advanced.CircuitThreshold, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks = 2, time.Minute, true
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"max_lifetime":"1h0m0s"`, `"load_balancing":"round-robin"`, `"wait_timeout":"30s"`} {
+	for _, want := range []string{`"max_lifetime":"1h0m0s"`, `"load_balancing":"round-robin"`, `"wait_timeout":"30s"`,
+		`"circuit_threshold":2`, `"circuit_cooldown":"1m0s"`, `"debug_leaks":true`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON %s lacks %s", b, want)
 		}
