@@ -230,7 +230,7 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 	return rep
 }
 
-// errSkipped marks a probe not run because ctx ended first.
+// errSkipped marks a probe not run, or cut short, because ctx ended.
 var errSkipped = errors.New("pool: probe skipped")
 
 // healthParallelism bounds concurrent probes: a stalled server must not
@@ -270,6 +270,9 @@ func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 	start := p.clock()
 	err := p.health.CheckHealth(pctx, e.ks.name, e.client)
 	rtt := p.clock().Sub(start)
+	if err != nil && ctx.Err() != nil {
+		return errSkipped // the caller (or Close) gave up: says nothing about e
+	}
 	timedOut := err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 	p.recordProbe(e, rtt, err)
 	if p.tracer != nil {

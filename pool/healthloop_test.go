@@ -355,3 +355,19 @@ func TestWatcherShards(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthCheckCanceledCountsNothing: probes cut short by the caller's
+// context are not failures.
+func TestHealthCheckCanceledCountsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pool.NewPoolWithHealth(newFactory(), testConfig(), &hangMonitor{}, nil)
+		defer p.Close()
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		rep := p.HealthCheck(ctx)
+		if rep.Checked != 0 || rep.Unhealthy != 0 || p.GetSnapshot().HealthFailures != 0 || p.GetSnapshot().Idle != 1 {
+			t.Errorf("report %+v, snapshot %+v", rep, p.GetSnapshot())
+		}
+	})
+}
