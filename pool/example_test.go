@@ -148,3 +148,40 @@ func ExamplePoolConfig_ApplyTuning() {
 	fmt.Println(cfg.MaxConnectionsPerKey, cfg.MaxConnections, cfg.WaitTimeout)
 	// Output: 2 40 2s
 }
+
+// Start runs the pool's health loop and cleanup; PoolHealthMonitor picks
+// the probe per key, HealthCheck gives a readiness verdict, and Subscribe
+// streams health events.
+func ExamplePoolHealthMonitor() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+
+	monitor := pool.NewPoolHealthMonitor(pool.HealthConfig{}) // keepalive@openssh.com
+	monitor.SetKeyConfig("web1", pool.HealthConfig{Command: "true", Timeout: 2 * time.Second, Threshold: 2})
+	cfg := pool.ProductionConfig()
+	p := pool.NewPoolWithHealth(factory, cfg, monitor, nil)
+	defer p.Close()
+	events, cancel := p.Health().Subscribe(16)
+	defer cancel()
+
+	ctx := context.Background()
+	if err := p.Start(ctx); err != nil { // health and cleanup loops, warm-up
+		log.Fatal(err)
+	}
+	if _, err := p.Run(ctx, "web1", "true"); err != nil {
+		log.Fatal(err)
+	}
+	rep := p.HealthCheck(ctx)
+	fmt.Println("status:", rep.Status, "ready:", rep.Ready(), "checked:", rep.Checked)
+
+	_, err := p.Run(ctx, "db9", "true") // an unknown key: a permanent error opens its circuit
+	_, err2 := p.Run(ctx, "db9", "true")
+	fmt.Println(err != nil, errors.Is(err2, pool.ErrCircuitOpen))
+	fmt.Println("event:", (<-events).Type)
+	fmt.Println("status:", p.HealthCheck(ctx).Status)
+	// Output:
+	// status: healthy ready: true checked: 1
+	// true true
+	// event: circuit-open
+	// status: unhealthy
+}
