@@ -38,7 +38,7 @@ func (p *pool) reportLeak(l *lease, held time.Duration) {
 		return
 	}
 	p.stats.leaks.Add(1)
-	p.hi.publish(HealthEvent{Type: EventLeak, Key: l.e.ks.name, ConnID: l.e.id, Held: held, Stack: formatStack(l.stack.Load())})
+	p.hi.publish(HealthEvent{Type: EventLeak, Key: l.e.ks.name, ConnID: l.e.id, Held: held, Stack: p.stackOf(l)})
 }
 
 // leakReleased reports the release of a lease reported as leaked.
@@ -50,20 +50,20 @@ func (p *pool) leakReleased(l *lease) {
 // recordStack stores the stack of the Get that took l, on the caller's
 // goroutine (a waiter's lease is created on the goroutine that served it).
 // Called from Get with DebugLeaks; it skips its own and Get's frames.
-func (l *lease) recordStack() {
+func (p *pool) recordStack(l *lease) {
 	pcs := make([]uintptr, 32)
-	pcs = pcs[:runtime.Callers(3, pcs)]
-	l.stack.Store(&pcs)
+	p.stacks.Store(l, pcs[:runtime.Callers(3, pcs)])
 }
 
-// formatStack renders pcs as "function\n\tfile:line" lines.
-func formatStack(p *[]uintptr) string {
-	if p == nil {
+// stackOf renders the recorded stack of l as "function\n\tfile:line"
+// lines, or "" if none was recorded.
+func (p *pool) stackOf(l *lease) string {
+	v, ok := p.stacks.Load(l)
+	if !ok {
 		return ""
 	}
-	pcs := *p
 	var b strings.Builder
-	frames := runtime.CallersFrames(pcs)
+	frames := runtime.CallersFrames(v.([]uintptr))
 	for {
 		f, more := frames.Next()
 		fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Function, f.File, f.Line)

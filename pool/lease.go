@@ -21,9 +21,9 @@ type lease struct {
 	p        *pool
 	e        *poolEntry
 	released atomic.Bool
-	leaked   atomic.Bool               // reported as held past LeakThreshold
-	start    int64                     // unix nanos at Get when tracing or tracking leases, else 0
-	stack    atomic.Pointer[[]uintptr] // the Get's stack, with DebugLeaks
+	leaked   atomic.Bool // reported as held past LeakThreshold
+	start    int64       // unix nanos at Get when tracing or tracking leases, else 0
+	// 32 bytes: the Get's stack (DebugLeaks) lives in pool.stacks.
 }
 
 // newLease wraps a reserved slot on e.
@@ -46,6 +46,9 @@ func (l *lease) release() error {
 	p, e := l.p, l.e
 	if l.start != 0 {
 		p.leases.Delete(l)
+		if p.debugLeaks.Load() {
+			p.stacks.Delete(l)
+		}
 		if l.leaked.Load() {
 			p.leakReleased(l)
 		}

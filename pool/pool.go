@@ -125,6 +125,7 @@ type pool struct {
 	stampLeases atomic.Bool  // leases record their start (tracing or LeakThreshold)
 	trackLeases atomic.Bool  // leases are registered in leases (LeakThreshold > 0)
 	leases      sync.Map     // *lease → struct{}: outstanding leases while trackLeases
+	stacks      sync.Map     // *lease → []uintptr: the Get's stack, with DebugLeaks
 	nextID      atomic.Uint64
 
 	// mu guards cfg, byKey, open, dialing, closingConns, starved, closed,
@@ -226,7 +227,7 @@ func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
 	}
 	if l := p.getFast(ctx, key); l != nil {
 		if p.debugLeaks.Load() {
-			l.recordStack()
+			p.recordStack(l)
 		}
 		return l, nil
 	}
@@ -235,7 +236,7 @@ func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
 		return nil, err
 	}
 	if p.debugLeaks.Load() {
-		l.recordStack()
+		p.recordStack(l)
 	}
 	return l, nil
 }
@@ -275,7 +276,7 @@ func (p *pool) getTraced(ctx context.Context, key string) (SSHClient, error) {
 	d.ConnID = l.e.id
 	p.tracer.TraceGetEnd(ctx, d)
 	if p.debugLeaks.Load() {
-		l.recordStack()
+		p.recordStack(l)
 	}
 	return l, nil
 }
