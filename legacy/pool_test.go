@@ -70,65 +70,51 @@ func TestPoolConcurrentGetDialsOnce(t *testing.T) {
 }
 
 // TestPoolHealthTickerMarksDead: a connection whose commands fail is marked
-// unhealthy by the next tick and replaced on the next GetOrCreateConnection.
+// unhealthy by the next tick and replaced on the next GetOrCreateConnection,
+// however late that comes. In "not-revived" its server answers again before
+// the Get: the connection stays unhealthy and the ticker stops probing it.
+// That subtest is the regression test for "unhealthy connection handed out
+// again" (TestPoolHealthTickerStalledServer under load), where a probe run
+// after the server recovered marked the connection healthy again.
 func TestPoolHealthTickerMarksDead(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := &fakeFactory{}
-		p := legacy.NewConnectionPool(f)
-		defer p.Stop()
-		c, err := p.GetPooledConnection(fakeServer, false)
-		must(t, err)
-		time.Sleep(legacy.DefaultHealthInterval + time.Second)
-		synctest.Wait()
-		if st := p.GetConnectionStatus()[c.Key()]; !st.Healthy || st.LastHealthCheck.IsZero() {
-			t.Fatalf("after a good tick: %+v", st)
-		}
-		f.client(0).broken.Store(true)
-		time.Sleep(legacy.DefaultHealthInterval)
-		synctest.Wait()
-		st := p.GetConnectionStatus()[c.Key()]
-		if st.Healthy || c.IsHealthy() || st.LastError == "" {
-			t.Fatalf("after a failed tick: %+v", st)
-		}
-		c2, err := p.GetPooledConnection(fakeServer, false)
-		if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
-			t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
-		}
-	})
+	for name, recovers := range map[string]bool{"replaced": false, "not-revived": true} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { healthTickerMarksDead(t, recovers) })
+		})
+	}
 }
 
-// TestPoolUnhealthyNotRevived: a connection that failed a health check stays
-// unhealthy when its server answers again, and the ticker stops probing it:
-// whenever the next GetOrCreateConnection comes, it replaces the connection.
-// Regression test for "unhealthy connection handed out again" in
-// TestPoolHealthTickerStalledServer under load: the ticker kept probing the
-// unhealthy connection, and a probe that ran after the server recovered
-// marked it healthy again before the Get.
-func TestPoolUnhealthyNotRevived(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := &fakeFactory{}
-		p := legacy.NewConnectionPool(f)
-		defer p.Stop()
-		c, err := p.GetPooledConnection(fakeServer, false)
-		must(t, err)
-		f.client(0).broken.Store(true)
-		time.Sleep(legacy.DefaultHealthInterval + time.Second)
-		synctest.Wait()
-		if c.IsHealthy() {
-			t.Fatal("failed check did not mark the connection unhealthy")
-		}
+func healthTickerMarksDead(t *testing.T, recovers bool) {
+	f := &fakeFactory{}
+	p := legacy.NewConnectionPool(f)
+	defer p.Stop()
+	c, err := p.GetPooledConnection(fakeServer, false)
+	must(t, err)
+	time.Sleep(legacy.DefaultHealthInterval + time.Second)
+	synctest.Wait()
+	if st := p.GetConnectionStatus()[c.Key()]; !st.Healthy || st.LastHealthCheck.IsZero() {
+		t.Fatalf("after a good tick: %+v", st)
+	}
+	f.client(0).broken.Store(true)
+	time.Sleep(legacy.DefaultHealthInterval)
+	synctest.Wait()
+	st := p.GetConnectionStatus()[c.Key()]
+	if st.Healthy || c.IsHealthy() || st.LastError == "" {
+		t.Fatalf("after a failed tick: %+v", st)
+	}
+	if recovers {
 		runs := f.client(0).runs.Load()
-		f.client(0).broken.Store(false) // the server answers again
+		f.client(0).broken.Store(false)
 		time.Sleep(3 * legacy.DefaultHealthInterval)
 		synctest.Wait()
-		if c.IsHealthy() || f.client(0).runs.Load() != runs {
-			t.Fatalf("unhealthy connection: healthy %v, probed %d more times", c.IsHealthy(), f.client(0).runs.Load()-runs)
+		if n := f.client(0).runs.Load() - runs; c.IsHealthy() || n != 0 {
+			t.Fatalf("after the server recovered: healthy %v, probed %d more times", c.IsHealthy(), n)
 		}
-		c2, err := p.GetPooledConnection(fakeServer, false)
-		if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
-			t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
-		}
-	})
+	}
+	c2, err := p.GetPooledConnection(fakeServer, false)
+	if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
+		t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
+	}
 }
 
 // TestPoolStaleSweep: the sweep closes connections unused for the stale age

@@ -2,7 +2,6 @@ package faultproxy_test
 
 import (
 	"errors"
-	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -71,28 +70,7 @@ func TestStallBlocksAndHealRestores(t *testing.T) {
 			if _, err := px.Stall(dir); err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan error, 1)
-			go func() {
-				_, err := keepalive(client)
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				t.Fatalf("keepalive returned during stall: %v", err)
-			case <-time.After(stallWindow):
-			}
-			if err := px.Heal(); err != nil {
-				t.Fatal(err)
-			}
-			// The stalled connection has lost data: Heal closes it.
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Error("stalled keepalive succeeded after Heal")
-				}
-			case <-time.After(waitFor):
-				t.Fatal("stalled keepalive still blocked after Heal")
-			}
+			expectStalledUntilHeal(t, px, client)
 			waitClosed(t, client)
 			if out, err := run(t, dial(t, srv, px), "echo healed"); err != nil || out != "healed\n" {
 				t.Fatalf("after Heal: %q, %v", out, err)
@@ -129,25 +107,11 @@ func TestStallKeepsTCPOpen(t *testing.T) {
 func TestResetPeerEndsRunningCommand(t *testing.T) {
 	srv, px := setup(t)
 	client := dial(t, srv, px)
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sess.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("yes"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := out.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	sess := streamYes(t, client)
 	f, err := px.ResetPeer(faultproxy.Downstream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, out)
 	waitClosed(t, client)
 	if err := sess.Wait(); err == nil {
 		t.Error("command succeeded across a reset")

@@ -1,35 +1,12 @@
 package faultproxy_test
 
 import (
-	"io"
 	"testing"
 
 	"go.uber.org/goleak"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/sshpool/sshpool/internal/faultproxy"
 )
-
-// streamYes starts an endless "yes" on client and returns once output
-// flows; a goroutine discards the output until the connection ends.
-func streamYes(t *testing.T, client *ssh.Client) {
-	t.Helper()
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sess.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("yes"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := out.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, out)
-}
 
 // The regression tests below are named for toxiproxy v2.5.0 defects that
 // leave link goroutines blocked on channel sends once a connection ends

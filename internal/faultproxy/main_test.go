@@ -2,6 +2,7 @@ package faultproxy_test
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -137,6 +138,63 @@ func roundTrip(t *testing.T, client *ssh.Client) (time.Duration, error) {
 		return result{rtt, err}
 	})
 	return r.rtt, r.err
+}
+
+// streamYes starts an endless "yes" on client and returns its session once
+// output flows; a goroutine discards the output until the connection ends.
+func streamYes(t *testing.T, client *ssh.Client) *ssh.Session {
+	t.Helper()
+	var sess *ssh.Session
+	err := within(t, client, "start yes", func() error {
+		var err error
+		if sess, err = client.NewSession(); err != nil {
+			return err
+		}
+		out, err := sess.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := sess.Start("yes"); err != nil {
+			return err
+		}
+		if _, err := out.Read(make([]byte, 1)); err != nil {
+			return err
+		}
+		go io.Copy(io.Discard, out)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+// expectStalledUntilHeal checks that px stalls client's connection: a
+// keepalive gets no answer within stallWindow, and fails once px.Heal has
+// closed the connection, which has lost data.
+func expectStalledUntilHeal(t *testing.T, px *faultproxy.Proxy, client *ssh.Client) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := keepalive(client)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("keepalive returned during stall: %v", err)
+	case <-time.After(stallWindow):
+	}
+	if err := px.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("stalled keepalive succeeded after Heal")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("stalled keepalive still blocked after Heal")
+	}
 }
 
 // waitClosed fails the test unless client's connection ends within waitFor.

@@ -129,20 +129,7 @@ func TestCloseWithTrafficInFlight(t *testing.T) {
 	if _, err := px.LimitBandwidth(200, faultproxy.Downstream); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sess.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start("yes"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := out.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	streamYes(t, client)
 	px.Close()
 	waitClosed(t, client)
 }

@@ -52,27 +52,7 @@ func TestSSHD(t *testing.T) {
 		if _, err := px.Stall(faultproxy.Both); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			_, err := keepalive(client)
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			t.Fatalf("keepalive returned during stall: %v", err)
-		case <-time.After(stallWindow):
-		}
-		if err := px.Heal(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Error("stalled keepalive succeeded after Heal")
-			}
-		case <-time.After(waitFor):
-			t.Fatal("stalled keepalive still blocked after Heal")
-		}
+		expectStalledUntilHeal(t, px, client)
 		if out, err := run(t, dialSSHD(t), "echo healed"); err != nil || out != "healed\n" {
 			t.Fatalf("after Heal: %q, %v", out, err)
 		}
