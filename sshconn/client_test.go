@@ -281,3 +281,30 @@ func TestClientAccessors(t *testing.T) {
 		t.Fatalf("Err = %v", c.Err())
 	}
 }
+
+// TestExecConnectionDropClassifiedLost: a command running when its
+// connection dies must report KindConnectionLost, never KindUnknown, even
+// though x/crypto ends the session (ExitMissingError) before the client
+// notices the connection is gone.
+func TestExecConnectionDropClassifiedLost(t *testing.T) {
+	e := newEnv(t)
+	for i := range 10 {
+		c := mustDial(t, e.target())
+		before := e.srv.Stats().Execs
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Run(context.Background(), "sleep 30")
+			errc <- err
+		}()
+		waitFor(t, func() bool { return e.srv.Stats().Execs > before }, "the command to start")
+		e.srv.DropAll()
+		select {
+		case err := <-errc:
+			if k := pool.Classify(err); k != pool.KindConnectionLost {
+				t.Fatalf("round %d: Classify(%v) = %v, want connection-lost", i, err, k)
+			}
+		case <-time.After(promptly):
+			t.Fatalf("round %d: Run still blocked %v after the connection dropped", i, promptly)
+		}
+	}
+}

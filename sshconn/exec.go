@@ -97,14 +97,38 @@ func interrupt(s *ssh.Session, cmd pool.Command, waitc <-chan error) error {
 // *pool.ExitError, anything else → wrapped (lost connection when the
 // connection has ended).
 func (c *Client) exitError(res pool.Result, err error) error {
-	var exitErr *ssh.ExitError
+	var (
+		exitErr *ssh.ExitError
+		missing *ssh.ExitMissingError
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &exitErr):
 		return fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), &pool.ExitError{Result: res})
+	case errors.As(err, &missing), errors.Is(err, io.EOF):
+		c.awaitEnd(exitMissingGrace)
 	}
 	return c.opError("exec", err)
+}
+
+// exitMissingGrace is how long exitError waits for the connection watcher
+// when a session ended without an exit status.
+const exitMissingGrace = 250 * time.Millisecond
+
+// awaitEnd waits up to d for the connection to end. When a connection dies
+// under a running command, x/crypto closes the session's channel (Wait
+// returns *ssh.ExitMissingError) before client.Wait returns and the watcher
+// marks the client dead; without this wait such calls were reported as
+// KindUnknown instead of KindConnectionLost (regression test
+// TestExecConnectionDropClassifiedLost).
+func (c *Client) awaitEnd(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.Done():
+	case <-t.C:
+	}
 }
 
 func setEnv(s *ssh.Session, env map[string]string) {
