@@ -16,6 +16,9 @@ import (
 // retain the data's Err beyond the call if it is large. A tracer is shared
 // by every goroutine using the pool, so it must be safe for concurrent use.
 //
+// A tracer that also implements HealthEventTracer receives health events
+// (lost and unhealthy connections, replacements, circuit changes, leaks).
+//
 // Embed NoopTracer to implement only some hooks. A pool given NoopTracer
 // (or nil) skips tracing entirely: no hook calls, no clock reads, no
 // allocations on the hot path.
@@ -35,7 +38,7 @@ type PoolTracer interface {
 	// so it is one event carrying how long the lease was held.
 	TraceRelease(data ReleaseData)
 	// TraceHealthCheckStart fires before one connection is probed by
-	// HealthCheck, on HealthCheck's goroutine.
+	// HealthCheck or the health loop, on the probing goroutine.
 	TraceHealthCheckStart(ctx context.Context, data HealthCheckStartData) context.Context
 	// TraceHealthCheckEnd fires after the probe, on the same goroutine.
 	TraceHealthCheckEnd(ctx context.Context, data HealthCheckEndData)
