@@ -125,9 +125,9 @@ func TestLostConnectionReplacedInBackground(t *testing.T) {
 	})
 }
 
-// TestWarmKeysToppedUpByHealthLoop: a warm-up key that lost its
-// connections is refilled to WarmupConnections at once and, when that
-// dial failed, at the next health tick.
+// TestWarmKeysToppedUpByHealthLoop: a warm-up key that lost its used
+// connection is refilled to WarmupConnections at once and, when that dial
+// failed, at the next health tick.
 func TestWarmKeysToppedUpByHealthLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
@@ -137,6 +137,7 @@ func TestWarmKeysToppedUpByHealthLoop(t *testing.T) {
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		mustRelease(t, p, "w", mustGet(t, p, "w")) // used: replaced at once when lost
 		f.setErr(&kindErr{pool.KindRefused})
 		f.client(0).kill()
 		synctest.Wait()
@@ -368,6 +369,43 @@ func TestHealthCheckCanceledCountsNothing(t *testing.T) {
 		rep := p.HealthCheck(ctx)
 		if rep.Checked != 0 || rep.Unhealthy != 0 || p.GetSnapshot().HealthFailures != 0 || p.GetSnapshot().Idle != 1 {
 			t.Errorf("report %+v, snapshot %+v", rep, p.GetSnapshot())
+		}
+	})
+}
+
+// TestFlappingServerNotRedialledInALoop: a server that drops every new
+// connection at once costs one replacement per lost used connection, not
+// a dial loop; a warm-up key is refilled once per health tick.
+func TestFlappingServerNotRedialledInALoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
+		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
+		p := newTestPool(t, f, cfg, nil)
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var flapping atomic.Bool
+		flapping.Store(true)
+		go func() { // the server drops every connection as soon as it is up
+			for flapping.Load() {
+				f.mu.Lock()
+				clients := append([]*fakeClient(nil), f.clients...)
+				f.mu.Unlock()
+				for _, c := range clients {
+					c.kill()
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+		time.Sleep(150 * time.Second) // two health ticks
+		flapping.Store(false)
+		synctest.Wait()
+		// a and w, a's replacement, w's immediate refill, w's refill at two ticks.
+		if n := f.dials.Load(); n > 6 {
+			t.Errorf("dials = %d, want at most 6", n)
 		}
 	})
 }

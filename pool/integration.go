@@ -32,11 +32,16 @@ func (h *PoolHealthIntegration) replaceLocked(lost []*poolEntry, fx *effects) {
 // replaceConnection dials a connection for key in the background when
 // demand calls for it: the key has waiters (served as usual), or it is a
 // warm-up key below WarmupConnections, or lost (the retired connection,
-// nil from the health loop) was in use or used within the last
-// HealthInterval and the key has no usable connection left. It never evicts,
-// respects the limits and the key's circuit (whose cooldown is the
-// backoff for a key that keeps failing), and dials at most once per key at
-// a time. Caller holds pool.mu.
+// nil from the health loop) had been leased and was in use or used within
+// the last HealthInterval, and the key has no usable connection left.
+//
+// Backoff: a key that keeps failing to dial opens its circuit (its
+// cooldown is the backoff); a connection that dies young (within the
+// replacement window) without ever being leased is not replaced at once,
+// else a server that accepts and then drops every connection would be
+// redialled in a loop; demand dials or the health loop's next tick (which
+// tops warm-up keys up) take over. It never evicts, respects the limits,
+// and dials at most once per key at a time. Caller holds pool.mu.
 func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, fx *effects) {
 	p := h.p
 	if p.closed {
@@ -74,10 +79,22 @@ func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 	if ks.waiters.len() > 0 {
 		return true
 	}
+	if lost != nil && lost.uses() == 0 && p.nowNano()-lost.created < int64(p.replaceWindowLocked()) {
+		return false // died young and unused: back off until the next tick
+	}
 	if slices.Contains(p.cfg.WarmupKeys, ks.name) && usable+ks.dialing < p.cfg.WarmupConnections {
 		return true
 	}
-	return usable == 0 && lost != nil && p.usedRecentlyLocked(lost)
+	return usable == 0 && lost != nil && lost.uses() > 0 && p.usedRecentlyLocked(lost)
+}
+
+// replaceWindowLocked is HealthInterval, or one minute when health checks
+// are off. Caller holds pool.mu.
+func (p *pool) replaceWindowLocked() time.Duration {
+	if p.cfg.HealthInterval <= 0 {
+		return time.Minute
+	}
+	return p.cfg.HealthInterval
 }
 
 // usedRecentlyLocked reports whether e had leases or was released within
@@ -85,12 +102,8 @@ func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 // release not yet seen by a look (see lastUsedDirty) counts as recent: at
 // worst one replacement dial too many. Caller holds pool.mu.
 func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
-	window := p.cfg.HealthInterval
-	if window <= 0 {
-		window = time.Minute
-	}
 	now := p.nowNano()
-	return e.leases() > 0 || now-e.lastUsedAt(now) < int64(window)
+	return e.leases() > 0 || now-e.lastUsedAt(now) < int64(p.replaceWindowLocked())
 }
 
 // scheduleHealthChecks runs the health loop until ctx ends: every
