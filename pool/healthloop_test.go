@@ -389,7 +389,9 @@ func TestFlappingServerNotRedialledInALoop(t *testing.T) {
 		}
 		var flapping atomic.Bool
 		flapping.Store(true)
+		done := make(chan struct{})
 		go func() { // the server drops every connection as soon as it is up
+			defer close(done)
 			for flapping.Load() {
 				f.mu.Lock()
 				clients := append([]*fakeClient(nil), f.clients...)
@@ -402,6 +404,7 @@ func TestFlappingServerNotRedialledInALoop(t *testing.T) {
 		}()
 		time.Sleep(150 * time.Second) // two health ticks
 		flapping.Store(false)
+		<-done
 		synctest.Wait()
 		// a and w, a's replacement, w's immediate refill, w's refill at two ticks.
 		if n := f.dials.Load(); n > 6 {
