@@ -270,24 +270,29 @@ func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 	start := p.clock()
 	err := p.health.CheckHealth(pctx, e.ks.name, e.client)
 	rtt := p.clock().Sub(start)
-	if err != nil && ctx.Err() != nil {
-		return errSkipped // the caller (or Close) gave up: says nothing about e
-	}
-	timedOut := err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
-	p.recordProbe(e, rtt, err)
 	if p.tracer != nil {
 		p.tracer.TraceHealthCheckEnd(pctx, HealthCheckEndData{Key: e.ks.name, ConnID: e.id, Duration: rtt, Err: err})
 	}
+	if err != nil && ctx.Err() != nil {
+		return errSkipped // the caller (or Close) gave up: says nothing about e
+	}
+	p.recordProbe(e, rtt, err)
 	if err != nil {
-		p.hi.publish(HealthEvent{Type: EventProbeFailed, Key: e.ks.name, ConnID: e.id, Err: err, RTT: rtt})
-		if timedOut || e.healthFailures.Load() >= int64(hc.Threshold) {
-			p.hi.handleUnhealthyConnection(e, EventUnhealthy, err)
-		}
-		if timedOut {
-			_ = e.client.Close() // its leases fail fast; their release removes it
-		}
+		p.probeFailed(e, hc, err, rtt, pctx.Err() == context.DeadlineExceeded)
 	}
 	return err
+}
+
+// probeFailed publishes a failed probe and retires e past its threshold,
+// or at once when the probe timed out, closing the client then.
+func (p *pool) probeFailed(e *poolEntry, hc HealthConfig, err error, rtt time.Duration, timedOut bool) {
+	p.hi.publish(HealthEvent{Type: EventProbeFailed, Key: e.ks.name, ConnID: e.id, Err: err, RTT: rtt})
+	if timedOut || e.healthFailures.Load() >= int64(hc.Threshold) {
+		p.hi.handleUnhealthyConnection(e, EventUnhealthy, err)
+	}
+	if timedOut {
+		_ = e.client.Close() // its leases fail fast; their release removes it
+	}
 }
 
 // recordProbe stores a probe's outcome on e and counts it.
