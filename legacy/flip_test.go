@@ -97,6 +97,14 @@ type flipRun struct {
 	writes  []time.Time // when each flag write began: a call running while
 	// a write was in progress may take either route (see ambiguous)
 	started atomic.Int64 // calls started so far
+	// epoch is 2k while phase k is in place and odd while a flag write is
+	// in progress: a call that saw the same even epoch before and after it
+	// was decided in that phase.
+	epoch atomic.Int64
+	// settledMu guards settled, the servers by phase that served a call
+	// decided in the phase.
+	settledMu sync.Mutex
+	settled   map[[2]int]bool
 }
 
 const (
@@ -110,7 +118,7 @@ const (
 // through phases (the first is set before the load starts); it returns when
 // every goroutine has stopped.
 func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, set func(phase), dwell time.Duration, opts ...legacy.RouterOption) *flipRun {
-	fr := &flipRun{rec: &recorder{}, calls: make([][]call, flipGoroutines)}
+	fr := &flipRun{rec: &recorder{}, calls: make([][]call, flipGoroutines), settled: map[[2]int]bool{}}
 	ad, _ := e.adapter(t)
 	r := legacy.NewRouter(&countingProvider{e.legacyPool(t), legacy.RouteLegacy, fr.rec},
 		&countingProvider{ad, legacy.RouteNew, fr.rec}, client, opts...)
@@ -129,26 +137,52 @@ func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, s
 	ready.Wait()
 	fr.writes, fr.changes = append(fr.writes, time.Now()), append(fr.changes, time.Now())
 	close(start)
-	for _, ph := range phases[1:] {
-		fr.dwell(dwell)
+	for k, ph := range phases[1:] {
+		fr.dwell(k, dwell)
+		fr.epoch.Add(1)
 		fr.writes = append(fr.writes, time.Now())
 		set(ph)
 		fr.changes = append(fr.changes, time.Now())
+		fr.epoch.Add(1)
 	}
-	fr.dwell(dwell)
+	fr.dwell(len(phases)-1, dwell)
 	stop.Store(true)
 	wg.Wait()
 	return fr
 }
 
-// dwell lets a phase run for d and until at least flipGoroutines calls
-// have started in it (a loaded machine can be slow), at most 30 s.
-func (fr *flipRun) dwell(d time.Duration) {
+// dwell lets phase k run for d and until at least flipGoroutines calls
+// have started in it and every server has served a call decided in it, so
+// that each phase shows every server's route however slow the machine
+// (a 50% phase served by one pool only was a loaded machine's artefact).
+// waitLimit bounds it; the checks then report what is missing.
+func (fr *flipRun) dwell(k int, d time.Duration) {
 	base := fr.started.Load()
 	time.Sleep(d)
-	for deadline := time.Now().Add(30 * time.Second); fr.started.Load() < base+flipGoroutines && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if fr.started.Load() >= base+flipGoroutines && fr.allSettled(k) {
+			return
+		}
 	}
+}
+
+// settle records that server served a call decided in phase k.
+func (fr *flipRun) settle(k, server int) {
+	fr.settledMu.Lock()
+	defer fr.settledMu.Unlock()
+	fr.settled[[2]int{k, server}] = true
+}
+
+// allSettled reports whether every server served a call decided in phase k.
+func (fr *flipRun) allSettled(k int) bool {
+	fr.settledMu.Lock()
+	defer fr.settledMu.Unlock()
+	for i := range fr.servers {
+		if !fr.settled[[2]int{k, i}] {
+			return false
+		}
+	}
+	return true
 }
 
 // load is one goroutine of the flip: it cycles through the servers on its
@@ -170,6 +204,7 @@ func (fr *flipRun) load(t *testing.T, r *legacy.Router, g int, stop *atomic.Bool
 	var calls []call
 	for n := 0; n < flipMaxCalls && !stop.Load(); n++ {
 		i := (g + n) % len(conns)
+		epoch := fr.epoch.Load()
 		c := call{server: i, cmd: fmt.Sprintf("echo %d-%d", g, n), start: time.Now()}
 		fr.started.Add(1)
 		var out string
@@ -177,6 +212,9 @@ func (fr *flipRun) load(t *testing.T, r *legacy.Router, g int, stop *atomic.Bool
 		c.end = time.Now()
 		if c.err == nil && out != c.cmd[len("echo "):]+"\n" {
 			c.err = fmt.Errorf("output %q", out)
+		}
+		if c.err == nil && epoch%2 == 0 && fr.epoch.Load() == epoch {
+			fr.settle(int(epoch/2), i)
 		}
 		calls = append(calls, c)
 	}
