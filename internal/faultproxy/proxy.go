@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
@@ -45,16 +47,33 @@ type Proxy struct {
 	wg   sync.WaitGroup     // accept loops and link writers
 }
 
+// closeWait bounds how long Start's cleanup waits for Close.
+const closeWait = 30 * time.Second
+
 // Start starts a proxy on 127.0.0.1:0 that forwards to upstream and
 // registers its Close with tb.Cleanup. It calls tb.Fatal if the proxy
-// cannot start.
+// cannot start. If Close has not returned within 30 s (some goroutine of
+// the proxy or of toxiproxy is stuck), the cleanup fails the test with the
+// stacks of every goroutine instead of hanging it.
 func Start(tb testing.TB, upstream string) *Proxy {
 	tb.Helper()
 	p, err := New(upstream)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(p.Close)
+	tb.Cleanup(func() {
+		done := make(chan struct{})
+		go func() {
+			p.Close()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeWait):
+			buf := make([]byte, 1<<20)
+			tb.Errorf("faultproxy: Close still waiting after %v; goroutines:\n%s", closeWait, buf[:runtime.Stack(buf, true)])
+		}
+	})
 	return p
 }
 
