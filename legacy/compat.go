@@ -98,13 +98,18 @@ func dialDefault(ctx context.Context, key string) (pool.SSHClient, error) {
 }
 
 // GetConnectionPool returns the singleton legacy pool, the old accessor,
-// creating it on first call with the default factory and options. It always
-// returns the legacy pool, never an installed router: see Provider.
+// creating it on first call with the default factory and options. While a
+// provider is installed with Install, the singleton's GetOrCreateConnection
+// is served by that provider (the router), so old call sites follow the
+// migration without edits; its other methods (status, cleanup, Stop) still
+// act on the legacy pool itself. A router whose legacy route is this
+// singleton uses it directly and never routes to itself.
 func GetConnectionPool() *ConnectionPool {
 	defaultMu.Lock()
 	defer defaultMu.Unlock()
 	if defaultPool == nil {
 		defaultPool = NewConnectionPool(pool.ConnectionFactoryFunc(dialDefault), defaultOpts...)
+		defaultPool.singleton = true
 	}
 	return defaultPool
 }

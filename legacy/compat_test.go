@@ -120,3 +120,43 @@ func TestManager(t *testing.T) {
 		t.Fatalf("status = %v", st)
 	}
 }
+
+// TestUnchangedCallSiteFollowsInstall: an old call site that still calls
+// GetConnectionPool().GetOrCreateConnection, unedited, is served by the
+// router while it is installed, by the singleton again after restore, and a
+// router whose legacy route is the singleton itself never loops.
+func TestUnchangedCallSiteFollowsInstall(t *testing.T) {
+	e := newEnv(t)
+	s := e.server("unchanged")
+	legacy.SetDefaultFactory(e.factory)
+	legacy.SetDefaultOptions(legacy.WithRegistrar(e.registrar))
+	t.Cleanup(func() { legacy.SetDefaultFactory(nil); legacy.SetDefaultOptions(); legacy.ShutdownConnectionPool() })
+	singleton := legacy.GetConnectionPool()
+	flags, mem := newFlags(t, flagSet(100, false))
+	var routes []legacy.Route
+	r := legacy.NewRouter(singleton, adaptr(t, e), flags,
+		legacy.WithDecisionHook(func(d legacy.Decision) { routes = append(routes, d.Route) }))
+	callSite := func() string { // unchanged since the singleton was written
+		conn, err := legacy.GetConnectionPool().GetOrCreateConnection(s, false)
+		must(t, err)
+		out, err := conn.ExecuteCommand("echo hi")
+		must(t, err)
+		return out
+	}
+	restore := legacy.Install(r)
+	if out := callSite(); out != "hi\n" || len(routes) == 0 || routes[len(routes)-1] != legacy.RouteNew {
+		t.Fatalf("installed at 100%%: out %q routes %v", out, routes)
+	}
+	if singleton.Len() != 0 {
+		t.Fatalf("the new route must not touch the singleton; it holds %d connections", singleton.Len())
+	}
+	mem.UpdateFlags(flagSet(100, true)) // kill switch: legacy route = the singleton itself
+	if out := callSite(); out != "hi\n" || routes[len(routes)-1] != legacy.RouteLegacy || singleton.Len() != 1 {
+		t.Fatalf("kill switch: out %q routes %v singleton len %d", out, routes, singleton.Len())
+	}
+	restore()
+	decisions := len(routes)
+	if out := callSite(); out != "hi\n" || len(routes) != decisions {
+		t.Fatalf("restored: out %q, %d new routing decisions", out, len(routes)-decisions)
+	}
+}

@@ -28,15 +28,14 @@
 // # Reaching the router from old call sites
 //
 // Old code called ssh.GetConnectionPool().GetOrCreateConnection(server,
-// asRoot). GetConnectionPool still exists and always returns the legacy
-// singleton (the rollback target must not route to itself). Call sites that
-// should follow the migration use Provider (or GetConnectionManager, which
-// uses Provider on every call): it returns whatever was installed with
-// Install, and the legacy singleton when nothing was. Moving a call site is
-// one mechanical rewrite, after which start-up code switches it without
-// further edits:
-//
-//	gofmt -r 'ssh.GetConnectionPool() -> legacy.Provider()' -w ./...
+// asRoot). That call keeps working unedited: while a provider (the router)
+// is installed with Install, the singleton's GetOrCreateConnection is served
+// by it, and after restore by the singleton again. The singleton's other
+// methods (status, cleanup, Stop) keep acting on the legacy pool itself, and
+// a router whose legacy route is the singleton uses it directly, so it never
+// routes to itself. Code that wants the provider as a value (to inject it)
+// uses Provider, which returns the installed provider or the singleton;
+// GetConnectionManager follows Install too.
 //
 // At start-up: restore := legacy.Install(router); at shutdown: restore().
 //

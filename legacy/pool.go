@@ -36,6 +36,10 @@ type ConnectionPool struct {
 	ctx    context.Context // canceled by Stop; bounds dials and loops
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the health and stale loops
+
+	// singleton is set (before the pool is shared) on the pool that
+	// GetConnectionPool returns; only that pool redirects to Current().
+	singleton bool
 }
 
 // NewConnectionPool returns a pool that dials keys "host:port:id:root|app"
@@ -50,9 +54,38 @@ func NewConnectionPool(factory pool.ConnectionFactory, opts ...Option) *Connecti
 
 // GetOrCreateConnection returns the pool's connection for server and role,
 // dialing one if there is none or the existing one is unhealthy or closed.
+// On the singleton returned by GetConnectionPool, while a provider is
+// installed with Install (typically the router), the call is served by that
+// provider instead, so old call sites switch with no edit and switch back
+// when Install's restore runs.
 // It is the ConnectionProvider method; GetPooledConnection returns the
 // concrete type.
 func (p *ConnectionPool) GetOrCreateConnection(server *Server, asRoot bool) (Connection, error) {
+	if r := p.redirect(); r != nil {
+		return r.GetOrCreateConnection(server, asRoot)
+	}
+	return p.getOrCreateDirect(server, asRoot)
+}
+
+// redirect returns the provider installed with Install when p is the
+// singleton returned by GetConnectionPool, so old call sites of
+// GetConnectionPool().GetOrCreateConnection follow the migration without
+// edits; nil when p serves the call itself.
+func (p *ConnectionPool) redirect() ConnectionProvider {
+	if !p.singleton {
+		return nil
+	}
+	cur := Current()
+	if cur == nil || cur == ConnectionProvider(p) {
+		return nil
+	}
+	return cur
+}
+
+// getOrCreateDirect is GetOrCreateConnection on p itself, never
+// redirected: the router's legacy route uses it, so a router whose legacy
+// side is the singleton cannot route to itself.
+func (p *ConnectionPool) getOrCreateDirect(server *Server, asRoot bool) (Connection, error) {
 	c, err := p.GetPooledConnection(server, asRoot)
 	if err != nil {
 		return nil, err

@@ -366,7 +366,7 @@ func (c *routedConn) conn(route Route) (Connection, error) {
 	if cur := c.conns[route]; cur != nil && !isClosed(cur) {
 		return cur, nil
 	}
-	conn, err := c.r.providers[route].GetOrCreateConnection(&c.server, c.asRoot)
+	conn, err := getDirect(c.r.providers[route], &c.server, c.asRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -509,4 +509,14 @@ func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
 		}
 	}
 	return n
+}
+
+// getDirect gets a connection from p without the singleton's redirect to
+// the installed provider: the router may be that provider, and its legacy
+// route may be the singleton.
+func getDirect(p ConnectionProvider, server *Server, asRoot bool) (Connection, error) {
+	if lp, ok := p.(*ConnectionPool); ok {
+		return lp.getOrCreateDirect(server, asRoot)
+	}
+	return p.GetOrCreateConnection(server, asRoot)
 }
