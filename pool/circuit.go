@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -10,10 +11,16 @@ const (
 	// DefaultCircuitThreshold is how many consecutive failed dials open a
 	// key's circuit.
 	DefaultCircuitThreshold = 5
-	// DefaultCircuitCooldown is how long an open circuit refuses dials
+	// DefaultCircuitBaseCooldown is how long a circuit first stays open
+	// after failed dials; each failed trial doubles it.
+	DefaultCircuitBaseCooldown = time.Second
+	// DefaultCircuitCooldown is the longest an open circuit refuses dials
 	// before it lets one trial dial through.
 	DefaultCircuitCooldown = 30 * time.Second
 )
+
+// cooldownJitter is the relative jitter of a doubling cooldown: ±20 %.
+const cooldownJitter = 0.2
 
 // dialGuard is the per-key seam where the circuit breaker sits. allow is
 // asked before a dial; an error (wrapping ErrCircuitOpen) fails the key's
@@ -61,16 +68,24 @@ func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()),
 // Closed: dials pass; failures count; AdvancedPoolConfig.CircuitThreshold
 // consecutive failures, or one permanent failure (authentication, host
 // key, configuration: sshd penalises sources that keep failing auth), open
-// it. Open: dials fail fast with ErrCircuitOpen until CircuitCooldown has
+// it. Open: dials fail fast with ErrCircuitOpen until the cooldown has
 // passed. Half-open: exactly one trial dial passes; success closes the
-// circuit, failure reopens it for another cooldown.
+// circuit, failure reopens it for twice the cooldown.
+//
+// The first cooldown is CircuitBaseCooldown, doubled at each re-open up to
+// CircuitCooldown, with ±20 % jitter (capped). Fault tests found that a flat
+// 30 s cooldown turned a 0.5 s sshd restart into a 30 s outage of
+// fast-failing Gets (TestCircuitShortRestartCostsBaseCooldown). A permanent
+// failure opens for CircuitCooldown at once: it will not fix itself in a
+// second, and sshd penalises repeated authentication failures.
 type circuit struct {
 	p        *pool
 	key      string
 	state    CircuitState
-	failures int   // consecutive failed dials
-	until    int64 // unix nanos: end of the cooldown while open
-	lastErr  error // the last dial error
+	failures int           // consecutive failed dials
+	cooldown time.Duration // the last cooldown before jitter; 0 after a success
+	until    int64         // unix nanos: end of the cooldown while open
+	lastErr  error         // the last dial error
 }
 
 // newCircuit is the pool's default newGuard.
@@ -113,7 +128,7 @@ func (c *circuit) record(err error) HealthEvent {
 	}
 	if err == nil {
 		was := c.state
-		c.state, c.failures, c.lastErr = CircuitClosed, 0, nil
+		c.state, c.failures, c.cooldown, c.lastErr = CircuitClosed, 0, 0, nil
 		if was != CircuitClosed {
 			return HealthEvent{Type: EventCircuitClosed, Key: c.key}
 		}
@@ -123,11 +138,32 @@ func (c *circuit) record(err error) HealthEvent {
 	c.lastErr = err
 	if c.state == CircuitHalfOpen || c.failures >= cfg.CircuitThreshold || Classify(err).Permanent() {
 		c.state = CircuitOpen
-		c.until = c.p.nowNano() + int64(cfg.CircuitCooldown)
+		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg, err))
 		c.p.stats.circuitOpens.Add(1)
 		return HealthEvent{Type: EventCircuitOpen, Key: c.key, Err: err}
 	}
 	return HealthEvent{}
+}
+
+// nextCooldown advances c.cooldown for an opening caused by err and
+// returns it jittered: CircuitCooldown for a permanent failure, else the
+// base on the first opening and twice the last one on a re-open, capped.
+func (c *circuit) nextCooldown(cfg AdvancedPoolConfig, err error) time.Duration {
+	switch {
+	case Classify(err).Permanent():
+		c.cooldown = cfg.CircuitCooldown
+		return c.cooldown
+	case c.cooldown == 0:
+		c.cooldown = cfg.CircuitBaseCooldown
+	default:
+		c.cooldown = min(2*c.cooldown, cfg.CircuitCooldown)
+	}
+	return min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
+}
+
+// jitter returns d scaled by a random factor in [1-f, 1+f).
+func jitter(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) * (1 - f + 2*f*rand.Float64()))
 }
 
 // quiet implements dialGuard.

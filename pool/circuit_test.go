@@ -198,3 +198,97 @@ func TestCircuitStateNames(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// openUntil fails a Get on key fast and returns how long its circuit
+// stays open from now.
+func openUntil(t *testing.T, p pool.Pool, key string) time.Duration {
+	t.Helper()
+	_, err := p.Get(context.Background(), key)
+	var ce *pool.CircuitError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Get = %v, want a CircuitError", err)
+	}
+	return time.Until(ce.Until)
+}
+
+// TestCircuitShortRestartCostsBaseCooldown: fault tests found that with a
+// flat 30 s cooldown a 0.5 s sshd restart became a 30 s outage. Now the
+// first opening lasts CircuitBaseCooldown (±20 %), the trial after it
+// succeeds, and the success resets the cooldown.
+func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindRefused})
+		p := newTestPool(t, f, testConfig(), nil) // threshold 5, base 1s, cap 30s
+		for range pool.DefaultCircuitThreshold {
+			_, _ = p.Get(context.Background(), "a")
+		}
+		d := openUntil(t, p, "a")
+		if d < 800*time.Millisecond || d > 1200*time.Millisecond {
+			t.Fatalf("first cooldown %v, want 1s ±20 %%", d)
+		}
+		f.setErr(nil) // sshd is back
+		time.Sleep(d)
+		c, err := p.Get(context.Background(), "a")
+		if err != nil {
+			t.Fatalf("trial Get = %v", err)
+		}
+		mustRelease(t, p, "a", c)
+		if got := pool.CircuitCooldownFor(p, "a"); got != 0 {
+			t.Errorf("cooldown after a successful trial = %v, want reset", got)
+		}
+		if f.dials.Load() != pool.DefaultCircuitThreshold+1 {
+			t.Errorf("dials = %d, want the failures and one trial", f.dials.Load())
+		}
+	})
+}
+
+// TestCircuitCooldownDoublesToCap: each failed trial doubles the cooldown
+// (1, 2, 4, 8, 16 s, then the 30 s cap), each jittered by ±20 % but never
+// past the cap.
+func TestCircuitCooldownDoublesToCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindTimeout})
+		cfg := testConfig()
+		cfg.Advanced.CircuitThreshold = 1
+		p := newTestPool(t, f, cfg, nil)
+		_, _ = p.Get(context.Background(), "a")
+		for i, want := range []time.Duration{1, 2, 4, 8, 16, 30, 30} {
+			want *= time.Second
+			if got := pool.CircuitCooldownFor(p, "a"); got != want {
+				t.Fatalf("opening %d: cooldown %v, want %v", i, got, want)
+			}
+			d := openUntil(t, p, "a")
+			if lo, hi := want*8/10, min(want*12/10, 30*time.Second); d < lo || d > hi {
+				t.Errorf("opening %d: open for %v, want %v..%v", i, d, lo, hi)
+			}
+			time.Sleep(d)
+			if _, err := p.Get(context.Background(), "a"); err == nil || errors.Is(err, pool.ErrCircuitOpen) {
+				t.Fatalf("trial %d = %v, want the dial error", i, err)
+			}
+		}
+		if n := f.dials.Load(); n != 8 {
+			t.Errorf("dials = %d, want 8 (the first and 7 trials)", n)
+		}
+	})
+}
+
+// TestCircuitPermanentErrorOpensAtCap: an authentication failure opens
+// the circuit for the full CircuitCooldown after exactly one dial.
+func TestCircuitPermanentErrorOpensAtCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindAuth})
+		p := newTestPool(t, f, testConfig(), nil)
+		_, _ = p.Get(context.Background(), "a")
+		if d := openUntil(t, p, "a"); d != pool.DefaultCircuitCooldown {
+			t.Errorf("open for %v, want %v", d, pool.DefaultCircuitCooldown)
+		}
+		time.Sleep(29 * time.Second)
+		_ = openUntil(t, p, "a")
+		if f.dials.Load() != 1 {
+			t.Errorf("dials = %d, want 1", f.dials.Load())
+		}
+	})
+}

@@ -119,9 +119,18 @@ type AdvancedPoolConfig struct {
 	// configuration) opens it at once. Default 5; zero means the default;
 	// negative disables the breaker.
 	CircuitThreshold int
-	// CircuitCooldown is how long an open circuit fails dials fast with
-	// ErrCircuitOpen before it lets one trial dial through. Default 30s;
-	// zero means the default.
+	// CircuitBaseCooldown is how long a key's circuit stays open the
+	// first time it opens after failed dials; each failed trial dial
+	// doubles it (±20 % jitter) up to CircuitCooldown, and a successful
+	// trial resets it. Short, so that a server restart costs about a
+	// second, not a full cooldown. Default 1s (or CircuitCooldown if
+	// smaller); zero means the default. Must not exceed CircuitCooldown.
+	CircuitBaseCooldown time.Duration
+	// CircuitCooldown is the longest an open circuit fails dials fast with
+	// ErrCircuitOpen before it lets one trial dial through: the cap of the
+	// doubling cooldown, and the cooldown after a permanent failure
+	// (authentication, host key, configuration). Default 30s; zero means
+	// the default.
 	CircuitCooldown time.Duration
 	// DebugLeaks records the stack of every Get while LeakThreshold > 0
 	// and attaches it to leak reports (EventLeak.Stack). It costs an
@@ -146,6 +155,9 @@ func (c *PoolConfig) SetDefaults() {
 	setDur(&c.CleanupInterval, DefaultCleanupInterval)
 	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
 	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
+	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
+		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
+	}
 }
 
 func setInt(p *int, def int) {
@@ -186,6 +198,7 @@ func ValidatePoolConfig(cfg PoolConfig) error {
 	check(d.Advanced.CircuitThreshold <= maxRetriesLimit, "Advanced.CircuitThreshold = %d, want negative (disabled) or 1..%d", d.Advanced.CircuitThreshold, maxRetriesLimit)
 	check(d.LoadBalancing.valid(), "LoadBalancing = %d, want one of least-loaded, round-robin, power-of-two", int(d.LoadBalancing))
 	errs = append(errs, validateDurations(d)...)
+	errs = append(errs, validateCircuit(d.Advanced)...)
 	for i, k := range d.WarmupKeys {
 		check(k != "", "WarmupKeys[%d] is empty, want a key", i)
 	}
@@ -202,7 +215,6 @@ func validateDurations(d PoolConfig) []error {
 		{"MaxLifetime", d.MaxLifetime}, {"LifetimeJitter", d.LifetimeJitter},
 		{"MaxIdleTime", d.MaxIdleTime}, {"HealthTimeout", d.HealthTimeout},
 		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
-		{"Advanced.CircuitCooldown", d.Advanced.CircuitCooldown},
 	}
 	for _, x := range durs {
 		if x.v < 0 {
@@ -216,6 +228,22 @@ func validateDurations(d PoolConfig) []error {
 		errs = append(errs, fmt.Errorf("pool: config: HealthTimeout = %v, want 1ns..HealthInterval (%v)", d.HealthTimeout, d.HealthInterval))
 	}
 	return errs
+}
+
+// validateCircuit checks the breaker's cooldowns (after SetDefaults):
+// 0 < CircuitBaseCooldown <= CircuitCooldown, unless the breaker is
+// disabled (negative CircuitThreshold), when they are not used.
+func validateCircuit(a AdvancedPoolConfig) []error {
+	if a.CircuitThreshold < 0 {
+		return nil
+	}
+	if a.CircuitCooldown <= 0 {
+		return []error{fmt.Errorf("pool: config: Advanced.CircuitCooldown = %v, want > 0 (0 = default %v)", a.CircuitCooldown, DefaultCircuitCooldown)}
+	}
+	if a.CircuitBaseCooldown <= 0 || a.CircuitBaseCooldown > a.CircuitCooldown {
+		return []error{fmt.Errorf("pool: config: Advanced.CircuitBaseCooldown = %v, want 1ns..CircuitCooldown (%v) (0 = default)", a.CircuitBaseCooldown, a.CircuitCooldown)}
+	}
+	return nil
 }
 
 func inRange(v, lo, hi int) bool { return v >= lo && v <= hi }
@@ -306,6 +334,7 @@ type configJSON struct {
 	RetryBackoff             jsonDuration  `json:"retry_backoff"`
 	WarmupParallelism        int           `json:"warmup_parallelism"`
 	CircuitThreshold         int           `json:"circuit_threshold,omitempty"`
+	CircuitBaseCooldown      jsonDuration  `json:"circuit_base_cooldown,omitempty"`
 	CircuitCooldown          jsonDuration  `json:"circuit_cooldown,omitempty"`
 	DebugLeaks               bool          `json:"debug_leaks,omitempty"`
 }
@@ -320,7 +349,8 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 		jsonDuration(c.HealthTimeout), jsonDuration(c.CleanupInterval), jsonDuration(c.LeakThreshold),
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
 		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
-		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks,
+		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitBaseCooldown),
+		jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks,
 	})
 }
 
@@ -339,7 +369,7 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
 		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
-			j.CircuitThreshold, time.Duration(j.CircuitCooldown), j.DebugLeaks},
+			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown), j.DebugLeaks},
 	}
 	return nil
 }

@@ -20,13 +20,20 @@ func TestSetDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.HealthInterval != 30*time.Second || c.CleanupInterval != 5*time.Minute ||
-		c.Advanced.CircuitThreshold != 5 || c.Advanced.CircuitCooldown != 30*time.Second {
+		c.Advanced.CircuitThreshold != 5 || c.Advanced.CircuitCooldown != 30*time.Second ||
+		c.Advanced.CircuitBaseCooldown != time.Second {
 		t.Errorf("health and cleanup defaults = %+v", c)
+	}
+	short := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{CircuitCooldown: 500 * time.Millisecond}}
+	short.SetDefaults()
+	if short.Advanced.CircuitBaseCooldown != 500*time.Millisecond {
+		t.Errorf("base under a 500ms cap = %v, want the cap", short.Advanced.CircuitBaseCooldown)
 	}
 	if err := pool.ValidatePoolConfig(pool.PoolConfig{}); err != nil {
 		t.Errorf("zero config invalid: %v", err)
 	}
-	off := pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1, Advanced: pool.AdvancedPoolConfig{CircuitThreshold: -1}}
+	off := pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1,
+		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: -1, CircuitBaseCooldown: -1, CircuitCooldown: -1}}
 	if err := pool.ValidatePoolConfig(off); err != nil {
 		t.Errorf("negative intervals and threshold (disabled) invalid: %v", err)
 	}
@@ -56,6 +63,12 @@ func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
 		{"default health timeout", func(c *pool.PoolConfig) { c.HealthTimeout = time.Minute }, []string{"HealthTimeout = 1m0s, want 1ns..HealthInterval (30s)"}},
 		{"circuit", func(c *pool.PoolConfig) { c.Advanced.CircuitThreshold, c.Advanced.CircuitCooldown = 1000, -1 },
 			[]string{"Advanced.CircuitThreshold = 1000", "Advanced.CircuitCooldown = -1ns"}},
+		{"circuit base over cap", func(c *pool.PoolConfig) {
+			c.Advanced.CircuitBaseCooldown, c.Advanced.CircuitCooldown = time.Minute, time.Second
+		},
+			[]string{"Advanced.CircuitBaseCooldown = 1m0s, want 1ns..CircuitCooldown (1s)"}},
+		{"circuit base negative", func(c *pool.PoolConfig) { c.Advanced.CircuitBaseCooldown = -1 },
+			[]string{"Advanced.CircuitBaseCooldown = -1ns"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,12 +133,13 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	c.WarmupKeys = []string{"web1"}
 	c.LoadBalancing = pool.RoundRobin
 	c.Advanced.CircuitThreshold, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks = 2, time.Minute, true
+	c.Advanced.CircuitBaseCooldown = 2 * time.Second
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"max_lifetime":"1h0m0s"`, `"load_balancing":"round-robin"`, `"wait_timeout":"30s"`,
-		`"circuit_threshold":2`, `"circuit_cooldown":"1m0s"`, `"debug_leaks":true`} {
+		`"circuit_threshold":2`, `"circuit_base_cooldown":"2s"`, `"circuit_cooldown":"1m0s"`, `"debug_leaks":true`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON %s lacks %s", b, want)
 		}

@@ -61,8 +61,10 @@
 //     waiters, is a warm-up key below WarmupConnections, or was just used.
 //   - A key whose dials keep failing (CircuitThreshold in a row), or fail
 //     permanently (authentication, host key), opens its circuit: Get fails
-//     fast with ErrCircuitOpen for CircuitCooldown, then one trial dial
-//     decides.
+//     fast with ErrCircuitOpen for a cooldown, then one trial dial decides.
+//     The cooldown starts at CircuitBaseCooldown (1s) and doubles at each
+//     failed trial up to CircuitCooldown (30s); a permanent failure opens
+//     for CircuitCooldown at once.
 //   - The CleanupManager closes connections idle past MaxIdleTime or older
 //     than MaxLifetime, shrinks to lowered limits, and reports leases held
 //     past LeakThreshold (once, and again when released).

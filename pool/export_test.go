@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"time"
 )
 
 // ConnID returns the id of the connection behind a lease handle.
@@ -125,4 +126,18 @@ func CloseIdle(pl Pool, id uint64, reason CloseReason) bool {
 	})
 	p.mu.Unlock()
 	return target != nil && p.closeIdle(target, reason)
+}
+
+// CircuitCooldownFor reports key's current circuit cooldown before jitter
+// (0 when reset or when the key has no circuit).
+func CircuitCooldownFor(pl Pool, key string) time.Duration {
+	p := pl.(*pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ks := p.byKey[key]; ks != nil {
+		if c, ok := ks.guard.(*circuit); ok {
+			return c.cooldown
+		}
+	}
+	return 0
 }
