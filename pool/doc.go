@@ -70,7 +70,9 @@
 //     past LeakThreshold (once, and again when released).
 //
 // HealthCheck reports per key and connection with a verdict for readiness
-// probes; Health().Subscribe streams HealthEvents, which also reach a
+// probes: unhealthy only when the pool is closed or can serve none of the
+// keys in demand, so one host with bad credentials degrades the report
+// without failing readiness (see HealthStatus); Health().Subscribe streams HealthEvents, which also reach a
 // tracer that implements HealthEventTracer.
 //
 // # Concurrency

@@ -178,10 +178,11 @@ func ExamplePoolHealthMonitor() {
 	_, err2 := p.Run(ctx, "db9", "true")
 	fmt.Println(err != nil, errors.Is(err2, pool.ErrCircuitOpen))
 	fmt.Println("event:", (<-events).Type)
-	fmt.Println("status:", p.HealthCheck(ctx).Status)
+	rep = p.HealthCheck(ctx) // web1 still serves: one bad host does not fail readiness
+	fmt.Println("status:", rep.Status, "ready:", rep.Ready())
 	// Output:
 	// status: healthy ready: true checked: 1
 	// true true
 	// event: circuit-open
-	// status: unhealthy
+	// status: degraded ready: true
 }

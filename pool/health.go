@@ -121,19 +121,27 @@ func (p *pool) healthConfig(key string, base PoolConfig) HealthConfig {
 }
 
 // HealthStatus is a pool's overall verdict.
+//
+// A key is in demand when it has connections or waiters, or a Get wanted a
+// new connection for it within the last HealthInterval (one minute when
+// health checks are off). A key is down when it is in demand, has no
+// usable connection and its circuit is not closed (its dials keep
+// failing). The rule is for fleets: one host with bad credentials must not
+// fail the readiness probe of a service that reaches a hundred others.
 type HealthStatus int
 
 // The verdicts of HealthReport.Status.
 const (
-	// StatusHealthy: every probed connection answered and no circuit is
-	// open.
+	// StatusHealthy: no key is down, every probed connection answered, no
+	// connection is unhealthy and every circuit is closed.
 	StatusHealthy HealthStatus = iota
-	// StatusDegraded: some connection failed its probe or is unhealthy, or
-	// some key's circuit is open or half-open, but every key that has a
-	// connection or a circuit still has a usable connection or may dial.
+	// StatusDegraded: the pool can serve some keys, but some key is down,
+	// some probe failed, some connection is unhealthy or some circuit is
+	// open or half-open.
 	StatusDegraded
-	// StatusUnhealthy: some key has no usable connection and its circuit is
-	// open (its dials keep failing). Use it to fail a readiness probe.
+	// StatusUnhealthy: the pool is closed, or it can serve nothing: some
+	// key is in demand and every key in demand is down. Use it to fail a
+	// readiness probe.
 	StatusUnhealthy
 )
 
@@ -150,13 +158,17 @@ func (s HealthStatus) String() string {
 // MarshalText encodes the verdict's name.
 func (s HealthStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// HealthReport is the outcome of one HealthCheck.
+// HealthReport is the outcome of one HealthCheck. Its Status follows the
+// rule documented on HealthStatus: Unhealthy only when the pool is closed
+// or every key in demand is down.
 type HealthReport struct {
 	// Time is when the check started; Duration how long it took.
 	Time     time.Time     `json:"time"`
 	Duration time.Duration `json:"duration"` // how long the operation took
 	// Status is the overall verdict (see HealthStatus for the rule).
 	Status HealthStatus `json:"status"`
+	// Closed reports that the pool was closed.
+	Closed bool `json:"closed,omitempty"`
 	// Checked counts probed connections; Healthy and Unhealthy split them.
 	Checked   int `json:"checked"`
 	Healthy   int `json:"healthy"`
@@ -178,6 +190,8 @@ type HealthFailure struct {
 type KeyHealth struct {
 	Key     string       `json:"key"`                  // the key
 	Usable  int          `json:"usable"`               // connections that can take leases
+	Waiters int          `json:"waiters,omitempty"`    // Gets waiting for a lease
+	Demand  bool         `json:"demand"`               // connections, waiters, or a Get wanted a connection lately (see HealthStatus)
 	Circuit CircuitState `json:"circuit"`              // the key's circuit breaker
 	LastErr string       `json:"last_error,omitempty"` // the last dial error while the circuit is not closed
 	Conns   []ConnHealth `json:"conns,omitempty"`      // the key's connections, by id
@@ -196,8 +210,8 @@ type ConnHealth struct {
 // OK reports whether every probed connection was healthy.
 func (r HealthReport) OK() bool { return r.Unhealthy == 0 }
 
-// Ready reports whether the verdict is not StatusUnhealthy: the pool can
-// serve every key it knows (perhaps degraded).
+// Ready reports whether the verdict is not StatusUnhealthy: the pool is
+// open and can serve some key in demand (perhaps not all).
 func (r HealthReport) Ready() bool { return r.Status != StatusUnhealthy }
 
 // HealthCheck implements Pool. Every usable connection is probed (up to
@@ -318,8 +332,12 @@ func (p *pool) recordProbe(e *poolEntry, rtt time.Duration, err error) {
 // fillHealthReport adds the per-key part and the verdict to rep.
 func (p *pool) fillHealthReport(rep *HealthReport) {
 	p.mu.Lock()
+	rep.Closed = p.closed
+	now, window := p.nowNano(), int64(p.replaceWindowLocked())
 	for _, ks := range p.byKey {
-		rep.Keys = append(rep.Keys, keyHealthLocked(ks))
+		kh := keyHealthLocked(ks)
+		kh.Demand = kh.Usable > 0 || len(kh.Conns) > 0 || kh.Waiters > 0 || now-ks.wanted < window
+		rep.Keys = append(rep.Keys, kh)
 	}
 	p.mu.Unlock()
 	sort.Slice(rep.Keys, func(i, j int) bool { return rep.Keys[i].Key < rep.Keys[j].Key })
@@ -328,7 +346,7 @@ func (p *pool) fillHealthReport(rep *HealthReport) {
 
 // keyHealthLocked reports ks. The caller holds pool.mu.
 func keyHealthLocked(ks *keyState) KeyHealth {
-	kh := KeyHealth{Key: ks.name}
+	kh := KeyHealth{Key: ks.name, Waiters: ks.waiters.len()}
 	var last error
 	kh.Circuit, last = circuitInfoLocked(ks)
 	if last != nil {
@@ -351,17 +369,27 @@ func keyHealthLocked(ks *keyState) KeyHealth {
 
 // verdict applies the rule documented on HealthStatus.
 func verdict(rep *HealthReport) HealthStatus {
-	st := StatusHealthy
-	if rep.Unhealthy > 0 {
-		st = StatusDegraded
+	if rep.Closed {
+		return StatusUnhealthy
 	}
+	demand, down := 0, 0
+	degraded := rep.Unhealthy > 0
 	for _, k := range rep.Keys {
-		if k.Circuit != CircuitClosed && k.Usable == 0 {
-			return StatusUnhealthy
+		if k.Demand {
+			demand++
+			if k.Usable == 0 && k.Circuit != CircuitClosed {
+				down++
+			}
 		}
 		if k.Circuit != CircuitClosed || k.Usable < len(k.Conns) {
-			st = StatusDegraded
+			degraded = true
 		}
 	}
-	return st
+	switch {
+	case demand > 0 && down == demand:
+		return StatusUnhealthy
+	case degraded:
+		return StatusDegraded
+	}
+	return StatusHealthy
 }

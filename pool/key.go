@@ -135,6 +135,7 @@ type keyState struct {
 	dialing int       // dials in flight: at most one demand dial
 	starved bool      // queued in pool.starved, waiting for pool-wide room
 	guard   dialGuard // circuit breaker; nil allows every dial
+	wanted  int64     // unix nanos: when a Get last wanted a new connection (growLocked)
 }
 
 // list returns the key's connections. The slice must not be modified.
@@ -271,6 +272,7 @@ func (p *pool) serveKeyLocked(ks *keyState, fx *effects) {
 // per-key and the pool-wide limit allow (evicting an idle connection of
 // another key if needed). Otherwise the waiters keep waiting.
 func (p *pool) growLocked(ks *keyState, fx *effects) {
+	ks.wanted = p.nowNano()
 	if ks.dialing > 0 || p.closed || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey {
 		return
 	}
