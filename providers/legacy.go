@@ -38,9 +38,12 @@ func NewLegacyPool(factory pool.ConnectionFactory, reg legacy.TargetRegistrar,
 // AdapterSet provides the adapter that serves the old API from the new pool.
 var AdapterSet = wire.NewSet(NewAdapter)
 
-// NewAdapter returns an adapter over p registering targets with reg.
+// NewAdapter returns an adapter over p registering targets with reg. When
+// the router moves a key's traffic to legacy, the adapter drops p's idle
+// connections for the key (pool.Pool.DropIdle) instead of leaving them to
+// MaxIdleTime; RouterConfig.KeepIdleOnChange turns the router's drain off.
 func NewAdapter(p pool.Pool, reg legacy.TargetRegistrar) *legacy.Adapter {
-	return legacy.NewAdapter(p, reg)
+	return legacy.NewAdapter(p, reg, legacy.WithIdleDropper(func(k string) bool { return p.DropIdle(k) > 0 }))
 }
 
 // RouterSet provides the migration router.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-feature/go-sdk/openfeature/isolated"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
 	"go.uber.org/goleak"
 
 	"github.com/sshpool/sshpool"
@@ -133,5 +135,89 @@ func TestInitializePoolRejectsBadConfig(t *testing.T) {
 	_, _, err := sshpool.InitializePool(providers.Config{Pool: pool.PoolConfig{MaxSessionsPerConnection: -3}})
 	if err == nil || !strings.Contains(err.Error(), "MaxSessionsPerConnection") {
 		t.Fatalf("want an error naming MaxSessionsPerConnection, got %v", err)
+	}
+}
+
+// TestRouteChangeDropsNewPoolIdleConnection: when the router moves a key
+// from the new pool to legacy, the adapter wired by NewAdapter drops the
+// new pool's idle connection for the key; moving back drops legacy's.
+func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
+	srv := sshtest.NewServer(t)
+	dir := t.TempDir()
+	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "kh")
+	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
+	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+
+	reg := providers.NewRegistry(providers.Config{})
+	factory, registrar := providers.NewFactory(reg), providers.NewRegistrar(reg)
+	p, closePool, err := providers.NewPool(factory, pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePool()
+	lp, stopLegacy, _ := providers.NewLegacyPool(factory, registrar, providers.LegacyConfig{})
+	defer stopLegacy()
+	mem := memprovider.NewInMemoryProvider(routeFlags(true))
+	api := isolated.NewAPI()
+	if err := api.SetProviderAndWait(context.Background(), mem); err != nil {
+		t.Fatal(err)
+	}
+	defer api.Shutdown(context.Background())
+	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil)
+	defer closeRouter()
+
+	s := &legacy.Server{ID: "web-1", Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
+		KeyPath: keyFile, KnownHostsPath: knownHosts}
+	key := legacy.Key(s, false)
+	run := func(want legacy.Route) {
+		t.Helper()
+		if d := r.Decide(context.Background(), s, false); d.Route != want {
+			t.Fatalf("route %v, want %v", d.Route, want)
+		}
+		c, err := r.GetOrCreateConnection(s, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ExecuteCommand("true"); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	idle := func() int {
+		n := 0
+		for _, e := range p.Entries() {
+			if e.Key == key && e.State == pool.StateIdle {
+				n++
+			}
+		}
+		return n
+	}
+
+	run(legacy.RouteNew)
+	if n := idle(); n != 1 {
+		t.Fatalf("new pool idle connections for %s = %d, want 1", key, n)
+	}
+	mem.UpdateFlags(routeFlags(false))
+	run(legacy.RouteLegacy)
+	if n := idle(); n != 0 {
+		t.Errorf("after the move to legacy: %d idle connections left in the new pool, want 0", n)
+	}
+	mem.UpdateFlags(routeFlags(true))
+	run(legacy.RouteNew)
+	if got := r.Stats(); got.RouteChanges != 2 || got.Drained != 2 {
+		t.Errorf("router stats %+v, want 2 route changes, both drained", got)
+	}
+}
+
+// routeFlags sends every key to the new pool (toNew) or to legacy.
+func routeFlags(toNew bool) map[string]memprovider.InMemoryFlag {
+	flag := func(key string, on bool) memprovider.InMemoryFlag {
+		v := map[bool]string{true: "on", false: "off"}[on]
+		return memprovider.InMemoryFlag{Key: key, State: memprovider.Enabled, DefaultVariant: v,
+			Variants: map[string]any{"on": true, "off": false}}
+	}
+	return map[string]memprovider.InMemoryFlag{
+		legacy.FlagKillSwitch: flag(legacy.FlagKillSwitch, false),
+		legacy.FlagUseNewPool: flag(legacy.FlagUseNewPool, toNew),
 	}
 }
