@@ -51,6 +51,12 @@ type PoolSection struct {
 	LoadBalancing string `koanf:"load_balancing"`
 	MaxRetries    int    `koanf:"max_retries"`
 	HistorySize   int    `koanf:"history_size"`
+	// CircuitThreshold, CircuitBaseCooldown, CircuitCooldown and
+	// DebugLeaks are pool.AdvancedPoolConfig's fields of the same names.
+	CircuitThreshold    int           `koanf:"circuit_threshold"`
+	CircuitBaseCooldown time.Duration `koanf:"circuit_base_cooldown"`
+	CircuitCooldown     time.Duration `koanf:"circuit_cooldown"`
+	DebugLeaks          bool          `koanf:"debug_leaks"`
 }
 
 // LegacySection configures the legacy pool; zero keeps its old defaults
@@ -182,6 +188,7 @@ func poolSection(c pool.PoolConfig) PoolSection {
 		c.WaitTimeout, c.DialTimeout, c.MaxLifetime, c.LifetimeJitter, c.MaxIdleTime,
 		c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.LeakThreshold,
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing.String(), c.MaxRetries, c.HistorySize,
+		c.Advanced.CircuitThreshold, c.Advanced.CircuitBaseCooldown, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks,
 	}
 }
 
@@ -195,6 +202,8 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 		MaxIdleTime: s.MaxIdleTime, HealthInterval: s.HealthInterval, HealthTimeout: s.HealthTimeout,
 		CleanupInterval: s.CleanupInterval, LeakThreshold: s.LeakThreshold, WarmupKeys: s.WarmupKeys,
 		WarmupConnections: s.WarmupConnections, MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
+		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: s.CircuitThreshold,
+			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks},
 	}
 	if s.LoadBalancing != "" {
 		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {

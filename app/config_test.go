@@ -114,3 +114,43 @@ func TestLoadConfigMissingFileAndFormat(t *testing.T) {
 		t.Errorf("toml: %v", err)
 	}
 }
+
+// TestConfigCircuitAndLeakSettings: the breaker's threshold and cooldowns
+// and DebugLeaks have defaults, load from file and environment, reach the
+// pool config, are validated by pool.ValidatePoolConfig and are exported.
+func TestConfigCircuitAndLeakSettings(t *testing.T) {
+	c, err := app.LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pool.CircuitThreshold != pool.DefaultCircuitThreshold || c.Pool.CircuitCooldown != pool.DefaultCircuitCooldown ||
+		c.Pool.CircuitBaseCooldown != pool.DefaultCircuitBaseCooldown || c.Pool.DebugLeaks {
+		t.Errorf("defaults: %+v", c.Pool)
+	}
+	path := writeFile(t, "c.yaml", "pool:\n  circuit_threshold: 3\n  circuit_base_cooldown: 500ms\n  debug_leaks: true\n")
+	c, err = app.LoadConfig(path, []string{"SSHPOOL_POOL__CIRCUIT_COOLDOWN=1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := c.Pool.PoolConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := pc.Advanced; a.CircuitThreshold != 3 || a.CircuitBaseCooldown != 500*time.Millisecond ||
+		a.CircuitCooldown != time.Minute || !a.DebugLeaks {
+		t.Errorf("pool config advanced = %+v", a)
+	}
+	out, err := app.Export(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"circuit_threshold: 3", "circuit_base_cooldown: 500ms", "circuit_cooldown: 1m0s", "debug_leaks: true"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("export lacks %q:\n%s", want, out)
+		}
+	}
+	bad := writeFile(t, "c.yaml", "pool:\n  circuit_base_cooldown: 1m\n  circuit_cooldown: 10s\n")
+	if _, err := app.LoadConfig(bad, nil); err == nil || !strings.Contains(err.Error(), "Advanced.CircuitBaseCooldown") {
+		t.Errorf("base over cap: want an error naming Advanced.CircuitBaseCooldown, got %v", err)
+	}
+}
