@@ -14,7 +14,8 @@ import (
 // Admin is the admin HTTP server:
 //
 //	/healthz      pool.HealthCheck verdict: 200 when healthy or degraded, 503 when
-//	              unhealthy (a key with no usable connection and an open circuit)
+//	              unhealthy (the pool is closed, or every key in demand has no
+//	              usable connection and an open circuit; see pool.HealthStatus)
 //	/metrics      Prometheus text exposition; ?format=json for JSON
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
