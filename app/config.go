@@ -90,7 +90,12 @@ type FlagsSection struct {
 
 // RouterSection configures the migration router.
 type RouterSection struct {
-	// DecisionCache is the decision cache ttl; zero evaluates every call.
+	// DecisionCache is how long a connection may reuse its last routing
+	// decision; a flag reload (a provider event) invalidates every cached
+	// decision at once, so the ttl only bounds staleness when an event is
+	// missed. Default DefaultDecisionCache (1 s): a decision then costs
+	// ~0.1–0.4 µs instead of 3–8 µs through the OpenFeature SDK. Zero
+	// evaluates the flags on every call.
 	DecisionCache time.Duration `koanf:"decision_cache"`
 	// KeepIdleOnChange keeps the losing pool's idle connection on a flip.
 	KeepIdleOnChange bool `koanf:"keep_idle_on_change"`
@@ -140,6 +145,7 @@ const (
 	DefaultStartTimeout  = 15 * time.Second
 	DefaultStopTimeout   = 15 * time.Second
 	DefaultDrainTimeout  = 10 * time.Second
+	DefaultDecisionCache = time.Second
 	DefaultKillSwitchEnv = "SSHPOOL_KILL_SWITCH"
 	// AdminOff as Admin.Addr disables the admin server.
 	AdminOff = "off"
@@ -162,6 +168,7 @@ func Defaults(preset string) (Config, error) {
 		Pool:      poolSection(pc),
 		Flags:     FlagsSection{KillSwitchEnv: DefaultKillSwitchEnv},
 		Admin:     AdminSection{Addr: DefaultAdminAddr},
+		Router:    RouterSection{DecisionCache: DefaultDecisionCache},
 		Lifecycle: LifecycleSection{DefaultStartTimeout, DefaultStopTimeout, DefaultDrainTimeout},
 	}, nil
 }

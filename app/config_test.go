@@ -154,3 +154,17 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 		t.Errorf("base over cap: want an error naming Advanced.CircuitBaseCooldown, got %v", err)
 	}
 }
+
+func TestRouterDecisionCacheDefaultAndOff(t *testing.T) {
+	c, err := app.LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Router.DecisionCache != app.DefaultDecisionCache || app.DefaultDecisionCache != time.Second {
+		t.Errorf("default decision cache = %v, want %v", c.Router.DecisionCache, time.Second)
+	}
+	path := writeFile(t, "c.yaml", "router:\n  decision_cache: 0s\n")
+	if c, err = app.LoadConfig(path, nil); err != nil || c.Router.DecisionCache != 0 {
+		t.Errorf("decision_cache: 0s must turn the cache off: %v, %v", c.Router.DecisionCache, err)
+	}
+}
