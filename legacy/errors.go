@@ -7,31 +7,20 @@ import (
 	"github.com/sshpool/sshpool/pool"
 )
 
-// kindError is a sentinel error that knows its pool.ErrorKind.
-type kindError struct {
-	msg  string
-	kind pool.ErrorKind
-}
-
-func (e *kindError) Error() string { return e.msg }
-
-// ErrorKind returns the kind the sentinel stands for.
-func (e *kindError) ErrorKind() pool.ErrorKind { return e.kind }
-
 // Sentinel errors. Each reports a pool.ErrorKind through pool.Classify.
 var (
 	// ErrInvalidServer is wrapped by Server.Validate failures (KindConfig).
-	ErrInvalidServer error = &kindError{"legacy: invalid server", pool.KindConfig}
+	ErrInvalidServer error = pool.NewKindError("legacy: invalid server", pool.KindConfig)
 	// ErrPoolStopped is returned by a ConnectionPool after Stop
 	// (KindPoolClosed).
-	ErrPoolStopped error = &kindError{"legacy: pool stopped", pool.KindPoolClosed}
+	ErrPoolStopped error = pool.NewKindError("legacy: pool stopped", pool.KindPoolClosed)
 	// ErrConnectionClosed is returned by a Connection used after Close, or
 	// closed by a cleanup before the command started (KindPoolClosed). The
 	// command did not run, so it is safe to get a new connection and retry.
-	ErrConnectionClosed error = &kindError{"legacy: connection closed", pool.KindPoolClosed}
+	ErrConnectionClosed error = pool.NewKindError("legacy: connection closed", pool.KindPoolClosed)
 	// ErrNoFactory is returned when the singleton pool is used before
 	// SetDefaultFactory (KindConfig).
-	ErrNoFactory error = &kindError{"legacy: no default connection factory (call SetDefaultFactory)", pool.KindConfig}
+	ErrNoFactory error = pool.NewKindError("legacy: no default connection factory (call SetDefaultFactory)", pool.KindConfig)
 )
 
 // Operations named in CommandError.Op.

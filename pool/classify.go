@@ -117,6 +117,26 @@ type Kinder interface {
 	ErrorKind() ErrorKind
 }
 
+// NewKindError returns a sentinel error with message msg that Classify
+// reports as kind. Packages that implement SSHClient or sit on top of the
+// pool declare their sentinels with it, so callers can test them with
+// errors.Is and classify them without knowing the package.
+func NewKindError(msg string, kind ErrorKind) error {
+	return &kindError{msg: msg, kind: kind}
+}
+
+// kindError is an error that knows its ErrorKind.
+type kindError struct {
+	msg  string
+	kind ErrorKind
+}
+
+// Error returns the message.
+func (e *kindError) Error() string { return e.msg }
+
+// ErrorKind returns the kind the error was declared with.
+func (e *kindError) ErrorKind() ErrorKind { return e.kind }
+
 // ExitError reports a remote command that ran and did not exit 0. It
 // carries the command's Result.
 type ExitError struct {

@@ -66,3 +66,14 @@ func TestErrorKindPredicates(t *testing.T) {
 		t.Error("ExitError messages")
 	}
 }
+
+func TestNewKindError(t *testing.T) {
+	sentinel := pool.NewKindError("x: gone", pool.KindConnectionLost)
+	wrapped := fmt.Errorf("op on host: %w", sentinel)
+	if !errors.Is(wrapped, sentinel) || pool.Classify(wrapped) != pool.KindConnectionLost || sentinel.Error() != "x: gone" {
+		t.Fatalf("Is %v, Classify %v, Error %q", errors.Is(wrapped, sentinel), pool.Classify(wrapped), sentinel.Error())
+	}
+	if other := pool.NewKindError("x: gone", pool.KindConnectionLost); errors.Is(other, sentinel) {
+		t.Fatal("two sentinels with the same text must be distinct")
+	}
+}

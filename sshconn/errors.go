@@ -7,38 +7,26 @@ import (
 	"github.com/sshpool/sshpool/pool"
 )
 
-// kindError is a sentinel error that knows its pool.ErrorKind.
-type kindError struct {
-	msg  string
-	kind pool.ErrorKind
-}
-
-// Error returns the message.
-func (e *kindError) Error() string { return e.msg }
-
-// ErrorKind returns the kind the sentinel was declared with.
-func (e *kindError) ErrorKind() pool.ErrorKind { return e.kind }
-
 // Sentinel errors, testable with errors.Is. Each implements pool.Kinder.
 var (
 	// ErrNotFound is returned by a Resolver that does not know a key; Chain
 	// then asks the next resolver. Kind: KindConfig.
-	ErrNotFound error = &kindError{"sshconn: no target for key", pool.KindConfig}
+	ErrNotFound error = pool.NewKindError("sshconn: no target for key", pool.KindConfig)
 	// ErrClosed is returned by operations on a Client after Close. Kind:
 	// KindConnectionLost.
-	ErrClosed error = &kindError{"sshconn: client closed", pool.KindConnectionLost}
+	ErrClosed error = pool.NewKindError("sshconn: client closed", pool.KindConnectionLost)
 	// ErrConnectionLost wraps the reason an established connection ended.
 	// Kind: KindConnectionLost.
-	ErrConnectionLost error = &kindError{"sshconn: connection lost", pool.KindConnectionLost}
+	ErrConnectionLost error = pool.NewKindError("sshconn: connection lost", pool.KindConnectionLost)
 	// ErrKeepaliveTimeout means a keepalive probe did not answer within its
 	// timeout; the client has been closed. Kind: KindTimeout.
-	ErrKeepaliveTimeout error = &kindError{"sshconn: keepalive timed out", pool.KindTimeout}
+	ErrKeepaliveTimeout error = pool.NewKindError("sshconn: keepalive timed out", pool.KindTimeout)
 	// ErrJumpLoop means ProxyJump hops refer back to a host already in the
 	// chain, or the chain is deeper than MaxJumpDepth. Kind: KindConfig.
-	ErrJumpLoop error = &kindError{"sshconn: ProxyJump loop", pool.KindConfig}
+	ErrJumpLoop error = pool.NewKindError("sshconn: ProxyJump loop", pool.KindConfig)
 	// ErrNoAuthMethods means a target offers no authentication method at
 	// all. Kind: KindConfig.
-	ErrNoAuthMethods error = &kindError{"sshconn: no authentication methods configured", pool.KindConfig}
+	ErrNoAuthMethods error = pool.NewKindError("sshconn: no authentication methods configured", pool.KindConfig)
 )
 
 // DialError reports a dial that failed after Attempt attempts. Its kind is
