@@ -47,6 +47,7 @@ func TestCircuitOpensAfterThreshold(t *testing.T) {
 		if s := p.GetSnapshot(); s.CircuitOpens != 1 {
 			t.Errorf("circuit opens = %d", s.CircuitOpens)
 		}
+		synctest.Wait() // the failed dial publishes circuit-open after its waiters get the error
 		if got := eventTypes(drainEvents(events)); got != "circuit-open" {
 			t.Errorf("events = %s", got)
 		}

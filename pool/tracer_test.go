@@ -114,6 +114,9 @@ func TestSlogTracer(t *testing.T) {
 	p.HealthCheck(context.Background())
 	f.setErr(&kindErr{pool.KindAuth})
 	_, _ = p.Get(context.Background(), "b")
+	// The failed dial traces circuit-open after its waiter got the error:
+	// Close waits for the dial goroutine (and stops writes to buf).
+	_ = p.Close()
 	// Through MultiTracer, which forwards health events to tracers that
 	// take them.
 	pool.MultiTracer(pool.NewSlogTracer(log), &recTracer{}).(pool.HealthEventTracer).TraceHealthEvent(
