@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // ConnID returns the id of the connection behind a lease handle.
@@ -140,4 +141,16 @@ func CircuitCooldownFor(pl Pool, key string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// EntryLayout reports the size of a pooled connection's entry and the end
+// offsets of the hot fields Get and Release read (ctl, done, expires, ks,
+// lastUsed) and of the key state's (name, single, waiting).
+func EntryLayout() (entrySize, entryHotEnd, keySize, keyHotEnd uintptr) {
+	var e poolEntry
+	var ks keyState
+	hot := max(unsafe.Offsetof(e.ctl)+8, unsafe.Offsetof(e.done)+8, unsafe.Offsetof(e.expires)+8,
+		unsafe.Offsetof(e.ks)+8, unsafe.Offsetof(e.lastUsed)+8)
+	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.single)+8, unsafe.Offsetof(ks.waiting)+4)
+	return unsafe.Sizeof(e), hot, unsafe.Sizeof(ks), keyHot
 }

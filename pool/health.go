@@ -301,7 +301,7 @@ func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 // or at once when the probe timed out, closing the client then.
 func (p *pool) probeFailed(e *poolEntry, hc HealthConfig, err error, rtt time.Duration, timedOut bool) {
 	p.hi.publish(HealthEvent{Type: EventProbeFailed, Key: e.ks.name, ConnID: e.id, Err: err, RTT: rtt})
-	if timedOut || e.healthFailures.Load() >= int64(hc.Threshold) {
+	if timedOut || int64(e.healthFailures.Load()) >= int64(hc.Threshold) {
 		p.hi.handleUnhealthyConnection(e, EventUnhealthy, err)
 	}
 	if timedOut {

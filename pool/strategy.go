@@ -128,7 +128,7 @@ func (p *pool) idleCandidatesLocked() ([]EntryInfo, []*poolEntry) {
 		cands[i] = EntryInfo{ID: e.id, Key: e.ks.name, State: StateIdle,
 			Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 			LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
-			UseCount: e.uses(), HealthFailures: e.healthFailures.Load(), Metadata: e.meta}
+			UseCount: e.uses(), HealthFailures: int64(e.healthFailures.Load()), Metadata: e.meta}
 	}
 	return cands, ents
 }
