@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,4 +106,91 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			}
 		})
 	})
+}
+
+// keyNames returns n keys in a fixed random order, so a sweep over them
+// jumps around memory as a service talking to many hosts does.
+func keyNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("user@host-%d.example.com:22", i)
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// floorHandle is what the floor allocates per operation: a 32-byte handle
+// with pointers, like the pool's lease.
+type floorHandle struct {
+	slot     *atomic.Int64
+	owner    *map[string]*atomic.Int64
+	released atomic.Bool
+	start    int64
+}
+
+// BenchmarkKeys sweeps Get+Release over 10 and 10,000 keys (one warm
+// connection each) for sshpool, for a map of puddle pools (one per key,
+// the obvious way to key puddle), and for a floor: a Go map lookup, one
+// 32-byte pointerful allocation and two atomic adds on per-key memory, the
+// least any keyed pool that hands out a fresh handle can do. The ratio
+// keys=10000 / keys=10 of the floor is what this machine's caches charge
+// for the larger working set, whatever the pool's design.
+func BenchmarkKeys(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 10000} {
+		names := keyNames(n)
+		b.Run(fmt.Sprintf("impl=sshpool/keys=%d", n), func(b *testing.B) {
+			f := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+				return nopClient{done: make(chan struct{})}, nil
+			})
+			p := pool.NewPool(f, pool.PoolConfig{MaxConnections: n, MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 8}, nil)
+			b.Cleanup(func() { _ = p.Close() })
+			for _, k := range names {
+				c, err := p.Get(ctx, k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = p.Release(k, c)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				k := names[i%n]
+				c, err := p.Get(ctx, k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = p.Release(k, c)
+			}
+		})
+		b.Run(fmt.Sprintf("impl=puddle-map/keys=%d", n), func(b *testing.B) {
+			pools := make(map[string]*puddle.Pool[*int], n)
+			for _, k := range names {
+				pools[k] = newPuddle(b)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				r, err := pools[names[i%n]].Acquire(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Release()
+			}
+		})
+		b.Run(fmt.Sprintf("impl=floor/keys=%d", n), func(b *testing.B) {
+			m := make(map[string]*atomic.Int64, n)
+			for _, k := range names {
+				m[k] = new(atomic.Int64)
+			}
+			var h *floorHandle
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				s := m[names[i%n]]
+				s.Add(1)
+				h = &floorHandle{slot: s, owner: &m}
+				h.released.Store(true)
+				s.Add(-1)
+			}
+			_ = h
+		})
+	}
 }

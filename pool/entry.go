@@ -80,16 +80,19 @@ func (r CloseReason) String() string {
 func (r CloseReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // ctl word layout: bits 0–19 count leases held, bit 20 (ctlDraining)
-// forbids new leases, bits 21–63 count leases ever granted (the use count,
-// wrapping after 2^43). One CAS takes a slot and counts the use; one Add
-// returns it. Whoever moves ctl to draining with no leases left closes the
-// connection: the retirer when it was idle, else the last release.
+// forbids new leases, bit 21 (ctlQueued) says the key has queued waiters,
+// bits 22–63 count leases ever granted (the use count, wrapping after
+// 2^42). One CAS takes a slot and counts the use; one Add returns it and
+// tells the releaser whether waiters need serving. Whoever moves ctl to
+// draining with no leases left closes the connection: the retirer when it
+// was idle, else the last release.
 const (
 	ctlLeaseMask uint64 = 1<<20 - 1
 	ctlDraining  uint64 = 1 << 20
-	ctlUseShift         = 21
+	ctlQueued    uint64 = 1 << 21
+	ctlUseShift         = 22
 	ctlUse       uint64 = 1 << ctlUseShift
-	ctlState            = ctlLeaseMask | ctlDraining // the bits that are not the use count
+	ctlState            = ctlLeaseMask | ctlDraining // what idle and drained are made of
 )
 
 // ctlDrained reports whether v is draining with no leases left.
@@ -98,32 +101,26 @@ func ctlDrained(v uint64) bool { return v&ctlState == ctlDraining }
 // ctlIdle reports whether v is usable with no leases.
 func ctlIdle(v uint64) bool { return v&ctlState == 0 }
 
-// ctlLoad returns the lease count of v, or max when v is draining.
-func ctlLoad(v uint64, max int64) int64 {
-	if v&ctlDraining != 0 {
-		return max
-	}
-	return int64(v & ctlLeaseMask)
-}
-
 // poolEntry is one pooled connection with the specification's metadata:
 // state, created, last used, last health check, use count, health
 // failures, metadata. Fields read on the hot path are atomics; the rest are
 // immutable after creation or guarded by pool.mu.
 type poolEntry struct {
 	// The first 64 bytes hold what Get and Release touch. The struct is
-	// exactly 128 bytes (TestEntryLayout), a size class whose objects are
+	// exactly 192 bytes (TestEntryLayout), a size class whose objects are
 	// 64-byte aligned, so they are one cache line: at 10,000 keys the hot
 	// path misses in cache on nearly every object it reads, and each field
 	// moved out of this line, or line the object straddles, costs a miss.
-	ctl      atomic.Uint64 // uses | ctlDraining | leases
-	client   SSHClient
-	done     <-chan struct{} // client.Done(), read once: Get checks it without calling into the client
+	// (128 bytes, the next smaller aligned class, does not fit the fields.)
+	ctl      atomic.Uint64   // uses | ctlQueued | ctlDraining | leases
+	name     string          // ks.name: the key table confirms a lookup with it
 	expires  int64           // unix nanos; 0 = no lifetime limit
+	lastUsed atomic.Int64    // unix nanos when last seen released (lastUsedDirty: not yet seen)
+	done     <-chan struct{} // client.Done(), read once: Get checks it without calling into the client
 	ks       *keyState
-	lastUsed atomic.Int64 // unix nanos when last seen released (lastUsedDirty: not yet seen)
 	id       uint64
 
+	client         SSHClient
 	lastHealth     atomic.Int64           // unix nanos of the last health check, 0 = never
 	created        int64                  // unix nanos
 	rtt            atomic.Int64           // last successful probe's round trip, nanos
@@ -136,10 +133,11 @@ type poolEntry struct {
 	// Guarded by pool.mu.
 	removed bool // taken out of its key's list; the remover closes client
 	meta    map[string]string
+	_       [48]byte // to 192 bytes
 }
 
 func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *poolEntry {
-	e := &poolEntry{ks: ks, client: c, done: c.Done(), id: id, created: now, expires: expires}
+	e := &poolEntry{ks: ks, name: ks.name, client: c, done: c.Done(), id: id, created: now, expires: expires}
 	e.lastUsed.Store(now)
 	return e
 }
@@ -191,12 +189,12 @@ func (e *poolEntry) State() EntryState {
 	return StateIdle
 }
 
-// tryAcquire reserves one lease slot, counting the use, if the entry is
-// usable and has fewer than max leases.
-func (e *poolEntry) tryAcquire(max int64) bool {
+// tryAcquire reserves one lease slot, counting the use, if no bit of
+// block is set and the entry has fewer than max leases.
+func (e *poolEntry) tryAcquire(max int64, block uint64) bool {
 	for {
 		v := e.ctl.Load()
-		if ctlLoad(v, max) >= max {
+		if v&block != 0 || int64(v&ctlLeaseMask) >= max {
 			return false
 		}
 		if e.ctl.CompareAndSwap(v, v+1+ctlUse) {
@@ -238,27 +236,6 @@ func (e *poolEntry) tryEvict(reason CloseReason) bool {
 		e.reason.Store(int32(reason))
 	}
 	return true
-}
-
-// stale reports whether the entry must not get new leases at now: past
-// its lifetime (ReasonLifetime) or its connection has ended
-// (ReasonUnhealthy). The death watcher retires a connection as soon as
-// its Done channel closes; this re-check closes the window until the
-// watcher runs. It reads the Done channel cached in e rather than calling
-// client.Alive and client.Done: those read the client's own memory, two
-// more cache misses per Get at 10,000 keys. SSHClient's contract closes
-// Done as soon as the connection ends, and sshconn.Client.Alive is false
-// earlier only inside Client.Close, which the pool calls after retiring e.
-func (e *poolEntry) stale(now int64) (CloseReason, bool) {
-	if e.expires != 0 && now >= e.expires {
-		return ReasonLifetime, true
-	}
-	select {
-	case <-e.done:
-		return ReasonUnhealthy, true
-	default:
-		return 0, false
-	}
 }
 
 // EntryInfo is a snapshot of one pooled connection's metadata, for

@@ -28,6 +28,17 @@ func WaitersFor(pl Pool, key string) int {
 	return 0
 }
 
+// LockPool takes the pool's lock, so a test can hold every locked path
+// still while it drives the lock-free ones. It returns the unlock.
+func LockPool(pl Pool) func() {
+	p := pl.(*pool)
+	p.mu.Lock()
+	return p.mu.Unlock
+}
+
+// Leases reports the leases held on the connection behind c.
+func Leases(c SSHClient) int64 { return c.(*lease).e.leases() }
+
 // DialsInFlight reports dials in flight.
 func DialsInFlight(pl Pool) int {
 	p := pl.(*pool)
@@ -91,7 +102,13 @@ func CheckInvariants(pl Pool) error {
 		if int(ks.waiting.Load()) != ks.waiters.len() {
 			return fmt.Errorf("key %q: waiting=%d, queue=%d", key, ks.waiting.Load(), ks.waiters.len())
 		}
+		if ks.queued != (ks.waiting.Load() > 0) {
+			return fmt.Errorf("key %q: queued=%v, waiting=%d", key, ks.queued, ks.waiting.Load())
+		}
 		for _, e := range list {
+			if q := e.ctl.Load()&ctlQueued != 0; q != ks.queued {
+				return fmt.Errorf("key %q conn %d: ctlQueued=%v, key queued=%v", key, e.id, q, ks.queued)
+			}
 			if n := e.leases(); n > maxS {
 				return fmt.Errorf("key %q conn %d: %d leases > %d", key, e.id, n, maxS)
 			}
@@ -144,13 +161,14 @@ func CircuitCooldownFor(pl Pool, key string) time.Duration {
 }
 
 // EntryLayout reports the size of a pooled connection's entry and the end
-// offsets of the hot fields Get and Release read (ctl, done, expires, ks,
-// lastUsed) and of the key state's (name, single, waiting).
+// offsets of the hot fields Get and Release read (ctl, name, expires,
+// lastUsed, done) and of the key state's (name, single, waiting), which the
+// lock-free path reads for keys with several connections.
 func EntryLayout() (entrySize, entryHotEnd, keySize, keyHotEnd uintptr) {
 	var e poolEntry
 	var ks keyState
-	hot := max(unsafe.Offsetof(e.ctl)+8, unsafe.Offsetof(e.done)+8, unsafe.Offsetof(e.expires)+8,
-		unsafe.Offsetof(e.ks)+8, unsafe.Offsetof(e.lastUsed)+8)
+	hot := max(unsafe.Offsetof(e.ctl)+8, unsafe.Offsetof(e.name)+16, unsafe.Offsetof(e.expires)+8,
+		unsafe.Offsetof(e.lastUsed)+8, unsafe.Offsetof(e.done)+8)
 	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.single)+8, unsafe.Offsetof(ks.waiting)+4)
 	return unsafe.Sizeof(e), hot, unsafe.Sizeof(ks), keyHot
 }

@@ -9,50 +9,97 @@ import (
 const keyShards = 256
 
 // keyTable maps keys to their state for the lock-free Get path: sharded,
-// copy-on-write, open-addressing hash tables. A lookup is one hash, one
-// atomic load, usually one slot read and the key state's name (which the
-// caller reads next anyway). A write (under pool.mu) copies one shard, so
-// it costs O(keys/256); keys live only while they hold connections, dials
-// or waiters. Go maps (and sync.Map's trie) cost several dependent cache
+// copy-on-write, open-addressing hash tables. A key with exactly one
+// connection (the common case) is found without reading its key state: its
+// slot holds the connection's entry, whose first cache line has the name
+// to confirm the match and everything Get and Release touch. A lookup is
+// one hash, one atomic load, usually one slot read and that entry line;
+// at 10,000 keys each of those is a likely cache miss, so every line kept
+// off the path counts. A key or slot change (under pool.mu) copies one
+// shard, O(keys/256); keys live only while they hold connections, dials or
+// waiters. Go maps (and sync.Map's trie) cost several dependent cache
 // misses per lookup at 10,000 keys, which made Get 3× slower there than at
-// 10 keys; this table keeps it flat.
+// 10 keys.
 type keyTable struct {
 	seed   maphash.Seed
 	shards [keyShards]atomic.Pointer[keyShard]
 }
 
-// keyShard is one immutable open-addressing table (linear probing, load
-// factor at most 1/2).
+// keyShard is one open-addressing table (linear probing, load factor at
+// most 1/2). Its set of keys is immutable; only slots' single pointers
+// change in place, under pool.mu.
 type keyShard struct {
-	mask  uint64
-	slots []keySlot
-	n     int
+	mask   uint64
+	slots  []keySlot
+	states []*keyState // parallel to slots: read only for keys without a single connection
+	n      int
 }
 
+// keySlot is 16 bytes, four to a cache line.
 type keySlot struct {
-	hash uint64
-	ks   *keyState
+	hash uint64 // the key's hash with the low bit set; 0 marks an empty slot
+	// single mirrors keyState.single: the key's only connection, else nil.
+	// A reader holding a superseded shard may see an older value; that is
+	// harmless, since an entry that left its key is draining and refuses
+	// new leases, and nil sends the reader through the key state.
+	single atomic.Pointer[poolEntry]
 }
 
 func (t *keyTable) hash(key string) (uint64, *atomic.Pointer[keyShard]) {
 	h := maphash.String(t.seed, key)
-	return h, &t.shards[h>>56]
+	return h | 1, &t.shards[h>>56]
 }
 
-// load returns key's state, or nil.
-func (t *keyTable) load(key string) *keyState {
+// load returns key's only connection when it has exactly one, else key's
+// state; both nil for an unknown key. The entry may be stale (retired);
+// the caller's lease attempt finds out.
+func (t *keyTable) load(key string) (*poolEntry, *keyState) {
 	h, sp := t.hash(key)
 	sh := sp.Load()
 	if sh == nil {
-		return nil
+		return nil, nil
 	}
 	for i := h & sh.mask; ; i = (i + 1) & sh.mask {
 		s := &sh.slots[i]
-		if s.ks == nil {
-			return nil
+		switch s.hash {
+		case 0:
+			return nil, nil
+		case h:
+			if e := s.single.Load(); e != nil {
+				if e.name == key {
+					return e, nil
+				}
+			} else if ks := sh.states[i]; ks.name == key {
+				return nil, ks
+			}
 		}
-		if s.hash == h && s.ks.name == key {
-			return s.ks
+	}
+}
+
+// state returns key's state, or nil. Off the hot path.
+func (t *keyTable) state(key string) *keyState {
+	sh, i := t.find(key)
+	if sh == nil {
+		return nil
+	}
+	return sh.states[i]
+}
+
+// find returns the current shard holding key and key's slot index, or nil.
+func (t *keyTable) find(key string) (*keyShard, uint64) {
+	h, sp := t.hash(key)
+	sh := sp.Load()
+	if sh == nil {
+		return nil, 0
+	}
+	for i := h & sh.mask; ; i = (i + 1) & sh.mask {
+		switch s := &sh.slots[i]; s.hash {
+		case 0:
+			return nil, 0
+		case h:
+			if sh.states[i].name == key {
+				return sh, i
+			}
 		}
 	}
 }
@@ -68,30 +115,30 @@ func (t *keyTable) storeLocked(key string, ks *keyState) {
 	}
 	sh := newKeyShard(n)
 	if old != nil {
-		for _, s := range old.slots {
-			if s.ks != nil {
-				sh.insert(s)
-			}
-		}
+		sh.copyFrom(old, nil)
 	}
-	sh.insert(keySlot{h, ks})
+	sh.insert(h, ks.single.Load(), ks)
 	sp.Store(sh)
 }
 
-// deleteLocked removes key's state. Caller holds pool.mu.
-func (t *keyTable) deleteLocked(key string) {
-	_, sp := t.hash(key)
+// deleteLocked removes ks. Caller holds pool.mu.
+func (t *keyTable) deleteLocked(ks *keyState) {
+	_, sp := t.hash(ks.name)
 	old := sp.Load()
 	if old == nil {
 		return
 	}
 	sh := newKeyShard(old.n)
-	for _, s := range old.slots {
-		if s.ks != nil && s.ks.name != key {
-			sh.insert(s)
-		}
-	}
+	sh.copyFrom(old, ks)
 	sp.Store(sh)
+}
+
+// setSingleLocked publishes ks.single in ks's slot. Caller holds pool.mu,
+// as do all writers of slots, so copyFrom never misses an update.
+func (t *keyTable) setSingleLocked(ks *keyState) {
+	if sh, i := t.find(ks.name); sh != nil && sh.states[i] == ks {
+		sh.slots[i].single.Store(ks.single.Load())
+	}
 }
 
 // newKeyShard returns an empty shard with room for n keys.
@@ -100,15 +147,26 @@ func newKeyShard(n int) *keyShard {
 	for size < 2*n {
 		size *= 2
 	}
-	return &keyShard{mask: uint64(size - 1), slots: make([]keySlot, size)}
+	return &keyShard{mask: uint64(size - 1), slots: make([]keySlot, size), states: make([]*keyState, size)}
 }
 
-func (sh *keyShard) insert(s keySlot) {
-	i := s.hash & sh.mask
-	for sh.slots[i].ks != nil {
+// copyFrom inserts old's keys except skip.
+func (sh *keyShard) copyFrom(old *keyShard, skip *keyState) {
+	for i := range old.slots {
+		if ks := old.states[i]; ks != nil && ks != skip {
+			sh.insert(old.slots[i].hash, old.slots[i].single.Load(), ks)
+		}
+	}
+}
+
+func (sh *keyShard) insert(h uint64, single *poolEntry, ks *keyState) {
+	i := h & sh.mask
+	for sh.slots[i].hash != 0 {
 		i = (i + 1) & sh.mask
 	}
-	sh.slots[i] = s
+	sh.slots[i].hash = h
+	sh.slots[i].single.Store(single)
+	sh.states[i] = ks
 	sh.n++
 }
 
@@ -122,8 +180,9 @@ type keyState struct {
 	// nil: it saves the hot path two dependent loads (slice header, array).
 	single atomic.Pointer[poolEntry]
 	// waiting counts queued waiters plus slow-path Gets deciding whether to
-	// queue. While it is non-zero the lock-free path defers to the queue
-	// (FIFO), and Release takes the lock to serve it.
+	// queue. While it is non-zero the key's connections carry ctlQueued
+	// (see addWaitingLocked): the lock-free path defers to the queue (FIFO),
+	// and Release takes the lock to serve it. Written under pool.mu.
 	waiting atomic.Int32
 	// rr is the round-robin cursor.
 	rr atomic.Uint32
@@ -134,6 +193,7 @@ type keyState struct {
 	closing int       // removed, Close not yet returned; counts against the per-key limit
 	dialing int       // dials in flight: at most one demand dial
 	starved bool      // queued in pool.starved, waiting for pool-wide room
+	queued  bool      // ctlQueued is set on the key's connections (waiting > 0)
 	guard   dialGuard // circuit breaker; nil allows every dial
 	wanted  int64     // unix nanos: when a Get last wanted a new connection (growLocked)
 }
@@ -146,8 +206,36 @@ func (ks *keyState) list() []*poolEntry {
 	return nil
 }
 
+// addWaitingLocked adds d to waiting and keeps ctlQueued on the key's
+// connections equal to waiting > 0. Caller holds pool.mu.
+//
+// The bit lives in each connection's ctl word so that Get and Release,
+// which touch that word anyway, learn of waiters without reading the key
+// state (one more cache miss at 10,000 keys). Setting it is an atomic
+// read-modify-write on the same word Release decrements, which gives the
+// no-lost-wakeup pairing: a Release ordered before the set has freed a
+// slot that the queuing Get's pick (after the set) sees; one ordered after
+// sees the bit and serves the queue under the lock.
+func (ks *keyState) addWaitingLocked(d int32) {
+	q := ks.waiting.Add(d) > 0
+	if q == ks.queued {
+		return
+	}
+	ks.queued = q
+	for _, e := range ks.list() {
+		if q {
+			e.ctl.Or(ctlQueued)
+		} else {
+			e.ctl.And(^ctlQueued)
+		}
+	}
+}
+
 // addLocked appends e to the key's connections. Caller holds pool.mu.
 func (ks *keyState) addLocked(e *poolEntry) {
+	if ks.queued {
+		e.ctl.Or(ctlQueued)
+	}
 	old := ks.list()
 	l := make([]*poolEntry, len(old), len(old)+1)
 	copy(l, old)
@@ -206,7 +294,7 @@ func (p *pool) keyLocked(key string) *keyState {
 func (p *pool) dropKeyIfIdleLocked(ks *keyState) {
 	if ks.idleLocked() && p.byKey[ks.name] == ks {
 		delete(p.byKey, ks.name)
-		p.keys.deleteLocked(ks.name)
+		p.keys.deleteLocked(ks)
 	}
 }
 
@@ -222,6 +310,7 @@ func (p *pool) addEntryLocked(ks *keyState, id uint64, c SSHClient) *poolEntry {
 	}
 	e := newEntry(ks, c, id, now, expires)
 	ks.addLocked(e)
+	p.keys.setSingleLocked(ks)
 	p.open++
 	p.stats.created.Add(1)
 	p.watchLocked(e)
@@ -244,6 +333,7 @@ func (p *pool) removeLocked(e *poolEntry, fx *effects) {
 		p.orphans[e] = struct{}{}
 	}
 	e.ks.removeLocked(e)
+	p.keys.setSingleLocked(e.ks)
 	e.ks.closing++
 	p.open--
 	p.closingConns++

@@ -66,9 +66,9 @@ func (l *lease) release() error {
 	if idle && p.overLimit.Load() {
 		p.enforceLimits()
 	}
-	// Pairs with ks.waiting.Add in getSlow and nStarved.Add in roomLocked:
-	// either they see the freed slot or we see them.
-	if e.ks.waiting.Load() > 0 || (idle && p.nStarved.Load() > 0) {
+	// Pairs with the ctlQueued set in addWaitingLocked and nStarved.Add in
+	// roomLocked: either they see the freed slot or we see them.
+	if v&ctlQueued != 0 || (idle && p.nStarved.Load() > 0) {
 		p.serveAfterRelease(e.ks)
 	}
 	return nil

@@ -244,12 +244,20 @@ func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
 // getFast leases a slot without locking when the key has a usable
 // connection with a free slot and nobody is queued before the caller.
 func (p *pool) getFast(ctx context.Context, key string) *lease {
-	ks := p.keys.load(key)
-	if ks == nil || ks.waiting.Load() != 0 {
-		return nil
-	}
+	single, ks := p.keys.load(key)
 	var fx effects
-	e := p.pick(ks, affinity(ctx), &fx)
+	pk := p.lockFree(&fx)
+	var e *poolEntry
+	switch {
+	case single != nil: // the key's only connection: ks stays out of cache
+		if pk.take(single) {
+			e = single
+		}
+	case ks == nil || ks.waiting.Load() != 0:
+		return nil
+	default:
+		e = pk.pick(ks, affinity(ctx))
+	}
 	if fx.pending() {
 		p.apply(&fx)
 	}
@@ -290,8 +298,8 @@ func (p *pool) Release(key string, client SSHClient) error {
 	if err := l.release(); err != nil {
 		return err
 	}
-	if l.e.ks.name != key {
-		return p.misuse("Release", key, fmt.Errorf("%w: released %q as %q", ErrKeyMismatch, l.e.ks.name, key))
+	if l.e.name != key {
+		return p.misuse("Release", key, fmt.Errorf("%w: released %q as %q", ErrKeyMismatch, l.e.name, key))
 	}
 	return nil
 }
@@ -578,7 +586,7 @@ func (p *pool) Health() *PoolHealthIntegration { return &p.hi }
 
 // DropIdle implements Pool.
 func (p *pool) DropIdle(key string) int {
-	ks := p.keys.load(key)
+	ks := p.keys.state(key)
 	if ks == nil {
 		return 0
 	}

@@ -230,3 +230,46 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLockFreeGetDoesNotOvertakeWaiters frees a slot while a waiter is
+// queued and the pool's lock is held, so the Release cannot hand the slot
+// over yet: a Get arriving then must not take the slot on the lock-free
+// path (the ctlQueued bit refuses it), but queue behind the waiter.
+func TestLockFreeGetDoesNotOvertakeWaiters(t *testing.T) {
+	f := newFactory()
+	cfg := testConfig()
+	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
+	p := newTestPool(t, f, cfg, nil)
+	held := mustGet(t, p, "a")
+	served := make(chan pool.SSHClient, 1)
+	go func() { served <- mustGet(t, p, "a") }()
+	waitFor(t, func() bool { return pool.WaitersFor(p, "a") == 1 })
+
+	unlock := pool.LockPool(p)
+	released := make(chan error, 1)
+	go func() { released <- p.Release("a", held) }()
+	waitFor(t, func() bool { return pool.Leases(held) == 0 }) // slot free, hand-over blocked on the lock
+	late := make(chan pool.SSHClient, 1)
+	go func() { late <- mustGet(t, p, "a") }()
+	select {
+	case c := <-late:
+		unlock()
+		t.Fatalf("a Get overtook the queued waiter: got connection %d while it waited", pool.ConnID(c))
+	case <-time.After(50 * time.Millisecond): // it can only finish after unlock
+	}
+	unlock()
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	first := <-served
+	select {
+	case c := <-late:
+		t.Fatalf("late Get served (conn %d) while the first waiter holds the only slot", pool.ConnID(c))
+	case <-time.After(10 * time.Millisecond):
+	}
+	mustRelease(t, p, "a", first)
+	mustRelease(t, p, "a", <-late)
+	if err := pool.CheckInvariants(p); err != nil {
+		t.Error(err)
+	}
+}

@@ -62,7 +62,7 @@ func (w *waitQueue) remove(x *waiter) {
 // deliverLocked completes a waiter already popped from ks's queue.
 func (p *pool) deliverLocked(ks *keyState, w *waiter, l *lease, err error) {
 	w.lease, w.err, w.done = l, err, true
-	ks.waiting.Add(-1)
+	ks.addWaitingLocked(-1)
 	w.ready <- struct{}{}
 }
 
@@ -87,10 +87,10 @@ func (p *pool) getSlow(ctx context.Context, key string) (*lease, time.Duration, 
 		return nil, 0, err
 	}
 	ks := p.keyLocked(key)
-	ks.waiting.Add(1)
+	ks.addWaitingLocked(1)
 	if ks.waiters.len() == 0 {
 		if e := p.pick(ks, hint, &fx); e != nil {
-			ks.waiting.Add(-1)
+			ks.addWaitingLocked(-1)
 			p.mu.Unlock()
 			p.apply(&fx)
 			return p.newLease(e), 0, nil
@@ -155,7 +155,7 @@ func (p *pool) abandon(ks *keyState, w *waiter, start time.Time, cause error) (*
 		return p.waited(start, w)
 	}
 	ks.waiters.remove(w)
-	ks.waiting.Add(-1)
+	ks.addWaitingLocked(-1)
 	w.done = true
 	exhausted := ks.dialing == 0
 	p.dropKeyIfIdleLocked(ks)
