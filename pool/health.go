@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -122,9 +123,10 @@ func (p *pool) healthConfig(key string, base PoolConfig) HealthConfig {
 
 // HealthStatus is a pool's overall verdict.
 //
-// A key is in demand when it has connections or waiters, or a Get wanted a
-// new connection for it within the last HealthInterval (one minute when
-// health checks are off). A key is down when it is in demand, has no
+// A key is in demand when it has connections or waiters, is one of the
+// configured WarmupKeys (the operator asked for it to be kept ready), or a
+// Get wanted a new connection for it within the last HealthInterval (one
+// minute when health checks are off). A key is down when it is in demand, has no
 // usable connection and its circuit is not closed (its dials keep
 // failing). The rule is for fleets: one host with bad credentials must not
 // fail the readiness probe of a service that reaches a hundred others.
@@ -191,7 +193,7 @@ type KeyHealth struct {
 	Key     string       `json:"key"`                  // the key
 	Usable  int          `json:"usable"`               // connections that can take leases
 	Waiters int          `json:"waiters,omitempty"`    // Gets waiting for a lease
-	Demand  bool         `json:"demand"`               // connections, waiters, or a Get wanted a connection lately (see HealthStatus)
+	Demand  bool         `json:"demand"`               // connections, waiters, a warm-up key, or a Get wanted a connection lately (see HealthStatus)
 	Circuit CircuitState `json:"circuit"`              // the key's circuit breaker
 	LastErr string       `json:"last_error,omitempty"` // the last dial error while the circuit is not closed
 	Conns   []ConnHealth `json:"conns,omitempty"`      // the key's connections, by id
@@ -336,7 +338,8 @@ func (p *pool) fillHealthReport(rep *HealthReport) {
 	now, window := p.nowNano(), int64(p.replaceWindowLocked())
 	for _, ks := range p.byKey {
 		kh := keyHealthLocked(ks)
-		kh.Demand = kh.Usable > 0 || len(kh.Conns) > 0 || kh.Waiters > 0 || now-ks.wanted < window
+		kh.Demand = kh.Usable > 0 || len(kh.Conns) > 0 || kh.Waiters > 0 || now-ks.wanted < window ||
+			(p.cfg.WarmupConnections > 0 && slices.Contains(p.cfg.WarmupKeys, ks.name))
 		rep.Keys = append(rep.Keys, kh)
 	}
 	p.mu.Unlock()

@@ -112,3 +112,24 @@ func TestHealthVerdictEmptyPoolHealthy(t *testing.T) {
 		t.Fatalf("status %v", rep.Status)
 	}
 }
+
+// TestHealthVerdictWarmupKeysStayInDemand: a warm-up key is wanted by
+// configuration, so when its dials keep failing it stays in demand (and
+// fails readiness when it is the only key) after Gets stop asking for it,
+// unlike an ad-hoc key (TestHealthVerdictAllBadKeysUnhealthy).
+func TestHealthVerdictWarmupKeysStayInDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := badKeyFactory{newFactory(), map[string]bool{"w": true}}
+		cfg := testConfig()
+		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
+		p := newTestPool(t, f, cfg, nil)
+		if err := p.Warmup(context.Background()); err == nil {
+			t.Fatal("Warmup succeeded against a failing key")
+		}
+		time.Sleep(2 * time.Minute)
+		rep := p.HealthCheck(context.Background())
+		if len(rep.Keys) != 1 || !rep.Keys[0].Demand || rep.Status != pool.StatusUnhealthy {
+			t.Fatalf("after two quiet minutes: status %v, want unhealthy with the warm-up key in demand: %+v", rep.Status, rep)
+		}
+	})
+}
