@@ -34,21 +34,31 @@ type HostKeyError struct {
 	// Known lists the recorded keys for the host as "TYPE SHA256:... (file:line)"
 	// (KindHostKeyChanged).
 	Known []string
-	// Line is the known_hosts line that would record the presented key.
+	// Line is the known_hosts line that would record the presented key
+	// (empty for a certificate, which is trusted through its CA instead).
 	Line string
+	// CA describes the authority that signed a presented host certificate
+	// as "TYPE SHA256:...", else "". An untrusted certificate (no matching
+	// @cert-authority line, expired, or not valid for the host) is
+	// KindHostKeyUnknown with CA set; accept-new never records it.
+	CA string
 	// Err is the knownhosts error.
 	Err error
 }
 
 // Error explains the refusal and, for an unknown host, how to add the key.
 func (e *HostKeyError) Error() string {
-	switch e.Kind {
-	case pool.KindHostKeyUnknown:
+	switch {
+	case e.Kind == pool.KindHostKeyUnknown && e.CA != "":
+		return fmt.Sprintf("sshconn: host certificate for %s (signed by CA %s) is not trusted: %v; "+
+			"verify the CA, then trust it with a known_hosts line `@cert-authority <host pattern> <CA public key>`",
+			e.Addr, e.CA, e.Err)
+	case e.Kind == pool.KindHostKeyUnknown:
 		host, port, _ := net.SplitHostPort(e.Addr)
 		return fmt.Sprintf("sshconn: host key for %s is unknown (%s %s); verify it, then add it with "+
 			"`ssh-keyscan -p %s %s >> ~/.ssh/known_hosts` or this known_hosts line: %s",
 			e.Addr, e.KeyType, e.Fingerprint, port, host, e.Line)
-	case pool.KindHostKeyChanged:
+	case e.Kind == pool.KindHostKeyChanged:
 		return fmt.Sprintf("sshconn: HOST KEY CHANGED for %s, possible man-in-the-middle attack: "+
 			"server presented %s %s, known_hosts has %s; connection refused",
 			e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
@@ -127,7 +137,7 @@ func needsNewline(f *os.File) bool {
 
 func isUnknown(err error) bool {
 	var he *HostKeyError
-	return errors.As(err, &he) && he.Kind == pool.KindHostKeyUnknown
+	return errors.As(err, &he) && he.Kind == pool.KindHostKeyUnknown && he.CA == ""
 }
 
 // knownHosts is a parsed set of known_hosts files.
@@ -176,7 +186,29 @@ func (kh *knownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey)
 	case errors.As(err, &keyErr):
 		return kh.keyError(hostname, key, keyErr)
 	}
+	if cert, ok := key.(*ssh.Certificate); ok {
+		return kh.certError(hostname, remote, cert, err)
+	}
 	return fmt.Errorf("sshconn: host key for %s: %w", hostname, err)
+}
+
+// certError classifies a refused host certificate. x/crypto's CertChecker
+// reports a revoked or untrusted certificate with untyped errors, so
+// revocation is looked up again by key: the CA's key or the certificate's
+// own key on an @revoked line makes it KindHostKeyRevoked; anything else
+// (no @cert-authority for the host, expired, wrong principal) leaves the
+// host's identity unknown: KindHostKeyUnknown with CA set.
+func (kh *knownHosts) certError(hostname string, remote net.Addr, cert *ssh.Certificate, err error) error {
+	var revoked *knownhosts.RevokedError
+	for _, k := range []ssh.PublicKey{cert.SignatureKey, cert.Key} {
+		if errors.As(kh.cb(hostname, remote, k), &revoked) {
+			return newHostKeyError(pool.KindHostKeyRevoked, hostname, k, nil, err)
+		}
+	}
+	e := newHostKeyError(pool.KindHostKeyUnknown, hostname, cert, nil, err)
+	e.CA = cert.SignatureKey.Type() + " " + ssh.FingerprintSHA256(cert.SignatureKey)
+	e.Line = ""
+	return e
 }
 
 func (kh *knownHosts) keyError(hostname string, key ssh.PublicKey, keyErr *knownhosts.KeyError) error {

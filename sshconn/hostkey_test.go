@@ -211,17 +211,31 @@ func TestHostKeyCertAuthority(t *testing.T) {
 	}
 	mustDial(t, e.target())
 
-	// The CA revoked: refused.
+	// The CA revoked: refused as revoked, naming the CA's key.
 	revoked := "@revoked * " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ca.PublicKey())))
 	writeFile(t, e.knownHosts, caLine+"\n"+revoked+"\n")
-	if _, err := dialTarget(t, e.target()); err == nil {
-		t.Fatal("a certificate signed by a revoked CA must be refused")
+	_, err = dialTarget(t, e.target())
+	var he *sshconn.HostKeyError
+	if !errors.As(err, &he) || he.Kind != pool.KindHostKeyRevoked || he.Fingerprint != ssh.FingerprintSHA256(ca.PublicKey()) {
+		t.Fatalf("revoked CA: err = %v, want KindHostKeyRevoked for the CA's key", err)
 	}
-	// A different CA: refused.
+	// A different CA: refused as unknown, with the signing CA and how to
+	// trust it; accept-new does not record a certificate.
 	other, _ := newKey(t)
-	writeFile(t, e.knownHosts, "@cert-authority "+pattern+" "+string(ssh.MarshalAuthorizedKey(other.PublicKey())))
-	if _, err := dialTarget(t, e.target()); err == nil {
-		t.Fatal("a certificate from an unknown CA must be refused")
+	otherLine := "@cert-authority " + pattern + " " + string(ssh.MarshalAuthorizedKey(other.PublicKey()))
+	for _, policy := range []sshconn.HostKeyPolicy{sshconn.HostKeyStrict, sshconn.HostKeyAcceptNew} {
+		writeFile(t, e.knownHosts, otherLine)
+		tgt := e.target()
+		tgt.HostKey = policy
+		_, err = dialTarget(t, tgt)
+		caFP := ssh.FingerprintSHA256(ca.PublicKey())
+		if !errors.As(err, &he) || he.Kind != pool.KindHostKeyUnknown || !strings.Contains(he.CA, caFP) ||
+			!strings.Contains(err.Error(), "@cert-authority") || !pool.Classify(err).Permanent() {
+			t.Fatalf("%v: unknown CA: err = %v, want permanent KindHostKeyUnknown naming CA %s", policy, err, caFP)
+		}
+		if got, _ := os.ReadFile(e.knownHosts); string(got) != otherLine {
+			t.Errorf("%v: known_hosts changed to %q", policy, got)
+		}
 	}
 }
 
