@@ -87,6 +87,17 @@ type KnownHostsWriter struct {
 // already know the host. It returns nil when the key is (now) recorded, or
 // a *HostKeyError when another writer recorded a different key meanwhile.
 func (w *KnownHostsWriter) Add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	return w.add(file, files, hostname, remote, key, false)
+}
+
+// AddHashed is Add, but records the host name hashed ("|1|salt|hash", as
+// OpenSSH does with HashKnownHosts yes), so the file does not list the
+// hosts it knows.
+func (w *KnownHostsWriter) AddHashed(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	return w.add(file, files, hostname, remote, key, true)
+}
+
+func (w *KnownHostsWriter) add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -101,12 +112,12 @@ func (w *KnownHostsWriter) Add(file string, files []string, hostname string, rem
 		return fmt.Errorf("sshconn: lock known_hosts %s: %w", file, err)
 	}
 	defer unlockFile(f)
-	return appendIfUnknownLocked(f, files, hostname, remote, key)
+	return appendIfUnknownLocked(f, files, hostname, remote, key, hash)
 }
 
 // appendIfUnknownLocked re-reads the files and appends key unless the host
 // is now known; w.mu and the file lock must be held.
-func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
+func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
 	kh, err := loadKnownHosts(files)
 	if err != nil {
 		return err
@@ -115,7 +126,11 @@ func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote n
 	if !isUnknown(err) {
 		return err
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key) + "\n"
+	pattern := knownhosts.Normalize(hostname)
+	if hash {
+		pattern = knownhosts.HashHostname(pattern)
+	}
+	line := knownhosts.Line([]string{pattern}, key) + "\n"
 	if needsNewline(f) {
 		line = "\n" + line
 	}
@@ -372,7 +387,7 @@ func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKe
 		return err
 	}
 	file := c.target.KnownHostsFiles[0]
-	if err := c.writer.Add(file, c.target.KnownHostsFiles, hostname, remote, key); err != nil {
+	if err := c.writer.add(file, c.target.KnownHostsFiles, hostname, remote, key, c.target.HashKnownHosts); err != nil {
 		return err
 	}
 	c.logger.Warn("sshconn: permanently added host key to known_hosts (accept-new)",

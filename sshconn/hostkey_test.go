@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,31 @@ func TestHostKeyAcceptNew(t *testing.T) {
 	}
 	tgt.HostKey = sshconn.HostKeyStrict
 	mustDial(t, tgt) // now known
+}
+
+// TestHostKeyAcceptNewHashed: with HashKnownHosts the recorded line names
+// the host only by its salted hash, and strict checking finds it.
+func TestHostKeyAcceptNewHashed(t *testing.T) {
+	e := newEnv(t)
+	kh := filepath.Join(e.dir, "known_hosts.hashed")
+	tgt := e.target()
+	tgt.HostKey, tgt.HashKnownHosts = sshconn.HostKeyAcceptNew, true
+	tgt.KnownHostsFiles = []string{kh}
+	mustDial(t, tgt)
+	mustDial(t, tgt)
+	got := readFile(t, kh)
+	fields := strings.Fields(got)
+	host, _, _ := net.SplitHostPort(e.srv.Addr())
+	if strings.Count(got, "\n") != 1 || len(fields) != 3 || !strings.HasPrefix(fields[0], "|1|") || strings.Contains(got, host) {
+		t.Fatalf("known_hosts = %q, want one hashed line", got)
+	}
+	tgt.HostKey = sshconn.HostKeyStrict
+	mustDial(t, tgt) // now known through the hash
+	other, _ := newKey(t)
+	writeFile(t, kh, fields[0]+" "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))+"\n")
+	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyChanged {
+		t.Fatalf("hashed entry with another key: err = %v, want KindHostKeyChanged", err)
+	}
 }
 
 func TestHostKeyAcceptNewAppendsAfterUnterminatedLine(t *testing.T) {

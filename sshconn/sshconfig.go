@@ -24,8 +24,8 @@ import (
 // ~ and %h %p %r %u %d %n %% expanded), ProxyJump (comma-separated hops or
 // "none"), UserKnownHostsFile, StrictHostKeyChecking (yes/ask → strict,
 // accept-new → accept-new, no/off → accept-new, or insecure when every
-// known_hosts file is /dev/null), ConnectTimeout, ServerAliveInterval and
-// TCPKeepAlive. A user or port in the key ("alice@web:2222") overrides the
+// known_hosts file is /dev/null), HashKnownHosts, ConnectTimeout,
+// ServerAliveInterval and TCPKeepAlive. A user or port in the key ("alice@web:2222") overrides the
 // file, as on ssh's command line. Match host is tested against the alias,
 // as in kevinburke/ssh_config.
 type SSHConfig struct {
@@ -157,6 +157,12 @@ func (r *configResolution) applyOptions(t *Target, alias string) {
 		t.KnownHostsFiles = r.expandPaths(strings.Fields(v), tok)
 	}
 	t.HostKey = hostKeyPolicy(r.get(alias, "StrictHostKeyChecking"), t.HostKey, t.KnownHostsFiles)
+	switch v := r.get(alias, "HashKnownHosts"); {
+	case strings.EqualFold(v, "yes"):
+		t.HashKnownHosts = true
+	case strings.EqualFold(v, "no"):
+		t.HashKnownHosts = false
+	}
 	if v := r.get(alias, "ConnectTimeout"); v != "" {
 		t.DialTimeout = seconds(v, t.DialTimeout)
 	}

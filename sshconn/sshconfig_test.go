@@ -28,6 +28,7 @@ Host db
   ProxyJump web
   UserKnownHostsFile ~/kh1 /etc/kh2
   StrictHostKeyChecking accept-new
+  HashKnownHosts yes
 
 Host deep
   ProxyJump alice@web:2200,db
@@ -87,7 +88,7 @@ func TestSSHConfigResolve(t *testing.T) {
 			}
 		}},
 		{"db", func(t *testing.T, tgt sshconn.Target) {
-			if tgt.Host != "db.internal" || tgt.User != "fallback" || tgt.HostKey != sshconn.HostKeyAcceptNew {
+			if tgt.Host != "db.internal" || tgt.User != "fallback" || tgt.HostKey != sshconn.HostKeyAcceptNew || !tgt.HashKnownHosts {
 				t.Fatalf("db = %v", tgt)
 			}
 			if strings.Join(tgt.KnownHostsFiles, ",") != home+"/kh1,/etc/kh2" {
@@ -114,7 +115,7 @@ func TestSSHConfigResolve(t *testing.T) {
 			}
 		}},
 		{"lenient", func(t *testing.T, tgt sshconn.Target) {
-			if tgt.HostKey != sshconn.HostKeyAcceptNew || tgt.KnownHostsFiles[0] != "/default/kh" {
+			if tgt.HostKey != sshconn.HostKeyAcceptNew || tgt.KnownHostsFiles[0] != "/default/kh" || tgt.HashKnownHosts {
 				t.Fatalf("lenient = %v %v", tgt.HostKey, tgt.KnownHostsFiles)
 			}
 		}},

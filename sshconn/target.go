@@ -123,8 +123,11 @@ type Target struct {
 	// HostKey is the host key policy; the zero value is HostKeyStrict.
 	HostKey HostKeyPolicy
 	// KnownHostsFiles are read for host keys; HostKeyAcceptNew appends to
-	// the first. Missing files count as empty.
+	// the first. Missing files count as empty. Hashed entries are read.
 	KnownHostsFiles []string
+	// HashKnownHosts makes HostKeyAcceptNew record host names hashed, as
+	// OpenSSH's HashKnownHosts yes (Debian's default) does.
+	HashKnownHosts bool
 	// HostKeyAlgorithms overrides the algorithms derived from known_hosts.
 	HostKeyAlgorithms []string
 	// JumpHosts are dialled in order; each later hop and the target itself
