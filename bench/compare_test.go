@@ -33,6 +33,10 @@ func (nopClient) Client() *ssh.Client                                  { return 
 func (nopClient) RemoteAddr() net.Addr                                 { return nil }
 func (nopClient) Close() error                                         { return nil }
 
+// NotifyEnd implements pool.EndNotifier, as sshconn.Client does; a
+// nopClient never ends.
+func (nopClient) NotifyEnd(func()) {}
+
 func newSSHPool(b *testing.B) pool.Pool {
 	f := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
 		return nopClient{done: make(chan struct{})}, nil

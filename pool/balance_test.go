@@ -176,17 +176,23 @@ func TestExpiredBusyConnectionClosesAfterLastLease(t *testing.T) {
 	mustRelease(t, p, "a", fresh)
 }
 
+// TestDeadConnectionNeverHandedOut: once a connection's Done is closed, no
+// Get returns it, whether the pool learns of the death from the client's
+// EndNotifier hook (which runs before Done closes) or by checking Done.
 func TestDeadConnectionNeverHandedOut(t *testing.T) {
-	for _, how := range []string{"closed", "done"} {
+	for _, how := range []string{"closed", "done", "notified"} {
 		t.Run(how, func(t *testing.T) {
 			f := newFactory()
+			f.notify = how == "notified"
 			p := newTestPool(t, f, testConfig(), nil)
 			c := mustGet(t, p, "a")
 			mustRelease(t, p, "a", c)
-			f.client(0).lieAlive.Store(how == "done")
-			f.client(0).kill()
+			dead := f.client(0)
+			dead.lieAlive.Store(how != "closed")
+			dead.kill()
+			<-dead.Done()
 			c = mustGet(t, p, "a")
-			if pool.Underlying(c) == pool.SSHClient(f.client(0)) {
+			if u := pool.Underlying(c); u == pool.SSHClient(dead) || u == pool.SSHClient(endClient{dead}) {
 				t.Fatal("dead connection handed out")
 			}
 			mustRelease(t, p, "a", c)

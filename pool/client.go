@@ -70,6 +70,19 @@ type SSHClient interface {
 	Close() error
 }
 
+// EndNotifier is an optional interface of an SSHClient: NotifyEnd
+// registers f to run once when the connection ends, before Done is closed,
+// so that whoever sees Done closed also sees what f did; if the connection
+// has already ended, f runs before NotifyEnd returns. f must not block.
+//
+// The pool uses it to mark a connection dead in the entry word every Get
+// reads anyway, instead of polling Done on each Get (one more cache miss
+// per Get when many keys are in use). Without it the pool checks Done.
+// sshconn.Client implements it.
+type EndNotifier interface {
+	NotifyEnd(f func())
+}
+
 // ConnectionFactory dials SSH connections for the pool. Dial resolves key
 // (an ssh_config alias, "[user@]host[:port]", or a registered target) into
 // dial parameters and returns an authenticated client.

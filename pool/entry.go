@@ -81,8 +81,9 @@ func (r CloseReason) MarshalText() ([]byte, error) { return []byte(r.String()), 
 
 // ctl word layout: bits 0–19 count leases held, bit 20 (ctlDraining)
 // forbids new leases, bit 21 (ctlQueued) says the key has queued waiters,
-// bits 22–63 count leases ever granted (the use count, wrapping after
-// 2^42). One CAS takes a slot and counts the use; one Add returns it and
+// bit 22 (ctlDead) says the connection ended (set by an EndNotifier hook;
+// the death watcher then retires the entry), bits 23–63 count leases ever
+// granted (the use count, wrapping after 2^41). One CAS takes a slot and counts the use; one Add returns it and
 // tells the releaser whether waiters need serving. Whoever moves ctl to
 // draining with no leases left closes the connection: the retirer when it
 // was idle, else the last release.
@@ -90,7 +91,8 @@ const (
 	ctlLeaseMask uint64 = 1<<20 - 1
 	ctlDraining  uint64 = 1 << 20
 	ctlQueued    uint64 = 1 << 21
-	ctlUseShift         = 22
+	ctlDead      uint64 = 1 << 22
+	ctlUseShift         = 23
 	ctlUse       uint64 = 1 << ctlUseShift
 	ctlState            = ctlLeaseMask | ctlDraining // what idle and drained are made of
 )
@@ -112,11 +114,11 @@ type poolEntry struct {
 	// path misses in cache on nearly every object it reads, and each field
 	// moved out of this line, or line the object straddles, costs a miss.
 	// (128 bytes, the next smaller aligned class, does not fit the fields.)
-	ctl      atomic.Uint64   // uses | ctlQueued | ctlDraining | leases
+	ctl      atomic.Uint64   // uses | ctlDead | ctlQueued | ctlDraining | leases
 	name     string          // ks.name: the key table confirms a lookup with it
 	expires  int64           // unix nanos; 0 = no lifetime limit
 	lastUsed atomic.Int64    // unix nanos when last seen released (lastUsedDirty: not yet seen)
-	done     <-chan struct{} // client.Done(), read once: Get checks it without calling into the client
+	done     <-chan struct{} // client.Done() when the client is no EndNotifier (Get checks it), else nil
 	ks       *keyState
 	id       uint64
 
@@ -137,8 +139,13 @@ type poolEntry struct {
 }
 
 func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *poolEntry {
-	e := &poolEntry{ks: ks, name: ks.name, client: c, done: c.Done(), id: id, created: now, expires: expires}
+	e := &poolEntry{ks: ks, name: ks.name, client: c, id: id, created: now, expires: expires}
 	e.lastUsed.Store(now)
+	if n, ok := c.(EndNotifier); ok {
+		n.NotifyEnd(func() { e.ctl.Or(ctlDead) })
+	} else {
+		e.done = c.Done()
+	}
 	return e
 }
 

@@ -32,6 +32,25 @@ type fakeClient struct {
 	lieAlive  atomic.Bool // Alive reports true even after Close
 	runs      atomic.Int64
 	f         *fakeFactory
+
+	endMu sync.Mutex
+	ended bool
+	onEnd []func() // run by Close before done closes (see endClient)
+}
+
+// endClient is a fakeClient that implements pool.EndNotifier, as
+// sshconn.Client does.
+type endClient struct{ *fakeClient }
+
+func (c endClient) NotifyEnd(f func()) {
+	c.endMu.Lock()
+	if !c.ended {
+		c.onEnd = append(c.onEnd, f)
+		c.endMu.Unlock()
+		return
+	}
+	c.endMu.Unlock()
+	f()
 }
 
 func (c *fakeClient) Run(ctx context.Context, cmd string) (pool.Result, error) {
@@ -94,6 +113,13 @@ func (c *fakeClient) Err() error {
 func (c *fakeClient) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.endMu.Lock()
+		c.ended = true
+		hooks := c.onEnd
+		c.endMu.Unlock()
+		for _, f := range hooks {
+			f()
+		}
 		close(c.done)
 		c.f.open.Add(-1)
 	})
@@ -110,6 +136,7 @@ type fakeFactory struct {
 	err     error         // returned by Dial when set
 	gate    chan struct{} // when set, Dial waits for a receive or ctx
 	entered chan string   // when set, Dial sends the key on entry
+	notify  bool          // Dial returns endClients (pool.EndNotifier)
 
 	dials     atomic.Int64
 	open      atomic.Int64
@@ -143,6 +170,9 @@ func (f *fakeFactory) Dial(ctx context.Context, key string) (pool.SSHClient, err
 	f.clients = append(f.clients, c)
 	n := f.open.Add(1)
 	for m := f.maxOpen.Load(); n > m && !f.maxOpen.CompareAndSwap(m, n); m = f.maxOpen.Load() {
+	}
+	if f.notify {
+		return endClient{c}, nil
 	}
 	return c, nil
 }

@@ -32,9 +32,16 @@ type Client struct {
 	done      chan struct{} // closed when the connection has ended
 	watchDone chan struct{} // closed when watch has returned
 	err       error         // why it ended; written before done is closed
+
+	endMu sync.Mutex
+	ended bool     // watch has taken onEnd; later NotifyEnd calls run at once
+	onEnd []func() // NotifyEnd callbacks, run by watch before done closes
 }
 
-var _ pool.SSHClient = (*Client)(nil)
+var (
+	_ pool.SSHClient   = (*Client)(nil)
+	_ pool.EndNotifier = (*Client)(nil)
+)
 
 func newClient(t Target, hops []*ssh.Client, agentConn net.Conn) *Client {
 	c := &Client{
@@ -55,6 +62,14 @@ func (c *Client) watch() {
 		c.err = ErrClosed
 	} else {
 		c.err = fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.target.Addr(), errOr(err, io.EOF))
+	}
+	c.endMu.Lock()
+	c.ended = true
+	hooks := c.onEnd
+	c.onEnd = nil
+	c.endMu.Unlock()
+	for _, f := range hooks {
+		f()
 	}
 	close(c.done)
 	c.release()
@@ -82,6 +97,21 @@ func (c *Client) Alive() bool {
 
 // Done is closed as soon as the connection has ended, for any reason.
 func (c *Client) Done() <-chan struct{} { return c.done }
+
+// NotifyEnd registers f to run once when the connection ends, just before
+// Done is closed, so whoever sees Done closed also sees what f did. If the
+// connection has already ended, f runs before NotifyEnd returns. f must not
+// block: it delays Done. It implements pool.EndNotifier.
+func (c *Client) NotifyEnd(f func()) {
+	c.endMu.Lock()
+	if !c.ended {
+		c.onEnd = append(c.onEnd, f)
+		c.endMu.Unlock()
+		return
+	}
+	c.endMu.Unlock()
+	f()
+}
 
 // Err returns why the connection ended (wrapping ErrConnectionLost, or
 // ErrClosed after Close), or nil while it is alive.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,5 +307,49 @@ func TestExecConnectionDropClassifiedLost(t *testing.T) {
 		case <-time.After(promptly):
 			t.Fatalf("round %d: Run still blocked %v after the connection dropped", i, promptly)
 		}
+	}
+}
+
+// TestNotifyEnd: callbacks registered with NotifyEnd run once when the
+// connection ends (a drop or Close), before Done closes; one registered
+// after the end runs before NotifyEnd returns.
+func TestNotifyEnd(t *testing.T) {
+	for _, how := range []string{"drop", "close"} {
+		t.Run(how, func(t *testing.T) {
+			e := newEnv(t)
+			c := mustDial(t, e.target())
+			var runs atomic.Int32
+			var doneAtRun atomic.Bool
+			for range 2 {
+				c.NotifyEnd(func() {
+					runs.Add(1)
+					select {
+					case <-c.Done():
+						doneAtRun.Store(true)
+					default:
+					}
+				})
+			}
+			if runs.Load() != 0 {
+				t.Fatal("callback ran while the connection is alive")
+			}
+			if how == "drop" {
+				e.srv.DropAll()
+			} else {
+				c.Close()
+			}
+			<-c.Done()
+			if runs.Load() != 2 || doneAtRun.Load() {
+				t.Fatalf("callbacks ran %d times (want 2), saw Done closed: %v (want false)", runs.Load(), doneAtRun.Load())
+			}
+			late := false
+			c.NotifyEnd(func() { late = true })
+			if !late {
+				t.Error("callback registered after the end did not run at once")
+			}
+			if runs.Load() != 2 {
+				t.Errorf("earlier callbacks ran again: %d", runs.Load())
+			}
+		})
 	}
 }
