@@ -155,6 +155,8 @@ func writePoolGauges(p promWriter, s pool.Snapshot) {
 	p.single("sshpool_pool_max_connections", "gauge", "Configured pool-wide connection limit.", float64(s.MaxConnections))
 	p.single("sshpool_pool_waiting", "gauge", "Gets waiting for a lease now.", float64(s.Waiting))
 	p.single("sshpool_pool_leases_outstanding", "gauge", "Leases handed out and not returned.", float64(s.LeasesOutstanding))
+	p.single("sshpool_pool_dial_latency_seconds_avg", "gauge", "Mean duration of finished dials.", s.AvgDialLatency.Seconds())
+	p.single("sshpool_pool_response_seconds_avg", "gauge", "Mean duration of Pool.Run (Get to Release).", s.AvgResponseTime.Seconds())
 }
 
 func writePoolCounters(p promWriter, s pool.Snapshot) {
@@ -176,6 +178,10 @@ func writePoolCounters(p promWriter, s pool.Snapshot) {
 		{"sshpool_pool_misuse_total", "Double releases, foreign clients, use after release.", float64(s.Misuse)},
 		{"sshpool_pool_health_checks_total", "Health probes.", float64(s.HealthChecks)},
 		{"sshpool_pool_health_failures_total", "Failed health probes.", float64(s.HealthFailures)},
+		{"sshpool_pool_warmup_failures_total", "Failed warm-up dials.", float64(s.WarmupFailures)},
+		{"sshpool_pool_leaks_total", "Leases reported as held past the leak threshold.", float64(s.Leaks)},
+		{"sshpool_pool_replacements_total", "Background dials replacing unhealthy or lost connections.", float64(s.Replacements)},
+		{"sshpool_pool_circuit_opens_total", "Times a server's circuit breaker opened (its dials kept failing).", float64(s.CircuitOpens)},
 	} {
 		p.single(c.name, "counter", c.help, c.v)
 	}
