@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,4 +292,48 @@ func TestSSHDSSHConfigAlias(t *testing.T) {
 	}
 	defer c.Close()
 	mustRun(t, c, "true")
+}
+
+// promptRecorder answers keyboard-interactive prompts with one password and
+// records the prompts; Password (the "password" method) is never expected.
+type promptRecorder struct {
+	password string
+	mu       sync.Mutex
+	prompts  []string
+}
+
+func (r *promptRecorder) Password(context.Context, sshconn.Target) (sshconn.Secret, error) {
+	return sshconn.Secret{}, errors.New("password method used; want keyboard-interactive")
+}
+
+func (r *promptRecorder) Answer(_ context.Context, _ sshconn.Target, q string, _ bool) (sshconn.Secret, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prompts = append(r.prompts, q)
+	return sshconn.NewSecret(r.password), nil
+}
+
+// TestSSHDKeyboardInteractivePAM: against sshd whose only password method
+// is keyboard-interactive through PAM, the answer to PAM's prompt logs in;
+// a wrong one is one KindAuth failure (one prompt, no retry) whose error
+// does not carry the answer.
+func TestSSHDKeyboardInteractivePAM(t *testing.T) {
+	e := newSSHD(t, sshdtest.WithKbdInteractivePAM())
+	tgt := e.target()
+	rec := &promptRecorder{password: e.srv.Password()}
+	tgt.Auth = sshconn.Auth{Secrets: rec}
+	mustRun(t, mustDial(t, tgt), "true")
+	if len(rec.prompts) != 1 || !strings.Contains(strings.ToLower(rec.prompts[0]), "password") {
+		t.Fatalf("prompts %q, want PAM's one password prompt", rec.prompts)
+	}
+
+	wrong := &promptRecorder{password: "wrong-" + e.srv.Password()}
+	tgt.Auth = sshconn.Auth{Secrets: wrong}
+	_, err := dialTarget(t, tgt)
+	if pool.Classify(err) != pool.KindAuth || strings.Contains(err.Error(), wrong.password) {
+		t.Fatalf("wrong answer: err = %v, want KindAuth without the answer", err)
+	}
+	if len(wrong.prompts) != 1 {
+		t.Errorf("wrong answer given %d times, want once (no retry into a lockout)", len(wrong.prompts))
+	}
 }

@@ -32,7 +32,10 @@
 // boot, set with chpasswd and kept in PasswordPath (root only), so that
 // parallel test processes agree on it; Server.Password returns it. root
 // itself may log in with the client key too (PermitRootLogin defaults to
-// prohibit-password; see WithPermitRootLogin).
+// prohibit-password; see WithPermitRootLogin). WithKbdInteractivePAM
+// turns PAM on for keyboard-interactive logins, with a PAM service of its
+// own (PAMService, written to /etc/pam.d on first use), since sshd names
+// its PAM service after the program it runs as.
 //
 // When the tests do not run as root, sshd runs as the current user, which is
 // then the only user it can log in; WithPasswordAuth is not available (New

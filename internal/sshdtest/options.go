@@ -20,6 +20,7 @@ type options struct {
 	maxSessions     int
 	maxStartups     string
 	password        bool
+	kbdPAM          bool
 	userCA          bool
 	hostCA          bool
 	permitRootLogin string
@@ -63,6 +64,19 @@ func WithMaxStartups(spec string) Option {
 // Start skips the test otherwise.
 func WithPasswordAuth() Option {
 	return func(o *options) { o.password = true }
+}
+
+// WithKbdInteractivePAM makes keyboard-interactive, answered through PAM,
+// the only password-based method (UsePAM yes, PasswordAuthentication no):
+// sshd asks "Password:" and pam_unix checks the answer against the login
+// user's password, as on a stock server. sshd names its PAM service after
+// its program name, so the server runs sshd through a symlink named
+// PAMService and the PAM stack lives in /etc/pam.d/PAMService (auth and
+// account by pam_unix, session by pam_permit, so a container without
+// loginuid or systemd support still opens sessions). It implies
+// WithPasswordAuth and needs root.
+func WithKbdInteractivePAM() Option {
+	return func(o *options) { o.password, o.kbdPAM = true, true }
 }
 
 // WithUserCA generates a user certificate authority and trusts it

@@ -34,12 +34,12 @@ func (s *Server) launch(port int) (*process, error) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil && os.Geteuid() == 0 {
 		return nil, fmt.Errorf("sshdtest: privilege separation directory: %w", err)
 	}
-	if out, err := exec.Command(s.opts.sshdPath, "-t", "-f", s.ConfigPath()).CombinedOutput(); err != nil {
+	if out, err := exec.Command(s.execPath, "-t", "-f", s.ConfigPath()).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("sshdtest: sshd -t: %w: %s", err, bytes.TrimSpace(out))
 	}
 	os.Remove(filepath.Join(s.dir, pidFile)) // left behind by Kill
 	logStart := s.logSize()
-	cmd := exec.Command(s.opts.sshdPath, "-D", "-e", "-f", s.ConfigPath())
+	cmd := exec.Command(s.execPath, "-D", "-e", "-f", s.ConfigPath())
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	// If the test binary dies without running its cleanups (a timeout

@@ -25,6 +25,7 @@ type Server struct {
 	port         int
 	keys         *keys
 	hasPenalties bool
+	execPath     string   // what is executed: opts.sshdPath, or a PAMService symlink to it
 	log          *os.File // sshd's stdout and stderr, appended across restarts
 
 	// mu guards proc, orphans and closed, and serializes Stop, Restart,
@@ -73,7 +74,7 @@ func New(opts ...Option) (*Server, error) {
 	if _, err := os.Stat(o.sshdPath); err != nil {
 		return nil, fmt.Errorf("%w (%s: %v)", ErrNotInstalled, o.sshdPath, err)
 	}
-	s := &Server{opts: o, hasPenalties: hasPerSourcePenalties(o.sshdPath)}
+	s := &Server{opts: o, hasPenalties: hasPerSourcePenalties(o.sshdPath), execPath: o.sshdPath}
 	var err error
 	if s.user, s.password, err = loginUser(o.password); err != nil {
 		return nil, err
@@ -98,6 +99,15 @@ func (s *Server) init() error {
 	}
 	if s.keys, err = newKeys(s.dir, s.user, s.opts); err != nil {
 		return err
+	}
+	if s.opts.kbdPAM {
+		if err := ensurePAMService(); err != nil {
+			return err
+		}
+		s.execPath = filepath.Join(s.dir, PAMService)
+		if err := os.Symlink(s.opts.sshdPath, s.execPath); err != nil {
+			return fmt.Errorf("sshdtest: %w", err)
+		}
 	}
 	s.log, err = os.OpenFile(filepath.Join(s.dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -28,7 +28,37 @@ const (
 	// PasswordPath holds TestUser's password (mode 0600) once
 	// WithPasswordAuth has set it; it lives until the next boot.
 	PasswordPath = "/run/sshpooltest.password"
+	// PAMService is the PAM service of servers started with
+	// WithKbdInteractivePAM, defined in /etc/pam.d/PAMService.
+	PAMService = "sshpooltest-sshd"
 )
+
+// pamStack is /etc/pam.d/PAMService: passwords checked by pam_unix, no
+// session modules that need a full system (loginuid, systemd, motd).
+const pamStack = `# Written by sshpool's sshdtest for its private test sshd.
+auth     required pam_unix.so nodelay
+account  required pam_unix.so
+session  required pam_permit.so
+password required pam_deny.so
+`
+
+// ensurePAMService writes /etc/pam.d/PAMService when it is missing or
+// differs, under LockPath.
+func ensurePAMService() error {
+	unlock, err := lockFile(LockPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	path := "/etc/pam.d/" + PAMService
+	if old, err := os.ReadFile(path); err == nil && string(old) == pamStack {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(pamStack), 0o644); err != nil {
+		return fmt.Errorf("sshdtest: PAM service: %w", err)
+	}
+	return nil
+}
 
 // loginUser returns the user the server will log in, creating TestUser when
 // running as root, and that user's password when withPassword is set.
