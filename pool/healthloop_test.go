@@ -190,6 +190,42 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 	})
 }
 
+// slowMonitor answers every probe after d (of synctest's fake time).
+type slowMonitor struct {
+	d time.Duration
+	n atomic.Int64
+}
+
+func (m *slowMonitor) CheckHealth(ctx context.Context, _ string, _ pool.SSHClient) error {
+	m.n.Add(1)
+	time.Sleep(m.d)
+	return nil
+}
+
+// TestHealthLoopProbesEveryTick: an idle connection is probed at every
+// tick, although its last probe finished a few seconds after the previous
+// tick began (so, compared exactly, it is a little short of one interval
+// old). Otherwise a connection that died right after a probe would be
+// found two intervals later, not one.
+func TestHealthLoopProbesEveryTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &slowMonitor{d: 10 * time.Second}
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = time.Minute, 20*time.Second, -1
+		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		defer p.Close()
+		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10*time.Minute + 30*time.Second) // ten ticks at most 66 s apart, at least 60 s
+		synctest.Wait()
+		if n := m.n.Load(); n < 9 || n > 10 {
+			t.Errorf("probes in 10.5 min at a 1 min interval = %d, want 9 or 10 (one per tick)", n)
+		}
+	})
+}
+
 // hangMonitor blocks every probe until its context ends.
 type hangMonitor struct{ calls atomic.Int64 }
 

@@ -110,19 +110,29 @@ func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 // HealthInterval, with up to 10 % jitter so that pools started together
 // do not probe in step, it probes the connections that are due
 // (healthTargets) and tops warm-up keys back up.
+//
+// The period runs from the start of one tick to the start of the next, so
+// slow probes (up to HealthTimeout) do not stretch it; a tick that took
+// longer than the period is followed by the next at once.
 func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
+	var last time.Time // start of the previous tick
 	for {
 		iv := h.p.Config().HealthInterval
 		if iv <= 0 {
 			return
 		}
-		t := time.NewTimer(iv + randDuration(iv/10))
+		d := iv + randDuration(iv/10)
+		if !last.IsZero() {
+			d -= time.Since(last)
+		}
+		t := time.NewTimer(max(d, 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
+		last = time.Now()
 		h.tick(ctx)
 	}
 }
@@ -144,19 +154,28 @@ func (h *PoolHealthIntegration) tick(ctx context.Context) {
 // probed (or dialled) within their key's interval, and idle, or busy
 // without a release within that interval (a busy connection that keeps
 // completing leases proves itself).
+//
+// "Within the interval" is rounded to the nearest tick: a connection is due
+// when its interval ends before the middle of the next tick. Compared
+// exactly, a connection probed at one tick is a few milliseconds short of
+// its interval at the next (the probe's stamp is taken after the tick
+// began, and the jitter may be smaller), so it waited for the tick after:
+// a dead connection was found only after two intervals plus the timeout,
+// not one.
 func (p *pool) healthTargets() []*poolEntry {
 	cfg := p.Config()
 	now := p.nowNano()
+	half := int64(cfg.HealthInterval / 2)
 	var targets []*poolEntry
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ks := range p.byKey {
 		iv := int64(p.healthConfig(ks.name, cfg).Interval)
 		for _, e := range ks.list() {
-			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv {
+			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv-half {
 				continue
 			}
-			if e.leases() == 0 || now-e.lastUsedAt(now) >= iv {
+			if e.leases() == 0 || now-e.lastUsedAt(now) >= iv-half {
 				targets = append(targets, e)
 			}
 		}
