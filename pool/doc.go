@@ -47,7 +47,10 @@
 //   - Death is noticed at once: watcher goroutines (one per 64
 //     connections) wait on every client's Done and retire a connection
 //     whose connection ended (EventLost), as does a connection-level
-//     error of a lease's Run, Exec, NewSession or DialContext. A
+//     error of a lease's Run, Exec, NewSession or DialContext. A client
+//     that implements EndNotifier (sshconn.Client does) also marks its
+//     entry dead before Done closes, so no Get hands it out even before
+//     the watcher runs; other clients' Done is checked at Get. A
 //     session-limit refusal is retried, never a health failure.
 //   - The health loop (PoolHealthIntegration) probes, every HealthInterval
 //     with jitter, idle connections and busy ones without a release for an
@@ -72,16 +75,18 @@
 // HealthCheck reports per key and connection with a verdict for readiness
 // probes: unhealthy only when the pool is closed or can serve none of the
 // keys in demand, so one host with bad credentials degrades the report
-// without failing readiness (see HealthStatus); Health().Subscribe streams HealthEvents, which also reach a
-// tracer that implements HealthEventTracer.
+// without failing readiness (see HealthStatus); Health().Subscribe
+// streams HealthEvents, which also reach a tracer that implements
+// HealthEventTracer.
 //
 // # Concurrency
 //
 // The hit path (Get on a key with a free slot and nobody queued, Release
 // without waiters) takes no lock: keys are found in sharded copy-on-write
-// maps, a key's connections in a copy-on-write slice, and a slot is
-// reserved by a CAS on the connection's control word (lease count plus a
-// draining flag). Everything else — waiters, dials, eviction, closing —
+// hash tables whose slot points straight at a key's only connection (or at
+// the key's copy-on-write list of connections), and a slot is reserved by
+// a CAS on the connection's control word (lease count, use count, and
+// draining, dead and waiters-queued flags). Everything else — waiters, dials, eviction, closing —
 // runs under one pool mutex. Lock order: pool.mu before the history ring's
 // mutex; nothing else nests. No I/O and no tracer call happens under a
 // lock: decisions made under the mutex are collected and carried out after
