@@ -32,8 +32,10 @@ type HealthConfigSource interface {
 // HealthConfig configures the health checks of one key.
 type HealthConfig struct {
 	// Interval is how often a connection is probed. Zero means the pool's
-	// HealthInterval. Intervals shorter than HealthInterval take effect at
-	// the pool's tick, so they are rounded up to it.
+	// HealthInterval. The health loop ticks at the shortest interval of
+	// the keys in the pool (never slower than HealthInterval), so a key may
+	// be probed more often than the others; with HealthInterval ≤ 0 health
+	// checks are off for every key.
 	Interval time.Duration
 	// Timeout bounds one probe; a probe that times out closes the client.
 	// Zero means the pool's HealthTimeout.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -222,6 +223,52 @@ func TestHealthLoopProbesEveryTick(t *testing.T) {
 		synctest.Wait()
 		if n := m.n.Load(); n < 9 || n > 10 {
 			t.Errorf("probes in 10.5 min at a 1 min interval = %d, want 9 or 10 (one per tick)", n)
+		}
+	})
+}
+
+// keyedMonitor counts probes per key and gives some keys their own
+// interval (a HealthConfigSource).
+type keyedMonitor struct {
+	intervals map[string]time.Duration
+	mu        sync.Mutex
+	probes    map[string]int
+}
+
+func (m *keyedMonitor) CheckHealth(_ context.Context, key string, _ pool.SSHClient) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.probes[key]++
+	return nil
+}
+
+func (m *keyedMonitor) HealthConfigFor(key string) pool.HealthConfig {
+	return pool.HealthConfig{Interval: m.intervals[key]}
+}
+
+// TestPerKeyIntervalShorterThanPool: a key configured with a shorter
+// interval than the pool's is probed at its own pace; the others keep the
+// pool's.
+func TestPerKeyIntervalShorterThanPool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &keyedMonitor{intervals: map[string]time.Duration{"fast": 10 * time.Second}, probes: map[string]int{}}
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
+		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		defer p.Close()
+		mustRelease(t, p, "fast", mustGet(t, p, "fast"))
+		mustRelease(t, p, "slow", mustGet(t, p, "slow"))
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3*time.Minute + 5*time.Second)
+		synctest.Wait()
+		m.mu.Lock()
+		fast, slow := m.probes["fast"], m.probes["slow"]
+		m.mu.Unlock()
+		// Ticks every 10–11 s: fast is due at each, slow every 55–66 s.
+		if fast < 16 || fast > 19 || slow < 2 || slow > 3 {
+			t.Errorf("probes in 185 s: fast %d (want 16–19, every 10 s), slow %d (want 2–3, every minute)", fast, slow)
 		}
 	})
 }

@@ -117,7 +117,7 @@ func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
 	var last time.Time // start of the previous tick
 	for {
-		iv := h.p.Config().HealthInterval
+		iv := h.p.tickInterval()
 		if iv <= 0 {
 			return
 		}
@@ -133,14 +133,35 @@ func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
 		case <-t.C:
 		}
 		last = time.Now()
-		h.tick(ctx)
+		h.tick(ctx, iv)
 	}
 }
 
-// tick probes the due connections and replaces what is missing.
-func (h *PoolHealthIntegration) tick(ctx context.Context) {
+// tickInterval is the health loop's period: HealthInterval, or the
+// shortest per-key Interval (HealthConfigSource) of the keys in the pool
+// when that is shorter; 0 when health checks are off.
+func (p *pool) tickInterval() time.Duration {
+	cfg := p.Config()
+	iv := cfg.HealthInterval
+	src, ok := p.health.(HealthConfigSource)
+	if iv <= 0 || !ok {
+		return iv
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key := range p.byKey {
+		if k := src.HealthConfigFor(key).Interval; k > 0 && k < iv {
+			iv = k
+		}
+	}
+	return iv
+}
+
+// tick probes the due connections and replaces what is missing. period
+// is the loop's period (tickInterval).
+func (h *PoolHealthIntegration) tick(ctx context.Context, period time.Duration) {
 	p := h.p
-	_ = p.probeAll(ctx, p.healthTargets())
+	_ = p.probeAll(ctx, p.healthTargets(period))
 	var fx effects
 	p.mu.Lock()
 	for _, key := range p.cfg.WarmupKeys {
@@ -155,17 +176,18 @@ func (h *PoolHealthIntegration) tick(ctx context.Context) {
 // without a release within that interval (a busy connection that keeps
 // completing leases proves itself).
 //
-// "Within the interval" is rounded to the nearest tick: a connection is due
-// when its interval ends before the middle of the next tick. Compared
+// "Within the interval" is rounded to the nearest tick of the loop's
+// period: a connection is due when its interval ends before the middle of
+// the next tick. Compared
 // exactly, a connection probed at one tick is a few milliseconds short of
 // its interval at the next (the probe's stamp is taken after the tick
 // began, and the jitter may be smaller), so it waited for the tick after:
 // a dead connection was found only after two intervals plus the timeout,
 // not one.
-func (p *pool) healthTargets() []*poolEntry {
+func (p *pool) healthTargets(period time.Duration) []*poolEntry {
 	cfg := p.Config()
 	now := p.nowNano()
-	half := int64(cfg.HealthInterval / 2)
+	half := int64(period / 2)
 	var targets []*poolEntry
 	p.mu.Lock()
 	defer p.mu.Unlock()
