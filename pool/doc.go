@@ -86,11 +86,12 @@
 // hash tables whose slot points straight at a key's only connection (or at
 // the key's copy-on-write list of connections), and a slot is reserved by
 // a CAS on the connection's control word (lease count, use count, and
-// draining, dead and waiters-queued flags). Everything else — waiters, dials, eviction, closing —
-// runs under one pool mutex. Lock order: pool.mu before the history ring's
-// mutex; nothing else nests. No I/O and no tracer call happens under a
-// lock: decisions made under the mutex are collected and carried out after
-// unlocking.
+// draining, dead and waiters-queued flags). Everything else — waiters,
+// dials, eviction, closing — runs under one pool mutex. Lock order:
+// pool.mu before the history ring's mutex and before a HealthConfigSource
+// (which must not call back into the pool); nothing else nests. No I/O and
+// no tracer call happens under a lock: decisions made under the mutex are
+// collected and carried out after unlocking.
 //
 // The pool starts goroutines for dials, death watchers and, after Start,
 // the health and cleanup loops (Warmup runs its own); it owns and waits for

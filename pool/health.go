@@ -24,7 +24,9 @@ type HealthMonitor interface {
 
 // HealthConfigSource is implemented by monitors that configure health
 // checks per key (PoolHealthMonitor does). The pool asks it for every
-// probe; fields left zero fall back to the pool's config.
+// probe and at every health tick, with its own lock held: HealthConfigFor
+// must be quick and must not call the pool. Fields left zero fall back to
+// the pool's config.
 type HealthConfigSource interface {
 	HealthConfigFor(key string) HealthConfig
 }

@@ -101,7 +101,8 @@ type Pool interface {
 // is reserved with a CAS on the entry's ctl word. Everything else (waiters,
 // dials, eviction, close) runs under mu.
 //
-// Lock order: mu before history.mu. No I/O (dial, Close, probes) and no
+// Lock order: mu before history.mu and before a HealthConfigSource's
+// lock (HealthConfigFor is called with mu held). No I/O (dial, Close, probes) and no
 // tracer call happens with mu held: changes made under mu are collected in
 // an effects value and applied after unlocking.
 type pool struct {
