@@ -69,14 +69,14 @@ func (p *pool) lockFree(fx *effects) picker {
 }
 
 func (pk *picker) pick(ks *keyState, hint string) *poolEntry {
-	if e := ks.single.Load(); e != nil {
-		if pk.take(e) {
-			return e
-		}
-		return nil
-	}
 	list := ks.list()
-	if len(list) == 0 {
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		if pk.take(list[0]) {
+			return list[0]
+		}
 		return nil
 	}
 	if hint != "" {
@@ -111,7 +111,7 @@ func (pk *picker) load(e *poolEntry) int64 {
 // keys.
 func (pk *picker) take(e *poolEntry) bool {
 	v := e.ctl.Load()
-	if v&pk.block != 0 || int64(v&ctlLeaseMask) >= pk.max {
+	if ctlRefuses(v, pk.block, pk.max) {
 		if v&(ctlDead|ctlDraining) == ctlDead {
 			pk.fx.retire(e, StateUnhealthy, ReasonUnhealthy, nil)
 		}

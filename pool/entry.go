@@ -103,6 +103,12 @@ func ctlDrained(v uint64) bool { return v&ctlState == ctlDraining }
 // ctlIdle reports whether v is usable with no leases.
 func ctlIdle(v uint64) bool { return v&ctlState == 0 }
 
+// ctlRefuses reports whether v refuses a new lease: a bit of block is set,
+// or it already holds max leases.
+func ctlRefuses(v, block uint64, max int64) bool {
+	return v&block != 0 || int64(v&ctlLeaseMask) >= max
+}
+
 // poolEntry is one pooled connection with the specification's metadata:
 // state, created, last used, last health check, use count, health
 // failures, metadata. Fields read on the hot path are atomics; the rest are
@@ -201,7 +207,7 @@ func (e *poolEntry) State() EntryState {
 func (e *poolEntry) tryAcquire(max int64, block uint64) bool {
 	for {
 		v := e.ctl.Load()
-		if v&block != 0 || int64(v&ctlLeaseMask) >= max {
+		if ctlRefuses(v, block, max) {
 			return false
 		}
 		if e.ctl.CompareAndSwap(v, v+1+ctlUse) {

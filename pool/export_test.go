@@ -162,13 +162,13 @@ func CircuitCooldownFor(pl Pool, key string) time.Duration {
 
 // EntryLayout reports the size of a pooled connection's entry and the end
 // offsets of the hot fields Get and Release read (ctl, name, expires,
-// lastUsed, done) and of the key state's (name, single, waiting), which the
+// lastUsed, done) and of the key state's (name, conns, waiting), which the
 // lock-free path reads for keys with several connections.
 func EntryLayout() (entrySize, entryHotEnd, keySize, keyHotEnd uintptr) {
 	var e poolEntry
 	var ks keyState
 	hot := max(unsafe.Offsetof(e.ctl)+8, unsafe.Offsetof(e.name)+16, unsafe.Offsetof(e.expires)+8,
 		unsafe.Offsetof(e.lastUsed)+8, unsafe.Offsetof(e.done)+8)
-	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.single)+8, unsafe.Offsetof(ks.waiting)+4)
+	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.conns)+8, unsafe.Offsetof(ks.waiting)+4)
 	return unsafe.Sizeof(e), hot, unsafe.Sizeof(ks), keyHot
 }

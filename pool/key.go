@@ -38,7 +38,7 @@ type keyShard struct {
 // keySlot is 16 bytes, four to a cache line.
 type keySlot struct {
 	hash uint64 // the key's hash with the low bit set; 0 marks an empty slot
-	// single mirrors keyState.single: the key's only connection, else nil.
+	// single is the key's only connection (keyState.only), else nil.
 	// A reader holding a superseded shard may see an older value; that is
 	// harmless, since an entry that left its key is draining and refuses
 	// new leases, and nil sends the reader through the key state.
@@ -117,7 +117,7 @@ func (t *keyTable) storeLocked(key string, ks *keyState) {
 	if old != nil {
 		sh.copyFrom(old, nil)
 	}
-	sh.insert(h, ks.single.Load(), ks)
+	sh.insert(h, ks.only(), ks)
 	sp.Store(sh)
 }
 
@@ -133,11 +133,11 @@ func (t *keyTable) deleteLocked(ks *keyState) {
 	sp.Store(sh)
 }
 
-// setSingleLocked publishes ks.single in ks's slot. Caller holds pool.mu,
+// setSingleLocked publishes ks.only() in ks's slot. Caller holds pool.mu,
 // as do all writers of slots, so copyFrom never misses an update.
 func (t *keyTable) setSingleLocked(ks *keyState) {
 	if sh, i := t.find(ks.name); sh != nil && sh.states[i] == ks {
-		sh.slots[i].single.Store(ks.single.Load())
+		sh.slots[i].single.Store(ks.only())
 	}
 }
 
@@ -176,9 +176,6 @@ type keyState struct {
 	// conns is the key's open connections (any state but closed) as a
 	// copy-on-write slice: read without a lock, replaced under pool.mu.
 	conns atomic.Pointer[[]*poolEntry]
-	// single is the key's only connection when it has exactly one, else
-	// nil: it saves the hot path two dependent loads (slice header, array).
-	single atomic.Pointer[poolEntry]
 	// waiting counts queued waiters plus slow-path Gets deciding whether to
 	// queue. While it is non-zero the key's connections carry ctlQueued
 	// (see addWaitingLocked): the lock-free path defers to the queue (FIFO),
@@ -260,13 +257,18 @@ func (ks *keyState) usedLocked() int { return ks.open + ks.closing + ks.dialing 
 
 // publishLocked makes l the key's connection list.
 func (ks *keyState) publishLocked(l []*poolEntry) {
-	var single *poolEntry
-	if len(l) == 1 {
-		single = l[0]
-	}
 	ks.conns.Store(&l)
-	ks.single.Store(single)
 	ks.open = len(l)
+}
+
+// only returns the key's connection when it has exactly one, else nil.
+// The key table's slot holds it, so that Get on such a key reads neither
+// the key state nor its list.
+func (ks *keyState) only() *poolEntry {
+	if l := ks.list(); len(l) == 1 {
+		return l[0]
+	}
+	return nil
 }
 
 // idleLocked reports whether the key holds nothing worth keeping.

@@ -254,9 +254,9 @@ func (p *pool) getFast(ctx context.Context, key string) *lease {
 		if pk.take(single) {
 			e = single
 		}
-	case ks == nil || ks.waiting.Load() != 0:
+	case ks == nil:
 		return nil
-	default:
+	default: // queued waiters show as ctlQueued, which pk refuses
 		e = pk.pick(ks, affinity(ctx))
 	}
 	if fx.pending() {
