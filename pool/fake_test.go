@@ -33,25 +33,14 @@ type fakeClient struct {
 	runs      atomic.Int64
 	f         *fakeFactory
 
-	endMu sync.Mutex
-	ended bool
-	onEnd []func() // run by Close before done closes (see endClient)
+	end pool.EndHooks // run by Close before done closes (see endClient)
 }
 
 // endClient is a fakeClient that implements pool.EndNotifier, as
 // sshconn.Client does.
 type endClient struct{ *fakeClient }
 
-func (c endClient) NotifyEnd(f func()) {
-	c.endMu.Lock()
-	if !c.ended {
-		c.onEnd = append(c.onEnd, f)
-		c.endMu.Unlock()
-		return
-	}
-	c.endMu.Unlock()
-	f()
-}
+func (c endClient) NotifyEnd(f func()) { c.end.NotifyEnd(f) }
 
 func (c *fakeClient) Run(ctx context.Context, cmd string) (pool.Result, error) {
 	return c.Exec(ctx, pool.Command{Cmd: cmd})
@@ -113,13 +102,7 @@ func (c *fakeClient) Err() error {
 func (c *fakeClient) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		c.endMu.Lock()
-		c.ended = true
-		hooks := c.onEnd
-		c.endMu.Unlock()
-		for _, f := range hooks {
-			f()
-		}
+		c.end.End()
 		close(c.done)
 		c.f.open.Add(-1)
 	})

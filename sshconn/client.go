@@ -33,9 +33,7 @@ type Client struct {
 	watchDone chan struct{} // closed when watch has returned
 	err       error         // why it ended; written before done is closed
 
-	endMu sync.Mutex
-	ended bool     // watch has taken onEnd; later NotifyEnd calls run at once
-	onEnd []func() // NotifyEnd callbacks, run by watch before done closes
+	end pool.EndHooks // NotifyEnd callbacks, run by watch before done closes
 }
 
 var (
@@ -63,14 +61,7 @@ func (c *Client) watch() {
 	} else {
 		c.err = fmt.Errorf("%w: %s: %w", ErrConnectionLost, c.target.Addr(), errOr(err, io.EOF))
 	}
-	c.endMu.Lock()
-	c.ended = true
-	hooks := c.onEnd
-	c.onEnd = nil
-	c.endMu.Unlock()
-	for _, f := range hooks {
-		f()
-	}
+	c.end.End()
 	close(c.done)
 	c.release()
 }
@@ -102,16 +93,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // Done is closed, so whoever sees Done closed also sees what f did. If the
 // connection has already ended, f runs before NotifyEnd returns. f must not
 // block: it delays Done. It implements pool.EndNotifier.
-func (c *Client) NotifyEnd(f func()) {
-	c.endMu.Lock()
-	if !c.ended {
-		c.onEnd = append(c.onEnd, f)
-		c.endMu.Unlock()
-		return
-	}
-	c.endMu.Unlock()
-	f()
-}
+func (c *Client) NotifyEnd(f func()) { c.end.NotifyEnd(f) }
 
 // Err returns why the connection ended (wrapping ErrConnectionLost, or
 // ErrClosed after Close), or nil while it is alive.
