@@ -12,9 +12,7 @@ import (
 
 func TestCloseFailsWaitersAndClosesEverything(t *testing.T) {
 	f := newFactory()
-	cfg := testConfig()
-	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
-	p := pool.NewPool(f, cfg, nil)
+	p := pool.NewPool(f, oneSlotConfig(), nil)
 	held := mustGet(t, p, "a")
 	errc := make(chan error, 1)
 	go func() {

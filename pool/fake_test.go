@@ -253,6 +253,14 @@ func testConfig() pool.PoolConfig {
 		DialTimeout: 5 * time.Second, Advanced: pool.AdvancedPoolConfig{RetryBackoff: time.Millisecond}}
 }
 
+// oneSlotConfig is testConfig with one connection per key and one lease
+// per connection: the second Get on a key waits.
+func oneSlotConfig() pool.PoolConfig {
+	cfg := testConfig()
+	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
+	return cfg
+}
+
 // newTestPool returns a pool closed at the end of the test, with its
 // invariants checked then.
 func newTestPool(t testing.TB, f pool.ConnectionFactory, cfg pool.PoolConfig, tr pool.PoolTracer) pool.Pool {

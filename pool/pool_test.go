@@ -59,9 +59,7 @@ func TestMultiplexesUpToSessionLimitThenDials(t *testing.T) {
 
 func TestWaitsWhenKeyFullAndServesFIFO(t *testing.T) {
 	f := newFactory()
-	cfg := testConfig()
-	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
-	p := newTestPool(t, f, cfg, nil)
+	p := newTestPool(t, f, oneSlotConfig(), nil)
 	first := mustGet(t, p, "a")
 	order := make(chan int, 3)
 	var wg sync.WaitGroup
@@ -95,9 +93,7 @@ func TestWaitsWhenKeyFullAndServesFIFO(t *testing.T) {
 
 func TestWaitEndsWithContextError(t *testing.T) {
 	f := newFactory()
-	cfg := testConfig()
-	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
-	p := newTestPool(t, f, cfg, nil)
+	p := newTestPool(t, f, oneSlotConfig(), nil)
 	c := mustGet(t, p, "a")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -122,8 +118,7 @@ func TestWaitEndsWithContextError(t *testing.T) {
 
 func TestWaitTimeout(t *testing.T) {
 	f := newFactory()
-	cfg := testConfig()
-	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
+	cfg := oneSlotConfig()
 	cfg.WaitTimeout = 10 * time.Millisecond
 	p := newTestPool(t, f, cfg, nil)
 	c := mustGet(t, p, "a")
@@ -236,10 +231,7 @@ func waitFor(t testing.TB, cond func() bool) {
 // over yet: a Get arriving then must not take the slot on the lock-free
 // path (the ctlQueued bit refuses it), but queue behind the waiter.
 func TestLockFreeGetDoesNotOvertakeWaiters(t *testing.T) {
-	f := newFactory()
-	cfg := testConfig()
-	cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 1, 1
-	p := newTestPool(t, f, cfg, nil)
+	p := newTestPool(t, newFactory(), oneSlotConfig(), nil)
 	held := mustGet(t, p, "a")
 	served := make(chan pool.SSHClient, 1)
 	go func() { served <- mustGet(t, p, "a") }()
