@@ -64,9 +64,10 @@ type PoolConfig struct {
 	// cleanup closes it. Zero means idle connections are kept.
 	MaxIdleTime time.Duration
 	// HealthInterval is the period of the background health probes that
-	// Pool.Start runs (with up to 10 % jitter): idle connections, and busy
-	// ones without a release for an interval, are probed. Default 30s; zero
-	// means the default; negative disables the loop (read at Start).
+	// Pool.Start runs (shortened by up to 10 % of jitter, never longer):
+	// idle connections, and busy ones without a release for an interval,
+	// are probed. Default 30s; zero means the default; negative disables
+	// the loop (read at Start).
 	HealthInterval time.Duration
 	// HealthTimeout bounds one health probe; a probe that times out closes
 	// its client. Default 5s; zero means the default. Must not exceed

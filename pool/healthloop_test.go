@@ -184,7 +184,7 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 			t.Errorf("probed = %v, want idle and silent only", byKey)
 		}
 		if m.n.Load() != 2 {
-			t.Errorf("probes = %d, want 2 (one tick, jitter < 10%%)", m.n.Load())
+			t.Errorf("probes = %d, want 2 (one tick, at 54–60 s)", m.n.Load())
 		}
 		mustRelease(t, p, "silent", silent)
 		mustRelease(t, p, "active", active)
@@ -219,12 +219,65 @@ func TestHealthLoopProbesEveryTick(t *testing.T) {
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10*time.Minute + 30*time.Second) // ten ticks at most 66 s apart, at least 60 s
+		time.Sleep(10*time.Minute + 30*time.Second) // ticks 54–60 s apart: 10 or 11
 		synctest.Wait()
-		if n := m.n.Load(); n < 9 || n > 10 {
-			t.Errorf("probes in 10.5 min at a 1 min interval = %d, want 9 or 10 (one per tick)", n)
+		if n := m.n.Load(); n < 10 || n > 11 {
+			t.Errorf("probes in 10.5 min at a 1 min interval = %d, want 10 or 11 (one per tick)", n)
 		}
 	})
+}
+
+// dyingMonitor answers probes until dead is set, then hangs each probe
+// until its context ends (a half-open connection). probed receives after
+// every answered probe.
+type dyingMonitor struct {
+	dead   atomic.Bool
+	probed chan struct{}
+}
+
+func (m *dyingMonitor) CheckHealth(ctx context.Context, _ string, _ pool.SSHClient) error {
+	if m.dead.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	select {
+	case m.probed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// TestHalfOpenFoundWithinIntervalPlusTimeout: an idle connection that goes
+// half-open right after a probe (the worst moment) is marked unhealthy
+// within HealthInterval + HealthTimeout, whatever the jitter drew.
+func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
+	const interval, timeout = time.Minute, 10 * time.Second
+	for range 10 {
+		synctest.Test(t, func(t *testing.T) {
+			m := &dyingMonitor{probed: make(chan struct{}, 1)}
+			cfg := testConfig()
+			cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = interval, timeout, -1
+			p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+			defer p.Close()
+			events, cancel := p.Health().Subscribe(16)
+			defer cancel()
+			mustRelease(t, p, "a", mustGet(t, p, "a"))
+			if err := p.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			<-m.probed
+			m.dead.Store(true)
+			stalled := time.Now()
+			for ev := range events {
+				if ev.Type == pool.EventUnhealthy {
+					if d := ev.Time.Sub(stalled); d > interval+timeout {
+						t.Errorf("half-open connection found after %v, want ≤ %v", d, interval+timeout)
+					}
+					return
+				}
+			}
+		})
+	}
 }
 
 // keyedMonitor counts probes per key and gives some keys their own
@@ -266,9 +319,9 @@ func TestPerKeyIntervalShorterThanPool(t *testing.T) {
 		m.mu.Lock()
 		fast, slow := m.probes["fast"], m.probes["slow"]
 		m.mu.Unlock()
-		// Ticks every 10–11 s: fast is due at each, slow every 55–66 s.
-		if fast < 16 || fast > 19 || slow < 2 || slow > 3 {
-			t.Errorf("probes in 185 s: fast %d (want 16–19, every 10 s), slow %d (want 2–3, every minute)", fast, slow)
+		// Ticks every 9–10 s: fast is due at each, slow every 55–64 s.
+		if fast < 18 || fast > 20 || slow < 2 || slow > 3 {
+			t.Errorf("probes in 185 s: fast %d (want 18–20, every 10 s), slow %d (want 2–3, every minute)", fast, slow)
 		}
 	})
 }

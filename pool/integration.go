@@ -107,9 +107,12 @@ func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 }
 
 // scheduleHealthChecks runs the health loop until ctx ends: every
-// HealthInterval, with up to 10 % jitter so that pools started together
-// do not probe in step, it probes the connections that are due
-// (healthTargets) and tops warm-up keys back up.
+// HealthInterval, shortened by up to 10 % of jitter so that pools started
+// together do not probe in step, it probes the connections that are due
+// (healthTargets) and tops warm-up keys back up. The jitter only shortens
+// the period, so a connection that fails right after a probe is probed
+// again within HealthInterval and found within HealthInterval +
+// HealthTimeout.
 //
 // The period runs from the start of one tick to the start of the next, so
 // slow probes (up to HealthTimeout) do not stretch it; a tick that took
@@ -121,7 +124,7 @@ func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
 		if iv <= 0 {
 			return
 		}
-		d := iv + randDuration(iv/10)
+		d := iv - randDuration(iv/10)
 		if !last.IsZero() {
 			d -= time.Since(last)
 		}
@@ -178,12 +181,11 @@ func (h *PoolHealthIntegration) tick(ctx context.Context, period time.Duration) 
 //
 // "Within the interval" is rounded to the nearest tick of the loop's
 // period: a connection is due when its interval ends before the middle of
-// the next tick. Compared
-// exactly, a connection probed at one tick is a few milliseconds short of
-// its interval at the next (the probe's stamp is taken after the tick
-// began, and the jitter may be smaller), so it waited for the tick after:
-// a dead connection was found only after two intervals plus the timeout,
-// not one.
+// the next tick. Compared exactly, a connection probed at one tick is short
+// of its interval at the next (its probe was stamped after the tick began,
+// and the jittered period is shorter than the interval), so it would wait
+// for the tick after, and a dead connection would be found after two
+// intervals plus the timeout, not one.
 func (p *pool) healthTargets(period time.Duration) []*poolEntry {
 	cfg := p.Config()
 	now := p.nowNano()
