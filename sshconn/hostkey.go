@@ -90,13 +90,8 @@ func (w *KnownHostsWriter) Add(file string, files []string, hostname string, rem
 	return w.add(file, files, hostname, remote, key, false)
 }
 
-// AddHashed is Add, but records the host name hashed ("|1|salt|hash", as
-// OpenSSH does with HashKnownHosts yes), so the file does not list the
-// hosts it knows.
-func (w *KnownHostsWriter) AddHashed(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
-	return w.add(file, files, hostname, remote, key, true)
-}
-
+// add is Add; with hash it records the host name hashed ("|1|salt|hash",
+// as OpenSSH does with HashKnownHosts yes: Target.HashKnownHosts).
 func (w *KnownHostsWriter) add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
