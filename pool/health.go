@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -343,7 +342,7 @@ func (p *pool) fillHealthReport(rep *HealthReport) {
 	for _, ks := range p.byKey {
 		kh := keyHealthLocked(ks)
 		kh.Demand = kh.Usable > 0 || len(kh.Conns) > 0 || kh.Waiters > 0 || now-ks.wanted < window ||
-			(p.cfg.WarmupConnections > 0 && slices.Contains(p.cfg.WarmupKeys, ks.name))
+			p.warmKeyLocked(ks.name)
 		rep.Keys = append(rep.Keys, kh)
 	}
 	p.mu.Unlock()

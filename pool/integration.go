@@ -82,10 +82,16 @@ func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 	if lost != nil && lost.uses() == 0 && p.nowNano()-lost.created < int64(p.replaceWindowLocked()) {
 		return false // died young and unused: back off until the next tick
 	}
-	if slices.Contains(p.cfg.WarmupKeys, ks.name) && usable+ks.dialing < p.cfg.WarmupConnections {
+	if p.warmKeyLocked(ks.name) && usable+ks.dialing < p.cfg.WarmupConnections {
 		return true
 	}
 	return usable == 0 && lost != nil && lost.uses() > 0 && p.usedRecentlyLocked(lost)
+}
+
+// warmKeyLocked reports whether key is one the pool keeps warm
+// (WarmupKeys, with WarmupConnections > 0). Caller holds pool.mu.
+func (p *pool) warmKeyLocked(key string) bool {
+	return p.cfg.WarmupConnections > 0 && slices.Contains(p.cfg.WarmupKeys, key)
 }
 
 // replaceWindowLocked is HealthInterval, or one minute when health checks
