@@ -93,7 +93,9 @@ type PoolConfig struct {
 	LoadBalancing LoadBalancing
 	// MaxRetries is how many times Run retries a command the server refused
 	// as over its session limit (KindSessionLimit), with short backoff.
-	// Default 3; zero means the default; negative means no retries.
+	// Default 3; zero means the default; negative means no retries at all,
+	// including Run's retry of a command that failed before it started
+	// (ErrNotStarted).
 	MaxRetries int
 	// HistorySize is how many past snapshots RecordSnapshot keeps. Default
 	// 60; zero means the default.

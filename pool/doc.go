@@ -51,7 +51,10 @@
 //     that implements EndNotifier (sshconn.Client does) also marks its
 //     entry dead before Done closes, so no Get hands it out even before
 //     the watcher runs; other clients' Done is checked at Get. A
-//     session-limit refusal is retried, never a health failure.
+//     session-limit refusal is retried, never a health failure. A
+//     connection that turns out dead only when Pool.Run opens its session
+//     (ErrNotStarted: the command never reached the server) is retired and
+//     the command runs on another connection.
 //   - The health loop (PoolHealthIntegration) probes, every HealthInterval
 //     with jitter, idle connections and busy ones without a release for an
 //     interval, with the HealthMonitor (keepalive@openssh.com by default;

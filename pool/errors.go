@@ -35,7 +35,33 @@ var (
 	// ErrNilConnection is returned when a ConnectionFactory returns neither
 	// a client nor an error.
 	ErrNilConnection = errors.New("pool: factory returned a nil client")
+	// ErrNotStarted marks an Exec or Run failure that happened before the
+	// command reached the server: the session channel could not be opened,
+	// or the connection was already known dead. Running the command again
+	// cannot run it twice. Pool.Run and Pool.Exec retry a connection-lost
+	// failure carrying it on another connection (see Pool.Exec); callers
+	// holding a lease can test errors.Is(err, ErrNotStarted) to do the same.
+	// SSHClient implementations mark such failures with MarkNotStarted.
+	ErrNotStarted = errors.New("pool: command not started")
 )
+
+// MarkNotStarted returns err marked with ErrNotStarted, or nil for nil.
+// The message and everything errors.Is, errors.As and Classify see in err
+// are unchanged. Mark only failures after which the server cannot have
+// started the command, as database/sql's drivers return ErrBadConn only
+// when nothing was sent.
+func MarkNotStarted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &notStartedError{err: err}
+}
+
+type notStartedError struct{ err error }
+
+func (e *notStartedError) Error() string        { return e.err.Error() }
+func (e *notStartedError) Unwrap() error        { return e.err }
+func (e *notStartedError) Is(target error) bool { return target == ErrNotStarted }
 
 // WaitError reports a Get that waited for a connection and gave up because
 // its context (or the pool's WaitTimeout) ended. It wraps the context's

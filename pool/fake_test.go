@@ -57,6 +57,11 @@ func (c *fakeClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, e
 		return r, &pool.ExitError{Result: r}
 	case "lost":
 		return pool.Result{}, fmt.Errorf("fake: %w", errEOF)
+	case "unsent": // the connection turns out dead when the session is opened
+		if c.f.unsentLeft.Add(-1) >= 0 {
+			_ = c.Close()
+			return pool.Result{}, pool.MarkNotStarted(fmt.Errorf("fake: open session: %w", errEOF))
+		}
 	case "limit":
 		if c.f.limitLeft.Add(-1) >= 0 {
 			return pool.Result{}, &ssh.OpenChannelError{Reason: ssh.Prohibited, Message: "max sessions"}
@@ -121,13 +126,25 @@ type fakeFactory struct {
 	entered chan string   // when set, Dial sends the key on entry
 	notify  bool          // Dial returns endClients (pool.EndNotifier)
 
-	dials     atomic.Int64
-	open      atomic.Int64
-	maxOpen   atomic.Int64
-	limitLeft atomic.Int64 // "limit" commands refused while > 0
+	dials      atomic.Int64
+	open       atomic.Int64
+	maxOpen    atomic.Int64
+	limitLeft  atomic.Int64 // "limit" commands refused while > 0
+	unsentLeft atomic.Int64 // "unsent" commands lose their connection before starting while > 0
 }
 
 func newFactory() *fakeFactory { return &fakeFactory{} }
+
+// execs returns the number of Exec calls on all clients dialled so far.
+func (f *fakeFactory) execs() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for _, c := range f.clients {
+		n += c.runs.Load()
+	}
+	return n
+}
 
 func (f *fakeFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
 	f.dials.Add(1)

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -214,16 +215,52 @@ func (p *pool) Run(ctx context.Context, key, cmd string) (Result, error) {
 // Exec implements Pool: get, exec, release, retrying session-limit
 // refusals with backoff on a fresh lease (which may land on a connection
 // with more room).
+//
+// A connection-lost failure marked ErrNotStarted (the command never
+// reached the server: the connection died while idle and nobody had
+// noticed yet, as after a server host reboots) is retried on a fresh
+// lease. The dead connection was marked unhealthy, so the retry lands on
+// another connection or a new dial. At most MaxConnectionsPerKey such
+// retries are made: a key cannot hold more connections that died unseen.
+// A failure after the command started is never retried: it may have run.
 func (p *pool) Exec(ctx context.Context, key string, c Command) (Result, error) {
 	start := p.clock()
-	res, err := p.execOnce(ctx, key, c)
-	res, err = p.retrySessionLimit(ctx, res, err, func() (Result, error) { return p.execOnce(ctx, key, c) })
+	res, err := p.execLimited(ctx, key, c)
+	if notStartedLost(err) {
+		for n := p.notStartedRetries(); n > 0 && notStartedLost(err); n-- {
+			p.stats.runRetries.Add(1)
+			res, err = p.execLimited(ctx, key, c)
+		}
+	}
 	p.stats.runs.Add(1)
 	p.stats.runNanos.Add(int64(p.clock().Sub(start)))
 	if err != nil {
 		p.stats.runErrors.Add(1)
 	}
 	return res, err
+}
+
+// execLimited is execOnce with session-limit retries on fresh leases.
+func (p *pool) execLimited(ctx context.Context, key string, c Command) (Result, error) {
+	res, err := p.execOnce(ctx, key, c)
+	return p.retrySessionLimit(ctx, res, err, func() (Result, error) { return p.execOnce(ctx, key, c) })
+}
+
+// notStartedLost reports whether err is a connection loss that happened
+// before the command started, which Exec may retry.
+func notStartedLost(err error) bool {
+	return errors.Is(err, ErrNotStarted) && Classify(err).ConnectionFatal()
+}
+
+// notStartedRetries returns how many not-started failures Exec retries:
+// MaxConnectionsPerKey, or none when MaxRetries is negative.
+func (p *pool) notStartedRetries() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cfg.MaxRetries < 0 {
+		return 0
+	}
+	return p.cfg.MaxConnectionsPerKey
 }
 
 // retrySessionLimit calls again while err is a session-limit refusal, up to

@@ -3,9 +3,12 @@ package pool_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sshpool/sshpool/pool"
 )
@@ -116,6 +119,92 @@ func TestRunMarksConnectionLostUnhealthy(t *testing.T) {
 	}
 	if !rec.has("state a active->unhealthy unhealthy") {
 		t.Errorf("trace: %v", rec.events)
+	}
+}
+
+// TestRunRetriesNotStarted: a command whose connection turns out dead
+// before the command started is run again on a new connection, once.
+func TestRunRetriesNotStarted(t *testing.T) {
+	f := newFactory()
+	f.unsentLeft.Store(1)
+	p := newTestPool(t, f, testConfig(), nil)
+	res, err := p.Run(context.Background(), "a", "unsent")
+	if err != nil || string(res.Stdout) != "a:unsent\n" {
+		t.Fatalf("Run = %q, %v; want success on a new connection", res.Stdout, err)
+	}
+	if r0, n := f.client(0).runs.Load(), f.execs(); r0 != 1 || n != 2 {
+		t.Errorf("attempts on the dead connection %d, in all %d; want 1, 2", r0, n)
+	}
+	s := p.GetSnapshot()
+	if s.RunRetries != 1 || s.Runs != 1 || s.RunErrors != 0 || s.LeasesOutstanding != 0 {
+		t.Errorf("retries=%d runs=%d errors=%d out=%d; want 1, 1, 0, 0", s.RunRetries, s.Runs, s.RunErrors, s.LeasesOutstanding)
+	}
+}
+
+// TestRunNotStartedRetriesBounded: at most MaxConnectionsPerKey retries,
+// and the last error keeps its kind and the ErrNotStarted mark.
+func TestRunNotStartedRetriesBounded(t *testing.T) {
+	f := newFactory()
+	f.unsentLeft.Store(100)
+	cfg := testConfig() // MaxConnectionsPerKey 2
+	p := newTestPool(t, f, cfg, nil)
+	_, err := p.Run(context.Background(), "a", "unsent")
+	if !errors.Is(err, pool.ErrNotStarted) || pool.Classify(err) != pool.KindConnectionLost {
+		t.Fatalf("Run = %v, want connection-lost marked ErrNotStarted", err)
+	}
+	if n := f.execs(); n != int64(cfg.MaxConnectionsPerKey)+1 {
+		t.Errorf("attempts = %d, want %d", n, cfg.MaxConnectionsPerKey+1)
+	}
+	if s := p.GetSnapshot(); s.RunRetries != int64(cfg.MaxConnectionsPerKey) || s.RunErrors != 1 {
+		t.Errorf("retries=%d errors=%d; want %d, 1", s.RunRetries, s.RunErrors, cfg.MaxConnectionsPerKey)
+	}
+}
+
+// TestRunNotStartedNoRetries: MaxRetries < 0 disables the retry.
+func TestRunNotStartedNoRetries(t *testing.T) {
+	f := newFactory()
+	f.unsentLeft.Store(1)
+	cfg := testConfig()
+	cfg.MaxRetries = -1
+	p := newTestPool(t, f, cfg, nil)
+	if _, err := p.Run(context.Background(), "a", "unsent"); !errors.Is(err, pool.ErrNotStarted) {
+		t.Fatalf("Run = %v, want the not-started failure, unretried", err)
+	}
+	if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
+		t.Errorf("attempts=%d retries=%d; want 1, 0", n, r)
+	}
+}
+
+// TestRunStartedFailureNotRetried: a connection lost after the command
+// was sent may have run it, so it is not run again.
+func TestRunStartedFailureNotRetried(t *testing.T) {
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), nil)
+	if _, err := p.Run(context.Background(), "a", "lost"); pool.Classify(err) != pool.KindConnectionLost || errors.Is(err, pool.ErrNotStarted) {
+		t.Fatalf("Run = %v, want connection-lost without ErrNotStarted", err)
+	}
+	if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
+		t.Errorf("attempts=%d retries=%d; want 1, 0", n, r)
+	}
+}
+
+func TestMarkNotStarted(t *testing.T) {
+	if pool.MarkNotStarted(nil) != nil {
+		t.Error("MarkNotStarted(nil) != nil")
+	}
+	inner := &ssh.OpenChannelError{Reason: ssh.Prohibited, Message: "max sessions"}
+	plain := fmt.Errorf("open session: %w", inner)
+	err := pool.MarkNotStarted(plain)
+	var oce *ssh.OpenChannelError
+	switch {
+	case err.Error() != plain.Error():
+		t.Errorf("message changed: %q", err)
+	case !errors.Is(err, pool.ErrNotStarted) || !errors.As(err, &oce) || oce != inner:
+		t.Errorf("marked error hides its mark or cause: %v", err)
+	case pool.Classify(err) != pool.KindSessionLimit:
+		t.Errorf("Classify = %v, want session-limit", pool.Classify(err))
+	case errors.Is(plain, pool.ErrNotStarted):
+		t.Error("unmarked error reports ErrNotStarted")
 	}
 }
 

@@ -28,7 +28,8 @@ type Pool interface {
 	// Run gets a lease on key, runs cmd, and releases the lease. Output is
 	// captured in the Result. A connection-level failure marks the
 	// connection unhealthy; a session-limit refusal is retried up to
-	// MaxRetries times with short backoff.
+	// MaxRetries times with short backoff; a connection lost before the
+	// command started (ErrNotStarted) is retried on another connection.
 	Run(ctx context.Context, key, cmd string) (Result, error)
 	// Exec is Run for a full Command (stdin, streaming output, env).
 	Exec(ctx context.Context, key string, c Command) (Result, error)

@@ -25,6 +25,7 @@ type PoolStats struct {
 	closedBy       [numReasons]atomic.Int64
 	runs           atomic.Int64 // Run calls that ran a command
 	runErrors      atomic.Int64 // Run calls that returned an error
+	runRetries     atomic.Int64 // Run attempts repeated after a not-started connection loss
 	runNanos       atomic.Int64 // total Run response time
 	misuse         atomic.Int64 // double releases, foreign or nil clients, use after release
 	warmupFailures atomic.Int64 // warm-up dials that failed
@@ -97,6 +98,11 @@ type Snapshot struct {
 	Runs            int64         `json:"runs"`
 	RunErrors       int64         `json:"run_errors"`
 	AvgResponseTime time.Duration `json:"avg_response_time"`
+	// RunRetries counts commands Pool.Run ran again on another connection
+	// because the first attempt lost its connection before the command
+	// started (ErrNotStarted). A high rate means connections die unseen
+	// while idle: shorten HealthInterval.
+	RunRetries int64 `json:"run_retries"`
 	// Misuse counts double releases, foreign or nil clients and calls on
 	// released handles.
 	Misuse int64 `json:"misuse"`
@@ -156,7 +162,7 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 	}
 	snap.Dials, snap.DialFailures = s.dials.Load(), s.dialFailures.Load()
 	snap.AvgDialLatency = avg(s.dialNanos.Load(), snap.Dials)
-	snap.Runs, snap.RunErrors = s.runs.Load(), s.runErrors.Load()
+	snap.Runs, snap.RunErrors, snap.RunRetries = s.runs.Load(), s.runErrors.Load(), s.runRetries.Load()
 	snap.AvgResponseTime = avg(s.runNanos.Load(), snap.Runs)
 	snap.Misuse, snap.WarmupFailures = s.misuse.Load(), s.warmupFailures.Load()
 	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()

@@ -304,9 +304,39 @@ func TestExecConnectionDropClassifiedLost(t *testing.T) {
 			if k := pool.Classify(err); k != pool.KindConnectionLost {
 				t.Fatalf("round %d: Classify(%v) = %v, want connection-lost", i, err, k)
 			}
+			if errors.Is(err, pool.ErrNotStarted) {
+				t.Fatalf("round %d: a command that started is marked not started: %v", i, err)
+			}
 		case <-time.After(promptly):
 			t.Fatalf("round %d: Run still blocked %v after the connection dropped", i, promptly)
 		}
+	}
+}
+
+// TestExecOnDeadConnectionNotStarted: Exec on a connection the server has
+// dropped fails connection-lost and marked pool.ErrNotStarted (nothing
+// reached the server, so Pool.Run may run it elsewhere), whether the client
+// has noticed the drop yet or not.
+func TestExecOnDeadConnectionNotStarted(t *testing.T) {
+	for _, when := range []string{"at once", "after Done"} {
+		t.Run(when, func(t *testing.T) {
+			e := newEnv(t)
+			for i := range 10 {
+				c := mustDial(t, e.target())
+				before := e.srv.Stats().Execs
+				e.srv.DropAll()
+				if when == "after Done" {
+					<-c.Done()
+				}
+				_, err := c.Run(context.Background(), "echo hi")
+				if pool.Classify(err) != pool.KindConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
+					t.Fatalf("round %d: Run on a dropped connection = %v (%v), want connection-lost marked ErrNotStarted", i, err, pool.Classify(err))
+				}
+				if n := e.srv.Stats().Execs; n != before {
+					t.Fatalf("round %d: server ran %d commands", i, n-before)
+				}
+			}
+		})
 	}
 }
 

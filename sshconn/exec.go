@@ -28,13 +28,16 @@ func (c *Client) Run(ctx context.Context, cmd string) (pool.Result, error) {
 // non-zero or is killed returns an error wrapping *pool.ExitError. When ctx
 // ends first, the remote process is sent cmd.Signal (default SIGTERM); after
 // cmd.KillGrace (default DefaultKillGrace) the session, and only the
-// session, is closed, and the error wraps ctx.Err(). The error never
-// contains the command line, which may hold secrets.
+// session, is closed, and the error wraps ctx.Err(). A failure to open the
+// session, before the command was sent, is marked pool.ErrNotStarted. The
+// error never contains the command line, which may hold secrets.
 func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
 	start := time.Now()
 	s, err := c.NewSession(ctx)
 	if err != nil {
-		return pool.Result{ExitStatus: -1}, err
+		// No exec request was sent: running the command again cannot run
+		// it twice (Pool.Run retries a lost connection on another one).
+		return pool.Result{ExitStatus: -1}, pool.MarkNotStarted(err)
 	}
 	defer s.Close()
 	out := newOutputs(s, cmd)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2/stream"
@@ -107,9 +108,19 @@ type pair struct {
 	client, server *net.TCPConn
 	p              *Proxy
 
+	// forgotten makes the next data either way reset the pair
+	// (ForgetConnections).
+	forgotten atomic.Bool
+
 	// mu guards open, the number of link writers still running.
 	mu   sync.Mutex
 	open int
+}
+
+// reset closes both sides with SO_LINGER 0, so each peer gets a TCP RST.
+func (c *pair) reset() {
+	c.setLinger(0)
+	c.close()
 }
 
 // close closes both sides.
@@ -150,6 +161,11 @@ type sink struct {
 // Write writes b to the connection, or discards it after a failure.
 func (s *sink) Write(b []byte) (int, error) {
 	if s.failed {
+		return len(b), nil
+	}
+	if s.pair.forgotten.Load() {
+		s.failed = true
+		s.pair.reset()
 		return len(b), nil
 	}
 	if _, err := s.conn.Write(b); err != nil {

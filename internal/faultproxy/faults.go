@@ -121,6 +121,22 @@ func (p *Proxy) ResetPeer(dir Direction) (*Fault, error) {
 	return f, err
 }
 
+// ForgetConnections makes the proxy behave like a server host that
+// rebooted: every connection open now has lost its server-side state
+// without either peer being told, so it looks alive to the client until
+// the client next sends (or the server next sends) data, which is answered
+// with a TCP RST to both peers. Connections opened afterwards are not
+// affected, and nothing is left to remove. It returns the number of
+// connections forgotten.
+func (p *Proxy) ForgetConnections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.forgotten.Store(true)
+	}
+	return len(p.conns)
+}
+
 // RemoveAll removes every fault from the proxy, with the effects of each
 // fault's Remove.
 func (p *Proxy) RemoveAll() {

@@ -209,3 +209,34 @@ func TestRemoveAfterRemoveAll(t *testing.T) {
 		t.Fatalf("keepalive after RemoveAll: %v", err)
 	}
 }
+
+// TestForgetConnections: a forgotten connection stays up while idle, is
+// reset by its next request, and new connections work meanwhile.
+func TestForgetConnections(t *testing.T) {
+	srv, px := setup(t)
+	old := dial(t, srv, px)
+	if n := px.ForgetConnections(); n != 1 {
+		t.Fatalf("ForgetConnections = %d, want 1", n)
+	}
+	ended := make(chan struct{})
+	go func() { _ = old.Wait(); close(ended) }()
+	select {
+	case <-ended:
+		t.Fatal("an idle forgotten connection ended before carrying data")
+	case <-time.After(stallWindow):
+	}
+	if out, err := run(t, dial(t, srv, px), "echo new"); err != nil || out != "new\n" {
+		t.Fatalf("new connection after ForgetConnections: %q, %v", out, err)
+	}
+	before := srv.Stats().Execs
+	if _, err := old.NewSession(); err == nil {
+		t.Fatal("session opened on a forgotten connection")
+	}
+	waitClosed(t, old)
+	if !errors.Is(old.Wait(), syscall.ECONNRESET) {
+		t.Errorf("forgotten connection ended with %v, want ECONNRESET", old.Wait())
+	}
+	if n := srv.Stats().Execs - before; n != 0 {
+		t.Errorf("server ran %d commands for the forgotten connection", n)
+	}
+}

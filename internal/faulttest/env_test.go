@@ -204,6 +204,38 @@ func (e *env) restart(downtime time.Duration) error {
 	return e.sst.Restart()
 }
 
+// countedCommand returns a command for the env's server and a function
+// reporting how many times the server has run it since: sshtest counts
+// its execs; under sshd the command appends a line to a file.
+func (e *env) countedCommand(t testing.TB) (string, func() int) {
+	t.Helper()
+	if e.sst != nil {
+		before := e.sst.Stats().Execs
+		return "true", func() int { return int(e.sst.Stats().Execs - before) }
+	}
+	// The login user is not the test's user when the tests run as root:
+	// the file lives in a directory of its own that anyone may write.
+	dir, err := os.MkdirTemp("", "sshpool-ran-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "ran")
+	return "echo ran >> " + f, func() int {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+}
+
 // revokeAuth makes every new authentication fail and drops the open
 // connections: sshtest's FailAuth; for sshd the authorized keys file is
 // emptied (sshd reads it at every authentication) and the proxy cuts every

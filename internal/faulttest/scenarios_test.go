@@ -3,6 +3,7 @@ package faulttest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -427,4 +428,58 @@ func reportRTT(t *testing.T, rep pool.HealthReport) time.Duration {
 		t.Fatalf("report %+v: want one key with one connection", rep)
 	}
 	return rep.Keys[0].Conns[0].RTT
+}
+
+// TestHostRebooted: the server host reboots while the pool's connection is
+// idle (the proxy forgets its connections: they look alive until they next
+// carry data, which is answered with a RST), before any health probe runs.
+// Run's session open meets the RST; nothing reached the server, so Run
+// retries on a new connection and succeeds, and the command runs exactly
+// once. With MaxRetries < 0 the caller gets the typed connection-lost
+// error instead, which is what every caller saw before the retry existed.
+func TestHostRebooted(t *testing.T) {
+	forEachServer(t, func(t *testing.T, kind server) {
+		for _, retry := range []bool{true, false} {
+			t.Run(fmt.Sprintf("retry=%v", retry), func(t *testing.T) {
+				e := newEnv(t, kind, envOptions{})
+				cfg := baseConfig()
+				cfg.HealthInterval = time.Hour // no probe finds the dead connection first
+				if !retry {
+					cfg.MaxRetries = -1
+				}
+				p := e.startPool(t, cfg)
+				warm(t, p)
+				cmd, ran := e.countedCommand(t)
+				if n := e.proxy.ForgetConnections(); n != 1 {
+					t.Fatalf("proxy forgot %d connections, want the pool's 1", n)
+				}
+				d0, t0 := p.GetSnapshot().Dials, time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+				defer cancel()
+				_, err := p.Run(ctx, key, cmd)
+				took := time.Since(t0)
+				s := p.GetSnapshot()
+				if !retry {
+					if pool.Classify(err) != pool.KindConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
+						t.Fatalf("Run without retries = %v, want connection-lost marked ErrNotStarted", err)
+					}
+					if n := ran(); n != 0 || s.RunRetries != 0 {
+						t.Errorf("command ran %d times, %d retries; want 0, 0", n, s.RunRetries)
+					}
+					t.Logf("FIGURE %s host rebooted, MaxRetries<0: first Run fails %s after %v", kind, kindOf(err), took.Round(time.Millisecond))
+					return
+				}
+				if err != nil {
+					t.Fatalf("first Run after the reboot: %v (kind %s), want success on a new connection", err, kindOf(err))
+				}
+				if n := ran(); n != 1 {
+					t.Errorf("command ran %d times, want exactly 1", n)
+				}
+				if s.RunRetries != 1 || s.Dials-d0 != 1 || s.RunErrors != 0 {
+					t.Errorf("retries %d, dials %d, run errors %d; want 1, 1, 0", s.RunRetries, s.Dials-d0, s.RunErrors)
+				}
+				t.Logf("FIGURE %s host rebooted: first Run succeeds after %v (1 retry, 1 dial)", kind, took.Round(time.Millisecond))
+			})
+		}
+	})
 }
