@@ -31,12 +31,12 @@ const (
 // soakFaults is the rotation of injected faults, one per soakFaultEvery.
 // Every tick first heals the proxies (removing the previous fault), then
 // injects the next one.
-var soakFaults = []string{"stall", "reset", "latency", "restart", "drop", "heal"}
+var soakFaults = []string{"stall", "reset", "latency", "restart", "drop", "reboot", "heal"}
 
 // serviceable reports whether calls should succeed while fault is in
 // place: the ticks after which a recovery is expected.
 func serviceable(fault string) bool {
-	return fault == "latency" || fault == "restart" || fault == "drop" || fault == "heal"
+	return fault == "latency" || fault == "restart" || fault == "drop" || fault == "reboot" || fault == "heal"
 }
 
 // soakBackend is one server of the soak with its recovery tracking.
@@ -111,6 +111,8 @@ func (b *soakBackend) inject(fault string) error {
 		} else {
 			err = b.e.sst.Restart()
 		}
+	case "reboot": // open connections die unseen; the next data gets a RST
+		px.ForgetConnections()
 	case "drop":
 		if b.e.sst != nil {
 			b.e.sst.DropAll()
@@ -398,13 +400,14 @@ func soakReport(backends []*soakBackend, ticks []tickRecord, rec *recorder, s po
 			}
 		}
 		be.mu.Unlock()
-		for _, f := range []string{"stall", "reset", "restart", "drop"} {
+		for _, f := range []string{"stall", "reset", "restart", "drop", "reboot"} {
 			d := detections(rec, be.e.key, ticks, f)
 			fmt.Fprintf(&b, "    detection after %s: %d of %d ticks: %s\n", f, len(d), countFault(ticks, f), durStats(d))
 		}
 	}
 	fmt.Fprintf(&b, "  pool: gets %d, releases %d, outstanding %d, created %d, closed %d %v, dials %d (failed %d), factory attempts %d, health checks %d (failed %d)\n",
 		s.Gets, s.Releases, s.LeasesOutstanding, s.Created, s.Closed, s.ClosedByReason, s.Dials, s.DialFailures, attempts, s.HealthChecks, s.HealthFailures)
+	fmt.Fprintf(&b, "  runs %d (errors %d), run again after a connection lost before the command started %d\n", s.Runs, s.RunErrors, s.RunRetries)
 	fmt.Fprintf(&b, "  health events: %s\n", formatCounts(rec.eventCounts()))
 	fmt.Fprintf(&b, "  serves again after the last heal: %s\n", strings.Join(serveAgain, ", "))
 	fmt.Fprintf(&b, "  peak goroutines %d, peak heap %.1f MiB", peakG, float64(peakHeap)/(1<<20))
