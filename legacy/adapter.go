@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -342,14 +343,12 @@ func (c *AdapterConnection) ExecuteCommand(cmd string) (string, error) {
 
 // ExecuteCommandContext is ExecuteCommand bounded by ctx.
 func (c *AdapterConnection) ExecuteCommandContext(ctx context.Context, cmd string) (string, error) {
-	client, err := c.lease(ctx, OpExec, cmd)
-	if err != nil {
-		return "", err
-	}
-	defer c.a.pool.Release(c.key, client)
-	c.st.begin(c.a.cfg.now())
-	out, err := runCombined(ctx, client, c.key, cmd)
-	c.st.end(err)
+	var out string
+	err := c.run(ctx, OpExec, cmd, func(client pool.SSHClient) error {
+		var err error
+		out, err = runCombined(ctx, client, c.key, cmd)
+		return err
+	})
 	return out, err
 }
 
@@ -363,15 +362,41 @@ func (c *AdapterConnection) ExecuteCommandStream(cmd string, output chan<- strin
 
 // ExecuteCommandStreamContext is ExecuteCommandStream bounded by ctx.
 func (c *AdapterConnection) ExecuteCommandStreamContext(ctx context.Context, cmd string, output chan<- string) error {
-	client, err := c.lease(ctx, OpStream, cmd)
-	if err != nil {
+	return c.run(ctx, OpStream, cmd, func(client pool.SSHClient) error {
+		return runStream(ctx, client, c.key, cmd, output)
+	})
+}
+
+// notStartedRetries is how many times a command runs again on a fresh
+// lease when its connection turned out dead before the command reached
+// the server (pool.ErrNotStarted, connection lost), as pool.Pool.Run does.
+// The pool retires the dead connection when the failure is seen, so the
+// next lease is another connection or a new dial. Two retries allow for a
+// second connection of the key that died unseen too, as database/sql
+// retries a bad connection twice before dialling.
+const notStartedRetries = 2
+
+// run leases a client, calls fn with it and releases it, retrying a
+// failure before the command started (notStartedRetries). Only attempts
+// that ran count as commands in the key's status.
+func (c *AdapterConnection) run(ctx context.Context, op, cmd string, fn func(pool.SSHClient) error) error {
+	for attempt := 0; ; attempt++ {
+		client, err := c.lease(ctx, op, cmd)
+		if err != nil {
+			return err
+		}
+		c.st.begin(c.a.cfg.now())
+		err = func() error {
+			defer c.a.pool.Release(c.key, client)
+			return fn(client)
+		}()
+		if attempt < notStartedRetries && errors.Is(err, pool.ErrNotStarted) && classify(err).ConnectionFatal() {
+			c.st.inUse.Add(-1) // nothing ran: not a command
+			continue
+		}
+		c.st.end(err)
 		return err
 	}
-	defer c.a.pool.Release(c.key, client)
-	c.st.begin(c.a.cfg.now())
-	err = runStream(ctx, client, c.key, cmd, output)
-	c.st.end(err)
-	return err
 }
 
 // lease gets a client for a command, shaping failures as *CommandError.

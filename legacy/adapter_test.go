@@ -3,6 +3,8 @@ package legacy_test
 import (
 	"context"
 	"errors"
+	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,5 +110,104 @@ func TestAdapterPoolClosed(t *testing.T) {
 	var ce *legacy.CommandError
 	if !errors.As(err, &ce) || ce.ErrorKind() != pool.KindPoolClosed || c.IsHealthy() {
 		t.Fatalf("after pool Close: %v (kind %v), healthy %v", err, pool.Classify(err), c.IsHealthy())
+	}
+}
+
+// deadFirstPool wraps a LeasePool: its next `dead` Gets hand out a client
+// whose connection turns out dead, before the command started or (started)
+// while it ran; later Gets go to the wrapped pool.
+type deadFirstPool struct {
+	legacy.LeasePool
+	started        bool
+	dead           atomic.Int32
+	gets, releases atomic.Int32
+}
+
+func (p *deadFirstPool) Get(ctx context.Context, key string) (pool.SSHClient, error) {
+	p.gets.Add(1)
+	if p.dead.Add(-1) >= 0 {
+		return deadClient{fakeClient: newFakeClient(), started: p.started}, nil
+	}
+	return p.LeasePool.Get(ctx, key)
+}
+
+func (p *deadFirstPool) Release(key string, c pool.SSHClient) error {
+	p.releases.Add(1)
+	if _, ok := c.(deadClient); ok {
+		return nil
+	}
+	return p.LeasePool.Release(key, c)
+}
+
+// deadClient fails every command as a lost connection, marked
+// pool.ErrNotStarted unless started.
+type deadClient struct {
+	*fakeClient
+	started bool
+}
+
+func (c deadClient) Exec(context.Context, pool.Command) (pool.Result, error) {
+	err := error(io.EOF)
+	if !c.started {
+		err = pool.MarkNotStarted(err)
+	}
+	return pool.Result{ExitStatus: -1}, err
+}
+
+// TestAdapterRetriesNotStarted: a command whose leased connection turns
+// out dead before the command started runs again on a fresh lease, up to
+// two retries, as pool.Pool.Run does; one that started is not run again.
+// Every lease is released, and only the attempt that ran counts.
+func TestAdapterRetriesNotStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		dead       int32
+		started    bool
+		stream     bool
+		wantGets   int32
+		wantErr    bool
+		wantMarked bool
+	}{
+		{name: "one dead", dead: 1, wantGets: 2},
+		{name: "one dead/stream", dead: 1, stream: true, wantGets: 2},
+		{name: "two dead", dead: 2, wantGets: 3},
+		{name: "all dead", dead: 9, wantGets: 3, wantErr: true, wantMarked: true},
+		{name: "started", dead: 1, started: true, wantGets: 1, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := &deadFirstPool{LeasePool: e.newPool(t), started: tc.started}
+			ad := legacy.NewAdapter(p, e.registrar)
+			s := e.server("nr")
+			c := connect(t, ad, s, false)
+			p.gets.Store(0)
+			p.releases.Store(0)
+			p.dead.Store(tc.dead)
+			var err error
+			if tc.stream {
+				lines := make(chan string, 4)
+				if err = c.ExecuteCommandStream("yes 3", lines); err == nil && len(lines) != 3 {
+					t.Errorf("stream sent %d lines, want 3", len(lines))
+				}
+			} else {
+				var out string
+				if out, err = c.ExecuteCommand("echo hi"); err == nil && out != "hi\n" {
+					t.Errorf("output %q, want %q", out, "hi\n")
+				}
+			}
+			if (err != nil) != tc.wantErr || errors.Is(err, pool.ErrNotStarted) != tc.wantMarked {
+				t.Fatalf("err = %v; want error %v, marked not started %v", err, tc.wantErr, tc.wantMarked)
+			}
+			if tc.wantErr && pool.Classify(err) != pool.KindConnectionLost {
+				t.Errorf("kind %v, want connection-lost", pool.Classify(err))
+			}
+			if g, r := p.gets.Load(), p.releases.Load(); g != tc.wantGets || r != g {
+				t.Errorf("gets %d, releases %d; want %d of each", g, r, tc.wantGets)
+			}
+			st := ad.GetConnectionStatus()[legacy.Key(s, false)]
+			if st.InUse != 0 || st.Commands != 1 || st.Healthy == tc.wantErr {
+				t.Errorf("status in use %d, commands %d, healthy %v; want 0, 1, %v", st.InUse, st.Commands, st.Healthy, !tc.wantErr)
+			}
+		})
 	}
 }
