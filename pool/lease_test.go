@@ -273,12 +273,19 @@ func TestMarkUnhealthyDrainsThenCloses(t *testing.T) {
 	f := newFactory()
 	p := newTestPool(t, f, testConfig(), nil)
 	c := mustGet(t, p, "a")
+	// The connection was in use, so a replacement is dialled in the
+	// background: hold it until the snapshot is taken.
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.gate = gate
+	f.mu.Unlock()
 	if err := p.MarkUnhealthy(c, errors.New("probe")); err != nil {
 		t.Fatal(err)
 	}
 	if s := p.GetSnapshot(); s.Unhealthy != 1 || s.Healthy != 0 {
 		t.Errorf("unhealthy=%d healthy=%d", s.Unhealthy, s.Healthy)
 	}
+	close(gate)
 	d := mustGet(t, p, "a")
 	if pool.ConnID(d) == pool.ConnID(c) {
 		t.Error("unhealthy connection got a lease")
