@@ -54,7 +54,7 @@ func (s *SSHConfig) Resolve(ctx context.Context, key string) (Target, error) {
 		return Target{}, err
 	}
 	r := &configResolution{s: s, cfg: cfg}
-	t, err := r.resolve(key, nil)
+	t, err := r.resolve(key, nil, true)
 	if err != nil {
 		return Target{}, &ConfigError{Key: key, Err: err}
 	}
@@ -126,8 +126,9 @@ func (r *configResolution) getAll(alias, kw string) []string {
 	return v
 }
 
-// resolve resolves key; path lists the hosts already on the jump chain.
-func (r *configResolution) resolve(key string, path []string) (Target, error) {
+// resolve resolves key, with its own ProxyJump chain when jumps is set;
+// path lists the hosts already on the jump chain.
+func (r *configResolution) resolve(key string, path []string, jumps bool) (Target, error) {
 	keyUser, alias, keyPort, err := ParseKey(key)
 	if err != nil {
 		return Target{}, err
@@ -138,11 +139,14 @@ func (r *configResolution) resolve(key string, path []string) (Target, error) {
 	if t.Host == "" {
 		t.Host = alias
 	}
-	t.Port = firstPort(keyPort, r.get(alias, "Port"), t.Port)
+	t.Port = r.port(alias, keyPort, t.Port)
 	t.User = firstNonEmpty(keyUser, r.get(alias, "User"), t.User, r.s.localUser())
 	r.applyOptions(&t, alias)
 	if r.err != nil {
 		return Target{}, r.err
+	}
+	if !jumps {
+		return t, nil
 	}
 	return r.applyJumps(t, alias, append(path, alias))
 }
@@ -156,22 +160,118 @@ func (r *configResolution) applyOptions(t *Target, alias string) {
 	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
 		t.KnownHostsFiles = r.expandPaths(strings.Fields(v), tok)
 	}
-	t.HostKey = hostKeyPolicy(r.get(alias, "StrictHostKeyChecking"), t.HostKey, t.KnownHostsFiles)
-	switch v := r.get(alias, "HashKnownHosts"); {
-	case strings.EqualFold(v, "yes"):
-		t.HashKnownHosts = true
-	case strings.EqualFold(v, "no"):
-		t.HashKnownHosts = false
+	t.HostKey = r.hostKeyPolicy(alias, t.HostKey, t.KnownHostsFiles)
+	if v, ok := r.yesNo(alias, "HashKnownHosts"); ok {
+		t.HashKnownHosts = v
 	}
-	if v := r.get(alias, "ConnectTimeout"); v != "" {
-		t.DialTimeout = seconds(v, t.DialTimeout)
+	if d, ok := r.duration(alias, "ConnectTimeout"); ok {
+		t.DialTimeout = d
 	}
-	if v := r.get(alias, "ServerAliveInterval"); v != "" {
-		t.KeepaliveInterval = seconds(v, t.KeepaliveInterval)
+	if d, ok := r.duration(alias, "ServerAliveInterval"); ok {
+		t.KeepaliveInterval = d
 	}
-	if strings.EqualFold(r.get(alias, "TCPKeepAlive"), "no") {
+	if v, ok := r.yesNo(alias, "TCPKeepAlive"); ok && !v {
 		t.TCPKeepAlive = -1
 	}
+}
+
+// invalid records the first invalid value, naming the keyword, the host
+// and what the keyword accepts.
+func (r *configResolution) invalid(alias, kw, v, want string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s %q for %q: want %s", kw, v, alias, want)
+	}
+}
+
+// port returns the key's port, else the file's Port (1..65535), else def.
+func (r *configResolution) port(alias string, keyPort, def int) int {
+	v := r.get(alias, "Port")
+	if v == "" {
+		return firstNonZero(keyPort, def)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		r.invalid(alias, "Port", v, "a port number 1..65535")
+		return def
+	}
+	return firstNonZero(keyPort, n)
+}
+
+func firstNonZero(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// yesNo reads a yes/no keyword; ok is false when it is not set.
+func (r *configResolution) yesNo(alias, kw string) (v, ok bool) {
+	switch s := r.get(alias, kw); strings.ToLower(s) {
+	case "":
+		return false, false
+	case "yes":
+		return true, true
+	case "no":
+		return false, true
+	default:
+		r.invalid(alias, kw, s, "yes or no")
+		return false, false
+	}
+}
+
+// duration reads a time keyword in OpenSSH's format; ok is false when it
+// is not set.
+func (r *configResolution) duration(alias, kw string) (time.Duration, bool) {
+	s := r.get(alias, kw)
+	if s == "" {
+		return 0, false
+	}
+	d, err := convTime(s)
+	if err != nil {
+		r.invalid(alias, kw, s, "seconds, or a time such as 30s, 5m, 1h30m")
+		return 0, false
+	}
+	return d, true
+}
+
+// convTime parses OpenSSH's time format (sshd_config(5) TIME FORMATS): a
+// sequence of numbers, each optionally followed by s, m, h, d or w (any
+// case); a bare number is seconds. The total must not exceed a year.
+func convTime(s string) (time.Duration, error) {
+	const max = 365 * 24 * time.Hour
+	var total time.Duration
+	for rest := s; rest != ""; {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 {
+			return 0, fmt.Errorf("bad time %q", s)
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		unit := time.Second
+		rest = rest[i:]
+		if rest != "" {
+			switch rest[0] {
+			case 's', 'S':
+			case 'm', 'M':
+				unit = time.Minute
+			case 'h', 'H':
+				unit = time.Hour
+			case 'd', 'D':
+				unit = 24 * time.Hour
+			case 'w', 'W':
+				unit = 7 * 24 * time.Hour
+			default:
+				return 0, fmt.Errorf("bad time %q", s)
+			}
+			rest = rest[1:]
+		}
+		if total += time.Duration(n) * unit; total > max {
+			return 0, fmt.Errorf("time %q over a year", s)
+		}
+	}
+	return total, nil
 }
 
 func (r *configResolution) expandPaths(in []string, tok tokens) []string {
@@ -197,28 +297,22 @@ func (r *configResolution) applyJumps(t Target, alias string, path []string) (Ta
 		if err := checkLoop(hop, path); err != nil {
 			return Target{}, err
 		}
-		ht, err := r.resolveHop(hop, path, i == 0)
+		// Only the first hop is reached through its own ProxyJump; later
+		// hops are reached through the previous one, so their ProxyJump is
+		// not even resolved (which also keeps the work linear in the
+		// configuration, whatever its fan-out).
+		ht, err := r.resolve(hop, path, i == 0)
 		if err != nil {
 			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
 		}
 		t.JumpHosts = append(t.JumpHosts, ht.JumpHosts...)
 		ht.JumpHosts = nil
 		t.JumpHosts = append(t.JumpHosts, ht)
+		if len(t.JumpHosts) > MaxJumpDepth {
+			return Target{}, fmt.Errorf("%w: %q is reached through more than %d jump hosts", ErrJumpLoop, alias, MaxJumpDepth)
+		}
 	}
 	return t, nil
-}
-
-// resolveHop resolves one hop; only the first hop keeps its own ProxyJump,
-// later hops are reached through the previous one.
-func (r *configResolution) resolveHop(hop string, path []string, first bool) (Target, error) {
-	ht, err := r.resolve(hop, path)
-	if err != nil {
-		return Target{}, err
-	}
-	if !first {
-		ht.JumpHosts = nil
-	}
-	return ht, nil
 }
 
 func checkLoop(hop string, path []string) error {
@@ -234,8 +328,10 @@ func checkLoop(hop string, path []string) error {
 	return nil
 }
 
-func hostKeyPolicy(v string, def HostKeyPolicy, files []string) HostKeyPolicy {
-	switch strings.ToLower(v) {
+func (r *configResolution) hostKeyPolicy(alias string, def HostKeyPolicy, files []string) HostKeyPolicy {
+	switch v := r.get(alias, "StrictHostKeyChecking"); strings.ToLower(v) {
+	case "":
+		return def
 	case "yes", "ask":
 		return HostKeyStrict
 	case "accept-new":
@@ -245,8 +341,10 @@ func hostKeyPolicy(v string, def HostKeyPolicy, files []string) HostKeyPolicy {
 			return HostKeyInsecure
 		}
 		return HostKeyAcceptNew
+	default:
+		r.invalid(alias, "StrictHostKeyChecking", v, "yes, ask, accept-new, no or off")
+		return def
 	}
-	return def
 }
 
 func allDevNull(files []string) bool {
@@ -317,27 +415,9 @@ func firstNonEmpty(v ...string) string {
 	return ""
 }
 
-func firstPort(keyPort int, cfgPort string, def int) int {
-	if keyPort != 0 {
-		return keyPort
-	}
-	if n, err := strconv.Atoi(cfgPort); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
 func portOr22(p int) int {
 	if p == 0 {
 		return DefaultPort
 	}
 	return p
-}
-
-func seconds(v string, def time.Duration) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
-		return def
-	}
-	return time.Duration(n) * time.Second
 }

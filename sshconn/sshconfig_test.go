@@ -3,6 +3,7 @@ package sshconn_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -210,5 +211,107 @@ func TestSSHConfigDialsThroughProxyJump(t *testing.T) {
 	mustRun(t, c, "true")
 	if final.srv.Stats().ConnsAccepted != 1 || jump.srv.Stats().ChannelsOpened != 1 {
 		t.Fatal("the dial must go through the jump host")
+	}
+}
+
+// TestSSHConfigInvalidValues: a value OpenSSH would reject is an error
+// naming the keyword, the host and what the keyword accepts, never a
+// silent fallback to the default.
+func TestSSHConfigInvalidValues(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"Port 99999", `Port "99999" for "web": want a port number 1..65535`},
+		{"Port 0", `Port "0" for "web": want a port number 1..65535`},
+		{"Port ssh", `Port "ssh" for "web": want a port number 1..65535`},
+		{"ConnectTimeout -3", `ConnectTimeout "-3" for "web": want seconds, or a time such as 30s, 5m, 1h30m`},
+		{"ServerAliveInterval 5x", `ServerAliveInterval "5x" for "web"`},
+		{"ServerAliveInterval 60w", `ServerAliveInterval "60w" for "web"`},
+		{"TCPKeepAlive maybe", `TCPKeepAlive "maybe" for "web": want yes or no`},
+		{"HashKnownHosts 1", `HashKnownHosts "1" for "web": want yes or no`},
+		{"StrictHostKeyChecking sometimes", `StrictHostKeyChecking "sometimes" for "web": want yes, ask, accept-new, no or off`},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config")
+			writeFile(t, path, "Host web\n  HostName 10.0.0.5\n  "+tc.line+"\n")
+			r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+			tgt, err := r.Resolve(context.Background(), "web")
+			var ce *sshconn.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Resolve = %v, %v; want a ConfigError containing %q", tgt, err, tc.want)
+			}
+			if pool.Classify(err) != pool.KindConfig {
+				t.Errorf("kind %v, want config", pool.Classify(err))
+			}
+		})
+	}
+}
+
+// TestSSHConfigTimeFormat: ConnectTimeout and ServerAliveInterval accept
+// OpenSSH's time format, as ssh does.
+func TestSSHConfigTimeFormat(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"90": 90 * time.Second, "90s": 90 * time.Second, "2m": 2 * time.Minute,
+		"1h30m": 90 * time.Minute, "1H5S": time.Hour + 5*time.Second, "0": 0, "1w": 7 * 24 * time.Hour,
+	} {
+		path := filepath.Join(t.TempDir(), "config")
+		writeFile(t, path, "Host web\n  ConnectTimeout "+v+"\n  ServerAliveInterval "+v+"\n")
+		r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+		tgt, err := r.Resolve(context.Background(), "web")
+		if err != nil || tgt.DialTimeout != want || tgt.KeepaliveInterval != want {
+			t.Errorf("%q: dial timeout %v, keepalive %v, err %v; want %v", v, tgt.DialTimeout, tgt.KeepaliveInterval, err, want)
+		}
+	}
+}
+
+// TestSSHConfigJumpLimits: a chain of more than MaxJumpDepth hops is
+// refused as ErrJumpLoop, and a configuration whose ProxyJump lines fan
+// out (every hop listing several hops that list several more) resolves in
+// time linear in its size: only a chain's first hop has its own ProxyJump
+// followed, as in OpenSSH. Before, every later hop's chain was resolved and
+// thrown away: 6 hops per line over 8 levels meant 6^8 resolutions.
+func TestSSHConfigJumpLimits(t *testing.T) {
+	var cfg strings.Builder
+	cfg.WriteString("Host wide\n  ProxyJump h1,h2,h3,h4,h5,h6,h7,h8,h9\n")
+	cfg.WriteString("Host fan\n  ProxyJump l0,l0,l0,l0,l0,l0\n")
+	for i := range 7 { // l7 has no ProxyJump: the chain stays within the depth limit
+		fmt.Fprintf(&cfg, "Host l%d\n  ProxyJump l%d,l%d,l%d,l%d,l%d,l%d\n", i, i+1, i+1, i+1, i+1, i+1, i+1)
+	}
+	cfg.WriteString("Host ok\n  ProxyJump j1,j2\nHost j1\n  ProxyJump j0\nHost j2\n  ProxyJump unresolvable-loop\nHost unresolvable-loop\n  ProxyJump unresolvable-loop\n")
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, cfg.String())
+	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+	resolve := func(key string) (sshconn.Target, error) {
+		type result struct {
+			t   sshconn.Target
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			tg, err := r.Resolve(context.Background(), key)
+			done <- result{tg, err}
+		}()
+		select {
+		case res := <-done:
+			return res.t, res.err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Resolve(%q) still running after 10s", key)
+			return sshconn.Target{}, nil
+		}
+	}
+	for key, want := range map[string]string{"wide": "more than 8 jump hosts", "fan": "more than 8 jump hosts"} {
+		if tg, err := resolve(key); !errors.Is(err, sshconn.ErrJumpLoop) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Resolve(%q) = %v, %v; want ErrJumpLoop saying %q", key, tg, err, want)
+		}
+	}
+	// j2's own ProxyJump (a loop) is not followed: j2 is reached through j1.
+	tg, err := resolve("ok")
+	if err != nil {
+		t.Fatalf("Resolve(ok) = %v", err)
+	}
+	var hops []string
+	for _, j := range tg.JumpHosts {
+		hops = append(hops, j.Host)
+	}
+	if got := strings.Join(hops, ","); got != "j0,j1,j2" {
+		t.Errorf("ok reached via %s, want j0,j1,j2", got)
 	}
 }
