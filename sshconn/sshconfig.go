@@ -25,9 +25,14 @@ import (
 // "none"), UserKnownHostsFile, StrictHostKeyChecking (yes/ask → strict,
 // accept-new → accept-new, no/off → accept-new, or insecure when every
 // known_hosts file is /dev/null), HashKnownHosts, ConnectTimeout,
-// ServerAliveInterval and TCPKeepAlive. A user or port in the key ("alice@web:2222") overrides the
-// file, as on ssh's command line. Match host is tested against the alias,
-// as in kevinburke/ssh_config.
+// ServerAliveInterval and TCPKeepAlive. A user or port in the key
+// ("alice@web:2222") overrides the file, as on ssh's command line. Match
+// host is tested against the alias, as in kevinburke/ssh_config. A value
+// ssh would reject (Port 99999, TCPKeepAlive maybe, ConnectTimeout 5x) is a
+// *ConfigError naming the keyword, the host and what it accepts; times take
+// OpenSSH's format (90, 90s, 1h30m). As in ssh, only the first hop of a
+// ProxyJump list is reached through its own ProxyJump; a chain longer than
+// MaxJumpDepth hops is ErrJumpLoop.
 type SSHConfig struct {
 	// Path is the configuration file; "" means ~/.ssh/config.
 	Path string
