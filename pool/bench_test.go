@@ -58,7 +58,9 @@ func shuffled(names []string) []string {
 // measures cache misses as much as the pool; keys=10000/active=10 keeps
 // 10,000 keys in the pool but cycles over 10 of them, which isolates the
 // pool's own dependence on the number of keys. bench/ has the same sweep
-// for a map of puddle pools and for a floor (map lookup + allocation).
+// for a map of puddle pools and for floors: a map lookup with an
+// allocation (~1.7× from 10 to 10,000 keys on a 2-vCPU VM, more than this
+// pool's ~1.5×), and hashing plus an allocation without any table (~1.2×).
 func BenchmarkGetRelease(b *testing.B) {
 	for _, tc := range []struct {
 		name         string
