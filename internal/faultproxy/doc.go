@@ -18,8 +18,8 @@
 // Faults are toxiproxy toxics added to one or both directions of every
 // connection, present and future: AddLatency, LimitBandwidth, Stall and
 // ResetPeer each return a Fault that Remove takes away again; RemoveAll
-// removes them all. Disable, Enable and CutConnections act on the proxy
-// itself; Heal removes every fault and enables the proxy. SetUpstream
+// removes them all. Disable, Enable, CutConnections and ForgetConnections
+// act on the proxy itself; Heal removes every fault and enables the proxy. SetUpstream
 // points new connections elsewhere. See each method for what the peers
 // observe.
 //

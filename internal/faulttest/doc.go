@@ -4,8 +4,9 @@
 // as a library) between a pool built on sshconn and two servers, a real
 // OpenSSH sshd (internal/sshdtest) and the in-process sshtest server, and
 // assert what a caller of the pool sees when connections stall half-open,
-// are reset, the server restarts, the network is slow, authentication is
-// revoked or the server's session limit is reached.
+// are reset, the server restarts, the server host reboots (its connections
+// die unseen until they next carry data), the network is slow,
+// authentication is revoked or the server's session limit is reached.
 //
 // Every scenario runs against both servers, as subtests server=sshd and
 // server=sshtest. Figures such as detection and recovery times are logged
