@@ -209,14 +209,15 @@ func firstNonZero(a, b int) int {
 	return b
 }
 
-// yesNo reads a yes/no keyword; ok is false when it is not set.
+// yesNo reads a yes/no keyword (true and false too, as in ssh); ok is
+// false when it is not set.
 func (r *configResolution) yesNo(alias, kw string) (v, ok bool) {
 	switch s := r.get(alias, kw); strings.ToLower(s) {
 	case "":
 		return false, false
-	case "yes":
+	case "yes", "true":
 		return true, true
-	case "no":
+	case "no", "false":
 		return false, true
 	default:
 		r.invalid(alias, kw, s, "yes or no")
@@ -337,11 +338,11 @@ func (r *configResolution) hostKeyPolicy(alias string, def HostKeyPolicy, files 
 	switch v := r.get(alias, "StrictHostKeyChecking"); strings.ToLower(v) {
 	case "":
 		return def
-	case "yes", "ask":
+	case "yes", "ask", "true":
 		return HostKeyStrict
 	case "accept-new":
 		return HostKeyAcceptNew
-	case "no", "off":
+	case "no", "off", "false":
 		if allDevNull(files) {
 			return HostKeyInsecure
 		}

@@ -245,6 +245,23 @@ func TestSSHConfigInvalidValues(t *testing.T) {
 	}
 }
 
+// TestSSHConfigBooleanSpellings: ssh takes true and false wherever it
+// takes yes and no.
+func TestSSHConfigBooleanSpellings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, "Host a\n  TCPKeepAlive false\n  HashKnownHosts TRUE\n  StrictHostKeyChecking false\nHost b\n  StrictHostKeyChecking true\n")
+	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me",
+		Defaults: sshconn.Target{KnownHostsFiles: []string{"/kh"}, HostKey: sshconn.HostKeyAcceptNew}}
+	a, err := r.Resolve(context.Background(), "a")
+	if err != nil || a.TCPKeepAlive >= 0 || !a.HashKnownHosts || a.HostKey != sshconn.HostKeyAcceptNew {
+		t.Fatalf("a = %v (keepalive %v, hashed %v), %v", a, a.TCPKeepAlive, a.HashKnownHosts, err)
+	}
+	b, err := r.Resolve(context.Background(), "b")
+	if err != nil || b.HostKey != sshconn.HostKeyStrict {
+		t.Fatalf("b = %v, %v; want strict", b, err)
+	}
+}
+
 // TestSSHConfigTimeFormat: ConnectTimeout and ServerAliveInterval accept
 // OpenSSH's time format, as ssh does.
 func TestSSHConfigTimeFormat(t *testing.T) {
