@@ -86,6 +86,8 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		{"unknown key", "pool:\n  max_conections: 3\n", nil, "max_conections"},
 		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, "bogus"},
 		{"bad duration", "pool:\n  wait_timeout: soon\n", nil, "wait_timeout"},
+		{"duration without unit", "pool:\n  max_lifetime: 30\n", nil, `'pool.max_lifetime' 30 has no unit: write a duration such as "30s"`},
+		{"env duration without unit", "", []string{"SSHPOOL_POOL__MAX_LIFETIME=30"}, "max_lifetime"},
 		{"bad int", "", []string{"SSHPOOL_POOL__MAX_CONNECTIONS=many"}, "max_connections"},
 		{"invalid value", "pool:\n  max_connections: -1\n", nil, "MaxConnections"},
 		{"load balancing", "pool:\n  load_balancing: random\n", nil, "pool.load_balancing"},
@@ -103,6 +105,14 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 				t.Fatalf("want an error naming %q, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// TestLoadConfigZeroDurationNeedsNoUnit: 0 means the same in any unit.
+func TestLoadConfigZeroDurationNeedsNoUnit(t *testing.T) {
+	c, err := app.LoadConfig(writeFile(t, "c.yaml", "pool:\n  max_lifetime: 0\n  wait_timeout: 2s\n"), nil)
+	if err != nil || c.Pool.MaxLifetime != 0 || c.Pool.WaitTimeout != 2*time.Second {
+		t.Fatalf("max_lifetime %v, wait_timeout %v, %v", c.Pool.MaxLifetime, c.Pool.WaitTimeout, err)
 	}
 }
 

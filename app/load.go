@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/json"
@@ -109,6 +111,7 @@ func envOpt(environ []string) env.Opt {
 func decoderConfig(out *Config) *mapstructure.DecoderConfig {
 	return &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationNeedsUnit,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 			mapstructure.TextUnmarshallerHookFunc(),
@@ -119,4 +122,24 @@ func decoderConfig(out *Config) *mapstructure.DecoderConfig {
 		Result:           out,
 		TagName:          "koanf",
 	}
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// durationNeedsUnit refuses a bare non-zero number for a duration field:
+// YAML's "max_lifetime: 30" would otherwise decode as 30 nanoseconds. A
+// string without a unit ("30") is refused by time.ParseDuration already.
+func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
+	if to != durationType || from == durationType {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		if !reflect.ValueOf(data).IsZero() {
+			return nil, fmt.Errorf("%v has no unit: write a duration such as \"%vs\" or \"%vms\"", data, data, data)
+		}
+	}
+	return data, nil
 }

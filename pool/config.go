@@ -54,7 +54,8 @@ type PoolConfig struct {
 	DialTimeout time.Duration
 	// MaxLifetime is how long a connection may be handed out after it was
 	// dialled; an older one gets no new leases and is closed once its
-	// leases end. Checked at every Get. Zero means no limit.
+	// leases end. Checked at every Get. Zero means no limit; else at least
+	// 1s, so a connection outlives its own dial.
 	MaxLifetime time.Duration
 	// LifetimeJitter subtracts a random duration in [0, LifetimeJitter) from
 	// each connection's MaxLifetime so connections do not all expire at
@@ -67,7 +68,9 @@ type PoolConfig struct {
 	// Pool.Start runs (shortened by up to 10 % of jitter, never longer):
 	// idle connections, and busy ones without a release for an interval,
 	// are probed. Default 30s; zero means the default; negative disables
-	// the loop (read at Start).
+	// the loop (read at Start). DialTimeout, HealthInterval, HealthTimeout,
+	// CleanupInterval, MaxIdleTime and LeakThreshold, when positive, must
+	// be at least 1ms: smaller values are taken for unit mistakes.
 	HealthInterval time.Duration
 	// HealthTimeout bounds one health probe; a probe that times out closes
 	// its client. Default 5s; zero means the default. Must not exceed
@@ -222,6 +225,25 @@ func validateDurations(d PoolConfig) []error {
 	for _, x := range durs {
 		if x.v < 0 {
 			errs = append(errs, fmt.Errorf("pool: config: %s = %v, want >= 0 (0 = default or disabled)", x.name, x.v))
+		}
+	}
+	// A positive duration below its floor is almost always a unit mistake
+	// (time.Duration(30) is 30ns, not 30s) with bad effects: a loop that
+	// spins, a probe that cannot answer and replaces every connection, or a
+	// connection that expires before its own dial ends, so that every Get
+	// dials again until its context ends.
+	floors := []struct {
+		name     string
+		v, floor time.Duration
+	}{
+		{"DialTimeout", d.DialTimeout, time.Millisecond}, {"HealthInterval", d.HealthInterval, time.Millisecond},
+		{"HealthTimeout", d.HealthTimeout, time.Millisecond}, {"CleanupInterval", d.CleanupInterval, time.Millisecond},
+		{"MaxIdleTime", d.MaxIdleTime, time.Millisecond}, {"LeakThreshold", d.LeakThreshold, time.Millisecond},
+		{"MaxLifetime", d.MaxLifetime, time.Second},
+	}
+	for _, x := range floors {
+		if x.v > 0 && x.v < x.floor {
+			errs = append(errs, fmt.Errorf("pool: config: %s = %v, want 0 or at least %v (a time.Duration counts nanoseconds: write 30*time.Second, not 30)", x.name, x.v, x.floor))
 		}
 	}
 	if d.LifetimeJitter > 0 && d.LifetimeJitter > d.MaxLifetime {

@@ -69,6 +69,15 @@ func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
 			[]string{"Advanced.CircuitBaseCooldown = 1m0s, want 1ns..CircuitCooldown (1s)"}},
 		{"circuit base negative", func(c *pool.PoolConfig) { c.Advanced.CircuitBaseCooldown = -1 },
 			[]string{"Advanced.CircuitBaseCooldown = -1ns"}},
+		// Nanosecond values that were meant as seconds (found by
+		// FuzzUpdateConfig: MaxLifetime 21ns made every Get dial ~280,000
+		// times a second until its context ended).
+		{"lifetime in nanoseconds", func(c *pool.PoolConfig) { c.MaxLifetime = 30 },
+			[]string{"MaxLifetime = 30ns, want 0 or at least 1s (a time.Duration counts nanoseconds: write 30*time.Second, not 30)"}},
+		{"loops and probes in nanoseconds", func(c *pool.PoolConfig) {
+			c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.DialTimeout, c.MaxIdleTime, c.LeakThreshold = 30, 5, 60, 15, 300, 600
+		}, []string{"HealthInterval = 30ns, want 0 or at least 1ms", "HealthTimeout = 5ns", "CleanupInterval = 60ns",
+			"DialTimeout = 15ns", "MaxIdleTime = 300ns", "LeakThreshold = 600ns"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
