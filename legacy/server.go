@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 )
 
 // DefaultPort is the SSH port used when Server.Port is zero.
@@ -94,9 +95,18 @@ func (s *Server) LogValue() slog.Value {
 // Key returns the old pool's map key for server and role,
 // "host:port:id:root" or "host:port:id:app". The legacy pool and the adapter
 // dial this key through their factory or pool.
+//
+// In the ID, '%' and ':' are written %25 and %3A, so the key is read back
+// from the right without ambiguity and two servers share a key only when
+// host, port, ID and role are all the same: unescaped, ID "x:1:y" on host
+// "h" port 22 and ID "y" on host "h:22:x" port 1 were both "h:22:x:1:y:app",
+// one pool entry dialled with whichever server registered last. IDs
+// without either character keep the key they always had.
 func Key(server *Server, asRoot bool) string {
-	return server.Host + ":" + strconv.Itoa(server.EffectivePort()) + ":" + server.ID + ":" + role(asRoot)
+	return server.Host + ":" + strconv.Itoa(server.EffectivePort()) + ":" + keyEscaper.Replace(server.ID) + ":" + role(asRoot)
 }
+
+var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A")
 
 func role(asRoot bool) string {
 	if asRoot {
