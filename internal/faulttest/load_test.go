@@ -65,19 +65,6 @@ func (l *load) Stop() {
 	l.wg.Wait()
 }
 
-// successes counts the calls that succeeded.
-func (l *load) successes() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, c := range l.calls {
-		if c.err == nil {
-			n++
-		}
-	}
-	return n
-}
-
 // firstSuccessAfter returns the end of the first successful call that
 // started at or after t.
 func (l *load) firstSuccessAfter(t time.Time) (time.Time, bool) {

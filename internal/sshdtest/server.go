@@ -47,7 +47,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	switch {
 	case errors.Is(err, ErrNotInstalled):
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf(notInstalledMsg)
+			tb.Fatal(notInstalledMsg)
 		}
 		tb.Skip(notInstalledMsg)
 	case errors.Is(err, ErrNeedsRoot):
