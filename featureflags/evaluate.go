@@ -120,6 +120,7 @@ func applyRule(rule any, data map[string]any) (out any, err error) {
 			out, err = nil, fmt.Errorf("featureflags: rule panicked: %v", p)
 		}
 	}()
+	//lint:ignore SA1019 Apply takes JSON readers: it would re-encode the parsed rule and the context on every evaluation. ApplyInterface is exported in the pinned v3.5.1.
 	return jsonlogic.ApplyInterface(rule, data)
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/sshpool/sshpool/pool"
 )
 
-const execUsage = "usage: sshpool exec [-config FILE] [-embedded] KEY -- CMD..."
+const execUsage = "usage: sshpool exec [-config FILE] [-embedded] KEY -- CMD [ARG...]"
 
 // runExec runs one command through a pool and exits with its status.
 func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
