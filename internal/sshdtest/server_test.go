@@ -476,6 +476,11 @@ func (tb *recordingTB) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
+func (tb *recordingTB) Fatal(args ...any) {
+	tb.got = "fatal: " + fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
 func (tb *recordingTB) Skip(args ...any) {
 	tb.got = "skip: " + fmt.Sprint(args...)
 	runtime.Goexit()
