@@ -2,6 +2,8 @@ package sshconn
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,8 +23,9 @@ import (
 // Resolve return ErrNotFound, so a Chain falls through to the next resolver.
 //
 // Supported keywords: HostName (with %h), Port, User, IdentityFile (several;
-// ~ and %h %p %r %u %d %n %% expanded), ProxyJump (comma-separated hops or
-// "none"), UserKnownHostsFile, StrictHostKeyChecking (yes/ask → strict,
+// ~ and the tokens %C %d %h %i %j %k %L %l %n %p %r %u %% expanded, an
+// unknown token is an error), ProxyJump (comma-separated hops or "none"),
+// UserKnownHostsFile (the same tokens), StrictHostKeyChecking (yes/ask → strict,
 // accept-new → accept-new, no/off → accept-new, or insecure when every
 // known_hosts file is /dev/null), HashKnownHosts, ConnectTimeout,
 // ServerAliveInterval and TCPKeepAlive. A user or port in the key
@@ -140,7 +143,7 @@ func (r *configResolution) resolve(key string, path []string, jumps bool) (Targe
 	}
 	t := r.s.Defaults
 	t.Key, t.JumpHosts = key, nil
-	t.Host = expandTokens(r.get(alias, "HostName"), tokens{h: alias, n: alias})
+	t.Host = r.expand(alias, "HostName", r.get(alias, "HostName"), hostNameTokens, tokens{'h': alias})
 	if t.Host == "" {
 		t.Host = alias
 	}
@@ -157,13 +160,13 @@ func (r *configResolution) resolve(key string, path []string, jumps bool) (Targe
 }
 
 func (r *configResolution) applyOptions(t *Target, alias string) {
-	tok := tokens{h: t.Host, p: strconv.Itoa(portOr22(t.Port)), r: t.User, u: r.s.localUser(), d: r.s.home(), n: alias}
+	tok := r.pathTokenValues(t, alias)
 	if files := r.getAll(alias, "IdentityFile"); len(files) > 0 {
-		t.Auth.IdentityFiles = r.expandPaths(files, tok)
+		t.Auth.IdentityFiles = r.expandPaths(alias, "IdentityFile", files, tok)
 		t.Auth.OptionalIdentityFiles = nil
 	}
 	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
-		t.KnownHostsFiles = r.expandPaths(strings.Fields(v), tok)
+		t.KnownHostsFiles = r.expandPaths(alias, "UserKnownHostsFile", strings.Fields(v), tok)
 	}
 	t.HostKey = r.hostKeyPolicy(alias, t.HostKey, t.KnownHostsFiles)
 	if v, ok := r.yesNo(alias, "HashKnownHosts"); ok {
@@ -280,10 +283,40 @@ func convTime(s string) (time.Duration, error) {
 	return total, nil
 }
 
-func (r *configResolution) expandPaths(in []string, tok tokens) []string {
+func (r *configResolution) expandPaths(alias, kw string, in []string, tok tokens) []string {
 	out := make([]string, 0, len(in))
 	for _, p := range in {
-		out = append(out, expandTilde(expandTokens(p, tok), r.s.home()))
+		out = append(out, expandTilde(r.expand(alias, kw, p, pathTokens, tok), r.s.home()))
+	}
+	return out
+}
+
+// pathTokenValues returns the values of the tokens IdentityFile and
+// UserKnownHostsFile take, for t reached as alias.
+func (r *configResolution) pathTokenValues(t *Target, alias string) tokens {
+	fqdn, _ := os.Hostname()
+	short, _, _ := strings.Cut(fqdn, ".")
+	jump := r.get(alias, "ProxyJump")
+	if strings.EqualFold(jump, "none") {
+		jump = ""
+	}
+	tok := tokens{'h': t.Host, 'p': strconv.Itoa(portOr22(t.Port)), 'r': t.User, 'u': r.s.localUser(),
+		'd': r.s.home(), 'n': alias, 'k': alias, 'i': strconv.Itoa(os.Getuid()), 'l': fqdn, 'L': short, 'j': jump}
+	sum := sha1.Sum([]byte(tok['l'] + tok['h'] + tok['p'] + tok['r'] + tok['j']))
+	tok['C'] = hex.EncodeToString(sum[:])
+	return tok
+}
+
+// expand expands the %-tokens of v that kw takes (allowed), recording an
+// unknown token or a lone % as an invalid value, as ssh does.
+func (r *configResolution) expand(alias, kw, v, allowed string, tok tokens) string {
+	out, bad := expandTokens(v, allowed, tok)
+	if bad != "" {
+		var want strings.Builder
+		for i := range len(allowed) {
+			fmt.Fprintf(&want, " %%%c", allowed[i])
+		}
+		r.invalid(alias, kw, v, "only the tokens"+want.String()+" %% (unknown "+bad+")")
 	}
 	return out
 }
@@ -362,44 +395,45 @@ func allDevNull(files []string) bool {
 	return len(files) > 0
 }
 
-// tokens are the values of OpenSSH's percent-expansion tokens.
-type tokens struct{ h, p, r, u, d, n string }
+// tokens maps OpenSSH's percent-expansion token letters to their values.
+type tokens map[byte]string
 
-// expandTokens expands %h %p %r %u %d %n and %%; unknown tokens are kept.
-func expandTokens(s string, t tokens) string {
+// The tokens each keyword takes (ssh_config(5) TOKENS); %% is always
+// allowed. HostName takes only %h (the alias); IdentityFile and
+// UserKnownHostsFile take %C (SHA-1 of %l%h%p%r%j), %d (home), %h, %i
+// (local uid), %j (ProxyJump), %k (host key alias: the alias here), %L
+// and %l (local host name, short and full), %n (the alias), %p, %r, %u.
+const (
+	hostNameTokens = "h"
+	pathTokens     = "CdhijkLlnpru"
+)
+
+// expandTokens expands the tokens of s that allowed lists, and %%. It
+// returns the first unknown token (or a trailing lone %) in bad.
+func expandTokens(s, allowed string, t tokens) (out, bad string) {
 	if !strings.Contains(s, "%") {
-		return s
+		return s, ""
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] != '%' || i+1 == len(s) {
+		if s[i] != '%' {
 			b.WriteByte(s[i])
 			continue
 		}
+		if i+1 == len(s) {
+			return s, "%"
+		}
 		i++
-		b.WriteString(t.token(s[i]))
+		switch c := s[i]; {
+		case c == '%':
+			b.WriteByte('%')
+		case strings.IndexByte(allowed, c) >= 0:
+			b.WriteString(t[c])
+		default:
+			return s, "%" + string(c)
+		}
 	}
-	return b.String()
-}
-
-func (t tokens) token(c byte) string {
-	switch c {
-	case 'h':
-		return t.h
-	case 'p':
-		return t.p
-	case 'r':
-		return t.r
-	case 'u':
-		return t.u
-	case 'd':
-		return t.d
-	case 'n':
-		return t.n
-	case '%':
-		return "%"
-	}
-	return "%" + string(c)
+	return b.String(), ""
 }
 
 func expandTilde(p, home string) string {

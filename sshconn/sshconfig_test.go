@@ -2,8 +2,11 @@ package sshconn_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -330,5 +333,41 @@ func TestSSHConfigJumpLimits(t *testing.T) {
 	}
 	if got := strings.Join(hops, ","); got != "j0,j1,j2" {
 		t.Errorf("ok reached via %s, want j0,j1,j2", got)
+	}
+}
+
+// TestSSHConfigTokens: IdentityFile and UserKnownHostsFile take every
+// token ssh gives them; an unknown token, a lone %, or a token HostName
+// does not take is a ConfigError naming it.
+func TestSSHConfigTokens(t *testing.T) {
+	host, _ := os.Hostname()
+	short, _, _ := strings.Cut(host, ".")
+	uid := strconv.Itoa(os.Getuid())
+	sum := sha1.Sum([]byte(host + "10.0.0.5" + "2222" + "deploy" + "bastion"))
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, "Host web\n  HostName 10.0.0.5\n  Port 2222\n  User deploy\n  ProxyJump bastion\n"+
+		"  IdentityFile /k/%i/%l/%L/%k/%j/%C\n  UserKnownHostsFile /kh/%n-%h-%%\n"+
+		"Host bad\n  IdentityFile /k/%x\nHost lone\n  UserKnownHostsFile /kh/100%\nHost hn\n  HostName %p.example\n")
+	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+	tg, err := r.Resolve(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/k/" + uid + "/" + host + "/" + short + "/web/bastion/" + hex.EncodeToString(sum[:])
+	if len(tg.Auth.IdentityFiles) != 1 || tg.Auth.IdentityFiles[0] != want {
+		t.Errorf("IdentityFile = %v, want %s", tg.Auth.IdentityFiles, want)
+	}
+	if len(tg.KnownHostsFiles) != 1 || tg.KnownHostsFiles[0] != "/kh/web-10.0.0.5-%" {
+		t.Errorf("UserKnownHostsFile = %v", tg.KnownHostsFiles)
+	}
+	for key, want := range map[string]string{
+		"bad":  `IdentityFile "/k/%x" for "bad": want only the tokens %C %d %h %i %j %k %L %l %n %p %r %u %% (unknown %x)`,
+		"lone": `UserKnownHostsFile "/kh/100%" for "lone": want only the tokens`,
+		"hn":   `HostName "%p.example" for "hn": want only the tokens %h %% (unknown %p)`,
+	} {
+		var ce *sshconn.ConfigError
+		if _, err := r.Resolve(context.Background(), key); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Resolve(%q) = %v, want a ConfigError containing %q", key, err, want)
+		}
 	}
 }
