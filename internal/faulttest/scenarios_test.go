@@ -449,6 +449,14 @@ func TestHostRebooted(t *testing.T) {
 				}
 				p := e.startPool(t, cfg)
 				warm(t, p)
+				// The client's last packets of the warm-up command may still
+				// be in the proxy's buffers; reaching the forgotten
+				// connection, they would reset it before Run. A keepalive
+				// round trip is ordered after them: once its reply is back,
+				// they have gone through.
+				if rep := p.HealthCheck(context.Background()); rep.Healthy != 1 {
+					t.Fatalf("health check before the reboot: %+v", rep)
+				}
 				cmd, ran := e.countedCommand(t)
 				if n := e.proxy.ForgetConnections(); n != 1 {
 					t.Fatalf("proxy forgot %d connections, want the pool's 1", n)
