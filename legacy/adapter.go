@@ -2,7 +2,6 @@ package legacy
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,6 +308,9 @@ func (st *keyStats) begin(now time.Time) {
 	st.lastUsed.Store(now.UnixNano())
 }
 
+// abandon ends an attempt that ran no command (it is retried).
+func (st *keyStats) abandon() { st.inUse.Add(-1) }
+
 func (st *keyStats) end(err error) {
 	st.inUse.Add(-1)
 	st.commands.Add(1)
@@ -369,7 +371,7 @@ func (c *AdapterConnection) ExecuteCommandStreamContext(ctx context.Context, cmd
 
 // notStartedRetries is how many times a command runs again on a fresh
 // lease when its connection turned out dead before the command reached
-// the server (pool.ErrNotStarted, connection lost), as pool.Pool.Run does.
+// the server (pool.LostBeforeStart), as pool.Pool.Run does.
 // The pool retires the dead connection when the failure is seen, so the
 // next lease is another connection or a new dial. Two retries allow for a
 // second connection of the key that died unseen too, as database/sql
@@ -390,8 +392,8 @@ func (c *AdapterConnection) run(ctx context.Context, op, cmd string, fn func(poo
 			defer c.a.pool.Release(c.key, client)
 			return fn(client)
 		}()
-		if attempt < notStartedRetries && errors.Is(err, pool.ErrNotStarted) && classify(err).ConnectionFatal() {
-			c.st.inUse.Add(-1) // nothing ran: not a command
+		if attempt < notStartedRetries && pool.LostBeforeStart(err) {
+			c.st.abandon()
 			continue
 		}
 		c.st.end(err)

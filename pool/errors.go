@@ -38,9 +38,9 @@ var (
 	// ErrNotStarted marks an Exec or Run failure that happened before the
 	// command reached the server: the session channel could not be opened,
 	// or the connection was already known dead. Running the command again
-	// cannot run it twice. Pool.Run and Pool.Exec retry a connection-lost
-	// failure carrying it on another connection (see Pool.Exec); callers
-	// holding a lease can test errors.Is(err, ErrNotStarted) to do the same.
+	// cannot run it twice. Pool.Run and Pool.Exec retry such a failure on
+	// another connection when it also lost the connection (LostBeforeStart);
+	// callers holding a lease can test LostBeforeStart to do the same.
 	// SSHClient implementations mark such failures with MarkNotStarted.
 	ErrNotStarted = errors.New("pool: command not started")
 )
@@ -55,6 +55,14 @@ func MarkNotStarted(err error) error {
 		return nil
 	}
 	return &notStartedError{err: err}
+}
+
+// LostBeforeStart reports whether err lost its connection before the
+// command reached the server (connection-lost and ErrNotStarted): the
+// command did not run and the connection is dead, so running it again on
+// another connection is safe. Pool.Run retries exactly these failures.
+func LostBeforeStart(err error) bool {
+	return errors.Is(err, ErrNotStarted) && Classify(err).ConnectionFatal()
 }
 
 type notStartedError struct{ err error }

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -226,11 +225,9 @@ func (p *pool) Run(ctx context.Context, key, cmd string) (Result, error) {
 func (p *pool) Exec(ctx context.Context, key string, c Command) (Result, error) {
 	start := p.clock()
 	res, err := p.execLimited(ctx, key, c)
-	if notStartedLost(err) {
-		for n := p.notStartedRetries(); n > 0 && notStartedLost(err); n-- {
-			p.stats.runRetries.Add(1)
-			res, err = p.execLimited(ctx, key, c)
-		}
+	for n := 0; LostBeforeStart(err) && n < p.notStartedRetries(); n++ {
+		p.stats.runRetries.Add(1)
+		res, err = p.execLimited(ctx, key, c)
 	}
 	p.stats.runs.Add(1)
 	p.stats.runNanos.Add(int64(p.clock().Sub(start)))
@@ -244,12 +241,6 @@ func (p *pool) Exec(ctx context.Context, key string, c Command) (Result, error) 
 func (p *pool) execLimited(ctx context.Context, key string, c Command) (Result, error) {
 	res, err := p.execOnce(ctx, key, c)
 	return p.retrySessionLimit(ctx, res, err, func() (Result, error) { return p.execOnce(ctx, key, c) })
-}
-
-// notStartedLost reports whether err is a connection loss that happened
-// before the command started, which Exec may retry.
-func notStartedLost(err error) bool {
-	return errors.Is(err, ErrNotStarted) && Classify(err).ConnectionFatal()
 }
 
 // notStartedRetries returns how many not-started failures Exec retries:

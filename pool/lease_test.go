@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -160,21 +161,6 @@ func TestRunNotStartedRetriesBounded(t *testing.T) {
 	}
 }
 
-// TestRunNotStartedNoRetries: MaxRetries < 0 disables the retry.
-func TestRunNotStartedNoRetries(t *testing.T) {
-	f := newFactory()
-	f.unsentLeft.Store(1)
-	cfg := testConfig()
-	cfg.MaxRetries = -1
-	p := newTestPool(t, f, cfg, nil)
-	if _, err := p.Run(context.Background(), "a", "unsent"); !errors.Is(err, pool.ErrNotStarted) {
-		t.Fatalf("Run = %v, want the not-started failure, unretried", err)
-	}
-	if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
-		t.Errorf("attempts=%d retries=%d; want 1, 0", n, r)
-	}
-}
-
 // TestRunStartedFailureNotRetried: a connection lost after the command
 // was sent may have run it, so it is not run again.
 func TestRunStartedFailureNotRetried(t *testing.T) {
@@ -205,6 +191,16 @@ func TestMarkNotStarted(t *testing.T) {
 		t.Errorf("Classify = %v, want session-limit", pool.Classify(err))
 	case errors.Is(plain, pool.ErrNotStarted):
 		t.Error("unmarked error reports ErrNotStarted")
+	}
+	// LostBeforeStart: marked and connection-lost, nothing else.
+	lost := fmt.Errorf("open session: %w", io.EOF)
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{{pool.MarkNotStarted(lost), true}, {lost, false}, {err, false}, {nil, false}} {
+		if got := pool.LostBeforeStart(tc.err); got != tc.want {
+			t.Errorf("LostBeforeStart(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
 
@@ -258,14 +254,27 @@ func TestRunRetryStopsWithContext(t *testing.T) {
 	}
 }
 
+// TestRunWithoutRetries: MaxRetries < 0 disables both of Run's retries,
+// of a session-limit refusal and of a connection lost before the command
+// started.
 func TestRunWithoutRetries(t *testing.T) {
-	f := newFactory()
-	f.limitLeft.Store(1)
-	cfg := testConfig()
-	cfg.MaxRetries = -1
-	p := newTestPool(t, f, cfg, nil)
-	if _, err := p.Run(context.Background(), "a", "limit"); pool.Classify(err) != pool.KindSessionLimit {
-		t.Fatalf("Run = %v, want no retry", err)
+	for _, cmd := range []string{"limit", "unsent"} {
+		t.Run(cmd, func(t *testing.T) {
+			f := newFactory()
+			f.limitLeft.Store(1)
+			f.unsentLeft.Store(1)
+			cfg := testConfig()
+			cfg.MaxRetries = -1
+			p := newTestPool(t, f, cfg, nil)
+			_, err := p.Run(context.Background(), "a", cmd)
+			if cmd == "limit" && pool.Classify(err) != pool.KindSessionLimit ||
+				cmd == "unsent" && !pool.LostBeforeStart(err) {
+				t.Fatalf("Run = %v, want the first failure, unretried", err)
+			}
+			if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
+				t.Errorf("attempts=%d retries=%d; want 1, 0", n, r)
+			}
+		})
 	}
 }
 
