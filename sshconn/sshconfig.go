@@ -160,13 +160,12 @@ func (r *configResolution) resolve(key string, path []string, jumps bool) (Targe
 }
 
 func (r *configResolution) applyOptions(t *Target, alias string) {
-	tok := r.pathTokenValues(t, alias)
 	if files := r.getAll(alias, "IdentityFile"); len(files) > 0 {
-		t.Auth.IdentityFiles = r.expandPaths(alias, "IdentityFile", files, tok)
+		t.Auth.IdentityFiles = r.expandPaths(t, alias, "IdentityFile", files)
 		t.Auth.OptionalIdentityFiles = nil
 	}
 	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
-		t.KnownHostsFiles = r.expandPaths(alias, "UserKnownHostsFile", strings.Fields(v), tok)
+		t.KnownHostsFiles = r.expandPaths(t, alias, "UserKnownHostsFile", strings.Fields(v))
 	}
 	t.HostKey = r.hostKeyPolicy(alias, t.HostKey, t.KnownHostsFiles)
 	if v, ok := r.yesNo(alias, "HashKnownHosts"); ok {
@@ -283,9 +282,16 @@ func convTime(s string) (time.Duration, error) {
 	return total, nil
 }
 
-func (r *configResolution) expandPaths(alias, kw string, in []string, tok tokens) []string {
+// expandPaths expands the tokens and ~ of kw's paths for t reached as
+// alias. The token values (a host name lookup, a hash) are computed only
+// for a path that has a token.
+func (r *configResolution) expandPaths(t *Target, alias, kw string, in []string) []string {
+	var tok tokens
 	out := make([]string, 0, len(in))
 	for _, p := range in {
+		if tok == nil && strings.Contains(p, "%") {
+			tok = r.pathTokenValues(t, alias)
+		}
 		out = append(out, expandTilde(r.expand(alias, kw, p, pathTokens, tok), r.s.home()))
 	}
 	return out
