@@ -150,14 +150,13 @@ func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
 // shortest per-key Interval (HealthConfigSource) of the keys in the pool
 // when that is shorter; 0 when health checks are off.
 func (p *pool) tickInterval() time.Duration {
-	cfg := p.Config()
-	iv := cfg.HealthInterval
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	iv := p.cfg.HealthInterval
 	src, ok := p.health.(HealthConfigSource)
 	if iv <= 0 || !ok {
 		return iv
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for key := range p.byKey {
 		if k := src.HealthConfigFor(key).Interval; k > 0 && k < iv {
 			iv = k
@@ -193,14 +192,13 @@ func (h *PoolHealthIntegration) tick(ctx context.Context, period time.Duration) 
 // for the tick after, and a dead connection would be found after two
 // intervals plus the timeout, not one.
 func (p *pool) healthTargets(period time.Duration) []*poolEntry {
-	cfg := p.Config()
 	now := p.nowNano()
 	half := int64(period / 2)
 	var targets []*poolEntry
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ks := range p.byKey {
-		iv := int64(p.healthConfig(ks.name, cfg).Interval)
+		iv := int64(p.healthConfig(ks.name, p.cfg).Interval)
 		for _, e := range ks.list() {
 			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv-half {
 				continue
