@@ -110,6 +110,7 @@ type pool struct {
 	factory ConnectionFactory
 	health  HealthMonitor
 	tracer  PoolTracer       // nil when tracing is off
+	cmdTrc  CommandTracer    // tracer as a CommandTracer; nil when it is not one
 	clock   func() time.Time // never nil
 	stats   PoolStats
 	hist    *history
@@ -197,6 +198,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	p.cleanup = &CleanupManager{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
+	p.cmdTrc, _ = p.tracer.(CommandTracer)
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
 	p.applyHotLocked(config)
