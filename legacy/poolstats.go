@@ -13,9 +13,11 @@ import (
 // and pool="new"). Gauges are read when Stats is called; counts are
 // cumulative since NewConnectionPool.
 type PoolStats struct {
-	// Connections counts connections in the map; Healthy those that can be
-	// handed out; InUse the commands running on them now.
-	Connections, Healthy, InUse int
+	// Connections counts connections in the map: Active those usable with
+	// a command running, Idle those usable without one, Unhealthy the rest
+	// (failed a health check or lost, not yet replaced or swept). InUse
+	// counts the commands running now.
+	Connections, Active, Idle, Unhealthy, InUse int
 	// Dials counts finished dials, DialFailures those that failed;
 	// DialLatency is their distribution (pool.LatencyBuckets).
 	Dials, DialFailures int64
@@ -71,11 +73,17 @@ func (s *poolStats) observeHealth(err error) {
 func (p *ConnectionPool) Stats() PoolStats {
 	var out PoolStats
 	for _, c := range p.snapshot() {
+		n := c.inUseCount()
 		out.Connections++
-		if c.usable() {
-			out.Healthy++
+		out.InUse += n
+		switch {
+		case !c.usable():
+			out.Unhealthy++
+		case n > 0:
+			out.Active++
+		default:
+			out.Idle++
 		}
-		out.InUse += c.inUseCount()
 	}
 	s := &p.stats
 	out.DialLatency, out.CommandLatency = s.dialLatency.Snapshot(), s.commandLatency.Snapshot()

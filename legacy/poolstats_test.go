@@ -27,7 +27,7 @@ func TestPoolStats(t *testing.T) {
 		t.Fatal("dial to a closed port succeeded")
 	}
 	s := p.Stats()
-	if s.Connections != 1 || s.Healthy != 1 || s.InUse != 0 {
+	if s.Connections != 1 || s.Idle != 1 || s.Active != 0 || s.Unhealthy != 0 || s.InUse != 0 {
 		t.Errorf("gauges %+v", s)
 	}
 	if s.Dials != 2 || s.DialFailures != 1 || s.DialLatency.Count != 2 {
