@@ -101,8 +101,8 @@ func TestSnapshotLatencies(t *testing.T) {
 	if s.WaitLatency.Count != 2 || s.WaitLatency.Count != s.WaitCount || s.WaitLatency.Sum != s.WaitDuration {
 		t.Errorf("WaitLatency %+v, WaitCount %d WaitDuration %v", s.WaitLatency, s.WaitCount, s.WaitDuration)
 	}
-	if s.CommandLatency.Count != 2 {
-		t.Errorf("CommandLatency %+v, want 2 commands", s.CommandLatency)
+	if s.CommandLatency.Count != 2 || s.CommandErrors != 1 {
+		t.Errorf("CommandLatency %+v, CommandErrors %d, want 2 commands, 1 failed", s.CommandLatency, s.CommandErrors)
 	}
 }
 

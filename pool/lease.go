@@ -133,6 +133,9 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 	}
 	d := p.clock().Sub(start)
 	p.stats.commandLatency.Observe(d)
+	if err != nil {
+		p.stats.commandErrors.Add(1)
+	}
 	l.observe(err)
 	if p.cmdTrc != nil {
 		p.cmdTrc.TraceCommandEnd(ctx, CommandEndData{Key: l.e.ks.name, ConnID: l.e.id, Duration: d,

@@ -45,6 +45,7 @@ type PoolStats struct {
 	waitLatency    LatencyRecorder // Gets that waited: time waited
 	dialLatency    LatencyRecorder // finished dials, failed ones included
 	commandLatency LatencyRecorder // commands run on a lease, failed ones included
+	commandErrors  atomic.Int64    // commands run on a lease that returned an error
 
 	// gauges fills the point-in-time fields of a snapshot. Set once by the
 	// pool before it is shared.
@@ -147,8 +148,12 @@ type Snapshot struct {
 	// CommandLatency is the distribution of commands' durations on their
 	// connection (session open to exit, as Result.Duration, but failures
 	// included), however run: Pool.Run and Exec, or a lease's Run and
-	// Exec. Unlike AvgResponseTime it excludes the Get.
+	// Exec. Unlike AvgResponseTime it excludes the Get. CommandErrors
+	// counts those that returned an error, a non-zero exit included
+	// (unlike RunErrors, it excludes failed Gets and includes commands run
+	// on a lease without Pool.Run).
 	CommandLatency LatencyHistogram `json:"command_latency"`
+	CommandErrors  int64            `json:"command_errors"`
 }
 
 // HitRate returns Hits/(Hits+Misses), or 0 before any Get.
@@ -202,6 +207,7 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 	snap.WaitLatency = s.waitLatency.Snapshot()
 	snap.DialLatency = s.dialLatency.Snapshot()
 	snap.CommandLatency = s.commandLatency.Snapshot()
+	snap.CommandErrors = s.commandErrors.Load()
 	return snap
 }
 
