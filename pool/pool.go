@@ -49,6 +49,13 @@ type Pool interface {
 	// unhealthy (past the key's threshold), and reports the outcome per key
 	// and connection with an overall verdict (HealthReport.Status).
 	HealthCheck(ctx context.Context) HealthReport
+	// LastHealth reports the pool's health as last found, without probing:
+	// the state that the health loop's probes, the connections' death
+	// watchers and the dials left, judged by HealthCheck's rule
+	// (HealthStatus). Checked, Healthy and Unhealthy are 0 and Failures
+	// empty: no probe runs. It takes the pool lock once and does no I/O,
+	// so a readiness probe can call it on every request.
+	LastHealth() HealthReport
 	// Health returns the pool's health integration: event subscriptions.
 	Health() *PoolHealthIntegration
 	// DropIdle closes key's idle connections now (ReasonIdle) and returns
