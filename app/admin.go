@@ -29,8 +29,7 @@ import (
 //	              ready, and the pool's last health verdict
 //	              (pool.Pool.LastHealth: read, never probed per request) is
 //	              not unhealthy. The JSON body lists each check; a check
-//	              may carry a detail that is not a failure (see
-//	              ChangeReadiness).
+//	              may carry a detail that is not a failure (see Check).
 //	/healthz      an alias of /readyz, kept for existing probes (it used to
 //	              run live SSH probes on every request; that report is now
 //	              /debug/health).

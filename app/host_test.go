@@ -22,6 +22,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/providers"
@@ -172,10 +173,12 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
-// changeBlocked is a flag provider whose changes do not arrive.
+// changeBlocked is a flag provider whose source is disconnected.
 type changeBlocked struct{ openfeature.FeatureProvider }
 
-func (changeBlocked) ChangeReady() (bool, string) { return false, "watch down" }
+func (changeBlocked) Stats() featureflags.ProviderStats {
+	return featureflags.ProviderStats{Health: featureflags.SourceHealth{Detail: "watch down"}}
+}
 
 func readyz(t *testing.T, h http.Handler) app.Readiness {
 	t.Helper()

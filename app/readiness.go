@@ -1,6 +1,10 @@
 package app
 
-import "github.com/open-feature/go-sdk/openfeature"
+import (
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/sshpool/sshpool/featureflags"
+)
 
 // Readiness is what /readyz reports: Ready, and the checks it is made of.
 type Readiness struct {
@@ -11,21 +15,16 @@ type Readiness struct {
 // Check is one readiness check. A check that passes may still carry a
 // Detail worth showing (a degraded pool, a flag source that cannot take
 // changes); only OK decides.
+//
+// The flags check fails while the flag provider is not ready (not yet
+// initialised, or in error). A provider whose source is disconnected
+// (featureflags.SourceHealth not Connected; OpenFeature's STALE state)
+// still evaluates the flags in force and routes correctly; only a flip
+// would not arrive. That passes, with the source's reason as the detail.
 type Check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
-}
-
-// ChangeReadiness is implemented by a flag provider that can keep serving
-// its flags while it cannot take changes, such as a remote source whose
-// watch is down and that evaluates its last flags. /readyz shows the
-// detail in the flags check without failing readiness: the flags in force
-// still route correctly, only a flip would not arrive.
-type ChangeReadiness interface {
-	// ChangeReady reports whether changes to the flags reach the
-	// provider now, and why not when they do not. It must not block.
-	ChangeReady() (ok bool, detail string)
 }
 
 // Readiness evaluates the readiness checks. It does no I/O and probes
@@ -49,17 +48,23 @@ func (a *Admin) lifecycleCheck() Check {
 	return c
 }
 
-// flagsCheck passes when the flag provider is ready.
+// flagsCheck passes when the flag provider is ready, or stale (see Check).
 func (a *Admin) flagsCheck() Check {
 	c := Check{Name: "flags", OK: true}
 	if a.m.Client != nil {
-		if st := a.m.Client.State(); st != openfeature.ReadyState {
+		switch st := a.m.Client.State(); st {
+		case openfeature.ReadyState:
+		case openfeature.StaleState:
+			c.Detail = "flags in force, changes not arriving"
+		default:
 			c.OK, c.Detail = false, "flag provider "+string(st)
 		}
 	}
-	if cr, ok := a.m.FlagProvider.(ChangeReadiness); ok && c.OK {
-		if ok, detail := cr.ChangeReady(); !ok {
-			c.Detail = "flags in force, changes not arriving: " + detail
+	if sp, ok := a.m.FlagProvider.(interface {
+		Stats() featureflags.ProviderStats
+	}); ok && c.OK {
+		if h := sp.Stats().Health; !h.Connected {
+			c.Detail = "flags in force, changes not arriving: " + h.Detail
 		}
 	}
 	return c
