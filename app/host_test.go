@@ -100,6 +100,13 @@ func TestHostNestsModule(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "sshpool_command_duration_seconds"); err != nil || n == 0 {
 		t.Errorf("host registry: %d command histograms, %v", n, err)
 	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint on the live scrape: %s: %s", p.Metric, p.Text)
+	}
 	if code, body := get(t, "http://"+admin.Addr()+"/metrics"); code != http.StatusOK || !strings.Contains(body, `sshpool_router_decisions_total{pool="new",reason="flag-on"} `) ||
 		strings.Contains(body, `sshpool_router_decisions_total{pool="new",reason="flag-on"} 0`) {
 		t.Errorf("/metrics from the host's gatherer: %d\n%s", code, body)
