@@ -208,7 +208,9 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-config", path, "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-config", path, "-admin", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
 	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
