@@ -262,3 +262,19 @@ func (o *observer) decision(legacy.Decision)                             { o.dec
 func (o *observer) Finally(context.Context, openfeature.HookContext, openfeature.InterfaceEvaluationDetails, openfeature.HookHints) {
 	o.evaluations.Add(1)
 }
+
+// TestModuleGathererOnly: a host that gives only its Gatherer (its own
+// metrics) gets them and sshpool's on the admin server's /metrics.
+func TestModuleGathererOnly(t *testing.T) {
+	f := newFixture(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "host_requests_total", Help: "Host requests."}))
+	var admin *app.Admin
+	fxa := fxtest.New(t, fx.NopLogger, fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Gatherer)))),
+		app.Module(app.WithConfig(f.cfg)), fx.Populate(&admin)).RequireStart()
+	defer fxa.RequireStop()
+	code, body := get(t, "http://"+admin.Addr()+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "host_requests_total 0") || !strings.Contains(body, `sshpool_gets_total{pool="new"}`) {
+		t.Errorf("/metrics: %d\n%s", code, body)
+	}
+}

@@ -159,14 +159,20 @@ type registryIn struct {
 	Gatherer   prometheus.Gatherer   `optional:"true"`
 }
 
+// newAdmin returns the admin server. /metrics serves the host's Gatherer,
+// in which the collector is registered when the host also gave its
+// Registerer; otherwise the collector's own registry, added to the host's
+// Gatherer if there is one.
 func newAdmin(cfg Config, m *providers.Migration, c *metrics.Collector, r registryIn) *Admin {
-	g := r.Gatherer
-	if g == nil {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(c)
-		g = reg
+	if r.Gatherer != nil && r.Registerer != nil {
+		return NewAdmin(cfg, m, WithGatherer(r.Gatherer))
 	}
-	return NewAdmin(cfg, m, WithGatherer(g))
+	own := prometheus.NewRegistry()
+	own.MustRegister(c)
+	if r.Gatherer != nil {
+		return NewAdmin(cfg, m, WithGatherer(prometheus.Gatherers{r.Gatherer, own}))
+	}
+	return NewAdmin(cfg, m, WithGatherer(own))
 }
 
 func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, c *metrics.Collector,
