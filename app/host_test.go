@@ -278,3 +278,19 @@ func TestModuleGathererOnly(t *testing.T) {
 		t.Errorf("/metrics: %d\n%s", code, body)
 	}
 }
+
+// TestAdminDefaults: the admin server defaults to a fixed loopback port
+// with pprof off; admin.pprof turns it on from a file or the environment.
+func TestAdminDefaults(t *testing.T) {
+	c, err := app.LoadConfig("", nil)
+	if err != nil || c.Admin.Addr != "127.0.0.1:17022" || c.Admin.Pprof {
+		t.Fatalf("defaults %+v, %v", c.Admin, err)
+	}
+	c, err = app.LoadConfig("", []string{"SSHPOOL_ADMIN__PPROF=true"})
+	if err != nil || !c.Admin.Pprof {
+		t.Fatalf("SSHPOOL_ADMIN__PPROF=true: %+v, %v", c.Admin, err)
+	}
+	if b, _ := app.Export(c); !strings.Contains(string(b), "pprof: true") {
+		t.Errorf("export lacks admin.pprof:\n%s", b)
+	}
+}
