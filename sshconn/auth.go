@@ -16,8 +16,9 @@ import (
 
 // OpenSSHDefaults returns a Target template with OpenSSH's client defaults
 // for the current user: the agent enabled, ~/.ssh/id_ed25519, id_ecdsa and
-// id_rsa as optional identity files, ~/.ssh/known_hosts, strict host key
-// checking. It reads no files.
+// id_rsa as optional identity files, ~/.ssh/known_hosts and known_hosts2,
+// the global /etc/ssh/ssh_known_hosts and ssh_known_hosts2 (read only),
+// strict host key checking. It reads no files.
 func OpenSSHDefaults() Target {
 	home, _ := os.UserHomeDir()
 	dir := filepath.Join(home, ".ssh")
@@ -28,7 +29,8 @@ func OpenSSHDefaults() Target {
 				filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "id_ecdsa"), filepath.Join(dir, "id_rsa"),
 			},
 		},
-		KnownHostsFiles: []string{filepath.Join(dir, "known_hosts")},
+		KnownHostsFiles:       []string{filepath.Join(dir, "known_hosts"), filepath.Join(dir, "known_hosts2")},
+		GlobalKnownHostsFiles: []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"},
 	}
 }
 
