@@ -133,12 +133,17 @@ func (e *cfgEval) store(kw string, v cfgValue, active bool) {
 		return
 	}
 	if kw == "proxyjump" || kw == "proxycommand" {
-		if _, set := o.first["proxyjump"]; set {
-			return
-		}
 		if _, set := o.first["proxycommand"]; set {
 			return
 		}
+		// A ProxyJump of hosts excludes a later ProxyCommand; "ProxyJump
+		// none" only a later ProxyJump (what ssh -G shows).
+		if pj, set := o.first["proxyjump"]; set && (kw == "proxyjump" || !strings.EqualFold(pj.first(), "none")) {
+			return
+		}
+	}
+	if keywordTable[kw] != nil && keywordTable[kw].kind == argTime && strings.EqualFold(v.first(), "none") {
+		return // "none" leaves a time unset: a later line may still set it
 	}
 	if _, set := o.first[kw]; !set {
 		o.first[kw] = v
@@ -358,7 +363,7 @@ func parseJumpHop(hop string) (user, host string, port int, err error) {
 	if rest, ok := strings.CutPrefix(hop, "ssh://"); ok {
 		hop = strings.TrimSuffix(rest, "/")
 	}
-	if hop == "" || strings.ContainsAny(hop, " \t/") {
+	if hop == "" {
 		return "", "", 0, fmt.Errorf("bad jump host %q", hop)
 	}
 	return ParseKey(hop)

@@ -210,7 +210,9 @@ func hostName(alias string, o *cfgOptions) (string, error) {
 		}
 		host = h
 	}
-	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+	// Like ssh 9.2, lower-case a name, but not an address or a name with
+	// a '%' in it (an IPv6 zone, or what ssh takes for one).
+	if ip, _, _ := strings.Cut(strings.Trim(host, "[]"), "%"); net.ParseIP(ip) == nil && !strings.Contains(host, "%") {
 		host = strings.ToLower(host)
 	}
 	return host, nil
@@ -222,6 +224,13 @@ func hostName(alias string, o *cfgOptions) (string, error) {
 // consulted (ssh -J does the same). path lists the hosts already on the
 // jump chain.
 func (r *configResolution) resolve(key string, path []string, jumps bool) (Target, error) {
+	return r.resolveVia(key, path, jumps, "")
+}
+
+// resolveVia is resolve; a later hop (!jumps) gets via, the hops before
+// it, as its ProxyJump (ssh -J via), which excludes its own ProxyJump and
+// ProxyCommand.
+func (r *configResolution) resolveVia(key string, path []string, jumps bool, via string) (Target, error) {
 	keyUser, alias, keyPort, err := parseJumpHop(key)
 	if err != nil {
 		return Target{}, err
@@ -235,7 +244,7 @@ func (r *configResolution) resolve(key string, path []string, jumps bool) (Targe
 		preset["port"] = cfgValue{args: []string{fmt.Sprint(keyPort)}, line: cmdline}
 	}
 	if !jumps {
-		preset["proxyjump"] = cfgValue{args: []string{"none"}, rest: "none", line: cmdline}
+		preset["proxyjump"] = cfgValue{args: []string{via}, rest: via, line: cmdline}
 	}
 	opts, host, err := r.evaluate(alias, preset)
 	if err != nil {
@@ -292,16 +301,17 @@ func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, pat
 	if len(path) > MaxJumpDepth {
 		return Target{}, fmt.Errorf("%w: chain deeper than %d at %q", ErrJumpLoop, MaxJumpDepth, alias)
 	}
-	for i, hop := range strings.Split(pj, ",") {
+	hops := strings.Split(pj, ",")
+	for i, hop := range hops {
 		hop = strings.TrimSpace(hop)
 		if err := checkLoop(hop, path); err != nil {
-			return Target{}, err
+			return Target{}, fmt.Errorf("%s: %w", v.line.pos(), err)
 		}
 		// Only the first hop is reached through its own ProxyJump; later
 		// hops are reached through the previous one, so their ProxyJump is
 		// not even resolved (which also keeps the work linear in the
 		// configuration, whatever its fan-out).
-		ht, err := r.resolve(hop, path, i == 0)
+		ht, err := r.resolveVia(hop, path, i == 0, strings.Join(hops[:i], ","))
 		if err != nil {
 			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
 		}
