@@ -2,8 +2,8 @@ package sshconn_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,10 +133,10 @@ Host inc
 Host *
   User base
 `,
-		"home/.ssh/conf.d/10-a.conf":   "Host one\n  Port 1001\n",
-		"home/.ssh/conf.d/20-b.conf":   "Host one two\n  Port 1002\n  User b\n",
+		"home/.ssh/conf.d/10-a.conf":    "Host one\n  Port 1001\n",
+		"home/.ssh/conf.d/20-b.conf":    "Host one two\n  Port 1002\n  User b\n",
 		"home/.ssh/conf.d/.hidden.conf": "Host *\n  Port 9999\n",
-		"home/.ssh/host.inc":           "User incuser\nHost other\n  Port 1111\n",
+		"home/.ssh/host.inc":            "User incuser\nHost other\n  Port 1111\n",
 	}, []string{"one", "two", "inc", "other", "none"}},
 	{"include absolute and tilde", map[string]string{
 		"config":                "Include ~/extra/*.conf {{DIR}}/abs.conf\nHost *\n  Port 1\n",
