@@ -173,18 +173,18 @@ type handshake struct {
 }
 
 func (d *dialer) prepare(ctx context.Context, t Target, ag *agentHolder) (*handshake, error) {
-	methods, err := authMethods(ctx, t, ag)
+	methods, err := authMethods(ctx, t, ag, d.identityLimits, d.logger)
 	if err != nil {
 		return nil, err
 	}
 	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger}
 	algos := t.HostKeyAlgorithms
 	if t.HostKey != HostKeyInsecure {
-		if hk.kh, err = loadKnownHosts(t.KnownHostsFiles); err != nil {
+		if hk.kh, err = loadKnownHosts(ctx, t.knownHostsFiles(), d.knownHostsLimits); err != nil {
 			return nil, err
 		}
 		if algos == nil {
-			algos = hk.kh.algorithms(t.Addr())
+			algos = hk.kh.algorithms(t.knownHostsName(t.Addr()))
 		}
 	}
 	hs := &handshake{hostKs: hk}

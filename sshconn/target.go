@@ -233,3 +233,19 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// knownHostsFiles is every known_hosts file read for t: the user's, then
+// the global ones.
+func (t Target) knownHostsFiles() []string {
+	return append(append([]string(nil), t.KnownHostsFiles...), t.GlobalKnownHostsFiles...)
+}
+
+// knownHostsName is the name t's host key is looked up and recorded
+// under: HostKeyAlias (without a port, as ssh uses it) when set, else the
+// "host:port" dialled.
+func (t Target) knownHostsName(addr string) string {
+	if t.HostKeyAlias != "" {
+		return net.JoinHostPort(t.HostKeyAlias, strconv.Itoa(DefaultPort))
+	}
+	return addr
+}
