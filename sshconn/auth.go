@@ -136,4 +136,3 @@ func answer(ctx context.Context, t Target, src SecretSource, q string, echo bool
 	}
 	return src.Password(ctx, t)
 }
-
