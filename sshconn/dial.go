@@ -109,6 +109,9 @@ func (d *dialer) dialHop(ctx context.Context, t Target, via *ssh.Client, ag *age
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr(), hs.cfg)
 	if !stop() {
+		// The context's Close is running: wait for it (a ProxyCommand is
+		// then killed and reaped) before reporting.
+		_ = conn.Close()
 		if err == nil {
 			_ = c.Close()
 		}
