@@ -181,7 +181,7 @@ func (e *cfgEval) include(l cfgLine, userConf bool, depth int, active *bool, nev
 func includeError(l cfgLine, file string, err error) error {
 	var ie *inputfile.Error
 	if errors.As(err, &ie) {
-		return l.errorf("include %s: %v", file, err)
+		return fmt.Errorf("%s: include %s: %w", l.pos(), file, err)
 	}
 	return err
 }
