@@ -57,9 +57,10 @@ import (
 // *metrics.Collector. It takes from the graph, when present: a
 // *slog.Logger for logs; a providers.Observers with tracing hooks (an
 // OpenTelemetry tracer); a prometheus.Registerer to register the collector
-// in (the host's registry) and a prometheus.Gatherer for the admin
-// server's /metrics (otherwise it serves a private registry holding only
-// the collector).
+// in (the host's registry) and a prometheus.Gatherer that the admin
+// server's /metrics serves. With only a Gatherer, /metrics serves it and
+// a private registry holding the collector; with neither, that private
+// registry alone.
 func Module(opts ...Option) fx.Option {
 	var o moduleOptions
 	for _, opt := range opts {
