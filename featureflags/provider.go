@@ -203,7 +203,8 @@ func newProvider(src Source, cfg providerConfig) (*Provider, error) {
 	p.flags.Store(set)
 	p.goodSum = p.store(doc)
 	p.health = SourceHealth{Connected: true}
-	p.healthNow.Store(&p.health)
+	h := p.health // a copy: setHealthLocked writes p.health while Stats reads healthNow
+	p.healthNow.Store(&h)
 	return p, nil
 }
 

@@ -246,3 +246,34 @@ func TestSourceDocumentCap(t *testing.T) {
 		t.Errorf("oversized first document: %v", err)
 	}
 }
+
+// TestStatsWhileHealthChanges: Stats reads the source's health while the
+// source reports changes (a race detected by -race when the provider's
+// snapshot pointed at the field the sink writes).
+func TestStatsWhileHealthChanges(t *testing.T) {
+	p, src := newPushProvider(t)
+	f := featureflags.NewFlags(p)
+	defer f.Shutdown(context.Background())
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink := src.currentSink()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			sink.SetHealth(featureflags.SourceHealth{Connected: i%2 == 1, Detail: "flapping"})
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if h := p.Stats().Health; !h.Connected {
+				t.Errorf("last health reported connected, Stats says %+v", h)
+			}
+			return
+		default:
+			_ = p.Stats().Health
+		}
+	}
+}
