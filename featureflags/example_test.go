@@ -58,9 +58,22 @@ func ExampleNewFileProvider() {
 
 func ExampleValidateFlagFile() {
 	_, err := featureflags.ValidateFlagFile("flags.json", []byte(`{"flags": {"use-new-pool": {
-		"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
-		"targeting": {"fractional": [["on", 10], ["of", 90]]}}}}`))
+		"state": "ENABLED", "variants": {"on": true, "off": "false"}, "defaultVariant": "off"}}}`))
 	fmt.Println(err)
 	// Output:
-	// featureflags: invalid flag file: flag "use-new-pool": fractional variant "of" is not a variant
+	// featureflags: invalid flag file: flags.json: flag "use-new-pool": variants mix string and boolean values
+}
+
+func ExampleLint() {
+	r := featureflags.Lint("flags.json", []byte(`{"flags": {
+  "kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "use-new-pool": {
+    "state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"fractional": [["on", 10], ["of", 90]]}
+  }
+}}`))
+	_ = r.Write(os.Stdout)
+	// Output:
+	// flags.json:5:47: warning: flag "use-new-pool": the rule returns "of", which is not a variant (variants: "off", "on"); flagd: the flag resolves with GENERAL and the caller's default
+	// flags.json: loads 2 flags, 1 warnings
 }

@@ -212,7 +212,7 @@ func changedKeys(a, b *flagSet) []string {
 	}
 	var keys []string
 	for k, fa := range a.flags {
-		if fb, ok := b.flags[k]; !ok || fa.canonical != fb.canonical {
+		if fb, ok := b.flags[k]; !ok || fa.digest != fb.digest {
 			keys = append(keys, k)
 		}
 	}
