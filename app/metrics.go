@@ -43,6 +43,9 @@ type FlagMetrics struct {
 	ReloadErrors int64        `json:"reload_errors"`
 	Flags        int          `json:"flags_in_force"`
 	LastError    string       `json:"last_error,omitempty"`
+	// RuleErrors counts, per flag, the documents that put a rule with
+	// errors in force (featureflags.ProviderStats.RuleErrors).
+	RuleErrors []LabelCount `json:"rule_errors,omitempty"`
 }
 
 // LabelCount is one labelled series.
@@ -82,6 +85,10 @@ func flagMetrics(m *providers.Migration) FlagMetrics {
 	if fp, ok := m.FlagProvider.(*featureflags.FileProvider); ok {
 		ps := fp.Stats()
 		fm.Reloads, fm.ReloadErrors, fm.Flags, fm.LastError = ps.Reloads, ps.ReloadErrors, ps.Flags, ps.LastError
+		for flag, n := range ps.RuleErrors {
+			fm.RuleErrors = append(fm.RuleErrors, LabelCount{map[string]string{"flag": flag}, n})
+		}
+		sort.Slice(fm.RuleErrors, func(i, j int) bool { return fm.RuleErrors[i].Labels["flag"] < fm.RuleErrors[j].Labels["flag"] })
 	}
 	return fm
 }
@@ -216,4 +223,8 @@ func writeFlags(p promWriter, f FlagMetrics) {
 	p.single("sshpool_flag_reloads_total", "counter", "Flag file reloads that replaced the flags.", float64(f.Reloads))
 	p.single("sshpool_flag_reload_errors_total", "counter", "Flag file reloads rejected.", float64(f.ReloadErrors))
 	p.single("sshpool_flags_in_force", "gauge", "Flags currently in force.", float64(f.Flags))
+	p.family("sshpool_flag_rule_errors_total", "counter", "Flag documents loaded with a rule that has errors, by flag (the flag evaluates to its default or an error).")
+	for _, lc := range f.RuleErrors {
+		p.sample("sshpool_flag_rule_errors_total", lc.Labels, float64(lc.Count))
+	}
 }

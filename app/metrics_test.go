@@ -31,3 +31,16 @@ func TestWritePrometheusPoolSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePrometheusRuleErrors: per-flag rule error counts reach the
+// exposition as sshpool_flag_rule_errors_total{flag=...}.
+func TestWritePrometheusRuleErrors(t *testing.T) {
+	var b strings.Builder
+	app.WritePrometheus(&b, app.Metrics{Flags: app.FlagMetrics{RuleErrors: []app.LabelCount{
+		{Labels: map[string]string{"flag": "use-new-pool"}, Count: 2},
+	}}})
+	want := "# TYPE sshpool_flag_rule_errors_total counter\nsshpool_flag_rule_errors_total{flag=\"use-new-pool\"} 2\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("exposition lacks %q:\n%s", want, b.String())
+	}
+}

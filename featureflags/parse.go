@@ -59,6 +59,7 @@ type flag struct {
 	// evaluation: a rule flagd cannot run (unknown operator, missing $ref).
 	parseErr   string
 	ruleErrors int                      // RuleError problems found in the rule
+	ruleIssue  string                   // the first of them, for logs
 	metadata   openfeature.FlagMetadata // set-level metadata overlaid by the flag's; nil if none
 	flagd      map[string]any           // {"flagKey": key}: the shared "$flagd" object of rules
 	fractional []any                    // arguments when the rule is a literal fractional split (fast path)

@@ -87,7 +87,15 @@ type Provider struct {
 	droppedEvents atomic.Int64
 	lastErrMsg    atomic.Pointer[string]       // message of lastErr, for Stats without the lock
 	healthNow     atomic.Pointer[SourceHealth] // health, for Stats without the lock
+
+	// ruleErrors counts, per flag, the documents that put a rule with
+	// errors in force. Copy-on-write under reloadMu; read without a lock.
+	ruleErrors atomic.Pointer[map[string]*atomic.Int64]
 }
+
+// MaxRuleErrorSeries bounds the number of flags [ProviderStats.RuleErrors]
+// counts separately; the rest are counted under the key "".
+const MaxRuleErrorSeries = 1024
 
 // FileProvider is the name this package gave [Provider] when it read only
 // flag files; [NewFileProvider] still returns one.
@@ -202,6 +210,7 @@ func newProvider(src Source, cfg providerConfig) (*Provider, error) {
 	}
 	p.flags.Store(set)
 	p.goodSum = p.store(doc)
+	p.noteRuleErrorsLocked(&flagSet{}, set)
 	p.health = SourceHealth{Connected: true}
 	p.healthNow.Store(&p.health)
 	return p, nil

@@ -11,6 +11,7 @@ type evaluator struct {
 	rule       any
 	parseErr   string // non-empty: flags using it resolve with PARSE_ERROR
 	ruleErrors int    // RuleError problems found in it
+	firstError string // message of the first of them
 }
 
 // ruleCheck carries what the analysis of one rule needs and finds.
@@ -20,6 +21,7 @@ type ruleCheck struct {
 	evaluators map[string]*evaluator // nil inside an evaluator
 	parseErr   string                // first reason flagd cannot run the rule
 	ruleErrors int
+	firstError string // message of the first RuleError found
 }
 
 // Effects, as Problem.Effect, of the mistakes a rule can contain.
@@ -48,7 +50,7 @@ func parseEvaluators(v any, ps *problems) map[string]*evaluator {
 		}
 		c := &ruleCheck{ps: ps}
 		c.rule(m[name], path, 0)
-		out[name] = &evaluator{rule: m[name], parseErr: c.parseErr, ruleErrors: c.ruleErrors}
+		out[name] = &evaluator{rule: m[name], parseErr: c.parseErr, ruleErrors: c.ruleErrors, firstError: c.firstError}
 	}
 	return out
 }
@@ -66,7 +68,7 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 	}
 	c.rule(v, path, 0)
 	c.results(v, path)
-	f.parseErr, f.ruleErrors = c.parseErr, c.ruleErrors
+	f.parseErr, f.ruleErrors, f.ruleIssue = c.parseErr, c.ruleErrors, c.firstError
 	f.targeting, f.hasTargeting = resolveRefs(v, evaluators), true
 	f.flagd = map[string]any{flagdFlagKey: f.key}
 	f.needsTime = mentionsTimestamp(f.targeting)
@@ -77,6 +79,9 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 func (c *ruleCheck) ruleError(path []string, effect, format string, args ...any) {
 	c.ruleErrors++
 	c.ps.add(RuleError, c.flagKey(), path, effect, format, args...)
+	if c.firstError == "" {
+		c.firstError = c.ps.list[len(c.ps.list)-1].Message
+	}
 }
 
 // unrunnable records a mistake that keeps flagd from running the rule.
@@ -192,6 +197,9 @@ func (c *ruleCheck) ref(args any, path []string) {
 			c.parseErr = fmt.Sprintf("flag %s: evaluator %s: %s", quote(c.flagKey()), quote(name), e.parseErr)
 		}
 		c.ruleErrors += e.ruleErrors
+		if c.firstError == "" && e.firstError != "" {
+			c.firstError = "evaluator " + quote(name) + ": " + e.firstError
+		}
 	}
 }
 
