@@ -63,6 +63,9 @@ type FlagsConfig struct {
 	// Debounce is the quiet time before a changed file is reloaded; zero
 	// means featureflags.DefaultDebounce.
 	Debounce time.Duration
+	// MaxBytes caps the flag file's size in bytes; zero means
+	// featureflags.DefaultMaxDocumentBytes (4 MiB).
+	MaxBytes int64
 }
 
 // RouterConfig configures the migration router.

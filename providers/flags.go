@@ -47,6 +47,9 @@ func NewFlagProvider(cfg FlagsConfig, logger *slog.Logger) (openfeature.FeatureP
 	if cfg.Debounce > 0 {
 		opts = append(opts, featureflags.WithDebounce(cfg.Debounce))
 	}
+	if cfg.MaxBytes > 0 {
+		opts = append(opts, featureflags.WithMaxDocumentBytes(cfg.MaxBytes))
+	}
 	if logger != nil {
 		opts = append(opts, featureflags.WithLogger(logger))
 	}
