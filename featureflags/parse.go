@@ -210,6 +210,7 @@ func parseFlag(key string, raw any, evaluators map[string]*evaluator, setMeta op
 	f.parseDefault(m, path, ps)
 	for _, p := range ps.list[before:] {
 		if p.Kind == Structural {
+			ps.dropAdviceFrom(before) // about a flag that does not load
 			return nil
 		}
 	}

@@ -44,6 +44,9 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// MarshalText returns the kind's name, for JSON reports.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Problem is one problem found in a flag document.
 type Problem struct {
 	// Kind says whether it refuses the document (Structural) or not.
@@ -156,6 +159,17 @@ func (ps *problems) add(kind Kind, flag string, path []string, effect, format st
 	p := append([]string(nil), path...)
 	ps.list = append(ps.list, Problem{Kind: kind, Flag: flag, Pointer: pointer(p), path: p,
 		Message: fmt.Sprintf(format, args...), Effect: effect})
+}
+
+// dropAdviceFrom removes the non-structural problems recorded from index i.
+func (ps *problems) dropAdviceFrom(i int) {
+	kept := ps.list[:i]
+	for _, p := range ps.list[i:] {
+		if p.Kind == Structural {
+			kept = append(kept, p)
+		}
+	}
+	ps.list = kept
 }
 
 // structural reports whether any problem refuses the document.

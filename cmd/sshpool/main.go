@@ -7,8 +7,10 @@
 //	sshpool exec [-config FILE] [-embedded] KEY -- CMD...
 //	sshpool bench [-config FILE] [-key KEY] [-n N] [-c C] [-cmd CMD]
 //	sshpool config defaults|validate FILE|export FILE [-preset NAME]
-//	sshpool flags validate FILE
+//	sshpool flags validate [-strict] [-json] FILE
+//	sshpool flags eval FILE (-servers CONFIG | -server SPEC ...) [-root] [-json]
 //	sshpool flags eval FILE -server-id ID [-host H] [-port P] [-user U] [-root] [-name N]
+//	sshpool flags diff OLD NEW (-servers CONFIG | -server SPEC ...) [-root] [-json]
 //
 // demo starts an in-process SSH server (package sshtest) on 127.0.0.1,
 // dials it through package sshconn with strict host key checking, and runs
@@ -20,8 +22,10 @@
 // exits with its remote status; bench runs N commands at concurrency C and
 // prints throughput and latency percentiles (both use the embedded server
 // for key "demo" unless -config is given). config prints, validates or
-// exports configuration; flags validates a flag file or shows the routing
-// decision for one server.
+// exports configuration; flags lints a flag file (every problem with its
+// line and column, exit 1 when it would be refused, or with -strict on any
+// warning), shows where it routes a set of servers and why, or which
+// servers change pool between two flag files.
 //
 // Exit codes: 0 success, 1 error, 2 usage; exec exits with the remote
 // command's status (255 when it was killed by a signal).
@@ -58,7 +62,7 @@ func commands() []command {
 		{"exec", "run one command through a pool: exec KEY -- CMD", runExec},
 		{"bench", "run N commands at concurrency C and print ops/s and latency", runBench},
 		{"config", "print defaults, validate or export a config file", runConfig},
-		{"flags", "validate a flag file or evaluate the routing flags", runFlags},
+		{"flags", "lint a flag file, show where it routes servers, diff two", runFlags},
 	}
 }
 
