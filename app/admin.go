@@ -20,6 +20,9 @@ import (
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
 //	/debug/config the configuration as YAML, secrets redacted
+//	/debug/routes every server the router has served: its route now and why,
+//	              with the flag document in force (origin, version, SHA-256,
+//	              load time) and the flag source's health
 //
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
 type Admin struct {
@@ -49,6 +52,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.HandleFunc("GET /debug/pool", a.debugPool)
 	mux.HandleFunc("GET /debug/config", a.debugConfig)
+	mux.HandleFunc("GET /debug/routes", a.debugRoutes)
 	return mux
 }
 

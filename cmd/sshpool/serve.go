@@ -114,7 +114,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		return err
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/healthz /metrics /debug/pool /debug/config)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/healthz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
 	}
 	if emb != nil {
 		demoCall(stdout, emb)
