@@ -22,7 +22,7 @@ const flagsUsage = `usage: sshpool flags validate [-strict] [-json] [-max-bytes 
        sshpool flags eval FILE -server-id ID [-host H -port P -user U -root -name N]
        sshpool flags diff OLD NEW (-servers CONFIG | -server SPEC ...) [-root] [-json]
 SPEC is id=ID,host=HOST[,port=P][,user=U][,root_user=R][,name=N]; CONFIG is a
-config file whose targets are the servers.`
+config file whose targets are the servers`
 
 // runFlags lints a flag file, shows where it routes servers, or what
 // changes between two flag files.
