@@ -2,10 +2,10 @@ package featureflags
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"unicode"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -236,14 +236,45 @@ func badFlagKey(key string) string {
 	return ""
 }
 
-// digest hashes a definition's canonical JSON (maps encode with sorted
-// keys). Values are decoded JSON, which always encodes.
+// digest hashes a definition: a canonical, length-prefixed encoding of the
+// decoded values (maps in key order), without reflection.
 func digest(v any) [32]byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b = []byte(fmt.Sprint(v))
+	return sha256.Sum256(appendCanonical(nil, v))
+}
+
+// appendCanonical appends v's canonical encoding to b.
+func appendCanonical(b []byte, v any) []byte {
+	switch t := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case bool:
+		if t {
+			return append(b, 't')
+		}
+		return append(b, 'f')
+	case float64:
+		return strconv.AppendFloat(append(b, 'd'), t, 'g', -1, 64)
+	case int64:
+		return strconv.AppendInt(append(b, 'i'), t, 10)
+	case string:
+		return append(strconv.AppendInt(append(b, 's'), int64(len(t)), 10), t...)
+	case []any:
+		b = strconv.AppendInt(append(b, 'a'), int64(len(t)), 10)
+		for _, e := range t {
+			b = appendCanonical(append(b, ','), e)
+		}
+		return b
+	case openfeature.FlagMetadata:
+		return appendCanonical(b, map[string]any(t))
+	case map[string]any:
+		b = strconv.AppendInt(append(b, 'm'), int64(len(t)), 10)
+		for _, k := range sortedKeys(t) {
+			b = appendCanonical(append(b, ','), k)
+			b = appendCanonical(append(b, ':'), t[k])
+		}
+		return b
 	}
-	return sha256.Sum256(b)
+	return fmt.Appendf(append(b, '?'), "%T:%v", v, v)
 }
 
 // parseState reads the required ENABLED/DISABLED state.
