@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/diegoholiveira/jsonlogic/v3"
+
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
 // resolution is the outcome of resolving one flag before it is converted to the
@@ -132,7 +134,7 @@ func applyRule(rule any, data map[string]any) (out any, err error) {
 				out, err = nil, e
 				return
 			}
-			out, err = nil, fmt.Errorf("featureflags: rule panicked: %v", p)
+			out, err = nil, fmt.Errorf("featureflags: rule panicked: %s", inputfile.Excerpt(fmt.Sprint(p), 200))
 		}
 	}()
 	//lint:ignore SA1019 Apply takes JSON readers: it would re-encode the parsed rule and the context on every evaluation. ApplyInterface is exported in the pinned v3.5.1.

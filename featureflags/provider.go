@@ -271,7 +271,7 @@ func (p *Provider) resolve(key string, want valueKind, flatCtx openfeature.Flatt
 	f, ok := p.flags.Load().flags[key]
 	if !ok {
 		return errorResolution(openfeature.NewFlagNotFoundResolutionError(
-			fmt.Sprintf("flag %q not found", key)), nil)
+			fmt.Sprintf("flag %s not found", quote(key))), nil)
 	}
 	return f.evaluate(want, flatCtx, p.cfg.now)
 }
@@ -316,7 +316,7 @@ func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue in
 	}
 	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
 		r = errorResolution(openfeature.NewTypeMismatchResolutionError(
-			fmt.Sprintf("flag %q: variant %q is not an integer", flag, r.variant)), r.metadata)
+			fmt.Sprintf("flag %s: variant %s is not an integer", quote(flag), quote(r.variant))), r.metadata)
 		return openfeature.IntResolutionDetail{Value: defaultValue, ProviderResolutionDetail: r.detail()}
 	}
 	return openfeature.IntResolutionDetail{Value: int64(f), ProviderResolutionDetail: r.detail()}
