@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/diegoholiveira/jsonlogic/v3"
-
 	"github.com/open-feature/go-sdk/openfeature"
+
 	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
