@@ -1,6 +1,7 @@
 package featureflags
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -10,11 +11,24 @@ import (
 type Report struct {
 	// Origin names the document, as given to Lint.
 	Origin string `json:"origin"`
-	// Flags are the keys of the flags that load, sorted; nil when the
-	// document is refused.
-	Flags []string `json:"flags"`
+	// Flags are the keys of the flags that load, sorted; nil (and absent
+	// from JSON) when the document is refused.
+	Flags []string `json:"flags,omitempty"`
 	// Problems are every problem found, in document order.
 	Problems []Problem `json:"problems"`
+}
+
+// MarshalJSON adds to the report's fields "refused", "errors" and
+// "warnings" (counts).
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	errs := r.Count(Structural)
+	return json.Marshal(struct {
+		plain
+		Refused  bool `json:"refused"`
+		Errors   int  `json:"errors"`
+		Warnings int  `json:"warnings"`
+	}{plain(r), errs > 0, errs, len(r.Problems) - errs})
 }
 
 // Refused reports whether the document has a structural problem: a provider

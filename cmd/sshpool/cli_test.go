@@ -43,7 +43,13 @@ func TestExec(t *testing.T) {
 		{[]string{"exec", "demo", "--", "exit", "3"}, 3, "", ""},
 		{[]string{"exec", "demo", "--", "stderr", "oops"}, 0, "", "oops\n"},
 		{[]string{"exec", "demo", "--", "nosuchcmd"}, 127, "", "command not found"},
-		{[]string{"exec", "demo"}, 1, "", "usage: sshpool exec"},
+		{[]string{"exec", "demo"}, 2, "", "missing command: sshpool exec KEY -- CMD"},
+		{[]string{"exec", "--", "echo"}, 2, "", "missing KEY before --"},
+		{[]string{"exec", "demo", "ls", "-l"}, 2, "", "goes after --"},
+		{[]string{"exec", "demo", "--", "echo", "-n", "--", "x"}, 0, "-n -- x\n", ""},
+		// Flags after KEY count (they were silently ignored before).
+		{[]string{"exec", "demo", "--config", "/nonexistent.yaml", "--", "true"}, 1, "", "no such file"},
+		// The standard flag package's single-dash spelling still works.
 		{[]string{"exec", "-config", "/nonexistent.yaml", "demo", "--", "true"}, 1, "", "no such file"},
 	}
 	for _, tt := range tests {
@@ -65,7 +71,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench output lacks %s:\n%s", re, stdout)
 		}
 	}
-	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 1 || !strings.Contains(stderr, "-n must be") {
+	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 2 || !strings.Contains(stderr, "-n must be") {
 		t.Errorf("bench -n 0: %d %s", code, stderr)
 	}
 	if code, _, stderr := runCLI(t, "bench", "-n", "5", "-cmd", "false"); code != 1 || !strings.Contains(stderr, "5 of 5 commands failed") {
@@ -90,8 +96,9 @@ func TestConfig(t *testing.T) {
 		{[]string{"config", "validate", unknown}, 1, "", "invalid keys: max_conns"},
 		{[]string{"config", "export", good}, 0, "max_connections: 7", ""},
 		{[]string{"config", "export", good}, 0, "password: <redacted>", ""},
-		{[]string{"config"}, 1, "", "usage: sshpool config"},
-		{[]string{"config", "validate"}, 1, "", "usage: sshpool config"},
+		{[]string{"config"}, 2, "", "missing command; one of: defaults, export, validate"},
+		{[]string{"config", "valdate"}, 2, "", `unknown command "valdate" (did you mean validate?)`},
+		{[]string{"config", "validate"}, 2, "", "accepts 1 arg(s), received 0"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, tt.args...)
@@ -120,19 +127,20 @@ func TestFlags(t *testing.T) {
 		stdout, stderr string
 	}{
 		{[]string{"flags", "validate", good}, 0, "flags.json: loads 2 flags, 0 warnings", ""},
-		{[]string{"flags", "validate", "-strict", good}, 0, "loads 2 flags, 0 warnings", ""},
+		{[]string{"flags", "validate", "--strict", good}, 0, "loads 2 flags, 0 warnings", ""},
 		{[]string{"flags", "validate", partial}, 0, `partial.yaml:2:3: warning: flag "kill-switch": "kill-switch" is not defined; flagd: the router gets FLAG_NOT_FOUND`, ""},
-		{[]string{"flags", "validate", "-strict", partial}, 1, "loads 1 flags, 2 warnings", ""},
+		{[]string{"flags", "validate", "--strict", partial}, 1, "loads 1 flags, 2 warnings", ""},
 		{[]string{"flags", "validate", bad}, 1, `bad.json:1:27: error: flag "x": "state" must be "ENABLED" or "DISABLED", got "ON"`, ""},
-		{[]string{"flags", "validate", "-json", bad}, 1, `"kind": "structural"`, ""},
-		{[]string{"flags", "validate", "-max-bytes", "10", good}, 1, "", "file too large"},
+		{[]string{"flags", "validate", "--json", bad}, 1, `"kind": "structural"`, ""},
+		{[]string{"flags", "validate", "--max-bytes", "10", good}, 1, "", "file too large"},
 		{[]string{"flags", "eval", good, "-server-id", "web-1", "-host", "h1"}, 0,
 			"use-new-pool: true (reason TARGETING_MATCH, variant on)\ndecision: new (reason flag-on)", ""},
-		{[]string{"flags", "eval", "-server-id", "web-2", good}, 0,
+		{[]string{"flags", "eval", "--server-id", "web-2", good}, 0,
 			"use-new-pool: false (reason DEFAULT, variant off)\ndecision: legacy (reason flag-off)", ""},
-		{[]string{"flags", "eval", good}, 1, "", "no servers"},
-		{[]string{"flags"}, 1, "", "usage: sshpool flags"},
-		{[]string{"flags", "diff", good}, 1, "", "usage: sshpool flags"},
+		{[]string{"flags", "eval", good}, 2, "", "no servers: give --servers CONFIG or --server"},
+		{[]string{"flags", "eval", good, "--server", "host=h"}, 2, "", "no id"},
+		{[]string{"flags"}, 2, "", "missing command; one of: diff, eval, validate"},
+		{[]string{"flags", "diff", good}, 2, "", "accepts 2 arg(s)"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, tt.args...)
@@ -141,7 +149,7 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	t.Setenv("SSHPOOL_KILL_SWITCH", "true")
-	if _, stdout, _ := runCLI(t, "flags", "eval", good, "-server-id", "web-1"); !strings.Contains(stdout, "decision: legacy (reason kill-switch)") {
+	if _, stdout, _ := runCLI(t, "flags", "eval", good, "--server-id", "web-1"); !strings.Contains(stdout, "decision: legacy (reason kill-switch)") {
 		t.Errorf("kill switch by environment: %s", stdout)
 	}
 }
@@ -178,13 +186,13 @@ func TestFlagsValidateHostileFiles(t *testing.T) {
 	}
 }
 
-// TestFlagsEvalMany: eval over servers from a config file and -server
+// TestFlagsEvalMany: eval over servers from a config file and --server
 // specifications, as a table with a summary and as JSON.
 func TestFlagsEvalMany(t *testing.T) {
 	t.Setenv("SSHPOOL_KILL_SWITCH", "")
 	good := writeTemp(t, "flags.json", allowList)
 	servers := writeTemp(t, "servers.yaml", "targets:\n  web-1: {host: web1.example.com, user: deploy}\n  db-1: {host: 10.0.0.5, port: 2222, user: dba}\n")
-	code, stdout, stderr := runCLI(t, "flags", "eval", good, "-servers", servers, "-server", "id=web-9,host=web9,user=ops")
+	code, stdout, stderr := runCLI(t, "flags", "eval", good, "--servers", servers, "--server", "id=web-9,host=web9,user=ops")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -199,16 +207,13 @@ func TestFlagsEvalMany(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, _ = runCLI(t, "flags", "eval", good, "-server", "id=web-1,host=h", "-json")
+	code, stdout, _ = runCLI(t, "flags", "eval", good, "--server", "id=web-1,host=h", "--json")
 	var tb struct {
 		Servers []struct{ Server, Route, Reason string }
 		Summary struct{ Servers, New int }
 	}
 	if err := json.Unmarshal([]byte(stdout), &tb); err != nil || code != 0 || tb.Summary.New != 1 || tb.Servers[0].Route != "new" {
-		t.Errorf("eval -json: exit %d, %+v, %v\n%s", code, tb, err, stdout)
-	}
-	if code, _, stderr := runCLI(t, "flags", "eval", good, "-server", "host=h"); code != 1 || !strings.Contains(stderr, "no id") {
-		t.Errorf("bad -server: %d %s", code, stderr)
+		t.Errorf("eval --json: exit %d, %+v, %v\n%s", code, tb, err, stdout)
 	}
 }
 
@@ -218,7 +223,7 @@ func TestFlagsDiff(t *testing.T) {
 	old := writeTemp(t, "old.json", allowList)
 	next := writeTemp(t, "new.json", strings.Replace(allowList, `["web-1"]`, `["web-2"]`, 1))
 	broken := writeTemp(t, "broken.json", strings.Replace(allowList, `"defaultVariant": "off"`, `"defaultVariant": "of"`, 1))
-	code, stdout, stderr := runCLI(t, "flags", "diff", old, next, "-server", "id=web-1,host=h1", "-server", "id=web-2,host=h2", "-server", "id=db-1,host=h3")
+	code, stdout, stderr := runCLI(t, "flags", "diff", old, next, "--server", "id=web-1,host=h1", "--server", "id=web-2,host=h2", "--server", "id=db-1,host=h3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -228,7 +233,7 @@ func TestFlagsDiff(t *testing.T) {
 			t.Errorf("diff output lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, _ = runCLI(t, "flags", "diff", old, broken, "-server", "id=web-1,host=h1")
+	code, stdout, _ = runCLI(t, "flags", "diff", old, broken, "--server", "id=web-1,host=h1")
 	if code != 1 || !strings.Contains(stdout, "broken.json would be refused; the previous flags would stay") ||
 		!strings.Contains(stdout, `defaultVariant "of" is not a variant`) {
 		t.Errorf("diff with a refused file: %d\n%s", code, stdout)
@@ -337,4 +342,23 @@ func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp) string {
 	}
 	t.Fatalf("output never matched %s:\n%s", re, buf.String())
 	return ""
+}
+
+// TestExecSSHFailureExits255: a command that could not run exits 255, as
+// ssh does; an unknown key names the configured targets.
+func TestExecSSHFailureExits255(t *testing.T) {
+	cfg := writeTemp(t, "c.yaml", "pool:\n  max_retries: -1\n  dial_timeout: 2s\ntargets:\n  db:\n    host: 127.0.0.1\n    port: 1\n  web:\n    host: 127.0.0.1\n    port: 1\n")
+	code, _, stderr := runCLI(t, "exec", "db", "--config", cfg, "--", "true")
+	if code != 255 || !strings.Contains(stderr, "sshpool exec: ") {
+		t.Errorf("refused connection: exit %d, stderr %q; want 255", code, stderr)
+	}
+	// .onion names never reach DNS (RFC 7686): a lookup fails at once.
+	code, _, stderr = runCLI(t, "exec", "--config", cfg, "web-canary.onion", "--", "true")
+	if code != 255 || !strings.Contains(stderr, `"web-canary.onion" is not a configured target (targets: db, web) and does not resolve`) {
+		t.Errorf("unknown key: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "exec", "demo", "--", "sleep 0.01; exit 3")
+	if code == 0 {
+		t.Errorf("shell syntax on the embedded server: exit 0, stderr %q", stderr)
+	}
 }
