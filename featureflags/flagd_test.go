@@ -115,6 +115,7 @@ func TestFlagdSemantics(t *testing.T) {
 		{"empty targeting", "empty-targeting-flag", nil, int64(3), result{int64(1), stat, "false", ""}},
 		{"number result names a variant", "number-result-flag", attr("half", true), "x", result{"two and a half", match, "2.5", ""}},
 		{"number result 1", "number-result-flag", attr("half", false), "x", result{"one", match, "1", ""}},
+		{"literal targeting", "literal-targeting-flag", nil, "x", result{"B", match, "b", ""}},
 
 		// The router's flags, in the same document, keep working.
 		{"kill switch", "kill-switch", nil, true, result{false, stat, "off", ""}},

@@ -112,7 +112,8 @@ func TestRuleMistakesLoad(t *testing.T) {
 	}{
 		{"unknown top-level key", "f.json", `{"flags": {}, "flag": {}}`, featureflags.Advice, `unknown top-level key "flag" (did you mean "flags"?)`},
 		{"unknown flag key", "f.json", flagJSON(`{` + boolVariants + `, "targetting": {}}`), featureflags.Advice, `unknown key "targetting" (did you mean "targeting"?)`},
-		{"targeting not object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "on"}`), featureflags.RuleError, `targeting is "on", not a rule object`},
+		{"targeting not object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "on"}`), featureflags.Advice, `targeting is "on", not a rule object`},
+		{"targeting literal not a variant", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "maybe"}`), featureflags.RuleError, `returns "maybe", which is not a variant`},
 		{"unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"frobnicate": [1]}}`), featureflags.RuleError, `unknown operator "frobnicate"`},
 		{"nested unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"nope": []}, "on", "off"]}}`), featureflags.RuleError, "unknown operator"},
 		{"two operators", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [true, "on", "off"], "==": [1, 1]}}`), featureflags.RuleError, "exactly one operator"},

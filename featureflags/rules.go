@@ -63,7 +63,7 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 	}
 	c := &ruleCheck{ps: ps, flag: f, evaluators: evaluators}
 	if _, ok := v.(map[string]any); !ok {
-		c.ruleError(path, fmt.Sprintf("evaluates it as a value: every evaluation yields %s", describe(v)),
+		c.ps.add(Advice, f.key, path, fmt.Sprintf("evaluates it as a value: every evaluation yields %s", describe(v)),
 			"targeting is %s, not a rule object", describe(v))
 	}
 	c.rule(v, path, 0)
