@@ -2,7 +2,6 @@ package routes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -119,6 +118,3 @@ func dash(s string) string {
 	}
 	return s
 }
-
-// ErrNoServers is returned when there is nothing to route.
-var ErrNoServers = errors.New("routes: no servers")
