@@ -158,7 +158,9 @@ func (f *flag) evaluationData(flatCtx openfeature.FlattenedContext, now func() t
 			data[k] = c
 		}
 	}
-	data[flagdKey] = f.flagd
+	if f.flagd != nil {
+		data[flagdKey] = f.flagd
+	}
 	if f.needsTime {
 		data[flagdKey] = map[string]any{
 			flagdFlagKey:      f.key,

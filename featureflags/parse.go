@@ -152,7 +152,7 @@ func buildFlagSet(root map[string]any, ps *problems) *flagSet {
 
 // parseMetadata reads a metadata object: string keys, scalar values (whole
 // numbers become int64 for FlagMetadata.GetInt, others float64). A value of
-// another type is ignored, with advice.
+// another type is ignored, with advice. The decoded map is reused.
 func parseMetadata(v any, flagKey string, path []string, ps *problems) openfeature.FlagMetadata {
 	if v == nil {
 		return nil
@@ -162,19 +162,18 @@ func parseMetadata(v any, flagKey string, path []string, ps *problems) openfeatu
 		ps.add(Structural, flagKey, path, "", "metadata must be an object")
 		return nil
 	}
-	md := make(openfeature.FlagMetadata, len(m))
 	for _, k := range sortedKeys(m) {
 		switch t := m[k].(type) {
 		case bool, string:
-			md[k] = t
 		case float64:
-			md[k] = metadataNumber(t)
+			m[k] = metadataNumber(t)
 		default:
 			ps.add(Advice, flagKey, append(path, k), "ignores the entry",
 				"metadata %s must be a boolean, string or number", quote(k))
+			delete(m, k)
 		}
 	}
-	return md
+	return openfeature.FlagMetadata(m)
 }
 
 // metadataNumber keeps whole numbers as int64 and the rest as float64.
@@ -351,10 +350,17 @@ func (f *flag) parseDefault(m map[string]any, path []string, ps *problems) {
 	f.defaultVariant, f.hasDefault = name, true
 }
 
-// mergeMetadata overlays flag metadata on set metadata; nil if both are empty.
+// mergeMetadata overlays flag metadata on set metadata; nil if both are
+// empty. When one is empty the other is returned as is (metadata is shared
+// and never modified), which saves a map per flag.
 func mergeMetadata(set, own openfeature.FlagMetadata) openfeature.FlagMetadata {
-	if len(set)+len(own) == 0 {
+	switch {
+	case len(set)+len(own) == 0:
 		return nil
+	case len(set) == 0:
+		return own
+	case len(own) == 0:
+		return set
 	}
 	out := make(openfeature.FlagMetadata, len(set)+len(own))
 	for k, v := range set {

@@ -3,7 +3,9 @@ package featureflags
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // evaluator is one entry of a document's $evaluators, analysed once.
@@ -70,7 +72,9 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 	c.results(v, path)
 	f.parseErr, f.ruleErrors, f.ruleIssue = c.parseErr, c.ruleErrors, c.firstError
 	f.targeting, f.hasTargeting = resolveRefs(v, evaluators), true
-	f.flagd = map[string]any{flagdFlagKey: f.key}
+	if mentionsFlagd(f.targeting) {
+		f.flagd = map[string]any{flagdFlagKey: f.key}
+	}
 	f.needsTime = mentionsTimestamp(f.targeting)
 	f.fractional = literalFractional(f.targeting)
 }
@@ -455,6 +459,26 @@ func resolveRefs(v any, evaluators map[string]*evaluator) any {
 		}
 	}
 	return v
+}
+
+// mentionsFlagd reports whether a rule may read "$flagd": it uses
+// fractional (whose default bucketing reads $flagd.flagKey) or names
+// "$flagd" anywhere. Other rules get no "$flagd" object, saving a map per
+// flag.
+func mentionsFlagd(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.Contains(t, flagdKey)
+	case []any:
+		return slices.ContainsFunc(t, mentionsFlagd)
+	case map[string]any:
+		for k, e := range t {
+			if k == opFractional || mentionsFlagd(k) || mentionsFlagd(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // literalFractional returns the arguments of a rule that is just
