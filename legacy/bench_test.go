@@ -19,7 +19,7 @@ import (
 //     atomics; the flags are evaluated again after a provider event).
 func BenchmarkRouterDecision(b *testing.B) {
 	f := &fakeFactory{}
-	lp := legacy.NewConnectionPool(f, legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+	lp := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
 	b.Cleanup(lp.Stop)
 	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	for _, pct := range []int{0, 50, 100} {
@@ -66,7 +66,7 @@ func BenchmarkRouterDecisionFileProvider(b *testing.B) {
 	flags := startFileFlags(b, path)
 	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	for _, cache := range []time.Duration{0, time.Minute} {
-		r := legacy.NewRouter(fakeProvider{}, fakeProvider{}, flags.Client(), legacy.WithDecisionCache(cache))
+		r := legacy.NewRouter(fakeProvider(b), fakeProvider(b), flags.Client(), legacy.WithDecisionCache(cache))
 		b.Cleanup(func() { r.Close() })
 		conn, err := r.GetOrCreateConnection(s, false)
 		if err != nil {

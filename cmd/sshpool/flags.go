@@ -130,6 +130,6 @@ func printDetails(w io.Writer, key string, d openfeature.BooleanEvaluationDetail
 // noProvider stands in for both pools: eval only decides, never connects.
 type noProvider struct{}
 
-func (noProvider) GetOrCreateConnection(*legacy.Server, bool) (legacy.Connection, error) {
+func (noProvider) GetOrCreateConnection(*legacy.Server, bool) (*legacy.PooledConnection, error) {
 	return nil, errors.New("sshpool flags eval: no connections")
 }
