@@ -355,8 +355,8 @@ func providers(t *testing.T, e *env) map[string]legacy.ConnectionProvider {
 	}
 }
 
-func adaptr(t testing.TB, e *env) *legacy.Adapter {
-	a, _ := e.adapter(t)
+func adaptr(t testing.TB, e *env, opts ...legacy.Option) *legacy.Adapter {
+	a, _ := e.adapter(t, opts...)
 	return a
 }
 

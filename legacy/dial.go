@@ -90,7 +90,12 @@ type dialer struct {
 	factory *sshconn.Factory
 }
 
+// newDialer returns a dialer logging host keys recorded on first use to
+// logger (slog.Default() when nil).
 func newDialer(logger *slog.Logger) *dialer {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	reg := sshconn.NewRegistry()
 	return &dialer{reg: reg, factory: sshconn.NewFactory(reg, sshconn.WithLogger(logger))}
 }

@@ -37,7 +37,8 @@ func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) err
 // env is one sshtest server with a client key file, a known_hosts file
 // that trusts it, and an sshconn factory over a registry.
 type env struct {
-	srv        *sshtest.Server // nil on real sshd
+	srv        *sshtest.Server  // nil on real sshd
+	sshd       *sshdtest.Server // nil on sshtest
 	host       string
 	port       int
 	rootUser   string
@@ -69,7 +70,7 @@ func newEnv(t testing.TB, opts ...sshtest.Option) *env {
 func newSSHDEnv(t testing.TB) *env {
 	t.Helper()
 	srv := sshdtest.Start(t)
-	e := &env{host: srv.Host(), port: srv.Port(), rootUser: srv.User(), appUser: srv.User(),
+	e := &env{sshd: srv, host: srv.Host(), port: srv.Port(), rootUser: srv.User(), appUser: srv.User(),
 		dir: t.TempDir(), keyFile: srv.ClientKeyPath(), knownHosts: srv.KnownHostsPath()}
 	e.init()
 	return e

@@ -446,27 +446,33 @@ func (r *Router) RemoveConnection(key string) {
 	}
 }
 
-// Stop stops both pools (those that are Stoppers), each within its own
-// drain timeout: this is what the old API's Stop on the singleton does
-// while the router is installed.
+// Stop stops both pools (those that are Stoppers) together, each within
+// its own drain timeout: this is what the old API's Stop on the singleton
+// does while the router is installed.
 func (r *Router) Stop() {
-	for _, p := range r.providers {
-		if s, ok := p.(Stopper); ok {
-			s.Stop()
-		}
-	}
+	r.stopAll(func(s Stopper) error { s.Stop(); return nil })
 }
 
-// StopContext stops both pools (those that are Stoppers) with their drains
-// bounded by ctx, and returns their *DrainErrors joined.
+// StopContext stops both pools (those that are Stoppers) together, so
+// that both refuse new calls at once, with their drains bounded by ctx,
+// and returns their *DrainErrors joined.
 func (r *Router) StopContext(ctx context.Context) error {
-	var errs []error
-	for _, p := range r.providers {
+	return r.stopAll(func(s Stopper) error { return s.StopContext(ctx) })
+}
+
+// stopAll calls stop on every provider that is a Stopper, concurrently.
+func (r *Router) stopAll(stop func(Stopper) error) error {
+	var (
+		wg   sync.WaitGroup
+		errs [numRoutes]error
+	)
+	for i, p := range r.providers {
 		if s, ok := p.(Stopper); ok {
-			errs = append(errs, s.StopContext(ctx))
+			wg.Go(func() { errs[i] = stop(s) })
 		}
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	return errors.Join(errs[:]...)
 }
 
 // getDirect gets a connection from p without the singleton's redirect to
