@@ -80,3 +80,43 @@ func BenchmarkRouterDecisionFileProvider(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOldStyleCall is one old-style call through the router,
+// GetOrCreateConnection then ExecuteCommand, on fake clients (no network):
+// what the router adds per call. cache=off evaluates the flags once per
+// call (the connection's first command reuses GetOrCreateConnection's
+// decision); cache=on reuses the key's decision across calls.
+func BenchmarkOldStyleCall(b *testing.B) {
+	lp := legacy.NewConnectionPool(legacy.WithFactory(&fakeFactory{}), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+	b.Cleanup(lp.Stop)
+	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
+	client, _ := newFlags(b, flagSet(100, false))
+	for _, cache := range []time.Duration{0, time.Minute} {
+		r := legacy.NewRouter(lp, lp, client, legacy.WithDecisionCache(cache))
+		b.Cleanup(func() { r.Close() })
+		call := func() {
+			conn, err := r.GetOrCreateConnection(s, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.ExecuteCommand("true"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		name := "cache=" + map[bool]string{false: "off", true: "on"}[cache > 0]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				call()
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					call()
+				}
+			})
+		})
+	}
+}

@@ -4,6 +4,5 @@ import "context"
 
 // DecideConn takes the decision a command on c (a router connection) takes.
 func DecideConn(c *PooledConnection) Decision {
-	d, _ := c.b.(*routedConn).r.decideFor(context.Background(), c.b.(*routedConn))
-	return d
+	return c.b.(*routedConn).r.decideFor(context.Background(), c.b.(*routedConn), false)
 }

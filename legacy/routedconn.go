@@ -78,7 +78,7 @@ func (c *routedConn) run(ctx context.Context, op, cmd string, fn func(*PooledCon
 		return &CommandError{Op: op, Key: c.key, Cmd: cmd, Err: notStarted(ErrConnectionClosed)}
 	}
 	for attempt := 0; ; attempt++ {
-		d, _ := c.r.decideFor(ctx, c)
+		d := c.r.decideFor(ctx, c, false)
 		conn, _, err := c.conn(d.Route)
 		if err != nil {
 			var ce *CommandError
@@ -129,7 +129,7 @@ func (c *routedConn) isHealthy() bool {
 	if c.closed.Load() {
 		return false
 	}
-	d, _ := c.r.decideFor(context.Background(), c)
+	d := c.r.decideFor(context.Background(), c, false)
 	conn, _, err := c.conn(d.Route)
 	return err == nil && conn.IsHealthy()
 }

@@ -255,24 +255,30 @@ func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decisi
 // key's cached decision while no provider event has arrived and ttl has
 // not passed; without it, the decision GetOrCreateConnection took for c if
 // no provider event arrived since (one old-style call, one evaluation);
-// else a new evaluation. fresh is the new evaluation, nil on reuse.
-func (r *Router) decideFor(ctx context.Context, c *routedConn) (d Decision, fresh *cachedDecision) {
+// else a new evaluation. With handoff set (GetOrCreateConnection, no
+// cache), a new evaluation is also left on c for its first command.
+func (r *Router) decideFor(ctx context.Context, c *routedConn, handoff bool) Decision {
 	start := time.Now()
 	gen := r.gen.Load()
 	rk := r.routeKey(c.key)
 	ttl := time.Duration(r.cacheTTL.Load())
 	if ttl > 0 {
 		if cd := rk.cache.Load(); cd.validFor(c, gen, start, ttl) {
-			return r.finish(cd.d, start, &c.server, c.asRoot, rk), nil
+			return r.finish(cd.d, start, &c.server, c.asRoot, rk)
 		}
 	} else if h := c.handoff.Swap(nil); h.validFor(c, gen, start, handoffMaxAge) {
-		return r.finish(h.d, start, &c.server, c.asRoot, rk), nil
+		return r.finish(h.d, start, &c.server, c.asRoot, rk)
 	}
-	fresh = &cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: r.evaluate(ctx, c.ec)}
-	if ttl > 0 {
-		rk.cache.Store(fresh)
+	d := r.evaluate(ctx, c.ec)
+	if ttl > 0 || handoff {
+		cd := &cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d}
+		if ttl > 0 {
+			rk.cache.Store(cd)
+		} else {
+			c.handoff.Store(cd)
+		}
 	}
-	return r.finish(fresh.d, start, &c.server, c.asRoot, rk), fresh
+	return r.finish(d, start, &c.server, c.asRoot, rk)
 }
 
 // finish completes a decision: latency, counters, hook, route change.
@@ -362,10 +368,7 @@ func (r *Router) GetOrCreateConnection(server *Server, asRoot bool) (*PooledConn
 		return nil, err
 	}
 	pc, c := r.connFor(server, asRoot)
-	d, fresh := r.decideFor(context.Background(), c)
-	if fresh != nil && r.cacheTTL.Load() <= 0 {
-		c.handoff.Store(fresh)
-	}
+	d := r.decideFor(context.Background(), c, true)
 	conn, found, err := c.conn(d.Route)
 	if err != nil {
 		return nil, err
