@@ -62,14 +62,15 @@ type PoolSection struct {
 
 // LegacySection configures the legacy pool, and the deadlines of every
 // call through the old API, on both pools (legacy pool, adapter, router);
-// zero keeps the defaults (30 s health ticker, 15 min stale sweep, 5 min
+// zero keeps the defaults (30 s health ticker, stale sweep every 5 min, 5 min
 // command timeout, 30 s dial timeout).
 type LegacySection struct {
 	// HealthInterval is the legacy health ticker's period; zero means 30 s,
 	// negative disables it.
 	HealthInterval time.Duration `koanf:"health_interval"`
 	// StaleInterval and StaleMaxAge drive the stale sweep; zero means
-	// 15 min each, a negative interval disables the sweep.
+	// a sweep every 5 min of connections unused for 15 min, a negative
+	// interval disables the sweep.
 	StaleInterval time.Duration `koanf:"stale_interval"`
 	StaleMaxAge   time.Duration `koanf:"stale_max_age"`
 	// CommandTimeout bounds every old-API command, whichever pool serves it

@@ -38,7 +38,8 @@
 // # Three providers, one connection type
 //
 // ConnectionPool reproduces the old pool: one connection per (server,
-// user) under Key, a health ticker (30 s), a stale sweep (15 min). Adapter
+// user) under Key, a health ticker (30 s), a stale sweep (every 5 min, of
+// connections unused for 15 min). Adapter
 // serves the same API from the new pool: each command leases a client,
 // runs, and releases it. Router picks the legacy pool or the adapter for
 // every command from OpenFeature flags: "kill-switch" forces legacy;

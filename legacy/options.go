@@ -19,7 +19,7 @@ const (
 	// DefaultHealthCommand is the command a health check runs.
 	DefaultHealthCommand = "true"
 	// DefaultStaleInterval is how often the stale sweep runs.
-	DefaultStaleInterval = 15 * time.Minute
+	DefaultStaleInterval = 5 * time.Minute
 	// DefaultStaleAge is how long a connection may go unused before the
 	// stale sweep closes it (and ConnectionManager.CleanupConnections'
 	// age).
@@ -219,7 +219,7 @@ func WithHealthInterval(d time.Duration) Option {
 }
 
 // WithStaleSweep sets how often the stale sweep runs and how long a
-// connection may go unused before it closes it. Defaults 15 min and 15 min;
+// connection may go unused before it closes it. Defaults 5 min and 15 min;
 // a non-positive interval disables the sweep (CleanupStaleConnections still
 // works), a non-positive age keeps the default. Pool only.
 func WithStaleSweep(interval, maxAge time.Duration) Option {

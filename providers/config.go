@@ -40,7 +40,7 @@ type LegacyConfig struct {
 	// legacy.DefaultHealthInterval (30 s), negative disables it.
 	HealthInterval time.Duration
 	// StaleInterval and StaleMaxAge configure the stale sweep; zero means
-	// the legacy defaults (15 min, 15 min).
+	// the legacy defaults (every 5 min, 15 min unused).
 	StaleInterval, StaleMaxAge time.Duration
 	// CommandTimeout bounds every command of the old API, on both pools
 	// (legacy pool and adapter); zero means legacy.DefaultCommandTimeout
