@@ -59,6 +59,21 @@ func TestPoolHealthTickerStalledServer(t *testing.T) {
 // every provider, as the old manager reconnected in place.
 func TestPoolReconnectsInPlace(t *testing.T) {
 	e := newEnv(t)
+	reconnectsInPlace(t, e, e.srv.Restart)
+}
+
+// TestPoolReconnectsInPlaceSSHD is TestPoolReconnectsInPlace across a
+// restart of a real sshd (every process killed, started again with the
+// same keys).
+func TestPoolReconnectsInPlaceSSHD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sshd: skipped in -short mode")
+	}
+	e := newSSHDEnv(t)
+	reconnectsInPlace(t, e, e.sshd.Restart)
+}
+
+func reconnectsInPlace(t *testing.T, e *env, restart func() error) {
 	for name, p := range providers(t, e) {
 		if name == "adapter=minimal" {
 			continue // its test LeasePool hands out a client until Alive reports its death
@@ -68,7 +83,7 @@ func TestPoolReconnectsInPlace(t *testing.T) {
 			if _, err := c.ExecuteCommand("true"); err != nil {
 				t.Fatal(err)
 			}
-			must(t, e.srv.Restart())
+			must(t, restart())
 			for i := range 3 {
 				if out, err := c.ExecuteCommand("echo new"); err != nil || out != "new\n" {
 					t.Fatalf("command %d after the restart: %q, %v", i, out, err)
