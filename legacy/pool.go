@@ -251,6 +251,18 @@ func (p *ConnectionPool) dialFailed(key string, s *Server, err error) {
 	f.until = p.cfg.now().Add(jitter(backoff(p.cfg.backoff, p.cfg.backMax, f.failures)))
 }
 
+// forgetBackoffs drops the backoff state of keys whose backoff ended
+// before cutoff: a key nobody dials any more does not stay in the map.
+func (p *ConnectionPool) forgetBackoffs(cutoff time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, f := range p.backoff {
+		if f.until.Before(cutoff) {
+			delete(p.backoff, key)
+		}
+	}
+}
+
 func (p *ConnectionPool) dialSucceeded(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -341,6 +353,7 @@ func (p *ConnectionPool) CleanupStaleConnections(maxAge time.Duration) int {
 		}
 		return 0
 	}
+	p.forgetBackoffs(p.cfg.now().Add(-p.cfg.backMax))
 	removed := p.takeStale(p.cfg.now().Add(-maxAge))
 	for _, g := range removed {
 		if g != nil {
@@ -429,7 +442,7 @@ func (p *ConnectionPool) checkHealth() {
 			return
 		}
 		if c.usable() {
-			c.probe()
+			c.probe(p.ctx)
 		}
 	}
 }

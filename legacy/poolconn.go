@@ -63,25 +63,26 @@ func newPoolConn(p *ConnectionPool, key string, s *Server, asRoot bool) *poolCon
 	return c
 }
 
-// with is run with reconnection; it is the withFunc of this backend.
+// with runs fn for op on the current SSH connection, re-establishing it
+// first when it is not usable; it is the withFunc of this backend. It is
+// registered with the pool's drainer (refused once Stop began).
 func (c *poolConn) with(ctx context.Context, op string, fn func(context.Context, pool.SSHClient) error) error {
-	return c.run(ctx, op, true, fn)
-}
-
-// run runs fn for op on the current SSH connection, re-establishing it
-// first when reconnect is set and it is not usable. It is registered with
-// the pool's drainer (refused once Stop began), bounded by the timeout of
-// op and ctx, and retried as retryCommand says.
-func (c *poolConn) run(ctx context.Context, op string, reconnect bool, fn func(context.Context, pool.SSHClient) error) error {
 	if !c.p.drain.begin() {
 		return notStarted(ErrPoolStopped)
 	}
 	defer c.p.drain.end()
-	ctx, cancel := c.p.cfg.bound(ctx, op)
-	defer cancel()
 	if op != OpHealth {
 		c.touch()
 	}
+	return c.run(ctx, op, true, fn)
+}
+
+// run runs fn for op on the current SSH connection, re-establishing it
+// first when reconnect is set and it is not usable, bounded by the timeout
+// of op and ctx, and retried as retryCommand says.
+func (c *poolConn) run(ctx context.Context, op string, reconnect bool, fn func(context.Context, pool.SSHClient) error) error {
+	ctx, cancel := c.p.cfg.bound(ctx, op)
+	defer cancel()
 	return retryCommand(ctx, reconnectLimit, func() error {
 		g, err := c.acquire(ctx, reconnect)
 		if err != nil {
@@ -313,14 +314,16 @@ func (c *poolConn) testHealth() error {
 }
 
 // probe is the health ticker's check: on the current SSH connection only
-// (a dead one waits for the next command to be re-established).
-func (c *poolConn) probe() {
+// (a dead one waits for the next command to be re-established). It is the
+// pool's own work, not a caller's: Stop does not wait for it but cancels
+// it (ctx is the pool's).
+func (c *poolConn) probe(ctx context.Context) {
 	start := c.p.cfg.now()
-	err := c.run(context.Background(), OpHealth, false, func(ctx context.Context, cl pool.SSHClient) error {
+	err := c.run(ctx, OpHealth, false, func(ctx context.Context, cl pool.SSHClient) error {
 		_, err := cl.Run(ctx, c.p.cfg.healthCommand)
 		return err
 	})
-	if errors.Is(err, errNotConnected) || errors.Is(err, ErrPoolStopped) {
+	if errors.Is(err, errNotConnected) || ctx.Err() != nil {
 		return
 	}
 	if err != nil {
