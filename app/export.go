@@ -60,10 +60,10 @@ func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
 		Legacy: providers.LegacyConfig{
 			HealthInterval: c.Legacy.HealthInterval, StaleInterval: c.Legacy.StaleInterval,
 			StaleMaxAge: c.Legacy.StaleMaxAge, CommandTimeout: c.Legacy.CommandTimeout,
-			DialTimeout: c.Legacy.DialTimeout,
+			DialTimeout: c.Legacy.DialTimeout, DrainTimeout: c.Lifecycle.withDefaults().DrainTimeout,
 		},
 		Flags: providers.FlagsConfig{Path: c.Flags.File, KillSwitchEnv: ks,
-			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce},
+			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce, MaxBytes: c.Flags.MaxBytes},
 		Router:  providers.RouterConfig{DecisionCache: c.Router.DecisionCache, KeepIdleOnChange: c.Router.KeepIdleOnChange},
 		Targets: c.targets(),
 		Logger:  logger,

@@ -66,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) server(id string) *legacy.Server {
 	return &legacy.Server{ID: id, Host: f.srv.Host(), Port: f.srv.Port(), AppUsername: "app",
-		KeyPath: f.keyFile, KnownHostsPath: f.knownHosts}
+		ManualKeyPath: f.keyFile, KnownHostsPath: f.knownHosts}
 }
 
 func TestValidateApp(t *testing.T) {
@@ -158,6 +158,19 @@ func checkAdmin(t *testing.T, base string) {
 	code, body = get(t, base+"/debug/config")
 	if code != http.StatusOK || strings.Contains(body, "s3cret-pw") || !strings.Contains(body, app.Redacted) {
 		t.Errorf("/debug/config must redact secrets: %d %s", code, body)
+	}
+	var routes app.RoutesView
+	code, body = get(t, base+"/debug/routes")
+	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != http.StatusOK {
+		t.Fatalf("/debug/routes: %d %v\n%s", code, err, body)
+	}
+	if len(routes.Servers) != 1 || routes.Servers[0].Server != "web-1" || routes.Servers[0].Route != "new" ||
+		routes.Servers[0].Reason != "flag-on" || routes.Summary.New != 1 {
+		t.Errorf("/debug/routes servers: %s", body)
+	}
+	if d := routes.Flags.Document; d == nil || len(d.SHA256) != 64 || d.LoadedAt.IsZero() || !strings.HasSuffix(d.Origin, "flags.json") ||
+		!strings.HasPrefix(d.Version, "mtime ") || !strings.HasPrefix(routes.Flags.Source, "file ") || !routes.Flags.Health.Connected {
+		t.Errorf("/debug/routes flags: %s", body)
 	}
 	if code, _ := get(t, base+"/debug/pprof/"); code != http.StatusNotFound {
 		t.Errorf("/debug/pprof/ served with admin.pprof off: %d", code)

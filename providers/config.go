@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -43,16 +44,27 @@ type LegacyConfig struct {
 	// legacy.DefaultHealthInterval (30 s), negative disables it.
 	HealthInterval time.Duration
 	// StaleInterval and StaleMaxAge configure the stale sweep; zero means
-	// the legacy defaults (15 min, 15 min).
+	// the legacy defaults (every 5 min, 15 min unused).
 	StaleInterval, StaleMaxAge time.Duration
-	// CommandTimeout bounds one command; zero means the legacy default.
+	// CommandTimeout bounds every command of the old API, on both pools
+	// (legacy pool and adapter); zero means legacy.DefaultCommandTimeout
+	// (5 min).
 	CommandTimeout time.Duration
-	// DialTimeout bounds one dial; zero means the legacy default.
+	// DialTimeout bounds each dial of the legacy pool and each wait of the
+	// adapter for a lease (dial included); zero means
+	// legacy.DefaultDialTimeout (30 s).
 	DialTimeout time.Duration
+	// DrainTimeout bounds how long Stop lets old-API commands finish on
+	// either pool; zero means legacy.DefaultDrainTimeout (10 s).
+	DrainTimeout time.Duration
 }
 
 // FlagsConfig configures the flag provider.
 type FlagsConfig struct {
+	// Source, when not nil, is the flag source (for example an etcd key,
+	// built by the caller): the provider reads its documents instead of
+	// Path's, with the same options and guarantees. Default nil.
+	Source featureflags.Source
 	// Path is a flagd-format flag file (JSON or YAML). Empty means no file:
 	// an empty in-memory provider, so every call routes to legacy (counted
 	// as a fallback).
@@ -66,6 +78,9 @@ type FlagsConfig struct {
 	// Debounce is the quiet time before a changed file is reloaded; zero
 	// means featureflags.DefaultDebounce.
 	Debounce time.Duration
+	// MaxBytes caps the flag file's size in bytes; zero means
+	// featureflags.DefaultMaxDocumentBytes (4 MiB).
+	MaxBytes int64
 }
 
 // RouterConfig configures the migration router.

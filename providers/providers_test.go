@@ -44,7 +44,7 @@ func TestRegistrarRegistersServerTarget(t *testing.T) {
 	reg := sshconn.NewRegistry()
 	r := providers.NewRegistrar(reg)
 	s := &legacy.Server{ID: "1", Host: "10.0.0.5", Port: 2222, AppUsername: "app", RootUsername: "root",
-		KeyPath: "/k", KnownHostsPath: "/kh", PasswordRef: "PW_ENV"}
+		ManualKeyPath: "/k", KnownHostsPath: "/kh", PasswordRef: "PW_ENV"}
 	if err := r.RegisterServer("k", s, true); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +88,50 @@ func TestFlagProviderRejectsInvalidFile(t *testing.T) {
 	}
 }
 
+// staticSource is a flag source holding one document, as a store-backed
+// source (etcd) would deliver it.
+type staticSource struct{ doc string }
+
+func (s staticSource) Name() string { return "static" }
+func (s staticSource) Read(context.Context) (featureflags.Document, error) {
+	return featureflags.Document{Data: []byte(s.doc), Format: featureflags.FormatJSON, Origin: "static", Version: "rev 7"}, nil
+}
+func (staticSource) Start(context.Context, featureflags.Sink) error { return nil }
+func (staticSource) Stop(context.Context) error                     { return nil }
+
+// TestFlagProviderFromSource: a configured Source replaces the file, with
+// the same options (here the kill-switch variable and the size cap).
+func TestFlagProviderFromSource(t *testing.T) {
+	doc := `{"flags": {"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+	  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`
+	t.Setenv("SSHPOOL_TEST_KILL", "")
+	p, err := providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, Path: "/nonexistent",
+		KillSwitchEnv: "SSHPOOL_TEST_KILL"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.(*featureflags.Provider).Document(); d.Version != "rev 7" || d.Origin != "static" {
+		t.Errorf("document %+v", d)
+	}
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook(), providers.Observers{})
+	defer cleanup()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
+	if !f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the source's flags should route to the new pool")
+	}
+	t.Setenv("SSHPOOL_TEST_KILL", "true")
+	if f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the kill-switch variable should apply to a source too")
+	}
+	_, err = providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, MaxBytes: 10}, nil)
+	if !errors.Is(err, featureflags.ErrDocumentTooLarge) {
+		t.Errorf("size cap on a source: %v", err)
+	}
+}
+
 // TestInitializeMigrationRunsCommandsOnBothRoutes builds the graph with the
 // generated injector and runs a command through the router on each route.
 func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {
@@ -112,7 +156,7 @@ func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {
 	}
 	for id, want := range map[string]legacy.Route{"new-1": legacy.RouteNew, "old-1": legacy.RouteLegacy} {
 		s := &legacy.Server{ID: id, Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
-			KeyPath: keyFile, KnownHostsPath: knownHosts}
+			ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
 		if d := m.Router.Decide(context.Background(), s, false); d.Route != want {
 			t.Errorf("%s: route %v, want %v", id, d.Route, want)
 		}
@@ -155,7 +199,7 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closePool()
-	lp, stopLegacy, _ := providers.NewLegacyPool(factory, registrar, providers.LegacyConfig{})
+	lp, stopLegacy, _ := providers.NewLegacyPool(factory, registrar, providers.LegacyConfig{}, nil)
 	defer stopLegacy()
 	mem := memprovider.NewInMemoryProvider(routeFlags(true))
 	api := isolated.NewAPI()
@@ -163,11 +207,11 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Shutdown(context.Background())
-	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
+	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar, providers.LegacyConfig{}, nil), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
 	defer closeRouter()
 
 	s := &legacy.Server{ID: "web-1", Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
-		KeyPath: keyFile, KnownHostsPath: knownHosts}
+		ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
 	key := legacy.Key(s, false)
 	run := func(want legacy.Route) {
 		t.Helper()
