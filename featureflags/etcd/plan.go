@@ -135,7 +135,7 @@ func startStatic(ctx context.Context, origin string, doc []byte) (*featureflags.
 // staticSource is a Source holding one document, for Diff.
 type staticSource struct{ doc featureflags.Document }
 
-func (s staticSource) Name() string                                       { return s.doc.Origin }
+func (s staticSource) Name() string                                        { return s.doc.Origin }
 func (s staticSource) Read(context.Context) (featureflags.Document, error) { return s.doc, nil }
 func (staticSource) Start(context.Context, featureflags.Sink) error        { return nil }
 func (staticSource) Stop(context.Context) error                            { return nil }
