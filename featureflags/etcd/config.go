@@ -123,7 +123,9 @@ func (c *Config) checkEndpoints() error {
 		if err != nil {
 			return configError("Endpoints", "[%d] %q: %v", i, redactURL(ep), err)
 		}
-		schemes[scheme] = true
+		if scheme != "" { // host:port takes whatever TLS says
+			schemes[scheme] = true
+		}
 	}
 	switch {
 	case len(schemes) > 1:
