@@ -20,6 +20,7 @@ require (
 	github.com/diegoholiveira/jsonlogic/v3 v3.5.1 // indirect
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
+	github.com/google/wire v0.7.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
 	github.com/twmb/murmur3 v1.2.2 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.7.3 // indirect
