@@ -269,4 +269,3 @@ func TestEtcdRestartUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d calls failed", failed, calls)
 	}
 }
-
