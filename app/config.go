@@ -97,6 +97,11 @@ type FlagsSection struct {
 	// read and the flags stay as they are. Zero means 4 MiB
 	// (featureflags.DefaultMaxDocumentBytes).
 	MaxBytes int64 `koanf:"max_bytes"`
+	// Source is where the document comes from: "file" (default, File) or
+	// "etcd" (Etcd, one document for a fleet; see WithFlagSource).
+	Source string `koanf:"source"`
+	// Etcd configures the etcd source.
+	Etcd EtcdSection `koanf:"etcd"`
 }
 
 // RouterSection configures the migration router.
@@ -269,6 +274,9 @@ func (c Config) Validate() error {
 	}
 	if c.Flags.MaxBytes < 0 {
 		return fmt.Errorf("config: flags.max_bytes = %d, want >= 0 (0 means 4 MiB)", c.Flags.MaxBytes)
+	}
+	if err := c.Flags.validateSource(); err != nil {
+		return err
 	}
 	if err := c.Legacy.validate(); err != nil {
 		return err

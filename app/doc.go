@@ -18,5 +18,7 @@
 // reverse with the pool drained within the drain timeout. Optional inputs
 // from the graph: a *slog.Logger, a providers.Observers (tracing hooks,
 // such as module otelsshpool's), a prometheus.Registerer and Gatherer.
-// Constructors do no I/O beyond reading the flag file; hooks do the rest.
+// Constructors do no I/O beyond reading the flag document (the file, or the
+// source registered with WithFlagSource for flags.source: etcd); hooks do
+// the rest.
 package app

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/structs"
@@ -17,7 +18,7 @@ import (
 const Redacted = "<redacted>"
 
 // Redact returns c with every secret replaced by Redacted (targets'
-// passwords). Maps are copied; c is not modified.
+// passwords, the etcd password). Maps are copied; c is not modified.
 func (c Config) Redact() Config {
 	c.Targets = maps.Clone(c.Targets)
 	for k, t := range c.Targets {
@@ -26,6 +27,10 @@ func (c Config) Redact() Config {
 		}
 		c.Targets[k] = t
 	}
+	if c.Flags.Etcd.Password != "" {
+		c.Flags.Etcd.Password = Redacted
+	}
+	c.Flags.Etcd.Endpoints = slices.Clone(c.Flags.Etcd.Endpoints)
 	return c
 }
 

@@ -32,6 +32,8 @@ import (
 // WithConfig supplies one inside the module instead, and WithLoader loads
 // one with LoadWith when the module is constructed; both keep it private
 // to the module.
+// The flag document comes from flags.file, or from a source the program
+// registers with WithFlagSource (flags.source: etcd).
 //
 // The module calls the Wire injector (sshpool.InitializeMigration) and
 // registers lifecycle hooks, started in this order and stopped in reverse:
@@ -71,7 +73,7 @@ func Module(opts ...Option) fx.Option {
 		opt(&o)
 	}
 	options := []fx.Option{
-		fx.Provide(newMigration, migrationPool, migrationRouter, newCollector, newAdmin),
+		fx.Provide(o.newMigration, migrationPool, migrationRouter, newCollector, newAdmin),
 		fx.Invoke(registerHooks),
 	}
 	switch {
@@ -88,8 +90,9 @@ func Module(opts ...Option) fx.Option {
 type Option func(*moduleOptions)
 
 type moduleOptions struct {
-	config *Config
-	loader *LoadOptions
+	config      *Config
+	loader      *LoadOptions
+	flagSources map[string]FlagSourceFunc // by flags.source; see WithFlagSource
 }
 
 // WithConfig makes the module use cfg instead of a Config from the graph.
@@ -137,9 +140,12 @@ func (l loggerIn) get() *slog.Logger {
 // hook (OnStop only): fx.Provide of a (T, func(), error) constructor would
 // drop the cleanup, and a hook appended later would not run if an earlier
 // OnStart failed.
-func newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration, error) {
+func (o moduleOptions) newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration, error) {
 	pc, err := cfg.Providers(l.Logger)
 	if err != nil {
+		return nil, err
+	}
+	if pc.Flags.Source, err = o.flagSource(cfg.Flags, l.get()); err != nil {
 		return nil, err
 	}
 	pc.Observers = l.Observers
