@@ -221,3 +221,19 @@ func TestHostileLabelValues(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// TestFlagSourceConnected: the gauge follows the source's health, so an
+// alert can tell instances whose flags cannot change (etcd lost).
+func TestFlagSourceConnected(t *testing.T) {
+	for _, connected := range []bool{true, false} {
+		c := metrics.NewCollector(metrics.Sources{FlagProvider: providerSrc{
+			Health: featureflags.SourceHealth{Connected: connected, Detail: "etcd: unreachable"}}})
+		want := 0.0
+		if connected {
+			want = 1
+		}
+		if got := value(t, gather(t, c)["sshpool_flag_source_connected"], nil); got != want {
+			t.Errorf("connected=%v: gauge %v", connected, got)
+		}
+	}
+}

@@ -13,7 +13,7 @@ type descs struct {
 	replacements, circuitOpens, warmupFailures, leaks, misuse        *prometheus.Desc
 	decisions, fallbacks, routeChanges, drained                      *prometheus.Desc
 	evaluations, evaluationErrors, ruleErrors, reloads, reloadErrors *prometheus.Desc
-	flags                                                            *prometheus.Desc
+	flags, sourceConnected                                           *prometheus.Desc
 }
 
 // newDescs builds every descriptor with the given constant labels.
@@ -59,5 +59,6 @@ func newDescs(constLabels prometheus.Labels) descs {
 	d.reloads = desc("flag_reloads_total", "Flag file reloads that replaced the flags.")
 	d.reloadErrors = desc("flag_reload_errors_total", "Flag file reloads refused: unreadable or invalid file.")
 	d.flags = desc("flags", "Flags in force.")
+	d.sourceConnected = desc("flag_source_connected", "1 while the flag source follows its document, 0 while changes cannot arrive (the flags in force are kept).")
 	return d
 }

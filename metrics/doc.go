@@ -57,6 +57,7 @@
 //	sshpool_flag_reloads_total                 counter: flag file reloads that replaced the flags
 //	sshpool_flag_reload_errors_total           counter: flag file reloads refused (unreadable or invalid file)
 //	sshpool_flags                              gauge: flags in force
+//	sshpool_flag_source_connected              gauge: 1 while flag changes arrive, 0 while the source (etcd) is lost
 //
 // The histograms share the buckets of pool.LatencyBuckets (100 µs to 60 s,
 // 1-2.5-5 per decade); their documentation says why.

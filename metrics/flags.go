@@ -62,6 +62,11 @@ func (c *Collector) collectProvider(ch chan<- prometheus.Metric, s featureflags.
 	counter(ch, c.d.reloads, s.Reloads)
 	counter(ch, c.d.reloadErrors, s.ReloadErrors)
 	gauge(ch, c.d.flags, int64(s.Flags))
+	connected := int64(0)
+	if s.Health.Connected {
+		connected = 1
+	}
+	gauge(ch, c.d.sourceConnected, connected)
 }
 
 // labelValue returns s with every run of bytes that is not valid UTF-8
