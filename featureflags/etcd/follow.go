@@ -203,10 +203,13 @@ func (f *follower) offer(snap *snapshot) {
 		}
 		return
 	}
-	f.src.mu.Lock()
-	f.src.served, f.src.placeholder = true, false
-	f.src.mu.Unlock()
-	if err := f.sink.Update(snap.doc); err == nil && !snap.cached && snap.modRev != f.cachedRev {
+	err := f.sink.Update(snap.doc)
+	if err == nil {
+		f.src.mu.Lock()
+		f.src.served, f.src.placeholder, f.src.lastDoc = true, false, snap.doc
+		f.src.mu.Unlock()
+	}
+	if err == nil && !snap.cached && snap.modRev != f.cachedRev {
 		f.writeCache(snap)
 	}
 }

@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -23,9 +24,10 @@ type Source struct {
 	// mu guards latest, served and placeholder. Never held across I/O or
 	// a Sink call.
 	mu          sync.Mutex
-	latest      *snapshot // the most recent state observed; nil before the first
-	served      bool      // Read has returned a document
-	placeholder bool      // the document Read returned last is a placeholder
+	latest      *snapshot             // the most recent state observed; nil before the first
+	served      bool                  // Read has returned a document
+	placeholder bool                  // the document Read returned last is a placeholder
+	lastDoc     featureflags.Document // the document last returned or delivered
 
 	// lifeMu guards client, cancel and done, and serialises Start and
 	// Stop. Lock order: lifeMu before mu.
@@ -64,8 +66,12 @@ func (s *Source) Key() string { return s.cfg.Key }
 // when etcd cannot be reached, the first Read returns the cache file's
 // document if there is a valid one for this key, else a placeholder with
 // no flags (every call then routes to the legacy pool); when the key holds
-// no document it returns that placeholder too. Later, both are errors
-// (ErrUnreachable, ErrNoDocument) and the provider keeps its flags.
+// no document it returns that placeholder too. Later, a key with no
+// document is an error (ErrNoDocument: the provider keeps its flags);
+// etcd out of reach is an error only while the source is not started:
+// started, the source reports it as its health (not connected) and Read
+// returns the document last served, so a lost etcd makes the provider
+// stale, not failed.
 func (s *Source) Read(ctx context.Context) (featureflags.Document, error) {
 	cli, release, err := s.readClient(ctx)
 	var snap *snapshot
@@ -74,9 +80,16 @@ func (s *Source) Read(ctx context.Context) (featureflags.Document, error) {
 		release()
 	}
 	if err != nil {
-		return s.readFailed(err)
+		return s.readFailed(err, s.started())
 	}
 	return s.serve(s.advance(snap))
+}
+
+// started reports whether the follower runs.
+func (s *Source) started() bool {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	return s.done != nil
 }
 
 // readClient returns the follower's client while started, else a client of
@@ -130,23 +143,30 @@ func (s *Source) serve(snap *snapshot) (featureflags.Document, error) {
 	defer s.mu.Unlock()
 	switch {
 	case snap.present:
-		s.served, s.placeholder = true, false
+		s.served, s.placeholder, s.lastDoc = true, false, snap.doc
 		return snap.doc, nil
 	case !s.served || s.placeholder:
 		s.served, s.placeholder = true, true
 		s.log.Warn("etcd: no flag document under the key: every call routes to the legacy pool until one is published",
 			"key", s.cfg.Key)
-		return s.placeholderDoc("no document"), nil
+		s.lastDoc = s.placeholderDoc("no document")
+		return s.lastDoc, nil
 	}
 	return featureflags.Document{}, fmt.Errorf("%w %s (at revision %d)", ErrNoDocument, s.cfg.Key, snap.observed)
 }
 
-// readFailed handles a failed read: an error once a document was served,
-// else the cache's document or the placeholder.
-func (s *Source) readFailed(err error) (featureflags.Document, error) {
+// readFailed handles a failed read. Before any document was served it
+// returns the cache's document or the placeholder. After, losing etcd while
+// started is not a read failure but a state the follower reports as the
+// source's health: the document last served stands. Anything else is an
+// error (the provider keeps its flags and reports it).
+func (s *Source) readFailed(err error, started bool) (featureflags.Document, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.served {
+		if started && errors.Is(err, ErrUnreachable) {
+			return s.lastDoc, nil
+		}
 		return featureflags.Document{}, err
 	}
 	s.served = true
@@ -156,6 +176,7 @@ func (s *Source) readFailed(err error) (featureflags.Document, error) {
 		if snap.newer(s.latest) {
 			s.latest = snap
 		}
+		s.lastDoc = snap.doc
 		return snap.doc, nil
 	} else if s.cfg.CacheFile != "" {
 		s.log.Warn("etcd: cache file not used", "cache", s.cfg.CacheFile, "error", cerr)
@@ -163,7 +184,8 @@ func (s *Source) readFailed(err error) (featureflags.Document, error) {
 	s.placeholder = true
 	s.log.Warn("etcd: unreachable at start and no cached document: every call routes to the legacy pool until etcd answers",
 		"key", s.cfg.Key, "error", err)
-	return s.placeholderDoc("unreachable at start, no cache"), nil
+	s.lastDoc = s.placeholderDoc("unreachable at start, no cache")
+	return s.lastDoc, nil
 }
 
 // Start connects (in the background: etcd may be down) and follows the key

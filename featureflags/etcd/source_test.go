@@ -207,6 +207,10 @@ func TestStartWhileDown(t *testing.T) {
 	}
 	for i, in := range []*instance{cached, plain, first} {
 		eventually(t, hang, fmt.Sprintf("instance %d not reported disconnected", i), func() bool { return !in.provider.Stats().Health.Connected })
+		// Lost etcd is a stale source, not a provider in error: /readyz stays ready.
+		if st := in.flags.Client().State(); st == openfeature.ErrorState || st == openfeature.NotReadyState {
+			t.Errorf("instance %d: provider state %s while etcd is down", i, st)
+		}
 	}
 
 	if err := srv.Restart(); err != nil {
