@@ -2,9 +2,15 @@
 //
 // LoadConfig (koanf) reads defaults, a YAML or JSON file and SSHPOOL_
 // environment variables into a Config, strictly (unknown keys are errors)
-// and validated (errors name the field); Export renders it as YAML without
-// secrets; ConfigStore reloads it atomically and can apply the pool section
-// to a live pool.
+// and validated. Every problem of a load comes back in one *ConfigError,
+// each naming the config key, the value (secrets redacted) and where it came
+// from: "c.yaml:3: pool.max_connections = -1, want 1..1048576" or
+// "env SSHPOOL_POOL__MAX_CONECTIONS: ... unknown key". An SSHPOOL_ variable
+// that addresses no existing key is an error naming it; one without "__"
+// cannot address any key (Kubernetes service links define SSHPOOL_PORT for a
+// Service named sshpool) and is ignored with a warning (LoadOptions.Warn).
+// Export renders a Config as YAML without secrets; ConfigStore reloads it
+// atomically and can apply the pool section to a live pool.
 //
 // Module(cfg) builds the component graph with the Wire injector
 // (sshpool.InitializeMigration) and turns it into an fx lifecycle: flags

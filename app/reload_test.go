@@ -18,7 +18,7 @@ func TestConfigStoreBadReloadKeepsOldConfig(t *testing.T) {
 	}
 	s := app.NewConfigStore(c, opts)
 	os.WriteFile(path, []byte("pool:\n  max_connections: -5\n"), 0o600)
-	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "c.yaml:2: pool.max_connections = -5") {
 		t.Fatalf("bad reload: %v", err)
 	}
 	if s.Current().Pool.MaxConnections != 10 {

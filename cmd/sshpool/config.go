@@ -45,7 +45,7 @@ func newConfigValidateCmd(preset *string) *cobra.Command {
 		Short: "Check a config file (with the SSHPOOL_ environment) and report every problem",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if _, err := loadFile(a[0], *preset); err != nil {
+			if _, err := loadFile(a[0], *preset, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", a[0])
@@ -60,7 +60,7 @@ func newConfigExportCmd(preset *string) *cobra.Command {
 		Short: "Print the effective configuration (defaults, file, environment) as YAML, secrets redacted",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := loadFile(a[0], *preset)
+			c, err := loadFile(a[0], *preset, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -69,8 +69,13 @@ func newConfigExportCmd(preset *string) *cobra.Command {
 	}
 }
 
-func loadFile(path, preset string) (app.Config, error) {
-	return app.LoadWith(app.LoadOptions{Path: path, Env: os.Environ(), Preset: preset})
+func loadFile(path, preset string, stderr io.Writer) (app.Config, error) {
+	return app.LoadWith(app.LoadOptions{Path: path, Env: os.Environ(), Preset: preset, Warn: warnTo(stderr)})
+}
+
+// warnTo prints configuration warnings on w.
+func warnTo(w io.Writer) func(string) {
+	return func(msg string) { fmt.Fprintf(w, "warning: %s\n", msg) }
 }
 
 func printYAML(w io.Writer, c app.Config) error {

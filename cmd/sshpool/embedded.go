@@ -86,7 +86,7 @@ func targetKeys(cfg app.Config) []string {
 // open builds a pool with the Wire injector for key, starting the embedded
 // server when asked. close releases everything.
 func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, app.Config, func(), error) {
-	cfg, err := app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ()})
+	cfg, err := app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ(), Warn: warnTo(stderr)})
 	if err != nil {
 		return nil, cfg, nil, err
 	}
