@@ -19,12 +19,14 @@ import (
 //	/metrics      Prometheus text exposition; ?format=json for JSON
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
-//	/debug/config the configuration as YAML, secrets redacted
+//	/debug/config the configuration in force as YAML, secrets redacted (with
+//	              a ConfigStore, what it holds after each reload)
 //
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
 type Admin struct {
-	cfg Config
-	m   *providers.Migration
+	cfg   Config
+	store *ConfigStore // nil: cfg is in force for the process's life
+	m     *providers.Migration
 	srv *http.Server
 	wg  sync.WaitGroup
 
@@ -33,10 +35,22 @@ type Admin struct {
 	ln net.Listener
 }
 
+// AdminOption configures NewAdmin.
+type AdminOption func(*Admin)
+
+// WithConfigStore makes the admin server report the configuration s holds
+// (what is in force after each reload) instead of the one it started with.
+func WithConfigStore(s *ConfigStore) AdminOption {
+	return func(a *Admin) { a.store = s }
+}
+
 // NewAdmin returns the admin server of m, listening on cfg.Admin.Addr once
 // started.
-func NewAdmin(cfg Config, m *providers.Migration) *Admin {
+func NewAdmin(cfg Config, m *providers.Migration, opts ...AdminOption) *Admin {
 	a := &Admin{cfg: cfg, m: m}
+	for _, o := range opts {
+		o(a)
+	}
 	a.srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	return a
 }
@@ -112,8 +126,16 @@ func (a *Admin) debugPool(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// config returns the configuration in force.
+func (a *Admin) config() Config {
+	if a.store != nil {
+		return a.store.Current()
+	}
+	return a.cfg
+}
+
 func (a *Admin) debugConfig(w http.ResponseWriter, _ *http.Request) {
-	b, err := Export(a.cfg)
+	b, err := Export(a.config())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

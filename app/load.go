@@ -30,6 +30,10 @@ type LoadOptions struct {
 	// Warn receives warnings that do not stop the load (an SSHPOOL_
 	// variable that sets nothing); nil drops them.
 	Warn func(msg string)
+	// Adjust, when set, changes the decoded config before it is validated,
+	// on every load (a ConfigStore's reloads too): command-line overrides
+	// such as an admin address or an extra target.
+	Adjust func(*Config)
 }
 
 // LoadConfig loads the configuration: defaults, then the file at path (if
@@ -69,6 +73,9 @@ func LoadWith(o LoadOptions) (Config, error) {
 	}
 	ignored := loadEnv(k, o.Env, src)
 	c, cerr := decode(k)
+	if o.Adjust != nil {
+		o.Adjust(&c)
+	}
 	cerr.addValidation(c.problems())
 	cerr.locate(k, src)
 	if err := cerr.orNil(); err != nil {

@@ -99,7 +99,18 @@ func newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration
 
 func migrationPool(m *providers.Migration) pool.Pool        { return m.Pool }
 func migrationRouter(m *providers.Migration) *legacy.Router { return m.Router }
-func newAdmin(cfg Config, m *providers.Migration) *Admin    { return NewAdmin(cfg, m) }
+// adminIn is newAdmin's input: a *ConfigStore in the graph (serve supplies
+// one) makes /debug/config follow reloads.
+type adminIn struct {
+	fx.In
+	Cfg   Config
+	M     *providers.Migration
+	Store *ConfigStore `optional:"true"`
+}
+
+func newAdmin(in adminIn) *Admin {
+	return NewAdmin(in.Cfg, in.M, WithConfigStore(in.Store))
+}
 
 func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, l loggerIn) {
 	log := l.get()

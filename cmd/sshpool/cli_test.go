@@ -199,26 +199,72 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// TestServeReloadOnSIGHUP applies a changed pool section on SIGHUP and
-// keeps the configuration when the file turns invalid.
+// TestServeReloadOnSIGHUP applies a changed pool section on SIGHUP, logs
+// the result through slog on stderr (never stdout), shows it on
+// /debug/config, and keeps the configuration when the file turns invalid.
 func TestServeReloadOnSIGHUP(t *testing.T) {
 	path := writeTemp(t, "c.yaml", "pool:\n  max_connections: 10\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-config", path}, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "--config", path}, &stdout, &stderr) }()
+	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
-	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
+	if got := httpGet(t, admin+"/debug/config"); !strings.Contains(got, "max_connections: 10\n") {
+		t.Fatalf("/debug/config before reload:\n%s", got)
+	}
+	os.WriteFile(path, []byte("pool:\n  max_connections: 33\nadmin:\n  addr: 127.0.0.1:1\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitFor(t, &stdout, regexp.MustCompile(`reloaded: pool.max_connections=33`))
+	waitFor(t, &stderr, regexp.MustCompile(`level=INFO msg="config reloaded" applied=\[pool.max_connections\] pool.max_connections=33 pending_restart=\[admin.addr\]`))
+	// /debug/config shows what is in force: the new pool section, the
+	// admin address it started with.
+	got := httpGet(t, admin+"/debug/config")
+	if !strings.Contains(got, "max_connections: 33\n") || strings.Contains(got, "127.0.0.1:1\n") {
+		t.Errorf("/debug/config after reload:\n%s", got)
+	}
 	os.WriteFile(path, []byte("pool:\n  max_connections: nope\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitFor(t, &stdout, regexp.MustCompile(`(?s)reload rejected, configuration unchanged: .*max_connections`))
+	waitFor(t, &stderr, regexp.MustCompile(`level=WARN msg="config reload rejected; configuration unchanged" err="config: \S+c.yaml:2: pool.max_connections = \\"nope\\", want an integer"`))
+	if got := httpGet(t, admin+"/debug/config"); !strings.Contains(got, "max_connections: 33\n") {
+		t.Errorf("/debug/config after a rejected reload:\n%s", got)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d, stderr %s", code, stderr.String())
 	}
+	if strings.Contains(stdout.String(), "config reload") {
+		t.Errorf("reload results on stdout:\n%s", stdout.String())
+	}
+}
+
+// TestServeStartupErrorIsTheCause: a start-up failure reports its cause,
+// once; fx's chain of Go functions only with -v.
+func TestServeStartupErrorIsTheCause(t *testing.T) {
+	path := writeTemp(t, "c.yaml", "flags:\n  file: /nonexistent/flags.json\n")
+	code, stdout, stderr := runCLI(t, "serve", "--config", path)
+	if code != 1 || !strings.HasPrefix(stderr, "sshpool serve: start: featureflags: ") ||
+		strings.Contains(stderr, "registerHooks") || strings.Contains(stderr, ".go:") || strings.Count(stderr, "no such file") != 1 {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout, "serving") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	code, _, stderr = runCLI(t, "serve", "--config", path, "-v")
+	if code != 1 || !strings.Contains(stderr, "registerHooks") {
+		t.Errorf("-v: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 func TestServeAdminAddressInUse(t *testing.T) {

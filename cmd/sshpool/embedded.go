@@ -47,6 +47,7 @@ func startEmbedded() (*embedded, error) {
 
 func (e *embedded) keyFile() string    { return filepath.Join(e.dir, "id_ed25519") }
 func (e *embedded) knownHosts() string { return filepath.Join(e.dir, "known_hosts") }
+func (e *embedded) flagsFile() string  { return filepath.Join(e.dir, "flags.json") }
 
 // target is the embedded server as a config target, with strict host key
 // checking.

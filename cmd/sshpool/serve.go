@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/dig"
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/legacy"
@@ -61,72 +62,90 @@ reloads the pool section of the config file.`,
 
 // runServe runs the fx application until ctx ends (SIGINT or SIGTERM).
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
-	cfg, err := app.LoadWith(app.LoadOptions{Path: o.configPath, Env: os.Environ()})
-	if err != nil {
-		return err
-	}
-	if o.adminAddr != "" {
-		cfg.Admin.Addr = o.adminAddr
-	}
-	if o.flagsPath != "" {
-		cfg.Flags.File = o.flagsPath
-	}
 	var emb *embedded
 	if o.embedded {
+		var err error
 		if emb, err = startEmbedded(); err != nil {
 			return err
 		}
 		defer emb.Close()
-		if err := useEmbedded(&cfg, emb, stdout); err != nil {
+		if err := os.WriteFile(emb.flagsFile(), []byte(demoFlags), 0o600); err != nil {
 			return err
 		}
 	}
-	store := app.NewConfigStore(cfg, app.LoadOptions{Path: o.configPath, Env: os.Environ()})
-	return serveApp(ctx, store, o.verbose, emb, stdout, stderr)
+	// The command line's overrides apply on every load, reloads included.
+	opts := app.LoadOptions{Path: o.configPath, Env: os.Environ(), Warn: warnTo(stderr), Adjust: func(c *app.Config) {
+		if o.adminAddr != "" {
+			c.Admin.Addr = o.adminAddr
+		}
+		if o.flagsPath != "" {
+			c.Flags.File = o.flagsPath
+		}
+		if emb != nil {
+			useEmbedded(c, emb)
+		}
+	}}
+	cfg, err := app.LoadWith(opts)
+	if err != nil {
+		return err
+	}
+	if emb != nil {
+		fmt.Fprintf(stdout, "embedded SSH server on %s, target %q\n", emb.srv.Addr(), demoKey)
+		if cfg.Flags.File == emb.flagsFile() {
+			fmt.Fprintf(stdout, "flag file %s (use-new-pool: 50%% of servers, sticky)\n", cfg.Flags.File)
+		}
+	}
+	return serveApp(ctx, app.NewConfigStore(cfg, opts), o.verbose, emb, stdout, stderr)
 }
 
 // useEmbedded registers the embedded server as demoKey and, without a
-// flag file, writes demoFlags next to its keys.
-func useEmbedded(cfg *app.Config, emb *embedded, stdout io.Writer) error {
-	if cfg.Targets == nil {
-		cfg.Targets = map[string]app.TargetSection{}
+// flag file, uses demoFlags.
+func useEmbedded(c *app.Config, emb *embedded) {
+	if c.Targets == nil {
+		c.Targets = map[string]app.TargetSection{}
 	}
-	cfg.Targets[demoKey] = emb.target()
-	fmt.Fprintf(stdout, "embedded SSH server on %s, target %q\n", emb.srv.Addr(), demoKey)
-	if cfg.Flags.File != "" {
-		return nil
+	c.Targets[demoKey] = emb.target()
+	if c.Flags.File == "" {
+		c.Flags.File = emb.flagsFile()
 	}
-	cfg.Flags.File = filepath.Join(emb.dir, "flags.json")
-	fmt.Fprintf(stdout, "flag file %s (use-new-pool: 50%% of servers, sticky)\n", cfg.Flags.File)
-	return os.WriteFile(cfg.Flags.File, []byte(demoFlags), 0o600)
+}
+
+// newServeLogger logs to stderr: info and above, debug with verbose.
+func newServeLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
 func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := newServeLogger(stderr, verbose)
+	fxLogger := fx.NopLogger
 	if verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		fxLogger = fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: logger} })
 	}
 	var (
 		admin *app.Admin
 		p     pool.Pool
 	)
-	fxa := fx.New(fx.NopLogger, fx.Supply(logger), app.Module(store.Current()), fx.Populate(&admin, &p))
+	fxa := fx.New(fxLogger, fx.Supply(logger, store), app.Module(store.Current()), fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
-		return err
+		return startupError(err, verbose)
 	}
 	startCtx, cancel := context.WithTimeout(ctx, fxa.StartTimeout())
 	defer cancel()
 	if err := fxa.Start(startCtx); err != nil {
-		return err
+		return startupError(err, verbose)
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/healthz /metrics /debug/pool /debug/config)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/ /healthz /metrics /debug/pool /debug/config)\n", addr)
 	}
 	if emb != nil {
 		demoCall(stdout, emb)
 	}
 	fmt.Fprintln(stdout, "serving; SIGHUP reloads the pool section of the config file; stop with Ctrl-C (SIGINT) or SIGTERM")
-	waitReloading(ctx, store, p, stdout)
+	waitReloading(ctx, store, p, logger)
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), fxa.StopTimeout())
 	defer cancelStop()
 	if err := fxa.Stop(stopCtx); err != nil {
@@ -136,9 +155,20 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 	return nil
 }
 
+// startupError is the cause of a failed start: fx's chain of constructors
+// and hooks (which names Go functions and files) only with verbose.
+func startupError(err error, verbose bool) error {
+	if verbose {
+		return err
+	}
+	cause := dig.RootCause(err)
+	return fmt.Errorf("start: %w (-v shows how it was reached)", cause)
+}
+
 // waitReloading applies the config file's pool section to p on every
-// SIGHUP until ctx ends. A bad file is reported and changes nothing.
-func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, stdout io.Writer) {
+// SIGHUP until ctx ends, and logs the result: what changed, what waits for
+// a restart, or why the file was rejected (nothing changes then).
+func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -147,13 +177,22 @@ func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, std
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if c, err := store.ApplyPool(p); err != nil {
-				fmt.Fprintf(stdout, "reload rejected, configuration unchanged: %v\n", err)
-			} else {
-				fmt.Fprintf(stdout, "reloaded: pool.max_connections=%d\n", c.Pool.MaxConnections)
-			}
+			logReload(log, store, p)
 		}
 	}
+}
+
+func logReload(log *slog.Logger, store *app.ConfigStore, p pool.Pool) {
+	r, err := store.ApplyPool(p)
+	if err != nil {
+		log.Warn("config reload rejected; configuration unchanged", "err", err)
+		return
+	}
+	attrs := []any{"applied", r.Applied, "pool.max_connections", r.InForce.Pool.MaxConnections}
+	if len(r.Pending) > 0 {
+		attrs = append(attrs, "pending_restart", r.Pending)
+	}
+	log.Info("config reloaded", attrs...)
 }
 
 // demoCall runs one command the old way (legacy.Provider, now the router)
