@@ -27,8 +27,8 @@ type Admin struct {
 	cfg   Config
 	store *ConfigStore // nil: cfg is in force for the process's life
 	m     *providers.Migration
-	srv *http.Server
-	wg  sync.WaitGroup
+	srv   *http.Server
+	wg    sync.WaitGroup
 
 	// mu guards ln.
 	mu sync.Mutex

@@ -99,6 +99,7 @@ func newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration
 
 func migrationPool(m *providers.Migration) pool.Pool        { return m.Pool }
 func migrationRouter(m *providers.Migration) *legacy.Router { return m.Router }
+
 // adminIn is newAdmin's input: a *ConfigStore in the graph (serve supplies
 // one) makes /debug/config follow reloads.
 type adminIn struct {
