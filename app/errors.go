@@ -9,7 +9,7 @@ import (
 // Config.Validate), each naming the config key, the value and where it
 // came from. Its message is prefixed "config: " once.
 type ConfigError struct {
-	// Problems are in the order found: decoding, then validation.
+	// Problems are in file order (then environment, then defaults).
 	Problems []Problem
 }
 
@@ -17,15 +17,15 @@ type ConfigError struct {
 type Problem struct {
 	// Key is the config key as a file writes it: "pool.max_connections",
 	// "targets.db.port".
-	Key string
+	Key string `json:"key"`
 	// Value is the value as loaded, quoted when it is text and cut when
 	// long; Redacted for secrets; "" when the key has no value.
-	Value string
+	Value string `json:"value,omitempty"`
 	// Source is where the value came from.
-	Source Source
+	Source Source `json:"source"`
 	// Msg is what is wrong and what is wanted: "want 1..1048576",
 	// "unknown key (did you mean pool.max_connections?)".
-	Msg string
+	Msg string `json:"message"`
 }
 
 // Source is where a configuration value came from: a file and line, an
@@ -33,10 +33,10 @@ type Problem struct {
 type Source struct {
 	// File and Line locate the value in a config file (Line from 1; 0
 	// when the file's line is unknown).
-	File string
-	Line int
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 	// Env is the environment variable that set the value.
-	Env string
+	Env string `json:"env,omitempty"`
 }
 
 // String is "sshpool.yaml:3", "env SSHPOOL_POOL__MAX_CONNECTIONS" or

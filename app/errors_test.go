@@ -137,3 +137,20 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		t.Errorf("Validate() = %v", err)
 	}
 }
+
+func TestExportJSONLoadsBack(t *testing.T) {
+	c, _ := app.Defaults("production")
+	c.Targets = map[string]app.TargetSection{"db": {Host: "db1", Password: "hunter2"}}
+	b, err := app.ExportJSON(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	if !strings.Contains(out, `"dial_timeout": "15s"`) || strings.Contains(out, "hunter2") || !strings.Contains(out, app.Redacted) {
+		t.Fatalf("export:\n%s", out)
+	}
+	back, err := app.LoadConfig(writeFile(t, "e.json", out), nil)
+	if err != nil || back.Pool.DialTimeout != c.Pool.DialTimeout || back.Targets["db"].Host != "db1" {
+		t.Fatalf("does not load back: %v", err)
+	}
+}
