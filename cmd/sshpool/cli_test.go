@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -60,7 +61,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "bench", "-n", "50", "-c", "4", "-cmd", "echo x")
+	code, stdout, stderr := runCLI(t, "bench", "-n", "50", "-c", "4", "--cmd", "echo x")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -70,11 +71,76 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench output lacks %s:\n%s", re, stdout)
 		}
 	}
+	// Not a terminal: no progress bar.
+	if strings.ContainsAny(stderr, "\r\x1b") {
+		t.Errorf("progress drawn on a pipe: %q", stderr)
+	}
 	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 2 || !strings.Contains(stderr, "-n must be") {
 		t.Errorf("bench -n 0: %d %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "bench", "-n", "5", "-cmd", "false"); code != 1 || !strings.Contains(stderr, "5 of 5 commands failed") {
-		t.Errorf("bench of a failing command: %d %s", code, stderr)
+}
+
+// TestBenchAllFailed: a run where every command fails reports the
+// failure, never "0.0 ops/s" and "p50=0s".
+func TestBenchAllFailed(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "-n", "5", "--cmd", "false")
+	if code != 1 || !strings.Contains(stderr, "sshpool bench: all 5 commands failed: sshconn: exec on ") ||
+		!strings.Contains(stdout, "throughput: none: every command failed") || strings.Contains(stdout, "p50=") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "bench", "-n", "3", "--cmd", "false", "--json")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); code != 1 || err != nil {
+		t.Fatalf("--json: exit %d, %v: %s", code, err, stdout)
+	}
+	if r["succeeded"] != 0.0 || r["failed"] != 3.0 || r["p50_seconds"] != nil || r["ops_per_second"] != 0.0 {
+		t.Errorf("--json of an all-failed run: %v", r)
+	}
+}
+
+// TestBenchCompare runs every contender on the embedded server and checks
+// the table, the chart and the JSON document.
+func TestBenchCompare(t *testing.T) {
+	chart := filepath.Join(t.TempDir(), "b.svg")
+	code, stdout, stderr := runCLI(t, "bench", "--compare", "-n", "12", "-c", "3", "--rounds", "3", "--chart", chart)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	names := []string{"pool", "x/crypto client", "legacy pool", "adapter", "dial per command", "OpenSSH ControlMaster"}
+	for _, name := range names {
+		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + ` \| (\d+|not run: .*) \|`)
+		if !row.MatchString(stdout) {
+			t.Errorf("no row for %s:\n%s", name, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "| pool | ") || !strings.Contains(stdout, "| 1.00× | 0 |") {
+		t.Errorf("pool row:\n%s", stdout)
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "dial") {
+		t.Errorf("chart %s: %v, %.200s", chart, err, svg)
+	}
+	code, stdout, stderr = runCLI(t, "bench", "--compare", "-n", "4", "-c", "2", "--rounds", "2", "--chart", "", "--json")
+	var r compareResult
+	if err := json.Unmarshal([]byte(stdout), &r); code != 0 || err != nil {
+		t.Fatalf("--json: exit %d, %v, stderr %s: %s", code, err, stderr, stdout)
+	}
+	if len(r.Contenders) != len(names) || r.Contenders[0].RatioToPool != 1 || r.Chart != "" || r.Rounds != 2 {
+		t.Errorf("--json = %+v", r)
+	}
+	for _, c := range r.Contenders {
+		if c.Skipped == "" && (c.Succeeded+c.Failed != 4 || c.OpsPerSecond <= 0) {
+			t.Errorf("%s: %+v", c.Name, c)
+		}
+	}
+}
+
+// TestBenchCompareAllFailed: a contender whose every command fails says
+// so in its row (the pool's failure fails the command).
+func TestBenchCompareAllFailed(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "--compare", "-n", "2", "-c", "1", "--rounds", "1", "--chart", "", "--cmd", "false")
+	if code != 1 || !strings.Contains(stdout, "| pool | all 2 failed: sshconn: exec on ") || !strings.Contains(stderr, "sshpool bench: the pool: all 2 commands failed") {
+		t.Errorf("exit %d, stdout %s, stderr %s", code, stdout, stderr)
 	}
 }
 
