@@ -215,6 +215,16 @@ func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decisi
 	return r.decide(ctx, server, asRoot, Key(server, asRoot), EvaluationContext(server, asRoot))
 }
 
+// Preview returns the decision Decide would make for server and role now,
+// without counting it, reporting it to the hook or draining: for pages and
+// tools that show the routing table.
+func (r *Router) Preview(ctx context.Context, server *Server, asRoot bool) Decision {
+	start := time.Now()
+	d := r.evaluate(ctx, EvaluationContext(server, asRoot))
+	d.Server, d.AsRoot, d.Latency = server, asRoot, time.Since(start)
+	return d
+}
+
 func (r *Router) decide(ctx context.Context, s *Server, asRoot bool, key string, ec openfeature.EvaluationContext) Decision {
 	start := time.Now()
 	d := r.evaluate(ctx, ec)
