@@ -13,6 +13,8 @@ import (
 
 // Admin is the admin HTTP server:
 //
+//	/             the admin page (pools, routing, history, events, config; see
+//	              adminpage.go), refreshing itself
 //	/healthz      pool.HealthCheck verdict: 200 when healthy or degraded, 503 when
 //	              unhealthy (the pool is closed, or every key in demand has no
 //	              usable connection and an open circuit; see pool.HealthStatus)
@@ -24,11 +26,12 @@ import (
 //
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
 type Admin struct {
-	cfg   Config
-	store *ConfigStore // nil: cfg is in force for the process's life
-	m     *providers.Migration
-	srv   *http.Server
-	wg    sync.WaitGroup
+	cfg    Config
+	store  *ConfigStore // nil: cfg is in force for the process's life
+	events *EventLog    // nil: the page lists no events
+	m      *providers.Migration
+	srv    *http.Server
+	wg     sync.WaitGroup
 
 	// mu guards ln.
 	mu sync.Mutex
@@ -42,6 +45,11 @@ type AdminOption func(*Admin)
 // (what is in force after each reload) instead of the one it started with.
 func WithConfigStore(s *ConfigStore) AdminOption {
 	return func(a *Admin) { a.store = s }
+}
+
+// WithEventLog makes the admin page list the recent events l kept.
+func WithEventLog(l *EventLog) AdminOption {
+	return func(a *Admin) { a.events = l }
 }
 
 // NewAdmin returns the admin server of m, listening on cfg.Admin.Addr once
@@ -63,6 +71,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.HandleFunc("GET /debug/pool", a.debugPool)
 	mux.HandleFunc("GET /debug/config", a.debugConfig)
+	a.registerPage(mux)
 	return mux
 }
 

@@ -101,16 +101,18 @@ func migrationPool(m *providers.Migration) pool.Pool        { return m.Pool }
 func migrationRouter(m *providers.Migration) *legacy.Router { return m.Router }
 
 // adminIn is newAdmin's input: a *ConfigStore in the graph (serve supplies
-// one) makes /debug/config follow reloads.
+// one) makes /debug/config follow reloads, an *EventLog fills the page's
+// recent events.
 type adminIn struct {
 	fx.In
-	Cfg   Config
-	M     *providers.Migration
-	Store *ConfigStore `optional:"true"`
+	Cfg    Config
+	M      *providers.Migration
+	Store  *ConfigStore `optional:"true"`
+	Events *EventLog    `optional:"true"`
 }
 
 func newAdmin(in adminIn) *Admin {
-	return NewAdmin(in.Cfg, in.M, WithConfigStore(in.Store))
+	return NewAdmin(in.Cfg, in.M, WithConfigStore(in.Store), WithEventLog(in.Events))
 }
 
 func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, l loggerIn) {

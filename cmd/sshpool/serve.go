@@ -110,17 +110,19 @@ func useEmbedded(c *app.Config, emb *embedded) {
 	}
 }
 
-// newServeLogger logs to stderr: info and above, debug with verbose.
-func newServeLogger(stderr io.Writer, verbose bool) *slog.Logger {
+// newServeLogger logs to stderr: info and above, debug with verbose. The
+// event log keeps the recent records for the admin page.
+func newServeLogger(stderr io.Writer, verbose bool) (*slog.Logger, *app.EventLog) {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	events := app.NewEventLog(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), 0)
+	return slog.New(events), events
 }
 
 func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
-	logger := newServeLogger(stderr, verbose)
+	logger, events := newServeLogger(stderr, verbose)
 	fxLogger := fx.NopLogger
 	if verbose {
 		fxLogger = fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: logger} })
@@ -129,7 +131,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		admin *app.Admin
 		p     pool.Pool
 	)
-	fxa := fx.New(fxLogger, fx.Supply(logger, store), app.Module(store.Current()), fx.Populate(&admin, &p))
+	fxa := fx.New(fxLogger, fx.Supply(logger, store, events), app.Module(store.Current()), fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
 		return startupError(err, verbose)
 	}
