@@ -82,7 +82,7 @@ func writeChart(path string, r compareResult) error {
 		top    = 1.0
 	)
 	for i, c := range r.Contenders {
-		names[i] = strings.Replace(c.Name, " ", "\n", strings.Count(c.Name, " ")/2+1)
+		names[i] = strings.Replace(c.Name, " ", "\n", 1)
 		// A log scale has no zero: the bars stand on chartFloor.
 		values[i] = math.Max(c.OpsPerSecond-chartFloor, 0)
 		label := fmt.Sprintf("%.0f/s", c.OpsPerSecond)
@@ -123,6 +123,8 @@ func writeChart(path string, r compareResult) error {
 	}
 	p.Add(plotter.NewGrid(), bars, texts)
 	p.NominalX(names...)
+	// Room for the outer bars' labels.
+	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
 	p.Y.Min, p.Y.Max = chartFloor, top*3
 	if err := p.Save(vg.Points(720), vg.Points(360), path); err != nil {
 		return fmt.Errorf("chart: %w", err)
