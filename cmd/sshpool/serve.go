@@ -144,7 +144,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		fmt.Fprintf(stdout, "admin: http://%s (/ /healthz /metrics /debug/pool /debug/config)\n", addr)
 	}
 	if emb != nil {
-		demoCall(stdout, emb)
+		startupCall(stdout, emb)
 	}
 	fmt.Fprintln(stdout, "serving; SIGHUP reloads the pool section of the config file; stop with Ctrl-C (SIGINT) or SIGTERM")
 	waitReloading(ctx, store, p, logger)
@@ -197,9 +197,9 @@ func logReload(log *slog.Logger, store *app.ConfigStore, p pool.Pool) {
 	log.Info("config reloaded", attrs...)
 }
 
-// demoCall runs one command the old way (legacy.Provider, now the router)
+// startupCall runs one command the old way (legacy.Provider, now the router)
 // on the embedded server, showing which pool served it.
-func demoCall(stdout io.Writer, emb *embedded) {
+func startupCall(stdout io.Writer, emb *embedded) {
 	server := &legacy.Server{ID: "demo-1", Name: "demo", Host: emb.srv.Host(), Port: emb.srv.Port(),
 		AppUsername: "demo", KeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
 	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
