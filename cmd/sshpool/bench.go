@@ -122,8 +122,8 @@ type benchStats struct {
 	P90Seconds float64 `json:"p90_seconds,omitempty"`
 	P99Seconds float64 `json:"p99_seconds,omitempty"`
 	MaxSeconds float64 `json:"max_seconds,omitempty"`
-	// Errors are the first few distinct failures.
-	Errors []string `json:"errors,omitempty"`
+	// Errors are the first few distinct failures (empty when none).
+	Errors []string `json:"errors"`
 }
 
 type benchPoolStats struct {
@@ -246,7 +246,7 @@ func (r *recorder) stats() benchStats {
 	defer r.mu.Unlock()
 	lat := slices.Clone(r.lat)
 	slices.Sort(lat)
-	s := benchStats{Succeeded: len(lat), Failed: r.failed, WallSeconds: r.wall.Seconds(), Errors: slices.Clone(r.errs)}
+	s := benchStats{Succeeded: len(lat), Failed: r.failed, WallSeconds: r.wall.Seconds(), Errors: append([]string{}, r.errs...)}
 	if len(lat) == 0 {
 		return s
 	}

@@ -7,7 +7,7 @@ require (
 	github.com/open-feature/go-sdk v1.20.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
-	github.com/spf13/pflag v1.1.0
+	github.com/spf13/pflag v1.0.10 // v1.1.0 shows every bool flag as --name[=true|false] in help
 	github.com/sshpool/sshpool v0.0.0
 	go.uber.org/dig v1.19.0
 	go.uber.org/fx v1.24.0
