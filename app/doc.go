@@ -16,7 +16,10 @@
 // (sshpool.InitializeMigration) and turns it into an fx lifecycle: flags
 // ready, legacy pool and new pool started (warm-up, health loop), the
 // compatibility seam installed (legacy.Install) and the admin HTTP server
-// (/healthz, /metrics, /debug/pool, /debug/config) listening; stopped in
-// reverse with the pool drained within the drain timeout. Constructors do no
-// I/O beyond reading the flag file; hooks do the rest.
+// (/healthz, /metrics, /debug/pool, /debug/config, and the admin page at /)
+// listening; stopped in reverse with the pool drained within the drain
+// timeout. Constructors do no I/O beyond reading the flag file; hooks do the
+// rest. A *ConfigStore in the graph makes /debug/config and the page show
+// the configuration in force after each reload; an *EventLog (a slog
+// handler keeping the recent records) fills the page's recent events.
 package app
