@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/featureflags/routes"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -37,8 +38,8 @@ const (
 	maxPageRefresh     = 60 // seconds
 	// pageEvents is how many recent events the page lists.
 	pageEvents = 40
-	// previewTimeout bounds the routing table's flag evaluations.
-	previewTimeout = 2 * time.Second
+	// routingTimeout bounds the routing table's flag evaluations.
+	routingTimeout = 2 * time.Second
 )
 
 // registerPage adds the page ("/") and its assets ("/assets/") to mux.
@@ -59,9 +60,9 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		}
 		refresh = n
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), previewTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), routingTimeout)
 	defer cancel()
-	data := a.pageData(ctx, refresh)
+	data := a.pageData(r.WithContext(ctx), refresh)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// No script at all; styles and the icon from this server only.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'")
@@ -87,11 +88,11 @@ type pageData struct {
 	Config        string
 }
 
-func (a *Admin) pageData(ctx context.Context, refresh int) pageData {
+func (a *Admin) pageData(r *http.Request, refresh int) pageData {
 	p := a.m.Pool
 	cfg := p.Config()
 	d := pageData{Now: time.Now(), Refresh: refresh, New: newPoolViewOf(p), Legacy: sortedStatus(a.m.Legacy.GetConnectionStatus()),
-		Routing: a.routing(ctx), Chart: chartOf(p.History(), p.GetSnapshot()), LeakThreshold: cfg.LeakThreshold}
+		Routing: a.routing(r), Chart: chartOf(p.History(), p.GetSnapshot()), LeakThreshold: cfg.LeakThreshold}
 	if cfg.LeakThreshold > 0 {
 		d.Leaks = p.Leases(cfg.LeakThreshold)
 	}
@@ -176,45 +177,42 @@ func sortedStatus(m map[string]legacy.ConnectionStatus) []legacy.ConnectionStatu
 	return out
 }
 
-// routingView is the flag source and the routing table.
+// routingView is the flag source and the routing table: /debug/routes'
+// view (Admin.Routes) with the router's counters and where each server is
+// connected.
 type routingView struct {
 	Source  *featureflags.ProviderStats // nil: no flag file (every call goes to legacy)
 	Router  legacy.RouterStats
+	Summary routes.Summary
 	Servers []routeRow
 }
 
-// routeRow is one known server (a key either pool has served) and the
-// route a call would take now, and why.
+// routeRow is one known server (a server and role the router has served),
+// the route a call would take now and why, and which pools hold a
+// connection for it.
 type routeRow struct {
-	ServerID, Addr, User string
-	AsRoot               bool
-	Route, Reason        string
-	Flag, Variant        string
-	OnLegacy, OnNew      bool
+	routes.Row
+	Addr            string
+	OnLegacy, OnNew bool
 }
 
-// routing previews the route of every server either pool has served.
-func (a *Admin) routing(ctx context.Context) routingView {
+// routing decides every known server now, as /debug/routes does (no pool
+// or router counter changes).
+func (a *Admin) routing(r *http.Request) routingView {
 	v := routingView{Router: a.m.Router.Stats()}
 	if fp, ok := a.m.FlagProvider.(*featureflags.Provider); ok {
 		st := fp.Stats()
 		v.Source = &st
 	}
+	rv := a.Routes(r)
+	v.Summary = rv.Summary
 	legacyKeys := a.m.Legacy.GetConnectionStatus()
 	newKeys := a.m.Adapter.GetConnectionStatus()
-	seen := map[string]legacy.ConnectionStatus{}
-	for _, m := range []map[string]legacy.ConnectionStatus{legacyKeys, newKeys} {
-		for k, st := range m {
-			seen[k] = st
-		}
-	}
-	for _, st := range sortedStatus(seen) {
-		s := &legacy.Server{ID: st.ServerID, Host: st.Host, Port: st.Port, AppUsername: st.User, RootUsername: st.User}
-		d := a.m.Router.Preview(ctx, s, st.AsRoot)
-		l, n := legacyKeys[st.Key], newKeys[st.Key]
-		v.Servers = append(v.Servers, routeRow{ServerID: st.ServerID, Addr: s.Addr(), User: st.User, AsRoot: st.AsRoot,
-			Route: d.Route.String(), Reason: d.Reason.String(), Flag: d.Flag, Variant: d.Variant,
-			OnLegacy: l.Connected, OnNew: n.Connected})
+	for _, row := range rv.Servers {
+		s := &legacy.Server{ID: row.Server, Host: row.Host, Port: row.Port}
+		key := legacy.Key(s, row.AsRoot)
+		v.Servers = append(v.Servers, routeRow{Row: row, Addr: s.Addr(),
+			OnLegacy: legacyKeys[key].Connected, OnNew: newKeys[key].Connected})
 	}
 	return v
 }

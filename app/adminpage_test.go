@@ -29,7 +29,7 @@ func TestAdminPage(t *testing.T) {
 		logs  bytes.Buffer
 	)
 	events := app.NewEventLog(slog.NewTextHandler(&logs, nil), 0)
-	fxa := fxtest.New(t, fx.NopLogger, fx.Supply(slog.New(events), events), app.Module(f.cfg), fx.Populate(&m, &admin)).RequireStart()
+	fxa := fxtest.New(t, fx.NopLogger, fx.Supply(slog.New(events), events), app.Module(app.WithConfig(f.cfg)), fx.Populate(&m, &admin)).RequireStart()
 	defer fxa.RequireStop()
 	if _, err := m.Pool.Run(context.Background(), "web", "true"); err != nil {
 		t.Fatal(err)

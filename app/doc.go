@@ -12,14 +12,21 @@
 // Export renders a Config as YAML without secrets; ConfigStore reloads it
 // atomically and can apply the pool section to a live pool.
 //
-// Module(cfg) builds the component graph with the Wire injector
-// (sshpool.InitializeMigration) and turns it into an fx lifecycle: flags
-// ready, legacy pool and new pool started (warm-up, health loop), the
-// compatibility seam installed (legacy.Install) and the admin HTTP server
-// (/healthz, /metrics, /debug/pool, /debug/config, and the admin page at /)
+// Module() is a plain fx.Module that a host nests in its own application:
+// it sets no app-wide option (start and stop timeouts are the host's; see
+// LifecycleSection for recommended values), takes its Config from the
+// graph or from WithConfig or WithLoader, builds the component graph with
+// the Wire injector (sshpool.InitializeMigration) and turns it into an fx
+// lifecycle: flags ready, legacy pool and new pool started (warm-up,
+// health loop), the compatibility seam installed (legacy.Install), the
+// Prometheus collector (package metrics) registered and the admin HTTP
+// server (the admin page at /, /livez, /readyz, /metrics, /debug/...)
 // listening; stopped in reverse with the pool drained within the drain
-// timeout. Constructors do no I/O beyond reading the flag file; hooks do the
-// rest. A *ConfigStore in the graph makes /debug/config and the page show
-// the configuration in force after each reload; an *EventLog (a slog
-// handler keeping the recent records) fills the page's recent events.
+// timeout. Optional inputs
+// from the graph: a *slog.Logger, a providers.Observers (tracing hooks,
+// such as module otelsshpool's), a prometheus.Registerer and Gatherer.
+// A *ConfigStore in the graph makes /debug/config and the admin page show
+// the configuration in force after each reload; an *EventLog (a slog handler
+// keeping the recent records) fills the page's recent events. Constructors
+// do no I/O beyond reading the flag file; hooks do the rest.
 package app

@@ -181,7 +181,9 @@ func TestAdminPageInChromium(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	serveCtx, stopServe := context.WithCancel(ctx)
-	go func() { done <- run(serveCtx, []string{"serve", "--flags", flags}, &stdout, &stderr) }()
+	go func() {
+		done <- run(serveCtx, []string{"serve", "--flags", flags, "--admin", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
 	defer func() {
 		stopServe()
 		if code := <-done; code != 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,8 +11,8 @@ import (
 	"testing"
 )
 
-// go test -run TestGolden -update rewrites testdata/golden from the CLI.
-var update = flag.Bool("update", false, "rewrite the golden files of the CLI tests")
+// go test -run TestGolden -update rewrites testdata/golden from the CLI
+// (the flag is declared in flags_test.go).
 
 // golden compares got with testdata/golden/name (or rewrites it).
 func golden(t *testing.T, name, got string) {

@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"go.uber.org/dig"
 	"go.uber.org/fx"
@@ -54,7 +57,7 @@ reloads the pool section of the config file.`,
 	fs := c.Flags()
 	fs.StringVar(&o.configPath, "config", "", "config file (YAML or JSON); SSHPOOL_ variables override it")
 	fs.StringVar(&o.flagsPath, "flags", "", "flag file (flagd format); overrides flags.file")
-	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default 127.0.0.1:0)")
+	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default "+app.DefaultAdminAddr+")")
 	fs.BoolVar(&o.embedded, "embedded", true, "register an embedded SSH server as target "+demoKey)
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log pool and flag events to stderr")
 	return c
@@ -123,15 +126,27 @@ func newServeLogger(stderr io.Writer, verbose bool) (*slog.Logger, *app.EventLog
 
 func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
 	logger, events := newServeLogger(stderr, verbose)
-	fxLogger := fx.NopLogger
+	// fx's own events with -v. Without it fx logs nothing: every fx error
+	// (a failed constructor or hook, a rollback) reaches the user once, as
+	// the command's error.
+	fxLog := fx.NopLogger
 	if verbose {
-		fxLogger = fx.WithLogger(func() fxevent.Logger { return &fxevent.SlogLogger{Logger: logger} })
+		fxLog = fx.WithLogger(func() fxevent.Logger { return fxLogger(stderr) })
 	}
 	var (
 		admin *app.Admin
 		p     pool.Pool
 	)
-	fxa := fx.New(fxLogger, fx.Supply(logger, store, events), app.Module(store.Current()), fx.Populate(&admin, &p))
+	cfg := store.Current()
+	lc := cfg.Lifecycle
+	fxa := fx.New(
+		fxLog,
+		fx.StartTimeout(orDefault(lc.StartTimeout, app.DefaultStartTimeout)),
+		fx.StopTimeout(orDefault(lc.StopTimeout, app.DefaultStopTimeout)),
+		fx.Supply(logger, store, events),
+		fx.Supply(fx.Annotate(newRegistry(), fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
+		app.Module(app.WithConfig(cfg)),
+		fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
 		return startupError(err, verbose)
 	}
@@ -141,7 +156,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		return startupError(err, verbose)
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/ /healthz /metrics /debug/pool /debug/config)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/ /livez /readyz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
 	}
 	if emb != nil {
 		startupCall(stdout, emb)
@@ -219,4 +234,29 @@ func startupCall(stdout io.Writer, emb *embedded) {
 		route = fmt.Sprintf("%s pool, %s", d.Route, d.Reason)
 	}
 	fmt.Fprintf(stdout, "legacy.Provider() call for server %s (%s) -> %s", server.ID, route, out)
+}
+
+// fxLogger logs fx's own events (providers, hooks run, start and stop
+// errors) through slog on stderr, for -v. Its own handler keeps them out of
+// the admin page's event log.
+func fxLogger(stderr io.Writer) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.UseLogLevel(slog.LevelDebug)
+	return l
+}
+
+// newRegistry returns serve's Prometheus registry: the Go runtime and
+// process collectors; app.Module adds sshpool's collector.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// orDefault returns d, or def when d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
