@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sshpool/sshpool/featureflags"
@@ -151,21 +152,11 @@ func newPoolViewOf(p pool.Pool) newPoolView {
 	for _, r := range rows {
 		v.Keys = append(v.Keys, *r)
 	}
-	slices.SortFunc(v.Keys, func(a, b keyRow) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(v.Keys, func(a, b keyRow) int { return strings.Compare(a.Key, b.Key) })
 	if v.Snapshot.Unhealthy > 0 {
 		v.Verdict = "degraded"
 	}
 	return v
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sortedStatus(m map[string]legacy.ConnectionStatus) []legacy.ConnectionStatus {
@@ -173,7 +164,7 @@ func sortedStatus(m map[string]legacy.ConnectionStatus) []legacy.ConnectionStatu
 	for _, st := range m {
 		out = append(out, st)
 	}
-	slices.SortFunc(out, func(a, b legacy.ConnectionStatus) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b legacy.ConnectionStatus) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
