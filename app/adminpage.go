@@ -79,7 +79,7 @@ type pageData struct {
 	Now     time.Time
 	Refresh int
 	New     newPoolView
-	Legacy  []legacy.ConnectionStatus
+	Legacy  legacyView
 	Routing routingView
 	Chart   chartView
 	Events  []Event
@@ -92,7 +92,7 @@ type pageData struct {
 func (a *Admin) pageData(r *http.Request, refresh int) pageData {
 	p := a.m.Pool
 	cfg := p.Config()
-	d := pageData{Now: time.Now(), Refresh: refresh, New: newPoolViewOf(p), Legacy: sortedStatus(a.m.Legacy.GetConnectionStatus()),
+	d := pageData{Now: time.Now(), Refresh: refresh, New: newPoolViewOf(p), Legacy: legacyViewOf(a.m.Legacy),
 		Routing: a.routing(r), Chart: chartOf(p.History(), p.GetSnapshot()), LeakThreshold: cfg.LeakThreshold}
 	if cfg.LeakThreshold > 0 {
 		d.Leaks = p.Leases(cfg.LeakThreshold)
@@ -159,13 +159,25 @@ func newPoolViewOf(p pool.Pool) newPoolView {
 	return v
 }
 
-func sortedStatus(m map[string]legacy.ConnectionStatus) []legacy.ConnectionStatus {
-	out := make([]legacy.ConnectionStatus, 0, len(m))
-	for _, st := range m {
-		out = append(out, st)
+// legacyView is the legacy pool: its counters and one row per connection.
+type legacyView struct {
+	Stats legacy.PoolStats
+	Conns []legacyRow
+}
+
+// legacyRow is one legacy connection (a server and user).
+type legacyRow struct {
+	Key string
+	legacy.ConnectionHealthStatus
+}
+
+func legacyViewOf(p *legacy.ConnectionPool) legacyView {
+	v := legacyView{Stats: p.Stats()}
+	for k, st := range p.GetConnectionStatus() {
+		v.Conns = append(v.Conns, legacyRow{Key: k, ConnectionHealthStatus: st})
 	}
-	slices.SortFunc(out, func(a, b legacy.ConnectionStatus) int { return strings.Compare(a.Key, b.Key) })
-	return out
+	slices.SortFunc(v.Conns, func(a, b legacyRow) int { return strings.Compare(a.Key, b.Key) })
+	return v
 }
 
 // routingView is the flag source and the routing table: /debug/routes'
@@ -179,8 +191,8 @@ type routingView struct {
 }
 
 // routeRow is one known server (a server and role the router has served),
-// the route a call would take now and why, and which pools hold a
-// connection for it.
+// the route a call would take now and why, and which pools hold it (a
+// legacy connection, or a key the new pool has served).
 type routeRow struct {
 	routes.Row
 	Addr            string
@@ -202,8 +214,9 @@ func (a *Admin) routing(r *http.Request) routingView {
 	for _, row := range rv.Servers {
 		s := &legacy.Server{ID: row.Server, Host: row.Host, Port: row.Port}
 		key := legacy.Key(s, row.AsRoot)
-		v.Servers = append(v.Servers, routeRow{Row: row, Addr: s.Addr(),
-			OnLegacy: legacyKeys[key].Connected, OnNew: newKeys[key].Connected})
+		_, onLegacy := legacyKeys[key]
+		_, onNew := newKeys[key]
+		v.Servers = append(v.Servers, routeRow{Row: row, Addr: s.Addr(), OnLegacy: onLegacy, OnNew: onNew})
 	}
 	return v
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -63,19 +64,25 @@ type PoolSection struct {
 	DebugLeaks          bool          `koanf:"debug_leaks"`
 }
 
-// LegacySection configures the legacy pool; zero keeps its old defaults
-// (30 s health ticker, 15 min stale sweep).
+// LegacySection configures the legacy pool, and the deadlines of every
+// call through the old API, on both pools (legacy pool, adapter, router);
+// zero keeps the defaults (30 s health ticker, stale sweep every 5 min, 5 min
+// command timeout, 30 s dial timeout).
 type LegacySection struct {
 	// HealthInterval is the legacy health ticker's period; zero means 30 s,
 	// negative disables it.
 	HealthInterval time.Duration `koanf:"health_interval"`
 	// StaleInterval and StaleMaxAge drive the stale sweep; zero means
-	// 15 min each, a negative interval disables the sweep.
+	// a sweep every 5 min of connections unused for 15 min, a negative
+	// interval disables the sweep.
 	StaleInterval time.Duration `koanf:"stale_interval"`
 	StaleMaxAge   time.Duration `koanf:"stale_max_age"`
-	// CommandTimeout bounds one command; zero means the legacy default.
+	// CommandTimeout bounds every old-API command, whichever pool serves it
+	// (the old API has no context); zero means 5 min
+	// (legacy.DefaultCommandTimeout). There is no unbounded setting.
 	CommandTimeout time.Duration `koanf:"command_timeout"`
-	// DialTimeout bounds one dial; zero means the legacy default.
+	// DialTimeout bounds each legacy dial and each wait for a new-pool
+	// lease of an old-API call; zero means 30 s (legacy.DefaultDialTimeout).
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 }
 
@@ -197,6 +204,7 @@ func Defaults(preset string) (Config, error) {
 		Flags:     FlagsSection{KillSwitchEnv: DefaultKillSwitchEnv},
 		Admin:     AdminSection{Addr: DefaultAdminAddr},
 		Router:    RouterSection{DecisionCache: DefaultDecisionCache},
+		Legacy:    LegacySection{CommandTimeout: legacy.DefaultCommandTimeout, DialTimeout: legacy.DefaultDialTimeout},
 		Lifecycle: LifecycleSection{DefaultStartTimeout, DefaultStopTimeout, DefaultDrainTimeout},
 	}, nil
 }
@@ -279,6 +287,7 @@ func (c Config) problems() []Problem {
 	if c.Flags.MaxBytes < 0 {
 		e.add("flags.max_bytes", fmt.Sprint(c.Flags.MaxBytes), "want >= 0 (0 means 4 MiB)")
 	}
+	c.Legacy.problems(e)
 	for _, d := range []struct {
 		key string
 		v   time.Duration
@@ -307,6 +316,19 @@ func poolKey(goName string) string {
 		key += "." + strings.TrimSuffix(index, "]")
 	}
 	return key
+}
+
+// problems refuses negative timeouts and ones under 1ms (a unit mistake:
+// "command_timeout: 30" is 30ns), naming the key.
+func (l LegacySection) problems(e *ConfigError) {
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"legacy.command_timeout", l.CommandTimeout}, {"legacy.dial_timeout", l.DialTimeout}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) {
+			e.add(d.key, d.v.String(), "want at least 1ms, or 0 for the default")
+		}
+	}
 }
 
 func (c Config) targetProblems(e *ConfigError) {

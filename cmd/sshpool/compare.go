@@ -199,11 +199,13 @@ func openCompareEnv(ctx context.Context, t *poolTarget, o benchOptions, stderr i
 
 // legacyServer describes the target as the old service's Server, for the
 // legacy pool and the adapter (key and agent authentication: the first
-// identity file and known_hosts file of the target).
+// identity file and known_hosts file of the target; host keys checked
+// strictly).
 func legacyServer(t sshconn.Target) *legacy.Server {
-	s := &legacy.Server{ID: "bench", Name: t.Key, Host: t.Host, Port: t.Port, AppUsername: t.User, UseAgent: t.Auth.Agent}
+	s := &legacy.Server{ID: "bench", Name: t.Key, Host: t.Host, Port: t.Port, AppUsername: t.User,
+		UseSSHAgent: t.Auth.Agent, SecurityLocked: true}
 	if len(t.Auth.IdentityFiles) > 0 {
-		s.KeyPath = t.Auth.IdentityFiles[0]
+		s.ManualKeyPath = t.Auth.IdentityFiles[0]
 	}
 	if len(t.KnownHostsFiles) > 0 {
 		s.KnownHostsPath = t.KnownHostsFiles[0]

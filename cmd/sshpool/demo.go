@@ -237,14 +237,9 @@ type legacyStats struct {
 }
 
 func poolsOf(m *providers.Migration) poolsReport {
-	r := poolsReport{New: statsOf(m.Pool.GetSnapshot())}
-	for _, st := range m.Legacy.GetConnectionStatus() {
-		if st.Connected {
-			r.Legacy.Connections++
-		}
-		r.Legacy.Commands += st.Commands
-	}
-	return r
+	ls := m.Legacy.Stats()
+	return poolsReport{New: statsOf(m.Pool.GetSnapshot()),
+		Legacy: legacyStats{Connections: ls.Connections, Commands: ls.Commands}}
 }
 
 func sayPools(say func(string, ...any), r poolsReport) {

@@ -160,10 +160,11 @@ func (d *migrationDemo) call(id string) (demoCall, error) {
 	return demoCall{Server: id, Pool: route, Reason: reason, Output: strings.TrimSpace(out)}, nil
 }
 
-// server is the old code's description of server id: the embedded server.
+// server is the old code's description of server id: the embedded server,
+// its host key checked strictly against the demo's known_hosts file.
 func (d *migrationDemo) server(id string) *legacy.Server {
 	return &legacy.Server{ID: id, Name: id, Host: d.emb.srv.Host(), Port: d.emb.srv.Port(), AppUsername: "demo",
-		KeyPath: d.emb.keyFile(), KnownHostsPath: d.emb.knownHosts()}
+		ManualKeyPath: d.emb.keyFile(), KnownHostsPath: d.emb.knownHosts(), SecurityLocked: true}
 }
 
 // decisionDelta finds the route and reason a single call added.

@@ -216,7 +216,7 @@ func logReload(log *slog.Logger, store *app.ConfigStore, p pool.Pool) {
 // on the embedded server, showing which pool served it.
 func startupCall(stdout io.Writer, emb *embedded) {
 	server := &legacy.Server{ID: "demo-1", Name: "demo", Host: emb.srv.Host(), Port: emb.srv.Port(),
-		AppUsername: "demo", KeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
+		AppUsername: "demo", ManualKeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
 	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
 	if err != nil {
 		fmt.Fprintf(stdout, "demo call failed: %v\n", err)
