@@ -213,7 +213,7 @@ func statsOf(s pool.Snapshot) poolStats {
 
 // sayNewPool explains the new pool's statistics in words.
 func sayNewPool(say func(string, ...any), s poolStats) {
-	say("new pool: %d connection(s) opened in all, %d open now for %d key(s); %d leases (one per command):\n",
+	say("new pool: %d connection(s) opened in all, %d open now for %d key(s); %d leases granted (a lease holds one session slot):\n",
 		s.ConnectionsOpened, s.ConnectionsOpen, s.Keys, s.Leases)
 	say("  %d hits   - a connection of the key had a free session slot: no dial, the command started at once\n", s.Hits)
 	say("  %d misses - no connection of the key had a free slot: the pool started a dial (one per key at a time)\n", s.Misses)
