@@ -20,6 +20,8 @@ import (
 // Admin is the admin HTTP server. It listens on admin.addr, by default
 // DefaultAdminAddr (127.0.0.1 on a fixed port, so it can be scraped):
 //
+//	/             the admin page (pools, routing, history, events, config; see
+//	              adminpage.go), reloading itself
 //	/livez        200 while the process serves HTTP: a liveness probe. It
 //	              checks nothing else, so an unreachable SSH host never
 //	              gets a healthy process restarted.
@@ -39,7 +41,8 @@ import (
 //	/debug/health a live pool.HealthCheck: probes every idle connection now
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
-//	/debug/config the configuration as YAML, secrets redacted
+//	/debug/config the configuration in force as YAML, secrets redacted (with
+//	              a ConfigStore, what it holds after each reload)
 //	/debug/routes every server the router has served: its route now and why,
 //	              with the flag document in force (origin, version, SHA-256,
 //	              load time) and the flag source's health
@@ -49,6 +52,8 @@ import (
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
 type Admin struct {
 	cfg      Config
+	store    *ConfigStore // nil: cfg is in force for the process's life
+	events   *EventLog    // nil: the page lists no events
 	m        *providers.Migration
 	gatherer prometheus.Gatherer
 	srv      *http.Server
@@ -62,6 +67,17 @@ type Admin struct {
 
 // AdminOption configures NewAdmin.
 type AdminOption func(*Admin)
+
+// WithConfigStore makes the admin server report the configuration s holds
+// (what is in force after each reload) instead of the one it started with.
+func WithConfigStore(s *ConfigStore) AdminOption {
+	return func(a *Admin) { a.store = s }
+}
+
+// WithEventLog makes the admin page list the recent events l kept.
+func WithEventLog(l *EventLog) AdminOption {
+	return func(a *Admin) { a.events = l }
+}
 
 // WithGatherer makes /metrics serve g (the host's registry, say). Default:
 // a private registry holding NewCollector(m).
@@ -111,6 +127,7 @@ func (a *Admin) Handler() http.Handler {
 	if a.cfg.Admin.Pprof {
 		registerPprof(mux)
 	}
+	a.registerPage(mux)
 	return mux
 }
 
@@ -193,8 +210,16 @@ func (a *Admin) debugPool(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// config returns the configuration in force.
+func (a *Admin) config() Config {
+	if a.store != nil {
+		return a.store.Current()
+	}
+	return a.cfg
+}
+
 func (a *Admin) debugConfig(w http.ResponseWriter, _ *http.Request) {
-	b, err := Export(a.cfg)
+	b, err := Export(a.config())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/inputfile"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -237,7 +241,7 @@ func poolSection(c pool.PoolConfig) PoolSection {
 }
 
 // PoolConfig converts the pool section to a pool.PoolConfig (defaults not
-// applied). An unknown load_balancing name is an error naming the field.
+// applied). An unknown load_balancing name is an error naming the key.
 func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 	c := pool.PoolConfig{
 		MaxConnections: s.MaxConnections, MaxConnectionsPerKey: s.MaxConnectionsPerKey,
@@ -251,58 +255,89 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 	}
 	if s.LoadBalancing != "" {
 		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {
-			return c, fmt.Errorf("config: pool.load_balancing: %w", err)
+			e := &ConfigError{}
+			e.add("pool.load_balancing", inputfile.Excerpt(s.LoadBalancing, 0), "want least-loaded, round-robin or power-of-two")
+			return c, e
 		}
 	}
 	return c, nil
 }
 
-// Validate checks every section and returns the errors joined, each naming
-// its field.
+// Validate checks every section and returns a *ConfigError listing every
+// problem by config key (without sources: LoadWith adds them).
 func (c Config) Validate() error {
+	e := &ConfigError{Problems: c.problems()}
+	return e.orNil()
+}
+
+// problems validates c: the pool section by pool.ValidatePoolConfigNamed
+// (so its rules stay in one place, named by config key), then the rest.
+func (c Config) problems() []Problem {
+	e := &ConfigError{}
 	pc, err := c.Pool.PoolConfig()
 	if err != nil {
-		return err
+		return err.(*ConfigError).Problems
 	}
-	if err := pool.ValidatePoolConfig(pc); err != nil {
-		return fmt.Errorf("config: %w", err)
+	for _, fe := range leaves(pool.ValidatePoolConfigNamed(pc, poolKey)) {
+		var f *pool.FieldError
+		if errors.As(fe, &f) {
+			e.Problems = append(e.Problems, Problem{Key: poolKey(f.Field), Value: formatValue(f.Value), Msg: "want " + f.Want})
+		}
 	}
 	if c.Admin.Addr != AdminOff && c.Admin.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
-			return fmt.Errorf("config: admin.addr: %w", err)
+			e.add("admin.addr", inputfile.Excerpt(c.Admin.Addr, 0), `want host:port (127.0.0.1:9090, ":9090") or "off"`)
 		}
 	}
 	if c.Flags.MaxBytes < 0 {
-		return fmt.Errorf("config: flags.max_bytes = %d, want >= 0 (0 means 4 MiB)", c.Flags.MaxBytes)
+		e.add("flags.max_bytes", fmt.Sprint(c.Flags.MaxBytes), "want >= 0 (0 means 4 MiB)")
 	}
-	if err := c.Flags.validateSource(); err != nil {
-		return err
+	c.Flags.sourceProblems(e)
+	c.Legacy.problems(e)
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"lifecycle.start_timeout", c.Lifecycle.StartTimeout}, {"lifecycle.stop_timeout", c.Lifecycle.StopTimeout}, {"lifecycle.drain_timeout", c.Lifecycle.DrainTimeout}} {
+		if d.v <= 0 {
+			e.add(d.key, d.v.String(), "want > 0")
+		}
 	}
-	if err := c.Legacy.validate(); err != nil {
-		return err
-	}
-	if c.Lifecycle.StartTimeout <= 0 || c.Lifecycle.StopTimeout <= 0 || c.Lifecycle.DrainTimeout <= 0 {
-		return fmt.Errorf("config: lifecycle: start_timeout, stop_timeout and drain_timeout must be > 0, got %v, %v, %v",
-			c.Lifecycle.StartTimeout, c.Lifecycle.StopTimeout, c.Lifecycle.DrainTimeout)
-	}
-	return c.validateTargets()
+	c.targetProblems(e)
+	return e.Problems
 }
 
-// validate refuses negative timeouts and ones under 1ms (a unit mistake:
+// poolKey names a pool.PoolConfig field ("MaxConnections",
+// "Advanced.CircuitCooldown", "WarmupKeys[2]") by its config key
+// ("pool.max_connections"), from PoolSection's koanf tags; a field the
+// file cannot set keeps its Go name.
+func poolKey(goName string) string {
+	name, index, _ := strings.Cut(goName, "[")
+	name = strings.TrimPrefix(name, "Advanced.")
+	f, ok := reflect.TypeFor[PoolSection]().FieldByName(name)
+	if !ok {
+		return goName
+	}
+	key := "pool." + f.Tag.Get("koanf")
+	if index != "" {
+		key += "." + strings.TrimSuffix(index, "]")
+	}
+	return key
+}
+
+// problems refuses negative timeouts and ones under 1ms (a unit mistake:
 // "command_timeout: 30" is 30ns), naming the key.
-func (l LegacySection) validate() error {
+func (l LegacySection) problems(e *ConfigError) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"legacy.command_timeout", l.CommandTimeout}, {"legacy.dial_timeout", l.DialTimeout}} {
 		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) {
-			return fmt.Errorf("config: %s = %v, want at least 1ms, or 0 for the default", d.key, d.v)
+			e.add(d.key, d.v.String(), "want at least 1ms, or 0 for the default")
 		}
 	}
-	return nil
 }
 
-func (c Config) validateTargets() error {
+func (c Config) targetProblems(e *ConfigError) {
 	keys := make([]string, 0, len(c.Targets))
 	for k := range c.Targets {
 		keys = append(keys, k)
@@ -311,11 +346,10 @@ func (c Config) validateTargets() error {
 	for _, k := range keys {
 		t := c.Targets[k]
 		if t.Host == "" {
-			return fmt.Errorf("config: targets.%s.host is empty, want a host name or address", k)
+			e.add("targets."+k+".host", "", "is empty, want a host name or address")
 		}
 		if t.Port < 0 || t.Port > 65535 {
-			return fmt.Errorf("config: targets.%s.port = %d, want 0..65535", k, t.Port)
+			e.add("targets."+k+".port", fmt.Sprint(t.Port), "want 0..65535 (0 = 22)")
 		}
 	}
-	return nil
 }

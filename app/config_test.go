@@ -86,10 +86,10 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		{"unknown key", "pool:\n  max_conections: 3\n", nil, "max_conections"},
 		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, "bogus"},
 		{"bad duration", "pool:\n  wait_timeout: soon\n", nil, "wait_timeout"},
-		{"duration without unit", "pool:\n  max_lifetime: 30\n", nil, `'pool.max_lifetime' 30 has no unit: write a duration such as "30s"`},
+		{"duration without unit", "pool:\n  max_lifetime: 30\n", nil, `pool.max_lifetime = 30, has no unit: write a duration such as "30s"`},
 		{"env duration without unit", "", []string{"SSHPOOL_POOL__MAX_LIFETIME=30"}, "max_lifetime"},
 		{"bad int", "", []string{"SSHPOOL_POOL__MAX_CONNECTIONS=many"}, "max_connections"},
-		{"invalid value", "pool:\n  max_connections: -1\n", nil, "MaxConnections"},
+		{"invalid value", "pool:\n  max_connections: -1\n", nil, "pool.max_connections = -1, want 1..1048576"},
 		{"load balancing", "pool:\n  load_balancing: random\n", nil, "pool.load_balancing"},
 		{"target host", "targets:\n  web:\n    user: x\n", nil, "targets.web.host"},
 		{"admin addr", "admin:\n  addr: nope\n", nil, "admin.addr"},
@@ -160,8 +160,8 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 		}
 	}
 	bad := writeFile(t, "c.yaml", "pool:\n  circuit_base_cooldown: 1m\n  circuit_cooldown: 10s\n")
-	if _, err := app.LoadConfig(bad, nil); err == nil || !strings.Contains(err.Error(), "Advanced.CircuitBaseCooldown") {
-		t.Errorf("base over cap: want an error naming Advanced.CircuitBaseCooldown, got %v", err)
+	if _, err := app.LoadConfig(bad, nil); err == nil || !strings.Contains(err.Error(), "pool.circuit_base_cooldown = 1m0s, want 1ns..pool.circuit_cooldown (10s)") {
+		t.Errorf("base over cap: want an error naming pool.circuit_base_cooldown, got %v", err)
 	}
 }
 

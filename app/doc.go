@@ -2,9 +2,15 @@
 //
 // LoadConfig (koanf) reads defaults, a YAML or JSON file and SSHPOOL_
 // environment variables into a Config, strictly (unknown keys are errors)
-// and validated (errors name the field); Export renders it as YAML without
-// secrets; ConfigStore reloads it atomically and can apply the pool section
-// to a live pool.
+// and validated. Every problem of a load comes back in one *ConfigError,
+// each naming the config key, the value (secrets redacted) and where it came
+// from: "c.yaml:3: pool.max_connections = -1, want 1..1048576" or
+// "env SSHPOOL_POOL__MAX_CONECTIONS: ... unknown key". An SSHPOOL_ variable
+// that addresses no existing key is an error naming it; one without "__"
+// cannot address any key (Kubernetes service links define SSHPOOL_PORT for a
+// Service named sshpool) and is ignored with a warning (LoadOptions.Warn).
+// Export renders a Config as YAML without secrets; ConfigStore reloads it
+// atomically and can apply the pool section to a live pool.
 //
 // Module() is a plain fx.Module that a host nests in its own application:
 // it sets no app-wide option (start and stop timeouts are the host's; see
@@ -14,11 +20,15 @@
 // lifecycle: flags ready, legacy pool and new pool started (warm-up,
 // health loop), the compatibility seam installed (legacy.Install), the
 // Prometheus collector (package metrics) registered and the admin HTTP
-// server (/livez, /readyz, /metrics, /debug/...) listening; stopped in
-// reverse with the pool drained within the drain timeout. Optional inputs
+// server (the admin page at /, /livez, /readyz, /metrics, /debug/...)
+// listening; stopped in reverse with the pool drained within the drain
+// timeout. Optional inputs
 // from the graph: a *slog.Logger, a providers.Observers (tracing hooks,
 // such as module otelsshpool's), a prometheus.Registerer and Gatherer.
-// Constructors do no I/O beyond reading the flag document (the file, or the
-// source registered with WithFlagSource for flags.source: etcd); hooks do
-// the rest.
+// A *ConfigStore in the graph makes /debug/config and the admin page show
+// the configuration in force after each reload; an *EventLog (a slog handler
+// keeping the recent records) fills the page's recent events. Constructors
+// do no I/O beyond reading the flag document (the file, or the source
+// registered with WithFlagSource for flags.source: etcd); hooks do the
+// rest.
 package app

@@ -1,10 +1,13 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/structs"
@@ -47,6 +50,28 @@ func Export(c Config) ([]byte, error) {
 		return nil, fmt.Errorf("config: export: %w", err)
 	}
 	return b, nil
+}
+
+// ExportJSON renders c like Export, as a JSON config file: secrets
+// redacted, durations as strings ("30s"), so that it loads back.
+func ExportJSON(c Config) ([]byte, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(c.Redact(), "koanf"), nil); err != nil {
+		return nil, fmt.Errorf("config: export: %w", err)
+	}
+	for key, v := range k.All() {
+		if d, ok := v.(time.Duration); ok {
+			k.Set(key, d.String())
+		}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(k.Raw()); err != nil {
+		return nil, fmt.Errorf("config: export: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // Providers converts c to the component graph's input, logging to logger

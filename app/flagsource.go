@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
 // Flag source kinds, the values of flags.source.
@@ -67,32 +68,37 @@ func WithFlagSource(kind string, f FlagSourceFunc) Option {
 	}
 }
 
-// validateSource checks flags.source and, for etcd, flags.etcd.
-func (f FlagsSection) validateSource() error {
+// sourceProblems checks flags.source and, for etcd, flags.etcd.
+func (f FlagsSection) sourceProblems(e *ConfigError) {
 	switch f.Source {
 	case "", FlagSourceFile:
-		return nil
+		return
 	case FlagSourceEtcd:
 	default:
-		return fmt.Errorf("config: flags.source = %q, want file or etcd", f.Source)
+		e.add("flags.source", inputfile.Excerpt(f.Source, 0), "want file or etcd")
+		return
 	}
-	e := f.Etcd
-	switch {
-	case f.File != "":
-		return fmt.Errorf("config: flags.file is set but flags.source is etcd: the document comes from etcd; remove one")
-	case len(e.Endpoints) == 0:
-		return fmt.Errorf("config: flags.etcd.endpoints is empty, want etcd client URLs such as https://10.0.0.1:2379")
-	case e.Password != "" && e.PasswordEnv != "":
-		return fmt.Errorf("config: flags.etcd.password and flags.etcd.password_env are both set; keep one")
-	case e.Username == "" && (e.Password != "" || e.PasswordEnv != ""):
-		return fmt.Errorf("config: flags.etcd.username is empty but a password is set")
+	s := f.Etcd
+	if f.File != "" {
+		e.add("flags.file", inputfile.Excerpt(f.File, 0), "is set but flags.source is etcd: the document comes from etcd; remove one")
 	}
-	for key, d := range map[string]time.Duration{"dial_timeout": e.DialTimeout, "request_timeout": e.RequestTimeout} {
-		if d < 0 || (d > 0 && d < time.Millisecond) {
-			return fmt.Errorf("config: flags.etcd.%s = %v, want at least 1ms, or 0 for the default", key, d)
+	if len(s.Endpoints) == 0 {
+		e.add("flags.etcd.endpoints", "", "is empty, want etcd client URLs such as https://10.0.0.1:2379")
+	}
+	if s.Password != "" && s.PasswordEnv != "" {
+		e.add("flags.etcd.password_env", inputfile.Excerpt(s.PasswordEnv, 0), "is set with flags.etcd.password; keep one")
+	}
+	if s.Username == "" && (s.Password != "" || s.PasswordEnv != "") {
+		e.add("flags.etcd.username", "", "is empty but a password is set")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"flags.etcd.dial_timeout", s.DialTimeout}, {"flags.etcd.request_timeout", s.RequestTimeout}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) {
+			e.add(d.key, d.v.String(), "want at least 1ms, or 0 for the default")
 		}
 	}
-	return nil
 }
 
 // flagSource builds the configured source with the registered function;

@@ -1,20 +1,18 @@
 package app
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
-	"time"
 
-	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/maps"
 	"github.com/knadh/koanf/parsers/json"
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
 // EnvPrefix is the prefix of configuration environment variables:
@@ -29,6 +27,13 @@ type LoadOptions struct {
 	Env []string
 	// Preset names the pool defaults (see Defaults).
 	Preset string
+	// Warn receives warnings that do not stop the load (an SSHPOOL_
+	// variable that sets nothing); nil drops them.
+	Warn func(msg string)
+	// Adjust, when set, changes the decoded config before it is validated,
+	// on every load (a ConfigStore's reloads too): command-line overrides
+	// such as an admin address or an extra target.
+	Adjust func(*Config)
 }
 
 // LoadConfig loads the configuration: defaults, then the file at path (if
@@ -39,10 +44,18 @@ func LoadConfig(path string, env []string) (Config, error) {
 
 // LoadWith loads the configuration on a fresh koanf instance: defaults
 // (with o.Preset), then o.Path, then the SSHPOOL_ variables of o.Env (the
-// prefix stripped, lower-cased, "__" separating levels). Unknown keys are
-// errors, durations are strings such as "30s", and the result is validated;
-// every error names the offending key or field. The kill-switch variable
-// (SSHPOOL_KILL_SWITCH) belongs to the flag provider and is skipped here.
+// prefix stripped, lower-cased, "__" separating levels). Durations are
+// strings such as "30s", and the result is validated.
+//
+// Every problem is reported, as one *ConfigError: each names the config
+// key, its value (secrets redacted) and where it came from (file:line or
+// the environment variable). Unknown keys are errors, in the file and in
+// the environment alike: SSHPOOL_POOL__MAX_CONECTIONS is refused, naming
+// the variable. A variable without "__" (SSHPOOL_PORT, as Kubernetes
+// service links define for a Service named sshpool) cannot address any key:
+// it is ignored with a warning through o.Warn. The kill-switch variable
+// (flags.kill_switch_env, default SSHPOOL_KILL_SWITCH) belongs to the flag
+// provider and is skipped here.
 func LoadWith(o LoadOptions) (Config, error) {
 	def, err := Defaults(o.Preset)
 	if err != nil {
@@ -52,28 +65,32 @@ func LoadWith(o LoadOptions) (Config, error) {
 	if err := k.Load(structs.Provider(def, "koanf"), nil); err != nil {
 		return Config{}, fmt.Errorf("config: defaults: %w", err)
 	}
+	src := sources{}
 	if o.Path != "" {
-		if err := loadFile(k, o.Path); err != nil {
+		if err := loadFile(k, o.Path, src); err != nil {
 			return Config{}, err
 		}
 	}
-	if err := k.Load(env.Provider(".", envOpt(o.Env)), nil); err != nil {
-		return Config{}, fmt.Errorf("config: environment: %w", err)
+	ignored := loadEnv(k, o.Env, src)
+	c, cerr := decode(k)
+	if o.Adjust != nil {
+		o.Adjust(&c)
 	}
-	var c Config
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: decoderConfig(&c)}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	if err := c.Validate(); err != nil {
+	cerr.addValidation(c.problems())
+	cerr.locate(k, src)
+	if err := cerr.orNil(); err != nil {
 		return Config{}, err
 	}
+	warnIgnored(o.Warn, ignored, c.Flags.KillSwitchEnv)
 	return c, nil
 }
 
-func loadFile(k *koanf.Koanf, path string) error {
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
+// maxConfigBytes bounds a config file.
+const maxConfigBytes = 1 << 20
+
+// loadFile reads path (bounded in size and time), records the line of
+// every key in src and merges the document into k.
+func loadFile(k *koanf.Koanf, path string, src sources) error {
 	var p koanf.Parser
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
@@ -83,63 +100,73 @@ func loadFile(k *koanf.Koanf, path string) error {
 	default:
 		return fmt.Errorf("config: %s: unknown format, want .yaml, .yml or .json", path)
 	}
-	if err := k.Load(file.Provider(path), p); err != nil {
+	data, err := inputfile.Read(path, inputfile.Limits{MaxBytes: maxConfigBytes})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := k.Load(rawBytes(data), p); err != nil {
 		return fmt.Errorf("config: %s: %w", path, err)
 	}
+	src.addFile(path, data)
 	return nil
 }
 
-// envOpt maps SSHPOOL_A__B_C=v to a.b_c. The kill-switch variable is
-// dropped: the flag provider reads it.
-func envOpt(environ []string) env.Opt {
-	return env.Opt{
-		Prefix: EnvPrefix,
-		TransformFunc: func(key, v string) (string, any) {
-			if key == DefaultKillSwitchEnv {
-				return "", nil
-			}
-			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
-			return strings.ReplaceAll(key, "__", "."), v
-		},
-		EnvironFunc: func() []string { return environ },
-	}
+// rawBytes is a koanf.Provider of a document already read.
+type rawBytes []byte
+
+func (b rawBytes) ReadBytes() ([]byte, error) { return b, nil }
+func (b rawBytes) Read() (map[string]any, error) {
+	return nil, errors.New("config: a document needs a parser")
 }
 
-// decoderConfig is koanf's default decoding plus ErrorUnused (strict
-// keys). Passing a DecoderConfig replaces koanf's hooks, so the duration,
-// comma-separated slice and TextUnmarshaler hooks are listed here.
-func decoderConfig(out *Config) *mapstructure.DecoderConfig {
-	return &mapstructure.DecoderConfig{
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			durationNeedsUnit,
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-			mapstructure.TextUnmarshallerHookFunc(),
-		),
-		Metadata:         nil,
-		ErrorUnused:      true,
-		WeaklyTypedInput: true,
-		Result:           out,
-		TagName:          "koanf",
+// envKey maps SSHPOOL_A__B_C to a.b_c; ok is false for a variable that
+// cannot address a key (no "__": every key is inside a section).
+func envKey(name string) (key string, ok bool) {
+	rest, found := strings.CutPrefix(name, EnvPrefix)
+	if !found || !strings.Contains(rest, "__") {
+		return "", false
 	}
+	return strings.ReplaceAll(strings.ToLower(rest), "__", "."), true
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
-
-// durationNeedsUnit refuses a bare non-zero number for a duration field:
-// YAML's "max_lifetime: 30" would otherwise decode as 30 nanoseconds. A
-// string without a unit ("30") is refused by time.ParseDuration already.
-func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
-	if to != durationType || from == durationType {
-		return data, nil
-	}
-	switch from.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		if !reflect.ValueOf(data).IsZero() {
-			return nil, fmt.Errorf("%v has no unit: write a duration such as \"%vs\" or \"%vms\"", data, data, data)
+// loadEnv merges the SSHPOOL_ variables of environ that address keys into
+// k, records them in src, and returns the names of those that cannot.
+func loadEnv(k *koanf.Koanf, environ []string, src sources) (ignored []string) {
+	vars := map[string]any{}
+	for _, kv := range environ {
+		name, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) {
+			continue
 		}
+		key, ok := envKey(name)
+		if !ok {
+			ignored = append(ignored, name)
+			continue
+		}
+		vars[key] = v
+		src[key] = Source{Env: name}
 	}
-	return data, nil
+	// A flat map of a.b keys; Load cannot fail on it.
+	k.Load(flatMap(vars), nil)
+	return ignored
+}
+
+// flatMap is a koanf.Provider of "a.b" keys.
+type flatMap map[string]any
+
+func (m flatMap) ReadBytes() ([]byte, error)    { return nil, errors.New("config: flatMap has no bytes") }
+func (m flatMap) Read() (map[string]any, error) { return maps.Unflatten(m, "."), nil }
+
+// warnIgnored reports the SSHPOOL_ variables that set nothing, except the
+// kill-switch variable, which the flag provider reads.
+func warnIgnored(warn func(string), names []string, killSwitchEnv string) {
+	if warn == nil {
+		return
+	}
+	for _, n := range names {
+		if n == killSwitchEnv || (killSwitchEnv == "" && n == DefaultKillSwitchEnv) {
+			continue
+		}
+		warn(fmt.Sprintf("config: environment variable %s ignored: it sets no config key (a key is SSHPOOL_SECTION__KEY, e.g. SSHPOOL_POOL__MAX_CONNECTIONS)", n))
+	}
 }

@@ -174,16 +174,26 @@ type registryIn struct {
 // in which the collector is registered when the host also gave its
 // Registerer; otherwise the collector's own registry, added to the host's
 // Gatherer if there is one.
-func newAdmin(cfg Config, m *providers.Migration, c *metrics.Collector, r registryIn) *Admin {
+func newAdmin(cfg Config, m *providers.Migration, c *metrics.Collector, r registryIn, p pageIn) *Admin {
+	opts := []AdminOption{WithConfigStore(p.Store), WithEventLog(p.Events)}
 	if r.Gatherer != nil && r.Registerer != nil {
-		return NewAdmin(cfg, m, WithGatherer(r.Gatherer))
+		return NewAdmin(cfg, m, append(opts, WithGatherer(r.Gatherer))...)
 	}
 	own := prometheus.NewRegistry()
 	own.MustRegister(c)
 	if r.Gatherer != nil {
-		return NewAdmin(cfg, m, WithGatherer(prometheus.Gatherers{r.Gatherer, own}))
+		return NewAdmin(cfg, m, append(opts, WithGatherer(prometheus.Gatherers{r.Gatherer, own}))...)
 	}
-	return NewAdmin(cfg, m, WithGatherer(own))
+	return NewAdmin(cfg, m, append(opts, WithGatherer(own))...)
+}
+
+// pageIn is the admin page's optional input: a *ConfigStore (serve supplies
+// one) makes /debug/config and the page follow reloads; an *EventLog fills
+// the page's recent events.
+type pageIn struct {
+	fx.In
+	Store  *ConfigStore `optional:"true"`
+	Events *EventLog    `optional:"true"`
 }
 
 func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, c *metrics.Collector,

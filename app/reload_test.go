@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestConfigStoreBadReloadKeepsOldConfig(t *testing.T) {
 	}
 	s := app.NewConfigStore(c, opts)
 	os.WriteFile(path, []byte("pool:\n  max_connections: -5\n"), 0o600)
-	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "MaxConnections") {
+	if _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "c.yaml:2: pool.max_connections = -5") {
 		t.Fatalf("bad reload: %v", err)
 	}
 	if s.Current().Pool.MaxConnections != 10 {
@@ -44,9 +45,15 @@ func TestConfigStoreApplyPool(t *testing.T) {
 	}
 	defer cleanup()
 	s := app.NewConfigStore(c, opts)
-	os.WriteFile(path, []byte("pool:\n  max_connections: 20\n"), 0o600)
-	if _, err := s.ApplyPool(p); err != nil || p.Config().MaxConnections != 20 {
+	os.WriteFile(path, []byte("pool:\n  max_connections: 20\nadmin:\n  addr: 127.0.0.1:9999\n"), 0o600)
+	r, err := s.ApplyPool(p)
+	if err != nil || p.Config().MaxConnections != 20 {
 		t.Fatalf("apply: %v, live max %d", err, p.Config().MaxConnections)
+	}
+	// The pool section is in force; the admin address waits for a restart.
+	if fmt.Sprint(r.Applied) != "[pool.max_connections]" || fmt.Sprint(r.Pending) != "[admin.addr]" ||
+		s.Current().Pool.MaxConnections != 20 || s.Current().Admin.Addr != c.Admin.Addr || r.InForce.Admin.Addr != c.Admin.Addr {
+		t.Fatalf("result %+v, current admin %q", r, s.Current().Admin.Addr)
 	}
 	os.WriteFile(path, []byte("pool:\n  max_connections: 20\n  bogus: 1\n"), 0o600)
 	if _, err := s.ApplyPool(p); err == nil || p.Config().MaxConnections != 20 || s.Current().Pool.MaxConnections != 20 {

@@ -178,41 +178,77 @@ func setDur(p *time.Duration, def time.Duration) {
 	}
 }
 
-// ValidatePoolConfig reports every problem in cfg, each naming the field
-// and its allowed range, joined with errors.Join. Zero fields are valid
-// (they mean the default or "disabled"). It returns nil for a valid config.
+// ValidatePoolConfig reports every problem in cfg, each a *FieldError
+// naming the field and its allowed range, joined with errors.Join. Zero
+// fields are valid (they mean the default or "disabled"). It returns nil
+// for a valid config.
 func ValidatePoolConfig(cfg PoolConfig) error {
-	d := cfg
-	d.SetDefaults()
-	var errs []error
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf("pool: config: "+format, args...))
-		}
-	}
-	check(inRange(d.MaxSessionsPerConnection, 1, maxSessionsLimit), "MaxSessionsPerConnection = %d, want 1..%d", d.MaxSessionsPerConnection, maxSessionsLimit)
-	if !inRange(d.MaxConnections, 1, maxConnectionsLimit) {
-		check(false, "MaxConnections = %d, want 1..%d", d.MaxConnections, maxConnectionsLimit)
-	} else { // the checks below are relative to a valid MaxConnections
-		check(inRange(d.MaxConnectionsPerKey, 1, d.MaxConnections), "MaxConnectionsPerKey = %d, want 1..MaxConnections (%d)", d.MaxConnectionsPerKey, d.MaxConnections)
-		check(inRange(d.WarmupConnections, 0, d.MaxConnectionsPerKey), "WarmupConnections = %d, want 0..MaxConnectionsPerKey (%d)", d.WarmupConnections, d.MaxConnectionsPerKey)
-		check(len(d.WarmupKeys)*d.WarmupConnections <= d.MaxConnections, "WarmupKeys×WarmupConnections = %d, want at most MaxConnections (%d)", len(d.WarmupKeys)*d.WarmupConnections, d.MaxConnections)
-	}
-	check(d.MaxRetries <= maxRetriesLimit, "MaxRetries = %d, want negative (none) or 0..%d", d.MaxRetries, maxRetriesLimit)
-	check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize = %d, want 1..%d", d.HistorySize, maxHistoryLimit)
-	check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism = %d, want 1..%d", d.Advanced.WarmupParallelism, maxParallelismLimit)
-	check(d.Advanced.CircuitThreshold <= maxRetriesLimit, "Advanced.CircuitThreshold = %d, want negative (disabled) or 1..%d", d.Advanced.CircuitThreshold, maxRetriesLimit)
-	check(d.LoadBalancing.valid(), "LoadBalancing = %d, want one of least-loaded, round-robin, power-of-two", int(d.LoadBalancing))
-	errs = append(errs, validateDurations(d)...)
-	errs = append(errs, validateCircuit(d.Advanced)...)
-	for i, k := range d.WarmupKeys {
-		check(k != "", "WarmupKeys[%d] is empty, want a key", i)
-	}
-	return errors.Join(errs...)
+	return ValidatePoolConfigNamed(cfg, nil)
 }
 
-func validateDurations(d PoolConfig) []error {
-	var errs []error
+// ValidatePoolConfigNamed is ValidatePoolConfig with every field named by
+// name(goName) in the errors (FieldError.Name and Want), so that a
+// configuration file's loader reports its own keys ("pool.max_connections")
+// instead of Go field names. A nil name keeps the Go names ("MaxConnections",
+// "Advanced.CircuitCooldown").
+func ValidatePoolConfigNamed(cfg PoolConfig, name func(goName string) string) error {
+	if name == nil {
+		name = func(f string) string { return f }
+	}
+	v := validator{name: name}
+	v.validate(cfg)
+	return errors.Join(v.errs...)
+}
+
+// validator collects FieldErrors, naming fields with name.
+type validator struct {
+	name func(string) string
+	errs []error
+}
+
+// check records a FieldError for field unless ok; want is a format whose
+// %s verbs are filled with the names of the fields in refs.
+func (v *validator) check(ok bool, field string, value any, want string, refs ...string) {
+	if ok {
+		return
+	}
+	names := make([]any, len(refs))
+	for i, r := range refs {
+		names[i] = v.name(r)
+	}
+	v.errs = append(v.errs, &FieldError{Field: field, Name: v.name(field), Value: value, Want: fmt.Sprintf(want, names...)})
+}
+
+func (v *validator) validate(cfg PoolConfig) {
+	d := cfg
+	d.SetDefaults()
+	v.check(inRange(d.MaxSessionsPerConnection, 1, maxSessionsLimit), "MaxSessionsPerConnection", d.MaxSessionsPerConnection, fmt.Sprintf("1..%d", maxSessionsLimit))
+	if !inRange(d.MaxConnections, 1, maxConnectionsLimit) {
+		v.check(false, "MaxConnections", d.MaxConnections, fmt.Sprintf("1..%d", maxConnectionsLimit))
+	} else { // the checks below are relative to a valid MaxConnections
+		v.check(inRange(d.MaxConnectionsPerKey, 1, d.MaxConnections), "MaxConnectionsPerKey", d.MaxConnectionsPerKey, "1..%s "+paren(d.MaxConnections), "MaxConnections")
+		v.check(inRange(d.WarmupConnections, 0, d.MaxConnectionsPerKey), "WarmupConnections", d.WarmupConnections, "0..%s "+paren(d.MaxConnectionsPerKey), "MaxConnectionsPerKey")
+		if n := len(d.WarmupKeys) * d.WarmupConnections; n > d.MaxConnections {
+			v.errs = append(v.errs, &FieldError{Field: "WarmupConnections", Name: v.name("WarmupKeys") + "×" + v.name("WarmupConnections"),
+				Value: n, Want: "at most " + v.name("MaxConnections") + " " + paren(d.MaxConnections)})
+		}
+	}
+	v.check(d.MaxRetries <= maxRetriesLimit, "MaxRetries", d.MaxRetries, fmt.Sprintf("negative (none) or 0..%d", maxRetriesLimit))
+	v.check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize", d.HistorySize, fmt.Sprintf("1..%d", maxHistoryLimit))
+	v.check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism", d.Advanced.WarmupParallelism, fmt.Sprintf("1..%d", maxParallelismLimit))
+	v.check(d.Advanced.CircuitThreshold <= maxRetriesLimit, "Advanced.CircuitThreshold", d.Advanced.CircuitThreshold, fmt.Sprintf("negative (disabled) or 1..%d", maxRetriesLimit))
+	v.check(d.LoadBalancing.valid(), "LoadBalancing", int(d.LoadBalancing), "one of least-loaded, round-robin, power-of-two")
+	v.durations(d)
+	v.circuit(d.Advanced)
+	for i, k := range d.WarmupKeys {
+		v.check(k != "", fmt.Sprintf("WarmupKeys[%d]", i), k, "a key")
+	}
+}
+
+// paren formats a referenced field's value: "(100)".
+func paren(x any) string { return fmt.Sprintf("(%v)", x) }
+
+func (v *validator) durations(d PoolConfig) {
 	durs := []struct {
 		name string
 		v    time.Duration
@@ -223,9 +259,7 @@ func validateDurations(d PoolConfig) []error {
 		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
 	}
 	for _, x := range durs {
-		if x.v < 0 {
-			errs = append(errs, fmt.Errorf("pool: config: %s = %v, want >= 0 (0 = default or disabled)", x.name, x.v))
-		}
+		v.check(x.v >= 0, x.name, x.v, ">= 0 (0 = default or disabled)")
 	}
 	// A positive duration below its floor is almost always a unit mistake
 	// (time.Duration(30) is 30ns, not 30s) with bad effects: a loop that
@@ -243,32 +277,27 @@ func validateDurations(d PoolConfig) []error {
 	}
 	for _, x := range floors {
 		if x.v > 0 && x.v < x.floor {
-			errs = append(errs, fmt.Errorf("pool: config: %s = %v, want 0 or at least %v (a time.Duration counts nanoseconds: write 30*time.Second, not 30)", x.name, x.v, x.floor))
+			v.errs = append(v.errs, &FieldError{Field: x.name, Name: v.name(x.name), Value: x.v,
+				Want: fmt.Sprintf("0 or at least %v", x.floor), Hint: "a time.Duration counts nanoseconds: write 30*time.Second, not 30"})
 		}
 	}
-	if d.LifetimeJitter > 0 && d.LifetimeJitter > d.MaxLifetime {
-		errs = append(errs, fmt.Errorf("pool: config: LifetimeJitter = %v, want 0..MaxLifetime (%v)", d.LifetimeJitter, d.MaxLifetime))
-	}
-	if d.HealthInterval > 0 && d.HealthTimeout > d.HealthInterval {
-		errs = append(errs, fmt.Errorf("pool: config: HealthTimeout = %v, want 1ns..HealthInterval (%v)", d.HealthTimeout, d.HealthInterval))
-	}
-	return errs
+	v.check(d.LifetimeJitter <= 0 || d.LifetimeJitter <= d.MaxLifetime, "LifetimeJitter", d.LifetimeJitter, "0..%s "+paren(d.MaxLifetime), "MaxLifetime")
+	v.check(d.HealthInterval <= 0 || d.HealthTimeout <= d.HealthInterval, "HealthTimeout", d.HealthTimeout, "1ns..%s "+paren(d.HealthInterval), "HealthInterval")
 }
 
-// validateCircuit checks the breaker's cooldowns (after SetDefaults):
+// circuit checks the breaker's cooldowns (after SetDefaults):
 // 0 < CircuitBaseCooldown <= CircuitCooldown, unless the breaker is
 // disabled (negative CircuitThreshold), when they are not used.
-func validateCircuit(a AdvancedPoolConfig) []error {
+func (v *validator) circuit(a AdvancedPoolConfig) {
 	if a.CircuitThreshold < 0 {
-		return nil
+		return
 	}
 	if a.CircuitCooldown <= 0 {
-		return []error{fmt.Errorf("pool: config: Advanced.CircuitCooldown = %v, want > 0 (0 = default %v)", a.CircuitCooldown, DefaultCircuitCooldown)}
+		v.check(false, "Advanced.CircuitCooldown", a.CircuitCooldown, fmt.Sprintf("> 0 (0 = default %v)", DefaultCircuitCooldown))
+		return
 	}
-	if a.CircuitBaseCooldown <= 0 || a.CircuitBaseCooldown > a.CircuitCooldown {
-		return []error{fmt.Errorf("pool: config: Advanced.CircuitBaseCooldown = %v, want 1ns..CircuitCooldown (%v) (0 = default)", a.CircuitBaseCooldown, a.CircuitCooldown)}
-	}
-	return nil
+	v.check(a.CircuitBaseCooldown > 0 && a.CircuitBaseCooldown <= a.CircuitCooldown, "Advanced.CircuitBaseCooldown", a.CircuitBaseCooldown,
+		"1ns..%s "+paren(a.CircuitCooldown)+" (0 = default)", "CircuitCooldown")
 }
 
 func inRange(v, lo, hi int) bool { return v >= lo && v <= hi }

@@ -322,3 +322,32 @@ func TestLoweredLimitClosesBusyConnectionOnceIdle(t *testing.T) {
 		t.Errorf("total = %d, want 1 (within the limit now)", s.Total)
 	}
 }
+
+// TestValidatePoolConfigNamed: every problem is a *pool.FieldError with the
+// Go field, and the namer renames the field and the fields its range
+// refers to, so a config file's loader can speak its own keys.
+func TestValidatePoolConfigNamed(t *testing.T) {
+	var c pool.PoolConfig
+	c.MaxConnections, c.MaxConnectionsPerKey, c.WaitTimeout = 2, 3, -time.Second
+	name := func(f string) string { return "file." + strings.ToLower(f) }
+	err := pool.ValidatePoolConfigNamed(c, name)
+	var fields []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *pool.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is %T, want *pool.FieldError", e, e)
+		}
+		fields = append(fields, fe.Field)
+	}
+	if strings.Join(fields, ",") != "MaxConnectionsPerKey,WaitTimeout" {
+		t.Errorf("fields = %v", fields)
+	}
+	want := "pool: config: file.maxconnectionsperkey = 3, want 1..file.maxconnections (2)\n" +
+		"pool: config: file.waittimeout = -1s, want >= 0 (0 = default or disabled)"
+	if err.Error() != want {
+		t.Errorf("error =\n%s\nwant\n%s", err, want)
+	}
+	if strings.Contains(err.Error(), "MaxConnections") {
+		t.Errorf("a Go name survived the namer: %v", err)
+	}
+}

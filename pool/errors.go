@@ -132,3 +132,36 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // ErrorKind returns Kind, so Classify reports the factory error's kind.
 func (e *DialError) ErrorKind() ErrorKind { return e.Kind }
+
+// FieldError is one PoolConfig field outside its allowed range, as
+// ValidatePoolConfig reports it (one per problem, joined with errors.Join;
+// errors.As finds the first).
+type FieldError struct {
+	// Field is the field's Go name: "MaxConnections",
+	// "Advanced.CircuitCooldown", "WarmupKeys[2]".
+	Field string
+	// Name is the field as the error names it: Field, or what the namer
+	// of ValidatePoolConfigNamed made of it.
+	Name string
+	// Value is the field's value after SetDefaults.
+	Value any
+	// Want is the allowed range; fields it refers to are named like Name.
+	Want string
+	// Hint, when set, is the likely mistake behind a value of this kind.
+	Hint string
+}
+
+// Error is "pool: config: Name = Value, want Want (Hint)"; an empty string
+// value reads "Name is empty, want Want".
+func (e *FieldError) Error() string {
+	var s string
+	if v, ok := e.Value.(string); ok && v == "" {
+		s = fmt.Sprintf("pool: config: %s is empty, want %s", e.Name, e.Want)
+	} else {
+		s = fmt.Sprintf("pool: config: %s = %v, want %s", e.Name, e.Value, e.Want)
+	}
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	return s
+}

@@ -5,7 +5,9 @@
 // ed25519 host key, and generates an ed25519 client key that it accepts for
 // any user name. It runs a Handler for every "exec" (and "shell") request;
 // DefaultHandler implements a few built-in commands (echo, true, false, exit,
-// sleep, cat, hostname, whoami, env, stderr, yes). It also serves
+// sleep, cat, hostname, whoami, env, stderr, yes), with shell quoting but no
+// shell: a line that needs one ("a; b", "a | b", "$X", ...) is answered with
+// a clear error and status 2, never run in part. It also serves
 // direct-tcpip channels to loopback destinations, so it can act as a
 // ProxyJump host, and answers keepalive@openssh.com global requests with a
 // failure reply, as OpenSSH does.

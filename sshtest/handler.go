@@ -95,11 +95,28 @@ func (s *Session) Signal() ssh.Signal {
 // Any other command prints "sshtest: command not found: NAME" to stderr and
 // exits 127. A shell request (empty command) reads command lines from stdin
 // and runs each (without stdin) until "exit" or EOF.
+//
+// A command line is one command and its arguments, split into words as a
+// shell splits a simple command: 'single' and "double" quotes and
+// backslash escapes work. There is no shell: a line that needs one (";",
+// "&&", "|", redirections, "$VAR", globs, NAME=value, ...) is not run; the
+// handler prints "sshtest: unsupported shell syntax: ..." naming what and
+// where to stderr and exits ExitSyntax (2), instead of running part of it.
 func DefaultHandler(ctx context.Context, s *Session) int {
 	if s.Command == "" {
 		return runShell(ctx, s)
 	}
-	return runBuiltin(ctx, s, s.Args)
+	return runLine(ctx, s, s.Command)
+}
+
+// runLine splits line into words and runs them as a built-in command.
+func runLine(ctx context.Context, s *Session, line string) int {
+	args, err := splitCommand(line)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "sshtest: %v\n", err)
+		return ExitSyntax
+	}
+	return runBuiltin(ctx, s, args)
 }
 
 func runBuiltin(ctx context.Context, s *Session, args []string) int {
@@ -241,9 +258,8 @@ func runShell(ctx context.Context, s *Session) int {
 	status := 0
 	sc := bufio.NewScanner(s.Stdin)
 	for ctx.Err() == nil && sc.Scan() {
-		args := strings.Fields(sc.Text())
-		status = runBuiltin(ctx, &line, args)
-		if len(args) > 0 && args[0] == "exit" {
+		status = runLine(ctx, &line, sc.Text())
+		if args := strings.Fields(sc.Text()); len(args) > 0 && args[0] == "exit" {
 			return status
 		}
 	}

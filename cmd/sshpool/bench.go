@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,18 +9,45 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sshpool/sshpool/pool"
 )
 
 type benchOptions struct {
-	n, c int
-	key  string
-	cmd  string
+	n, c   int
+	key    string
+	cmd    string
+	asJSON bool
+	// timeout bounds each command.
+	timeout time.Duration
+	// compare runs every contender (compare.go); rounds interleaves them
+	// and chart is the SVG written ("" for none).
+	compare bool
+	rounds  int
+	chart   string
 }
 
 const (
-	maxBenchN = 1_000_000
-	maxBenchC = 1024
+	maxBenchN      = 1_000_000
+	maxBenchC      = 1024
+	maxBenchRounds = 100
 )
+
+const benchLong = `Run N commands at concurrency C through a pool and print the throughput
+and latency percentiles. Without --config, key "demo" is an embedded SSH
+server.
+
+--compare runs the same workload through every way of running commands:
+the pool, a raw x/crypto client (one connection, a session per command, at
+most 10 at once as sshd's MaxSessions allows), the legacy pool, the adapter
+(the old API served by the pool), a new connection per command, and OpenSSH
+with ControlMaster when ssh is installed. The N commands are split into
+--rounds rounds; every round runs each contender in turn (the order rotating)
+so that machine noise hits all of them alike. It prints a markdown table
+(ops/s, p50, p99, ratio to the pool) and writes an SVG chart (--chart).
+
+A progress bar is drawn on stderr when it is a terminal. With --json the
+result is one JSON object on stdout (see 'sshpool --help').`
 
 func newBenchCmd() *cobra.Command {
 	var (
@@ -30,86 +56,206 @@ func newBenchCmd() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "bench",
-		Short: "Run N commands at concurrency C and print ops/s and latency",
-		Args:  args(cobra.NoArgs),
+		Short: "Run N commands at concurrency C and print ops/s and latency; --compare against other ways",
+		Long:  benchLong,
+		Example: `  sshpool bench -n 2000 -c 16
+  sshpool bench --compare -n 2000 -c 16 --chart bench.svg
+  sshpool bench --config c.yaml --key web-1 --cmd uptime --json`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.n < 1 || o.n > maxBenchN || o.c < 1 || o.c > maxBenchC {
-				return usagef("-n must be 1..%d and -c 1..%d", maxBenchN, maxBenchC)
+			if err := o.check(); err != nil {
+				return err
+			}
+			if o.compare {
+				return runCompare(cmd.Context(), &t, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			return runBench(cmd.Context(), &t, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	t.register(c.Flags())
-	c.Flags().IntVarP(&o.n, "count", "n", 200, "number of commands")
-	c.Flags().IntVarP(&o.c, "concurrency", "c", 16, "commands running at once")
-	c.Flags().StringVar(&o.key, "key", demoKey, "pool key (default: the embedded server)")
-	c.Flags().StringVar(&o.cmd, "cmd", "true", "command to run")
+	fs := c.Flags()
+	fs.IntVarP(&o.n, "count", "n", 200, "number of commands (per contender with --compare)")
+	fs.IntVarP(&o.c, "concurrency", "c", 16, "commands running at once")
+	fs.StringVar(&o.key, "key", demoKey, "pool key (default: the embedded server)")
+	fs.StringVar(&o.cmd, "cmd", "true", "command to run")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "time limit of each command")
+	fs.BoolVar(&o.compare, "compare", false, "compare the pool with the other ways of running commands")
+	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds with --compare")
+	fs.StringVar(&o.chart, "chart", "sshpool-bench.svg", `SVG chart written by --compare ("" for none)`)
+	addJSONFlag(c, &o.asJSON)
 	return c
 }
 
+func (o benchOptions) check() error {
+	if o.n < 1 || o.n > maxBenchN || o.c < 1 || o.c > maxBenchC {
+		return usagef("-n must be 1..%d and -c 1..%d", maxBenchN, maxBenchC)
+	}
+	if o.timeout <= 0 {
+		return usagef("--timeout must be > 0")
+	}
+	if o.compare && (o.rounds < 1 || o.rounds > maxBenchRounds || o.rounds > o.n) {
+		return usagef("--rounds must be 1..%d and at most -n", maxBenchRounds)
+	}
+	return nil
+}
+
+// benchResult is bench --json's document (without --compare).
+type benchResult struct {
+	Key         string `json:"key"`
+	Command     string `json:"command"`
+	Count       int    `json:"count"`
+	Concurrency int    `json:"concurrency"`
+	benchStats
+	// Pool is the pool's counters after the run.
+	Pool benchPoolStats `json:"pool"`
+}
+
+// benchStats is what one workload measured.
+type benchStats struct {
+	Succeeded    int     `json:"succeeded"`
+	Failed       int     `json:"failed"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	OpsPerSecond float64 `json:"ops_per_second"`
+	// Latency percentiles of the commands that succeeded; absent when
+	// none did.
+	P50Seconds float64 `json:"p50_seconds,omitempty"`
+	P90Seconds float64 `json:"p90_seconds,omitempty"`
+	P99Seconds float64 `json:"p99_seconds,omitempty"`
+	MaxSeconds float64 `json:"max_seconds,omitempty"`
+	// Errors are the first few distinct failures (empty when none).
+	Errors []string `json:"errors"`
+}
+
+type benchPoolStats struct {
+	ConnectionsCreated int64 `json:"connections_created"`
+	Hits               int64 `json:"hits"`
+	Misses             int64 `json:"misses"`
+	Waits              int64 `json:"waits"`
+}
+
 // runBench runs N commands at concurrency C through a pool and prints the
-// throughput and latency percentiles.
+// throughput and latency percentiles. A run where every command failed
+// reports the failure, not zero throughput.
 func runBench(ctx context.Context, t *poolTarget, o benchOptions, stdout, stderr io.Writer) error {
 	p, _, closeAll, err := t.open(o.key, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	lat, errs, wall := benchRun(ctx, o, func(ctx context.Context) error {
-		_, err := p.Run(ctx, o.key, o.cmd)
-		return err
-	})
-	printBench(stdout, o, lat, len(errs), wall)
+	bar := newProgress(stderr, o.n, "bench")
+	var rec recorder
+	rec.run(ctx, o.n, o.c, bar.add, withTimeout(o.timeout, poolRun(p, o.key, o.cmd)))
+	bar.finish()
 	s := p.GetSnapshot()
-	fmt.Fprintf(stdout, "pool: connections created=%d, waits=%d, hits=%d, misses=%d\n", s.Created, s.WaitCount, s.Hits, s.Misses)
-	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d commands failed: %w", len(errs), o.n, errors.Join(errs[:min(len(errs), 3)]...))
+	r := benchResult{Key: o.key, Command: o.cmd, Count: o.n, Concurrency: o.c, benchStats: rec.stats(),
+		Pool: benchPoolStats{ConnectionsCreated: s.Created, Hits: s.Hits, Misses: s.Misses, Waits: s.WaitCount}}
+	if o.asJSON {
+		if err := writeJSON(stdout, r); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, r)
 	}
-	return nil
+	return r.err()
 }
 
-// benchRun calls op o.n times from o.c goroutines and returns the latency
-// of each success, the errors and the wall time.
-func benchRun(ctx context.Context, o benchOptions, op func(context.Context) error) ([]time.Duration, []error, time.Duration) {
+// err reports failed commands: all of them, or how many.
+func (s benchStats) err() error {
+	switch {
+	case s.Failed == 0:
+		return nil
+	case s.Succeeded == 0:
+		return fmt.Errorf("all %d commands failed: %s", s.Failed, s.Errors[0])
+	}
+	return fmt.Errorf("%d of %d commands failed, first: %s", s.Failed, s.Failed+s.Succeeded, s.Errors[0])
+}
+
+func printBench(w io.Writer, r benchResult) {
+	fmt.Fprintf(w, "bench: %d commands (%q on %s), concurrency %d, %d failed, %s\n",
+		r.Count, r.Command, r.Key, r.Concurrency, r.Failed, seconds(r.WallSeconds).Round(time.Millisecond))
+	if r.Succeeded == 0 {
+		fmt.Fprintln(w, "throughput: none: every command failed")
+		return
+	}
+	fmt.Fprintf(w, "throughput: %.1f ops/s\n", r.OpsPerSecond)
+	fmt.Fprintf(w, "latency: p50=%s p90=%s p99=%s max=%s\n", seconds(r.P50Seconds), seconds(r.P90Seconds),
+		seconds(r.P99Seconds), seconds(r.MaxSeconds))
+	fmt.Fprintf(w, "pool: connections created=%d, waits=%d, hits=%d, misses=%d\n",
+		r.Pool.ConnectionsCreated, r.Pool.Waits, r.Pool.Hits, r.Pool.Misses)
+}
+
+// seconds converts a JSON seconds figure back to a duration for printing.
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Microsecond)
+}
+
+// maxBenchErrors is how many distinct errors a run keeps.
+const maxBenchErrors = 3
+
+// recorder accumulates the latencies and failures of workloads; one
+// recorder may take several runs (the rounds of a contender).
+type recorder struct {
+	mu     sync.Mutex // guards the fields below
+	lat    []time.Duration
+	failed int
+	errs   []string
+	wall   time.Duration
+}
+
+// run calls op n times from c goroutines; done is called after each call.
+func (r *recorder) run(ctx context.Context, n, c int, done func(), op func(context.Context) error) {
 	jobs := make(chan struct{})
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex // guards lat and errs
-		lat  []time.Duration
-		errs []error
-	)
+	var wg sync.WaitGroup
 	start := time.Now()
-	for range o.c {
+	for range min(c, n) {
 		wg.Go(func() {
 			for range jobs {
 				t0 := time.Now()
 				err := op(ctx)
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					lat = append(lat, d)
-				}
-				mu.Unlock()
+				r.record(time.Since(t0), err)
+				done()
 			}
 		})
 	}
-	for range o.n {
+	for range n {
 		jobs <- struct{}{}
 	}
 	close(jobs)
 	wg.Wait()
-	return lat, errs, time.Since(start)
+	r.mu.Lock()
+	r.wall += time.Since(start)
+	r.mu.Unlock()
 }
 
-func printBench(w io.Writer, o benchOptions, lat []time.Duration, failed int, wall time.Duration) {
+func (r *recorder) record(d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.lat = append(r.lat, d)
+		return
+	}
+	r.failed++
+	if msg := err.Error(); len(r.errs) < maxBenchErrors && !slices.Contains(r.errs, msg) {
+		r.errs = append(r.errs, msg)
+	}
+}
+
+// stats summarises what the recorder saw.
+func (r *recorder) stats() benchStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := slices.Clone(r.lat)
 	slices.Sort(lat)
-	fmt.Fprintf(w, "bench: %d commands (%q on %s), concurrency %d, %d failed, %s\n",
-		o.n, o.cmd, o.key, o.c, failed, wall.Round(time.Millisecond))
-	fmt.Fprintf(w, "throughput: %.1f ops/s\n", float64(len(lat))/wall.Seconds())
-	fmt.Fprintf(w, "latency: p50=%s p90=%s p99=%s max=%s\n",
-		percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), percentile(lat, 100))
+	s := benchStats{Succeeded: len(lat), Failed: r.failed, WallSeconds: r.wall.Seconds(), Errors: append([]string{}, r.errs...)}
+	if len(lat) == 0 {
+		return s
+	}
+	s.OpsPerSecond = float64(len(lat)) / r.wall.Seconds()
+	s.P50Seconds = percentile(lat, 50).Seconds()
+	s.P90Seconds = percentile(lat, 90).Seconds()
+	s.P99Seconds = percentile(lat, 99).Seconds()
+	s.MaxSeconds = percentile(lat, 100).Seconds()
+	return s
 }
 
 // percentile returns the q-th percentile of sorted (nearest rank).
@@ -118,5 +264,22 @@ func percentile(sorted []time.Duration, q int) time.Duration {
 		return 0
 	}
 	i := (len(sorted)*q + 99) / 100
-	return sorted[max(i-1, 0)].Round(time.Microsecond)
+	return sorted[max(i-1, 0)]
+}
+
+// withTimeout bounds each call of op by d.
+func withTimeout(d time.Duration, op func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return op(ctx)
+	}
+}
+
+// poolRun is the pool's operation: one Run of cmd on key.
+func poolRun(p pool.Pool, key, cmd string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := p.Run(ctx, key, cmd)
+		return err
+	}
 }

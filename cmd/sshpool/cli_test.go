@@ -61,7 +61,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "bench", "-n", "50", "-c", "4", "-cmd", "echo x")
+	code, stdout, stderr := runCLI(t, "bench", "-n", "50", "-c", "4", "--cmd", "echo x")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -71,11 +71,76 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench output lacks %s:\n%s", re, stdout)
 		}
 	}
+	// Not a terminal: no progress bar.
+	if strings.ContainsAny(stderr, "\r\x1b") {
+		t.Errorf("progress drawn on a pipe: %q", stderr)
+	}
 	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 2 || !strings.Contains(stderr, "-n must be") {
 		t.Errorf("bench -n 0: %d %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, "bench", "-n", "5", "-cmd", "false"); code != 1 || !strings.Contains(stderr, "5 of 5 commands failed") {
-		t.Errorf("bench of a failing command: %d %s", code, stderr)
+}
+
+// TestBenchAllFailed: a run where every command fails reports the
+// failure, never "0.0 ops/s" and "p50=0s".
+func TestBenchAllFailed(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "-n", "5", "--cmd", "false")
+	if code != 1 || !strings.Contains(stderr, "sshpool bench: all 5 commands failed: sshconn: exec on ") ||
+		!strings.Contains(stdout, "throughput: none: every command failed") || strings.Contains(stdout, "p50=") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "bench", "-n", "3", "--cmd", "false", "--json")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); code != 1 || err != nil {
+		t.Fatalf("--json: exit %d, %v: %s", code, err, stdout)
+	}
+	if r["succeeded"] != 0.0 || r["failed"] != 3.0 || r["p50_seconds"] != nil || r["ops_per_second"] != 0.0 {
+		t.Errorf("--json of an all-failed run: %v", r)
+	}
+}
+
+// TestBenchCompare runs every contender on the embedded server and checks
+// the table, the chart and the JSON document.
+func TestBenchCompare(t *testing.T) {
+	chart := filepath.Join(t.TempDir(), "b.svg")
+	code, stdout, stderr := runCLI(t, "bench", "--compare", "-n", "12", "-c", "3", "--rounds", "3", "--chart", chart)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	names := []string{"pool", "x/crypto client", "legacy pool", "adapter", "dial per command", "OpenSSH ControlMaster"}
+	for _, name := range names {
+		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + ` \| (\d+|not run: .*) \|`)
+		if !row.MatchString(stdout) {
+			t.Errorf("no row for %s:\n%s", name, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "| pool | ") || !strings.Contains(stdout, "| 1.00× | 0 |") {
+		t.Errorf("pool row:\n%s", stdout)
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "dial") {
+		t.Errorf("chart %s: %v, %.200s", chart, err, svg)
+	}
+	code, stdout, stderr = runCLI(t, "bench", "--compare", "-n", "4", "-c", "2", "--rounds", "2", "--chart", "", "--json")
+	var r compareResult
+	if err := json.Unmarshal([]byte(stdout), &r); code != 0 || err != nil {
+		t.Fatalf("--json: exit %d, %v, stderr %s: %s", code, err, stderr, stdout)
+	}
+	if len(r.Contenders) != len(names) || r.Contenders[0].RatioToPool != 1 || r.Chart != "" || r.Rounds != 2 {
+		t.Errorf("--json = %+v", r)
+	}
+	for _, c := range r.Contenders {
+		if c.Skipped == "" && (c.Succeeded+c.Failed != 4 || c.OpsPerSecond <= 0) {
+			t.Errorf("%s: %+v", c.Name, c)
+		}
+	}
+}
+
+// TestBenchCompareAllFailed: a contender whose every command fails says
+// so in its row (the pool's failure fails the command).
+func TestBenchCompareAllFailed(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "--compare", "-n", "2", "-c", "1", "--rounds", "1", "--chart", "", "--cmd", "false")
+	if code != 1 || !strings.Contains(stdout, "| pool | all 2 failed: sshconn: exec on ") || !strings.Contains(stderr, "sshpool bench: the pool: all 2 commands failed") {
+		t.Errorf("exit %d, stdout %s, stderr %s", code, stdout, stderr)
 	}
 }
 
@@ -92,8 +157,8 @@ func TestConfig(t *testing.T) {
 		{[]string{"config", "defaults", "-preset", "production"}, 0, "dial_timeout: 15s", ""},
 		{[]string{"config", "-preset", "turbo", "defaults"}, 1, "", `unknown preset "turbo"`},
 		{[]string{"config", "validate", good}, 0, good + ": ok", ""},
-		{[]string{"config", "validate", bad}, 1, "", "MaxConnections = -1"},
-		{[]string{"config", "validate", unknown}, 1, "", "invalid keys: max_conns"},
+		{[]string{"config", "validate", bad}, 1, "", "sshpool config validate: config: " + bad + ":2: pool.max_connections = -1, want 1..1048576\n"},
+		{[]string{"config", "validate", unknown}, 1, "", unknown + `:1: pool.max_conns = 1, unknown key (did you mean pool.max_connections?)`},
 		{[]string{"config", "export", good}, 0, "max_connections: 7", ""},
 		{[]string{"config", "export", good}, 0, "password: <redacted>", ""},
 		{[]string{"config"}, 2, "", "missing command; one of: defaults, export, validate"},
@@ -293,8 +358,9 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// TestServeReloadOnSIGHUP applies a changed pool section on SIGHUP and
-// keeps the configuration when the file turns invalid.
+// TestServeReloadOnSIGHUP applies a changed pool section on SIGHUP, logs
+// the result through slog on stderr (never stdout), shows it on
+// /debug/config, and keeps the configuration when the file turns invalid.
 func TestServeReloadOnSIGHUP(t *testing.T) {
 	path := writeTemp(t, "c.yaml", "pool:\n  max_connections: 10\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -302,19 +368,64 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "-config", path, "-admin", "127.0.0.1:0"}, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--config", path, "--admin", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
+	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
-	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
+	if got := httpGet(t, admin+"/debug/config"); !strings.Contains(got, "max_connections: 10\n") {
+		t.Fatalf("/debug/config before reload:\n%s", got)
+	}
+	os.WriteFile(path, []byte("pool:\n  max_connections: 33\nrouter:\n  decision_cache: 5s\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitFor(t, &stdout, regexp.MustCompile(`reloaded: pool.max_connections=33`))
+	waitFor(t, &stderr, regexp.MustCompile(`level=INFO msg="config reloaded" applied=\[pool.max_connections\] pool.max_connections=33 pending_restart=\[router.decision_cache\]`))
+	// /debug/config shows what is in force: the new pool section, the
+	// router settings it started with.
+	got := httpGet(t, admin+"/debug/config")
+	if !strings.Contains(got, "max_connections: 33\n") || !strings.Contains(got, "decision_cache: 1s\n") {
+		t.Errorf("/debug/config after reload:\n%s", got)
+	}
 	os.WriteFile(path, []byte("pool:\n  max_connections: nope\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitFor(t, &stdout, regexp.MustCompile(`(?s)reload rejected, configuration unchanged: .*max_connections`))
+	waitFor(t, &stderr, regexp.MustCompile(`level=WARN msg="config reload rejected; configuration unchanged" err="config: \S+c.yaml:2: pool.max_connections = \\"nope\\", want an integer"`))
+	if got := httpGet(t, admin+"/debug/config"); !strings.Contains(got, "max_connections: 33\n") {
+		t.Errorf("/debug/config after a rejected reload:\n%s", got)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d, stderr %s", code, stderr.String())
 	}
+	if strings.Contains(stdout.String(), "config reload") {
+		t.Errorf("reload results on stdout:\n%s", stdout.String())
+	}
+}
+
+// TestServeStartupErrorIsTheCause: a start-up failure reports its cause,
+// once; fx's chain of Go functions only with -v.
+func TestServeStartupErrorIsTheCause(t *testing.T) {
+	path := writeTemp(t, "c.yaml", "flags:\n  file: /nonexistent/flags.json\n")
+	code, stdout, stderr := runCLI(t, "serve", "--config", path, "--admin", "127.0.0.1:0")
+	if code != 1 || !strings.HasPrefix(stderr, "sshpool serve: start: featureflags: ") ||
+		strings.Contains(stderr, "registerHooks") || strings.Contains(stderr, ".go:") || strings.Count(stderr, "no such file") != 1 {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout, "serving") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	code, _, stderr = runCLI(t, "serve", "--config", path, "--admin", "127.0.0.1:0", "-v")
+	if code != 1 || !strings.Contains(stderr, "registerHooks") {
+		t.Errorf("-v: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 func TestServeAdminAddressInUse(t *testing.T) {
@@ -360,8 +471,9 @@ func TestExecSSHFailureExits255(t *testing.T) {
 	if code != 255 || !strings.Contains(stderr, `"web-canary.onion" is not a configured target (targets: db, web) and does not resolve`) {
 		t.Errorf("unknown key: exit %d, stderr %q", code, stderr)
 	}
-	code, _, stderr = runCLI(t, "exec", "demo", "--", "sleep 0.01; exit 3")
-	if code == 0 {
-		t.Errorf("shell syntax on the embedded server: exit 0, stderr %q", stderr)
+	// The embedded server says it runs no shell (it used to echo the line).
+	code, stdout, stderr := runCLI(t, "exec", "demo", "--", "echo out; exit 3")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "sshtest: unsupported shell syntax: ';' at column 9") {
+		t.Errorf("shell syntax on the embedded server: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

@@ -47,6 +47,7 @@ func startEmbedded() (*embedded, error) {
 
 func (e *embedded) keyFile() string    { return filepath.Join(e.dir, "id_ed25519") }
 func (e *embedded) knownHosts() string { return filepath.Join(e.dir, "known_hosts") }
+func (e *embedded) flagsFile() string  { return filepath.Join(e.dir, "flags.json") }
 
 // target is the embedded server as a config target, with strict host key
 // checking.
@@ -83,25 +84,36 @@ func targetKeys(cfg app.Config) []string {
 	return keys
 }
 
-// open builds a pool with the Wire injector for key, starting the embedded
-// server when asked. close releases everything.
-func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, app.Config, func(), error) {
-	cfg, err := app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ()})
+// prepare loads the configuration and, when asked (or by default for key
+// demoKey without a config file), starts the embedded server and adds it
+// as target demoKey. closeEmb stops the server (a no-op without one).
+func (t *poolTarget) prepare(key string, stderr io.Writer) (cfg app.Config, emb *embedded, closeEmb func(), err error) {
+	cfg, err = app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ(), Warn: warnTo(stderr)})
 	if err != nil {
-		return nil, cfg, nil, err
+		return cfg, nil, nil, err
 	}
-	var emb *embedded
+	closeEmb = func() {}
 	if t.embedded || (t.configPath == "" && key == demoKey) {
 		if emb, err = startEmbedded(); err != nil {
-			return nil, cfg, nil, err
+			return cfg, nil, nil, err
 		}
-		cfg.Targets = map[string]app.TargetSection{demoKey: emb.target()}
+		if cfg.Targets == nil {
+			cfg.Targets = map[string]app.TargetSection{}
+		}
+		cfg.Targets[demoKey] = emb.target()
+		closeEmb = emb.Close
 		fmt.Fprintf(stderr, "using the embedded SSH server on %s as %q\n", emb.srv.Addr(), demoKey)
 	}
-	closeEmb := func() {
-		if emb != nil {
-			emb.Close()
-		}
+	return cfg, emb, closeEmb, nil
+}
+
+// open builds a pool with the Wire injector for key, starting the embedded
+// server when asked. closeAll drains the pool (bounded by
+// lifecycle.drain_timeout) and releases everything.
+func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, app.Config, func(), error) {
+	cfg, _, closeEmb, err := t.prepare(key, stderr)
+	if err != nil {
+		return nil, cfg, nil, err
 	}
 	var (
 		p       pool.Pool

@@ -109,15 +109,12 @@ func runExec(ctx context.Context, t *poolTarget, key, line string, asJSON bool, 
 }
 
 // explainKey adds the configured targets to an error that says key is
-// neither a target nor a resolvable host (no target, a failed DNS lookup,
-// no usable address).
+// neither a target nor a resolvable host (no target, a name that does not
+// exist, no usable address).
 func explainKey(err error, key string, targets []string) error {
-	var (
-		dnsErr  *net.DNSError
-		addrErr *net.AddrError
-	)
-	if slices.Contains(targets, key) ||
-		!errors.Is(err, sshconn.ErrNotFound) && !errors.As(err, &dnsErr) && !errors.As(err, &addrErr) {
+	var addrErr *net.AddrError
+	unknown := errors.Is(err, sshconn.ErrNotFound) || pool.Classify(err) == pool.KindDNSNotFound || errors.As(err, &addrErr)
+	if slices.Contains(targets, key) || !unknown {
 		return err
 	}
 	if len(targets) == 0 {

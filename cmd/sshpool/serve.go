@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -65,50 +65,73 @@ reloads the pool section of the config file.`,
 
 // runServe runs the fx application until ctx ends (SIGINT or SIGTERM).
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
-	cfg, err := app.LoadWith(app.LoadOptions{Path: o.configPath, Env: os.Environ()})
-	if err != nil {
-		return err
-	}
-	if o.adminAddr != "" {
-		cfg.Admin.Addr = o.adminAddr
-	}
-	if o.flagsPath != "" {
-		cfg.Flags.File = o.flagsPath
-	}
 	var emb *embedded
 	if o.embedded {
+		var err error
 		if emb, err = startEmbedded(); err != nil {
 			return err
 		}
 		defer emb.Close()
-		if err := useEmbedded(&cfg, emb, stdout); err != nil {
+		if err := os.WriteFile(emb.flagsFile(), []byte(demoFlags), 0o600); err != nil {
 			return err
 		}
 	}
-	store := app.NewConfigStore(cfg, app.LoadOptions{Path: o.configPath, Env: os.Environ()})
-	return serveApp(ctx, store, o.verbose, emb, stdout, stderr)
+	// The command line's overrides apply on every load, reloads included.
+	opts := app.LoadOptions{Path: o.configPath, Env: os.Environ(), Warn: warnTo(stderr), Adjust: func(c *app.Config) {
+		if o.adminAddr != "" {
+			c.Admin.Addr = o.adminAddr
+		}
+		if o.flagsPath != "" {
+			c.Flags.File = o.flagsPath
+		}
+		if emb != nil {
+			useEmbedded(c, emb)
+		}
+	}}
+	cfg, err := app.LoadWith(opts)
+	if err != nil {
+		return err
+	}
+	if emb != nil {
+		fmt.Fprintf(stdout, "embedded SSH server on %s, target %q\n", emb.srv.Addr(), demoKey)
+		if cfg.Flags.File == emb.flagsFile() {
+			fmt.Fprintf(stdout, "flag file %s (use-new-pool: 50%% of servers, sticky)\n", cfg.Flags.File)
+		}
+	}
+	return serveApp(ctx, app.NewConfigStore(cfg, opts), o.verbose, emb, stdout, stderr)
 }
 
 // useEmbedded registers the embedded server as demoKey and, without a
-// flag file, writes demoFlags next to its keys.
-func useEmbedded(cfg *app.Config, emb *embedded, stdout io.Writer) error {
-	if cfg.Targets == nil {
-		cfg.Targets = map[string]app.TargetSection{}
+// flag file, uses demoFlags.
+func useEmbedded(c *app.Config, emb *embedded) {
+	if c.Targets == nil {
+		c.Targets = map[string]app.TargetSection{}
 	}
-	cfg.Targets[demoKey] = emb.target()
-	fmt.Fprintf(stdout, "embedded SSH server on %s, target %q\n", emb.srv.Addr(), demoKey)
-	if cfg.Flags.File != "" {
-		return nil
+	c.Targets[demoKey] = emb.target()
+	if c.Flags.File == "" {
+		c.Flags.File = emb.flagsFile()
 	}
-	cfg.Flags.File = filepath.Join(emb.dir, "flags.json")
-	fmt.Fprintf(stdout, "flag file %s (use-new-pool: 50%% of servers, sticky)\n", cfg.Flags.File)
-	return os.WriteFile(cfg.Flags.File, []byte(demoFlags), 0o600)
+}
+
+// newServeLogger logs to stderr: info and above, debug with verbose. The
+// event log keeps the recent records for the admin page.
+func newServeLogger(stderr io.Writer, verbose bool) (*slog.Logger, *app.EventLog) {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	events := app.NewEventLog(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), 0)
+	return slog.New(events), events
 }
 
 func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *embedded, stdout, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger, events := newServeLogger(stderr, verbose)
+	// fx's own events with -v. Without it fx logs nothing: every fx error
+	// (a failed constructor or hook, a rollback) reaches the user once, as
+	// the command's error.
+	fxLog := fx.NopLogger
 	if verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		fxLog = fx.WithLogger(func() fxevent.Logger { return fxLogger(stderr) })
 	}
 	var (
 		admin *app.Admin
@@ -117,29 +140,29 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 	cfg := store.Current()
 	lc := cfg.Lifecycle
 	fxa := fx.New(
-		fx.WithLogger(func() fxevent.Logger { return fxLogger(verbose, stderr) }),
+		fxLog,
 		fx.StartTimeout(orDefault(lc.StartTimeout, app.DefaultStartTimeout)),
 		fx.StopTimeout(orDefault(lc.StopTimeout, app.DefaultStopTimeout)),
-		fx.Supply(logger),
+		fx.Supply(logger, store, events),
 		fx.Supply(fx.Annotate(newRegistry(), fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
 		app.Module(app.WithConfig(cfg)),
 		fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
-		return err
+		return startupError(err, verbose)
 	}
 	startCtx, cancel := context.WithTimeout(ctx, fxa.StartTimeout())
 	defer cancel()
 	if err := fxa.Start(startCtx); err != nil {
-		return err
+		return startupError(err, verbose)
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/livez /readyz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/ /livez /readyz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
 	}
 	if emb != nil {
-		demoCall(stdout, emb)
+		startupCall(stdout, emb)
 	}
 	fmt.Fprintln(stdout, "serving; SIGHUP reloads the pool section of the config file; stop with Ctrl-C (SIGINT) or SIGTERM")
-	waitReloading(ctx, store, p, stdout)
+	waitReloading(ctx, store, p, logger)
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), fxa.StopTimeout())
 	defer cancelStop()
 	if err := fxa.Stop(stopCtx); err != nil {
@@ -149,9 +172,20 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 	return nil
 }
 
+// startupError is the cause of a failed start: fx's chain of constructors
+// and hooks (which names Go functions and files) only with verbose.
+func startupError(err error, verbose bool) error {
+	if verbose {
+		return err
+	}
+	cause := dig.RootCause(err)
+	return fmt.Errorf("start: %w (-v shows how it was reached)", cause)
+}
+
 // waitReloading applies the config file's pool section to p on every
-// SIGHUP until ctx ends. A bad file is reported and changes nothing.
-func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, stdout io.Writer) {
+// SIGHUP until ctx ends, and logs the result: what changed, what waits for
+// a restart, or why the file was rejected (nothing changes then).
+func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -160,18 +194,27 @@ func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, std
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if c, err := store.ApplyPool(p); err != nil {
-				fmt.Fprintf(stdout, "reload rejected, configuration unchanged: %v\n", err)
-			} else {
-				fmt.Fprintf(stdout, "reloaded: pool.max_connections=%d\n", c.Pool.MaxConnections)
-			}
+			logReload(log, store, p)
 		}
 	}
 }
 
-// demoCall runs one command the old way (legacy.Provider, now the router)
+func logReload(log *slog.Logger, store *app.ConfigStore, p pool.Pool) {
+	r, err := store.ApplyPool(p)
+	if err != nil {
+		log.Warn("config reload rejected; configuration unchanged", "err", err)
+		return
+	}
+	attrs := []any{"applied", r.Applied, "pool.max_connections", r.InForce.Pool.MaxConnections}
+	if len(r.Pending) > 0 {
+		attrs = append(attrs, "pending_restart", r.Pending)
+	}
+	log.Info("config reloaded", attrs...)
+}
+
+// startupCall runs one command the old way (legacy.Provider, now the router)
 // on the embedded server, showing which pool served it.
-func demoCall(stdout io.Writer, emb *embedded) {
+func startupCall(stdout io.Writer, emb *embedded) {
 	server := &legacy.Server{ID: "demo-1", Name: "demo", Host: emb.srv.Host(), Port: emb.srv.Port(),
 		AppUsername: "demo", ManualKeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
 	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
@@ -194,14 +237,10 @@ func demoCall(stdout io.Writer, emb *embedded) {
 }
 
 // fxLogger logs fx's own events (providers, hooks run, start and stop
-// errors) through slog on stderr: every event with -v, else warnings and
-// errors only (a failed hook, a rollback).
-func fxLogger(verbose bool, stderr io.Writer) fxevent.Logger {
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelDebug
-	}
-	l := &fxevent.SlogLogger{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+// errors) through slog on stderr, for -v. Its own handler keeps them out of
+// the admin page's event log.
+func fxLogger(stderr io.Writer) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	l.UseLogLevel(slog.LevelDebug)
 	return l
 }
