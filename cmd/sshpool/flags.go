@@ -20,13 +20,18 @@ import (
 // its own newFlagsXxxCmd.
 func newFlagsCmd() *cobra.Command {
 	c := group("flags", "Lint a flag file, show where it routes servers, diff two",
-		newFlagsValidateCmd(), newFlagsEvalCmd(), newFlagsDiffCmd())
+		newFlagsValidateCmd(), newFlagsEvalCmd(), newFlagsDiffCmd(),
+		newFlagsPushCmd(), newFlagsHistoryCmd(), newFlagsRollbackCmd(), newFlagsKillSwitchCmd())
 	c.Long = `Lint a flag file, show where it routes servers, diff two.
 
 Flag files are in flagd's flag-definition format (JSON or YAML). Servers come
 from a config file (--servers: its targets, as the service's config is
 written; each target key is the server's ID) or from repeated --server
-id=ID,host=HOST[,port=P][,user=U][,root_user=R][,name=N].`
+id=ID,host=HOST[,port=P][,user=U][,root_user=R][,name=N].
+
+A fleet keeps one flag document in etcd (flags.source: etcd): push publishes
+a file to it, history lists its revisions, rollback republishes one, and
+kill-switch turns the kill switch on or off, each with compare-and-swap.`
 	return c
 }
 

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/featureflags/etcd/etcdapp"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -102,13 +103,13 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 }
 
 // useEmbedded registers the embedded server as demoKey and, without a
-// flag file, uses demoFlags.
+// flag file or another flag source, uses demoFlags.
 func useEmbedded(c *app.Config, emb *embedded) {
 	if c.Targets == nil {
 		c.Targets = map[string]app.TargetSection{}
 	}
 	c.Targets[demoKey] = emb.target()
-	if c.Flags.File == "" {
+	if c.Flags.File == "" && (c.Flags.Source == "" || c.Flags.Source == app.FlagSourceFile) {
 		c.Flags.File = emb.flagsFile()
 	}
 }
@@ -145,7 +146,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		fx.StopTimeout(orDefault(lc.StopTimeout, app.DefaultStopTimeout)),
 		fx.Supply(logger, store, events),
 		fx.Supply(fx.Annotate(newRegistry(), fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
-		app.Module(app.WithConfig(cfg)),
+		app.Module(app.WithConfig(cfg), etcdapp.Option()),
 		fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
 		return startupError(err, verbose)
