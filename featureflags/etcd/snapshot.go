@@ -21,9 +21,6 @@ type snapshot struct {
 	modRev int64
 	// present tells whether the key holds a document.
 	present bool
-	// placeholder marks the empty document that stands in when there is
-	// nothing else to serve (see placeholderDoc).
-	placeholder bool
 	// cached marks a document read from the cache file.
 	cached bool
 	doc    featureflags.Document
