@@ -204,7 +204,7 @@ func TestFlags(t *testing.T) {
 			"use-new-pool: false (reason DEFAULT, variant off)\ndecision: legacy (reason flag-off)", ""},
 		{[]string{"flags", "eval", good}, 2, "", "no servers: give --servers CONFIG or --server"},
 		{[]string{"flags", "eval", good, "--server", "host=h"}, 2, "", "no id"},
-		{[]string{"flags"}, 2, "", "missing command; one of: diff, eval, validate"},
+		{[]string{"flags"}, 2, "", "missing command; one of: diff, eval, history, kill-switch, push, rollback, validate"},
 		{[]string{"flags", "diff", good}, 2, "", "accepts 2 arg(s)"},
 	}
 	for _, tt := range tests {
