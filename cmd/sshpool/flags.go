@@ -19,7 +19,7 @@ import (
 // newFlagsCmd groups the flag-file commands; each sub-command is built by
 // its own newFlagsXxxCmd.
 func newFlagsCmd() *cobra.Command {
-	c := group("flags", "Lint a flag file, show where it routes servers, diff two; publish the fleet's in etcd",
+	c := group("flags", "Lint a flag file, show where it routes servers, diff two, publish a fleet's in etcd",
 		newFlagsValidateCmd(), newFlagsEvalCmd(), newFlagsDiffCmd(),
 		newFlagsPushCmd(), newFlagsHistoryCmd(), newFlagsRollbackCmd(), newFlagsKillSwitchCmd())
 	c.Long = `Lint a flag file, show where it routes servers, diff two.
