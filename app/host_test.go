@@ -294,3 +294,39 @@ func TestAdminDefaults(t *testing.T) {
 		t.Errorf("export lacks admin.pprof:\n%s", b)
 	}
 }
+
+// TestReadinessAfterRefusedDocument: a broken flag document (here the
+// file; in a fleet, a document published around the CLI) is refused and
+// the last good flags stay in force, so routing is unchanged and the
+// instance stays ready, with the refusal as the detail. Failing readiness
+// here would take every instance of a fleet out of service at once.
+func TestReadinessAfterRefusedDocument(t *testing.T) {
+	f := newFixture(t)
+	var (
+		m     *providers.Migration
+		admin *app.Admin
+	)
+	fxa := fxtest.New(t, fx.NopLogger, app.Module(app.WithConfig(f.cfg)), fx.Populate(&m, &admin)).RequireStart()
+	defer fxa.RequireStop()
+	if err := os.WriteFile(f.cfg.Flags.File, []byte(`{"flags": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rp := m.FlagProvider.(interface{ Reload() error })
+	if err := rp.Reload(); err == nil {
+		t.Fatal("a broken document was accepted")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for m.Client.State() != openfeature.ErrorState && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the SDK applies provider events asynchronously
+	}
+	if st := m.Client.State(); st != openfeature.ErrorState {
+		t.Fatalf("client state %s after a refused document, want ERROR", st)
+	}
+	rep := readyz(t, admin.Handler())
+	if !rep.Ready || !rep.Checks[1].OK || !strings.Contains(rep.Checks[1].Detail, "last document was refused") {
+		t.Errorf("refused document with good flags in force: %+v, want ready with the refusal as detail", rep)
+	}
+	if m.Router.Decide(context.Background(), &legacy.Server{ID: "web-1", Host: "h", AppUsername: "u"}, false).Route != legacy.RouteNew {
+		t.Error("routing changed after a refused document")
+	}
+}

@@ -17,7 +17,9 @@ type Readiness struct {
 // changes); only OK decides.
 //
 // The flags check fails while the flag provider is not ready (not yet
-// initialised, or in error). A provider whose source is disconnected
+// initialised, or in error with no document ever in force). A provider in
+// error because its latest document was refused still serves the last
+// good flags: that passes, with the refusal as the detail. A provider whose source is disconnected
 // (featureflags.SourceHealth not Connected; OpenFeature's STALE state)
 // still evaluates the flags in force and routes correctly; only a flip
 // would not arrive. That passes, with the source's reason as the detail.
@@ -51,18 +53,32 @@ func (a *Admin) lifecycleCheck() Check {
 // flagsCheck passes when the flag provider is ready, or stale (see Check).
 func (a *Admin) flagsCheck() Check {
 	c := Check{Name: "flags", OK: true}
+	sp, hasStats := a.m.FlagProvider.(interface {
+		Stats() featureflags.ProviderStats
+	})
 	if a.m.Client != nil {
 		switch st := a.m.Client.State(); st {
 		case openfeature.ReadyState:
 		case openfeature.StaleState:
 			c.Detail = "flags in force, changes not arriving"
+		case openfeature.ErrorState:
+			// A refused document leaves the last good flags in force:
+			// routing is unchanged, so the instance stays ready (a bad
+			// document published to a fleet must not take every
+			// instance out of service). Not ready only when no document
+			// was ever in force.
+			if hasStats {
+				if s := sp.Stats(); !s.Document.LoadedAt.IsZero() {
+					c.Detail = "flags in force; the last document was refused: " + s.LastError
+					return c
+				}
+			}
+			c.OK, c.Detail = false, "flag provider "+string(st)
 		default:
 			c.OK, c.Detail = false, "flag provider "+string(st)
 		}
 	}
-	if sp, ok := a.m.FlagProvider.(interface {
-		Stats() featureflags.ProviderStats
-	}); ok && c.OK {
+	if hasStats && c.OK {
 		if h := sp.Stats().Health; !h.Connected {
 			c.Detail = "flags in force, changes not arriving: " + h.Detail
 		}
