@@ -126,18 +126,32 @@ type AdvancedPoolConfig struct {
 	// negative disables the breaker.
 	CircuitThreshold int
 	// CircuitBaseCooldown is how long a key's circuit stays open the
-	// first time it opens after failed dials; each failed trial dial
-	// doubles it (±20 % jitter) up to CircuitCooldown, and a successful
-	// trial resets it. Short, so that a server restart costs about a
-	// second, not a full cooldown. Default 1s (or CircuitCooldown if
-	// smaller); zero means the default. Must not exceed CircuitCooldown.
+	// first time it opens; each failed trial dial doubles it (±20 %
+	// jitter) up to CircuitCooldown, and a successful trial resets it.
+	// Short, so that a server restart costs a fraction of a second.
+	// Default 200ms (or CircuitCooldown if smaller); zero means the
+	// default. Must not exceed CircuitCooldown.
 	CircuitBaseCooldown time.Duration
 	// CircuitCooldown is the longest an open circuit fails dials fast with
-	// ErrCircuitOpen before it lets one trial dial through: the cap of the
-	// doubling cooldown, and the cooldown after a permanent failure
-	// (authentication, host key, configuration). Default 30s; zero means
-	// the default.
+	// ErrCircuitOpen before it lets one trial dial through, whatever the
+	// failure (a host key or authorized_keys fixed on the server is seen
+	// only by a trial): the cap of the doubling cooldown, so a key that
+	// keeps failing is dialled at most once per CircuitCooldown, and
+	// serves again at most about CircuitCooldown after its fault ends.
+	// Pool.RetryNow skips the wait when something on this side changed.
+	// Default 1s; zero means the default. Raise it where each failed
+	// authentication costs more (OpenSSH 9.8+ PerSourcePenalties refuses
+	// a source after several failures within seconds, by default).
 	CircuitCooldown time.Duration
+	// WarmupBackoffMax is the ceiling of the pause between background
+	// dials of a warm-up key that keeps failing: the health loop tops a
+	// warm-up key up without a caller waiting, and after each failed
+	// top-up it waits twice as long as before (starting at one
+	// HealthInterval), up to this ceiling, reporting each failure
+	// (Snapshot.WarmupFailures, EventWarmupBackoff). A successful dial or
+	// Pool.RetryNow ends the backoff; Gets are not held back by it (they
+	// dial on the circuit's schedule). Default 5m; zero means the default.
+	WarmupBackoffMax time.Duration
 	// DebugLeaks records the stack of every Get while LeakThreshold > 0
 	// and attaches it to leak reports (EventLeak.Stack). It costs an
 	// allocation and a stack walk per Get: for debugging only.
@@ -161,6 +175,7 @@ func (c *PoolConfig) SetDefaults() {
 	setDur(&c.CleanupInterval, DefaultCleanupInterval)
 	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
 	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
+	setDur(&c.Advanced.WarmupBackoffMax, DefaultWarmupBackoffMax)
 	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
 		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
 	}
@@ -221,6 +236,7 @@ func validateDurations(d PoolConfig) []error {
 		{"MaxLifetime", d.MaxLifetime}, {"LifetimeJitter", d.LifetimeJitter},
 		{"MaxIdleTime", d.MaxIdleTime}, {"HealthTimeout", d.HealthTimeout},
 		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
+		{"Advanced.WarmupBackoffMax", d.Advanced.WarmupBackoffMax},
 	}
 	for _, x := range durs {
 		if x.v < 0 {
@@ -239,6 +255,7 @@ func validateDurations(d PoolConfig) []error {
 		{"DialTimeout", d.DialTimeout, time.Millisecond}, {"HealthInterval", d.HealthInterval, time.Millisecond},
 		{"HealthTimeout", d.HealthTimeout, time.Millisecond}, {"CleanupInterval", d.CleanupInterval, time.Millisecond},
 		{"MaxIdleTime", d.MaxIdleTime, time.Millisecond}, {"LeakThreshold", d.LeakThreshold, time.Millisecond},
+		{"Advanced.WarmupBackoffMax", d.Advanced.WarmupBackoffMax, time.Millisecond},
 		{"MaxLifetime", d.MaxLifetime, time.Second},
 	}
 	for _, x := range floors {
@@ -362,6 +379,7 @@ type configJSON struct {
 	CircuitBaseCooldown      jsonDuration  `json:"circuit_base_cooldown,omitempty"`
 	CircuitCooldown          jsonDuration  `json:"circuit_cooldown,omitempty"`
 	DebugLeaks               bool          `json:"debug_leaks,omitempty"`
+	WarmupBackoffMax         jsonDuration  `json:"warmup_backoff_max,omitempty"`
 }
 
 // MarshalJSON exports the config with durations as strings ("30s"). The
@@ -375,7 +393,7 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
 		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
 		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitBaseCooldown),
-		jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks,
+		jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks, jsonDuration(c.Advanced.WarmupBackoffMax),
 	})
 }
 
@@ -394,7 +412,8 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
 		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
-			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown), j.DebugLeaks},
+			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown),
+			time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
 	}
 	return nil
 }
