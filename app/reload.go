@@ -55,7 +55,9 @@ func (s *ConfigStore) Reload() (Config, error) {
 
 // ApplyPool reloads the configuration and applies its pool section to p
 // (pool.UpdateConfig). Other sections take effect at the next start. A bad
-// config, or one the pool rejects, changes nothing.
+// config, or one the pool rejects, changes nothing. An applied config may
+// fix what made dials fail, so p's open circuits are rearmed
+// (pool.Pool.RetryNow): the next call to a failing server dials at once.
 func (s *ConfigStore) ApplyPool(p pool.Pool) (Config, error) {
 	c, err := LoadWith(s.opts)
 	if err != nil {
@@ -69,5 +71,6 @@ func (s *ConfigStore) ApplyPool(p pool.Pool) (Config, error) {
 		return s.Current(), fmt.Errorf("config: reload: %w", err)
 	}
 	s.cur.Store(&c)
+	p.RetryNow()
 	return c, nil
 }

@@ -35,6 +35,7 @@ type Factory struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 	jitter      func(max time.Duration) time.Duration
 	onAttempt   func(key string, attempt int, err error)
+	inputs      inputStamps // files read by keys whose last dial failed permanently (ChangedKeys)
 }
 
 var _ pool.ConnectionFactory = (*Factory)(nil)
@@ -143,9 +144,13 @@ func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client
 			f.onAttempt(key, attempt, err)
 		}
 		if err == nil {
+			f.inputs.ok(key)
 			return c, nil
 		}
 		if !f.retry(ctx, attempt, err) {
+			if pool.Classify(err).Permanent() {
+				f.inputs.failed(key, t)
+			}
 			return nil, &DialError{Key: key, Addr: t.Addr(), Attempt: attempt, Err: err}
 		}
 	}

@@ -1,0 +1,106 @@
+package sshconn
+
+import (
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+var _ pool.ChangeDetector = (*Factory)(nil)
+
+// ChangedKeys implements pool.ChangeDetector: it returns the keys whose
+// last dial failed permanently (authentication, host key, configuration)
+// and one of whose local inputs changed since (a known_hosts file, an
+// identity file or its certificate, of the target or of a jump host: its
+// size, modification time or identity, or whether it exists), each
+// reported once. It costs one stat per distinct file of the failing keys.
+func (f *Factory) ChangedKeys() []string { return f.inputs.changed() }
+
+// inputStamps remembers, per key whose last dial failed permanently, the
+// state of the files that dial read, so that a change an operator makes
+// to fix it (known_hosts corrected, key replaced) can be told to the pool.
+type inputStamps struct {
+	mu   sync.Mutex // guards keys
+	keys map[string][]fileStamp
+}
+
+// fileStamp is a file's state: info is nil when the file was missing.
+type fileStamp struct {
+	path string
+	info fs.FileInfo
+}
+
+// failed stamps the inputs of t for key after a permanent failure.
+func (s *inputStamps) failed(key string, t Target) {
+	var st []fileStamp
+	for _, path := range targetInputs(t, nil) {
+		st = append(st, stamp(path))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string][]fileStamp{}
+	}
+	s.keys[key] = st
+}
+
+// ok forgets key after a successful dial.
+func (s *inputStamps) ok(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.keys, key)
+}
+
+// changed returns and forgets the keys whose stamped files changed.
+func (s *inputStamps) changed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := map[string]fileStamp{} // one stat per distinct file
+	var out []string
+	for key, st := range s.keys {
+		for _, old := range st {
+			cur, ok := now[old.path]
+			if !ok {
+				cur = stamp(old.path)
+				now[old.path] = cur
+			}
+			if !sameStamp(old, cur) {
+				out = append(out, key)
+				delete(s.keys, key)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// targetInputs appends the local files a dial of t reads.
+func targetInputs(t Target, out []string) []string {
+	out = append(out, t.KnownHostsFiles...)
+	for _, files := range [][]string{t.Auth.IdentityFiles, t.Auth.OptionalIdentityFiles} {
+		for _, f := range files {
+			out = append(out, f, f+"-cert.pub")
+		}
+	}
+	for _, hop := range t.JumpHosts {
+		out = targetInputs(hop, out)
+	}
+	return out
+}
+
+func stamp(path string) fileStamp {
+	info, err := os.Stat(path)
+	if err != nil {
+		info = nil
+	}
+	return fileStamp{path: path, info: info}
+}
+
+func sameStamp(a, b fileStamp) bool {
+	if a.info == nil || b.info == nil {
+		return a.info == nil && b.info == nil
+	}
+	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
+}
