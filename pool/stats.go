@@ -106,7 +106,8 @@ type Snapshot struct {
 	// Misuse counts double releases, foreign or nil clients and calls on
 	// released handles.
 	Misuse int64 `json:"misuse"`
-	// WarmupFailures counts failed warm-up dials.
+	// WarmupFailures counts failed warm-up dials: Warmup's, and the health
+	// loop's top-ups of warm-up keys (which back off, EventWarmupBackoff).
 	WarmupFailures int64 `json:"warmup_failures"`
 	// HealthChecks and HealthFailures count health probes and failures.
 	HealthChecks   int64 `json:"health_checks"`
