@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,17 +214,7 @@ func (e *env) countedCommand(t testing.TB) (string, func() int) {
 		before := e.sst.Stats().Execs
 		return "true", func() int { return int(e.sst.Stats().Execs - before) }
 	}
-	// The login user is not the test's user when the tests run as root:
-	// the file lives in a directory of its own that anyone may write.
-	dir, err := os.MkdirTemp("", "sshpool-ran-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(dir, "ran")
+	f := filepath.Join(sharedTempDir(t), "ran")
 	return "echo ran >> " + f, func() int {
 		b, err := os.ReadFile(f)
 		if errors.Is(err, os.ErrNotExist) {
@@ -234,6 +225,50 @@ func (e *env) countedCommand(t testing.TB) (string, func() int) {
 		}
 		return strings.Count(string(b), "\n")
 	}
+}
+
+// runningCommand returns a command that runs for d on the env's server
+// and a function reporting how many such commands the server is running
+// now, seen from the server: sshtest's open channels (a session whose
+// channel is open is past the point where a lost connection means "not
+// started"); under sshd the command itself appends to a file when it
+// starts and to another when it ends.
+func (e *env) runningCommand(t testing.TB, d time.Duration) (string, func() int) {
+	t.Helper()
+	secs := strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	if e.sst != nil {
+		return "sleep " + secs, func() int { return int(e.sst.Stats().ChannelsOpen) }
+	}
+	dir := sharedTempDir(t)
+	started, ended := filepath.Join(dir, "started"), filepath.Join(dir, "ended")
+	lines := func(f string) int {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+	cmd := fmt.Sprintf("echo x >> %s; sleep %s; echo x >> %s", started, secs, ended)
+	return cmd, func() int { return lines(started) - lines(ended) }
+}
+
+// sharedTempDir returns a temporary directory that the sshd login user
+// may write to (it is not the test's user when the tests run as root),
+// removed when the test ends.
+func sharedTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sshpool-ran-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // revokeAuth makes every new authentication fail and drops the open
