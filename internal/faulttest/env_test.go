@@ -36,9 +36,6 @@ const (
 	healthTimeout  = 200 * time.Millisecond
 )
 
-// circuitCooldown is the scenarios' AdvancedPoolConfig.CircuitCooldown.
-const circuitCooldown = time.Second
-
 // legacyTicker is the old singleton pool's health period, the figure the
 // measured detection times are compared with.
 const legacyTicker = 30 * time.Second
@@ -82,6 +79,11 @@ type env struct {
 	key   string // the key registered for the server
 	rec   *recorder
 
+	target   sshconn.Target // the target registered for key (through the proxy)
+	upstream string         // the server's own address
+	other    string         // a server with another host key (startOther), or ""
+	authKeys []byte         // sshd's authorized keys before revokeAuth
+
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
 	attemptErrs atomic.Int64 // failed dial attempts
 }
@@ -110,6 +112,7 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 		upstream, user, signer, hostKey = e.sst.Addr(), "alice", e.sst.ClientSigner(), e.sst.HostKey()
 	}
 	e.proxy = faultproxy.Start(t, upstream)
+	e.upstream = upstream
 	e.key = o.key
 	if e.key == "" {
 		e.key = key
@@ -132,10 +135,71 @@ func (e *env) register(t testing.TB, k, user string, signer ssh.Signer, hostKey 
 	if _, err := fmt.Sscan(port, &p); err != nil {
 		t.Fatal(err)
 	}
-	e.reg.Register(k, sshconn.Target{Host: "127.0.0.1", Port: p, User: user,
+	e.target = sshconn.Target{Host: "127.0.0.1", Port: p, User: user,
 		Auth:            sshconn.Auth{Signers: []ssh.Signer{signer}},
 		KnownHostsFiles: []string{kh}, DialTimeout: 3 * time.Second,
-		KeepaliveTimeout: healthTimeout})
+		KeepaliveTimeout: healthTimeout}
+	e.reg.Register(k, e.target)
+}
+
+// changeHostKey makes the server answer with another host key, as a server
+// reinstalled or restarted with new keys does: the proxy forwards new
+// connections to a second server of the same kind (started on first use)
+// and cuts the open ones. restoreHostKey undoes it.
+func (e *env) changeHostKey(t testing.TB) {
+	t.Helper()
+	if e.other == "" {
+		if e.sshd != nil {
+			e.other = sshdtest.Start(t).Addr()
+		} else {
+			e.other = sshtest.NewServer(t).Addr()
+		}
+	}
+	if err := e.proxy.SetUpstream(e.other); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restoreHostKey forwards new connections to the server again.
+func (e *env) restoreHostKey(t testing.TB) {
+	t.Helper()
+	if err := e.proxy.SetUpstream(e.upstream); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop takes the server down with every connection: sshd is SIGKILLed
+// (with its children); sshtest drops every connection and refuses new
+// ones. start brings it back on the same port with the same keys.
+func (e *env) stop(t testing.TB) {
+	t.Helper()
+	if e.sshd != nil {
+		if err := e.sshd.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := e.sst.RefuseNew(true); err != nil {
+		t.Fatal(err)
+	}
+	e.sst.DropAll()
+}
+
+// start restarts a server that stop took down.
+func (e *env) start(t testing.TB) {
+	t.Helper()
+	var err error
+	if e.sshd != nil {
+		err = e.sshd.Restart()
+	} else {
+		err = e.sst.Restart()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // factory returns a sshconn factory over the env's registry that counts
@@ -164,9 +228,9 @@ func baseConfig() pool.PoolConfig {
 		CleanupInterval:          time.Second,
 		LeakThreshold:            time.Minute,
 		MaxRetries:               20,
-		// A short cooldown: the default (30s) would hold a key's circuit
-		// open for 30s after a half-second restart.
-		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond, CircuitCooldown: circuitCooldown},
+		// The circuit breaker keeps its defaults (trials 200ms apart,
+		// doubling to 1s): what the scenarios measure is what users get.
+		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond},
 	}
 }
 
@@ -283,10 +347,29 @@ func (e *env) revokeAuth(t testing.TB) {
 		return
 	}
 	path := authorizedKeysFile(t, e.sshd)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.authKeys == nil {
+		e.authKeys = b
+	}
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixAuth undoes revokeAuth: authentication succeeds again.
+func (e *env) fixAuth(t testing.TB) {
+	t.Helper()
+	if e.sst != nil {
+		e.sst.FailAuth(false)
+		return
+	}
+	if err := os.WriteFile(authorizedKeysFile(t, e.sshd), e.authKeys, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
