@@ -81,7 +81,8 @@ type env struct {
 
 	target   sshconn.Target // the target registered for key (through the proxy)
 	upstream string         // the server's own address
-	other    string         // a server with another host key (startOther), or ""
+	other    string         // a server with another host key (changeHostKey), or ""
+	close    []func()       // closes other (the soak closes everything before its leak check)
 	authKeys []byte         // sshd's authorized keys before revokeAuth
 
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
@@ -150,9 +151,11 @@ func (e *env) changeHostKey(t testing.TB) {
 	t.Helper()
 	if e.other == "" {
 		if e.sshd != nil {
-			e.other = sshdtest.Start(t).Addr()
+			s := sshdtest.Start(t)
+			e.other, e.close = s.Addr(), append(e.close, func() { _ = s.Close() })
 		} else {
-			e.other = sshtest.NewServer(t).Addr()
+			s := sshtest.NewServer(t)
+			e.other, e.close = s.Addr(), append(e.close, func() { _ = s.Close() })
 		}
 	}
 	if err := e.proxy.SetUpstream(e.other); err != nil {
