@@ -33,16 +33,15 @@ func otherHostLine(t *testing.T, e *env) string {
 	return knownhosts.Line([]string{e.srv.Addr()}, s.PublicKey())
 }
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestChangedKeysReportsFixedInputs: a key whose dial failed permanently
@@ -61,7 +60,7 @@ func TestChangedKeysReportsFixedInputs(t *testing.T) {
 	noKey.Auth.IdentityFiles, noKey.KnownHostsFiles = []string{missing}, []string{own}
 	reg.Register("identity", noKey)
 	refused := e.target()
-	refused.Port = portOf(t, closedAddr(t))
+	refused.Port = closedPort(t)
 	reg.Register("refused", refused)
 	f := newFactory(reg)
 	ctx := context.Background()

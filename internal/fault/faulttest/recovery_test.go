@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/pool"
 )
 
