@@ -33,7 +33,7 @@ type PoolStats struct {
 	healthFailures atomic.Int64 // health probes that failed
 	leaks          atomic.Int64 // leases reported held past LeakThreshold
 	replacements   atomic.Int64 // background dials replacing lost connections
-	circuitOpens   atomic.Int64 // times a key's circuit opened
+	circuitOpens   atomic.Int64 // times a key's circuit opened from closed
 
 	// gauges fills the point-in-time fields of a snapshot. Set once by the
 	// pool before it is shared.
@@ -117,7 +117,9 @@ type Snapshot struct {
 	// Replacements counts background dials started to replace unhealthy
 	// or lost connections.
 	Replacements int64 `json:"replacements"`
-	// CircuitOpens counts how often a key's circuit breaker opened.
+	// CircuitOpens counts how often a key's circuit breaker opened: once
+	// per outage (from closed to open); failed trials keep it open without
+	// counting again.
 	CircuitOpens int64 `json:"circuit_opens"`
 }
 

@@ -233,8 +233,10 @@ func TestServerRestart(t *testing.T) {
 		e := newEnv(t, kind, envOptions{})
 		p := e.startPool(t, baseConfig())
 		warm(t, p)
-		l := startLoad(p, 6, "sleep 0.2")
-		waitUntil(t, "calls in flight", func() bool { return p.GetSnapshot().LeasesOutstanding >= 3 })
+		// Commands running, not only leases held: see TestConnectionReset.
+		cmd, running := e.runningCommand(t, 200*time.Millisecond)
+		l := startLoad(p, 6, cmd)
+		waitUntil(t, "commands running", func() bool { return running() >= 3 })
 		const downtime = 500 * time.Millisecond
 		tf := time.Now()
 		a0, d0 := e.attempts.Load(), p.GetSnapshot().Dials
