@@ -6,7 +6,7 @@ import "time"
 // dials read local inputs that an operator may fix: known_hosts, identity
 // and certificate files (sshconn.Factory implements it). While some key's
 // circuit is open after a permanent failure (authentication, host key,
-// configuration), the pool asks it every changePollInterval (250ms) which
+// configuration), the pool asks it every changePollInterval (100ms) which
 // of those keys had an input change since their last failed dial, and
 // calls RetryNow for them: a rewritten known_hosts or a replaced key is
 // tried at once, not at the circuit's next trial.
@@ -20,7 +20,7 @@ type ChangeDetector interface {
 
 // changePollInterval is how often the pool polls a ChangeDetector while a
 // circuit is open for a permanent failure.
-const changePollInterval = 250 * time.Millisecond
+const changePollInterval = 100 * time.Millisecond
 
 // RetryNow implements Pool.
 func (p *pool) RetryNow(keys ...string) int {

@@ -169,7 +169,7 @@ func TestChangeDetectorRetriesAtOnce(t *testing.T) {
 		}
 		f.setErr(nil)
 		f.change("a")
-		time.Sleep(300 * time.Millisecond) // one poll
+		time.Sleep(150 * time.Millisecond) // one poll
 		c, err := p.Get(context.Background(), "a")
 		if err != nil {
 			t.Fatalf("Get after the change = %v, want a dial", err)

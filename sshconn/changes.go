@@ -32,12 +32,21 @@ type fileStamp struct {
 	info fs.FileInfo
 }
 
-// failed stamps the inputs of t for key after a permanent failure.
-func (s *inputStamps) failed(key string, t Target) {
+// stampInputs stats the local files a dial of t reads. DialTarget takes
+// the stamps before each attempt, so that they describe the files the
+// attempt read: stamped after a failure, a fix made while the dial was in
+// flight would look like the state that failed, and never be reported.
+func stampInputs(t Target) []fileStamp {
 	var st []fileStamp
 	for _, path := range targetInputs(t, nil) {
 		st = append(st, stamp(path))
 	}
+	return st
+}
+
+// failed records st, the stamps of the inputs of key's dial that failed
+// permanently.
+func (s *inputStamps) failed(key string, st []fileStamp) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.keys == nil {

@@ -139,6 +139,7 @@ func (f *Factory) DialClient(ctx context.Context, key string) (*Client, error) {
 // DialTarget dials t with retries; key names it in errors.
 func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client, error) {
 	for attempt := 1; ; attempt++ {
+		inputs := stampInputs(t)
 		c, err := f.dialer.dial(ctx, t)
 		if f.onAttempt != nil {
 			f.onAttempt(key, attempt, err)
@@ -149,7 +150,7 @@ func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client
 		}
 		if !f.retry(ctx, attempt, err) {
 			if pool.Classify(err).Permanent() {
-				f.inputs.failed(key, t)
+				f.inputs.failed(key, inputs)
 			}
 			return nil, &DialError{Key: key, Addr: t.Addr(), Attempt: attempt, Err: err}
 		}

@@ -2,6 +2,7 @@ package faulttest_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -84,6 +85,8 @@ type env struct {
 	other    string         // a server with another host key (changeHostKey), or ""
 	close    []func()       // closes other (the soak closes everything before its leak check)
 	authKeys []byte         // sshd's authorized keys before revokeAuth
+	khPath   string         // the target's known_hosts file
+	khLine   []byte         // its content
 
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
 	attemptErrs atomic.Int64 // failed dial attempts
@@ -131,6 +134,7 @@ func (e *env) register(t testing.TB, k, user string, signer ssh.Signer, hostKey 
 	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.khPath, e.khLine = kh, []byte(line+"\n")
 	port := e.proxy.Addr()[strings.LastIndexByte(e.proxy.Addr(), ':')+1:]
 	var p int
 	if _, err := fmt.Sscan(port, &p); err != nil {
@@ -162,6 +166,32 @@ func (e *env) changeHostKey(t testing.TB) {
 		t.Fatal(err)
 	}
 	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// breakKnownHosts rewrites the client's known_hosts with another key for
+// the server, as a stale or mistaken known_hosts would, and cuts the open
+// connections: a change on the client's side. fixKnownHosts restores it.
+func (e *env) breakKnownHosts(t testing.TB) {
+	t.Helper()
+	other, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := knownhosts.Line([]string{e.proxy.Addr()}, other.PublicKey())
+	if err := os.WriteFile(e.khPath, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixKnownHosts writes the client's known_hosts back.
+func (e *env) fixKnownHosts(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(e.khPath, e.khLine, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

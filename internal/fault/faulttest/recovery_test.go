@@ -28,6 +28,11 @@ var recoveryFaults = []recoveryFault{
 	// The server answers with another host key, then its own again: a
 	// permanent failure (host-key-changed) whose fix only a dial can see.
 	{"host-key", (*env).changeHostKey, (*env).restoreHostKey},
+	// The client's known_hosts records another key for the server, then
+	// the right one again: a fix on this side, which sshconn's factory
+	// reports to the pool (pool.ChangeDetector), so the pool dials at once
+	// instead of at its next trial.
+	{"known-hosts", (*env).breakKnownHosts, (*env).fixKnownHosts},
 	// The server is killed (with every connection) and started again.
 	{"outage", (*env).stop, (*env).start},
 	// The client's key is revoked (authorized_keys emptied, connections
