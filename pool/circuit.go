@@ -95,9 +95,10 @@ func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()),
 // Pool.RetryNow rearms the circuit at once (rearm).
 //
 // Background dials (warm-up top-ups by the health loop, with no caller
-// waiting) have a slower schedule of their own on top, so that a warm-up
-// key that fails authentication is not redialled every health interval for
-// ever: see backgroundAllowed and backgroundFailed.
+// waiting) that fail permanently have a slower schedule of their own on
+// top, so that a warm-up key that fails authentication is not redialled
+// every health interval for ever: see backgroundAllowed and
+// backgroundFailed.
 type circuit struct {
 	p        *pool
 	key      string
@@ -220,8 +221,8 @@ func (c *circuit) rearm() bool {
 // may start now: not before the background schedule's next slot.
 func (c *circuit) backgroundAllowed() bool { return c.p.nowNano() >= c.bgUntil }
 
-// backgroundFailed advances the background schedule after a failed
-// background dial and returns the EventWarmupBackoff to publish. The pause
+// backgroundFailed advances the background schedule after a background
+// dial failed permanently and returns the EventWarmupBackoff to publish. The pause
 // starts at base (the health loop's period: the next tick), doubles at each
 // failure up to AdvancedPoolConfig.WarmupBackoffMax, with ±20 % jitter
 // (capped), and resets when a dial succeeds or on Pool.RetryNow.

@@ -144,11 +144,13 @@ type AdvancedPoolConfig struct {
 	// a source after several failures within seconds, by default).
 	CircuitCooldown time.Duration
 	// WarmupBackoffMax is the ceiling of the pause between background
-	// dials of a warm-up key that keeps failing: the health loop tops a
-	// warm-up key up without a caller waiting, and after each failed
+	// dials of a warm-up key that keeps failing permanently
+	// (authentication, host key, configuration): the health loop tops a
+	// warm-up key up without a caller waiting, and after each such failed
 	// top-up it waits twice as long as before (starting at one
 	// HealthInterval), up to this ceiling, reporting each failure
-	// (Snapshot.WarmupFailures, EventWarmupBackoff). A successful dial or
+	// (Snapshot.WarmupFailures, EventWarmupBackoff). A key whose server is
+	// down is topped up at every tick. A successful dial or
 	// Pool.RetryNow ends the backoff; Gets are not held back by it (they
 	// dial on the circuit's schedule). Default 5m; zero means the default.
 	WarmupBackoffMax time.Duration

@@ -86,8 +86,10 @@ func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error, bg bool
 // recordDialLocked tells ks's guard a dial's outcome. A key gets its
 // circuit breaker at its first failed dial and drops it once a dial
 // succeeds, so healthy keys carry none (memory per idle connection). A
-// failed background dial (bg) is also counted as a warm-up failure and
-// advances the key's background schedule.
+// failed background dial (bg) is also counted as a warm-up failure, and
+// one that failed permanently advances the key's background schedule (a
+// server that is down is topped up again at each tick: it costs a refused
+// connection, and the key is warm again soon after the server is back).
 func (p *pool) recordDialLocked(ks *keyState, err error, bg bool, fx *effects) {
 	if ks.guard == nil && err != nil && p.newGuard == nil {
 		ks.guard = p.newCircuit(ks.name)
@@ -102,7 +104,9 @@ func (p *pool) recordDialLocked(ks *keyState, err error, bg bool, fx *effects) {
 	}
 	if bg && err != nil && Classify(err) != KindCanceled {
 		p.stats.warmupFailures.Add(1)
-		fx.event(c.backgroundFailed(err, p.replaceWindowLocked()))
+		if Classify(err).Permanent() {
+			fx.event(c.backgroundFailed(err, p.replaceWindowLocked()))
+		}
 	}
 	if err != nil && c.state != CircuitClosed {
 		p.watchChangesLocked(ks, err)

@@ -35,8 +35,9 @@ const (
 	// EventLeakReleased: a lease reported as leaked was released after all.
 	EventLeakReleased
 	// EventWarmupBackoff: a background dial of a warm-up key (the health
-	// loop topping it up, no caller waiting) failed; the key's next
-	// background dial waits Backoff, which doubles with each failure up to
+	// loop topping it up, no caller waiting) failed permanently
+	// (authentication, host key, configuration); the key's next background
+	// dial waits Backoff, which doubles with each failure up to
 	// AdvancedPoolConfig.WarmupBackoffMax (Err, Backoff, Failures). Gets
 	// still dial on the circuit's own schedule.
 	EventWarmupBackoff

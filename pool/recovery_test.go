@@ -251,6 +251,45 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 	})
 }
 
+// TestWarmupKeyDownIsToppedUpEveryTick: a warm-up key whose server is
+// down (a transient failure) gets no background backoff: the health loop
+// tries it at every tick, so it is warm again a tick after the server is
+// back (or two, when the circuit's cooldown holds the first), and each
+// failure is counted.
+func TestWarmupKeyDownIsToppedUpEveryTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindRefused})
+		cfg := testConfig()
+		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
+		cfg.HealthInterval, cfg.HealthTimeout = time.Second, 100*time.Millisecond
+		p := newTestPool(t, f, cfg, nil)
+		events, cancel := p.Health().Subscribe(256)
+		defer cancel()
+		_ = p.Start(context.Background())
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		dials := f.dials.Load()
+		if dials < 20 {
+			t.Errorf("%d dials in 30 ticks, want about one a tick", dials)
+		}
+		for _, ev := range drainEvents(events) {
+			if ev.Type == pool.EventWarmupBackoff {
+				t.Errorf("backoff event for a transient failure: %+v", ev)
+			}
+		}
+		if s := p.GetSnapshot(); s.WarmupFailures != dials {
+			t.Errorf("WarmupFailures = %d, want %d", s.WarmupFailures, dials)
+		}
+		f.setErr(nil)
+		time.Sleep(2 * time.Second) // two ticks: the circuit's 1s cooldown may hold the first
+		synctest.Wait()
+		if n := len(p.Entries()); n != 1 {
+			t.Errorf("%d connections two ticks after the server is back, want the warm one", n)
+		}
+	})
+}
+
 // TestRetryNowAfterClose does nothing.
 func TestRetryNowAfterClose(t *testing.T) {
 	f := newFactory()
