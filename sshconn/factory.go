@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/sshpool/sshpool/pool"
@@ -79,6 +80,24 @@ func WithKnownHostsWriter(w *KnownHostsWriter) FactoryOption {
 // WithQuickAck enables or disables re-arming TCP_QUICKACK on Linux
 // sockets after every read and write. Default: enabled.
 func WithQuickAck(on bool) FactoryOption { return func(f *Factory) { f.dialer.quickAck = on } }
+
+// WithKnownHostsLimits bounds each read of a known_hosts file (size and
+// time). Default: DefaultKnownHostsMaxBytes, DefaultFileTimeout.
+func WithKnownHostsLimits(l FileLimits) FactoryOption {
+	return func(f *Factory) { f.dialer.knownHostsLimits = l }
+}
+
+// WithIdentityLimits bounds each read of an identity, public key or
+// certificate file. Default: DefaultIdentityMaxBytes, DefaultFileTimeout.
+func WithIdentityLimits(l FileLimits) FactoryOption {
+	return func(f *Factory) { f.dialer.identityLimits = l }
+}
+
+// WithNetResolver sets the DNS resolver of direct dials. Default:
+// net.DefaultResolver.
+func WithNetResolver(r *net.Resolver) FactoryOption {
+	return func(f *Factory) { f.dialer.resolver = r }
+}
 
 // WithAttemptHook calls hook after every dial attempt with its number
 // (from 1) and error (nil on success), on the dialing goroutine. The hook

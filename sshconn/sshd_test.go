@@ -262,7 +262,7 @@ func TestSSHDSSHConfigAlias(t *testing.T) {
 	cfg := "Host real\n  HostName 127.0.0.1\n  Port " + strconv.Itoa(e.srv.Port()) + "\n  User %u\n  IdentityFile " +
 		e.srv.ClientKeyPath() + "\n  UserKnownHostsFile " + e.knownHosts + "\n"
 	cfg = strings.Replace(cfg, "%u", e.srv.User(), 1)
-	c, err := newFactory(&sshconn.SSHConfig{Path: writeConfig(t, cfg)}).DialClient(context.Background(), "real")
+	c, err := newFactory(&sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, cfg)}).DialClient(context.Background(), "real")
 	if err != nil {
 		t.Fatal(err)
 	}
