@@ -12,8 +12,9 @@ var _ pool.ChangeDetector = (*Factory)(nil)
 
 // ChangedKeys implements pool.ChangeDetector: it returns the keys whose
 // last dial failed permanently (authentication, host key, configuration)
-// and one of whose local inputs changed since (a known_hosts file, an
-// identity file or its certificate, of the target or of a jump host: its
+// and one of whose local inputs changed since (a known_hosts file, user or
+// global; an identity file, its public key or certificate; a certificate
+// file; of the target or of a jump host: its
 // size, modification time or identity, or whether it exists), each
 // reported once. It costs one stat per distinct file of the failing keys.
 func (f *Factory) ChangedKeys() []string { return f.inputs.changed() }
@@ -85,14 +86,17 @@ func (s *inputStamps) changed() []string {
 	return out
 }
 
-// targetInputs appends the local files a dial of t reads.
+// targetInputs appends the local files a dial of t reads that an operator
+// may fix: known_hosts (user and global), identity files with their
+// public key and "-cert.pub" certificate, and certificate files.
 func targetInputs(t Target, out []string) []string {
-	out = append(out, t.KnownHostsFiles...)
+	out = append(out, t.knownHostsFiles()...)
 	for _, files := range [][]string{t.Auth.IdentityFiles, t.Auth.OptionalIdentityFiles} {
 		for _, f := range files {
-			out = append(out, f, f+"-cert.pub")
+			out = append(out, f, f+".pub", f+"-cert.pub")
 		}
 	}
+	out = append(out, t.Auth.CertificateFiles...)
 	for _, hop := range t.JumpHosts {
 		out = targetInputs(hop, out)
 	}
