@@ -51,14 +51,15 @@ type PoolSection struct {
 	LoadBalancing string `koanf:"load_balancing"`
 	MaxRetries    int    `koanf:"max_retries"`
 	HistorySize   int    `koanf:"history_size"`
-	// CircuitThreshold, CircuitBaseCooldown, CircuitCooldown, DebugLeaks
-	// and WarmupBackoffMax are pool.AdvancedPoolConfig's fields of the same
-	// names.
+	// CircuitThreshold, CircuitBaseCooldown, CircuitCooldown, DebugLeaks,
+	// WarmupBackoffMax and CircuitAuthCooldown are
+	// pool.AdvancedPoolConfig's fields of the same names.
 	CircuitThreshold    int           `koanf:"circuit_threshold"`
 	CircuitBaseCooldown time.Duration `koanf:"circuit_base_cooldown"`
 	CircuitCooldown     time.Duration `koanf:"circuit_cooldown"`
 	DebugLeaks          bool          `koanf:"debug_leaks"`
 	WarmupBackoffMax    time.Duration `koanf:"warmup_backoff_max"`
+	CircuitAuthCooldown time.Duration `koanf:"circuit_auth_cooldown"`
 }
 
 // LegacySection configures the legacy pool; zero keeps its old defaults
@@ -198,7 +199,7 @@ func poolSection(c pool.PoolConfig) PoolSection {
 		c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.LeakThreshold,
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing.String(), c.MaxRetries, c.HistorySize,
 		c.Advanced.CircuitThreshold, c.Advanced.CircuitBaseCooldown, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks,
-		c.Advanced.WarmupBackoffMax,
+		c.Advanced.WarmupBackoffMax, c.Advanced.CircuitAuthCooldown,
 	}
 }
 
@@ -214,7 +215,7 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 		WarmupConnections: s.WarmupConnections, MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
 		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: s.CircuitThreshold,
 			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks,
-			WarmupBackoffMax: s.WarmupBackoffMax},
+			WarmupBackoffMax: s.WarmupBackoffMax, CircuitAuthCooldown: s.CircuitAuthCooldown},
 	}
 	if s.LoadBalancing != "" {
 		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {

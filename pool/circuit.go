@@ -18,6 +18,10 @@ const (
 	// before it lets one trial dial through: at most one dial a second per
 	// failing key while callers keep asking for it.
 	DefaultCircuitCooldown = time.Second
+	// DefaultCircuitAuthCooldown is the least pause between trials of a key
+	// whose authentication failed twice in a row (see
+	// AdvancedPoolConfig.CircuitAuthCooldown).
+	DefaultCircuitAuthCooldown = 5 * time.Second
 	// DefaultWarmupBackoffMax is the ceiling of the pause between background
 	// dials of a warm-up key that keeps failing (see
 	// AdvancedPoolConfig.WarmupBackoffMax).
@@ -79,7 +83,9 @@ func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()),
 //
 // The probes follow one schedule for every kind of failure: the first
 // cooldown is CircuitBaseCooldown (200ms), doubled at each failed probe up
-// to CircuitCooldown (1s), with ±20 % jitter (capped). Two incidents shaped
+// to CircuitCooldown (1s), with ±20 % jitter (capped); authentication
+// failures, which sshd penalises, are held to CircuitAuthCooldown (5s)
+// from the second in a row (authFloor). Two incidents shaped
 // it. A flat 30 s cooldown turned a 0.5 s sshd restart into a 30 s outage
 // of fast-failing Gets (TestCircuitShortRestartCostsBaseCooldown). And a
 // permanent failure that opened for the full 30 s kept a key failing for
@@ -178,7 +184,7 @@ func (c *circuit) record(err error) HealthEvent {
 		return HealthEvent{}
 	case was == CircuitHalfOpen, c.failures >= cfg.CircuitThreshold, Classify(err).Permanent():
 		c.state = CircuitOpen
-		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg))
+		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg, err))
 	default:
 		return HealthEvent{}
 	}
@@ -190,14 +196,34 @@ func (c *circuit) record(err error) HealthEvent {
 }
 
 // nextCooldown advances c.cooldown and returns it jittered: the base at
-// the first opening, twice the last one at each failed probe, capped.
-func (c *circuit) nextCooldown(cfg AdvancedPoolConfig) time.Duration {
+// the first opening, twice the last one at each failed probe, capped. After
+// a second authentication failure in a row the pause is at least
+// CircuitAuthCooldown, jittered upwards only (authFloor).
+func (c *circuit) nextCooldown(cfg AdvancedPoolConfig, err error) time.Duration {
 	if c.cooldown == 0 {
 		c.cooldown = cfg.CircuitBaseCooldown
 	} else {
 		c.cooldown = min(2*c.cooldown, cfg.CircuitCooldown)
 	}
-	return min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
+	d := min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
+	if c.failures > 1 && Classify(err) == KindAuth && cfg.CircuitAuthCooldown > 0 {
+		d = max(d, authFloor(cfg.CircuitAuthCooldown))
+	}
+	return d
+}
+
+// authFloor returns a pause in [floor, 1.2×floor): never below floor, so
+// that trials against a host that refuses our key stay at most one per
+// floor. OpenSSH 9.8 and later penalise each failed authentication with 5 s
+// (PerSourcePenalties authfail, on by default) that run down at one second
+// a second, and refuse every connection from the source, whatever its user,
+// once 15 s have accrued: one failure a second for four seconds locks the
+// service out of the host for all its keys, including those whose
+// authentication works. A first failure gets a quick second trial
+// (CircuitBaseCooldown: an authorized_keys being rewritten heals at once);
+// from then on one failure per 5 s accrues nothing.
+func authFloor(floor time.Duration) time.Duration {
+	return time.Duration(float64(floor) * (1 + cooldownJitter*rand.Float64()))
 }
 
 // rearm lets the next dial through at once and restarts the schedule,

@@ -246,15 +246,16 @@ func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
 
 // TestCircuitCooldownDoublesToCap: each failed trial doubles the cooldown
 // (200, 400, 800 ms, then the 1 s cap), each jittered by ±20 % but never
-// past the cap, for every kind of failure.
+// past the cap, for every kind of failure; for an authentication failure
+// when CircuitAuthCooldown is negative (no floor).
 func TestCircuitCooldownDoublesToCap(t *testing.T) {
-	for _, kind := range []pool.ErrorKind{pool.KindTimeout, pool.KindAuth, pool.KindHostKeyChanged} {
+	for _, kind := range []pool.ErrorKind{pool.KindTimeout, pool.KindHostKeyChanged, pool.KindAuth} {
 		t.Run(kind.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFactory()
 				f.setErr(&kindErr{kind})
 				cfg := testConfig()
-				cfg.Advanced.CircuitThreshold = 1
+				cfg.Advanced.CircuitThreshold, cfg.Advanced.CircuitAuthCooldown = 1, -1
 				p := newTestPool(t, f, cfg, nil)
 				_, _ = p.Get(context.Background(), "a")
 				for i, want := range []time.Duration{200, 400, 800, 1000, 1000, 1000} {
@@ -279,22 +280,60 @@ func TestCircuitCooldownDoublesToCap(t *testing.T) {
 	}
 }
 
+// TestCircuitAuthFailuresHeldToFloor: sshd penalises failed
+// authentications (OpenSSH 9.8+: 5 s each, the source refused, for every
+// user, past 15 s). A first failure gets a quick second trial; from the
+// second failure in a row trials are at least CircuitAuthCooldown apart
+// (jittered upwards only), so the penalty never accrues: 30 s of failures
+// cost 8 dials at most, where trials a second apart would cost 30.
+func TestCircuitAuthFailuresHeldToFloor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindAuth})
+		p := newTestPool(t, f, testConfig(), nil)
+		_, _ = p.Get(context.Background(), "a")
+		if d := openUntil(t, p, "a"); d > pool.DefaultCircuitBaseCooldown*12/10 {
+			t.Errorf("after the first failure: open for %v, want about %v", d, pool.DefaultCircuitBaseCooldown)
+		}
+		end := time.Now().Add(30 * time.Second)
+		for time.Now().Before(end) {
+			_, _ = p.Get(context.Background(), "a")
+			time.Sleep(10 * time.Millisecond)
+		}
+		var ce *pool.CircuitError
+		if _, err := p.Get(context.Background(), "a"); errors.As(err, &ce) {
+			if d := time.Until(ce.Until); d > pool.DefaultCircuitAuthCooldown*12/10 {
+				t.Errorf("open for %v, want at most %v", d, pool.DefaultCircuitAuthCooldown*12/10)
+			}
+		}
+		if n := f.dials.Load(); n > 8 {
+			t.Errorf("%d dials in 30s of authentication failures, want at most 8 (one per %v after the second)", n, pool.DefaultCircuitAuthCooldown)
+		}
+	})
+}
+
 // TestCircuitRecoversWithinCapAfterLongFault: the chaos run found the new
 // pool failing 21.8 s after a host key was restored (a permanent failure
 // opened the circuit for the full 30 s cooldown) and 6.7 s after a 30 s
 // outage (the doubling had reached 16 s), where the legacy pool took
 // 70 ms. The server-side fix is seen only by a trial, so trials keep
 // coming at most CircuitCooldown apart: after a fault of any length the
-// pool serves again within CircuitCooldown of its end, while the dials
-// during the fault stay bounded by about one per CircuitCooldown (callers
-// here ask every 10 ms: 3,000 Gets in 30 s).
+// pool serves again within CircuitCooldown of its end (an authentication
+// failure: CircuitAuthCooldown, see TestCircuitAuthFailuresHeldToFloor),
+// while the dials during the fault stay bounded by about one per
+// CircuitCooldown (callers here ask every 10 ms: 3,000 Gets in 30 s).
 func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
-	for _, kind := range []pool.ErrorKind{pool.KindHostKeyChanged, pool.KindAuth, pool.KindRefused} {
+	for _, kind := range []pool.ErrorKind{pool.KindHostKeyChanged, pool.KindRefused, pool.KindAuth} {
 		t.Run(kind.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFactory()
 				f.setErr(&kindErr{kind})
-				p := newTestPool(t, f, testConfig(), nil)
+				cfg := testConfig()
+				limit := pool.DefaultCircuitCooldown // the longest wait for a trial
+				if kind == pool.KindAuth {
+					limit = pool.DefaultCircuitAuthCooldown * 12 / 10
+				}
+				p := newTestPool(t, f, cfg, nil)
 				const fault = 30 * time.Second
 				end := time.Now().Add(fault)
 				for time.Now().Before(end) {
@@ -319,8 +358,8 @@ func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				if took := time.Since(healed); took > pool.DefaultCircuitCooldown {
-					t.Errorf("served again %v after the fault ended, want at most %v", took, pool.DefaultCircuitCooldown)
+				if took := time.Since(healed); took > limit {
+					t.Errorf("served again %v after the fault ended, want at most %v", took, limit)
 				}
 			})
 		})
@@ -333,7 +372,7 @@ func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
 func TestCircuitOpensOncePerOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindAuth})
+		f.setErr(&kindErr{pool.KindHostKeyChanged})
 		p := newTestPool(t, f, testConfig(), nil)
 		events, cancel := p.Health().Subscribe(64)
 		defer cancel()

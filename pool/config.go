@@ -139,10 +139,21 @@ type AdvancedPoolConfig struct {
 	// keeps failing is dialled at most once per CircuitCooldown, and
 	// serves again at most about CircuitCooldown after its fault ends.
 	// Pool.RetryNow skips the wait when something on this side changed.
-	// Default 1s; zero means the default. Raise it where each failed
-	// authentication costs more (OpenSSH 9.8+ PerSourcePenalties refuses
-	// a source after several failures within seconds, by default).
+	// Authentication failures have their own floor, CircuitAuthCooldown.
+	// Default 1s; zero means the default.
 	CircuitCooldown time.Duration
+	// CircuitAuthCooldown is the least pause between trials of a key whose
+	// authentication failed twice or more in a row (jittered upwards by up
+	// to 20 %). OpenSSH 9.8 and later add 5 s of penalty per failed
+	// authentication, running down at one second a second, and refuse
+	// every connection from a source that has accrued 15 s
+	// (PerSourcePenalties, on by default): trials a second apart would lock
+	// the service out of the host, for every key, within seconds; one per
+	// 5 s accrues nothing. A key authorized again on the server is then
+	// served within about CircuitAuthCooldown; a fix on this side
+	// (Pool.RetryNow) at once. Default 5s; zero means the default;
+	// negative removes the floor (for servers without such penalties).
+	CircuitAuthCooldown time.Duration
 	// WarmupBackoffMax is the ceiling of the pause between background
 	// dials of a warm-up key that keeps failing permanently
 	// (authentication, host key, configuration): the health loop tops a
@@ -178,6 +189,7 @@ func (c *PoolConfig) SetDefaults() {
 	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
 	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
 	setDur(&c.Advanced.WarmupBackoffMax, DefaultWarmupBackoffMax)
+	setDur(&c.Advanced.CircuitAuthCooldown, DefaultCircuitAuthCooldown)
 	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
 		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
 	}
@@ -258,6 +270,7 @@ func validateDurations(d PoolConfig) []error {
 		{"HealthTimeout", d.HealthTimeout, time.Millisecond}, {"CleanupInterval", d.CleanupInterval, time.Millisecond},
 		{"MaxIdleTime", d.MaxIdleTime, time.Millisecond}, {"LeakThreshold", d.LeakThreshold, time.Millisecond},
 		{"Advanced.WarmupBackoffMax", d.Advanced.WarmupBackoffMax, time.Millisecond},
+		{"Advanced.CircuitAuthCooldown", d.Advanced.CircuitAuthCooldown, time.Millisecond},
 		{"MaxLifetime", d.MaxLifetime, time.Second},
 	}
 	for _, x := range floors {
@@ -380,6 +393,7 @@ type configJSON struct {
 	CircuitThreshold         int           `json:"circuit_threshold,omitempty"`
 	CircuitBaseCooldown      jsonDuration  `json:"circuit_base_cooldown,omitempty"`
 	CircuitCooldown          jsonDuration  `json:"circuit_cooldown,omitempty"`
+	CircuitAuthCooldown      jsonDuration  `json:"circuit_auth_cooldown,omitempty"`
 	DebugLeaks               bool          `json:"debug_leaks,omitempty"`
 	WarmupBackoffMax         jsonDuration  `json:"warmup_backoff_max,omitempty"`
 }
@@ -395,7 +409,8 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
 		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
 		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitBaseCooldown),
-		jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks, jsonDuration(c.Advanced.WarmupBackoffMax),
+		jsonDuration(c.Advanced.CircuitCooldown), jsonDuration(c.Advanced.CircuitAuthCooldown),
+		c.Advanced.DebugLeaks, jsonDuration(c.Advanced.WarmupBackoffMax),
 	})
 }
 
@@ -415,7 +430,7 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
 		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
 			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown),
-			time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
+			time.Duration(j.CircuitAuthCooldown), time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
 	}
 	return nil
 }

@@ -72,7 +72,8 @@
 //     each failed trial up to CircuitCooldown (1s), whatever the failure:
 //     a key serves again within about a second of its fault ending, and a
 //     failing key costs at most one dial a second while callers ask for
-//     it. RetryNow (called by app on a configuration reload, and by the
+//     it; repeated authentication failures, which sshd penalises, at most
+//     one per CircuitAuthCooldown (5s). RetryNow (called by app on a configuration reload, and by the
 //     pool itself when a ChangeDetector factory such as sshconn's reports
 //     a rewritten known_hosts or identity file) lets the next dial through
 //     at once. Warm-up keys topped up without a caller back off further,

@@ -62,7 +62,7 @@ func TestRetryNowRearmsOpenCircuit(t *testing.T) {
 func TestRetryNowRestartsSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindAuth})
+		f.setErr(&kindErr{pool.KindHostKeyChanged})
 		p := newTestPool(t, f, testConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
 		for range 5 { // 200ms, 400, 800, 1s, 1s
@@ -233,9 +233,16 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 			t.Errorf("WarmupFailures = %d, want every failed dial (%d)", s.WarmupFailures, dials)
 		}
 
-		// A Get is not held back by the background backoff.
-		time.Sleep(time.Second) // past the circuit's 1s cap
-		if _, err := p.Get(context.Background(), "w"); pool.Classify(err) != pool.KindAuth || errors.Is(err, pool.ErrCircuitOpen) {
+		// A Get is not held back by the background backoff (16 s now):
+		// it reaches a trial dial within the circuit's floor for
+		// authentication failures.
+		var err error
+		for end := time.Now().Add(pool.DefaultCircuitAuthCooldown * 12 / 10); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if _, err = p.Get(context.Background(), "w"); !errors.Is(err, pool.ErrCircuitOpen) {
+				break
+			}
+		}
+		if pool.Classify(err) != pool.KindAuth || errors.Is(err, pool.ErrCircuitOpen) {
 			t.Errorf("Get = %v, want a trial dial's auth error", err)
 		}
 

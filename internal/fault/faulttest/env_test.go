@@ -3,6 +3,7 @@ package faulttest_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +88,8 @@ type env struct {
 	authKeys []byte         // sshd's authorized keys before revokeAuth
 	khPath   string         // the target's known_hosts file
 	khLine   []byte         // its content
+	idPath   string         // the target's identity file
+	idPEM    []byte         // its content: the client key
 
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
 	attemptErrs atomic.Int64 // failed dial attempts
@@ -97,7 +100,7 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 	t.Helper()
 	e := &env{kind: kind, reg: sshconn.NewRegistry(), rec: &recorder{}}
 	var upstream, user string
-	var signer ssh.Signer
+	var keyPEM []byte
 	var hostKey ssh.PublicKey
 	switch kind {
 	case serverSSHD:
@@ -106,14 +109,18 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 			opts = append(opts, sshdtest.WithMaxSessions(o.maxSessions))
 		}
 		e.sshd = sshdtest.Start(t, opts...)
-		upstream, user, signer, hostKey = e.sshd.Addr(), e.sshd.User(), e.sshd.ClientSigner(), e.sshd.HostPublicKey()
+		upstream, user, hostKey = e.sshd.Addr(), e.sshd.User(), e.sshd.HostPublicKey()
+		var err error
+		if keyPEM, err = os.ReadFile(e.sshd.ClientKeyPath()); err != nil {
+			t.Fatal(err)
+		}
 	case serverSSHTest:
 		var opts []sshtest.Option
 		if o.maxSessions > 0 {
 			opts = append(opts, sshtest.WithMaxSessions(o.maxSessions))
 		}
 		e.sst = sshtest.NewServer(t, opts...)
-		upstream, user, signer, hostKey = e.sst.Addr(), "alice", e.sst.ClientSigner(), e.sst.HostKey()
+		upstream, user, keyPEM, hostKey = e.sst.Addr(), "alice", e.sst.ClientKeyPEM(), e.sst.HostKey()
 	}
 	e.proxy = faultproxy.Start(t, upstream)
 	e.upstream = upstream
@@ -121,27 +128,33 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 	if e.key == "" {
 		e.key = key
 	}
-	e.register(t, e.key, user, signer, hostKey)
+	e.register(t, e.key, user, keyPEM, hostKey)
 	return e
 }
 
 // register maps k to the server through the proxy, with a known_hosts file
-// recording the server's host key under the proxy's address.
-func (e *env) register(t testing.TB, k, user string, signer ssh.Signer, hostKey ssh.PublicKey) {
+// recording the server's host key under the proxy's address and an
+// identity file holding the client key (keyPEM).
+func (e *env) register(t testing.TB, k, user string, keyPEM []byte, hostKey ssh.PublicKey) {
 	t.Helper()
-	kh := filepath.Join(t.TempDir(), "known_hosts")
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
 	line := knownhosts.Line([]string{e.proxy.Addr()}, hostKey)
 	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e.khPath, e.khLine = kh, []byte(line+"\n")
+	e.idPath, e.idPEM = filepath.Join(dir, "id_ed25519"), keyPEM
+	if err := os.WriteFile(e.idPath, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	port := e.proxy.Addr()[strings.LastIndexByte(e.proxy.Addr(), ':')+1:]
 	var p int
 	if _, err := fmt.Sscan(port, &p); err != nil {
 		t.Fatal(err)
 	}
 	e.target = sshconn.Target{Host: "127.0.0.1", Port: p, User: user,
-		Auth:            sshconn.Auth{Signers: []ssh.Signer{signer}},
+		Auth:            sshconn.Auth{IdentityFiles: []string{e.idPath}},
 		KnownHostsFiles: []string{kh}, DialTimeout: 3 * time.Second,
 		KeepaliveTimeout: healthTimeout}
 	e.reg.Register(k, e.target)
@@ -184,6 +197,33 @@ func (e *env) breakKnownHosts(t testing.TB) {
 		t.Fatal(err)
 	}
 	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceIdentity writes another private key into the client's identity
+// file, as a key rotated on the client but not yet on the server would,
+// and cuts the open connections. restoreIdentity writes the key back.
+func (e *env) replaceIdentity(t testing.TB) {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = 1
+	blk, err := ssh.MarshalPrivateKey(ed25519.NewKeyFromSeed(seed), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.idPath, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restoreIdentity writes the client key back.
+func (e *env) restoreIdentity(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(e.idPath, e.idPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

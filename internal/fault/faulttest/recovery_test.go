@@ -33,10 +33,16 @@ var recoveryFaults = []recoveryFault{
 	// reports to the pool (pool.ChangeDetector), so the pool dials at once
 	// instead of at its next trial.
 	{"known-hosts", (*env).breakKnownHosts, (*env).fixKnownHosts},
+	// The client's identity file holds a key the server does not know,
+	// then the right one again: an authentication failure fixed on this
+	// side, reported by the factory, so no CircuitAuthCooldown to wait.
+	{"identity", (*env).replaceIdentity, (*env).restoreIdentity},
 	// The server is killed (with every connection) and started again.
 	{"outage", (*env).stop, (*env).start},
 	// The client's key is revoked (authorized_keys emptied, connections
-	// cut), then restored: a permanent failure fixed on the server.
+	// cut), then restored: a permanent failure fixed on the server. From
+	// the second failure trials are CircuitAuthCooldown (5s) apart, as
+	// sshd penalises failed authentications: recovery takes up to that.
 	{"auth", (*env).revokeAuth, (*env).fixAuth},
 	// The network stalls (nothing forwarded, connections kept open), then
 	// heals (the stalled connections are closed).
@@ -62,7 +68,8 @@ func maxRecoveryDials(d time.Duration) int64 {
 
 // TestRecovery puts a steady load on the pool, injects each fault of the
 // chaos schedule for recoveryFaultFor, ends it, and measures how soon a
-// call succeeds again (goal: within 1 s, the circuit's cap) and how many
+// call succeeds again (goal: within 1 s, the circuit's cap; for a key
+// authorized again on the server, CircuitAuthCooldown) and how many
 // dials the pool made while the fault lasted (asserted bounded). A
 // recovery beyond recoveryHang fails as a hang. The chaos run these
 // faults come from saw the pool fail for 21.8 s after a host key was
