@@ -214,14 +214,10 @@ func (c *circuit) nextCooldown(cfg AdvancedPoolConfig, err error) time.Duration 
 
 // authFloor returns a pause in [floor, 1.2×floor): never below floor, so
 // that trials against a host that refuses our key stay at most one per
-// floor. OpenSSH 9.8 and later penalise each failed authentication with 5 s
-// (PerSourcePenalties authfail, on by default) that run down at one second
-// a second, and refuse every connection from the source, whatever its user,
-// once 15 s have accrued: one failure a second for four seconds locks the
-// service out of the host for all its keys, including those whose
-// authentication works. A first failure gets a quick second trial
-// (CircuitBaseCooldown: an authorized_keys being rewritten heals at once);
-// from then on one failure per 5 s accrues nothing.
+// floor, which sshd's per-source penalties do not accrue on (see
+// AdvancedPoolConfig.CircuitAuthCooldown). A first failure still gets a
+// quick second trial (CircuitBaseCooldown): an authorized_keys being
+// rewritten heals at once.
 func authFloor(floor time.Duration) time.Duration {
 	return time.Duration(float64(floor) * (1 + cooldownJitter*rand.Float64()))
 }
