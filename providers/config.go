@@ -31,6 +31,9 @@ type Config struct {
 	// Logger receives the pool's trace events and flag reload results; nil
 	// discards them.
 	Logger *slog.Logger
+	// Observers adds tracing hooks (an OpenTelemetry tracer, say) to the
+	// pool, the router and the flags; the zero value adds none.
+	Observers Observers
 }
 
 // LegacyConfig configures the legacy pool (see package legacy). Zero
@@ -79,7 +82,7 @@ type RouterConfig struct {
 // ConfigSet provides the parts of Config to the other sets.
 var ConfigSet = wire.NewSet(
 	NewPoolConfig,
-	wire.FieldsOf(new(Config), "Legacy", "Flags", "Router", "Logger"),
+	wire.FieldsOf(new(Config), "Legacy", "Flags", "Router", "Logger", "Observers"),
 )
 
 // NewPoolConfig returns cfg.Pool with defaults applied, or the validation

@@ -57,11 +57,11 @@ func NewFlagProvider(cfg FlagsConfig, logger *slog.Logger) (openfeature.FeatureP
 func NewMetricsHook() *featureflags.MetricsHook { return featureflags.NewMetricsHook() }
 
 // NewFlags returns an isolated OpenFeature API on provider with the metrics
-// hook. It does no I/O; the provider is set (and a file watched) by
+// hook and obs.FlagHooks. It does no I/O; the provider is set (and a file watched) by
 // Flags.Start. The cleanup shuts the API down, bounded by
 // FlagsShutdownTimeout.
-func NewFlags(provider openfeature.FeatureProvider, hook *featureflags.MetricsHook) (*featureflags.Flags, func(), error) {
-	f := featureflags.NewFlags(provider, hook)
+func NewFlags(provider openfeature.FeatureProvider, hook *featureflags.MetricsHook, obs Observers) (*featureflags.Flags, func(), error) {
+	f := featureflags.NewFlags(provider, append([]openfeature.Hook{hook}, obs.FlagHooks...)...)
 	cleanup := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), FlagsShutdownTimeout)
 		defer cancel()

@@ -35,7 +35,7 @@ func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
 }
 
 func TestNewTracerNilLoggerIsNoop(t *testing.T) {
-	if _, ok := providers.NewTracer(nil).(pool.NoopTracer); !ok {
+	if _, ok := providers.NewTracer(nil, providers.Observers{}).(pool.NoopTracer); !ok {
 		t.Fatal("nil logger should give pool.NoopTracer")
 	}
 }
@@ -68,7 +68,7 @@ func TestFlagProviderWithoutFileRoutesToLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook())
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook(), providers.Observers{})
 	defer cleanup()
 	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Shutdown(context.Background())
-	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil)
+	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
 	defer closeRouter()
 
 	s := &legacy.Server{ID: "web-1", Host: srv.Host(), Port: srv.Port(), AppUsername: "app",

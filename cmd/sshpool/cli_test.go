@@ -172,10 +172,11 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
-	for path, want := range map[string]string{"/healthz": `"checked"`, "/metrics": "sshpool_pool_gets_total",
+	for path, want := range map[string]string{"/livez": "ok", "/readyz": `"ready": true`, "/healthz": `"ready": true`,
+		"/metrics": `sshpool_gets_total{pool="new"}`, "/metrics?": "go_goroutines", "/metrics?x": "process_cpu_seconds_total",
 		"/debug/config": "kill_switch_env", "/debug/pool": `"entries"`} {
 		resp, err := http.Get(admin + path)
 		if err != nil {
@@ -207,7 +208,9 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-config", path}, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-config", path, "-admin", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
 	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
@@ -226,7 +229,7 @@ func TestServeAdminAddressInUse(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: http://(\S+)`))
 	code, _, errOut := runCLI(t, "serve", "-admin", admin)
 	if code != 1 || !strings.Contains(errOut, "admin listen") {
