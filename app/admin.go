@@ -40,6 +40,9 @@ import (
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
 //	/debug/config the configuration as YAML, secrets redacted
+//	/debug/routes every server the router has served: its route now and why,
+//	              with the flag document in force (origin, version, SHA-256,
+//	              load time) and the flag source's health
 //	/debug/pprof/ Go's profiles, only when admin.pprof is true (off by
 //	              default: profiles reveal memory contents and cost CPU)
 //
@@ -104,6 +107,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /debug/health", a.debugHealth)
 	mux.HandleFunc("GET /debug/pool", a.debugPool)
 	mux.HandleFunc("GET /debug/config", a.debugConfig)
+	mux.HandleFunc("GET /debug/routes", a.debugRoutes)
 	if a.cfg.Admin.Pprof {
 		registerPprof(mux)
 	}

@@ -89,6 +89,10 @@ type FlagsSection struct {
 	PollInterval time.Duration `koanf:"poll_interval"`
 	// Debounce is the quiet time before a reload; zero means 100 ms.
 	Debounce time.Duration `koanf:"debounce"`
+	// MaxBytes caps the flag file's size in bytes: a larger file is not
+	// read and the flags stay as they are. Zero means 4 MiB
+	// (featureflags.DefaultMaxDocumentBytes).
+	MaxBytes int64 `koanf:"max_bytes"`
 }
 
 // RouterSection configures the migration router.
@@ -259,6 +263,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
 			return fmt.Errorf("config: admin.addr: %w", err)
 		}
+	}
+	if c.Flags.MaxBytes < 0 {
+		return fmt.Errorf("config: flags.max_bytes = %d, want >= 0 (0 means 4 MiB)", c.Flags.MaxBytes)
 	}
 	if c.Lifecycle.StartTimeout <= 0 || c.Lifecycle.StopTimeout <= 0 || c.Lifecycle.DrainTimeout <= 0 {
 		return fmt.Errorf("config: lifecycle: start_timeout, stop_timeout and drain_timeout must be > 0, got %v, %v, %v",

@@ -159,6 +159,19 @@ func checkAdmin(t *testing.T, base string) {
 	if code != http.StatusOK || strings.Contains(body, "s3cret-pw") || !strings.Contains(body, app.Redacted) {
 		t.Errorf("/debug/config must redact secrets: %d %s", code, body)
 	}
+	var routes app.RoutesView
+	code, body = get(t, base+"/debug/routes")
+	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != http.StatusOK {
+		t.Fatalf("/debug/routes: %d %v\n%s", code, err, body)
+	}
+	if len(routes.Servers) != 1 || routes.Servers[0].Server != "web-1" || routes.Servers[0].Route != "new" ||
+		routes.Servers[0].Reason != "flag-on" || routes.Summary.New != 1 {
+		t.Errorf("/debug/routes servers: %s", body)
+	}
+	if d := routes.Flags.Document; d == nil || len(d.SHA256) != 64 || d.LoadedAt.IsZero() || !strings.HasSuffix(d.Origin, "flags.json") ||
+		!strings.HasPrefix(d.Version, "mtime ") || !strings.HasPrefix(routes.Flags.Source, "file ") || !routes.Flags.Health.Connected {
+		t.Errorf("/debug/routes flags: %s", body)
+	}
 	if code, _ := get(t, base+"/debug/pprof/"); code != http.StatusNotFound {
 		t.Errorf("/debug/pprof/ served with admin.pprof off: %d", code)
 	}

@@ -62,7 +62,7 @@ func fullSources() metrics.Sources {
 			{Flag: "use-new-pool", Reason: openfeature.TargetingMatchReason, Variant: "on"}:                10,
 			{Flag: "use-new-pool", Reason: openfeature.ErrorReason, ErrorCode: openfeature.ParseErrorCode}: 2,
 		}},
-		FlagProvider: providerSrc{Reloads: 3, ReloadErrors: 1, Flags: 2},
+		FlagProvider: providerSrc{Reloads: 3, ReloadErrors: 1, Flags: 2, RuleErrors: map[string]int64{"use-new-pool": 2}},
 	}
 }
 
@@ -112,7 +112,7 @@ sshpool_connections{pool="new",state="active"} 2
 sshpool_connections{pool="new",state="draining"} 0
 sshpool_connections{pool="new",state="idle"} 1
 sshpool_connections{pool="new",state="unhealthy"} 0
-# HELP sshpool_flag_rule_errors_total Flag evaluations whose targeting rule could not be applied (PARSE_ERROR), by flag.
+# HELP sshpool_flag_rule_errors_total Flag documents loaded with a targeting rule that has errors (the flag evaluates to its default), by flag.
 # TYPE sshpool_flag_rule_errors_total counter
 sshpool_flag_rule_errors_total{flag="use-new-pool"} 2
 # HELP sshpool_flag_reload_errors_total Flag file reloads refused: unreadable or invalid file.
@@ -180,7 +180,8 @@ func TestHostileLabelValues(t *testing.T) {
 		{Flag: "bad\xfeutf8", Reason: openfeature.ErrorReason, ErrorCode: openfeature.ParseErrorCode}: 4,
 		{Flag: "ok", Reason: openfeature.StaticReason, Variant: "\xc3"}:                               5,
 	}
-	c := metrics.NewCollector(metrics.Sources{FlagEvaluations: evalSrc{ByKey: keys}})
+	rules := map[string]int64{"bad\xffutf8": 3, "bad\xfeutf8": 4}
+	c := metrics.NewCollector(metrics.Sources{FlagEvaluations: evalSrc{ByKey: keys}, FlagProvider: providerSrc{RuleErrors: rules}})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	fams, err := reg.Gather()

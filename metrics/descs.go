@@ -55,7 +55,7 @@ func newDescs(constLabels prometheus.Labels) descs {
 	d.drained = desc("router_drained_total", "Idle connections dropped by the pool that lost a server's traffic.")
 	d.evaluations = desc("flag_evaluations_total", "Flag evaluations by flag, reason, variant and error code.", "flag", "reason", "variant", "error_code")
 	d.evaluationErrors = desc("flag_evaluation_errors_total", "Flag evaluations that ended with an error.")
-	d.ruleErrors = desc("flag_rule_errors_total", "Flag evaluations whose targeting rule could not be applied (PARSE_ERROR), by flag.", "flag")
+	d.ruleErrors = desc("flag_rule_errors_total", "Flag documents loaded with a targeting rule that has errors (the flag evaluates to its default), by flag.", "flag")
 	d.reloads = desc("flag_reloads_total", "Flag file reloads that replaced the flags.")
 	d.reloadErrors = desc("flag_reload_errors_total", "Flag file reloads refused: unreadable or invalid file.")
 	d.flags = desc("flags", "Flags in force.")

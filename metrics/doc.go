@@ -53,7 +53,7 @@
 //
 //	sshpool_flag_evaluations_total{flag,reason,variant,error_code} counter: flag evaluations
 //	sshpool_flag_evaluation_errors_total       counter: evaluations that ended with an error
-//	sshpool_flag_rule_errors_total{flag}       counter: evaluations whose targeting rule failed (PARSE_ERROR)
+//	sshpool_flag_rule_errors_total{flag}       counter: documents loaded with that flag's rule in error
 //	sshpool_flag_reloads_total                 counter: flag file reloads that replaced the flags
 //	sshpool_flag_reload_errors_total           counter: flag file reloads refused (unreadable or invalid file)
 //	sshpool_flags                              gauge: flags in force

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sshpool/sshpool/featureflags"
@@ -32,18 +31,13 @@ func (c *Collector) collectRouter(ch chan<- prometheus.Metric, s legacy.RouterSt
 // evalSeries is one flag evaluation series, with sanitised label values.
 type evalSeries struct{ flag, reason, variant, code string }
 
-// collectEvaluations sends the evaluation counters, per series and, for
-// PARSE_ERROR, per flag. Series are merged after sanitising label values,
+// collectEvaluations sends the evaluation counters per series. Series are merged after sanitising label values,
 // so two keys that differ only in invalid bytes make one series.
 func (c *Collector) collectEvaluations(ch chan<- prometheus.Metric, s featureflags.MetricsSnapshot) {
 	series := make(map[evalSeries]int64, len(s.ByKey)+1)
-	rules := map[string]int64{}
 	for k, n := range s.ByKey {
 		flag := labelValue(k.Flag)
 		series[evalSeries{flag, labelValue(string(k.Reason)), labelValue(k.Variant), labelValue(string(k.ErrorCode))}] += n
-		if k.ErrorCode == openfeature.ParseErrorCode {
-			rules[flag] += n
-		}
 	}
 	if s.Overflow > 0 {
 		series[evalSeries{otherSeries, otherSeries, otherSeries, otherSeries}] += s.Overflow
@@ -51,14 +45,20 @@ func (c *Collector) collectEvaluations(ch chan<- prometheus.Metric, s featurefla
 	for k, n := range series {
 		counter(ch, c.d.evaluations, n, k.flag, k.reason, k.variant, k.code)
 	}
-	for flag, n := range rules {
-		counter(ch, c.d.ruleErrors, n, flag)
-	}
 	counter(ch, c.d.evaluationErrors, s.Errors)
 }
 
-// collectProvider sends the flag file's reload counters.
+// collectProvider sends the flag document's reload counters and, per flag,
+// the documents that put a rule with errors in force (merged after
+// sanitising the flag key, as evaluation series are).
 func (c *Collector) collectProvider(ch chan<- prometheus.Metric, s featureflags.ProviderStats) {
+	rules := make(map[string]int64, len(s.RuleErrors))
+	for flag, n := range s.RuleErrors {
+		rules[labelValue(flag)] += n
+	}
+	for flag, n := range rules {
+		counter(ch, c.d.ruleErrors, n, flag)
+	}
 	counter(ch, c.d.reloads, s.Reloads)
 	counter(ch, c.d.reloadErrors, s.ReloadErrors)
 	gauge(ch, c.d.flags, int64(s.Flags))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -53,6 +54,10 @@ type LegacyConfig struct {
 
 // FlagsConfig configures the flag provider.
 type FlagsConfig struct {
+	// Source, when not nil, is the flag source (for example an etcd key,
+	// built by the caller): the provider reads its documents instead of
+	// Path's, with the same options and guarantees. Default nil.
+	Source featureflags.Source
 	// Path is a flagd-format flag file (JSON or YAML). Empty means no file:
 	// an empty in-memory provider, so every call routes to legacy (counted
 	// as a fallback).
@@ -66,6 +71,9 @@ type FlagsConfig struct {
 	// Debounce is the quiet time before a changed file is reloaded; zero
 	// means featureflags.DefaultDebounce.
 	Debounce time.Duration
+	// MaxBytes caps the flag file's size in bytes; zero means
+	// featureflags.DefaultMaxDocumentBytes (4 MiB).
+	MaxBytes int64
 }
 
 // RouterConfig configures the migration router.

@@ -88,6 +88,50 @@ func TestFlagProviderRejectsInvalidFile(t *testing.T) {
 	}
 }
 
+// staticSource is a flag source holding one document, as a store-backed
+// source (etcd) would deliver it.
+type staticSource struct{ doc string }
+
+func (s staticSource) Name() string { return "static" }
+func (s staticSource) Read(context.Context) (featureflags.Document, error) {
+	return featureflags.Document{Data: []byte(s.doc), Format: featureflags.FormatJSON, Origin: "static", Version: "rev 7"}, nil
+}
+func (staticSource) Start(context.Context, featureflags.Sink) error { return nil }
+func (staticSource) Stop(context.Context) error                     { return nil }
+
+// TestFlagProviderFromSource: a configured Source replaces the file, with
+// the same options (here the kill-switch variable and the size cap).
+func TestFlagProviderFromSource(t *testing.T) {
+	doc := `{"flags": {"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+	  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`
+	t.Setenv("SSHPOOL_TEST_KILL", "")
+	p, err := providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, Path: "/nonexistent",
+		KillSwitchEnv: "SSHPOOL_TEST_KILL"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.(*featureflags.Provider).Document(); d.Version != "rev 7" || d.Origin != "static" {
+		t.Errorf("document %+v", d)
+	}
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook(), providers.Observers{})
+	defer cleanup()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
+	if !f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the source's flags should route to the new pool")
+	}
+	t.Setenv("SSHPOOL_TEST_KILL", "true")
+	if f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the kill-switch variable should apply to a source too")
+	}
+	_, err = providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, MaxBytes: 10}, nil)
+	if !errors.Is(err, featureflags.ErrDocumentTooLarge) {
+		t.Errorf("size cap on a source: %v", err)
+	}
+}
+
 // TestInitializeMigrationRunsCommandsOnBothRoutes builds the graph with the
 // generated injector and runs a command through the router on each route.
 func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {

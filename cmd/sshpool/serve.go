@@ -133,7 +133,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		return err
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/livez /readyz /metrics /debug/pool /debug/config)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/livez /readyz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
 	}
 	if emb != nil {
 		demoCall(stdout, emb)
