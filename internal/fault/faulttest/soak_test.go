@@ -26,6 +26,7 @@ const (
 	soakCallersSSHTest = 160                    // new-pool callers against sshtest
 	soakCallersSSHD    = 40                     // new-pool callers against sshd
 	soakLegacyCallers  = 8                      // legacy-pool callers per server (one connection, below MaxSessions)
+	soakProbeEvery     = 20 * time.Millisecond  // the pause between a probe caller\'s calls
 	soakHold           = time.Second            // how long a held fault lasts
 	soakCalm           = 300 * time.Millisecond // normal service between two faults
 	soakCallTimeout    = 2 * time.Second
@@ -183,15 +184,25 @@ func (tr *soakTracker) settle(fault string, te time.Time) bool {
 	return true
 }
 
-// soakBackend is one server of the soak, with a tracker per pool and the
-// legacy pool's view of the server.
+// soakBackend is one server of the soak, with trackers per pool and the
+// legacy pool's view of the server. Besides the load (nw, lg), each pool
+// has a probe caller on a key of its own for the same server (nwProbe,
+// lgProbe): one call at a time, soakProbeEvery apart, never queued behind
+// the load's calls, so its recovery is how soon the pool can serve the
+// server again, apart from the queue the load builds (160 callers for 32
+// sessions against sshtest).
 type soakBackend struct {
-	e      *env
-	server *legacy.Server
-	nw, lg *soakTracker
+	e                *env
+	server, probeSrv *legacy.Server
+	nw, lg           *soakTracker
+	nwProbe, lgProbe *soakTracker
 }
 
-func (b *soakBackend) trackers() []*soakTracker { return []*soakTracker{b.nw, b.lg} }
+func (b *soakBackend) probeKey() string { return b.e.key + "-probe" }
+
+func (b *soakBackend) trackers() []*soakTracker {
+	return []*soakTracker{b.nw, b.lg, b.nwProbe, b.lgProbe}
+}
 
 // soakRegistrar registers the legacy pool's keys as the targets of their
 // servers (through the proxies), as the wiring does with sshconn.
@@ -213,7 +224,8 @@ type soakRecord struct {
 }
 
 // TestSoak runs hundreds of goroutines through the new pool, and a few
-// through the legacy pool, against sshtest and a real sshd, each behind a
+// through the legacy pool (plus a probe caller per pool and server, on a
+// key of its own), against sshtest and a real sshd, each behind a
 // fault proxy, while the faults of soakFaults are injected in turn: each
 // held for a second (or happening at once), then ended, then the injector
 // waits until both pools serve both servers again (recovery time after
@@ -243,10 +255,15 @@ func TestSoak(t *testing.T) {
 	byKey := map[string]*soakTracker{} // read-only once the pools start
 	for _, b := range backends {
 		b.nw, b.lg = newSoakTracker("new"), newSoakTracker("legacy")
+		b.nwProbe, b.lgProbe = newSoakTracker("new probe"), newSoakTracker("legacy probe")
 		b.server = &legacy.Server{ID: "legacy-" + b.e.key, Host: b.e.target.Host, Port: b.e.target.Port,
 			AppUsername: b.e.target.User}
-		registrar.targets[b.server.ID] = b.e.target
+		b.probeSrv = &legacy.Server{ID: "probe-" + b.e.key, Host: b.e.target.Host, Port: b.e.target.Port,
+			AppUsername: b.e.target.User}
+		registrar.targets[b.server.ID], registrar.targets[b.probeSrv.ID] = b.e.target, b.e.target
+		b.e.reg.Register(b.probeKey(), b.e.target)
 		byKey[b.e.key], byKey[legacy.Key(b.server, false)] = b.nw, b.lg
+		byKey[b.probeKey()], byKey[legacy.Key(b.probeSrv, false)] = b.nwProbe, b.lgProbe
 	}
 	countAttempt := func(key string, _ int, _ error) {
 		if tr := byKey[key]; tr != nil {
@@ -318,6 +335,21 @@ func TestSoak(t *testing.T) {
 		for g := range soakLegacyCallers {
 			wg.Go(func() { soakLegacyCaller(lp, b, g, deadline) })
 		}
+		wg.Go(func() {
+			soakProbe(b.nwProbe, deadline, func(ctx context.Context) error {
+				_, err := p.Run(ctx, b.probeKey(), "echo probe")
+				return err
+			})
+		})
+		wg.Go(func() {
+			soakProbe(b.lgProbe, deadline, func(context.Context) error {
+				c, err := lp.GetOrCreateConnection(b.probeSrv, false)
+				if err == nil {
+					_, err = c.ExecuteCommand("echo probe")
+				}
+				return err
+			})
+		})
 	}
 
 	// The injector: one fault at a time, each followed by the recovery of
@@ -489,6 +521,19 @@ func soakLegacyCaller(lp *legacy.ConnectionPool, b *soakBackend, g int, deadline
 	}
 }
 
+// soakProbe calls call (bounded by soakCallTimeout) every soakProbeEvery
+// until deadline, recording each outcome in tr.
+func soakProbe(tr *soakTracker, deadline time.Time, call func(ctx context.Context) error) {
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), soakCallTimeout)
+		start := time.Now()
+		err := call(ctx)
+		cancel()
+		tr.done(start, err)
+		time.Sleep(soakProbeEvery)
+	}
+}
+
 // getRunRelease leases a connection, runs a command on it and releases
 // it, always.
 func getRunRelease(ctx context.Context, p pool.Pool, k string) error {
@@ -553,22 +598,27 @@ func soakReport(backends []*soakBackend, faults []soakRecord, rec *recorder, s p
 		elapsed.Round(time.Millisecond), len(faults), formatCounts(count), recoveryHang)
 	for _, be := range backends {
 		fmt.Fprintf(&b, "  server=%s\n", be.e.kind)
-		for _, tr := range be.trackers() {
+		for _, pair := range [][2]*soakTracker{{be.nw, be.nwProbe}, {be.lg, be.lgProbe}} {
+			tr, pr := pair[0], pair[1]
 			tr.mu.Lock()
-			fmt.Fprintf(&b, "    %s pool: ops %d, ok %d, errors %s; a successful call takes %s\n",
-				tr.pool, tr.ops.Load(), tr.ok.Load(), formatCounts(tr.errs), durStats(tr.took))
+			pr.mu.Lock()
+			fmt.Fprintf(&b, "    %s pool: ops %d, ok %d, errors %s; a successful call takes %s (probe: %s)\n",
+				tr.pool, tr.ops.Load(), tr.ok.Load(), formatCounts(tr.errs), durStats(tr.took), durStats(pr.took))
 			for _, f := range soakFaults {
 				if count[f.name] == 0 {
 					continue
 				}
-				fmt.Fprintf(&b, "      after %-8s recovery %s; hangs %d; dial attempts during the fault %.1f per fault\n",
-					f.name+":", durStats(tr.recoveries[f.name]), tr.hangs[f.name], float64(tr.during[f.name])/float64(count[f.name]))
+				n := float64(count[f.name])
+				fmt.Fprintf(&b, "      after %-9s recovery: probe %s, load %s; hangs %d; dial attempts during the fault %.1f (probe key %.1f)\n",
+					f.name+":", durStats(pr.recoveries[f.name]), durStats(tr.recoveries[f.name]),
+					tr.hangs[f.name]+pr.hangs[f.name], float64(tr.during[f.name])/n, float64(pr.during[f.name])/n)
 			}
 			for _, k := range []string{"unknown", "timeout", "refused", "canceled"} {
 				if ex, ok := tr.examples[k]; ok {
 					fmt.Fprintf(&b, "      first %s error: %s\n", k, ex)
 				}
 			}
+			pr.mu.Unlock()
 			tr.mu.Unlock()
 		}
 		var det []string
