@@ -299,9 +299,6 @@ func TestSoak(t *testing.T) {
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := lp.Start(); err != nil {
-		t.Fatal(err)
-	}
 
 	// Peak goroutines and heap, sampled every 100ms.
 	var peakG, peakHeap atomic.Uint64
@@ -574,11 +571,12 @@ func legacyUntilOK(t *testing.T, lp *legacy.ConnectionPool, s *legacy.Server) ti
 	start := time.Now()
 	var last error
 	for end := time.Now().Add(hangGuard); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		var c legacy.Connection
-		if c, last = lp.GetOrCreateConnection(s, false); last == nil {
-			if _, last = c.ExecuteCommand("echo again"); last == nil {
-				return start
-			}
+		c, err := lp.GetOrCreateConnection(s, false)
+		if err == nil {
+			_, err = c.ExecuteCommand("echo again")
+		}
+		if last = err; err == nil {
+			return start
 		}
 	}
 	t.Fatalf("legacy pool does not serve %s %v after the soak: %v", s.Host, hangGuard, last)
