@@ -286,8 +286,10 @@ func TestSoak(t *testing.T) {
 		MaxRetries:               5,
 	}
 	p := pool.NewPool(factory, cfg, rec)
-	lp := legacy.NewConnectionPool(sshconn.NewFactory(legacyReg, sshconn.WithAttemptHook(countAttempt),
-		sshconn.WithBackoff(20*time.Millisecond, 200*time.Millisecond)),
+	// The legacy pool keeps its own defaults, dial backoff included (50ms
+	// doubling to 1s), as a rollback would run it.
+	lp := legacy.NewConnectionPool(legacy.WithFactory(sshconn.NewFactory(legacyReg, sshconn.WithAttemptHook(countAttempt),
+		sshconn.WithBackoff(20*time.Millisecond, 200*time.Millisecond))),
 		legacy.WithRegistrar(registrar), legacy.WithDialTimeout(2*time.Second), legacy.WithCommandTimeout(soakCallTimeout))
 	closed := false
 	t.Cleanup(func() {
