@@ -56,12 +56,15 @@ type PoolSection struct {
 	LoadBalancing string `koanf:"load_balancing"`
 	MaxRetries    int    `koanf:"max_retries"`
 	HistorySize   int    `koanf:"history_size"`
-	// CircuitThreshold, CircuitBaseCooldown, CircuitCooldown and
-	// DebugLeaks are pool.AdvancedPoolConfig's fields of the same names.
+	// CircuitThreshold, CircuitBaseCooldown, CircuitCooldown, DebugLeaks,
+	// WarmupBackoffMax and CircuitAuthCooldown are
+	// pool.AdvancedPoolConfig's fields of the same names.
 	CircuitThreshold    int           `koanf:"circuit_threshold"`
 	CircuitBaseCooldown time.Duration `koanf:"circuit_base_cooldown"`
 	CircuitCooldown     time.Duration `koanf:"circuit_cooldown"`
 	DebugLeaks          bool          `koanf:"debug_leaks"`
+	WarmupBackoffMax    time.Duration `koanf:"warmup_backoff_max"`
+	CircuitAuthCooldown time.Duration `koanf:"circuit_auth_cooldown"`
 }
 
 // LegacySection configures the legacy pool, and the deadlines of every
@@ -237,6 +240,7 @@ func poolSection(c pool.PoolConfig) PoolSection {
 		c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.LeakThreshold,
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing.String(), c.MaxRetries, c.HistorySize,
 		c.Advanced.CircuitThreshold, c.Advanced.CircuitBaseCooldown, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks,
+		c.Advanced.WarmupBackoffMax, c.Advanced.CircuitAuthCooldown,
 	}
 }
 
@@ -251,7 +255,8 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 		CleanupInterval: s.CleanupInterval, LeakThreshold: s.LeakThreshold, WarmupKeys: s.WarmupKeys,
 		WarmupConnections: s.WarmupConnections, MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
 		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: s.CircuitThreshold,
-			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks},
+			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks,
+			WarmupBackoffMax: s.WarmupBackoffMax, CircuitAuthCooldown: s.CircuitAuthCooldown},
 	}
 	if s.LoadBalancing != "" {
 		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {

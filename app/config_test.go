@@ -134,10 +134,11 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Pool.CircuitThreshold != pool.DefaultCircuitThreshold || c.Pool.CircuitCooldown != pool.DefaultCircuitCooldown ||
-		c.Pool.CircuitBaseCooldown != pool.DefaultCircuitBaseCooldown || c.Pool.DebugLeaks {
+		c.Pool.CircuitBaseCooldown != pool.DefaultCircuitBaseCooldown || c.Pool.DebugLeaks ||
+		c.Pool.WarmupBackoffMax != pool.DefaultWarmupBackoffMax || c.Pool.CircuitAuthCooldown != pool.DefaultCircuitAuthCooldown {
 		t.Errorf("defaults: %+v", c.Pool)
 	}
-	path := writeFile(t, "c.yaml", "pool:\n  circuit_threshold: 3\n  circuit_base_cooldown: 500ms\n  debug_leaks: true\n")
+	path := writeFile(t, "c.yaml", "pool:\n  circuit_threshold: 3\n  circuit_base_cooldown: 500ms\n  debug_leaks: true\n  warmup_backoff_max: 2m\n  circuit_auth_cooldown: -1s\n")
 	c, err = app.LoadConfig(path, []string{"SSHPOOL_POOL__CIRCUIT_COOLDOWN=1m"})
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +148,14 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a := pc.Advanced; a.CircuitThreshold != 3 || a.CircuitBaseCooldown != 500*time.Millisecond ||
-		a.CircuitCooldown != time.Minute || !a.DebugLeaks {
+		a.CircuitCooldown != time.Minute || !a.DebugLeaks || a.WarmupBackoffMax != 2*time.Minute || a.CircuitAuthCooldown != -time.Second {
 		t.Errorf("pool config advanced = %+v", a)
 	}
 	out, err := app.Export(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"circuit_threshold: 3", "circuit_base_cooldown: 500ms", "circuit_cooldown: 1m0s", "debug_leaks: true"} {
+	for _, want := range []string{"circuit_threshold: 3", "circuit_base_cooldown: 500ms", "circuit_cooldown: 1m0s", "debug_leaks: true", "warmup_backoff_max: 2m0s", "circuit_auth_cooldown: -1s"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("export lacks %q:\n%s", want, out)
 		}

@@ -73,7 +73,9 @@ type ReloadResult struct {
 // ApplyPool reloads the configuration and applies its pool section to p
 // (pool.UpdateConfig). Other sections take effect at the next start: the
 // result lists them as Pending, and Current keeps their values in force. A
-// bad config, or one the pool rejects, changes nothing.
+// bad config, or one the pool rejects, changes nothing. An applied config
+// may fix what made dials fail, so p's open circuits are rearmed
+// (pool.Pool.RetryNow): the next call to a failing server dials at once.
 func (s *ConfigStore) ApplyPool(p pool.Pool) (ReloadResult, error) {
 	c, err := LoadWith(s.opts)
 	if err != nil {
@@ -98,6 +100,7 @@ func (s *ConfigStore) ApplyPool(p pool.Pool) (ReloadResult, error) {
 		}
 	}
 	s.cur.Store(&inForce)
+	p.RetryNow()
 	return r, nil
 }
 

@@ -2,12 +2,16 @@ package app_test
 
 import (
 	"fmt"
+	"context"
+	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sshpool/sshpool"
 	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/pool"
 )
 
 func TestConfigStoreBadReloadKeepsOldConfig(t *testing.T) {
@@ -83,5 +87,52 @@ func TestExportRedactsSecretsAndRoundTrips(t *testing.T) {
 	back, err := app.LoadConfig(writeFile(t, "e.yaml", out), nil)
 	if err != nil || back.Pool.MaxConnections != c.Pool.MaxConnections || back.Pool.DialTimeout != c.Pool.DialTimeout {
 		t.Fatalf("exported config does not load back: %v", err)
+	}
+}
+
+// TestConfigReloadRetriesOpenCircuits: a reloaded config may fix what made
+// a server's dials fail, so an applied reload lets the next call dial at
+// once instead of waiting for the circuit's trial; a refused reload does
+// not.
+func TestConfigReloadRetriesOpenCircuits(t *testing.T) {
+	const cfg = "pool:\n  circuit_base_cooldown: 1m\n  circuit_cooldown: 1m\n"
+	path := writeFile(t, "c.yaml", cfg)
+	opts := app.LoadOptions{Path: path}
+	c, err := app.LoadWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := c.Pool.PoolConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errAuth := pool.NewKindError("test: auth refused", pool.KindAuth)
+	var dials atomic.Int64
+	p := pool.NewPool(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+		dials.Add(1)
+		return nil, errAuth
+	}), pc, nil)
+	defer p.Close()
+	get := func() error {
+		_, err := p.Get(context.Background(), "k")
+		return err
+	}
+	if err := get(); !errors.Is(err, errAuth) {
+		t.Fatalf("Get = %v", err)
+	}
+	s := app.NewConfigStore(c, opts)
+	os.WriteFile(path, []byte(cfg+"  bogus: 1\n"), 0o600)
+	if _, err := s.ApplyPool(p); err == nil {
+		t.Fatal("a bad config applied")
+	}
+	if err := get(); !errors.Is(err, pool.ErrCircuitOpen) || dials.Load() != 1 {
+		t.Fatalf("after a refused reload: Get = %v, %d dials; want circuit open, 1 dial", err, dials.Load())
+	}
+	os.WriteFile(path, []byte(cfg), 0o600)
+	if _, err := s.ApplyPool(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); errors.Is(err, pool.ErrCircuitOpen) || dials.Load() != 2 {
+		t.Errorf("after a reload: Get = %v, %d dials; want a new dial", err, dials.Load())
 	}
 }

@@ -13,10 +13,19 @@ const (
 	DefaultCircuitThreshold = 5
 	// DefaultCircuitBaseCooldown is how long a circuit first stays open
 	// after failed dials; each failed trial doubles it.
-	DefaultCircuitBaseCooldown = time.Second
+	DefaultCircuitBaseCooldown = 200 * time.Millisecond
 	// DefaultCircuitCooldown is the longest an open circuit refuses dials
-	// before it lets one trial dial through.
-	DefaultCircuitCooldown = 30 * time.Second
+	// before it lets one trial dial through: at most one dial a second per
+	// failing key while callers keep asking for it.
+	DefaultCircuitCooldown = time.Second
+	// DefaultCircuitAuthCooldown is the least pause between trials of a key
+	// whose authentication failed twice in a row (see
+	// AdvancedPoolConfig.CircuitAuthCooldown).
+	DefaultCircuitAuthCooldown = 5 * time.Second
+	// DefaultWarmupBackoffMax is the ceiling of the pause between background
+	// dials of a warm-up key that keeps failing (see
+	// AdvancedPoolConfig.WarmupBackoffMax).
+	DefaultWarmupBackoffMax = 5 * time.Minute
 )
 
 // cooldownJitter is the relative jitter of a doubling cooldown: ±20 %.
@@ -69,23 +78,52 @@ func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()),
 // consecutive failures, or one permanent failure (authentication, host
 // key, configuration: sshd penalises sources that keep failing auth), open
 // it. Open: dials fail fast with ErrCircuitOpen until the cooldown has
-// passed. Half-open: exactly one trial dial passes; success closes the
-// circuit, failure reopens it for twice the cooldown.
+// passed. Half-open: exactly one trial dial (a probe) passes; success
+// closes the circuit, failure keeps it open for twice the cooldown.
 //
-// The first cooldown is CircuitBaseCooldown, doubled at each re-open up to
-// CircuitCooldown, with ±20 % jitter (capped). Fault tests found that a flat
-// 30 s cooldown turned a 0.5 s sshd restart into a 30 s outage of
-// fast-failing Gets (TestCircuitShortRestartCostsBaseCooldown). A permanent
-// failure opens for CircuitCooldown at once: it will not fix itself in a
-// second, and sshd penalises repeated authentication failures.
+// The probes follow one schedule for every kind of failure: the first
+// cooldown is CircuitBaseCooldown (200ms), doubled at each failed probe up
+// to CircuitCooldown (1s), with ±20 % jitter (capped); authentication
+// failures, which sshd penalises, are held to CircuitAuthCooldown (5s)
+// from the second in a row (authFloor). Two incidents shaped
+// it. A flat 30 s cooldown turned a 0.5 s sshd restart into a 30 s outage
+// of fast-failing Gets (TestCircuitShortRestartCostsBaseCooldown). And a
+// permanent failure that opened for the full 30 s kept a key failing for
+// 21.8 s after its host key was restored, and a doubling capped at 30 s
+// added 6.7 s after a 30 s outage, where the legacy pool took 70 ms
+// (TestCircuitRecoversWithinCapAfterLongFault): the host-side fix of a
+// "permanent" error (host key restored, authorized_keys repaired) is seen
+// by nothing on this side but a probe. The protection is the cap: at most
+// one dial per CircuitCooldown per key, and only while callers ask for the
+// key, where the legacy pool redialled on every call (hundreds a second).
+// A change on this side that may fix the error (known_hosts or identity
+// file rewritten, configuration reloaded) need not wait for the schedule:
+// Pool.RetryNow rearms the circuit at once (rearm).
+//
+// Background dials (warm-up top-ups by the health loop, with no caller
+// waiting) that fail permanently have a slower schedule of their own on
+// top, so that a warm-up key that fails authentication is not redialled
+// every health interval for ever: see backgroundAllowed and
+// backgroundFailed.
 type circuit struct {
 	p        *pool
 	key      string
 	state    CircuitState
 	failures int           // consecutive failed dials
-	cooldown time.Duration // the last cooldown before jitter; 0 after a success
+	cooldown time.Duration // the last cooldown before jitter; 0 after a success or a rearm
 	until    int64         // unix nanos: end of the cooldown while open
 	lastErr  error         // the last dial error
+	// rearmed is set by a rearm while a trial is in flight: the trial read
+	// the old inputs, so its failure does not advance the schedule and the
+	// next trial may start at once.
+	rearmed bool
+
+	// The background schedule: bgDelay is the last pause before jitter (0:
+	// none yet), bgUntil (unix nanos) when the next background dial may
+	// start, bgFails the background dials failed in a row.
+	bgDelay time.Duration
+	bgUntil int64
+	bgFails int
 }
 
 // newCircuit is the pool's default newGuard.
@@ -114,7 +152,10 @@ func (c *circuit) openErr() error {
 	return &CircuitError{Key: c.key, State: c.state, Until: nanoTime(c.until), Last: c.lastErr}
 }
 
-// record implements dialGuard.
+// record implements dialGuard. Only the closed-to-open transition counts
+// as an opening (Snapshot.CircuitOpens, EventCircuitOpen): a failed probe
+// keeps the circuit open, and at one probe a second an event per probe
+// would drown the logs.
 func (c *circuit) record(err error) HealthEvent {
 	cfg := c.p.cfg.Advanced
 	if cfg.CircuitThreshold < 0 {
@@ -128,7 +169,7 @@ func (c *circuit) record(err error) HealthEvent {
 	}
 	if err == nil {
 		was := c.state
-		c.state, c.failures, c.cooldown, c.lastErr = CircuitClosed, 0, 0, nil
+		*c = circuit{p: c.p, key: c.key}
 		if was != CircuitClosed {
 			return HealthEvent{Type: EventCircuitClosed, Key: c.key}
 		}
@@ -136,29 +177,88 @@ func (c *circuit) record(err error) HealthEvent {
 	}
 	c.failures++
 	c.lastErr = err
-	if c.state == CircuitHalfOpen || c.failures >= cfg.CircuitThreshold || Classify(err).Permanent() {
+	was := c.state
+	switch {
+	case was == CircuitHalfOpen && c.rearmed: // the trial predates the change
+		c.state, c.rearmed, c.until = CircuitOpen, false, c.p.nowNano()
+		return HealthEvent{}
+	case was == CircuitHalfOpen, c.failures >= cfg.CircuitThreshold, Classify(err).Permanent():
 		c.state = CircuitOpen
 		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg, err))
-		c.p.stats.circuitOpens.Add(1)
-		return HealthEvent{Type: EventCircuitOpen, Key: c.key, Err: err}
+	default:
+		return HealthEvent{}
 	}
-	return HealthEvent{}
+	if was != CircuitClosed {
+		return HealthEvent{}
+	}
+	c.p.stats.circuitOpens.Add(1)
+	return HealthEvent{Type: EventCircuitOpen, Key: c.key, Err: err}
 }
 
-// nextCooldown advances c.cooldown for an opening caused by err and
-// returns it jittered: CircuitCooldown for a permanent failure, else the
-// base on the first opening and twice the last one on a re-open, capped.
+// nextCooldown advances c.cooldown and returns it jittered: the base at
+// the first opening, twice the last one at each failed probe, capped. After
+// a second authentication failure in a row the pause is at least
+// CircuitAuthCooldown, jittered upwards only (authFloor).
 func (c *circuit) nextCooldown(cfg AdvancedPoolConfig, err error) time.Duration {
-	switch {
-	case Classify(err).Permanent():
-		c.cooldown = cfg.CircuitCooldown
-		return c.cooldown
-	case c.cooldown == 0:
+	if c.cooldown == 0 {
 		c.cooldown = cfg.CircuitBaseCooldown
-	default:
+	} else {
 		c.cooldown = min(2*c.cooldown, cfg.CircuitCooldown)
 	}
-	return min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
+	d := min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
+	if c.failures > 1 && Classify(err) == KindAuth && cfg.CircuitAuthCooldown > 0 {
+		d = max(d, authFloor(cfg.CircuitAuthCooldown))
+	}
+	return d
+}
+
+// authFloor returns a pause in [floor, 1.2×floor): never below floor, so
+// that trials against a host that refuses our key stay at most one per
+// floor, which sshd's per-source penalties do not accrue on (see
+// AdvancedPoolConfig.CircuitAuthCooldown). A first failure still gets a
+// quick second trial (CircuitBaseCooldown): an authorized_keys being
+// rewritten heals at once.
+func authFloor(floor time.Duration) time.Duration {
+	return time.Duration(float64(floor) * (1 + cooldownJitter*rand.Float64()))
+}
+
+// rearm lets the next dial through at once and restarts the schedule,
+// because something that may fix the last failure changed (Pool.RetryNow).
+// A trial in flight is marked so that its failure does not count. It
+// reports whether the circuit was not closed.
+func (c *circuit) rearm() bool {
+	c.bgDelay, c.bgUntil, c.bgFails = 0, 0, 0
+	switch c.state {
+	case CircuitOpen:
+		c.cooldown, c.until = 0, c.p.nowNano()
+		return true
+	case CircuitHalfOpen:
+		c.cooldown, c.rearmed = 0, true
+		return true
+	}
+	return false
+}
+
+// backgroundAllowed reports whether a background dial (no caller waiting)
+// may start now: not before the background schedule's next slot.
+func (c *circuit) backgroundAllowed() bool { return c.p.nowNano() >= c.bgUntil }
+
+// backgroundFailed advances the background schedule after a background
+// dial failed permanently and returns the EventWarmupBackoff to publish. The pause
+// starts at base (the health loop's period: the next tick), doubles at each
+// failure up to AdvancedPoolConfig.WarmupBackoffMax, with ±20 % jitter
+// (capped), and resets when a dial succeeds or on Pool.RetryNow.
+func (c *circuit) backgroundFailed(err error, base time.Duration) HealthEvent {
+	ceiling := c.p.cfg.Advanced.WarmupBackoffMax
+	if c.bgDelay == 0 {
+		c.bgDelay = min(base, ceiling)
+	} else {
+		c.bgDelay = min(2*c.bgDelay, ceiling)
+	}
+	c.bgFails++
+	d := min(jitter(c.bgDelay, cooldownJitter), ceiling)
+	c.bgUntil = c.p.nowNano() + int64(d)
+	return HealthEvent{Type: EventWarmupBackoff, Key: c.key, Err: err, Backoff: d, Failures: c.bgFails}
 }
 
 // jitter returns d scaled by a random factor in [1-f, 1+f).
@@ -184,10 +284,13 @@ type CircuitError struct {
 	Last error
 }
 
+// untilFormat is RFC 3339 with milliseconds: cooldowns are sub-second.
+const untilFormat = "2006-01-02T15:04:05.000Z07:00"
+
 // Error names the key, the state and the last dial error.
 func (e *CircuitError) Error() string {
 	return fmt.Sprintf("pool: key %q: circuit %s until %s (last dial error: %v)", e.Key, e.State,
-		e.Until.Format(time.RFC3339), e.Last)
+		e.Until.Format(untilFormat), e.Last)
 }
 
 // Unwrap returns ErrCircuitOpen and the last dial error.

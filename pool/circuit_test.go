@@ -220,13 +220,13 @@ func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
 		f.setErr(&kindErr{pool.KindRefused})
-		p := newTestPool(t, f, testConfig(), nil) // threshold 5, base 1s, cap 30s
+		p := newTestPool(t, f, testConfig(), nil) // threshold 5, base 200ms, cap 1s
 		for range pool.DefaultCircuitThreshold {
 			_, _ = p.Get(context.Background(), "a")
 		}
 		d := openUntil(t, p, "a")
-		if d < 800*time.Millisecond || d > 1200*time.Millisecond {
-			t.Fatalf("first cooldown %v, want 1s ±20 %%", d)
+		if base := pool.DefaultCircuitBaseCooldown; d < base*8/10 || d > base*12/10 {
+			t.Fatalf("first cooldown %v, want %v ±20 %%", d, base)
 		}
 		f.setErr(nil) // sshd is back
 		time.Sleep(d)
@@ -245,51 +245,154 @@ func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
 }
 
 // TestCircuitCooldownDoublesToCap: each failed trial doubles the cooldown
-// (1, 2, 4, 8, 16 s, then the 30 s cap), each jittered by ±20 % but never
-// past the cap.
+// (200, 400, 800 ms, then the 1 s cap), each jittered by ±20 % but never
+// past the cap, for every kind of failure; for an authentication failure
+// when CircuitAuthCooldown is negative (no floor).
 func TestCircuitCooldownDoublesToCap(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFactory()
-		f.setErr(&kindErr{pool.KindTimeout})
-		cfg := testConfig()
-		cfg.Advanced.CircuitThreshold = 1
-		p := newTestPool(t, f, cfg, nil)
-		_, _ = p.Get(context.Background(), "a")
-		for i, want := range []time.Duration{1, 2, 4, 8, 16, 30, 30} {
-			want *= time.Second
-			if got := pool.CircuitCooldownFor(p, "a"); got != want {
-				t.Fatalf("opening %d: cooldown %v, want %v", i, got, want)
-			}
-			d := openUntil(t, p, "a")
-			if lo, hi := want*8/10, min(want*12/10, 30*time.Second); d < lo || d > hi {
-				t.Errorf("opening %d: open for %v, want %v..%v", i, d, lo, hi)
-			}
-			time.Sleep(d)
-			if _, err := p.Get(context.Background(), "a"); err == nil || errors.Is(err, pool.ErrCircuitOpen) {
-				t.Fatalf("trial %d = %v, want the dial error", i, err)
-			}
-		}
-		if n := f.dials.Load(); n != 8 {
-			t.Errorf("dials = %d, want 8 (the first and 7 trials)", n)
-		}
-	})
+	for _, kind := range []pool.ErrorKind{pool.KindTimeout, pool.KindHostKeyChanged, pool.KindAuth} {
+		t.Run(kind.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFactory()
+				f.setErr(&kindErr{kind})
+				cfg := testConfig()
+				cfg.Advanced.CircuitThreshold, cfg.Advanced.CircuitAuthCooldown = 1, -1
+				p := newTestPool(t, f, cfg, nil)
+				_, _ = p.Get(context.Background(), "a")
+				for i, want := range []time.Duration{200, 400, 800, 1000, 1000, 1000} {
+					want *= time.Millisecond
+					if got := pool.CircuitCooldownFor(p, "a"); got != want {
+						t.Fatalf("opening %d: cooldown %v, want %v", i, got, want)
+					}
+					d := openUntil(t, p, "a")
+					if lo, hi := want*8/10, min(want*12/10, time.Second); d < lo || d > hi {
+						t.Errorf("opening %d: open for %v, want %v..%v", i, d, lo, hi)
+					}
+					time.Sleep(d)
+					if _, err := p.Get(context.Background(), "a"); err == nil || errors.Is(err, pool.ErrCircuitOpen) {
+						t.Fatalf("trial %d = %v, want the dial error", i, err)
+					}
+				}
+				if n := f.dials.Load(); n != 7 {
+					t.Errorf("dials = %d, want 7 (the first and 6 trials)", n)
+				}
+			})
+		})
+	}
 }
 
-// TestCircuitPermanentErrorOpensAtCap: an authentication failure opens
-// the circuit for the full CircuitCooldown after exactly one dial.
-func TestCircuitPermanentErrorOpensAtCap(t *testing.T) {
+// TestCircuitAuthFailuresHeldToFloor: sshd penalises failed
+// authentications (OpenSSH 9.8+: 5 s each, the source refused, for every
+// user, past 15 s). A first failure gets a quick second trial; from the
+// second failure in a row trials are at least CircuitAuthCooldown apart
+// (jittered upwards only), so the penalty never accrues: 30 s of failures
+// cost 8 dials at most, where trials a second apart would cost 30.
+func TestCircuitAuthFailuresHeldToFloor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
 		f.setErr(&kindErr{pool.KindAuth})
 		p := newTestPool(t, f, testConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
-		if d := openUntil(t, p, "a"); d != pool.DefaultCircuitCooldown {
-			t.Errorf("open for %v, want %v", d, pool.DefaultCircuitCooldown)
+		if d := openUntil(t, p, "a"); d > pool.DefaultCircuitBaseCooldown*12/10 {
+			t.Errorf("after the first failure: open for %v, want about %v", d, pool.DefaultCircuitBaseCooldown)
 		}
-		time.Sleep(29 * time.Second)
-		_ = openUntil(t, p, "a")
-		if f.dials.Load() != 1 {
-			t.Errorf("dials = %d, want 1", f.dials.Load())
+		end := time.Now().Add(30 * time.Second)
+		for time.Now().Before(end) {
+			_, _ = p.Get(context.Background(), "a")
+			time.Sleep(10 * time.Millisecond)
+		}
+		var ce *pool.CircuitError
+		if _, err := p.Get(context.Background(), "a"); errors.As(err, &ce) {
+			if d := time.Until(ce.Until); d > pool.DefaultCircuitAuthCooldown*12/10 {
+				t.Errorf("open for %v, want at most %v", d, pool.DefaultCircuitAuthCooldown*12/10)
+			}
+		}
+		if n := f.dials.Load(); n > 8 {
+			t.Errorf("%d dials in 30s of authentication failures, want at most 8 (one per %v after the second)", n, pool.DefaultCircuitAuthCooldown)
+		}
+	})
+}
+
+// TestCircuitRecoversWithinCapAfterLongFault: the chaos run found the new
+// pool failing 21.8 s after a host key was restored (a permanent failure
+// opened the circuit for the full 30 s cooldown) and 6.7 s after a 30 s
+// outage (the doubling had reached 16 s), where the legacy pool took
+// 70 ms. The server-side fix is seen only by a trial, so trials keep
+// coming at most CircuitCooldown apart: after a fault of any length the
+// pool serves again within CircuitCooldown of its end (an authentication
+// failure: CircuitAuthCooldown, see TestCircuitAuthFailuresHeldToFloor),
+// while the dials during the fault stay bounded by about one per
+// CircuitCooldown (callers here ask every 10 ms: 3,000 Gets in 30 s).
+func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
+	for _, kind := range []pool.ErrorKind{pool.KindHostKeyChanged, pool.KindRefused, pool.KindAuth} {
+		t.Run(kind.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFactory()
+				f.setErr(&kindErr{kind})
+				cfg := testConfig()
+				limit := pool.DefaultCircuitCooldown // the longest wait for a trial
+				if kind == pool.KindAuth {
+					limit = pool.DefaultCircuitAuthCooldown * 12 / 10
+				}
+				p := newTestPool(t, f, cfg, nil)
+				const fault = 30 * time.Second
+				end := time.Now().Add(fault)
+				for time.Now().Before(end) {
+					if c, err := p.Get(context.Background(), "a"); err == nil {
+						t.Fatalf("Get succeeded during the fault: %v", c)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				dials := f.dials.Load()
+				// At most the threshold's failures, then one trial per
+				// cooldown of at least 80 % of the schedule's values.
+				if limit := int64(pool.DefaultCircuitThreshold) + int64(fault/(800*time.Millisecond)) + 3; dials > limit {
+					t.Errorf("%d dials during a %v fault, want at most %d", dials, fault, limit)
+				}
+				f.setErr(nil)
+				healed := time.Now()
+				for {
+					c, err := p.Get(context.Background(), "a")
+					if err == nil {
+						mustRelease(t, p, "a", c)
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if took := time.Since(healed); took > limit {
+					t.Errorf("served again %v after the fault ended, want at most %v", took, limit)
+				}
+			})
+		})
+	}
+}
+
+// TestCircuitOpensOncePerOutage: failed trials keep the circuit open
+// without reopening it: one circuit-open event and one CircuitOpens count
+// per outage, however many trials it takes.
+func TestCircuitOpensOncePerOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFactory()
+		f.setErr(&kindErr{pool.KindHostKeyChanged})
+		p := newTestPool(t, f, testConfig(), nil)
+		events, cancel := p.Health().Subscribe(64)
+		defer cancel()
+		for range 4 {
+			_, _ = p.Get(context.Background(), "a")
+			time.Sleep(time.Second)
+		}
+		f.setErr(nil)
+		c, err := p.Get(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRelease(t, p, "a", c)
+		synctest.Wait()
+		want := "circuit-open,circuit-half-open,circuit-half-open,circuit-half-open,circuit-half-open,circuit-closed"
+		if got := eventTypes(drainEvents(events)); got != want {
+			t.Errorf("events = %s, want %s", got, want)
+		}
+		if s := p.GetSnapshot(); s.CircuitOpens != 1 {
+			t.Errorf("circuit opens = %d, want 1", s.CircuitOpens)
 		}
 	})
 }

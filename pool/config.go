@@ -126,18 +126,45 @@ type AdvancedPoolConfig struct {
 	// negative disables the breaker.
 	CircuitThreshold int
 	// CircuitBaseCooldown is how long a key's circuit stays open the
-	// first time it opens after failed dials; each failed trial dial
-	// doubles it (±20 % jitter) up to CircuitCooldown, and a successful
-	// trial resets it. Short, so that a server restart costs about a
-	// second, not a full cooldown. Default 1s (or CircuitCooldown if
-	// smaller); zero means the default. Must not exceed CircuitCooldown.
+	// first time it opens; each failed trial dial doubles it (±20 %
+	// jitter) up to CircuitCooldown, and a successful trial resets it.
+	// Short, so that a server restart costs a fraction of a second.
+	// Default 200ms (or CircuitCooldown if smaller); zero means the
+	// default. Must not exceed CircuitCooldown.
 	CircuitBaseCooldown time.Duration
 	// CircuitCooldown is the longest an open circuit fails dials fast with
-	// ErrCircuitOpen before it lets one trial dial through: the cap of the
-	// doubling cooldown, and the cooldown after a permanent failure
-	// (authentication, host key, configuration). Default 30s; zero means
-	// the default.
+	// ErrCircuitOpen before it lets one trial dial through, whatever the
+	// failure (a host key or authorized_keys fixed on the server is seen
+	// only by a trial): the cap of the doubling cooldown, so a key that
+	// keeps failing is dialled at most once per CircuitCooldown, and
+	// serves again at most about CircuitCooldown after its fault ends.
+	// Pool.RetryNow skips the wait when something on this side changed.
+	// Authentication failures have their own floor, CircuitAuthCooldown.
+	// Default 1s; zero means the default.
 	CircuitCooldown time.Duration
+	// CircuitAuthCooldown is the least pause between trials of a key whose
+	// authentication failed twice or more in a row (jittered upwards by up
+	// to 20 %). OpenSSH 9.8 and later add 5 s of penalty per failed
+	// authentication, running down at one second a second, and refuse
+	// every connection from a source that has accrued 15 s
+	// (PerSourcePenalties, on by default): trials a second apart would lock
+	// the service out of the host, for every key, within seconds; one per
+	// 5 s accrues nothing. A key authorized again on the server is then
+	// served within about CircuitAuthCooldown; a fix on this side
+	// (Pool.RetryNow) at once. Default 5s; zero means the default;
+	// negative removes the floor (for servers without such penalties).
+	CircuitAuthCooldown time.Duration
+	// WarmupBackoffMax is the ceiling of the pause between background
+	// dials of a warm-up key that keeps failing permanently
+	// (authentication, host key, configuration): the health loop tops a
+	// warm-up key up without a caller waiting, and after each such failed
+	// top-up it waits twice as long as before (starting at one
+	// HealthInterval), up to this ceiling, reporting each failure
+	// (Snapshot.WarmupFailures, EventWarmupBackoff). A key whose server is
+	// down is topped up at every tick. A successful dial or
+	// Pool.RetryNow ends the backoff; Gets are not held back by it (they
+	// dial on the circuit's schedule). Default 5m; zero means the default.
+	WarmupBackoffMax time.Duration
 	// DebugLeaks records the stack of every Get while LeakThreshold > 0
 	// and attaches it to leak reports (EventLeak.Stack). It costs an
 	// allocation and a stack walk per Get: for debugging only.
@@ -161,6 +188,8 @@ func (c *PoolConfig) SetDefaults() {
 	setDur(&c.CleanupInterval, DefaultCleanupInterval)
 	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
 	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
+	setDur(&c.Advanced.WarmupBackoffMax, DefaultWarmupBackoffMax)
+	setDur(&c.Advanced.CircuitAuthCooldown, DefaultCircuitAuthCooldown)
 	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
 		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
 	}
@@ -257,6 +286,7 @@ func (v *validator) durations(d PoolConfig) {
 		{"MaxLifetime", d.MaxLifetime}, {"LifetimeJitter", d.LifetimeJitter},
 		{"MaxIdleTime", d.MaxIdleTime}, {"HealthTimeout", d.HealthTimeout},
 		{"LeakThreshold", d.LeakThreshold}, {"Advanced.RetryBackoff", d.Advanced.RetryBackoff},
+		{"Advanced.WarmupBackoffMax", d.Advanced.WarmupBackoffMax},
 	}
 	for _, x := range durs {
 		v.check(x.v >= 0, x.name, x.v, ">= 0 (0 = default or disabled)")
@@ -273,6 +303,8 @@ func (v *validator) durations(d PoolConfig) {
 		{"DialTimeout", d.DialTimeout, time.Millisecond}, {"HealthInterval", d.HealthInterval, time.Millisecond},
 		{"HealthTimeout", d.HealthTimeout, time.Millisecond}, {"CleanupInterval", d.CleanupInterval, time.Millisecond},
 		{"MaxIdleTime", d.MaxIdleTime, time.Millisecond}, {"LeakThreshold", d.LeakThreshold, time.Millisecond},
+		{"Advanced.WarmupBackoffMax", d.Advanced.WarmupBackoffMax, time.Millisecond},
+		{"Advanced.CircuitAuthCooldown", d.Advanced.CircuitAuthCooldown, time.Millisecond},
 		{"MaxLifetime", d.MaxLifetime, time.Second},
 	}
 	for _, x := range floors {
@@ -390,7 +422,9 @@ type configJSON struct {
 	CircuitThreshold         int           `json:"circuit_threshold,omitempty"`
 	CircuitBaseCooldown      jsonDuration  `json:"circuit_base_cooldown,omitempty"`
 	CircuitCooldown          jsonDuration  `json:"circuit_cooldown,omitempty"`
+	CircuitAuthCooldown      jsonDuration  `json:"circuit_auth_cooldown,omitempty"`
 	DebugLeaks               bool          `json:"debug_leaks,omitempty"`
+	WarmupBackoffMax         jsonDuration  `json:"warmup_backoff_max,omitempty"`
 }
 
 // MarshalJSON exports the config with durations as strings ("30s"). The
@@ -404,7 +438,8 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing, c.MaxRetries, c.HistorySize,
 		jsonDuration(c.Advanced.RetryBackoff), c.Advanced.WarmupParallelism,
 		c.Advanced.CircuitThreshold, jsonDuration(c.Advanced.CircuitBaseCooldown),
-		jsonDuration(c.Advanced.CircuitCooldown), c.Advanced.DebugLeaks,
+		jsonDuration(c.Advanced.CircuitCooldown), jsonDuration(c.Advanced.CircuitAuthCooldown),
+		c.Advanced.DebugLeaks, jsonDuration(c.Advanced.WarmupBackoffMax),
 	})
 }
 
@@ -423,7 +458,8 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
 		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
-			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown), j.DebugLeaks},
+			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown),
+			time.Duration(j.CircuitAuthCooldown), time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
 	}
 	return nil
 }

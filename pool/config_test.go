@@ -20,20 +20,21 @@ func TestSetDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.HealthInterval != 30*time.Second || c.CleanupInterval != 5*time.Minute ||
-		c.Advanced.CircuitThreshold != 5 || c.Advanced.CircuitCooldown != 30*time.Second ||
-		c.Advanced.CircuitBaseCooldown != time.Second {
+		c.Advanced.CircuitThreshold != 5 || c.Advanced.CircuitCooldown != time.Second ||
+		c.Advanced.CircuitBaseCooldown != 200*time.Millisecond || c.Advanced.WarmupBackoffMax != 5*time.Minute ||
+		c.Advanced.CircuitAuthCooldown != 5*time.Second {
 		t.Errorf("health and cleanup defaults = %+v", c)
 	}
-	short := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{CircuitCooldown: 500 * time.Millisecond}}
+	short := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{CircuitCooldown: 100 * time.Millisecond}}
 	short.SetDefaults()
-	if short.Advanced.CircuitBaseCooldown != 500*time.Millisecond {
-		t.Errorf("base under a 500ms cap = %v, want the cap", short.Advanced.CircuitBaseCooldown)
+	if short.Advanced.CircuitBaseCooldown != 100*time.Millisecond {
+		t.Errorf("base under a 100ms cap = %v, want the cap", short.Advanced.CircuitBaseCooldown)
 	}
 	if err := pool.ValidatePoolConfig(pool.PoolConfig{}); err != nil {
 		t.Errorf("zero config invalid: %v", err)
 	}
 	off := pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1,
-		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: -1, CircuitBaseCooldown: -1, CircuitCooldown: -1}}
+		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: -1, CircuitBaseCooldown: -1, CircuitCooldown: -1, CircuitAuthCooldown: -1}}
 	if err := pool.ValidatePoolConfig(off); err != nil {
 		t.Errorf("negative intervals and threshold (disabled) invalid: %v", err)
 	}
@@ -69,6 +70,12 @@ func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
 			[]string{"Advanced.CircuitBaseCooldown = 1m0s, want 1ns..CircuitCooldown (1s)"}},
 		{"circuit base negative", func(c *pool.PoolConfig) { c.Advanced.CircuitBaseCooldown = -1 },
 			[]string{"Advanced.CircuitBaseCooldown = -1ns"}},
+		{"warm-up backoff negative", func(c *pool.PoolConfig) { c.Advanced.WarmupBackoffMax = -1 },
+			[]string{"Advanced.WarmupBackoffMax = -1ns, want >= 0"}},
+		{"warm-up backoff in nanoseconds", func(c *pool.PoolConfig) { c.Advanced.WarmupBackoffMax = 300 },
+			[]string{"Advanced.WarmupBackoffMax = 300ns, want 0 or at least 1ms"}},
+		{"auth cooldown in nanoseconds", func(c *pool.PoolConfig) { c.Advanced.CircuitAuthCooldown = 5 },
+			[]string{"Advanced.CircuitAuthCooldown = 5ns, want 0 or at least 1ms"}},
 		// Nanosecond values that were meant as seconds (found by
 		// FuzzUpdateConfig: MaxLifetime 21ns made every Get dial ~280,000
 		// times a second until its context ended).

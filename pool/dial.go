@@ -11,8 +11,10 @@ import (
 )
 
 // startDialLocked starts one dial for ks on a pool goroutine. vctx gives
-// the dial its values (not its cancellation).
-func (p *pool) startDialLocked(ks *keyState, vctx context.Context) {
+// the dial its values (not its cancellation). bg marks a background dial
+// of a warm-up key (no caller asked for it): its failure advances the
+// key's background schedule.
+func (p *pool) startDialLocked(ks *keyState, vctx context.Context, bg bool) {
 	ks.dialing++
 	p.dialing++
 	timeout := p.cfg.DialTimeout
@@ -20,7 +22,7 @@ func (p *pool) startDialLocked(ks *keyState, vctx context.Context) {
 	go func() {
 		defer p.wg.Done()
 		id, c, err := p.dialOnce(context.WithoutCancel(vctx), ks.name, timeout)
-		p.dialDone(ks, id, c, err)
+		p.dialDone(ks, id, c, err, bg)
 	}()
 }
 
@@ -61,12 +63,12 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 // them with the dial's error: the factory already retried transient
 // failures, so the pool does not redial for them (permanent errors such as
 // authentication must never be retried).
-func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
+func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error, bg bool) {
 	var fx effects
 	p.mu.Lock()
 	ks.dialing--
 	p.dialing--
-	p.recordDialLocked(ks, err, &fx)
+	p.recordDialLocked(ks, err, bg, &fx)
 	switch {
 	case err != nil:
 		p.failWaitersLocked(ks, err)
@@ -84,8 +86,12 @@ func (p *pool) dialDone(ks *keyState, id uint64, c SSHClient, err error) {
 
 // recordDialLocked tells ks's guard a dial's outcome. A key gets its
 // circuit breaker at its first failed dial and drops it once a dial
-// succeeds, so healthy keys carry none (memory per idle connection).
-func (p *pool) recordDialLocked(ks *keyState, err error, fx *effects) {
+// succeeds, so healthy keys carry none (memory per idle connection). A
+// failed background dial (bg) is also counted as a warm-up failure, and
+// one that failed permanently advances the key's background schedule (a
+// server that is down is topped up again at each tick: it costs a refused
+// connection, and the key is warm again soon after the server is back).
+func (p *pool) recordDialLocked(ks *keyState, err error, bg bool, fx *effects) {
 	if ks.guard == nil && err != nil && p.newGuard == nil {
 		ks.guard = p.newCircuit(ks.name)
 	}
@@ -93,7 +99,20 @@ func (p *pool) recordDialLocked(ks *keyState, err error, fx *effects) {
 		return
 	}
 	fx.event(ks.guard.record(err))
-	if c, ok := ks.guard.(*circuit); ok && c.quiet() {
+	c, ok := ks.guard.(*circuit)
+	if !ok {
+		return
+	}
+	if bg && err != nil && Classify(err) != KindCanceled {
+		p.stats.warmupFailures.Add(1)
+		if Classify(err).Permanent() {
+			fx.event(c.backgroundFailed(err, p.replaceWindowLocked()))
+		}
+	}
+	if err != nil && c.state != CircuitClosed {
+		p.watchChangesLocked(ks, err)
+	}
+	if c.quiet() {
 		ks.guard = nil
 	}
 }
@@ -163,6 +182,6 @@ func (p *pool) warmOne(ctx context.Context, key string, target int) error {
 	if err != nil {
 		p.stats.warmupFailures.Add(1)
 	}
-	p.dialDone(ks, id, c, err)
+	p.dialDone(ks, id, c, err, false)
 	return err
 }

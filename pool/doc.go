@@ -68,9 +68,16 @@
 //   - A key whose dials keep failing (CircuitThreshold in a row), or fail
 //     permanently (authentication, host key), opens its circuit: Get fails
 //     fast with ErrCircuitOpen for a cooldown, then one trial dial decides.
-//     The cooldown starts at CircuitBaseCooldown (1s) and doubles at each
-//     failed trial up to CircuitCooldown (30s); a permanent failure opens
-//     for CircuitCooldown at once.
+//     The cooldown starts at CircuitBaseCooldown (200ms) and doubles at
+//     each failed trial up to CircuitCooldown (1s), whatever the failure:
+//     a key serves again within about a second of its fault ending, and a
+//     failing key costs at most one dial a second while callers ask for
+//     it; repeated authentication failures, which sshd penalises, at most
+//     one per CircuitAuthCooldown (5s). RetryNow (called by app on a configuration reload, and by the
+//     pool itself when a ChangeDetector factory such as sshconn's reports
+//     a rewritten known_hosts or identity file) lets the next dial through
+//     at once. Warm-up keys topped up without a caller back off further,
+//     to WarmupBackoffMax (EventWarmupBackoff).
 //   - The CleanupManager closes connections idle past MaxIdleTime or older
 //     than MaxLifetime, shrinks to lowered limits, and reports leases held
 //     past LeakThreshold (once, and again when released).

@@ -22,6 +22,8 @@ const (
 	// EventReplacing: a background dial started to replace a connection.
 	EventReplacing
 	// EventCircuitOpen: a key's circuit opened (Err is the dial error).
+	// Published when a closed circuit opens, not again for each failed
+	// trial while it stays open.
 	EventCircuitOpen
 	// EventCircuitHalfOpen: the cooldown ended; one trial dial passes.
 	EventCircuitHalfOpen
@@ -32,10 +34,17 @@ const (
 	EventLeak
 	// EventLeakReleased: a lease reported as leaked was released after all.
 	EventLeakReleased
+	// EventWarmupBackoff: a background dial of a warm-up key (the health
+	// loop topping it up, no caller waiting) failed permanently
+	// (authentication, host key, configuration); the key's next background
+	// dial waits Backoff, which doubles with each failure up to
+	// AdvancedPoolConfig.WarmupBackoffMax (Err, Backoff, Failures). Gets
+	// still dial on the circuit's own schedule.
+	EventWarmupBackoff
 )
 
 var eventNames = [...]string{"none", "probe-failed", "unhealthy", "lost", "replacing", "circuit-open",
-	"circuit-half-open", "circuit-closed", "leak", "leak-released"}
+	"circuit-half-open", "circuit-closed", "leak", "leak-released", "warmup-backoff"}
 
 // String returns the event type's name, such as "circuit-open".
 func (t HealthEventType) String() string {
@@ -60,6 +69,11 @@ type HealthEvent struct {
 	RTT    time.Duration   // probe round trip (EventProbeFailed)
 	Held   time.Duration   // how long the lease was held (leak events)
 	Stack  string          // the Get's stack (EventLeak with DebugLeaks)
+	// Backoff is the pause before the key's next background dial and
+	// Failures how many background dials failed in a row
+	// (EventWarmupBackoff).
+	Backoff  time.Duration
+	Failures int
 }
 
 // HealthEventTracer is implemented by tracers that want health events

@@ -186,3 +186,50 @@ func ExamplePoolHealthMonitor() {
 	// event: circuit-open
 	// status: degraded ready: true
 }
+
+// After a permanent failure a key's circuit is open: calls fail fast until
+// its next trial. When something that may fix the failure changed (here the
+// server accepts the key again; in a service, a reloaded configuration or a
+// rewritten key file), RetryNow lets the next call dial at once.
+func ExamplePool_RetryNow() {
+	srv, err := sshtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "pool-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	reg := sshconn.NewRegistry()
+	reg.Register("web1", sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
+		Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	cfg := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{CircuitBaseCooldown: time.Minute, CircuitCooldown: time.Minute}}
+	p := pool.NewPool(sshconn.NewFactory(reg), cfg, nil)
+	defer p.Close()
+
+	ctx := context.Background()
+	srv.FailAuth(true)
+	_, err = p.Run(ctx, "web1", "true")
+	fmt.Println("first call:", pool.Classify(err))
+	_, err = p.Run(ctx, "web1", "true")
+	fmt.Println("second call: circuit open:", errors.Is(err, pool.ErrCircuitOpen))
+
+	srv.FailAuth(false) // fixed
+	fmt.Println("rearmed:", p.RetryNow("web1"))
+	res, err := p.Run(ctx, "web1", "echo back")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print("third call: ", string(res.Stdout))
+	// Output:
+	// first call: auth
+	// second call: circuit open: true
+	// rearmed: 1
+	// third call: back
+}

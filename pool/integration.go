@@ -36,12 +36,16 @@ func (h *PoolHealthIntegration) replaceLocked(lost []*poolEntry, fx *effects) {
 // the last HealthInterval, and the key has no usable connection left.
 //
 // Backoff: a key that keeps failing to dial opens its circuit (its
-// cooldown is the backoff); a connection that dies young (within the
-// replacement window) without ever being leased is not replaced at once,
-// else a server that accepts and then drops every connection would be
-// redialled in a loop; demand dials or the health loop's next tick (which
-// tops warm-up keys up) take over. It never evicts, respects the limits,
-// and dials at most once per key at a time. Caller holds pool.mu.
+// cooldown is the backoff); a warm-up key topped up without a caller
+// waiting also follows its circuit's slower background schedule, which
+// backs off to WarmupBackoffMax (a key that fails authentication is not
+// redialled every health interval for ever); a connection that dies young
+// (within the replacement window) without ever being leased is not
+// replaced at once, else a server that accepts and then drops every
+// connection would be redialled in a loop; demand dials or the health
+// loop's next tick (which tops warm-up keys up) take over. It never
+// evicts, respects the limits, and dials at most once per key at a time.
+// Caller holds pool.mu.
 func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, fx *effects) {
 	p := h.p
 	if p.closed {
@@ -55,6 +59,10 @@ func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, f
 	if ks.dialing > 0 || ks.usedLocked() >= p.cfg.MaxConnectionsPerKey || p.usedLocked() >= p.cfg.MaxConnections {
 		return
 	}
+	bg := ks.waiters.len() == 0 && p.warmKeyLocked(key)
+	if c, ok := ks.guard.(*circuit); ok && bg && !c.backgroundAllowed() {
+		return
+	}
 	if ks.guard != nil {
 		ev, err := ks.guard.allow()
 		fx.event(ev)
@@ -64,7 +72,7 @@ func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, f
 	}
 	p.stats.replacements.Add(1)
 	fx.event(HealthEvent{Type: EventReplacing, Key: key})
-	p.startDialLocked(ks, context.Background())
+	p.startDialLocked(ks, context.Background(), bg)
 }
 
 // wantReplacementLocked reports whether ks has demand for one more

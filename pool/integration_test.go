@@ -301,6 +301,13 @@ func TestStalledServer(t *testing.T) {
 		t.Errorf("health report %+v, want the stalled connection unhealthy", rep)
 	}
 	be.srv.Unstall()
+	// The 200ms DialTimeout bounds the stalled dial above; the redial after
+	// Unstall gets room, or a loaded machine (go test -race ./...) fails
+	// its handshake by the clock.
+	cfg.DialTimeout = 10 * time.Second
+	if err := p.UpdateConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.Run(context.Background(), "a", "true"); err != nil {
 		t.Errorf("Run after Unstall = %v", err)
 	}

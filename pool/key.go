@@ -380,7 +380,7 @@ func (p *pool) growLocked(ks *keyState, fx *effects) {
 		}
 	}
 	p.stats.misses.Add(1)
-	p.startDialLocked(ks, ks.waiters.peek().vctx)
+	p.startDialLocked(ks, ks.waiters.peek().vctx, false)
 }
 
 // roomLocked reports whether one more connection fits pool-wide. If not,

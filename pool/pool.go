@@ -44,6 +44,16 @@ type Pool interface {
 	// up to the limits. Failures are counted, traced and returned joined;
 	// they do not harm the pool.
 	Warmup(ctx context.Context) error
+	// RetryNow tells the pool that something that may fix failing dials
+	// changed: credentials, known_hosts, the configuration or the targets.
+	// The circuits of keys (every key when none is given) let their next
+	// dial through at once and restart their schedule (a trial in flight
+	// read the old inputs: its failure does not count), and warm-up keys
+	// that lack connections dial at once. It returns how many circuits it
+	// rearmed. app calls it after a configuration reload; the pool calls
+	// it itself when its factory is a ChangeDetector that reports a
+	// changed input. It does no I/O and never blocks on a dial.
+	RetryNow(keys ...string) int
 	// HealthCheck probes every usable connection with the health monitor
 	// (keepalive by default), each bounded by HealthTimeout, marks failures
 	// unhealthy (past the key's threshold), and reports the outcome per key
@@ -139,8 +149,8 @@ type pool struct {
 	nextID      atomic.Uint64
 
 	// mu guards cfg, byKey, open, dialing, closingConns, starved, closed,
-	// strategy, drained, newGuard, the mu-guarded fields of every keyState,
-	// and meta/removed of every entry.
+	// strategy, drained, newGuard, watched, polling, the mu-guarded fields
+	// of every keyState, and meta/removed of every entry.
 	mu           sync.Mutex
 	cfg          PoolConfig
 	byKey        map[string]*keyState
@@ -155,6 +165,13 @@ type pool struct {
 	// newGuard, when set (tests), gives each new key this guard instead of
 	// the circuit breaker that a key gets at its first failed dial.
 	newGuard func(key string) dialGuard
+	// watched holds the keys whose circuit is open for a permanent
+	// failure while the factory is a ChangeDetector; polling is set while
+	// the change poller runs (see watchChangesLocked).
+	watched map[*keyState]struct{}
+	polling bool
+
+	detector ChangeDetector // the factory as a ChangeDetector, or nil
 
 	watchers   []*watchShard         // guarded by mu: death watchers
 	hi         PoolHealthIntegration // health loop, replacement, events
@@ -190,7 +207,9 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	config.SetDefaults()
 	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
-		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{})}
+		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
+		watched: map[*keyState]struct{}{}}
+	p.detector, _ = factory.(ChangeDetector)
 	if p.cfgErr != nil {
 		p.cfgErr = fmt.Errorf("pool: invalid config: %w", p.cfgErr)
 		config.HistorySize = max(min(config.HistorySize, maxHistoryLimit), 1)

@@ -96,12 +96,16 @@ func (t *SlogTracer) TraceMisuse(d MisuseData) {
 		slog.String("op", d.Op), slog.Any("error", d.Err))
 }
 
-// TraceHealthEvent logs a health event: circuit closes and replacements
-// at Info, the rest at Warn. A leak report carries the Get's stack when
-// DebugLeaks recorded one.
+// TraceHealthEvent logs a health event: circuit trials at Debug (up to
+// one a second per failing key), circuit closes and replacements at Info,
+// the rest at Warn. A leak report carries the Get's stack when DebugLeaks
+// recorded one; a warm-up backoff, the pause and the failures in a row.
 func (t *SlogTracer) TraceHealthEvent(ev HealthEvent) {
 	level := slog.LevelWarn
-	if ev.Type == EventCircuitClosed || ev.Type == EventReplacing || ev.Type == EventLeakReleased {
+	switch ev.Type {
+	case EventCircuitHalfOpen:
+		level = slog.LevelDebug
+	case EventCircuitClosed, EventReplacing, EventLeakReleased:
 		level = slog.LevelInfo
 	}
 	attrs := []slog.Attr{slog.String("event", ev.Type.String()), slog.String("key", ev.Key)}
@@ -116,6 +120,9 @@ func (t *SlogTracer) TraceHealthEvent(ev HealthEvent) {
 	}
 	if ev.Stack != "" {
 		attrs = append(attrs, slog.String("stack", ev.Stack))
+	}
+	if ev.Backoff != 0 {
+		attrs = append(attrs, slog.Duration("backoff", ev.Backoff), slog.Int("failures", ev.Failures))
 	}
 	t.log.LogAttrs(context.Background(), level, "pool health event", attrs...)
 }

@@ -35,7 +35,7 @@ type PoolStats struct {
 	healthFailures atomic.Int64 // health probes that failed
 	leaks          atomic.Int64 // leases reported held past LeakThreshold
 	replacements   atomic.Int64 // background dials replacing lost connections
-	circuitOpens   atomic.Int64 // times a key's circuit opened
+	circuitOpens   atomic.Int64 // times a key's circuit opened from closed
 	getTimeouts    atomic.Int64 // Gets that gave up at a deadline (WaitTimeout or the caller's)
 	getCancels     atomic.Int64 // Gets whose context was canceled
 
@@ -118,7 +118,8 @@ type Snapshot struct {
 	// Misuse counts double releases, foreign or nil clients and calls on
 	// released handles.
 	Misuse int64 `json:"misuse"`
-	// WarmupFailures counts failed warm-up dials.
+	// WarmupFailures counts failed warm-up dials: Warmup's, and the health
+	// loop's top-ups of warm-up keys (which back off, EventWarmupBackoff).
 	WarmupFailures int64 `json:"warmup_failures"`
 	// HealthChecks and HealthFailures count health probes and failures.
 	HealthChecks   int64 `json:"health_checks"`
@@ -128,7 +129,9 @@ type Snapshot struct {
 	// Replacements counts background dials started to replace unhealthy
 	// or lost connections.
 	Replacements int64 `json:"replacements"`
-	// CircuitOpens counts how often a key's circuit breaker opened.
+	// CircuitOpens counts how often a key's circuit breaker opened: once
+	// per outage (from closed to open); failed trials keep it open without
+	// counting again.
 	CircuitOpens int64 `json:"circuit_opens"`
 	// GetTimeouts counts Gets that failed because a deadline passed before
 	// a lease was free: WaitTimeout or the caller's context deadline.

@@ -36,6 +36,7 @@ type Factory struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 	jitter      func(max time.Duration) time.Duration
 	onAttempt   func(key string, attempt int, err error)
+	inputs      inputStamps // files read by keys whose last dial failed permanently (ChangedKeys)
 }
 
 var _ pool.ConnectionFactory = (*Factory)(nil)
@@ -157,14 +158,19 @@ func (f *Factory) DialClient(ctx context.Context, key string) (*Client, error) {
 // DialTarget dials t with retries; key names it in errors.
 func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client, error) {
 	for attempt := 1; ; attempt++ {
+		inputs := stampInputs(t)
 		c, err := f.dialer.dial(ctx, t)
 		if f.onAttempt != nil {
 			f.onAttempt(key, attempt, err)
 		}
 		if err == nil {
+			f.inputs.ok(key)
 			return c, nil
 		}
 		if !f.retry(ctx, attempt, err) {
+			if pool.Classify(err).Permanent() {
+				f.inputs.failed(key, inputs)
+			}
 			return nil, &DialError{Key: key, Addr: t.Addr(), Attempt: attempt, Err: err}
 		}
 	}

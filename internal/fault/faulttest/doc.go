@@ -12,7 +12,16 @@
 // server=sshtest. Figures such as detection and recovery times are logged
 // (go test -v), not asserted: the machines are shared and noisy.
 //
+// TestRecovery measures how soon the pool serves again after each fault of
+// the chaos schedule ends (host key changed then restored, server killed
+// then started, key revoked then restored, network stalled then healed)
+// and bounds its dials while the fault lasts; only a recovery beyond 10 s,
+// a hang, fails it.
+//
 // The soak test, TestSoak, runs only when SSHPOOL_SOAK holds a duration
-// (for example SSHPOOL_SOAK=60s): hundreds of goroutines use the pool while
-// a fault is injected every second, and it prints the totals at the end.
+// (for example SSHPOOL_SOAK=60s): hundreds of goroutines use the pool, and
+// a few the legacy pool, while the faults are injected one after another,
+// each followed by the recovery of both pools on both servers; it prints
+// the recovery time after each fault for each pool and the totals, and
+// fails only on a recovery beyond 10 s.
 package faulttest

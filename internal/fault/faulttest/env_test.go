@@ -2,12 +2,15 @@ package faulttest_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +37,6 @@ const (
 	healthInterval = 300 * time.Millisecond
 	healthTimeout  = 200 * time.Millisecond
 )
-
-// circuitCooldown is the scenarios' AdvancedPoolConfig.CircuitCooldown.
-const circuitCooldown = time.Second
 
 // legacyTicker is the old singleton pool's health period, the figure the
 // measured detection times are compared with.
@@ -81,6 +81,16 @@ type env struct {
 	key   string // the key registered for the server
 	rec   *recorder
 
+	target   sshconn.Target // the target registered for key (through the proxy)
+	upstream string         // the server's own address
+	other    string         // a server with another host key (changeHostKey), or ""
+	close    []func()       // closes other (the soak closes everything before its leak check)
+	authKeys []byte         // sshd's authorized keys before revokeAuth
+	khPath   string         // the target's known_hosts file
+	khLine   []byte         // its content
+	idPath   string         // the target's identity file
+	idPEM    []byte         // its content: the client key
+
 	attempts    atomic.Int64 // dial attempts (every try, retries included)
 	attemptErrs atomic.Int64 // failed dial attempts
 }
@@ -90,7 +100,7 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 	t.Helper()
 	e := &env{kind: kind, reg: sshconn.NewRegistry(), rec: &recorder{}}
 	var upstream, user string
-	var signer ssh.Signer
+	var keyPEM []byte
 	var hostKey ssh.PublicKey
 	switch kind {
 	case serverSSHD:
@@ -99,31 +109,43 @@ func newEnv(t testing.TB, kind server, o envOptions) *env {
 			opts = append(opts, sshdtest.WithMaxSessions(o.maxSessions))
 		}
 		e.sshd = sshdtest.Start(t, opts...)
-		upstream, user, signer, hostKey = e.sshd.Addr(), e.sshd.User(), e.sshd.ClientSigner(), e.sshd.HostPublicKey()
+		upstream, user, hostKey = e.sshd.Addr(), e.sshd.User(), e.sshd.HostPublicKey()
+		var err error
+		if keyPEM, err = os.ReadFile(e.sshd.ClientKeyPath()); err != nil {
+			t.Fatal(err)
+		}
 	case serverSSHTest:
 		var opts []sshtest.Option
 		if o.maxSessions > 0 {
 			opts = append(opts, sshtest.WithMaxSessions(o.maxSessions))
 		}
 		e.sst = sshtest.NewServer(t, opts...)
-		upstream, user, signer, hostKey = e.sst.Addr(), "alice", e.sst.ClientSigner(), e.sst.HostKey()
+		upstream, user, keyPEM, hostKey = e.sst.Addr(), "alice", e.sst.ClientKeyPEM(), e.sst.HostKey()
 	}
 	e.proxy = faultproxy.Start(t, upstream)
+	e.upstream = upstream
 	e.key = o.key
 	if e.key == "" {
 		e.key = key
 	}
-	e.register(t, e.key, user, signer, hostKey)
+	e.register(t, e.key, user, keyPEM, hostKey)
 	return e
 }
 
 // register maps k to the server through the proxy, with a known_hosts file
-// recording the server's host key under the proxy's address.
-func (e *env) register(t testing.TB, k, user string, signer ssh.Signer, hostKey ssh.PublicKey) {
+// recording the server's host key under the proxy's address and an
+// identity file holding the client key (keyPEM).
+func (e *env) register(t testing.TB, k, user string, keyPEM []byte, hostKey ssh.PublicKey) {
 	t.Helper()
-	kh := filepath.Join(t.TempDir(), "known_hosts")
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
 	line := knownhosts.Line([]string{e.proxy.Addr()}, hostKey)
 	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.khPath, e.khLine = kh, []byte(line+"\n")
+	e.idPath, e.idPEM = filepath.Join(dir, "id_ed25519"), keyPEM
+	if err := os.WriteFile(e.idPath, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	port := e.proxy.Addr()[strings.LastIndexByte(e.proxy.Addr(), ':')+1:]
@@ -131,10 +153,126 @@ func (e *env) register(t testing.TB, k, user string, signer ssh.Signer, hostKey 
 	if _, err := fmt.Sscan(port, &p); err != nil {
 		t.Fatal(err)
 	}
-	e.reg.Register(k, sshconn.Target{Host: "127.0.0.1", Port: p, User: user,
-		Auth:            sshconn.Auth{Signers: []ssh.Signer{signer}},
+	e.target = sshconn.Target{Host: "127.0.0.1", Port: p, User: user,
+		Auth:            sshconn.Auth{IdentityFiles: []string{e.idPath}},
 		KnownHostsFiles: []string{kh}, DialTimeout: 3 * time.Second,
-		KeepaliveTimeout: healthTimeout})
+		KeepaliveTimeout: healthTimeout}
+	e.reg.Register(k, e.target)
+}
+
+// changeHostKey makes the server answer with another host key, as a server
+// reinstalled or restarted with new keys does: the proxy forwards new
+// connections to a second server of the same kind (started on first use)
+// and cuts the open ones. restoreHostKey undoes it.
+func (e *env) changeHostKey(t testing.TB) {
+	t.Helper()
+	if e.other == "" {
+		if e.sshd != nil {
+			s := sshdtest.Start(t)
+			e.other, e.close = s.Addr(), append(e.close, func() { _ = s.Close() })
+		} else {
+			s := sshtest.NewServer(t)
+			e.other, e.close = s.Addr(), append(e.close, func() { _ = s.Close() })
+		}
+	}
+	if err := e.proxy.SetUpstream(e.other); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// breakKnownHosts rewrites the client's known_hosts with another key for
+// the server, as a stale or mistaken known_hosts would, and cuts the open
+// connections: a change on the client's side. fixKnownHosts restores it.
+func (e *env) breakKnownHosts(t testing.TB) {
+	t.Helper()
+	other, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := knownhosts.Line([]string{e.proxy.Addr()}, other.PublicKey())
+	if err := os.WriteFile(e.khPath, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceIdentity writes another private key into the client's identity
+// file, as a key rotated on the client but not yet on the server would,
+// and cuts the open connections. restoreIdentity writes the key back.
+func (e *env) replaceIdentity(t testing.TB) {
+	t.Helper()
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = 1
+	blk, err := ssh.MarshalPrivateKey(ed25519.NewKeyFromSeed(seed), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.idPath, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restoreIdentity writes the client key back.
+func (e *env) restoreIdentity(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(e.idPath, e.idPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixKnownHosts writes the client's known_hosts back.
+func (e *env) fixKnownHosts(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(e.khPath, e.khLine, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restoreHostKey forwards new connections to the server again.
+func (e *env) restoreHostKey(t testing.TB) {
+	t.Helper()
+	if err := e.proxy.SetUpstream(e.upstream); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop takes the server down with every connection: sshd is SIGKILLed
+// (with its children); sshtest drops every connection and refuses new
+// ones. start brings it back on the same port with the same keys.
+func (e *env) stop(t testing.TB) {
+	t.Helper()
+	if e.sshd != nil {
+		if err := e.sshd.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := e.sst.RefuseNew(true); err != nil {
+		t.Fatal(err)
+	}
+	e.sst.DropAll()
+}
+
+// start restarts a server that stop took down.
+func (e *env) start(t testing.TB) {
+	t.Helper()
+	var err error
+	if e.sshd != nil {
+		err = e.sshd.Restart()
+	} else {
+		err = e.sst.Restart()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // factory returns a sshconn factory over the env's registry that counts
@@ -163,9 +301,9 @@ func baseConfig() pool.PoolConfig {
 		CleanupInterval:          time.Second,
 		LeakThreshold:            time.Minute,
 		MaxRetries:               20,
-		// A short cooldown: the default (30s) would hold a key's circuit
-		// open for 30s after a half-second restart.
-		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond, CircuitCooldown: circuitCooldown},
+		// The circuit breaker keeps its defaults (trials 200ms apart,
+		// doubling to 1s): what the scenarios measure is what users get.
+		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond},
 	}
 }
 
@@ -213,17 +351,7 @@ func (e *env) countedCommand(t testing.TB) (string, func() int) {
 		before := e.sst.Stats().Execs
 		return "true", func() int { return int(e.sst.Stats().Execs - before) }
 	}
-	// The login user is not the test's user when the tests run as root:
-	// the file lives in a directory of its own that anyone may write.
-	dir, err := os.MkdirTemp("", "sshpool-ran-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(dir, "ran")
+	f := filepath.Join(sharedTempDir(t), "ran")
 	return "echo ran >> " + f, func() int {
 		b, err := os.ReadFile(f)
 		if errors.Is(err, os.ErrNotExist) {
@@ -234,6 +362,50 @@ func (e *env) countedCommand(t testing.TB) (string, func() int) {
 		}
 		return strings.Count(string(b), "\n")
 	}
+}
+
+// runningCommand returns a command that runs for d on the env's server
+// and a function reporting how many such commands the server is running
+// now, seen from the server: sshtest's open channels (a session whose
+// channel is open is past the point where a lost connection means "not
+// started"); under sshd the command itself appends to a file when it
+// starts and to another when it ends.
+func (e *env) runningCommand(t testing.TB, d time.Duration) (string, func() int) {
+	t.Helper()
+	secs := strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	if e.sst != nil {
+		return "sleep " + secs, func() int { return int(e.sst.Stats().ChannelsOpen) }
+	}
+	dir := sharedTempDir(t)
+	started, ended := filepath.Join(dir, "started"), filepath.Join(dir, "ended")
+	lines := func(f string) int {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+	cmd := fmt.Sprintf("echo x >> %s; sleep %s; echo x >> %s", started, secs, ended)
+	return cmd, func() int { return lines(started) - lines(ended) }
+}
+
+// sharedTempDir returns a temporary directory that the sshd login user
+// may write to (it is not the test's user when the tests run as root),
+// removed when the test ends.
+func sharedTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sshpool-ran-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // revokeAuth makes every new authentication fail and drops the open
@@ -248,10 +420,29 @@ func (e *env) revokeAuth(t testing.TB) {
 		return
 	}
 	path := authorizedKeysFile(t, e.sshd)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.authKeys == nil {
+		e.authKeys = b
+	}
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.proxy.CutConnections(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixAuth undoes revokeAuth: authentication succeeds again.
+func (e *env) fixAuth(t testing.TB) {
+	t.Helper()
+	if e.sst != nil {
+		e.sst.FailAuth(false)
+		return
+	}
+	if err := os.WriteFile(authorizedKeysFile(t, e.sshd), e.authKeys, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -164,9 +164,19 @@ func TestConnectionReset(t *testing.T) {
 				runUntilOK(t, p, "true")
 				t.Logf("FIGURE %s/%s idle recovery: %d dial attempts since the fault", kind, f.name, e.attempts.Load()-a0)
 
-				// Connections die under load.
-				l := startLoad(p, 6, "sleep 0.3")
-				waitUntil(t, "calls in flight", func() bool { return p.GetSnapshot().LeasesOutstanding >= 3 })
+				// Connections die under load, with commands running. Leases
+				// held are not enough: a call that holds a lease but has not
+				// opened its session yet loses its connection "not started"
+				// and Run retries it on a new connection (ErrNotStarted),
+				// successfully. Waiting for LeasesOutstanding >= 3 cut the
+				// connection before any session was open often enough on a
+				// loaded machine (go test -race ./...) that no call in flight
+				// failed, and the test waited out its guard
+				// (TestConnectionReset/server=sshd/fault=cut, "an in-flight
+				// call fails: not within 15s").
+				cmd, running := e.runningCommand(t, 300*time.Millisecond)
+				l := startLoad(p, 6, cmd)
+				waitUntil(t, "commands running", func() bool { return running() >= 3 })
 				tf := time.Now()
 				a0 = e.attempts.Load()
 				remove = f.inject(t, e)
@@ -223,8 +233,10 @@ func TestServerRestart(t *testing.T) {
 		e := newEnv(t, kind, envOptions{})
 		p := e.startPool(t, baseConfig())
 		warm(t, p)
-		l := startLoad(p, 6, "sleep 0.2")
-		waitUntil(t, "calls in flight", func() bool { return p.GetSnapshot().LeasesOutstanding >= 3 })
+		// Commands running, not only leases held: see TestConnectionReset.
+		cmd, running := e.runningCommand(t, 200*time.Millisecond)
+		l := startLoad(p, 6, cmd)
+		waitUntil(t, "commands running", func() bool { return running() >= 3 })
 		const downtime = 500 * time.Millisecond
 		tf := time.Now()
 		a0, d0 := e.attempts.Load(), p.GetSnapshot().Dials
