@@ -119,6 +119,12 @@ func contractUser(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server) {
 		if m := c.GetManager(); m.GetUsername() != s.User(asRoot) || m.IsRoot() != asRoot || m.GetServer().ID != s.ID {
 			t.Errorf("manager: user %q root %v", m.GetUsername(), m.IsRoot())
 		}
+		info := c.GetManager().GetConnectionInfo()
+		if info["connected"] != true || info["username"] != s.User(asRoot) || info["is_root"] != asRoot ||
+			info["server_host"] != s.Host || info["server_port"] != s.EffectivePort() || info["server_name"] != s.Name ||
+			info["remote_addr"] != s.Addr() {
+			t.Errorf("manager: GetConnectionInfo() = %v", info)
+		}
 	}
 }
 
@@ -267,6 +273,9 @@ func contractClosed(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server)
 	c := connect(t, p, s, false)
 	must(t, c.Close())
 	must(t, c.Close()) // idempotent
+	if info := c.GetManager().GetConnectionInfo(); info["connected"] != false {
+		t.Errorf("GetConnectionInfo() after Close = %v", info)
+	}
 	_, err := c.ExecuteCommand("true")
 	if !errors.Is(err, legacy.ErrConnectionClosed) || !strings.HasPrefix(err.Error(), "connection is not healthy: ") ||
 		!errors.Is(err, pool.ErrNotStarted) || c.IsHealthy() || !c.Closed() {
