@@ -90,7 +90,7 @@ func (a *Adapter) GetOrCreateConnectionContext(ctx context.Context, server *Serv
 func (a *Adapter) connFor(st *keyStats, key string, server *Server, asRoot bool) *PooledConnection {
 	for {
 		cur := st.conn.Load()
-		if cur != nil && !cur.Closed() && cur.server == *server {
+		if cur != nil && !cur.Closed() && sameServer(&cur.server, server) {
 			st.stats.touch(a.cfg.now())
 			return cur
 		}
@@ -109,7 +109,7 @@ func (a *Adapter) track(key string, server *Server, asRoot bool) (*keyStats, err
 		v, _ = a.keys.LoadOrStore(key, newKeyStats(a.cfg.now()))
 	}
 	st := v.(*keyStats)
-	if prev := st.server.Load(); prev != nil && *prev == *server {
+	if prev := st.server.Load(); prev != nil && sameServer(prev, server) {
 		return st, nil
 	}
 	if a.reg != nil {

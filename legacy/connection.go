@@ -87,10 +87,11 @@ func (c *PooledConnection) ExecuteCommandContext(ctx context.Context, cmd string
 //
 // A reader that does not keep up does not stall the remote command or the
 // connection: undelivered lines wait in a bounded queue (WithStreamBuffer,
-// 10000 lines by default). Lines beyond it, and those the reader has not
-// taken within a second (DefaultStreamIdle) of the command's end, are
-// dropped; the old pool dropped lines silently whenever the channel was
-// full, these are counted in GetHealthStatus().DroppedLines and logged.
+// 10000 lines by default, and at most 16 MiB, DefaultStreamBytes). Lines
+// beyond it, and those the reader has not taken within a second
+// (DefaultStreamIdle) of the command's end, are dropped; the old pool
+// dropped lines silently whenever the channel was full, these are counted
+// in GetHealthStatus().DroppedLines and logged.
 // Errors are as for ExecuteCommand; a nil output returns ErrNilOutput.
 func (c *PooledConnection) ExecuteCommandStream(cmd string, output chan<- string) error {
 	return c.ExecuteCommandStreamContext(context.Background(), cmd, output)

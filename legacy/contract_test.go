@@ -101,11 +101,20 @@ func connect(t testing.TB, p legacy.ConnectionProvider, s *legacy.Server, asRoot
 }
 
 // contractSameConnection: callers for the same (server, user) share one
-// *PooledConnection, as in the old pool; the roles do not.
+// *PooledConnection, as in the old pool; the roles do not. The fields the
+// pools ignore (the record's timestamps, SetupComplete, ProxyEmail) do not
+// make a server another one: handlers build the Server from a record per
+// request.
 func contractSameConnection(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server) {
 	c1, c2, c3 := connect(t, p, s, false), connect(t, p, s, false), connect(t, p, s, true)
 	if c1 != c2 || c1 == c3 || c1.Key() != legacy.Key(s, false) || c3.AsRoot() != true || c1.Server().ID != s.ID {
 		t.Fatalf("c1==c2 %v, c1==c3 %v, key %q", c1 == c2, c1 == c3, c1.Key())
+	}
+	fresh := *s
+	fresh.Created, fresh.Updated = time.Now(), time.Now()
+	fresh.SetupComplete, fresh.ProxyEmail = !s.SetupComplete, "ops@example.com"
+	if c4 := connect(t, p, &fresh, false); c4 != c1 {
+		t.Fatal("the same server with new timestamps got another connection")
 	}
 }
 
@@ -118,6 +127,12 @@ func contractUser(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server) {
 		}
 		if m := c.GetManager(); m.GetUsername() != s.User(asRoot) || m.IsRoot() != asRoot || m.GetServer().ID != s.ID {
 			t.Errorf("manager: user %q root %v", m.GetUsername(), m.IsRoot())
+		}
+		info := c.GetManager().GetConnectionInfo()
+		if info["connected"] != true || info["username"] != s.User(asRoot) || info["is_root"] != asRoot ||
+			info["server_host"] != s.Host || info["server_port"] != s.EffectivePort() || info["server_name"] != s.Name ||
+			info["remote_addr"] != s.Addr() {
+			t.Errorf("manager: GetConnectionInfo() = %v", info)
 		}
 	}
 }
@@ -267,6 +282,9 @@ func contractClosed(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server)
 	c := connect(t, p, s, false)
 	must(t, c.Close())
 	must(t, c.Close()) // idempotent
+	if info := c.GetManager().GetConnectionInfo(); info["connected"] != false {
+		t.Errorf("GetConnectionInfo() after Close = %v", info)
+	}
 	_, err := c.ExecuteCommand("true")
 	if !errors.Is(err, legacy.ErrConnectionClosed) || !strings.HasPrefix(err.Error(), "connection is not healthy: ") ||
 		!errors.Is(err, pool.ErrNotStarted) || c.IsHealthy() || !c.Closed() {

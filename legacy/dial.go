@@ -22,7 +22,9 @@ var defaultIdentityFiles = [...]string{"id_rsa", "id_ed25519", "id_ecdsa"}
 //   - user RootUsername or AppUsername, host Host, port Port (22 if zero);
 //   - keys: the SSH agent's when UseSSHAgent (an unset $SSH_AUTH_SOCK is
 //     skipped), then ManualKeyPath (which must be readable), then
-//     ~/.ssh/id_rsa, id_ed25519 and id_ecdsa where they exist;
+//     ~/.ssh/id_rsa, id_ed25519 and id_ecdsa where they exist and can be
+//     used (one that is encrypted, with no passphrase, or not a key is
+//     skipped with a warning, as the old pool skipped it);
 //   - a password from the environment variable PasswordRef, and a key
 //     passphrase from KeyPassphraseRef, when set;
 //   - host keys checked against ~/.ssh/known_hosts, or KnownHostsPath when

@@ -37,7 +37,7 @@ func execVia(ctx context.Context, with withFunc, key, cmd string) (string, error
 // lines (see PooledConnection.ExecuteCommandStream). Lines the reader did
 // not take are counted with dropped and logged.
 func streamVia(ctx context.Context, with withFunc, cfg *config, key, cmd string, out chan<- string, dropped func(int64)) error {
-	q := newLineQueue(cfg.streamLines)
+	q := newLineQueue(cfg.streamLines, maxQueueBytes)
 	forwarded := make(chan struct{})
 	go func() {
 		defer close(forwarded)

@@ -168,6 +168,12 @@ func TestDialBackoff(t *testing.T) {
 		other.ID = "f2"
 		p.GetOrCreateConnection(&other, false) // fails, starts other's backoff
 		n := f.attempts.Load()
+		fresh := other
+		fresh.Updated = time.Now() // the record's timestamp: not a new setting
+		p.GetOrCreateConnection(&fresh, false)
+		if f.attempts.Load() != n {
+			t.Fatal("a server whose record timestamp changed skipped the backoff")
+		}
 		other.ManualKeyPath = "/fixed/key" // new settings: no wait
 		p.GetOrCreateConnection(&other, false)
 		if f.attempts.Load() != n+1 {

@@ -7,11 +7,16 @@ import (
 	"go.uber.org/goleak"
 )
 
+// realHome is HOME as the tests were started with, for the go command
+// (its build cache, module cache and settings live under it).
+var realHome string
+
 // TestMain runs the tests with HOME in a temporary directory and no SSH
 // agent: a Server's Target reads ~/.ssh (keys, known_hosts, where accept-new
 // records host keys), which must never be the real one's. Tests that need a
 // HOME of their own set it with t.Setenv.
 func TestMain(m *testing.M) {
+	realHome = os.Getenv("HOME")
 	home, err := os.MkdirTemp("", "legacy-home-")
 	if err != nil {
 		panic(err)

@@ -1,6 +1,7 @@
 package legacy_test
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -17,7 +18,12 @@ func TestOldCallSitesCompile(t *testing.T) {
 		t.Skip("go command not found")
 	}
 	for _, args := range [][]string{{"build", "-o", "/dev/null", "./testdata/oldservice"}, {"vet", "./testdata/oldservice"}} {
-		if out, err := exec.Command(goBin, args...).CombinedOutput(); err != nil {
+		cmd := exec.Command(goBin, args...)
+		// The real HOME: under TestMain's temporary one the go command
+		// would start with an empty build and module cache (minutes of
+		// downloads and compiling, and no build offline).
+		cmd.Env = append(os.Environ(), "HOME="+realHome)
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("go %v: %v\n%s", args, err, out)
 		}
 	}

@@ -2,10 +2,16 @@ package legacy_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
@@ -63,7 +69,9 @@ func oldDefaultProviders(t *testing.T, e *env) map[string]legacy.ConnectionProvi
 
 // runOldDefaults checks that a Server with the old defaults connects with
 // the key in ~/.ssh and the host in ~/.ssh/known_hosts (it failed "host key
-// unknown"), with a known_hosts path set (it failed authentication), that
+// unknown"), also when another default key is encrypted or not a key (the
+// old pool skipped those), with a known_hosts path set (it failed
+// authentication), that
 // an unknown host is recorded on first use, and that a SecurityLocked
 // server's unknown host and any changed key are refused.
 func runOldDefaults(t *testing.T, e *env) {
@@ -71,6 +79,17 @@ func runOldDefaults(t *testing.T, e *env) {
 		newHome(t, e, true)
 		for name, p := range oldDefaultProviders(t, e) {
 			s := e.oldServer("home-" + name)
+			if out, err := connect(t, p, s, false).ExecuteCommand("whoami"); err != nil || out != e.appUser+"\n" {
+				t.Errorf("%s: whoami = %q, %v", name, out, err)
+			}
+		}
+	})
+	t.Run("unusable-default-keys", func(t *testing.T) {
+		h := newHome(t, e, true)
+		writeEncryptedKey(t, filepath.Join(h.dir, ".ssh", "id_rsa"), "secret")
+		must(t, os.WriteFile(filepath.Join(h.dir, ".ssh", "id_ecdsa"), []byte("not a key\n"), 0o600))
+		for name, p := range oldDefaultProviders(t, e) {
+			s := e.oldServer("unusable-" + name)
 			if out, err := connect(t, p, s, false).ExecuteCommand("whoami"); err != nil || out != e.appUser+"\n" {
 				t.Errorf("%s: whoami = %q, %v", name, out, err)
 			}
@@ -116,6 +135,24 @@ func runOldDefaults(t *testing.T, e *env) {
 			checkHostKeyRefused(t, name, p, e.oldServer("changed-"+name), pool.KindHostKeyChanged)
 		}
 	})
+}
+
+// writeEncryptedKey writes a fresh passphrase-protected ed25519 key to
+// path (ssh-keygen with one KDF round when available: x/crypto's 16 rounds
+// take seconds under -race).
+func writeEncryptedKey(t *testing.T, path, pass string) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh-keygen"); err == nil {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", pass, "-f", path).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		return
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	blk, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test", []byte(pass))
+	must(t, err)
+	must(t, os.WriteFile(path, pem.EncodeToMemory(blk), 0o600))
 }
 
 func checkHostKeyRefused(t *testing.T, name string, p legacy.ConnectionProvider, s *legacy.Server, want pool.ErrorKind) {

@@ -37,8 +37,10 @@ const (
 	// finish before it cuts them.
 	DefaultDrainTimeout = 10 * time.Second
 	// DefaultStreamLines and DefaultStreamIdle bound a stream's undelivered
-	// lines (see ExecuteCommandStream).
+	// lines (see ExecuteCommandStream); DefaultStreamBytes bounds their
+	// bytes, whatever the line bound.
 	DefaultStreamLines = 10000
+	DefaultStreamBytes = 16 << 20
 	DefaultStreamIdle  = time.Second
 	// DefaultDialBackoff and DefaultDialBackoffMax are the legacy pool's
 	// backoff after a failed dial of a key (see BackoffError).
@@ -159,7 +161,8 @@ func WithHealthCheck(cmd string, timeout time.Duration) Option {
 }
 
 // WithStreamBuffer bounds what ExecuteCommandStream holds for a reader that
-// does not keep up: at most lines undelivered lines (beyond them lines are
+// does not keep up: at most lines undelivered lines, and never more than
+// DefaultStreamBytes (16 MiB) of them (beyond either bound lines are
 // dropped, counted and logged), and, once the command has ended, at most
 // idle without the reader taking a line before the rest is dropped.
 // Defaults DefaultStreamLines and DefaultStreamIdle; non-positive values

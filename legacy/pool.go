@@ -148,7 +148,7 @@ const maxEntryRetries = 3
 func (p *ConnectionPool) entry(key string, s *Server, asRoot bool) (c *poolConn, found bool) {
 	p.mu.Lock()
 	c = p.conns[key]
-	if c != nil && !c.isClosed() && (c.server == *s || c.usable()) {
+	if c != nil && !c.isClosed() && (sameServer(&c.server, s) || c.usable()) {
 		p.mu.Unlock()
 		return c, true
 	}
@@ -231,7 +231,7 @@ func (p *ConnectionPool) backoffErr(key string, s *Server) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.backoff[key]
-	if f == nil || f.server != *s {
+	if f == nil || !sameServer(&f.server, s) {
 		return nil
 	}
 	if wait := f.until.Sub(p.cfg.now()); wait > 0 {
@@ -245,7 +245,7 @@ func (p *ConnectionPool) dialFailed(key string, s *Server, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.backoff[key]
-	if f == nil || f.server != *s {
+	if f == nil || !sameServer(&f.server, s) {
 		f = &dialFailure{server: *s}
 		p.backoff[key] = f
 	}

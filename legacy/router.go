@@ -415,7 +415,7 @@ func (r *Router) connFor(server *Server, asRoot bool) (*PooledConnection, *route
 	rk := r.routeKey(key)
 	for {
 		cur := rk.conn.Load()
-		if cur != nil && !cur.Closed() && cur.server == *server {
+		if cur != nil && !cur.Closed() && sameServer(&cur.server, server) {
 			return cur, cur.b.(*routedConn)
 		}
 		c := &routedConn{r: r, key: key, server: *server, user: server.User(asRoot), asRoot: asRoot}

@@ -112,6 +112,18 @@ func (s *Server) IsSetupComplete() bool { return s.SetupComplete }
 // IsSecurityLocked returns SecurityLocked.
 func (s *Server) IsSecurityLocked() bool { return s.SecurityLocked }
 
+// sameServer reports whether a and b are the same server to the pools:
+// equal but for the fields they ignore (Created, Updated, SetupComplete,
+// ProxyEmail). Handlers build a Server from its record per request; a new
+// timestamp must not make it another server (a new connection, a skipped
+// dial backoff).
+func sameServer(a, b *Server) bool {
+	x, y := *a, *b
+	x.Created, x.Updated, x.SetupComplete, x.ProxyEmail = time.Time{}, time.Time{}, false, ""
+	y.Created, y.Updated, y.SetupComplete, y.ProxyEmail = time.Time{}, time.Time{}, false, ""
+	return x == y
+}
+
 // Validate reports whether s has what a connection needs: an ID, a host, a
 // port in range and a user name for the requested role.
 func (s *Server) Validate(asRoot bool) error {

@@ -47,6 +47,25 @@ func (m *SSHManager) GetServer() *Server {
 	return &s
 }
 
+// GetConnectionInfo describes the connection under the old manager's
+// keys: "connected" (not closed, and healthy by its last check or
+// command), "server_host", "server_port", "username", "is_root",
+// "server_name" and "remote_addr", the address dialled ("host:port"). The
+// old "local_addr" is absent: on the new pool every command leases its
+// own connection, so there is no one local address. It does no I/O.
+func (m *SSHManager) GetConnectionInfo() map[string]interface{} {
+	s := m.c.server
+	return map[string]interface{}{
+		"connected":   !m.c.Closed() && m.c.GetHealthStatus().Healthy,
+		"server_host": s.Host,
+		"server_port": s.EffectivePort(),
+		"username":    s.User(m.c.asRoot),
+		"is_root":     m.c.asRoot,
+		"server_name": s.Name,
+		"remote_addr": s.Addr(),
+	}
+}
+
 // Close is PooledConnection.Close.
 func (m *SSHManager) Close() error { return m.c.Close() }
 

@@ -19,35 +19,44 @@ const (
 // silently losing the rest of it).
 const maxLineBytes = 64 << 10
 
+// maxQueueBytes bounds the bytes a stream's queue holds, whatever its line
+// bound: 10000 lines of 64 KiB would be 640 MiB of a remote command's
+// output held for one slow reader.
+const maxQueueBytes = DefaultStreamBytes
+
 // lineQueue carries a stream's lines from the session's copiers to the
 // caller's channel without ever blocking the copiers: a reader that does
 // not keep up must not stall the remote command or the connection. Lines
-// beyond the bound are dropped and counted; the old pool dropped them
+// beyond the bounds are dropped and counted; the old pool dropped them
 // silently whenever the channel was full.
 type lineQueue struct {
 	max      int
+	maxBytes int
 	wake     chan struct{} // size 1: a line was pushed
 	finished chan struct{} // closed by finish: no more lines will come
 
-	mu      sync.Mutex // guards lines, dropped and done
+	mu      sync.Mutex // guards lines, bytes, dropped and done
 	lines   []string
+	bytes   int // the bytes of lines
 	dropped int64
 	done    bool
 }
 
-func newLineQueue(max int) *lineQueue {
-	return &lineQueue{max: max, wake: make(chan struct{}, 1), finished: make(chan struct{})}
+func newLineQueue(max, maxBytes int) *lineQueue {
+	return &lineQueue{max: max, maxBytes: maxBytes, wake: make(chan struct{}, 1), finished: make(chan struct{})}
 }
 
-// push queues line, or counts it dropped when the queue is full.
+// push queues line, or counts it dropped when the queue is full (in lines
+// or bytes).
 func (q *lineQueue) push(line string) {
 	q.mu.Lock()
-	if len(q.lines) >= q.max {
+	if len(q.lines) >= q.max || q.bytes+len(line) > q.maxBytes {
 		q.dropped++
 		q.mu.Unlock()
 		return
 	}
 	q.lines = append(q.lines, line)
+	q.bytes += len(line)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -65,6 +74,7 @@ func (q *lineQueue) pop() (line string, ok bool) {
 	line = q.lines[0]
 	q.lines[0] = ""
 	q.lines = q.lines[1:]
+	q.bytes -= len(line)
 	return line, true
 }
 
@@ -83,7 +93,7 @@ func (q *lineQueue) abandon(n int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.dropped += n + int64(len(q.lines))
-	q.lines = nil
+	q.lines, q.bytes = nil, 0
 }
 
 func (q *lineQueue) droppedLines() int64 {

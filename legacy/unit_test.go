@@ -60,6 +60,53 @@ func TestStreamSplitsLines(t *testing.T) {
 	}
 }
 
+// gatedClient is a lineClient that closes written once its command has
+// written every chunk.
+type gatedClient struct {
+	lineClient
+	written chan struct{}
+}
+
+func (c *gatedClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
+	defer close(c.written)
+	return c.lineClient.Exec(ctx, cmd)
+}
+
+// TestStreamQueueBytesBounded: a reader that takes nothing while the
+// command writes 400 lines of 64 KiB (25 MiB) makes the queue hold at most
+// DefaultStreamBytes of them; the rest are dropped and counted, and the
+// reader gets the ones held.
+func TestStreamQueueBytesBounded(t *testing.T) {
+	line := strings.Repeat("x", 64<<10-1) + "\n"
+	gc := &gatedClient{lineClient{newFakeClient(), []string{strings.Repeat(line, 400)}}, make(chan struct{})}
+	p := legacy.NewConnectionPool(legacy.WithFactory(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+		return gc, nil
+	})), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0), legacy.WithStreamBuffer(0, time.Minute))
+	defer p.Stop()
+	c, err := p.GetOrCreateConnection(fakeServer, false)
+	must(t, err)
+	out := make(chan string)
+	got := make(chan int)
+	go func() {
+		<-gc.written // nothing is read while the command writes
+		n := 0
+		for range out {
+			n++
+		}
+		got <- n
+	}()
+	err = c.ExecuteCommandStream("x", out)
+	close(out)
+	delivered := <-got
+	// The queue holds what fits in DefaultStreamBytes; the forwarder holds
+	// one more, taken from it and waiting for the reader.
+	held := legacy.DefaultStreamBytes/len("[OUT] "+line[:len(line)-1]) + 1
+	if err != nil || delivered != held || c.GetHealthStatus().DroppedLines != int64(400-held) {
+		t.Fatalf("delivered %d, dropped %d, %v; want %d held within %d bytes, %d dropped",
+			delivered, c.GetHealthStatus().DroppedLines, err, held, legacy.DefaultStreamBytes, 400-held)
+	}
+}
+
 func TestCommandError(t *testing.T) {
 	exit := &pool.ExitError{Result: pool.Result{ExitStatus: 2}}
 	e := &legacy.CommandError{Op: legacy.OpExec, Key: "h:22:i:app", Cmd: "ls /x", Output: "no /x\n", Err: fmt.Errorf("wrapped: %w", exit)}

@@ -343,6 +343,37 @@ func TestAuthOptionalIdentityFilesSkipMissing(t *testing.T) {
 	}
 }
 
+// TestAuthOptionalIdentityFilesSkipUnusable: optional identity files (the
+// default ~/.ssh/id_* keys) that cannot be used, an encrypted key with no
+// passphrase and a file that is not a key, are skipped with a warning
+// naming them, as ssh skips its default identities, and the next file
+// authenticates; the same files given as IdentityFiles fail the dial.
+func TestAuthOptionalIdentityFilesSkipUnusable(t *testing.T) {
+	e := newEnv(t)
+	_, priv := newKey(t)
+	encrypted := filepath.Join(e.dir, "id_rsa")
+	writeEncryptedKey(t, encrypted, priv, "secret")
+	garbage := filepath.Join(e.dir, "id_ecdsa")
+	writeFile(t, garbage, "not a key\n")
+	var logs logBuffer
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{OptionalIdentityFiles: []string{encrypted, garbage, e.keyFile}}
+	mustRun(t, mustDial(t, tgt, sshconn.WithLogger(logs.logger())), "true")
+	for _, f := range []string{encrypted, garbage} {
+		if !strings.Contains(logs.String(), "optional identity file skipped") || !strings.Contains(logs.String(), f) {
+			t.Errorf("skipping %s was not logged: %s", f, logs.String())
+		}
+	}
+	for _, f := range []string{encrypted, garbage} {
+		tgt.Auth = sshconn.Auth{IdentityFiles: []string{f, e.keyFile}}
+		_, err := dialTarget(t, tgt)
+		var idErr *sshconn.IdentityError
+		if !errors.As(err, &idErr) || idErr.File != f || pool.Classify(err) != pool.KindConfig {
+			t.Errorf("unusable required identity %s: err = %v", f, err)
+		}
+	}
+}
+
 func containsAll(list []string, want ...string) bool {
 	for _, w := range want {
 		found := false

@@ -25,7 +25,9 @@
 // ssh_config and its Includes, known_hosts, identity and certificate
 // files are read with bounds (FileLimits): a FIFO, a device such as
 // /dev/zero, or a file over its size cap fails fast with an error naming
-// it.
+// it. An optional identity file (Auth.OptionalIdentityFiles, ssh's default
+// ~/.ssh/id_* keys) that cannot be used is skipped with a warning instead,
+// as ssh skips its default identities.
 //
 // # Authentication
 //

@@ -18,15 +18,22 @@ import (
 // once; every CertificateFile is offered just before the key it
 // certifies. An encrypted identity file with no passphrase available is
 // an *IdentityError unless the agent holds its key (ssh then signs with
-// the agent's copy).
+// the agent's copy). An optional identity file that cannot be used
+// (missing, unreadable, not a key, encrypted with no passphrase) is
+// skipped, with a warning unless it is missing, as ssh skips its default
+// identities.
 func publicKeys(ctx context.Context, a Auth, ag *agentHolder, lim FileLimits, logger *slog.Logger) ([]ssh.Signer, error) {
 	agentKeys := ag.signers(ctx, a)
-	files, pending, err := loadIdentities(ctx, a, lim)
+	files, pending, err := loadIdentities(ctx, a, lim, logger)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pending {
-		if !hasKey(agentKeys, p.pub) {
+		switch {
+		case hasKey(agentKeys, p.pub):
+		case p.optional:
+			logger.Warn("sshconn: optional identity file skipped", "err", p.err)
+		default:
 			return nil, p.err
 		}
 	}
@@ -39,14 +46,18 @@ func publicKeys(ctx context.Context, a Auth, ag *agentHolder, lim FileLimits, lo
 
 // pendingIdentity is an encrypted identity file whose passphrase is not
 // available: its public key, and the error to report unless the agent
-// holds the key.
+// holds the key (or to log, when the file is optional).
 type pendingIdentity struct {
-	pub ssh.PublicKey
-	err error
+	pub      ssh.PublicKey
+	err      error
+	optional bool
 }
 
 // loadIdentities parses every identity file of a (certificates first).
-func loadIdentities(ctx context.Context, a Auth, lim FileLimits) ([]ssh.Signer, []pendingIdentity, error) {
+// An optional file that cannot be used is skipped: silently when it does
+// not exist, with a warning to logger otherwise (an encrypted one is kept
+// pending, for the agent's copy).
+func loadIdentities(ctx context.Context, a Auth, lim FileLimits, logger *slog.Logger) ([]ssh.Signer, []pendingIdentity, error) {
 	var out []ssh.Signer
 	var pending []pendingIdentity
 	load := func(f string, optional bool) error {
@@ -59,10 +70,16 @@ func loadIdentities(ctx context.Context, a Auth, lim FileLimits) ([]ssh.Signer, 
 			if pub == nil {
 				pub = readPublicKey(ctx, f+".pub", lim)
 			}
-			if pub == nil {
+			switch {
+			case pub != nil:
+				pending = append(pending, pendingIdentity{pub: pub, err: err, optional: optional})
+			case optional:
+				logger.Warn("sshconn: optional identity file skipped", "err", err)
+			default:
 				return err
 			}
-			pending = append(pending, pendingIdentity{pub: pub, err: err})
+		case err != nil && optional:
+			logger.Warn("sshconn: optional identity file skipped", "err", err)
 		case err != nil:
 			return err
 		}

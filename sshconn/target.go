@@ -81,8 +81,10 @@ type Auth struct {
 	// MaxAuthTries). An encrypted identity file with no passphrase
 	// available is then used through the agent when the agent holds it.
 	IdentitiesOnly bool
-	// OptionalIdentityFiles are like IdentityFiles but skipped silently when
-	// missing (OpenSSH's default ~/.ssh/id_* files).
+	// OptionalIdentityFiles are like IdentityFiles but skipped when they
+	// cannot be used, as ssh skips its default ~/.ssh/id_* files: silently
+	// when missing, with a warning when unreadable, not a key, or
+	// encrypted with no passphrase available (and not in the agent).
 	OptionalIdentityFiles []string
 	// Signers are in-memory keys, offered after the agent's keys and before
 	// IdentityFiles.

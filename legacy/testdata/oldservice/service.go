@@ -146,6 +146,29 @@ func setup(server *models.Server) error {
 	return nil
 }
 
+// connectionInfo is the old service's connection details: the manager's
+// info plus the pool's health, as the old GetConnectionInfo built them.
+func connectionInfo(server *models.Server, asRoot bool) (map[string]interface{}, error) {
+	conn, err := ssh.GetConnectionPool().GetOrCreateConnection(server, asRoot)
+	if err != nil {
+		return nil, fmt.Errorf("failed to get connection: %w", err)
+	}
+	manager := conn.GetManager()
+	if manager == nil {
+		return nil, fmt.Errorf("SSH manager not available")
+	}
+	info := manager.GetConnectionInfo()
+	status := conn.GetHealthStatus()
+	info["pool_health"] = map[string]interface{}{
+		"healthy":       status.Healthy,
+		"last_used":     status.LastUsed,
+		"age":           status.Age.String(),
+		"use_count":     status.UseCount,
+		"response_time": status.ResponseTime.String(),
+	}
+	return info, nil
+}
+
 // poolAdmin uses the pool's own API, as health endpoints and tests did.
 func poolAdmin() ([]byte, error) {
 	pool := ssh.NewConnectionPool()
