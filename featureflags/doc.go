@@ -63,9 +63,11 @@
 //     without exactly two strings, sem_ver without [version, op, version],
 //     with an unknown comparison or a value that is not a version, a
 //     fractional split that is malformed, whose weights are all 0, or that
-//     needs a targeting key and has none — makes the whole rule null,
-//     wherever the operation sits (also as an if's condition): the default
-//     variant, reason DEFAULT;
+//     needs a targeting key and has none — makes the whole rule null
+//     wherever it is evaluated (also as an if's condition): the default
+//     variant, reason DEFAULT. As in JSONLogic, "if" and "?:" evaluate only
+//     the branch taken and "and"/"or" stop at the value that decides, so
+//     such an operation in a branch that is not taken has no effect;
 //   - an unknown operator, a {"$ref"} to a missing evaluator, or a $ref
 //     inside an evaluator: PARSE_ERROR for that flag;
 //   - a standard operator the JSONLogic library cannot apply to the
@@ -102,9 +104,12 @@
 // jsonlogic.AddOperator, writes a package-global map with no locking that
 // every evaluation reads. The four flagd operations are therefore registered
 // there exactly once, guarded by a sync.Once, when the first flag document is
-// parsed (never in init). They are pure functions: the flag key and
-// targeting key reach them through the rule's data, so one registration
-// serves every provider. An operation that cannot use its input panics with
+// parsed (never in init), with lazy forms of if, ?:, and, or: the library
+// evaluates every argument of an operation first, so each rule's control
+// operations are rewritten at load into these forms, which evaluate their
+// arguments only as needed and otherwise give the library's results. They
+// are pure functions: the flag key and targeting key reach them through the
+// rule's data, so one registration serves every provider. An operation that cannot use its input panics with
 // an error value, which the library recovers into the evaluation's error:
 // its API offers custom operations no other way to fail. Caveat: another
 // package of the same binary calling jsonlogic.AddOperator while flags are
@@ -122,7 +127,7 @@
 //     arguments: a rule inside an array literal (other than a fractional
 //     entry) is compared as data, not evaluated; [Lint] warns.
 //   - Numbers are float64: integer variants beyond 2^53 lose precision.
-//   - A provider retains about ten times a rule-heavy document's size in
+//   - A provider retains about eleven times a rule-heavy document's size in
 //     memory (Go maps per JSONLogic operation); the size cap bounds it
 //     (BenchmarkLoadLargeDocument).
 package featureflags

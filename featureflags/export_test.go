@@ -25,7 +25,7 @@ func EvalRule(ruleJSON, flagKey string, flatCtx map[string]any, now time.Time) (
 		return nil, errors.New(c.parseErr)
 	}
 	f := &flag{key: flagKey, flagd: map[string]any{flagdFlagKey: flagKey}, needsTime: mentionsTimestamp(rule)}
-	out, err := applyRule(rule, f.evaluationData(flatCtx, func() time.Time { return now }))
+	out, err := applyRule(lazify(rule), f.evaluationData(flatCtx, func() time.Time { return now }))
 	var opErr *operationError
 	if errors.As(err, &opErr) {
 		return nil, nil

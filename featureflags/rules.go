@@ -52,7 +52,7 @@ func parseEvaluators(v any, ps *problems) map[string]*evaluator {
 		}
 		c := &ruleCheck{ps: ps}
 		c.rule(m[name], path, 0)
-		out[name] = &evaluator{rule: m[name], parseErr: c.parseErr, ruleErrors: c.ruleErrors, firstError: c.firstError}
+		out[name] = &evaluator{rule: lazify(m[name]), parseErr: c.parseErr, ruleErrors: c.ruleErrors, firstError: c.firstError}
 	}
 	return out
 }
@@ -71,7 +71,7 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 	c.rule(v, path, 0)
 	c.results(v, path)
 	f.parseErr, f.ruleErrors, f.ruleIssue = c.parseErr, c.ruleErrors, c.firstError
-	f.targeting, f.hasTargeting = resolveRefs(v, evaluators), true
+	f.targeting, f.hasTargeting = resolveRefs(lazify(v), evaluators), true
 	if mentionsFlagd(f.targeting) {
 		f.flagd = map[string]any{flagdFlagKey: f.key}
 	}
