@@ -91,8 +91,13 @@ func Murmur3(s string) uint32 { return hashConcat("", s) }
 // test can drive the debounce under testing/synctest. stop ends the
 // goroutine and waits for it.
 func (p *Provider) WatchEvents(events <-chan fsnotify.Event) (stop func()) {
+	return p.WatchEventsAndErrors(events, nil)
+}
+
+// WatchEventsAndErrors is WatchEvents fed with watcher errors too.
+func (p *Provider) WatchEventsAndErrors(events <-chan fsnotify.Event, errs <-chan error) (stop func()) {
 	fs := p.src.(*FileSource)
-	w := &watcher{targets: watchTargets(fs.path), events: events,
+	w := &watcher{targets: watchTargets(fs.path), events: events, errs: errs,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go fs.watchLoop(w, sink{p})
 	return func() {
