@@ -87,7 +87,12 @@
 // # Deliberate differences from flagd
 //
 //   - "targeting": null means no targeting (reason STATIC); flagd runs the
-//     null rule (reason DEFAULT). The value is the same.
+//     null rule (reason DEFAULT). The value is the same; null is how YAML
+//     writes a key left empty ("targeting:"), which means no rule.
+//   - An integer asked of a number variant with a fraction (2.5) is
+//     TYPE_MISMATCH with the caller's default; flagd's Go evaluator
+//     truncates it to 2. Truncating would hand the caller a value no variant
+//     holds (flagd's conformance scenarios leave this case open).
 //   - A disabled flag resolves with reason DISABLED and the caller's default,
 //     without an error code (OpenFeature's reason); flagd reports an error.
 //   - An evaluator may not use $ref (flagd's substitution order would make
