@@ -308,11 +308,16 @@ func (s *FileSource) watchLoop(w *watcher, sink Sink) {
 			if w.relevant(ev) {
 				debounce.Reset(s.cfg.debounce)
 			}
-			if lost == nil && w.lostDir(ev) && !s.rewatch(w) {
-				s.cfg.logger.Warn("featureflags: the flag file's directory is gone; re-reading the file until it can be watched again",
-					"path", s.path, "every", RewatchInterval)
-				rewatch.Reset(RewatchInterval)
-				lost = rewatch.C
+			if lost == nil && w.lostDir(ev) {
+				// Changes made before the directory is watched again send
+				// no event: re-read once it is, and until then.
+				debounce.Reset(s.cfg.debounce)
+				if !s.rewatch(w) {
+					s.cfg.logger.Warn("featureflags: the flag file's directory is gone; re-reading the file until it can be watched again",
+						"path", s.path, "every", RewatchInterval)
+					rewatch.Reset(RewatchInterval)
+					lost = rewatch.C
+				}
 			}
 		case err, ok := <-errs:
 			if !ok {

@@ -312,10 +312,10 @@ func TestWatchDirectoryReplaced(t *testing.T) {
 
 			if how == "removed" {
 				must(t, os.RemoveAll(dir))
-				expectEvent(t, p, openfeature.ProviderError) // the file is gone
 			} else {
 				must(t, os.Rename(dir, dir+".old"))
 			}
+			expectEvent(t, p, openfeature.ProviderError) // the file is gone
 			must(t, os.Mkdir(dir, 0o755))
 			replaceFile(t, path, killSwitchFile(true))
 			waitReady(t, p)
