@@ -104,12 +104,14 @@ func (c *ruleCheck) flagKey() string {
 	return c.flag.key
 }
 
-// effectNull is the effect of a custom operation that cannot use its input.
+// effectNull is the effect of a custom operation that cannot use its input:
+// the rule is null when the operation is evaluated (not in a branch that is
+// not taken).
 func (c *ruleCheck) effectNull() string {
 	if c.flag == nil || !c.flag.hasDefault {
-		return "the rule evaluates to null: the caller's default (reason DEFAULT)"
+		return "when evaluated, it makes the rule null: the caller's default (reason DEFAULT)"
 	}
-	return fmt.Sprintf("the rule evaluates to null: default variant %s (reason DEFAULT)", quote(c.flag.defaultVariant))
+	return fmt.Sprintf("when evaluated, it makes the rule null: default variant %s (reason DEFAULT)", quote(c.flag.defaultVariant))
 }
 
 // rule analyses one expression.
