@@ -59,7 +59,7 @@ func lazify(v any) any {
 			case map[string]any:
 				list[i] = lazify(t)
 			case []any:
-				if op == opFractional || (op == "if" && i%2 == 1 && i < len(list)-1) {
+				if op == opFractional || op == "if" && i%2 == 1 {
 					lazifyMaps(t) // evaluated: a split's entry, an if's branch taken
 				}
 			}

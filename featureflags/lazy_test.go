@@ -32,6 +32,8 @@ func TestLazyControlMatchesLibrary(t *testing.T) {
 			fmt.Sprintf(`{"if": [false, "a", %s, "b", "c"]}`, a),
 			fmt.Sprintf(`{"if": [%s, %s, {"var": "s"}]}`, a, a),
 			fmt.Sprintf(`{"if": [true, [%s, {"var": "s"}], "no"]}`, a),
+			fmt.Sprintf(`{"if": [%s, [{"var": "s"}, {"if": [%s, 1, 2]}]]}`, a, a),
+			fmt.Sprintf(`{"if": [false, 0, [%s]]}`, a),
 			fmt.Sprintf(`{"or": [%s]}`, a),
 			fmt.Sprintf(`{"and": [%s]}`, a),
 			fmt.Sprintf(`{"!": {"or": [%s, false]}}`, a),
@@ -85,6 +87,8 @@ func TestLazyControlSkipsUnusedArguments(t *testing.T) {
 		{`{"and": [true, ` + bad + `]}`, nil},
 		{`{"!": [` + bad + `]}`, nil}, // evaluated: the rule is null, not true
 		{`{"fractional": ["key", [{"if": [true, "a", ` + bad + `]}, 1]]}`, "a"},
+		{`{"if": [true, [{"if": [true, "a", ` + bad + `]}]]}`, []any{"a"}},
+		{`{"if": [false, "x", true, [{"or": [true, ` + bad + `]}], "y"]}`, []any{true}},
 	} {
 		got, err := featureflags.EvalRule(tc.rule, "f", nil, fixedNow)
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
