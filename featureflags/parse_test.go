@@ -55,7 +55,8 @@ func TestValidateFlagFileStructural(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, content, msg string
 	}{
-		{"empty json", "f.json", ``, "json"},
+		{"empty json", "f.json", ``, "json: empty document"},
+		{"blank json", "f.json", " \n\t", "json: empty document"},
 		{"empty yaml", "f.yaml", ``, "empty"},
 		{"syntax", "f.json", `{"flags": `, "json"},
 		{"trailing data", "f.json", `{"flags": {}} {}`, "after"},
