@@ -77,7 +77,7 @@
 // is a string, with MurmurHash3 x86 32-bit (github.com/twmb/murmur3, as
 // flagd), bucket = hash × total >> 32; entries' variant names and weights
 // may be rules, evaluated per call; a negative weight counts as 0; a single
-// entry always wins. sem_ver compares with golang.org/x/mod/semver (as
+// entry wins even without a targeting key (unless its weight is 0). sem_ver compares with golang.org/x/mod/semver (as
 // flagd), accepting a leading "v" or "V", partial versions ("1", "1.2") and
 // numbers (1 is v1.0.0, 1.2 is v1.2.0).
 //
@@ -114,9 +114,10 @@
 // operations are rewritten at load into these forms, which evaluate their
 // arguments only as needed and otherwise give the library's results. They
 // are pure functions: the flag key and targeting key reach them through the
-// rule's data, so one registration serves every provider. An operation that cannot use its input panics with
-// an error value, which the library recovers into the evaluation's error:
-// its API offers custom operations no other way to fail. Caveat: another
+// rule's data, so one registration serves every provider. An operation that
+// cannot use its input panics with an error value, which the library
+// recovers into the evaluation's error: its API offers custom operations no
+// other way to fail. Caveat: another
 // package of the same binary calling jsonlogic.AddOperator while flags are
 // evaluated would race, and one registering the same names would replace
 // these operations. This registration and its sync.Once are the package's
