@@ -108,7 +108,10 @@ func (c *ruleCheck) flagKey() string {
 // the rule is null when the operation is evaluated (not in a branch that is
 // not taken).
 func (c *ruleCheck) effectNull() string {
-	if c.flag == nil || !c.flag.hasDefault {
+	if c.flag == nil {
+		return "when evaluated, it makes the rule of each flag using the evaluator null: that flag's default variant (reason DEFAULT)"
+	}
+	if !c.flag.hasDefault {
 		return "when evaluated, it makes the rule null: the caller's default (reason DEFAULT)"
 	}
 	return fmt.Sprintf("when evaluated, it makes the rule null: default variant %s (reason DEFAULT)", quote(c.flag.defaultVariant))
