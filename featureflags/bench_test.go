@@ -92,6 +92,28 @@ func BenchmarkEvaluateUseNewPool(b *testing.B) {
 	})
 }
 
+// BenchmarkEvaluateIfRule measures a decision by a rule that is not a bare
+// split, so it runs through JSONLogic: the migration guide's canary
+// allow-list with a split for the rest ({"if": [{"in": ...}, "on",
+// {"fractional": ...}]}), for a server on the allow-list and one that is not.
+func BenchmarkEvaluateIfRule(b *testing.B) {
+	ctx := context.Background()
+	path := writeFile(b, b.TempDir(), "flags.json", `{"flags": {
+  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"in": [{"var": "targetingKey"}, ["web-1", "web-7"]]}, "on", {"fractional": [["on", 10], ["off", 90]]}]}}}}`)
+	p := newProvider(b, path)
+	for _, server := range []string{"web-1", "srv-0042"} {
+		flat := openfeature.FlattenedContext{"targetingKey": server, "host": "web42.prod.example.com",
+			"port": 22, "user": "deploy", "asRoot": false, "serverName": "web42"}
+		b.Run("server="+server, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p.BooleanEvaluation(ctx, featureflags.FlagUseNewPool, false, flat)
+			}
+		})
+	}
+}
+
 // BenchmarkKillSwitch measures the kill switch (provider only) without the
 // environment override, with it configured but unset (falls through to the
 // file), and set.

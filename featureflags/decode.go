@@ -80,6 +80,9 @@ func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data[skip:]))
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &offsetError{skip, errors.New("json: empty document")}
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, &offsetError{skip + se.Offset, fmt.Errorf("json: %v", err)}

@@ -63,9 +63,11 @@
 //     without exactly two strings, sem_ver without [version, op, version],
 //     with an unknown comparison or a value that is not a version, a
 //     fractional split that is malformed, whose weights are all 0, or that
-//     needs a targeting key and has none — makes the whole rule null,
-//     wherever the operation sits (also as an if's condition): the default
-//     variant, reason DEFAULT;
+//     needs a targeting key and has none — makes the whole rule null
+//     wherever it is evaluated (also as an if's condition): the default
+//     variant, reason DEFAULT. As in JSONLogic, "if" and "?:" evaluate only
+//     the branch taken and "and"/"or" stop at the value that decides, so
+//     such an operation in a branch that is not taken has no effect;
 //   - an unknown operator, a {"$ref"} to a missing evaluator, or a $ref
 //     inside an evaluator: PARSE_ERROR for that flag;
 //   - a standard operator the JSONLogic library cannot apply to the
@@ -75,7 +77,7 @@
 // is a string, with MurmurHash3 x86 32-bit (github.com/twmb/murmur3, as
 // flagd), bucket = hash × total >> 32; entries' variant names and weights
 // may be rules, evaluated per call; a negative weight counts as 0; a single
-// entry always wins. sem_ver compares with golang.org/x/mod/semver (as
+// entry wins even without a targeting key (unless its weight is 0). sem_ver compares with golang.org/x/mod/semver (as
 // flagd), accepting a leading "v" or "V", partial versions ("1", "1.2") and
 // numbers (1 is v1.0.0, 1.2 is v1.2.0).
 //
@@ -85,7 +87,12 @@
 // # Deliberate differences from flagd
 //
 //   - "targeting": null means no targeting (reason STATIC); flagd runs the
-//     null rule (reason DEFAULT). The value is the same.
+//     null rule (reason DEFAULT). The value is the same; null is how YAML
+//     writes a key left empty ("targeting:"), which means no rule.
+//   - An integer asked of a number variant with a fraction (2.5) is
+//     TYPE_MISMATCH with the caller's default; flagd's Go evaluator
+//     truncates it to 2. Truncating would hand the caller a value no variant
+//     holds (flagd's conformance scenarios leave this case open).
 //   - A disabled flag resolves with reason DISABLED and the caller's default,
 //     without an error code (OpenFeature's reason); flagd reports an error.
 //   - An evaluator may not use $ref (flagd's substitution order would make
@@ -102,11 +109,15 @@
 // jsonlogic.AddOperator, writes a package-global map with no locking that
 // every evaluation reads. The four flagd operations are therefore registered
 // there exactly once, guarded by a sync.Once, when the first flag document is
-// parsed (never in init). They are pure functions: the flag key and
-// targeting key reach them through the rule's data, so one registration
-// serves every provider. An operation that cannot use its input panics with
-// an error value, which the library recovers into the evaluation's error:
-// its API offers custom operations no other way to fail. Caveat: another
+// parsed (never in init), with lazy forms of if, ?:, and, or: the library
+// evaluates every argument of an operation first, so each rule's control
+// operations are rewritten at load into these forms, which evaluate their
+// arguments only as needed and otherwise give the library's results. They
+// are pure functions: the flag key and targeting key reach them through the
+// rule's data, so one registration serves every provider. An operation that
+// cannot use its input panics with an error value, which the library
+// recovers into the evaluation's error: its API offers custom operations no
+// other way to fail. Caveat: another
 // package of the same binary calling jsonlogic.AddOperator while flags are
 // evaluated would race, and one registering the same names would replace
 // these operations. This registration and its sync.Once are the package's
@@ -122,7 +133,7 @@
 //     arguments: a rule inside an array literal (other than a fractional
 //     entry) is compared as data, not evaluated; [Lint] warns.
 //   - Numbers are float64: integer variants beyond 2^53 lose precision.
-//   - A provider retains about ten times a rule-heavy document's size in
+//   - A provider retains about eleven times a rule-heavy document's size in
 //     memory (Go maps per JSONLogic operation); the size cap bounds it
 //     (BenchmarkLoadLargeDocument).
 package featureflags

@@ -127,7 +127,7 @@ func (f *flag) targetingResolution(out any) resolution {
 // applyRule runs a validated rule, turning any panic of the JSONLogic library
 // (it panics on some ill-typed inputs, and recovers only error values) into an
 // error.
-func applyRule(rule any, data map[string]any) (out any, err error) {
+func applyRule(rule, data any) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if e, ok := p.(error); ok {

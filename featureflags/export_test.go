@@ -25,7 +25,7 @@ func EvalRule(ruleJSON, flagKey string, flatCtx map[string]any, now time.Time) (
 		return nil, errors.New(c.parseErr)
 	}
 	f := &flag{key: flagKey, flagd: map[string]any{flagdFlagKey: flagKey}, needsTime: mentionsTimestamp(rule)}
-	out, err := applyRule(rule, f.evaluationData(flatCtx, func() time.Time { return now }))
+	out, err := applyRule(lazify(rule), f.evaluationData(flatCtx, func() time.Time { return now }))
 	var opErr *operationError
 	if errors.As(err, &opErr) {
 		return nil, nil
@@ -91,8 +91,13 @@ func Murmur3(s string) uint32 { return hashConcat("", s) }
 // test can drive the debounce under testing/synctest. stop ends the
 // goroutine and waits for it.
 func (p *Provider) WatchEvents(events <-chan fsnotify.Event) (stop func()) {
+	return p.WatchEventsAndErrors(events, nil)
+}
+
+// WatchEventsAndErrors is WatchEvents fed with watcher errors too.
+func (p *Provider) WatchEventsAndErrors(events <-chan fsnotify.Event, errs <-chan error) (stop func()) {
 	fs := p.src.(*FileSource)
-	w := &watcher{targets: watchTargets(fs.path), events: events,
+	w := &watcher{targets: watchTargets(fs.path), events: events, errs: errs,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go fs.watchLoop(w, sink{p})
 	return func() {

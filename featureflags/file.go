@@ -2,6 +2,7 @@ package featureflags
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,7 +29,12 @@ import (
 // seen; if the path is a symlink, its target's directory is watched too.
 // Events are debounced ([WithDebounce]) and a polling fallback can be added
 // ([WithPollInterval]). A failed read never stops the watching: it is
-// reported, the flags in force stay, and the next change is read again.
+// reported, the flags in force stay, and the next change is read again. A
+// watched directory that is removed or renamed away (a deploy that replaces
+// the whole directory) is watched again as soon as it is back: until then
+// the file is re-read every [RewatchInterval], so a change written meanwhile,
+// such as the kill switch, still takes effect. A lost notification (the
+// kernel's queue overflowed) is followed by a re-read.
 type FileSource struct {
 	path string
 	cfg  fileSourceConfig
@@ -37,6 +43,10 @@ type FileSource struct {
 	mu sync.Mutex
 	w  *watcher
 }
+
+// RewatchInterval is how often a [FileSource] whose watched directory is
+// gone re-reads the file and tries to watch the directory again.
+const RewatchInterval = time.Second
 
 // fileSourceConfig holds a FileSource's options.
 type fileSourceConfig struct {
@@ -226,9 +236,47 @@ func (w *watcher) relevant(ev fsnotify.Event) bool {
 	return w.targets[name] || strings.HasPrefix(filepath.Base(name), "..")
 }
 
+// lostDir reports whether an event says a watched directory was removed or
+// renamed away: fsnotify has then dropped its watch.
+func (w *watcher) lostDir(ev fsnotify.Event) bool {
+	if w.fs == nil || !ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
+		return false
+	}
+	name := filepath.Clean(ev.Name)
+	for t := range w.targets {
+		if filepath.Dir(t) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// rewatch watches the directories of the file and of its symlink target as
+// they are now (a ConfigMap swap changes the target) and reports whether
+// every one is watched.
+func (s *FileSource) rewatch(w *watcher) bool {
+	targets := watchTargets(s.path)
+	watched := map[string]bool{}
+	for _, d := range w.fs.WatchList() {
+		watched[filepath.Clean(d)] = true
+	}
+	for t := range targets {
+		if dir := filepath.Dir(t); !watched[dir] {
+			if err := w.fs.Add(dir); err != nil {
+				return false
+			}
+			watched[dir] = true
+		}
+	}
+	w.targets = targets
+	return true
+}
+
 // watchLoop is the watcher goroutine: it debounces change events, polls if
-// configured, and asks the provider to re-read. It owns w.fs and closes it
-// when stopped. A failed read is the provider's to report; the loop goes on.
+// configured, and asks the provider to re-read. It owns w.fs (and
+// w.targets) and closes it when stopped. A failed read is the provider's to
+// report; the loop goes on. While a watched directory is gone it re-reads
+// the file and tries to watch the directory again every RewatchInterval.
 func (s *FileSource) watchLoop(w *watcher, sink Sink) {
 	defer close(w.done)
 	events, errs := w.events, w.errs
@@ -244,6 +292,10 @@ func (s *FileSource) watchLoop(w *watcher, sink Sink) {
 		defer t.Stop()
 		poll = t.C
 	}
+	rewatch := time.NewTicker(RewatchInterval)
+	rewatch.Stop()
+	defer rewatch.Stop()
+	var lost <-chan time.Time // rewatch.C while a watched directory is gone
 	for {
 		select {
 		case <-w.stop:
@@ -251,15 +303,38 @@ func (s *FileSource) watchLoop(w *watcher, sink Sink) {
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
-			} else if w.relevant(ev) {
+				continue
+			}
+			if w.relevant(ev) {
 				debounce.Reset(s.cfg.debounce)
+			}
+			if lost == nil && w.lostDir(ev) {
+				// Changes made before the directory is watched again send
+				// no event: re-read once it is, and until then.
+				debounce.Reset(s.cfg.debounce)
+				if !s.rewatch(w) {
+					s.cfg.logger.Warn("featureflags: the flag file's directory is gone; re-reading the file until it can be watched again",
+						"path", s.path, "every", RewatchInterval)
+					rewatch.Reset(RewatchInterval)
+					lost = rewatch.C
+				}
 			}
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
-			} else {
-				s.cfg.logger.Warn("featureflags: watcher error", "path", s.path, "error", err)
+				continue
 			}
+			s.cfg.logger.Warn("featureflags: watcher error", "path", s.path, "error", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				debounce.Reset(s.cfg.debounce) // a change may have been lost
+			}
+		case <-lost:
+			if s.rewatch(w) {
+				rewatch.Stop()
+				lost = nil
+				s.cfg.logger.Info("featureflags: watching the flag file's directory again", "path", s.path)
+			}
+			sink.Refresh()
 		case <-debounce.C:
 			sink.Refresh()
 		case <-poll:

@@ -2,6 +2,7 @@ package featureflags_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -157,5 +158,145 @@ func TestFlagdMixedLint(t *testing.T) {
 	}
 	for flag, msg := range want {
 		t.Errorf("no rule warning for %s mentioning %q", flag, msg)
+	}
+}
+
+// TestFlagdEdgeCases evaluates testdata/flagd-edge.json, the rest of flagd's
+// conformance scenarios (flagd-testbed: evaluation, errors, zero values, no
+// default variant, disabled, precision, evaluator refs, fractional with a
+// shared seed and as a false condition, sem_ver on numbers, time, and the
+// custom-ops flags whose branches that are not taken hold operations that
+// cannot use their input): each flag gives the value, reason and error code
+// the scenarios expect.
+func TestFlagdEdgeCases(t *testing.T) {
+	p := newProvider(t, "testdata/flagd-edge.json")
+	const (
+		match    = openfeature.TargetingMatchReason
+		dflt     = openfeature.DefaultReason
+		stat     = openfeature.StaticReason
+		disabled = openfeature.DisabledReason
+		errR     = openfeature.ErrorReason
+		mismatch = openfeature.TypeMismatchCode
+	)
+	ctx := func(kv ...any) openfeature.FlattenedContext {
+		c := openfeature.FlattenedContext{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			c[kv[i].(string)] = kv[i+1]
+		}
+		return c
+	}
+	user := func(name string) openfeature.FlattenedContext { return ctx("user", map[string]any{"name": name}) }
+	ballmer := ctx("email", "ballmer@macrosoft.com")
+	template := map[string]any{"showImages": true, "title": "Check out these pics!", "imagesPerPage": 100.0}
+	for _, tc := range []struct {
+		flag string
+		ctx  openfeature.FlattenedContext
+		def  any
+		want result
+	}{
+		// Evaluation of every type, and zero values.
+		{"boolean-flag", nil, false, result{true, stat, "on", ""}},
+		{"string-flag", nil, "bye", result{"hi", stat, "greeting", ""}},
+		{"integer-flag", nil, int64(1), result{int64(10), stat, "ten", ""}},
+		{"float-flag", nil, 0.1, result{0.5, stat, "half", ""}},
+		{"object-flag", nil, map[string]any{}, result{template, stat, "template", ""}},
+		{"boolean-zero-flag", nil, true, result{false, stat, "zero", ""}},
+		{"string-zero-flag", nil, "x", result{"", stat, "zero", ""}},
+		{"integer-zero-flag", nil, int64(1), result{int64(0), stat, "zero", ""}},
+		{"float-zero-flag", nil, 0.1, result{0.0, stat, "zero", ""}},
+		{"object-zero-flag", nil, map[string]any{"x": 1}, result{map[string]any{}, stat, "zero", ""}},
+		{"boolean-targeted-zero-flag", ballmer, true, result{false, match, "zero", ""}},
+		{"string-targeted-zero-flag", ballmer, "x", result{"", match, "zero", ""}},
+		{"integer-targeted-zero-flag", ballmer, int64(1), result{int64(0), match, "zero", ""}},
+		{"float-targeted-zero-flag", ballmer, 0.1, result{0.0, match, "zero", ""}},
+		{"boolean-targeted-zero-flag", ctx("email", "x@example.com"), true, result{false, dflt, "zero", ""}},
+
+		// Errors: not found, and each type asked as another.
+		{"missing-flag", nil, "uh-oh", result{"uh-oh", errR, "", openfeature.FlagNotFoundCode}},
+		{"wrong-flag", nil, int64(13), result{int64(13), errR, "", mismatch}},
+		{"boolean-flag", nil, "fallback", result{"fallback", errR, "", mismatch}},
+		{"boolean-flag", nil, int64(1), result{int64(1), errR, "", mismatch}},
+		{"boolean-flag", nil, 0.1, result{0.1, errR, "", mismatch}},
+		{"string-flag", nil, false, result{false, errR, "", mismatch}},
+		{"string-flag", nil, int64(1), result{int64(1), errR, "", mismatch}},
+		{"string-flag", nil, 0.1, result{0.1, errR, "", mismatch}},
+		{"integer-flag", nil, false, result{false, errR, "", mismatch}},
+		{"integer-flag", nil, "fallback", result{"fallback", errR, "", mismatch}},
+		{"float-flag", nil, false, result{false, errR, "", mismatch}},
+		{"float-flag", nil, "fallback", result{"fallback", errR, "", mismatch}},
+
+		// No default variant: the caller's default, reason DEFAULT.
+		{"null-default-flag", nil, true, result{true, dflt, "", ""}},
+		{"null-default-flag", nil, false, result{false, dflt, "", ""}},
+		{"undefined-default-flag", nil, int64(100), result{int64(100), dflt, "", ""}},
+		{"no-default-flag-null-targeting-variant", ctx("email", "wozniak@orange.com"), "Inventor", result{"Inventor", dflt, "", ""}},
+		{"no-default-flag-null-targeting-variant", ctx("email", "jobs@orange.com"), "CEO", result{"CEO", match, "special", ""}},
+		{"no-default-flag-undefined-targeting-variant", ctx("email", "wozniak@orange.com"), "Retired", result{"Retired", dflt, "", ""}},
+
+		// Disabled: the caller's default, reason DISABLED, no variant.
+		{"disabled-boolean-flag", nil, false, result{false, disabled, "", ""}},
+		{"disabled-object-flag", nil, map[string]any{}, result{map[string]any{}, disabled, "", ""}},
+
+		// Numbers keep their precision.
+		{"large-integer-flag", nil, int64(1), result{int64(2147483647), stat, "v", ""}},
+		{"integral-float-flag", nil, 0.1, result{10.0, stat, "v", ""}},
+		{"huge-integer-flag", nil, int64(1), result{int64(9007199254740991), stat, "v", ""}},
+
+		// $ref, with any spacing.
+		{"some-email-targeted-flag", ballmer, "fallback", result{"hi", match, "hi", ""}},
+		{"ref-whitespace-space-around-colon-flag", ballmer, "fallback", result{"hi", match, "hi", ""}},
+		{"ref-whitespace-space-around-colon-flag", ctx("email", "user@example.com"), "fallback", result{"bye", match, "bye", ""}},
+
+		// fractional: a shared seed buckets two flags alike (v2 bucketing).
+		{"fractional-flag-A-shared-seed", user("seven"), "fallback", result{"hearts", match, "hearts", ""}},
+		{"fractional-flag-A-shared-seed", user("eight"), "fallback", result{"diamonds", match, "diamonds", ""}},
+		{"fractional-flag-A-shared-seed", user("nine"), "fallback", result{"clubs", match, "clubs", ""}},
+		{"fractional-flag-A-shared-seed", user("two"), "fallback", result{"spades", match, "spades", ""}},
+		{"fractional-flag-B-shared-seed", user("seven"), "fallback", result{"ace-of-hearts", match, "hearts", ""}},
+		{"fractional-flag-B-shared-seed", user("eight"), "fallback", result{"ace-of-diamonds", match, "diamonds", ""}},
+		{"fractional-flag-B-shared-seed", user("nine"), "fallback", result{"ace-of-clubs", match, "clubs", ""}},
+		{"fractional-flag-B-shared-seed", user("two"), "fallback", result{"ace-of-spades", match, "spades", ""}},
+		{"fractional-as-condition-false-flag", ctx("targetingKey", "some-targeting-key"), "zero", result{"ones", match, "small", ""}},
+
+		// Operations that cannot use their input only matter where they are
+		// evaluated: a branch that is not taken does not make the rule null.
+		{"starts-ends-flag", ctx("id", "abcdef"), "fallback", result{"prefix", match, "prefix", ""}},
+		{"starts-ends-flag", ctx("id", "uvwxyz"), "fallback", result{"postfix", match, "postfix", ""}},
+		{"starts-ends-flag", ctx("id", "abcxyz"), "fallback", result{"prefix", match, "prefix", ""}},
+		{"starts-ends-flag", ctx("id", "lmnopq"), "fallback", result{"none", dflt, "none", ""}},
+		{"starts-ends-flag", ctx("id", "3"), "fallback", result{"none", dflt, "none", ""}},
+		{"equal-greater-lesser-version-flag", ctx("version", "2.0.0"), "fallback", result{"equal", match, "equal", ""}},
+		{"equal-greater-lesser-version-flag", ctx("version", "2.1.0"), "fallback", result{"greater", match, "greater", ""}},
+		{"equal-greater-lesser-version-flag", ctx("version", "1.9.0"), "fallback", result{"lesser", match, "lesser", ""}},
+		{"equal-greater-lesser-version-flag", ctx("version", "2.0.0-alpha"), "fallback", result{"lesser", match, "lesser", ""}},
+		{"equal-greater-lesser-version-flag", ctx("version", "2.0.0.0"), "fallback", result{"none", dflt, "none", ""}},
+		{"ends-with-non-string-flag", ctx("num", int64(123)), "wrong", result{"fallback", dflt, "fallback", ""}},
+		{"semver-invalid-version-flag", ctx("version", "not-a-version"), "wrong", result{"fallback", dflt, "fallback", ""}},
+
+		// sem_ver coerces numbers and partial versions.
+		{"semver-partial-version-flag", ctx("version", 1.0), "fallback", result{"match", match, "match", ""}},
+		{"semver-partial-version-flag", ctx("version", 1.2), "fallback", result{"match", match, "match", ""}},
+		{"semver-partial-version-flag", ctx("version", int64(1)), "fallback", result{"match", match, "match", ""}},
+		{"semver-partial-version-flag", ctx("version", "1.0"), "fallback", result{"match", match, "match", ""}},
+		{"semver-numeric-context-flag", ctx("version", 1.2), "fallback", result{"match", match, "match", ""}},
+		{"semver-numeric-context-flag", ctx("version", 1.1), "fallback", result{"no-match", match, "no-match", ""}},
+		{"semver-numeric-context-flag", ctx("version", int64(2)), "fallback", result{"match", match, "match", ""}},
+		{"semver-numeric-context-flag", ctx("version", int64(1)), "fallback", result{"no-match", match, "no-match", ""}},
+		{"semver-numeric-context-flag", ctx("version", "1.2"), "fallback", result{"match", match, "match", ""}},
+
+		// $flagd.timestamp (the test clock is 2025-11-26).
+		{"timestamp-flag", ctx("time", int64(1)), int64(0), result{int64(-1), match, "past", ""}},
+		{"timestamp-flag", ctx("time", int64(4133980802)), int64(0), result{int64(1), match, "future", ""}},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			if got := evaluate(p, tc.flag, tc.def, tc.ctx); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%v: got %+v, want %+v", tc.ctx, got, tc.want)
+			}
+		})
+	}
+	d := p.BooleanEvaluation(context.Background(), "metadata-flag", false, nil)
+	want := openfeature.FlagMetadata{"string": "1.0.2", "integer": int64(2), "boolean": true, "float": 0.1}
+	if !reflect.DeepEqual(d.FlagMetadata, want) {
+		t.Errorf("metadata %#v, want %#v", d.FlagMetadata, want)
 	}
 }

@@ -144,7 +144,7 @@ func evalFractionalEntry(v any, data map[string]any) (fractionalEntry, bool) {
 // evalNested evaluates v when it is a rule (an object), else returns it. A
 // rule that fails to evaluate fails the whole evaluation: its error is raised
 // again for the outer evaluation to recover.
-func evalNested(v any, data map[string]any) any {
+func evalNested(v, data any) any {
 	if _, ok := v.(map[string]any); !ok {
 		return v
 	}

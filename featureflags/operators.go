@@ -37,7 +37,8 @@ func (e *operationError) Error() string { return "featureflags: " + e.op + ": un
 // registerOnce guards the one registration of the custom operators.
 var registerOnce sync.Once
 
-// registerOperators adds the flagd custom operations to JSONLogic.
+// registerOperators adds the flagd custom operations, and the lazy forms of
+// the control operations (lazy.go), to JSONLogic.
 //
 // github.com/diegoholiveira/jsonlogic/v3 (v3.5.1) has only a package-level
 // operator registry (jsonlogic.AddOperator writes an unsynchronised global map
@@ -54,6 +55,10 @@ func registerOperators() {
 		jsonlogic.AddOperator(opSemVer, semVer)
 		jsonlogic.AddOperator(opStartsWith, startsWith)
 		jsonlogic.AddOperator(opEndsWith, endsWith)
+		jsonlogic.AddOperator(opLazyIf, lazyIf)
+		jsonlogic.AddOperator(opLazyTernary, lazyTernary)
+		jsonlogic.AddOperator(opLazyAnd, lazyAnd)
+		jsonlogic.AddOperator(opLazyOr, lazyOr)
 	})
 }
 

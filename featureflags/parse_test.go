@@ -55,7 +55,8 @@ func TestValidateFlagFileStructural(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, content, msg string
 	}{
-		{"empty json", "f.json", ``, "json"},
+		{"empty json", "f.json", ``, "json: empty document"},
+		{"blank json", "f.json", " \n\t", "json: empty document"},
 		{"empty yaml", "f.yaml", ``, "empty"},
 		{"syntax", "f.json", `{"flags": `, "json"},
 		{"trailing data", "f.json", `{"flags": {}} {}`, "after"},
@@ -123,6 +124,7 @@ func TestRuleMistakesLoad(t *testing.T) {
 		{"ref not string", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"$ref": 1}}`), featureflags.RuleError, "$ref"},
 		{"nested ref", "f.json", `{"$evaluators": {"a": {"$ref": "b"}, "b": {"==": [1, 1]}}, "flags": {}}`, featureflags.RuleError, "$ref inside an evaluator"},
 		{"bad evaluator", "f.json", `{"$evaluators": {"e": {"zap": 1}}, "flags": {}}`, featureflags.RuleError, "unknown operator"},
+		{"evaluator arity", "f.json", `{"$evaluators": {"e": {"ends_with": ["a"]}}, "flags": {}}`, featureflags.RuleError, "ends_with takes 2 arguments"},
 		{"metadata nested", "f.json", flagJSON(`{"state": "DISABLED", "variants": {"a": 1}, "metadata": {"x": {}}}`), featureflags.Advice, "metadata"},
 		{"starts_with arity", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"starts_with": ["a"]}, "on", "off"]}}`), featureflags.RuleError, "starts_with takes 2 arguments, got 1"},
 		{"ends_with literal number", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"ends_with": ["a", 1]}, "on", "off"]}}`), featureflags.RuleError, "ends_with takes strings, got 1"},
@@ -150,6 +152,10 @@ func TestRuleMistakesLoad(t *testing.T) {
 				if p.Kind == tc.kind && strings.Contains(p.Message, tc.msg) {
 					if p.Line == 0 || p.Column == 0 || p.Pointer == "" {
 						t.Errorf("problem not located: %+v", p)
+					}
+					if p.Kind == featureflags.RuleError && strings.HasPrefix(p.Pointer, "/$evaluators/") &&
+						!strings.Contains(p.Effect, "each flag using the evaluator") && !strings.Contains(p.Effect, "PARSE_ERROR") {
+						t.Errorf("an evaluator's problem names a flag's default: %q", p.Effect)
 					}
 					return
 				}

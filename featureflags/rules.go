@@ -52,7 +52,7 @@ func parseEvaluators(v any, ps *problems) map[string]*evaluator {
 		}
 		c := &ruleCheck{ps: ps}
 		c.rule(m[name], path, 0)
-		out[name] = &evaluator{rule: m[name], parseErr: c.parseErr, ruleErrors: c.ruleErrors, firstError: c.firstError}
+		out[name] = &evaluator{rule: lazify(m[name]), parseErr: c.parseErr, ruleErrors: c.ruleErrors, firstError: c.firstError}
 	}
 	return out
 }
@@ -71,7 +71,7 @@ func (f *flag) parseTargeting(v any, evaluators map[string]*evaluator, path []st
 	c.rule(v, path, 0)
 	c.results(v, path)
 	f.parseErr, f.ruleErrors, f.ruleIssue = c.parseErr, c.ruleErrors, c.firstError
-	f.targeting, f.hasTargeting = resolveRefs(v, evaluators), true
+	f.targeting, f.hasTargeting = resolveRefs(lazify(v), evaluators), true
 	if mentionsFlagd(f.targeting) {
 		f.flagd = map[string]any{flagdFlagKey: f.key}
 	}
@@ -104,12 +104,17 @@ func (c *ruleCheck) flagKey() string {
 	return c.flag.key
 }
 
-// effectNull is the effect of a custom operation that cannot use its input.
+// effectNull is the effect of a custom operation that cannot use its input:
+// the rule is null when the operation is evaluated (not in a branch that is
+// not taken).
 func (c *ruleCheck) effectNull() string {
-	if c.flag == nil || !c.flag.hasDefault {
-		return "the rule evaluates to null: the caller's default (reason DEFAULT)"
+	if c.flag == nil {
+		return "when evaluated, it makes the rule of each flag using the evaluator null: that flag's default variant (reason DEFAULT)"
 	}
-	return fmt.Sprintf("the rule evaluates to null: default variant %s (reason DEFAULT)", quote(c.flag.defaultVariant))
+	if !c.flag.hasDefault {
+		return "when evaluated, it makes the rule null: the caller's default (reason DEFAULT)"
+	}
+	return fmt.Sprintf("when evaluated, it makes the rule null: default variant %s (reason DEFAULT)", quote(c.flag.defaultVariant))
 }
 
 // rule analyses one expression.

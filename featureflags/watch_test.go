@@ -3,6 +3,7 @@ package featureflags_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -270,17 +271,98 @@ func TestWatchKubernetesSymlinkSwap(t *testing.T) {
 	mkVersion("..v1", killSwitchFile(false))
 	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
 	must(t, os.Symlink("..data/flags.json", filepath.Join(dir, "flags.json")))
-	p := newProvider(t, filepath.Join(dir, "flags.json"), featureflags.WithDebounce(10*time.Millisecond))
+	var logs syncBuffer
+	p := newProvider(t, filepath.Join(dir, "flags.json"), featureflags.WithDebounce(10*time.Millisecond),
+		featureflags.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	must(t, p.Init(openfeature.EvaluationContext{}))
 	defer p.Shutdown()
 
-	mkVersion("..v2", killSwitchFile(true))
-	must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
-	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
-	must(t, os.RemoveAll(filepath.Join(dir, "..v1")))
+	for i, on := range []bool{true, false, true} {
+		next, prev := fmt.Sprintf("..v%d", i+2), fmt.Sprintf("..v%d", i+1)
+		mkVersion(next, killSwitchFile(on))
+		must(t, os.Symlink(next, filepath.Join(dir, "..data_tmp")))
+		must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+		must(t, os.RemoveAll(filepath.Join(dir, prev)))
+		expectEvent(t, p, openfeature.ProviderConfigChange)
+		if killSwitch(p) != on {
+			t.Fatalf("swap %d not applied", i+1)
+		}
+	}
+	if strings.Contains(logs.String(), "directory is gone") {
+		t.Errorf("a swap's removed version directory was taken for the flag file's directory:\n%s", logs.String())
+	}
+}
+
+// TestWatchDirectoryReplaced: a deploy that removes the flag file's whole
+// directory, or renames it away, and writes a new one: the watcher reports
+// the missing file, keeps the flags, re-reads until the directory is back
+// (the kill switch written meanwhile takes effect), then watches it again.
+func TestWatchDirectoryReplaced(t *testing.T) {
+	for _, how := range []string{"removed", "renamed"} {
+		t.Run(how, func(t *testing.T) {
+			var logs syncBuffer
+			base := t.TempDir()
+			dir := filepath.Join(base, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			path := writeFile(t, dir, "flags.json", killSwitchFile(false))
+			p := newProvider(t, path, featureflags.WithDebounce(10*time.Millisecond),
+				featureflags.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			must(t, p.Init(openfeature.EvaluationContext{}))
+			defer p.Shutdown()
+
+			if how == "removed" {
+				must(t, os.RemoveAll(dir))
+			} else {
+				must(t, os.Rename(dir, dir+".old"))
+			}
+			expectEvent(t, p, openfeature.ProviderError) // the file is gone
+			must(t, os.Mkdir(dir, 0o755))
+			replaceFile(t, path, killSwitchFile(true))
+			waitReady(t, p)
+			if !killSwitch(p) {
+				t.Fatal("the kill switch written in the new directory did not take effect")
+			}
+			// Watched again: the next write is applied on its own event.
+			replaceFile(t, path, killSwitchFile(false))
+			expectEvent(t, p, openfeature.ProviderConfigChange)
+			if killSwitch(p) {
+				t.Error("a write after the directory came back was not applied")
+			}
+			out := logs.String()
+			if !strings.Contains(out, "directory is gone") || !strings.Contains(out, "watching the flag file's directory again") {
+				t.Errorf("logs:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestWatchOverflowRereads: when the kernel's event queue overflows, events
+// may have been lost, so the watcher re-reads the file.
+func TestWatchOverflowRereads(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
+	p := newProvider(t, path, featureflags.WithDebounce(10*time.Millisecond))
+	errs := make(chan error, 1)
+	defer p.WatchEventsAndErrors(nil, errs)()
+	replaceFile(t, path, killSwitchFile(true)) // no event reaches the watcher
+	errs <- fmt.Errorf("inotify: %w", fsnotify.ErrEventOverflow)
 	expectEvent(t, p, openfeature.ProviderConfigChange)
 	if !killSwitch(p) {
-		t.Error("swapped file not applied")
+		t.Error("the change made during the overflow was not applied")
+	}
+}
+
+// waitReady skips error and readiness events up to the next
+// ProviderConfigChange.
+func waitReady(t *testing.T, p *featureflags.FileProvider) {
+	t.Helper()
+	for {
+		switch ev := nextEvent(t, p); ev.EventType {
+		case openfeature.ProviderConfigChange:
+			return
+		case openfeature.ProviderError, openfeature.ProviderReady:
+		default:
+			t.Fatalf("event %s (%q)", ev.EventType, ev.Message)
+		}
 	}
 }
 

@@ -272,6 +272,12 @@ func TestFlagsEvalMany(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", want, stdout)
 		}
 	}
+	broken := writeTemp(t, "broken.json", strings.Replace(allowList, `{"in"`, `{"starts_with": [{"var": "host"}]}, "on", {"in"`, 1))
+	code, stdout, _ = runCLI(t, "flags", "eval", broken, "--server", "id=web-1,host=h")
+	if code != 0 || !strings.Contains(stdout, "warning: in "+broken+", the rules of use-new-pool have errors") ||
+		!strings.Contains(stdout, "web-1   h:22  ") {
+		t.Errorf("eval of a file whose rule has errors: exit %d\n%s", code, stdout)
+	}
 	code, stdout, _ = runCLI(t, "flags", "eval", good, "--server", "id=web-1,host=h", "--json")
 	var tb struct {
 		Servers []struct{ Server, Route, Reason string }
@@ -297,6 +303,12 @@ func TestFlagsDiff(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("diff output lacks %q:\n%s", want, stdout)
 		}
+	}
+	erring := writeTemp(t, "erring.json", strings.Replace(allowList, `{"in"`, `{"starts_with": [{"var": "host"}]}, "on", {"in"`, 1))
+	code, stdout, _ = runCLI(t, "flags", "diff", old, erring, "--server", "id=web-1,host=h1")
+	if code != 0 || !strings.Contains(stdout, "warning: in "+erring+", the rules of use-new-pool have errors") ||
+		!strings.Contains(stdout, "web-1   h1:22  new (flag-on)  legacy (flag-off)") {
+		t.Errorf("diff with a rule that has errors: exit %d\n%s", code, stdout)
 	}
 	code, stdout, _ = runCLI(t, "flags", "diff", old, broken, "--server", "id=web-1,host=h1")
 	if code != 1 || !strings.Contains(stdout, "broken.json would be refused; the previous flags would stay") ||

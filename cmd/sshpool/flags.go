@@ -147,7 +147,8 @@ func newFlagsEvalCmd() *cobra.Command {
 		Long: `Show which pool the router picks for each server, and why: a table of
 server, host, user, route (new or legacy), reason (flag-on, flag-off,
 kill-switch, or a fallback: flag-not-found, provider-not-ready, eval-error)
-and variant, then a summary (how many servers go to the new pool).
+and variant, then a summary (how many servers go to the new pool). A flag
+whose rule has errors (see validate) is named in a warning first.
 
 With --server-id, the details of both routing flags for that one server.
 With --json the result is {servers: [...], summary: {servers, new, legacy,
@@ -184,13 +185,25 @@ func flagsEval(ctx context.Context, path string, o evalOptions, tf targetFlags, 
 	defer flags.Shutdown(context.Background())
 	if o.server.ID != "" {
 		o.server.RootUsername = o.server.AppUsername
+		warnRuleErrors(stdout, path, flags.provider)
 		return evalOne(ctx, flags, routes.Target{Server: o.server, AsRoot: tf.asRoot}, stdout)
 	}
 	t := routes.Evaluate(ctx, flags.Client(), targets)
 	if tf.asJSON {
 		return writeJSON(stdout, t)
 	}
+	warnRuleErrors(stdout, path, flags.provider)
 	return t.Write(stdout)
+}
+
+// warnRuleErrors prints a line naming the flags of the file at path whose
+// rules have errors: their decisions are their defaults, not what the rule
+// meant.
+func warnRuleErrors(w io.Writer, path string, p *featureflags.Provider) {
+	if bad := p.Stats().FlagsWithRuleErrors; len(bad) > 0 {
+		fmt.Fprintf(w, "warning: in %s, the rules of %s have errors (they evaluate to their defaults): see sshpool flags validate %s\n",
+			path, strings.Join(bad, ", "), path)
+	}
 }
 
 // loadedFlags is a flag file served by an isolated OpenFeature API.
@@ -294,9 +307,6 @@ func flagsDiff(ctx context.Context, oldPath, newPath string, tf targetFlags, std
 	if tf.asJSON {
 		return writeJSON(stdout, d)
 	}
-	if bad := after.provider.Stats().FlagsWithRuleErrors; len(bad) > 0 {
-		fmt.Fprintf(stdout, "warning: in %s, the rules of %s have errors (they evaluate to their defaults): see sshpool flags validate %s\n",
-			newPath, strings.Join(bad, ", "), newPath)
-	}
+	warnRuleErrors(stdout, newPath, after.provider)
 	return d.Write(stdout)
 }
