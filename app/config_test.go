@@ -83,12 +83,18 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		env        []string
 		want       string
 	}{
-		{"unknown key", "pool:\n  max_conections: 3\n", nil, "max_conections"},
-		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, "bogus"},
+		{"unknown key", "pool:\n  max_conections: 3\n", nil, "c.yaml: decoding failed due to the following error(s):\n\n'pool' has invalid keys: max_conections"},
+		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, `environment variable SSHPOOL_POOL__BOGUS: unknown key "pool.bogus"`},
+		// Before: "'app.Config' has invalid keys: foo", without the variable.
+		{"stray env variable", "pool:\n  max_connections: 3\n", []string{"HOME=/root", "SSHPOOL_FOO=1", "SSHPOOL_POOL__MAX_CONNECTIONS=5"},
+			`environment variable SSHPOOL_FOO: unknown key "foo"`},
+		{"env single underscore", "", []string{"SSHPOOL_POOL_MAX_CONNECTIONS=5"}, `environment variable SSHPOOL_POOL_MAX_CONNECTIONS: unknown key "pool_max_connections" ("__" separates levels`},
+		{"env target key", "", []string{"SSHPOOL_TARGETS__WEB__HOSTNAME=h"}, `environment variable SSHPOOL_TARGETS__WEB__HOSTNAME: unknown key "targets[web].hostname"`},
+		{"env section as value", "", []string{"SSHPOOL_ADMIN=x"}, "environment variable SSHPOOL_ADMIN: 'admin' expected a map"},
 		{"bad duration", "pool:\n  wait_timeout: soon\n", nil, "wait_timeout"},
 		{"duration without unit", "pool:\n  max_lifetime: 30\n", nil, `'pool.max_lifetime' 30 has no unit: write a duration such as "30s"`},
-		{"env duration without unit", "", []string{"SSHPOOL_POOL__MAX_LIFETIME=30"}, "max_lifetime"},
-		{"bad int", "", []string{"SSHPOOL_POOL__MAX_CONNECTIONS=many"}, "max_connections"},
+		{"env duration without unit", "", []string{"SSHPOOL_POOL__MAX_LIFETIME=30"}, "environment variable SSHPOOL_POOL__MAX_LIFETIME: 'pool.max_lifetime' time: missing unit"},
+		{"bad int", "", []string{"SSHPOOL_POOL__MAX_CONNECTIONS=many"}, "environment variable SSHPOOL_POOL__MAX_CONNECTIONS: 'pool.max_connections' cannot parse"},
 		{"invalid value", "pool:\n  max_connections: -1\n", nil, "MaxConnections"},
 		{"load balancing", "pool:\n  load_balancing: random\n", nil, "pool.load_balancing"},
 		{"target host", "targets:\n  web:\n    user: x\n", nil, "targets.web.host"},

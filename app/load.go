@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,8 +42,11 @@ func LoadConfig(path string, env []string) (Config, error) {
 // (with o.Preset), then o.Path, then the SSHPOOL_ variables of o.Env (the
 // prefix stripped, lower-cased, "__" separating levels). Unknown keys are
 // errors, durations are strings such as "30s", and the result is validated;
-// every error names the offending key or field. The kill-switch variable
-// (SSHPOOL_KILL_SWITCH) belongs to the flag provider and is skipped here.
+// every error names the offending key or field, and the file or the
+// environment variable it came from: any SSHPOOL_ variable that sets no
+// configuration key (a typo, a stray variable) stops the load with an
+// error naming it. The kill-switch variable (SSHPOOL_KILL_SWITCH) belongs
+// to the flag provider and is skipped here.
 func LoadWith(o LoadOptions) (Config, error) {
 	def, err := Defaults(o.Preset)
 	if err != nil {
@@ -57,11 +61,17 @@ func LoadWith(o LoadOptions) (Config, error) {
 			return Config{}, err
 		}
 	}
+	if err := checkEnv(o.Env); err != nil {
+		return Config{}, err
+	}
 	if err := k.Load(env.Provider(".", envOpt(o.Env)), nil); err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}
 	var c Config
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: decoderConfig(&c)}); err != nil {
+		if o.Path != "" { // the variables decode on their own: the file is at fault
+			return Config{}, fmt.Errorf("config: %s: %w", o.Path, err)
+		}
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	if err := c.Validate(); err != nil {
@@ -103,6 +113,42 @@ func envOpt(environ []string) env.Opt {
 		},
 		EnvironFunc: func() []string { return environ },
 	}
+}
+
+// checkEnv decodes each SSHPOOL_ variable of environ on its own, so that
+// a variable that sets an unknown key, or a value its key cannot take, is
+// an error naming the variable (a stray SSHPOOL_ variable stops start-up:
+// configuration is strict wherever it comes from).
+func checkEnv(environ []string) error {
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		k := koanf.New(".")
+		if err := k.Load(env.Provider(".", envOpt([]string{kv})), nil); err != nil {
+			return fmt.Errorf("config: environment variable %s: %w", name, err)
+		}
+		if len(k.Keys()) == 0 {
+			continue // the kill switch, or no key after the prefix
+		}
+		var c Config
+		var md mapstructure.Metadata
+		dc := decoderConfig(&c)
+		dc.ErrorUnused, dc.Metadata = false, &md
+		if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
+			var de *mapstructure.DecodeError // one variable, one error: drop the list's header
+			if errors.As(err, &de) {
+				err = de
+			}
+			return fmt.Errorf("config: environment variable %s: %w", name, err)
+		}
+		if len(md.Unused) > 0 {
+			return fmt.Errorf("config: environment variable %s: unknown key %q "+
+				"(\"__\" separates levels: SSHPOOL_POOL__MAX_CONNECTIONS sets pool.max_connections)", name, md.Unused[0])
+		}
+	}
+	return nil
 }
 
 // decoderConfig is koanf's default decoding plus ErrorUnused (strict
