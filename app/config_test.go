@@ -114,6 +114,26 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// TestLoadConfigCustomKillSwitchVariable: a kill-switch variable named by
+// flags.kill_switch_env (in the file or the environment) belongs to the
+// flag provider: setting it, SSHPOOL_ prefix or not, must not stop the
+// load as a stray variable would, or flipping the kill switch would keep
+// the service from starting.
+func TestLoadConfigCustomKillSwitchVariable(t *testing.T) {
+	path := writeFile(t, "c.yaml", "flags:\n  kill_switch_env: SSHPOOL_APP_KILL\n")
+	c, err := app.LoadConfig(path, []string{"SSHPOOL_APP_KILL=true", "SSHPOOL_KILL_SWITCH=true"})
+	if err != nil || c.Flags.KillSwitchEnv != "SSHPOOL_APP_KILL" {
+		t.Fatalf("from the file: %q, %v", c.Flags.KillSwitchEnv, err)
+	}
+	c, err = app.LoadConfig(path, []string{"SSHPOOL_FLAGS__KILL_SWITCH_ENV=SSHPOOL_OPS_KILL", "SSHPOOL_OPS_KILL=1"})
+	if err != nil || c.Flags.KillSwitchEnv != "SSHPOOL_OPS_KILL" {
+		t.Fatalf("from the environment: %q, %v", c.Flags.KillSwitchEnv, err)
+	}
+	if _, err := app.LoadConfig(path, []string{"SSHPOOL_OPS_KILL=1"}); err == nil || !strings.Contains(err.Error(), "SSHPOOL_OPS_KILL") {
+		t.Errorf("a kill-switch variable that is not the configured one: %v, want an error naming it", err)
+	}
+}
+
 // TestLoadConfigZeroDurationNeedsNoUnit: 0 means the same in any unit.
 func TestLoadConfigZeroDurationNeedsNoUnit(t *testing.T) {
 	c, err := app.LoadConfig(writeFile(t, "c.yaml", "pool:\n  max_lifetime: 0\n  wait_timeout: 2s\n"), nil)

@@ -45,8 +45,9 @@ func LoadConfig(path string, env []string) (Config, error) {
 // every error names the offending key or field, and the file or the
 // environment variable it came from: any SSHPOOL_ variable that sets no
 // configuration key (a typo, a stray variable) stops the load with an
-// error naming it. The kill-switch variable (SSHPOOL_KILL_SWITCH) belongs
-// to the flag provider and is skipped here.
+// error naming it. The kill-switch variables (SSHPOOL_KILL_SWITCH, and
+// the one flags.kill_switch_env names) belong to the flag provider and
+// are skipped here.
 func LoadWith(o LoadOptions) (Config, error) {
 	def, err := Defaults(o.Preset)
 	if err != nil {
@@ -61,10 +62,11 @@ func LoadWith(o LoadOptions) (Config, error) {
 			return Config{}, err
 		}
 	}
-	if err := checkEnv(o.Env); err != nil {
+	kill := killSwitchEnv(k, o.Env)
+	if err := checkEnv(o.Env, kill); err != nil {
 		return Config{}, err
 	}
-	if err := k.Load(env.Provider(".", envOpt(o.Env)), nil); err != nil {
+	if err := k.Load(env.Provider(".", envOpt(o.Env, kill)), nil); err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}
 	var c Config
@@ -99,13 +101,27 @@ func loadFile(k *koanf.Koanf, path string) error {
 	return nil
 }
 
-// envOpt maps SSHPOOL_A__B_C=v to a.b_c. The kill-switch variable is
-// dropped: the flag provider reads it.
-func envOpt(environ []string) env.Opt {
+// killSwitchEnv returns the kill-switch variable configured in environ
+// (SSHPOOL_FLAGS__KILL_SWITCH_ENV) or, failing that, in k (defaults and
+// file).
+func killSwitchEnv(k *koanf.Koanf, environ []string) string {
+	const name = EnvPrefix + "FLAGS__KILL_SWITCH_ENV="
+	for i := len(environ) - 1; i >= 0; i-- { // the last one wins, as in the environment
+		if v, ok := strings.CutPrefix(environ[i], name); ok {
+			return v
+		}
+	}
+	return k.String("flags.kill_switch_env")
+}
+
+// envOpt maps SSHPOOL_A__B_C=v to a.b_c. The kill-switch variables, the
+// default one and kill (the configured one), are dropped: the flag
+// provider reads them.
+func envOpt(environ []string, kill string) env.Opt {
 	return env.Opt{
 		Prefix: EnvPrefix,
 		TransformFunc: func(key, v string) (string, any) {
-			if key == DefaultKillSwitchEnv {
+			if key == DefaultKillSwitchEnv || key == kill {
 				return "", nil
 			}
 			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
@@ -119,14 +135,14 @@ func envOpt(environ []string) env.Opt {
 // a variable that sets an unknown key, or a value its key cannot take, is
 // an error naming the variable (a stray SSHPOOL_ variable stops start-up:
 // configuration is strict wherever it comes from).
-func checkEnv(environ []string) error {
+func checkEnv(environ []string, kill string) error {
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, EnvPrefix) {
 			continue
 		}
 		k := koanf.New(".")
-		if err := k.Load(env.Provider(".", envOpt([]string{kv})), nil); err != nil {
+		if err := k.Load(env.Provider(".", envOpt([]string{kv}, kill)), nil); err != nil {
 			return fmt.Errorf("config: environment variable %s: %w", name, err)
 		}
 		if len(k.Keys()) == 0 {
