@@ -295,3 +295,43 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLeakEvent: a lease held past LeakThreshold becomes an
+// sshpool.health.leak event with how long it was held, and never the
+// Get's stack (DebugLeaks), which holds the caller's code paths.
+func TestLeakEvent(t *testing.T) {
+	tr, sr, _ := recorder(t)
+	p := newPool(t, pool.PoolConfig{LeakThreshold: 20 * time.Millisecond,
+		Advanced: pool.AdvancedPoolConfig{DebugLeaks: true}}, tr)
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Get(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leak *sdktrace.Event
+	for deadline := time.Now().Add(10 * time.Second); leak == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, s := range spansNamed(sr, "sshpool.event") {
+			for _, e := range s.Events() {
+				if e.Name == "sshpool.health.leak" {
+					leak = &e
+				}
+			}
+		}
+	}
+	p.Release("web", c)
+	if leak == nil {
+		t.Fatal("no sshpool.health.leak event within 10s of a lease held past a 20ms threshold")
+	}
+	attrs := map[attribute.Key]attribute.Value{}
+	for _, kv := range leak.Attributes {
+		attrs[kv.Key] = kv.Value
+		if strings.Contains(kv.Value.Emit(), "TestLeakEvent") {
+			t.Errorf("the Get's stack reached attribute %s", kv.Key)
+		}
+	}
+	if attrs[otelsshpool.KeyPoolKey].AsString() != "web" || attrs[otelsshpool.KeyHeld].AsFloat64() < 0.02 {
+		t.Errorf("leak event attributes %v", leak.Attributes)
+	}
+}
