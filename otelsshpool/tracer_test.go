@@ -242,20 +242,24 @@ func TestDecisionAndFlagHook(t *testing.T) {
 		t.Fatalf("events %v", req.Events())
 	}
 	ev := req.Events()[0]
-	var key, errType string
+	var key, errType, reason string
 	for _, kv := range ev.Attributes {
 		switch kv.Key {
 		case otelsshpool.KeyFlagKey:
 			key = kv.Value.AsString()
 		case otelsshpool.KeyErrorType:
 			errType = kv.Value.AsString()
+		case otelsshpool.KeyFlagReason:
+			reason = kv.Value.AsString()
 		}
 		if strings.Contains(kv.Value.String(), "10.0.0.5") {
 			t.Errorf("an evaluation context attribute reached %s", kv.Key)
 		}
 	}
-	if key != "missing-flag" || errType != string(openfeature.FlagNotFoundCode) {
-		t.Errorf("flag event key %q error %q", key, errType)
+	// The semantic conventions' values, lower case (as OpenFeature's
+	// telemetry.CreateEvaluationEvent writes them).
+	if key != "missing-flag" || errType != "flag_not_found" || reason != "error" {
+		t.Errorf("flag event key %q error.type %q reason %q, want missing-flag, flag_not_found, error", key, errType, reason)
 	}
 }
 
