@@ -331,7 +331,7 @@ func TestLeakEvent(t *testing.T) {
 	attrs := map[attribute.Key]attribute.Value{}
 	for _, kv := range leak.Attributes {
 		attrs[kv.Key] = kv.Value
-		if strings.Contains(kv.Value.Emit(), "TestLeakEvent") {
+		if strings.Contains(kv.Value.String(), "TestLeakEvent") {
 			t.Errorf("the Get's stack reached attribute %s", kv.Key)
 		}
 	}
