@@ -152,8 +152,9 @@ type LifecycleSection struct {
 	StartTimeout time.Duration `koanf:"start_timeout"`
 	// StopTimeout bounds serve's OnStop hooks; default 15s.
 	StopTimeout time.Duration `koanf:"stop_timeout"`
-	// DrainTimeout bounds the pool's graceful close, within StopTimeout;
-	// default 10s.
+	// DrainTimeout bounds the graceful drain at stop, within StopTimeout:
+	// the old API's commands in flight and the new pool's leases, both
+	// pools together, under one deadline; default 10s.
 	DrainTimeout time.Duration `koanf:"drain_timeout"`
 }
 

@@ -83,8 +83,12 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 		env        []string
 		want       string
 	}{
-		{"unknown key", "pool:\n  max_conections: 3\n", nil, "max_conections"},
-		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, "bogus"},
+		{"unknown key", "pool:\n  max_conections: 3\n", nil, "c.yaml:2: pool.max_conections = 3, unknown key (did you mean pool.max_connections?)"},
+		{"unknown env key", "", []string{"SSHPOOL_POOL__BOGUS=1"}, `env SSHPOOL_POOL__BOGUS: pool.bogus = "1", unknown key`},
+		// Before: "'app.Config' has invalid keys: foo", without the variable.
+		{"stray env key", "pool:\n  max_connections: 3\n", []string{"HOME=/root", "SSHPOOL_FOO__BAR=1", "SSHPOOL_POOL__MAX_CONNECTIONS=5"},
+			`env SSHPOOL_FOO__BAR: foo.bar = "1", unknown key`},
+		{"env target key", "", []string{"SSHPOOL_TARGETS__WEB__HOSTNAME=h"}, `env SSHPOOL_TARGETS__WEB__HOSTNAME: targets.web.hostname = "h", unknown key (did you mean targets.web.host?)`},
 		{"bad duration", "pool:\n  wait_timeout: soon\n", nil, "wait_timeout"},
 		{"duration without unit", "pool:\n  max_lifetime: 30\n", nil, `pool.max_lifetime = 30, has no unit: write a duration such as "30s"`},
 		{"env duration without unit", "", []string{"SSHPOOL_POOL__MAX_LIFETIME=30"}, "max_lifetime"},
@@ -105,6 +109,32 @@ func TestLoadConfigErrorsNameTheField(t *testing.T) {
 				t.Fatalf("want an error naming %q, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// TestLoadConfigCustomKillSwitchVariable: a kill-switch variable named by
+// flags.kill_switch_env (in the file or the environment) belongs to the
+// flag provider: setting it, SSHPOOL_ prefix or not, must not stop the
+// load as a stray variable would, or flipping the kill switch would keep
+// the service from starting.
+func TestLoadConfigCustomKillSwitchVariable(t *testing.T) {
+	path := writeFile(t, "c.yaml", "flags:\n  kill_switch_env: SSHPOOL_APP_KILL\n")
+	c, err := app.LoadConfig(path, []string{"SSHPOOL_APP_KILL=true", "SSHPOOL_KILL_SWITCH=true"})
+	if err != nil || c.Flags.KillSwitchEnv != "SSHPOOL_APP_KILL" {
+		t.Fatalf("from the file: %q, %v", c.Flags.KillSwitchEnv, err)
+	}
+	c, err = app.LoadConfig(path, []string{"SSHPOOL_FLAGS__KILL_SWITCH_ENV=SSHPOOL_OPS_KILL", "SSHPOOL_OPS_KILL=1"})
+	if err != nil || c.Flags.KillSwitchEnv != "SSHPOOL_OPS_KILL" {
+		t.Fatalf("from the environment: %q, %v", c.Flags.KillSwitchEnv, err)
+	}
+	// A name with "__" would otherwise address a key: configured as the
+	// kill switch it is skipped; not configured, it is an unknown key.
+	c, err = app.LoadConfig(path, []string{"SSHPOOL_FLAGS__KILL_SWITCH_ENV=SSHPOOL_OPS__KILL", "SSHPOOL_OPS__KILL=1"})
+	if err != nil || c.Flags.KillSwitchEnv != "SSHPOOL_OPS__KILL" {
+		t.Fatalf("a configured kill switch with __: %q, %v", c.Flags.KillSwitchEnv, err)
+	}
+	if _, err := app.LoadConfig(path, []string{"SSHPOOL_OPS__KILL=1"}); err == nil || !strings.Contains(err.Error(), "SSHPOOL_OPS__KILL") {
+		t.Errorf("a kill-switch-like variable that is not the configured one: %v, want an error naming it", err)
 	}
 }
 

@@ -152,6 +152,32 @@ func TestStopReportsCutCommands(t *testing.T) {
 	f.inFlight.Wait()
 }
 
+// TestStopDrainsWithinDrainTimeout: the old API's drain and the new
+// pool's drain share one lifecycle.drain_timeout. Each had its own: a
+// new-pool command of the old API that outlived its drain held its lease
+// through the pool's drain too, so the stop took twice drain_timeout and,
+// with LifecycleSection's recommended stop timeout (drain + 5 s) and a
+// drain over 5 s, ran past the host's deadline, which skips the OnStop
+// hooks left (legacy pool, flags, the injector's cleanup). Here the host
+// allows drain + 1.5 s: twice the drain does not fit.
+func TestStopDrainsWithinDrainTimeout(t *testing.T) {
+	const drain = 3 * time.Second
+	f := newDrainFixture(t, drain)
+	f.startBlocked(t)
+	ctx, cancel := context.WithTimeout(context.Background(), drain+1500*time.Millisecond)
+	defer cancel()
+	err := f.fxa.Stop(ctx)
+	if ctx.Err() != nil {
+		t.Errorf("stop ran past the host's stop timeout (drain_timeout %v + 1.5s): %v", drain, err)
+	}
+	var de *legacy.DrainError
+	if !errors.As(err, &de) {
+		t.Errorf("stop = %v; want the commands cut at the drain deadline reported", err)
+	}
+	f.release()
+	f.inFlight.Wait()
+}
+
 // TestLegacyCommandTimeoutBothPools is the regression test for "calls
 // routed to the new pool have no command timeout at all (nothing wires
 // WithAdapterCommandTimeout from config)": legacy.command_timeout bounds

@@ -180,6 +180,62 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
+// TestReadyzReadsThePoolVerdict: /readyz, /healthz and /livez probe
+// nothing: a burst of requests to a healthy service sends no keepalive,
+// runs no command and opens no connection (before issue 12, /healthz ran
+// live SSH probes on every request). When the SSH host drops the pool's
+// connections and refuses new logins, /readyz fails with the pool check as
+// soon as the pool has found out (here a Get whose dial is refused), while
+// /livez still passes.
+func TestReadyzReadsThePoolVerdict(t *testing.T) {
+	f := newFixture(t)
+	// A failed login opens the circuit for an hour, and the health loop
+	// ticks every 30 s: no background dial or probe during the test can
+	// hide or imitate a probe made by a request.
+	f.cfg.Pool.CircuitBaseCooldown, f.cfg.Pool.CircuitCooldown = time.Hour, time.Hour
+	var m *providers.Migration
+	var admin *app.Admin
+	fxa := fxtest.New(t, fx.NopLogger, app.Module(app.WithConfig(f.cfg)), fx.Populate(&m, &admin)).RequireStart()
+	defer fxa.RequireStop()
+	base := "http://" + admin.Addr()
+	burst := func(want int) {
+		t.Helper()
+		before := f.srv.Stats()
+		for range 20 {
+			for _, path := range []string{"/readyz", "/healthz"} {
+				code, body := get(t, base+path)
+				var rep app.Readiness
+				if err := json.Unmarshal([]byte(body), &rep); err != nil || code != want || rep.Checks[2].Name != "pool" ||
+					rep.Checks[2].OK != (want == http.StatusOK) {
+					t.Fatalf("%s: %d %s, want %d", path, code, body, want)
+				}
+			}
+			if code, _ := get(t, base+"/livez"); code != http.StatusOK {
+				t.Fatalf("/livez %d", code)
+			}
+		}
+		if after := f.srv.Stats(); after.ConnsAccepted != before.ConnsAccepted || after.Keepalives != before.Keepalives ||
+			after.Execs != before.Execs {
+			t.Errorf("the probes reached the SSH host: before %+v, after %+v", before, after)
+		}
+	}
+	if s := m.Pool.GetSnapshot(); s.Idle != 1 {
+		t.Fatalf("warm-up left %d idle connections, want 1", s.Idle)
+	}
+	burst(http.StatusOK)
+
+	f.srv.FailAuth(true)
+	f.srv.DropAll()
+	deadline := time.Now().Add(10 * time.Second)
+	for m.Pool.GetSnapshot().Total != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the death watcher removes the dropped connection
+	}
+	if _, err := m.Pool.Get(context.Background(), "web"); err == nil {
+		t.Fatal("Get succeeded with logins refused")
+	}
+	burst(http.StatusServiceUnavailable)
+}
+
 // changeBlocked is a flag provider whose source is disconnected.
 type changeBlocked struct{ openfeature.FeatureProvider }
 

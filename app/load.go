@@ -71,7 +71,7 @@ func LoadWith(o LoadOptions) (Config, error) {
 			return Config{}, err
 		}
 	}
-	ignored := loadEnv(k, o.Env, src)
+	ignored := loadEnv(k, o.Env, killSwitchEnv(k, o.Env), src)
 	c, cerr := decode(k)
 	if o.Adjust != nil {
 		o.Adjust(&c)
@@ -129,13 +129,29 @@ func envKey(name string) (key string, ok bool) {
 	return strings.ReplaceAll(strings.ToLower(rest), "__", "."), true
 }
 
+// killSwitchEnv returns the kill-switch variable configured in environ
+// (SSHPOOL_FLAGS__KILL_SWITCH_ENV, the last one winning as in the
+// environment) or, failing that, in k (defaults and file).
+func killSwitchEnv(k *koanf.Koanf, environ []string) string {
+	const name = EnvPrefix + "FLAGS__KILL_SWITCH_ENV="
+	for i := len(environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(environ[i], name); ok {
+			return v
+		}
+	}
+	return k.String("flags.kill_switch_env")
+}
+
 // loadEnv merges the SSHPOOL_ variables of environ that address keys into
-// k, records them in src, and returns the names of those that cannot.
-func loadEnv(k *koanf.Koanf, environ []string, src sources) (ignored []string) {
+// k, records them in src, and returns the names of those that cannot. The
+// kill-switch variable (kill, as configured) belongs to the flag provider
+// and is skipped, whatever its name: flipping the kill switch must never
+// stop the service from starting.
+func loadEnv(k *koanf.Koanf, environ []string, kill string, src sources) (ignored []string) {
 	vars := map[string]any{}
 	for _, kv := range environ {
 		name, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) {
+		if !strings.HasPrefix(name, EnvPrefix) || name == kill {
 			continue
 		}
 		key, ok := envKey(name)

@@ -46,11 +46,12 @@ import (
 //  4. new pool: Start (the pool's health and cleanup loops, and warm-up,
 //     whose failures are logged, not fatal) and a snapshot recorder (every
 //     pool.health_interval); OnStop stops the recorder and drains the pool
-//     with CloseContext bounded by lifecycle.drain_timeout, which stops
-//     the pool's loops;
+//     with CloseContext, which stops the pool's loops, by the drain
+//     deadline that step 5 started;
 //  5. compatibility seam: legacy.Install(router); OnStop restores it, then
 //     stops the router's pools and the singleton within
-//     lifecycle.drain_timeout: new old-API calls get "shutting down",
+//     lifecycle.drain_timeout, which bounds steps 5 and 4 together (one
+//     deadline for the whole drain): new old-API calls get "shutting down",
 //     those in flight finish; any cut at the deadline fail the stop with
 //     a *legacy.DrainError naming them;
 //  6. metrics: the collector is registered with the graph's
@@ -202,14 +203,15 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 	log := l.get()
 	lc.Append(fx.StartStopHook(m.Flags.Start, m.Flags.Shutdown))
 	lc.Append(fx.StartStopHook(m.Legacy.Start, m.Legacy.Stop))
-	runner := newPoolRunner(m.Pool, cfg.Lifecycle.DrainTimeout, log)
+	drain := &drainClock{d: cfg.Lifecycle.DrainTimeout}
+	runner := newPoolRunner(m.Pool, drain, log)
 	lc.Append(fx.StartStopHook(runner.start, runner.stop))
 	var restore func()
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error { restore = legacy.Install(m.Router); return nil },
 		OnStop: func(ctx context.Context) error {
 			restore()
-			return drainOldAPI(ctx, m.Router, cfg.Lifecycle.DrainTimeout)
+			return drainOldAPI(ctx, m.Router, drain)
 		},
 	})
 	if r.Registerer != nil {
@@ -226,15 +228,33 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 	lc.Append(fx.StartStopHook(admin.markStarted, admin.markStopping))
 }
 
+// drainClock is the one drain deadline of a stop: lifecycle.drain_timeout
+// from the first drain that starts (the old API's, then the pool's, on
+// fx's stop goroutine). With a deadline each, a command of the old API
+// that outlived its drain held its lease through the pool's drain too,
+// and the stop took twice drain_timeout, past the host's stop timeout
+// that LifecycleSection recommends (TestStopDrainsWithinDrainTimeout).
+type drainClock struct {
+	d    time.Duration
+	once sync.Once
+	at   time.Time // set once, by the first context call
+}
+
+// context returns ctx bounded by the shared drain deadline.
+func (c *drainClock) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.once.Do(func() { c.at = time.Now().Add(c.d) })
+	return context.WithDeadline(ctx, c.at)
+}
+
 // drainOldAPI stops the old API's pools once the seam is restored, at
 // once and together: the router's two (through the router) and the
 // singleton, which old call sites reach again after the restore, so that
 // they get "shutting down" instead of a pool nobody drains. New old-API
-// calls are refused; those in flight may finish within drain. Commands
-// still running at the deadline are cut and returned as
+// calls are refused; those in flight may finish within the drain.
+// Commands still running at the deadline are cut and returned as
 // *legacy.DrainErrors, which fail the stop.
-func drainOldAPI(ctx context.Context, r *legacy.Router, drain time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, drain)
+func drainOldAPI(ctx context.Context, r *legacy.Router, drain *drainClock) error {
+	ctx, cancel := drain.context(ctx)
 	defer cancel()
 	stoppers := []legacy.Stopper{r}
 	if single := legacy.GetConnectionPool(); legacy.Provider() == legacy.ConnectionProvider(single) {
@@ -256,13 +276,13 @@ func drainOldAPI(ctx context.Context, r *legacy.Router, drain time.Duration) err
 // warm-up), the snapshot recorder and the graceful drain.
 type poolRunner struct {
 	p     pool.Pool
-	drain time.Duration
+	drain *drainClock
 	log   *slog.Logger
 	stopc chan struct{}
 	wg    sync.WaitGroup
 }
 
-func newPoolRunner(p pool.Pool, drain time.Duration, log *slog.Logger) *poolRunner {
+func newPoolRunner(p pool.Pool, drain *drainClock, log *slog.Logger) *poolRunner {
 	return &poolRunner{p: p, drain: drain, log: log, stopc: make(chan struct{})}
 }
 
@@ -298,17 +318,17 @@ func (r *poolRunner) snapshotLoop(iv time.Duration) {
 	}
 }
 
-// stop ends the snapshot loop and drains the pool within the drain timeout
-// (and ctx): CloseContext also stops the pool's loops. Leases still held
-// then are cut.
+// stop ends the snapshot loop and drains the pool within what the old
+// API's drain left of the drain timeout (and ctx): CloseContext also stops
+// the pool's loops. Leases still held then are cut.
 func (r *poolRunner) stop(ctx context.Context) error {
 	close(r.stopc)
 	r.wg.Wait()
-	ctx, cancel := context.WithTimeout(ctx, r.drain)
+	ctx, cancel := r.drain.context(ctx)
 	defer cancel()
 	err := r.p.CloseContext(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		r.log.Warn("pool drain timed out; remaining leases were cut", "timeout", r.drain)
+		r.log.Warn("pool drain timed out; remaining leases were cut", "timeout", r.drain.d)
 		return nil
 	}
 	return err

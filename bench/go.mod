@@ -3,7 +3,7 @@ module github.com/sshpool/sshpool/bench
 go 1.26.0
 
 require (
-	github.com/jackc/puddle/v2 v2.2.3
+	github.com/jackc/puddle/v2 v2.2.4
 	github.com/sshpool/sshpool v0.0.0
 	golang.org/x/crypto v0.59.0
 )

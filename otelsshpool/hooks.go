@@ -2,6 +2,7 @@ package otelsshpool
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -44,7 +45,10 @@ func (t *Tracer) Decision(d legacy.Decision) {
 // FlagHook returns an OpenFeature hook that adds a feature_flag.evaluation
 // event to the span recording in the evaluation's context, if any. The
 // evaluation context's attributes (host names, user names) are not
-// recorded.
+// recorded. Reasons and error codes are lower-cased, as the semantic
+// conventions' well-known values are and as OpenFeature's own telemetry
+// helper (openfeature/telemetry) writes them: "targeting_match",
+// "flag_not_found".
 func (t *Tracer) FlagHook() openfeature.Hook { return flagHook{} }
 
 type flagHook struct{ openfeature.UnimplementedHook }
@@ -55,13 +59,17 @@ func (flagHook) Finally(ctx context.Context, hc openfeature.HookContext, d openf
 	if !span.IsRecording() {
 		return
 	}
+	reason := openfeature.UnknownReason
+	if d.Reason != "" {
+		reason = d.Reason
+	}
 	attrs := []attribute.KeyValue{KeyFlagKey.String(hc.FlagKey()), KeyFlagProvider.String(hc.ProviderMetadata().Name),
-		KeyFlagReason.String(string(d.Reason))}
+		KeyFlagReason.String(strings.ToLower(string(reason)))}
 	if d.Variant != "" {
 		attrs = append(attrs, KeyFlagVariant.String(d.Variant))
 	}
 	if d.ErrorCode != "" {
-		attrs = append(attrs, KeyErrorType.String(string(d.ErrorCode)))
+		attrs = append(attrs, KeyErrorType.String(strings.ToLower(string(d.ErrorCode))))
 	}
 	span.AddEvent("feature_flag.evaluation", trace.WithAttributes(attrs...))
 }

@@ -242,20 +242,24 @@ func TestDecisionAndFlagHook(t *testing.T) {
 		t.Fatalf("events %v", req.Events())
 	}
 	ev := req.Events()[0]
-	var key, errType string
+	var key, errType, reason string
 	for _, kv := range ev.Attributes {
 		switch kv.Key {
 		case otelsshpool.KeyFlagKey:
 			key = kv.Value.AsString()
 		case otelsshpool.KeyErrorType:
 			errType = kv.Value.AsString()
+		case otelsshpool.KeyFlagReason:
+			reason = kv.Value.AsString()
 		}
 		if strings.Contains(kv.Value.String(), "10.0.0.5") {
 			t.Errorf("an evaluation context attribute reached %s", kv.Key)
 		}
 	}
-	if key != "missing-flag" || errType != string(openfeature.FlagNotFoundCode) {
-		t.Errorf("flag event key %q error %q", key, errType)
+	// The semantic conventions' values, lower case (as OpenFeature's
+	// telemetry.CreateEvaluationEvent writes them).
+	if key != "missing-flag" || errType != "flag_not_found" || reason != "error" {
+		t.Errorf("flag event key %q error.type %q reason %q, want missing-flag, flag_not_found, error", key, errType, reason)
 	}
 }
 
@@ -294,4 +298,44 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLeakEvent: a lease held past LeakThreshold becomes an
+// sshpool.health.leak event with how long it was held, and never the
+// Get's stack (DebugLeaks), which holds the caller's code paths.
+func TestLeakEvent(t *testing.T) {
+	tr, sr, _ := recorder(t)
+	p := newPool(t, pool.PoolConfig{LeakThreshold: 20 * time.Millisecond,
+		Advanced: pool.AdvancedPoolConfig{DebugLeaks: true}}, tr)
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Get(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leak *sdktrace.Event
+	for deadline := time.Now().Add(10 * time.Second); leak == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, s := range spansNamed(sr, "sshpool.event") {
+			for _, e := range s.Events() {
+				if e.Name == "sshpool.health.leak" {
+					leak = &e
+				}
+			}
+		}
+	}
+	p.Release("web", c)
+	if leak == nil {
+		t.Fatal("no sshpool.health.leak event within 10s of a lease held past a 20ms threshold")
+	}
+	attrs := map[attribute.Key]attribute.Value{}
+	for _, kv := range leak.Attributes {
+		attrs[kv.Key] = kv.Value
+		if strings.Contains(kv.Value.String(), "TestLeakEvent") {
+			t.Errorf("the Get's stack reached attribute %s", kv.Key)
+		}
+	}
+	if attrs[otelsshpool.KeyPoolKey].AsString() != "web" || attrs[otelsshpool.KeyHeld].AsFloat64() < 0.02 {
+		t.Errorf("leak event attributes %v", leak.Attributes)
+	}
 }
