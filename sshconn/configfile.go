@@ -110,21 +110,24 @@ func parseConfig(file string, data []byte) ([]cfgLine, error) {
 
 func parseLine(file string, n int, raw string) (cfgLine, bool, error) {
 	l := cfgLine{file: file, line: n}
-	s := strings.TrimRight(raw, " \t\r\n\f")
-	s = strings.TrimLeft(s, " \t")
-	if s == "" || s[0] == '#' {
+	// ssh strips trailing white space and form feeds, but never the
+	// line's first character.
+	s := raw
+	for len(s) > 1 && strings.IndexByte(" \t\r\n\f", s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	// The keyword is the first word, or the second when the line starts
+	// with a delimiter (white space, or one '=').
+	kw, rest, more := strdelim(s, true)
+	if kw == "" && more {
+		kw, rest, more = strdelim(rest, true)
+	}
+	if kw == "" || kw[0] == '\n' || kw[0] == '#' {
 		return l, false, nil
 	}
-	end := strings.IndexAny(s, " \t=\"")
-	if end < 0 {
-		end = len(s)
-	}
-	l.keyword = strings.ToLower(s[:end])
-	rest := strings.TrimLeft(s[end:], " \t")
-	if strings.HasPrefix(rest, "=") {
-		rest = strings.TrimLeft(rest[1:], " \t")
-	}
-	if rest == "" {
+	l.keyword = asciiLower(kw)
+	rest = strings.TrimLeft(rest, cfgSpace)
+	if !more || rest == "" {
 		return l, false, l.errorf("no argument after keyword %q", l.keyword)
 	}
 	args, err := argvSplit(rest)
@@ -133,6 +136,40 @@ func parseLine(file string, n int, raw string) (cfgLine, bool, error) {
 	}
 	l.args, l.rest = args, rest
 	return l, true, nil
+}
+
+// cfgSpace is OpenSSH's WHITESPACE.
+const cfgSpace = " \t\r\n"
+
+// strdelim returns the first word of s and what follows it, as OpenSSH's
+// strdelim does: a word ends at white space, at a double quote (a
+// double-quoted run is one word, its quotes removed) or, with equals, at
+// one '='; the white space (and, with equals, one '=') after it is
+// skipped. more is false when nothing follows the word, or when a quote
+// is not closed (the word is then "").
+func strdelim(s string, equals bool) (word, rest string, more bool) {
+	delims := cfgSpace + `"`
+	if equals {
+		delims += "="
+	}
+	i := strings.IndexAny(s, delims)
+	if i < 0 {
+		return s, "", false
+	}
+	if s[i] == '"' {
+		unq := s[:i] + s[i+1:]
+		j := strings.IndexByte(unq[i:], '"')
+		if j < 0 {
+			return "", "", false
+		}
+		return unq[:i+j], strings.TrimLeft(unq[i+j+1:], cfgSpace), true
+	}
+	eq := s[i] == '='
+	rest = strings.TrimLeft(s[i+1:], cfgSpace)
+	if equals && !eq && strings.HasPrefix(rest, "=") {
+		rest = strings.TrimLeft(rest[1:], cfgSpace)
+	}
+	return s[:i], rest, true
 }
 
 // argvSplit splits s into arguments as OpenSSH's argv_split does: white

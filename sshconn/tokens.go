@@ -83,13 +83,15 @@ func expandEnv(s string) (string, error) {
 	}
 }
 
+// validEnvName is ssh's valid_env_name: letters, digits and '_' (a
+// leading digit included).
 func validEnvName(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := range len(s) {
 		c := s[i]
-		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}
