@@ -51,6 +51,7 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		hops = append(hops, c)
 	}
+	ag.release()
 	return newClient(t, hops, ag.conn), nil
 }
 
