@@ -107,7 +107,7 @@ func (e *cfgEval) line(l cfgLine, userConf bool, depth int, active *bool, never 
 		if ig, set := e.opts.get("ignoreunknown"); set && matchPatternList(l.keyword, ig.first(), true) == 1 {
 			return nil
 		}
-		return l.errorf("bad configuration option: %s", l.keyword)
+		return l.errorf("bad configuration option: %s", clipped(l.keyword))
 	}
 	if err := checkArgs(kw, l); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (e *cfgEval) include(l cfgLine, userConf bool, depth int, active *bool, nev
 		}
 		files, err := e.rd.includeFiles(arg, dir, userConf)
 		if err != nil {
-			return l.errorf("include %s: %v", arg, err)
+			return l.errorf("include %s: %v", clipped(arg), err)
 		}
 		for _, f := range files {
 			if _, err := e.file(f, userConf, true, depth+1, active, never || !oactive); err != nil {
@@ -226,7 +226,7 @@ func (e *cfgEval) match(l cfgLine, never bool) (bool, error) {
 		crit := asciiLower(strings.TrimPrefix(a, "!"))
 		if crit == "all" {
 			if arg := next(); attrs > 1 || arg != "" && arg[0] != '#' {
-				return false, l.errorf("'%s' cannot be combined with other Match attributes", a)
+				return false, l.errorf("'%s' cannot be combined with other Match attributes", clipped(a))
 			}
 			return result && !neg, nil
 		}
@@ -240,7 +240,7 @@ func (e *cfgEval) match(l cfgLine, never bool) (bool, error) {
 		}
 		arg := next()
 		if arg == "" || arg[0] == '#' {
-			return false, l.errorf("missing Match criteria for %s", a)
+			return false, l.errorf("missing Match criteria for %s", clipped(a))
 		}
 		r, err := e.criterion(l, crit, arg, host, result && !never)
 		if err != nil {
@@ -273,7 +273,7 @@ func (e *cfgEval) criterion(l cfgLine, crit, arg, host string, decides bool) (bo
 		return false, l.errorf("Match exec is not supported (it would run %s to decide whether the block applies)",
 			inputfile.Excerpt(arg, 0))
 	}
-	return false, l.errorf("unsupported Match attribute %s", crit)
+	return false, l.errorf("unsupported Match attribute %s", clipped(crit))
 }
 
 // matchHost is the host name Match host tests: in the final pass the
@@ -289,7 +289,7 @@ func (e *cfgEval) matchHost() (string, error) {
 	}
 	h, bad := expandTokens(v.first(), hostNameTokens, tokens{'h': e.host})
 	if bad != "" {
-		return "", v.line.errorf("HostName %q: unknown token %s", v.first(), bad)
+		return "", v.line.errorf("HostName %s: unknown token %s", quoted(v.first()), bad)
 	}
 	return h, nil
 }
@@ -330,7 +330,7 @@ func checkArgs(kw *keyword, l cfgLine) error {
 }
 
 func checkValue(kw *keyword, l cfgLine, v string) error {
-	invalid := func(want string) error { return l.errorf("%s %q: want %s", kw.name, v, want) }
+	invalid := func(want string) error { return l.errorf("%s %s: want %s", kw.name, quoted(v), want) }
 	switch kw.kind {
 	case argFlag:
 		if !containsFold(yesNo, v) {
@@ -347,10 +347,10 @@ func checkValue(kw *keyword, l cfgLine, v string) error {
 			return nil
 		}
 		if _, err := expandEnv(v); err != nil {
-			return l.errorf("%s %q: %v", kw.name, v, err)
+			return l.errorf("%s %s: %v", kw.name, quoted(v), err)
 		}
 		if v[0] == '$' && !strings.HasPrefix(v, "${") && !validEnvName(v[1:]) {
-			return l.errorf("%s %q: invalid environment variable name", kw.name, v)
+			return l.errorf("%s %s: invalid environment variable name", kw.name, quoted(v))
 		}
 	case argPort:
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 65535 {
@@ -394,11 +394,11 @@ func checkJump(l cfgLine) error {
 		return nil
 	}
 	if strings.ContainsAny(s, cfgSpace+"\"'") {
-		return l.errorf("invalid ProxyJump %q: white space or quotes in the list (write hops as host1,user@host2:port)", s)
+		return l.errorf("invalid ProxyJump %s: white space or quotes in the list (write hops as host1,user@host2:port)", quoted(s))
 	}
 	for _, hop := range strings.Split(s, ",") {
 		if _, _, _, err := parseJumpHop(hop); err != nil {
-			return l.errorf("invalid ProxyJump %q", s)
+			return l.errorf("invalid ProxyJump %s", quoted(s))
 		}
 	}
 	return nil
@@ -410,7 +410,7 @@ func parseJumpHop(hop string) (user, host string, port int, err error) {
 		hop = strings.TrimSuffix(rest, "/")
 	}
 	if hop == "" {
-		return "", "", 0, fmt.Errorf("bad jump host %q", hop)
+		return "", "", 0, fmt.Errorf("bad jump host %s", quoted(hop))
 	}
 	return ParseKey(hop)
 }
@@ -439,7 +439,7 @@ func convTime(s string) (time.Duration, error) {
 			i++
 		}
 		if i == 0 || i > 9 {
-			return 0, fmt.Errorf("bad time %q", s)
+			return 0, fmt.Errorf("bad time %s", quoted(s))
 		}
 		n, _ := strconv.Atoi(rest[:i])
 		unit := time.Second
@@ -456,12 +456,12 @@ func convTime(s string) (time.Duration, error) {
 			case 'w', 'W':
 				unit = 7 * 24 * time.Hour
 			default:
-				return 0, fmt.Errorf("bad time %q", s)
+				return 0, fmt.Errorf("bad time %s", quoted(s))
 			}
 			rest = rest[1:]
 		}
 		if total += time.Duration(n) * unit; total > max {
-			return 0, fmt.Errorf("time %q over a year", s)
+			return 0, fmt.Errorf("time %s over a year", quoted(s))
 		}
 	}
 	return total, nil

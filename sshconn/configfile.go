@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sshpool/sshpool/internal/inputfile"
 )
@@ -80,6 +81,21 @@ type cfgLine struct {
 	rest    string   // the raw text after the keyword (ProxyCommand, ProxyJump, Match)
 }
 
+// configExcerpt is how much of a configuration value an error message
+// quotes: configuration text is never echoed whole.
+const configExcerpt = 80
+
+// quoted returns s quoted for an error message, cut to configExcerpt runes.
+func quoted(s string) string { return inputfile.Excerpt(s, configExcerpt) }
+
+// clipped returns s as it is when short, else quoted's excerpt of it.
+func clipped(s string) string {
+	if utf8.RuneCountInString(s) <= configExcerpt {
+		return s
+	}
+	return quoted(s)
+}
+
 // pos is "file line N", the way ssh names a line in its errors.
 func (l cfgLine) pos() string { return fmt.Sprintf("%s line %d", l.file, l.line) }
 
@@ -128,7 +144,7 @@ func parseLine(file string, n int, raw string) (cfgLine, bool, error) {
 	l.keyword = asciiLower(kw)
 	rest = strings.TrimLeft(rest, cfgSpace)
 	if !more || rest == "" {
-		return l, false, l.errorf("no argument after keyword %q", l.keyword)
+		return l, false, l.errorf("no argument after keyword %s", quoted(l.keyword))
 	}
 	args, err := argvSplit(rest)
 	if err != nil {
@@ -280,7 +296,7 @@ func checkConfigPerm(file string) error {
 // never matching a leading dot.
 func (c *configReader) includeFiles(arg, dir string, userConf bool) ([]string, error) {
 	if strings.HasPrefix(arg, "~") && !userConf {
-		return nil, fmt.Errorf("bad include path %s", arg)
+		return nil, fmt.Errorf("bad include path %s", clipped(arg))
 	}
 	path := arg
 	if strings.HasPrefix(arg, "~") {
@@ -294,7 +310,7 @@ func (c *configReader) includeFiles(arg, dir string, userConf bool) ([]string, e
 	}
 	matches, err := filepath.Glob(path)
 	if err != nil {
-		return nil, fmt.Errorf("glob failed for %s: %w", path, err)
+		return nil, fmt.Errorf("glob failed for %s: %w", clipped(path), err)
 	}
 	out := matches[:0]
 	for _, m := range matches {
@@ -335,7 +351,7 @@ func expandTildeUser(p, home string) (string, error) {
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return "", fmt.Errorf("no such user %q in %q", name, p)
+		return "", fmt.Errorf("no such user %s in %s", quoted(name), quoted(p))
 	}
 	return filepath.Join(u.HomeDir, rest), nil
 }

@@ -94,7 +94,7 @@ func (b *targetBuilder) agent(t *Target) error {
 		t.Auth.Agent, t.Auth.AgentSocket = true, ""
 	case strings.HasPrefix(arg, "$") && !strings.HasPrefix(arg, "${"):
 		if !validEnvName(arg[1:]) {
-			return v.line.errorf("IdentityAgent %q: invalid environment variable name", arg)
+			return v.line.errorf("IdentityAgent %s: invalid environment variable name", quoted(arg))
 		}
 		sock := os.Getenv(arg[1:])
 		t.Auth.Agent, t.Auth.AgentSocket = sock != "", sock
@@ -271,13 +271,13 @@ func (b *targetBuilder) path(t *Target, v cfgValue, arg string) (string, error) 
 			for i := range len(pathTokens) {
 				fmt.Fprintf(&want, " %%%c", pathTokens[i])
 			}
-			return "", v.line.errorf("%s %q: want only the tokens%s %%%% (unknown %s)", kwName(v.line), arg, want.String(), bad)
+			return "", v.line.errorf("%s %s: want only the tokens%s %%%% (unknown %s)", kwName(v.line), quoted(arg), want.String(), bad)
 		}
 		p = out
 	}
 	p, err = expandEnv(p)
 	if err != nil {
-		return "", v.line.errorf("%s %q: %v", kwName(v.line), arg, err)
+		return "", v.line.errorf("%s %s: %v", kwName(v.line), quoted(arg), err)
 	}
 	return p, nil
 }

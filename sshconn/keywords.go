@@ -79,13 +79,13 @@ func unlessOff(v cfgValue, _ *cfgOptions) string {
 	case "no", "false", "none":
 		return ""
 	}
-	return "set to " + v.first()
+	return "set to " + clipped(v.first())
 }
 
 func whenYes(v cfgValue, _ *cfgOptions) string {
 	switch asciiLower(v.first()) {
 	case "yes", "true", "ask", "always":
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}
 	return ""
 }
@@ -142,7 +142,7 @@ var keywordTable = buildKeywordTable([]keyword{
 		if asciiEqualFold(v.first(), "any") {
 			return ""
 		}
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}, note: "inet/inet6: both families are dialled"},
 	{name: "BindAddress", kind: argOne, status: KeywordWarning, note: "the system picks the source address"},
 	{name: "BindInterface", kind: argOne, status: KeywordWarning, note: "the system picks the interface"},
@@ -153,7 +153,7 @@ var keywordTable = buildKeywordTable([]keyword{
 		if v.first() == "1" {
 			return ""
 		}
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}, note: "the Factory's retry policy applies"},
 	{name: "ControlMaster", kind: argChoice, choices: []string{"yes", "no", "true", "false", "auto", "ask", "autoask"}, status: KeywordWarning, matters: unlessOff,
 		note: "the pool multiplexes sessions over its own connections"},

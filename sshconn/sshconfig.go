@@ -211,7 +211,7 @@ func hostName(alias string, o *cfgOptions) (string, error) {
 	if v, ok := o.get("hostname"); ok {
 		h, bad := expandTokens(v.first(), hostNameTokens, tokens{'h': alias})
 		if bad != "" {
-			return "", v.line.errorf("HostName %q: want only the tokens %%h %%%% (unknown %s)", v.first(), bad)
+			return "", v.line.errorf("HostName %s: want only the tokens %%h %%%% (unknown %s)", quoted(v.first()), bad)
 		}
 		host = h
 	}
@@ -307,7 +307,7 @@ func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, pat
 		return t, nil
 	}
 	if len(path) > MaxJumpDepth {
-		return Target{}, fmt.Errorf("%w: chain deeper than %d at %q", ErrJumpLoop, MaxJumpDepth, alias)
+		return Target{}, fmt.Errorf("%w: chain deeper than %d at %s", ErrJumpLoop, MaxJumpDepth, quoted(alias))
 	}
 	hops := strings.Split(pj, ",")
 	for i, hop := range hops {
@@ -321,13 +321,13 @@ func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, pat
 		// configuration, whatever its fan-out).
 		ht, err := r.resolveVia(hop, path, i == 0, strings.Join(hops[:i], ","))
 		if err != nil {
-			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
+			return Target{}, fmt.Errorf("ProxyJump %s: %w", quoted(hop), err)
 		}
 		t.JumpHosts = append(t.JumpHosts, ht.JumpHosts...)
 		ht.JumpHosts = nil
 		t.JumpHosts = append(t.JumpHosts, ht)
 		if len(t.JumpHosts) > MaxJumpDepth {
-			return Target{}, fmt.Errorf("%w: %q is reached through more than %d jump hosts", ErrJumpLoop, alias, MaxJumpDepth)
+			return Target{}, fmt.Errorf("%w: %s is reached through more than %d jump hosts", ErrJumpLoop, quoted(alias), MaxJumpDepth)
 		}
 	}
 	return t, nil
@@ -355,7 +355,7 @@ func selfJump(t Target, o *cfgOptions) error {
 	if h != t.Host || firstNonEmpty(u, t.User) != t.User || portOr22(p) != portOr22(t.Port) {
 		return nil
 	}
-	err = fmt.Errorf("%w: %q jumps through itself", ErrJumpLoop, h)
+	err = fmt.Errorf("%w: %s jumps through itself", ErrJumpLoop, quoted(h))
 	if v.line.file == "command line" { // a later hop, reached through the hop before it
 		return err
 	}
@@ -369,7 +369,7 @@ func checkLoop(hop string, path []string) error {
 	}
 	for _, p := range path {
 		if p == alias {
-			return fmt.Errorf("%w: %q reached again via %s", ErrJumpLoop, alias, strings.Join(path, " -> "))
+			return fmt.Errorf("%w: %s reached again via %s", ErrJumpLoop, quoted(alias), clipped(strings.Join(path, " -> ")))
 		}
 	}
 	return nil

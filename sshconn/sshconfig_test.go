@@ -344,6 +344,40 @@ func TestSSHConfigJumpLimits(t *testing.T) {
 	}
 }
 
+// TestSSHConfigErrorsQuoteShortly: a configuration error or warning
+// quotes the offending value cut to a short prefix with its size, never
+// the whole of it (a 500 kB value is not echoed).
+func TestSSHConfigErrorsQuoteShortly(t *testing.T) {
+	huge := strings.Repeat("a", 500_000)
+	for _, cfg := range []string{
+		"Host *\n  " + huge + " yes\n",
+		"Host *\n  Port 9" + huge + "\n",
+		"Host *\n  HostName %q" + huge + "\n",
+		"Host *\n  ProxyJump " + huge + ":0\n",
+		"Host *\n  ProxyJump " + huge + "\n",
+		"Host *\n  UserKnownHostsFile /" + huge + "%x\n",
+		"Host *\n  IdentityFile ${" + huge + "}\n",
+		"Host *\n  IdentityAgent $" + huge + "-\n",
+		"Match " + huge + " x\n",
+		"Match host\n" + huge,
+		"Include ~" + huge + "/x\n",
+		"Host *\n  RevokedHostKeys /" + huge + "\n",
+	} {
+		r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, cfg), Home: t.TempDir(), LocalUser: "me", Logger: discardLogger()}
+		_, err := r.Resolve(context.Background(), "web")
+		var ce *sshconn.ConfigError
+		if !errors.As(err, &ce) || len(err.Error()) > 600 || !strings.Contains(err.Error(), "bytes)") {
+			msg := fmt.Sprint(err)
+			t.Errorf("config %.40q…: error of %d bytes %.300q…; want a ConfigError quoting a short prefix", cfg, len(msg), msg)
+		}
+	}
+	var logs logBuffer
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, "Host *\n  ForwardAgent /"+huge+"\n"), LocalUser: "me", Logger: logs.logger()}
+	if _, err := r.Resolve(context.Background(), "web"); err != nil || logs.String() == "" || len(logs.String()) > 1000 {
+		t.Errorf("ForwardAgent warning: err %v, log of %d bytes; want a short warning", err, len(logs.String()))
+	}
+}
+
 // TestSSHConfigSelfJump: a ProxyJump whose last hop is the target itself
 // (host name, user and port) is refused as ErrJumpLoop, as ssh refuses it
 // ("jumphost loop"); the same host with another user or port is not a
