@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -38,6 +39,9 @@ type agentHolder struct {
 	conn   net.Conn
 	client agent.ExtendedAgent
 	logger *slog.Logger
+	// unbound stops the dial's context from failing the agent socket's
+	// requests (set by open).
+	unbound func() bool
 }
 
 // signers returns the agent's signers for a, or nil when the agent is not
@@ -67,8 +71,20 @@ func (h *agentHolder) open(ctx context.Context, a Auth) bool {
 		h.logger.Warn("sshconn: agent unreachable", "socket", path, "err", err)
 		return false
 	}
+	// An agent that stops answering must not hold the dial past its
+	// context: when the context ends, requests waiting on the agent (the
+	// key list, a signature during authentication) fail.
+	h.unbound = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	h.conn, h.client = conn, agent.NewClient(conn)
 	return true
+}
+
+// release ends the dial's hold on the agent socket once the dial has
+// succeeded; the Client then owns the socket.
+func (h *agentHolder) release() {
+	if h.unbound != nil {
+		h.unbound()
+	}
 }
 
 // close closes the agent socket if the dial failed and nothing owns it.

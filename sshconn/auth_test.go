@@ -261,6 +261,59 @@ func TestAuthAgentUnreachableFallsBackToFiles(t *testing.T) {
 	mustDial(t, tgt)
 }
 
+// TestAuthAgentStuckBoundedByContext: an agent that accepts the
+// connection and never answers cannot hold a dial past its context (the
+// key list request fails when it ends).
+func TestAuthAgentStuckBoundedByContext(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(t.TempDir(), "stuck.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	var mu sync.Mutex
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	tgt := e.target()
+	tgt.Auth.Agent, tgt.Auth.AgentSocket = true, sock
+	reg := sshconn.NewRegistry()
+	reg.Register("k", tgt)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := newFactory(reg, sshconn.WithMaxRetries(0)).DialClient(ctx, "k")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("dial = %v, want the context's deadline", err)
+		}
+	case <-time.After(promptly):
+		cancel()
+		t.Fatalf("the dial still waits on the agent %v after its context ended", promptly)
+	}
+}
+
 func TestAuthPasswordAndKeyboardInteractive(t *testing.T) {
 	const pw = "s3cr3t-pw-Zq9"
 	e := newEnv(t, sshtest.WithPassword("alice", pw))

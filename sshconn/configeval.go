@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func (e *cfgEval) line(l cfgLine, userConf bool, depth int, active *bool, never 
 	case "include":
 		return e.include(l, userConf, depth, active, never)
 	case "ignoreunknown":
-		if len(l.args) != 1 {
+		if len(l.args) != 1 || l.args[0] == "" {
 			return l.errorf("IgnoreUnknown takes one argument")
 		}
 		e.store("ignoreunknown", cfgValue{args: l.args, rest: l.rest, line: l}, *active)
@@ -106,12 +107,16 @@ func (e *cfgEval) line(l cfgLine, userConf bool, depth int, active *bool, never 
 		if ig, set := e.opts.get("ignoreunknown"); set && matchPatternList(l.keyword, ig.first(), true) == 1 {
 			return nil
 		}
-		return l.errorf("bad configuration option: %s", l.keyword)
+		return l.errorf("bad configuration option: %s", clipped(l.keyword))
 	}
 	if err := checkArgs(kw, l); err != nil {
 		return err
 	}
-	e.store(strings.ToLower(kw.name), cfgValue{args: l.args, rest: l.rest, line: l}, *active)
+	rest := l.rest
+	if kw.kind == argRest || kw.kind == argJump {
+		rest = strings.TrimLeft(rest, cfgSpace+"=") // ssh skips every '=' before a command or jump list
+	}
+	e.store(strings.ToLower(kw.name), cfgValue{args: l.args, rest: rest, line: l}, *active)
 	return nil
 }
 
@@ -138,11 +143,11 @@ func (e *cfgEval) store(kw string, v cfgValue, active bool) {
 		}
 		// A ProxyJump of hosts excludes a later ProxyCommand; "ProxyJump
 		// none" only a later ProxyJump (what ssh -G shows).
-		if pj, set := o.first["proxyjump"]; set && (kw == "proxyjump" || !strings.EqualFold(pj.first(), "none")) {
+		if pj, set := o.first["proxyjump"]; set && (kw == "proxyjump" || !asciiEqualFold(pj.first(), "none")) {
 			return
 		}
 	}
-	if keywordTable[kw] != nil && keywordTable[kw].kind == argTime && strings.EqualFold(v.first(), "none") {
+	if keywordTable[kw] != nil && keywordTable[kw].kind == argTime && asciiEqualFold(v.first(), "none") {
 		return // "none" leaves a time unset: a later line may still set it
 	}
 	if _, set := o.first[kw]; !set {
@@ -166,7 +171,7 @@ func (e *cfgEval) include(l cfgLine, userConf bool, depth int, active *bool, nev
 		}
 		files, err := e.rd.includeFiles(arg, dir, userConf)
 		if err != nil {
-			return l.errorf("include %s: %v", arg, err)
+			return l.errorf("include %s: %v", clipped(arg), err)
 		}
 		for _, f := range files {
 			if _, err := e.file(f, userConf, true, depth+1, active, never || !oactive); err != nil {
@@ -186,22 +191,42 @@ func includeError(l cfgLine, file string, err error) error {
 	return err
 }
 
-// match evaluates a Match line as ssh's match_cfg_line does. Match exec is
-// refused when its outcome would decide the block (an earlier criterion
-// already failed: it is skipped, as ssh skips it).
+// match evaluates a Match line as ssh's match_cfg_line does. Like ssh
+// 9.2, it splits the line's arguments with strdelim (double quotes group,
+// '=' separates, single quotes and backslashes are plain characters) and
+// stops at a word starting with '#'. Match exec is refused when its
+// outcome would decide the block (an earlier criterion already failed: it
+// is skipped, as ssh skips it).
 func (e *cfgEval) match(l cfgLine, never bool) (bool, error) {
 	host, err := e.matchHost()
 	if err != nil {
 		return false, err
 	}
 	result, attrs := true, 0
-	for i := 0; i < len(l.args); i++ {
-		a := l.args[i]
+	rest, more := l.rest, true
+	next := func() string {
+		var w string
+		if more {
+			w, rest, more = strdelim(rest, true)
+		}
+		return w
+	}
+	for {
+		a := next()
+		if a == "" {
+			if more && rest != "" {
+				return false, l.errorf("Match: extra arguments at end of line")
+			}
+			break
+		}
+		if a[0] == '#' {
+			break
+		}
 		neg := strings.HasPrefix(a, "!")
-		crit := strings.ToLower(strings.TrimPrefix(a, "!"))
+		crit := asciiLower(strings.TrimPrefix(a, "!"))
 		if crit == "all" {
-			if attrs > 1 || i+1 < len(l.args) {
-				return false, l.errorf("'%s' cannot be combined with other Match attributes", a)
+			if arg := next(); attrs > 1 || arg != "" && arg[0] != '#' {
+				return false, l.errorf("'%s' cannot be combined with other Match attributes", clipped(a))
 			}
 			return result && !neg, nil
 		}
@@ -213,11 +238,11 @@ func (e *cfgEval) match(l cfgLine, never bool) (bool, error) {
 			}
 			continue
 		}
-		if i+1 >= len(l.args) {
-			return false, l.errorf("missing Match criteria for %s", a)
+		arg := next()
+		if arg == "" || arg[0] == '#' {
+			return false, l.errorf("missing Match criteria for %s", clipped(a))
 		}
-		i++
-		r, err := e.criterion(l, crit, l.args[i], host, result && !never)
+		r, err := e.criterion(l, crit, arg, host, result && !never)
 		if err != nil {
 			return false, err
 		}
@@ -248,7 +273,7 @@ func (e *cfgEval) criterion(l cfgLine, crit, arg, host string, decides bool) (bo
 		return false, l.errorf("Match exec is not supported (it would run %s to decide whether the block applies)",
 			inputfile.Excerpt(arg, 0))
 	}
-	return false, l.errorf("unsupported Match attribute %s", crit)
+	return false, l.errorf("unsupported Match attribute %s", clipped(crit))
 }
 
 // matchHost is the host name Match host tests: in the final pass the
@@ -264,7 +289,7 @@ func (e *cfgEval) matchHost() (string, error) {
 	}
 	h, bad := expandTokens(v.first(), hostNameTokens, tokens{'h': e.host})
 	if bad != "" {
-		return "", v.line.errorf("HostName %q: unknown token %s", v.first(), bad)
+		return "", v.line.errorf("HostName %s: unknown token %s", quoted(v.first()), bad)
 	}
 	return h, nil
 }
@@ -284,7 +309,7 @@ func checkArgs(kw *keyword, l cfgLine) error {
 		return nil
 	case argJump:
 		return checkJump(l)
-	case argAny:
+	case argSkip:
 		if len(l.args) == 0 {
 			return l.errorf("%s: missing argument", kw.name)
 		}
@@ -292,17 +317,20 @@ func checkArgs(kw *keyword, l cfgLine) error {
 	case argList:
 		return checkList(kw, l)
 	}
+	if len(l.args) == 0 || slices.Contains(l.args, "") {
+		return l.errorf("%s: missing argument", kw.name)
+	}
+	if kw.kind == argAny {
+		return nil
+	}
 	if len(l.args) != 1 {
-		if len(l.args) == 0 {
-			return l.errorf("%s: missing argument", kw.name)
-		}
 		return l.errorf("%s: extra arguments at end of line", kw.name)
 	}
 	return checkValue(kw, l, l.args[0])
 }
 
 func checkValue(kw *keyword, l cfgLine, v string) error {
-	invalid := func(want string) error { return l.errorf("%s %q: want %s", kw.name, v, want) }
+	invalid := func(want string) error { return l.errorf("%s %s: want %s", kw.name, quoted(v), want) }
 	switch kw.kind {
 	case argFlag:
 		if !containsFold(yesNo, v) {
@@ -312,13 +340,25 @@ func checkValue(kw *keyword, l cfgLine, v string) error {
 		if !containsFold(kw.choices, v) {
 			return invalid(strings.Join(kw.choices, ", "))
 		}
+	case argAgent:
+		// ssh checks an agent socket's environment references on every
+		// line, matching or not (yes/no is ForwardAgent's flag).
+		if containsFold(yesNo, v) {
+			return nil
+		}
+		if _, err := expandEnv(v); err != nil {
+			return l.errorf("%s %s: %v", kw.name, quoted(v), err)
+		}
+		if v[0] == '$' && !strings.HasPrefix(v, "${") && !validEnvName(v[1:]) {
+			return l.errorf("%s %s: invalid environment variable name", kw.name, quoted(v))
+		}
 	case argPort:
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 65535 {
 			return invalid("a port number 1..65535")
 		}
 	case argInt:
-		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
-			return invalid("an integer")
+		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 0 {
+			return invalid("an integer from 0")
 		}
 	case argTime:
 		if _, err := convTime(v); err != nil && v != "none" {
@@ -336,23 +376,29 @@ func checkList(kw *keyword, l cfgLine) error {
 		if a == "" {
 			return l.errorf("keyword %s empty argument", kw.name)
 		}
-		if strings.EqualFold(a, "none") && len(l.args) > 1 {
+		if asciiEqualFold(a, "none") && len(l.args) > 1 {
 			return l.errorf("keyword %s \"none\" argument must appear alone", kw.name)
 		}
 	}
 	return nil
 }
 
-// checkJump checks every hop of a ProxyJump list.
+// checkJump checks every hop of a ProxyJump list. White space or a quote
+// inside the list is refused: ssh 9.2 reads such a list inconsistently
+// ("a ,b" and "a b" jump through a alone, quotes reach the shell), so no
+// reading of it would be ssh's.
 func checkJump(l cfgLine) error {
-	s, _, _ := strings.Cut(l.rest, "#")
+	s, _, _ := strings.Cut(strings.TrimLeft(l.rest, cfgSpace+"="), "#")
 	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, "none") {
+	if asciiEqualFold(s, "none") {
 		return nil
+	}
+	if strings.ContainsAny(s, cfgSpace+"\"'") {
+		return l.errorf("invalid ProxyJump %s: white space or quotes in the list (write hops as host1,user@host2:port)", quoted(s))
 	}
 	for _, hop := range strings.Split(s, ",") {
 		if _, _, _, err := parseJumpHop(hop); err != nil {
-			return l.errorf("invalid ProxyJump %q", s)
+			return l.errorf("invalid ProxyJump %s", quoted(s))
 		}
 	}
 	return nil
@@ -364,14 +410,14 @@ func parseJumpHop(hop string) (user, host string, port int, err error) {
 		hop = strings.TrimSuffix(rest, "/")
 	}
 	if hop == "" {
-		return "", "", 0, fmt.Errorf("bad jump host %q", hop)
+		return "", "", 0, fmt.Errorf("bad jump host %s", quoted(hop))
 	}
 	return ParseKey(hop)
 }
 
 func containsFold(list []string, s string) bool {
 	for _, v := range list {
-		if strings.EqualFold(v, s) {
+		if asciiEqualFold(v, s) {
 			return true
 		}
 	}
@@ -393,7 +439,7 @@ func convTime(s string) (time.Duration, error) {
 			i++
 		}
 		if i == 0 || i > 9 {
-			return 0, fmt.Errorf("bad time %q", s)
+			return 0, fmt.Errorf("bad time %s", quoted(s))
 		}
 		n, _ := strconv.Atoi(rest[:i])
 		unit := time.Second
@@ -410,12 +456,12 @@ func convTime(s string) (time.Duration, error) {
 			case 'w', 'W':
 				unit = 7 * 24 * time.Hour
 			default:
-				return 0, fmt.Errorf("bad time %q", s)
+				return 0, fmt.Errorf("bad time %s", quoted(s))
 			}
 			rest = rest[1:]
 		}
 		if total += time.Duration(n) * unit; total > max {
-			return 0, fmt.Errorf("time %q over a year", s)
+			return 0, fmt.Errorf("time %s over a year", quoted(s))
 		}
 	}
 	return total, nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sshpool/sshpool/internal/inputfile"
 )
@@ -80,6 +81,21 @@ type cfgLine struct {
 	rest    string   // the raw text after the keyword (ProxyCommand, ProxyJump, Match)
 }
 
+// configExcerpt is how much of a configuration value an error message
+// quotes: configuration text is never echoed whole.
+const configExcerpt = 80
+
+// quoted returns s quoted for an error message, cut to configExcerpt runes.
+func quoted(s string) string { return inputfile.Excerpt(s, configExcerpt) }
+
+// clipped returns s as it is when short, else quoted's excerpt of it.
+func clipped(s string) string {
+	if utf8.RuneCountInString(s) <= configExcerpt {
+		return s
+	}
+	return quoted(s)
+}
+
 // pos is "file line N", the way ssh names a line in its errors.
 func (l cfgLine) pos() string { return fmt.Sprintf("%s line %d", l.file, l.line) }
 
@@ -110,22 +126,25 @@ func parseConfig(file string, data []byte) ([]cfgLine, error) {
 
 func parseLine(file string, n int, raw string) (cfgLine, bool, error) {
 	l := cfgLine{file: file, line: n}
-	s := strings.TrimRight(raw, " \t\r\n\f")
-	s = strings.TrimLeft(s, " \t")
-	if s == "" || s[0] == '#' {
+	// ssh strips trailing white space and form feeds, but never the
+	// line's first character.
+	s := raw
+	for len(s) > 1 && strings.IndexByte(" \t\r\n\f", s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	// The keyword is the first word, or the second when the line starts
+	// with a delimiter (white space, or one '=').
+	kw, rest, more := strdelim(s, true)
+	if kw == "" && more {
+		kw, rest, more = strdelim(rest, true)
+	}
+	if kw == "" || kw[0] == '\n' || kw[0] == '#' {
 		return l, false, nil
 	}
-	end := strings.IndexAny(s, " \t=\"")
-	if end < 0 {
-		end = len(s)
-	}
-	l.keyword = strings.ToLower(s[:end])
-	rest := strings.TrimLeft(s[end:], " \t")
-	if strings.HasPrefix(rest, "=") {
-		rest = strings.TrimLeft(rest[1:], " \t")
-	}
-	if rest == "" {
-		return l, false, l.errorf("no argument after keyword %q", l.keyword)
+	l.keyword = asciiLower(kw)
+	rest = strings.TrimLeft(rest, cfgSpace)
+	if !more || rest == "" {
+		return l, false, l.errorf("no argument after keyword %s", quoted(l.keyword))
 	}
 	args, err := argvSplit(rest)
 	if err != nil {
@@ -133,6 +152,40 @@ func parseLine(file string, n int, raw string) (cfgLine, bool, error) {
 	}
 	l.args, l.rest = args, rest
 	return l, true, nil
+}
+
+// cfgSpace is OpenSSH's WHITESPACE.
+const cfgSpace = " \t\r\n"
+
+// strdelim returns the first word of s and what follows it, as OpenSSH's
+// strdelim does: a word ends at white space, at a double quote (a
+// double-quoted run is one word, its quotes removed) or, with equals, at
+// one '='; the white space (and, with equals, one '=') after it is
+// skipped. more is false when nothing follows the word, or when a quote
+// is not closed (the word is then "").
+func strdelim(s string, equals bool) (word, rest string, more bool) {
+	delims := cfgSpace + `"`
+	if equals {
+		delims += "="
+	}
+	i := strings.IndexAny(s, delims)
+	if i < 0 {
+		return s, "", false
+	}
+	if s[i] == '"' {
+		unq := s[:i] + s[i+1:]
+		j := strings.IndexByte(unq[i:], '"')
+		if j < 0 {
+			return "", "", false
+		}
+		return unq[:i+j], strings.TrimLeft(unq[i+j+1:], cfgSpace), true
+	}
+	eq := s[i] == '='
+	rest = strings.TrimLeft(s[i+1:], cfgSpace)
+	if equals && !eq && strings.HasPrefix(rest, "=") {
+		rest = strings.TrimLeft(rest[1:], cfgSpace)
+	}
+	return s[:i], rest, true
 }
 
 // argvSplit splits s into arguments as OpenSSH's argv_split does: white
@@ -243,7 +296,7 @@ func checkConfigPerm(file string) error {
 // never matching a leading dot.
 func (c *configReader) includeFiles(arg, dir string, userConf bool) ([]string, error) {
 	if strings.HasPrefix(arg, "~") && !userConf {
-		return nil, fmt.Errorf("bad include path %s", arg)
+		return nil, fmt.Errorf("bad include path %s", clipped(arg))
 	}
 	path := arg
 	if strings.HasPrefix(arg, "~") {
@@ -257,7 +310,7 @@ func (c *configReader) includeFiles(arg, dir string, userConf bool) ([]string, e
 	}
 	matches, err := filepath.Glob(path)
 	if err != nil {
-		return nil, fmt.Errorf("glob failed for %s: %w", path, err)
+		return nil, fmt.Errorf("glob failed for %s: %w", clipped(path), err)
 	}
 	out := matches[:0]
 	for _, m := range matches {
@@ -298,7 +351,7 @@ func expandTildeUser(p, home string) (string, error) {
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return "", fmt.Errorf("no such user %q in %q", name, p)
+		return "", fmt.Errorf("no such user %s in %s", quoted(name), quoted(p))
 	}
 	return filepath.Join(u.HomeDir, rest), nil
 }

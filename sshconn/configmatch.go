@@ -50,7 +50,7 @@ func matchPatternList(s, list string, fold bool) int {
 			return 0
 		}
 		if fold {
-			sub = strings.ToLower(sub)
+			sub = asciiLower(sub)
 		}
 		if matchPattern(s, sub) {
 			if neg {
@@ -65,7 +65,7 @@ func matchPatternList(s, list string, fold bool) int {
 // matchHostname is match_hostname: the host name lower-cased against a
 // pattern list matched without regard to case.
 func matchHostname(host, list string) bool {
-	return matchPatternList(strings.ToLower(host), list, true) == 1
+	return matchPatternList(asciiLower(host), list, true) == 1
 }
 
 // matchHostLine applies a Host line's patterns to host: the block applies
@@ -85,4 +85,28 @@ func matchHostLine(host string, patterns []string) bool {
 		}
 	}
 	return active
+}
+
+// asciiLower lower-cases the ASCII letters of s and nothing else, as C's
+// tolower does in ssh (a non-ASCII letter keeps its case).
+func asciiLower(s string) string {
+	for i := range len(s) {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// asciiEqualFold reports whether a and b are equal ignoring the case of
+// ASCII letters, as C's strcasecmp in ssh (strings.EqualFold also folds
+// non-ASCII letters: "ſ" would equal "s").
+func asciiEqualFold(a, b string) bool {
+	return len(a) == len(b) && asciiLower(a) == asciiLower(b)
 }

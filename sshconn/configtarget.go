@@ -27,7 +27,7 @@ func (b *targetBuilder) build(key, host string) (Target, error) {
 	}
 	t.User = firstNonEmpty(b.str("user"), t.User, b.s.localUser())
 	if v := b.str("hostkeyalias"); v != "" {
-		t.HostKeyAlias = strings.ToLower(v)
+		t.HostKeyAlias = asciiLower(v)
 	}
 	steps := []func(*Target) error{b.identities, b.agent, b.authMethods, b.knownHosts, b.proxyCommand, b.timeouts}
 	for _, step := range steps {
@@ -48,7 +48,7 @@ func (b *targetBuilder) flag(kw string) (v, ok bool) {
 	if s == "" {
 		return false, false
 	}
-	return strings.EqualFold(s, "yes") || strings.EqualFold(s, "true"), true
+	return asciiEqualFold(s, "yes") || asciiEqualFold(s, "true"), true
 }
 
 // identities applies IdentityFile, CertificateFile and IdentitiesOnly.
@@ -88,13 +88,13 @@ func (b *targetBuilder) agent(t *Target) error {
 	}
 	arg := v.first()
 	switch {
-	case strings.EqualFold(arg, "none"):
+	case arg == "none": // only in lower case: ssh takes "NONE" for a socket path
 		t.Auth.Agent, t.Auth.AgentSocket = false, ""
 	case arg == "SSH_AUTH_SOCK":
 		t.Auth.Agent, t.Auth.AgentSocket = true, ""
 	case strings.HasPrefix(arg, "$") && !strings.HasPrefix(arg, "${"):
 		if !validEnvName(arg[1:]) {
-			return v.line.errorf("IdentityAgent %q: invalid environment variable name", arg)
+			return v.line.errorf("IdentityAgent %s: invalid environment variable name", quoted(arg))
 		}
 		sock := os.Getenv(arg[1:])
 		t.Auth.Agent, t.Auth.AgentSocket = sock != "", sock
@@ -111,7 +111,7 @@ func (b *targetBuilder) agent(t *Target) error {
 // authMethods applies PubkeyAuthentication, PasswordAuthentication and
 // KbdInteractiveAuthentication set to no.
 func (b *targetBuilder) authMethods(t *Target) error {
-	if s := b.str("pubkeyauthentication"); strings.EqualFold(s, "no") || strings.EqualFold(s, "false") {
+	if s := b.str("pubkeyauthentication"); asciiEqualFold(s, "no") || asciiEqualFold(s, "false") {
 		t.Auth.DisablePublicKey = true
 	}
 	if v, ok := b.flag("passwordauthentication"); ok && !v {
@@ -134,13 +134,13 @@ func (b *targetBuilder) knownHosts(t *Target) error {
 		t.KnownHostsFiles = files
 	}
 	if v, ok := b.opts.get("globalknownhostsfile"); ok {
-		files, err := b.fileList(t, v)
+		files, err := b.globalFiles(v)
 		if err != nil {
 			return err
 		}
 		t.GlobalKnownHostsFiles = files
 	}
-	switch strings.ToLower(b.str("stricthostkeychecking")) {
+	switch asciiLower(b.str("stricthostkeychecking")) {
 	case "yes", "ask", "true":
 		t.HostKey = HostKeyStrict
 	case "accept-new":
@@ -159,7 +159,7 @@ func (b *targetBuilder) knownHosts(t *Target) error {
 
 // fileList expands a known_hosts file list; "none" is the empty list.
 func (b *targetBuilder) fileList(t *Target, v cfgValue) ([]string, error) {
-	if strings.EqualFold(v.first(), "none") {
+	if asciiEqualFold(v.first(), "none") {
 		return []string{}, nil
 	}
 	out := make([]string, 0, len(v.args))
@@ -173,12 +173,29 @@ func (b *targetBuilder) fileList(t *Target, v cfgValue) ([]string, error) {
 	return out, nil
 }
 
+// globalFiles expands a GlobalKnownHostsFile list as ssh 9.2 does: ~
+// only (no tokens, no ${VAR}); "none" is the empty list.
+func (b *targetBuilder) globalFiles(v cfgValue) ([]string, error) {
+	if asciiEqualFold(v.first(), "none") {
+		return []string{}, nil
+	}
+	out := make([]string, 0, len(v.args))
+	for _, a := range v.args {
+		p, err := expandTildeUser(a, b.s.home())
+		if err != nil {
+			return nil, v.line.errorf("%s: %v", kwName(v.line), err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // proxyCommand applies ProxyCommand ("none" disables it; "-" is refused:
 // there is no stdin and stdout to connect over). The tokens are checked
 // now and expanded when dialling.
 func (b *targetBuilder) proxyCommand(t *Target) error {
 	v, ok := b.opts.get("proxycommand")
-	if !ok || strings.EqualFold(v.rest, "none") {
+	if !ok || asciiEqualFold(v.rest, "none") {
 		return nil
 	}
 	if v.rest == "-" {
@@ -254,13 +271,13 @@ func (b *targetBuilder) path(t *Target, v cfgValue, arg string) (string, error) 
 			for i := range len(pathTokens) {
 				fmt.Fprintf(&want, " %%%c", pathTokens[i])
 			}
-			return "", v.line.errorf("%s %q: want only the tokens%s %%%% (unknown %s)", kwName(v.line), arg, want.String(), bad)
+			return "", v.line.errorf("%s %s: want only the tokens%s %%%% (unknown %s)", kwName(v.line), quoted(arg), want.String(), bad)
 		}
 		p = out
 	}
 	p, err = expandEnv(p)
 	if err != nil {
-		return "", v.line.errorf("%s %q: %v", kwName(v.line), arg, err)
+		return "", v.line.errorf("%s %s: %v", kwName(v.line), quoted(arg), err)
 	}
 	return p, nil
 }
@@ -273,7 +290,7 @@ func (b *targetBuilder) pathTokenValues(t *Target) tokens {
 	if v, ok := b.opts.get("proxyjump"); ok {
 		jump = strings.TrimSpace(v.rest)
 	}
-	if strings.EqualFold(jump, "none") {
+	if asciiEqualFold(jump, "none") {
 		jump = ""
 	}
 	port := strconv.Itoa(portOr22(t.Port))

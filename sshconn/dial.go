@@ -51,6 +51,7 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		hops = append(hops, c)
 	}
+	ag.release()
 	return newClient(t, hops, ag.conn), nil
 }
 
@@ -180,7 +181,7 @@ func (d *dialer) prepare(ctx context.Context, t Target, ag *agentHolder) (*hands
 	if err != nil {
 		return nil, err
 	}
-	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger}
+	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger, limits: d.knownHostsLimits}
 	algos := t.HostKeyAlgorithms
 	if t.HostKey != HostKeyInsecure {
 		if hk.kh, err = loadKnownHosts(ctx, t.knownHostsFiles(), d.knownHostsLimits); err != nil {

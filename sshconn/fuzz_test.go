@@ -30,6 +30,8 @@ func FuzzSSHConfigResolve(f *testing.F) {
 		"Host web\n  Port 99999\n  ConnectTimeout -3\n  ServerAliveInterval x\n  TCPKeepAlive maybe\n",
 		"Match host web\n  User m\nHost web\n  ProxyJump a@b:1,c@d:2,none\n",
 		"Host web\n\tHostName [::1]\n\tIdentityFile \"%d/with space\" %%\n",
+		" = Port 2\n\"User\" a\nPo\"rt\" 3\n\"Port 4\nMatch host=web user 'x' # c\n  ProxyCommand==nc %h %p\n",
+		"Host web\n  IdentityAgent ${NOPE}/s\n  ForwardAgent $A-B\n  User \"\"\n  ProxyJump a ,b\n  HostName ÀB\n",
 	} {
 		f.Add(seed, "web")
 		f.Add(seed, "alice@web:2200")

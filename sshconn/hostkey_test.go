@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/internal/inputfile"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -132,6 +133,28 @@ func TestHostKeyAcceptNewHashed(t *testing.T) {
 	writeFile(t, kh, fields[0]+" "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))+"\n")
 	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyChanged {
 		t.Fatalf("hashed entry with another key: err = %v, want KindHostKeyChanged", err)
+	}
+}
+
+// TestHostKeyAcceptNewHonoursLimits: accept-new re-reads known_hosts
+// before appending within the Factory's known_hosts limits, not the
+// defaults: a file over DefaultKnownHostsMaxBytes that the configured
+// limit allows gets the new host, and one over the configured limit is
+// refused before anything is written.
+func TestHostKeyAcceptNewHonoursLimits(t *testing.T) {
+	e := newEnv(t)
+	big := strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", sshconn.DefaultKnownHostsMaxBytes/1024+1)
+	writeFile(t, e.knownHosts, big)
+	tgt := e.target()
+	tgt.HostKey = sshconn.HostKeyAcceptNew
+	mustDial(t, tgt, sshconn.WithKnownHostsLimits(sshconn.FileLimits{MaxBytes: 2 * sshconn.DefaultKnownHostsMaxBytes}))
+	if got := readFile(t, e.knownHosts); got != big+e.srv.KnownHostsLine()+"\n" {
+		t.Fatalf("known_hosts ends %q, want the server's line appended", got[max(0, len(got)-200):])
+	}
+	writeFile(t, e.knownHosts, big)
+	_, err := dialTarget(t, tgt, sshconn.WithKnownHostsLimits(sshconn.FileLimits{MaxBytes: 1 << 20}))
+	if !errors.Is(err, inputfile.ErrTooLarge) || readFile(t, e.knownHosts) != big {
+		t.Fatalf("over the configured limit: err = %v, want ErrTooLarge and known_hosts unchanged", err)
 	}
 }
 

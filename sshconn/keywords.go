@@ -54,10 +54,12 @@ const (
 	argInt                   // a decimal integer
 	argTime                  // an OpenSSH time, or none
 	argList                  // one or more arguments; "none" only alone
-	argAny                   // one or more arguments, not checked
+	argAny                   // one or more non-empty arguments, not otherwise checked
+	argSkip                  // one or more arguments, never checked (ssh skips the line)
 	argRest                  // the rest of the line (a command)
 	argJump                  // a ProxyJump list
 	argAccum                 // one argument per line, accumulated (IdentityFile)
+	argAgent                 // one argument: an agent socket, whose ${VAR} must be set (or, for ForwardAgent, yes/no)
 )
 
 // keyword is the table entry of one ssh_config keyword.
@@ -73,17 +75,17 @@ type keyword struct {
 }
 
 func unlessOff(v cfgValue, _ *cfgOptions) string {
-	switch strings.ToLower(v.first()) {
+	switch asciiLower(v.first()) {
 	case "no", "false", "none":
 		return ""
 	}
-	return "set to " + v.first()
+	return "set to " + clipped(v.first())
 }
 
 func whenYes(v cfgValue, _ *cfgOptions) string {
-	switch strings.ToLower(v.first()) {
+	switch asciiLower(v.first()) {
 	case "yes", "true", "ask", "always":
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}
 	return ""
 }
@@ -105,7 +107,7 @@ var keywordTable = buildKeywordTable([]keyword{
 	{name: "IdentityFile", kind: argAccum, note: "Auth.IdentityFiles, accumulated in order; ~, ${VAR} and tokens expanded"},
 	{name: "CertificateFile", kind: argAccum, note: "Auth.CertificateFiles, accumulated; paired with the identity or agent key they certify"},
 	{name: "IdentitiesOnly", kind: argFlag, note: "Auth.IdentitiesOnly: only configured identities, and agent keys matching them, are offered"},
-	{name: "IdentityAgent", kind: argOne, note: "Auth.Agent/AgentSocket: a path, SSH_AUTH_SOCK, $VAR, or none"},
+	{name: "IdentityAgent", kind: argAgent, note: "Auth.Agent/AgentSocket: a path, SSH_AUTH_SOCK, $VAR, or none"},
 	{name: "PubkeyAuthentication", kind: argChoice, choices: []string{"yes", "no", "true", "false", "unbound", "host-bound"}, note: "no: Auth.DisablePublicKey"},
 	{name: "PasswordAuthentication", kind: argFlag, note: "no: Auth.DisablePassword"},
 	{name: "KbdInteractiveAuthentication", kind: argFlag, note: "no: Auth.DisableKeyboardInteractive"},
@@ -113,7 +115,7 @@ var keywordTable = buildKeywordTable([]keyword{
 	{name: "ProxyCommand", kind: argRest, note: "Target.ProxyCommand, run by /bin/sh; %h %k %n %p %r %% expanded; none disables"},
 	{name: "HostKeyAlias", kind: argOne, note: "Target.HostKeyAlias: the name known_hosts is checked and written under"},
 	{name: "UserKnownHostsFile", kind: argList, note: "Target.KnownHostsFiles; ~, ${VAR} and tokens expanded; none"},
-	{name: "GlobalKnownHostsFile", kind: argList, note: "Target.GlobalKnownHostsFiles, read only; none"},
+	{name: "GlobalKnownHostsFile", kind: argList, note: "Target.GlobalKnownHostsFiles, read only; ~ expanded (no tokens or ${VAR}, as in ssh); none"},
 	{name: "StrictHostKeyChecking", kind: argChoice, choices: strictValues, note: "yes/ask: strict; accept-new; no/off: accept-new, or insecure when every known_hosts file is /dev/null"},
 	{name: "HashKnownHosts", kind: argFlag, note: "Target.HashKnownHosts"},
 	{name: "ConnectTimeout", kind: argTime, note: "Target.DialTimeout"},
@@ -137,10 +139,10 @@ var keywordTable = buildKeywordTable([]keyword{
 
 	// Warned once per line when in effect, then ignored.
 	{name: "AddressFamily", kind: argChoice, choices: []string{"any", "inet", "inet6"}, status: KeywordWarning, matters: func(v cfgValue, _ *cfgOptions) string {
-		if strings.EqualFold(v.first(), "any") {
+		if asciiEqualFold(v.first(), "any") {
 			return ""
 		}
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}, note: "inet/inet6: both families are dialled"},
 	{name: "BindAddress", kind: argOne, status: KeywordWarning, note: "the system picks the source address"},
 	{name: "BindInterface", kind: argOne, status: KeywordWarning, note: "the system picks the interface"},
@@ -151,14 +153,14 @@ var keywordTable = buildKeywordTable([]keyword{
 		if v.first() == "1" {
 			return ""
 		}
-		return "set to " + v.first()
+		return "set to " + clipped(v.first())
 	}, note: "the Factory's retry policy applies"},
 	{name: "ControlMaster", kind: argChoice, choices: []string{"yes", "no", "true", "false", "auto", "ask", "autoask"}, status: KeywordWarning, matters: unlessOff,
 		note: "the pool multiplexes sessions over its own connections"},
 	{name: "ControlPath", kind: argOne, status: KeywordWarning, matters: unlessOff, note: "the pool multiplexes sessions over its own connections"},
 	{name: "ControlPersist", kind: argOne, status: KeywordWarning, matters: unlessOff, note: "the pool multiplexes sessions over its own connections"},
 	{name: "DynamicForward", kind: argAny, status: KeywordWarning, note: "no forwarding is set up"},
-	{name: "ForwardAgent", kind: argOne, status: KeywordWarning, matters: unlessOff, note: "the agent is never forwarded"},
+	{name: "ForwardAgent", kind: argAgent, status: KeywordWarning, matters: unlessOff, note: "the agent is never forwarded"},
 	{name: "HostKeyAlgorithms", kind: argOne, status: KeywordWarning, note: "derived from the keys recorded in known_hosts"},
 	{name: "HostbasedAuthentication", kind: argFlag, status: KeywordWarning, matters: whenYes, note: "host-based authentication is not offered"},
 	{name: "KexAlgorithms", kind: argOne, status: KeywordWarning, note: "x/crypto's algorithms are used"},
@@ -227,26 +229,29 @@ var keywordTable = buildKeywordTable([]keyword{
 	{name: "VisualHostKey", kind: argFlag, status: KeywordIgnored, note: "interactive only"},
 	{name: "XAuthLocation", kind: argOne, status: KeywordIgnored, note: "X11 is never forwarded"},
 	// Deprecated or unsupported in OpenSSH itself, which skips them.
-	{name: "Protocol", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "Cipher", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "FallBackToRsh", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "GlobalKnownHostsFile2", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "RhostsAuthentication", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "UserKnownHostsFile2", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "UseRoaming", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "UseRsh", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "UsePrivilegedPort", kind: argAny, status: KeywordIgnored, note: "obsolete"},
-	{name: "AFSTokenPassing", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
-	{name: "KerberosAuthentication", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
-	{name: "KerberosTGTPassing", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
-	{name: "RSAAuthentication", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
-	{name: "RhostsRSAAuthentication", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
-	{name: "CompressionLevel", kind: argAny, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "Protocol", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "Cipher", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "FallBackToRsh", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "GlobalKnownHostsFile2", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "RhostsAuthentication", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "UserKnownHostsFile2", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "UseRoaming", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "UseRsh", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "UsePrivilegedPort", kind: argSkip, status: KeywordIgnored, note: "obsolete"},
+	{name: "UseBlacklistedKeys", kind: argSkip, status: KeywordIgnored, note: "obsolete (Debian)"},
+	{name: "AFSTokenPassing", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "KerberosAuthentication", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "KerberosTGTPassing", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "RSAAuthentication", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "RhostsRSAAuthentication", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
+	{name: "CompressionLevel", kind: argSkip, status: KeywordIgnored, note: "unsupported by OpenSSH"},
 }, map[string]string{
 	"keepalive": "tcpkeepalive", "identityfile2": "identityfile", "dsaauthentication": "pubkeyauthentication",
 	"challengeresponseauthentication": "kbdinteractiveauthentication", "skeyauthentication": "kbdinteractiveauthentication",
 	"tisauthentication": "kbdinteractiveauthentication", "hostbasedkeytypes": "hostbasedacceptedalgorithms",
 	"pubkeyacceptedkeytypes": "pubkeyacceptedalgorithms", "smartcarddevice": "pkcs11provider",
+	// Debian's ssh takes both as ServerAliveInterval (its keepalive patch).
+	"protocolkeepalives": "serveraliveinterval", "setuptimeout": "serveraliveinterval",
 })
 
 func buildKeywordTable(list []keyword, aliases map[string]string) map[string]*keyword {
@@ -281,14 +286,14 @@ func fdpassMatters(v cfgValue, o *cfgOptions) string {
 	if whenYes(v, o) == "" {
 		return ""
 	}
-	if pc, ok := o.first["proxycommand"]; !ok || strings.EqualFold(pc.rest, "none") {
+	if pc, ok := o.first["proxycommand"]; !ok || asciiEqualFold(pc.rest, "none") {
 		return ""
 	}
 	return "set to yes with a ProxyCommand"
 }
 
 func localCommandMatters(v cfgValue, o *cfgOptions) string {
-	if p, ok := o.first["permitlocalcommand"]; !ok || whenYes(p, o) == "" || strings.EqualFold(v.rest, "none") {
+	if p, ok := o.first["permitlocalcommand"]; !ok || whenYes(p, o) == "" || asciiEqualFold(v.rest, "none") {
 		return ""
 	}
 	return "set with PermitLocalCommand yes"

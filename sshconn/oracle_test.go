@@ -3,6 +3,7 @@ package sshconn_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"os"
@@ -255,6 +256,45 @@ Host *
 		"Host *\r\n" +
 		"  Port 1234   \r\n",
 	}, []string{"quoted", "tabbed", "other", "single", "x"}},
+	{"keyword and Match splitting", map[string]string{"config": "" +
+		"Host split1\n  =Port 2001\n" +
+		"Host split2\n \t = User eqlead\n" +
+		"Host split3\n\"Port\" 2003\n" +
+		"Host split4\nPo\"rt\" 2004\n" +
+		"Host split5\n\"Port 9999\n  User notskipped\n" +
+		"Host split6\n  ProxyCommand==nc %h %p\n" +
+		"Match host=matcheq\n  Port 2005\n" +
+		"Match host 'matcheq'\n  User singlequoted\n" +
+		"Match host matcheq # a comment\n  IdentityFile /k/commented\n" +
+		"Match all # a comment\n  ServerAliveInterval 7\n",
+	}, []string{"split1", "split2", "split3", "split4", "split5", "split6", "matcheq"}},
+	{"ASCII case, Debian aliases, counts", map[string]string{"config": `
+Host upper
+  HostName ÀB.Example.COM
+Match host Àb.example.com
+  Port 2100
+Match host àb.example.com
+  Port 2101
+Host prot
+  ProtocolKeepAlives 20
+  ServerAliveCountMax 0
+Host setup
+  SetupTimeOut 7
+  ConnectTimeout 0
+Host *
+  UseBlacklistedKeys no
+  ConnectTimeout 5
+`}, []string{"upper", "prot", "setup"}},
+	{"agent and global known hosts", map[string]string{"config": `
+Host agentpath
+  IdentityAgent NONE
+Host agentvar
+  IdentityAgent $SSHPOOL_ORACLE_DIR
+Host agentunset
+  IdentityAgent $SSHPOOL_ORACLE_UNSET
+Host *
+  GlobalKnownHostsFile ~/g1 /g/%h ${SSHPOOL_ORACLE_DIR}/g2
+`}, []string{"agentpath", "agentvar", "agentunset", "other"}},
 	{"ignore unknown", map[string]string{"config": `
 IgnoreUnknown Foo*,UseKeychain
 UseKeychain yes
@@ -296,6 +336,15 @@ Host w
 		"badtime":        "Host *\n  ConnectTimeout 5x\n",
 		"matchnocrit":    "Match host\n  Port 1\n",
 		"hostkeyaliasno": "Host *\n  HostKeyAlias\n",
+		"emptyuser":      "Host *\n  User \"\"\n",
+		"emptyident":     "Host nomatch\n  IdentityFile \"\"\n",
+		"negcount":       "Host *\n  ServerAliveCountMax -1\n",
+		"agentenv":       "Host nomatch\n  IdentityAgent ${SSHPOOL_ORACLE_UNSET}/s\n",
+		"fwdagentname":   "Host nomatch\n  ForwardAgent $A-B\n",
+		"jumpspace":      "Host *\n  ProxyJump a, b\n",
+		"selfjump":       "Host *\n  HostName jumpself\n  ProxyJump jumpself\n",
+		"emptyignore":    "IgnoreUnknown \"\"\n",
+		"matchextra":     "Match host h \"\" final\n  Port 1\n",
 	}, nil},
 }
 
@@ -303,7 +352,8 @@ Host w
 // which ssh -G fails; SSHConfig must fail too.
 var oracleErrorFiles = []string{"unknown", "badport", "badflag", "quotes", "noarg", "extra", "matchattr", "matchall",
 	"nonealone", "badtoken", "badhntoken", "selfinclude", "badjump", "unsetenv", "emptyhost", "badstrict", "badtime",
-	"matchnocrit", "hostkeyaliasno"}
+	"matchnocrit", "hostkeyaliasno", "emptyuser", "emptyident", "negcount", "agentenv", "fwdagentname", "jumpspace", "selfjump",
+	"emptyignore", "matchextra"}
 
 // oracleEnv is what one case runs in: its directory, $HOME, and the home
 // ssh takes from the password database.
@@ -451,14 +501,19 @@ func (e *oracleEnv) compareTarget(config, key string, got sshconn.Target, want m
 	check("port", strconv.Itoa(portOr22(got.Port)))
 	check("hostkeyalias", got.HostKeyAlias)
 	check("identityfile", strings.Join(e.identityFiles(want, got, key), "\n"))
-	check("certificatefile", strings.Join(certFiles(expandSSHList(want["certificatefile"], want, e.home, key), got), "\n"))
+	check("certificatefile", strings.Join(certFiles(want["certificatefile"], expandSSHList(want["certificatefile"], want, e.home, key), got), "\n"))
 	check("identitiesonly", yesno(got.Auth.IdentitiesOnly))
 	check("identityagent", identityAgent(got.Auth, want))
 	check("userknownhostsfile", knownHostsLine(got.KnownHostsFiles))
+	// ssh -G prints GlobalKnownHostsFile as written; ssh expands its ~
+	// (only) when it reads the files.
+	if g := want["globalknownhostsfile"]; len(g) == 1 {
+		want["globalknownhostsfile"] = []string{tildeFields(g[0], e.home)}
+	}
 	check("globalknownhostsfile", knownHostsLine(got.GlobalKnownHostsFiles))
 	check("stricthostkeychecking", strictOf(got, want))
 	check("hashknownhosts", yesno(got.HashKnownHosts))
-	check("connecttimeout", connectTimeout(got.DialTimeout))
+	check("connecttimeout", connectTimeout(got.DialTimeout, want))
 	check("serveraliveinterval", strconv.Itoa(int(got.KeepaliveInterval/time.Second)))
 	check("serveralivecountmax", aliveCount(got, want))
 	check("tcpkeepalive", yesno(got.TCPKeepAlive >= 0))
@@ -548,28 +603,74 @@ func (e *oracleEnv) identityFiles(want map[string][]string, got sshconn.Target, 
 	return got.Auth.IdentityFiles
 }
 
-// expandSSHList expands ~ and the tokens %h %p %r %n %u %% of ssh -G's
-// unexpanded IdentityFile or CertificateFile list with the values ssh -G
-// printed itself.
+// expandSSHList expands ~, ${VAR} and the tokens of ssh -G's unexpanded
+// IdentityFile or CertificateFile list, in one pass as ssh's
+// percent_dollar_expand does, with the values ssh -G printed itself (%h
+// %p %r %k) and those of the environment ssh ran in (%C %d %i %L %l %n %u).
 func expandSSHList(list []string, want map[string][]string, home, key string) []string {
-	key, _, _ = strings.Cut(key, " via ")
+	if i := strings.LastIndex(key, " via "); i >= 0 {
+		key = key[i+len(" via "):]
+	}
 	_, alias, _ := splitHop(key)
-	r := strings.NewReplacer("%h", first(want["hostname"]), "%p", first(want["port"]), "%r", first(want["user"]),
-		"%n", alias, "%%", "%")
+	fqdn, _ := os.Hostname()
+	short, _, _ := strings.Cut(fqdn, ".")
+	local, _ := user.Current()
+	h, p, r := first(want["hostname"]), first(want["port"]), first(want["user"])
+	tok := map[byte]string{'h': h, 'p': p, 'r': r, 'n': alias, 'k': firstOf(first(want["hostkeyalias"]), alias),
+		'd': home, 'u': local.Username, 'i': strconv.Itoa(os.Getuid()), 'l': fqdn, 'L': short,
+		'C': fmt.Sprintf("%x", sha1.Sum([]byte(fqdn+h+p+r))), '%': "%"}
 	var out []string
 	for _, f := range list {
-		if strings.HasPrefix(f, "~/") {
+		if f == "~" || strings.HasPrefix(f, "~/") {
 			f = home + f[1:]
+		} else if name, rest, ok := strings.Cut(f[min(len(f), 1):], "/"); ok && strings.HasPrefix(f, "~") {
+			if u, err := user.Lookup(name); err == nil {
+				f = u.HomeDir + "/" + rest
+			}
 		}
-		out = append(out, r.Replace(f))
+		var b strings.Builder
+		for i := 0; i < len(f); i++ {
+			switch {
+			case f[i] == '%' && i+1 < len(f):
+				i++
+				b.WriteString(tok[f[i]])
+			case strings.HasPrefix(f[i:], "${") && strings.IndexByte(f[i:], '}') > 0:
+				end := i + strings.IndexByte(f[i:], '}')
+				b.WriteString(os.Getenv(f[i+2 : end]))
+				i = end
+			default:
+				b.WriteByte(f[i])
+			}
+		}
+		out = append(out, b.String())
 	}
 	return out
 }
 
-// certFiles returns ssh's list when SSHConfig's equals it (once
-// expanded), else SSHConfig's, so that a difference shows both.
-func certFiles(sshList []string, got sshconn.Target) []string {
-	if strings.Join(sshList, "\n") == strings.Join(got.Auth.CertificateFiles, "\n") {
+// tildeFields expands a leading ~ in each space-separated field of s.
+func tildeFields(s, home string) string {
+	fields := strings.Split(s, " ")
+	for i, f := range fields {
+		if f == "~" || strings.HasPrefix(f, "~/") {
+			fields[i] = home + f[1:]
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+func firstOf(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// certFiles returns ssh's list when SSHConfig's equals it once expanded,
+// else SSHConfig's, so that a difference shows both.
+func certFiles(sshList, expanded []string, got sshconn.Target) []string {
+	if strings.Join(expanded, "\n") == strings.Join(got.Auth.CertificateFiles, "\n") {
 		return sshList
 	}
 	return got.Auth.CertificateFiles
@@ -601,6 +702,11 @@ func identityAgent(a sshconn.Auth, want map[string][]string) string {
 	switch {
 	case w == "":
 		return "" // not set in the configuration: ssh prints nothing
+	case strings.HasPrefix(w, "$") && !strings.HasPrefix(w, "${"):
+		// $NAME: the socket that variable names; unset, no agent.
+		if sock := os.Getenv(w[1:]); a.Agent == (sock != "") && a.AgentSocket == sock {
+			return w
+		}
 	case !a.Agent:
 		return "none"
 	case a.AgentSocket == "":
@@ -637,8 +743,14 @@ func allDevNullTarget(t sshconn.Target) bool {
 	return len(t.KnownHostsFiles) > 0
 }
 
-func connectTimeout(d time.Duration) string {
-	if d == 42*time.Second { // the Defaults' value: not set in the file
+// connectTimeout maps DialTimeout back to ssh -G's spelling. ssh's
+// ConnectTimeout 0 means no timeout at all; SSHConfig deliberately keeps
+// the Defaults' timeout then (every dial has a deadline).
+func connectTimeout(d time.Duration, want map[string][]string) string {
+	if d == 42*time.Second { // the Defaults' value: not set in the file, or 0
+		if first(want["connecttimeout"]) == "0" {
+			return "0"
+		}
 		return "none"
 	}
 	return strconv.Itoa(int(d / time.Second))
@@ -698,24 +810,46 @@ func TestSSHConfigDeliberateOutcomes(t *testing.T) {
 		name, config string
 		sshAccepts   bool
 		outcome      string // "error: <text>", "warning: <keyword>", "ok"
+		// target, when set, checks SSHConfig's Target ("" when right).
+		target func(sshconn.Target) string
 	}{
-		{"CanonicalizeHostname", "Host *\n  CanonicalizeHostname yes\n", true, "error: CanonicalizeHostname set to yes is not supported"},
-		{"CanonicalizeHostname no", "Host *\n  CanonicalizeHostname no\n", true, "ok"},
-		{"Match exec deciding", "Match exec \"true\"\n  Port 1\n", true, "error: Match exec is not supported"},
-		{"Match exec skipped", "Match host nomatch exec \"false\"\n  Port 1\n", true, "ok"},
-		{"RevokedHostKeys", "Host *\n  RevokedHostKeys /etc/ssh/revoked\n", true, "error: RevokedHostKeys set to /etc/ssh/revoked is not supported"},
-		{"ProxyUseFdpass", "Host *\n  ProxyCommand nc %h %p\n  ProxyUseFdpass yes\n", true, "error: ProxyUseFdpass set to yes with a ProxyCommand"},
-		{"ProxyCommand -", "Host *\n  ProxyCommand -\n", true, "error: ProxyCommand - "},
-		{"CanonicalizePermittedCNAMEs", "Host *\n  CanonicalizePermittedCNAMEs *.a:*.b\n", true, "error: CanonicalizePermittedCNAMEs"},
-		{"ControlMaster", "Host *\n  ControlMaster auto\n", true, "warning: ControlMaster"},
-		{"ForwardAgent", "Host *\n  ForwardAgent yes\n", true, "warning: ForwardAgent"},
-		{"LocalCommand", "Host *\n  PermitLocalCommand yes\n  LocalCommand echo hi\n", true, "warning: LocalCommand"},
-		{"LocalCommand not permitted", "Host *\n  LocalCommand echo hi\n", true, "ok"},
-		{"Tunnel", "Host *\n  Tunnel yes\n", true, "warning: Tunnel"},
-		{"Ciphers", "Host *\n  Ciphers aes128-ctr\n", true, "warning: Ciphers"},
-		{"%j (OpenSSH 9.4+)", "Host host\n  ProxyJump b\n  UserKnownHostsFile /kh/%j\n", false, "ok"},
-		{"ProxyJump loop", "Host *\n  ProxyJump b\n", true, "error: ProxyJump loop"},
-		{"ChannelTimeout (OpenSSH 9.3+)", "Host *\n  ChannelTimeout session=5m\n", false, "warning: ChannelTimeout"},
+		{"CanonicalizeHostname", "Host *\n  CanonicalizeHostname yes\n", true, "error: CanonicalizeHostname set to yes is not supported", nil},
+		{"CanonicalizeHostname no", "Host *\n  CanonicalizeHostname no\n", true, "ok", nil},
+		{"Match exec deciding", "Match exec \"true\"\n  Port 1\n", true, "error: Match exec is not supported", nil},
+		{"Match exec skipped", "Match host nomatch exec \"false\"\n  Port 1\n", true, "ok", nil},
+		{"RevokedHostKeys", "Host *\n  RevokedHostKeys /etc/ssh/revoked\n", true, "error: RevokedHostKeys set to /etc/ssh/revoked is not supported", nil},
+		{"ProxyUseFdpass", "Host *\n  ProxyCommand nc %h %p\n  ProxyUseFdpass yes\n", true, "error: ProxyUseFdpass set to yes with a ProxyCommand", nil},
+		{"ProxyCommand -", "Host *\n  ProxyCommand -\n", true, "error: ProxyCommand - ", nil},
+		{"CanonicalizePermittedCNAMEs", "Host *\n  CanonicalizePermittedCNAMEs *.a:*.b\n", true, "error: CanonicalizePermittedCNAMEs", nil},
+		{"ControlMaster", "Host *\n  ControlMaster auto\n", true, "warning: ControlMaster", nil},
+		{"ForwardAgent", "Host *\n  ForwardAgent yes\n", true, "warning: ForwardAgent", nil},
+		{"LocalCommand", "Host *\n  PermitLocalCommand yes\n  LocalCommand echo hi\n", true, "warning: LocalCommand", nil},
+		{"LocalCommand not permitted", "Host *\n  LocalCommand echo hi\n", true, "ok", nil},
+		{"Tunnel", "Host *\n  Tunnel yes\n", true, "warning: Tunnel", nil},
+		{"Ciphers", "Host *\n  Ciphers aes128-ctr\n", true, "warning: Ciphers", nil},
+		{"%j (OpenSSH 9.4+)", "Host host\n  ProxyJump b\n  UserKnownHostsFile /kh/%j\n", false, "ok", nil},
+		{"ProxyJump loop", "Host *\n  ProxyJump b\n", true, "error: ProxyJump loop", nil},
+		{"ChannelTimeout (OpenSSH 9.3+)", "Host *\n  ChannelTimeout session=5m\n", false, "warning: ChannelTimeout", nil},
+		// ssh 9.2 reads "a ,b" and "a b" as a jump through a alone.
+		{"ProxyJump with white space", "Host host\n  ProxyJump a ,b\n", true, "error: white space or quotes", nil},
+		// ssh 9.2 jumps through a host named "none" (the comment defeats its
+		// test for none); SSHConfig connects directly.
+		{"ProxyJump none # comment", "Host host\n  ProxyJump none # direct\n", true, "ok", func(t sshconn.Target) string {
+			if len(t.JumpHosts) != 0 || t.ProxyCommand != "" {
+				return fmt.Sprintf("jumps %v, ProxyCommand %q; want a direct connection", t.JumpHosts, t.ProxyCommand)
+			}
+			return ""
+		}},
+		// ssh takes "x:" for x on port 22; SSHConfig wants a port after ':'.
+		{"ProxyJump empty port", "Host host\n  ProxyJump x:\n", true, "error: invalid ProxyJump", nil},
+		// ConnectTimeout 0 is no timeout at all in ssh; SSHConfig keeps the
+		// Defaults' DialTimeout (every dial has a deadline).
+		{"ConnectTimeout 0", "Host host\n  ConnectTimeout 0\n", true, "ok", func(t sshconn.Target) string {
+			if t.DialTimeout != 42*time.Second {
+				return fmt.Sprintf("DialTimeout %v; want the Defaults' 42s", t.DialTimeout)
+			}
+			return ""
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -732,7 +866,12 @@ func TestSSHConfigDeliberateOutcomes(t *testing.T) {
 			var logs logBuffer
 			r := e.resolver(config)
 			r.Logger = logs.logger()
-			_, err := r.Resolve(context.Background(), host)
+			got, err := r.Resolve(context.Background(), host)
+			if c.target != nil && err == nil {
+				if msg := c.target(got); msg != "" {
+					t.Error(msg)
+				}
+			}
 			kind, text, _ := strings.Cut(c.outcome, ": ")
 			switch kind {
 			case "error":

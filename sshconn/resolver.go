@@ -119,7 +119,7 @@ func ParseKey(key string) (user, host string, port int, err error) {
 		err = errors.New("empty host")
 	}
 	if err != nil {
-		return "", "", 0, fmt.Errorf("sshconn: bad key %q: %w", key, err)
+		return "", "", 0, fmt.Errorf("sshconn: bad key %s: %w", quoted(key), err)
 	}
 	return user, host, port, nil
 }
@@ -137,7 +137,7 @@ func splitHostPort(s string) (string, int, error) {
 	}
 	n, err := strconv.Atoi(p)
 	if err != nil || n <= 0 || n > 65535 {
-		return "", 0, fmt.Errorf("bad port %q", p)
+		return "", 0, fmt.Errorf("bad port %s", quoted(p))
 	}
 	return h, n, nil
 }

@@ -41,8 +41,13 @@ const DefaultSystemConfig = "/etc/ssh/ssh_config"
 // would decide a block (it would run a command); CanonicalizeHostname and
 // the other keywords of status error refuse a host they apply to; a
 // ProxyCommand's %h is the host name as configured (ssh first asks the
-// resolver for the canonical name of a name without a dot); ~ always
-// expands to Home.
+// resolver for the canonical name of a name without a dot), and it runs
+// under /bin/sh (ssh uses $SHELL); ~ always expands to Home; a ProxyJump
+// list with white space or quotes in it, or a hop with an empty port
+// ("x:"), is an error, and "ProxyJump none # comment" means none (ssh
+// 9.2 reads the first two inconsistently and the last as a jump through
+// a host named none); ConnectTimeout 0 (no timeout in ssh) keeps
+// Defaults.DialTimeout.
 type SSHConfig struct {
 	// Path is the user's configuration file; "" means ~/.ssh/config,
 	// which, like every included file, is refused when writable by group
@@ -206,14 +211,14 @@ func hostName(alias string, o *cfgOptions) (string, error) {
 	if v, ok := o.get("hostname"); ok {
 		h, bad := expandTokens(v.first(), hostNameTokens, tokens{'h': alias})
 		if bad != "" {
-			return "", v.line.errorf("HostName %q: want only the tokens %%h %%%% (unknown %s)", v.first(), bad)
+			return "", v.line.errorf("HostName %s: want only the tokens %%h %%%% (unknown %s)", quoted(v.first()), bad)
 		}
 		host = h
 	}
 	// Like ssh 9.2, lower-case a name, but not an address or a name with
 	// a '%' in it (an IPv6 zone, or what ssh takes for one).
 	if ip, _, _ := strings.Cut(strings.Trim(host, "[]"), "%"); net.ParseIP(ip) == nil && !strings.Contains(host, "%") {
-		host = strings.ToLower(host)
+		host = asciiLower(host)
 	}
 	return host, nil
 }
@@ -258,6 +263,9 @@ func (r *configResolution) resolveVia(key string, path []string, jumps bool, via
 	if err := r.notices(opts); err != nil {
 		return Target{}, err
 	}
+	if err := selfJump(t, opts); err != nil {
+		return Target{}, err
+	}
 	if !jumps {
 		return t, nil
 	}
@@ -295,11 +303,11 @@ func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, pat
 	}
 	pj, _, _ := strings.Cut(v.rest, "#")
 	pj = strings.TrimSpace(pj)
-	if pj == "" || strings.EqualFold(pj, "none") {
+	if pj == "" || asciiEqualFold(pj, "none") {
 		return t, nil
 	}
 	if len(path) > MaxJumpDepth {
-		return Target{}, fmt.Errorf("%w: chain deeper than %d at %q", ErrJumpLoop, MaxJumpDepth, alias)
+		return Target{}, fmt.Errorf("%w: chain deeper than %d at %s", ErrJumpLoop, MaxJumpDepth, quoted(alias))
 	}
 	hops := strings.Split(pj, ",")
 	for i, hop := range hops {
@@ -313,16 +321,45 @@ func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, pat
 		// configuration, whatever its fan-out).
 		ht, err := r.resolveVia(hop, path, i == 0, strings.Join(hops[:i], ","))
 		if err != nil {
-			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
+			return Target{}, fmt.Errorf("ProxyJump %s: %w", quoted(hop), err)
 		}
 		t.JumpHosts = append(t.JumpHosts, ht.JumpHosts...)
 		ht.JumpHosts = nil
 		t.JumpHosts = append(t.JumpHosts, ht)
 		if len(t.JumpHosts) > MaxJumpDepth {
-			return Target{}, fmt.Errorf("%w: %q is reached through more than %d jump hosts", ErrJumpLoop, alias, MaxJumpDepth)
+			return Target{}, fmt.Errorf("%w: %s is reached through more than %d jump hosts", ErrJumpLoop, quoted(alias), MaxJumpDepth)
 		}
 	}
 	return t, nil
+}
+
+// selfJump refuses a ProxyJump whose last hop is the target itself, as
+// ssh does ("jumphost loop"): the hop as written, with the target's user
+// and port 22 for what it leaves out, against the target's host name,
+// user and port.
+func selfJump(t Target, o *cfgOptions) error {
+	v, ok := o.get("proxyjump")
+	if !ok {
+		return nil
+	}
+	pj, _, _ := strings.Cut(v.rest, "#")
+	pj = strings.TrimSpace(pj)
+	if pj == "" || asciiEqualFold(pj, "none") {
+		return nil
+	}
+	last := pj[strings.LastIndexByte(pj, ',')+1:]
+	u, h, p, err := parseJumpHop(last)
+	if err != nil {
+		return nil // checkJump reports it
+	}
+	if h != t.Host || firstNonEmpty(u, t.User) != t.User || portOr22(p) != portOr22(t.Port) {
+		return nil
+	}
+	err = fmt.Errorf("%w: %s jumps through itself", ErrJumpLoop, quoted(h))
+	if v.line.file == "command line" { // a later hop, reached through the hop before it
+		return err
+	}
+	return fmt.Errorf("%s: %w", v.line.pos(), err)
 }
 
 func checkLoop(hop string, path []string) error {
@@ -332,7 +369,7 @@ func checkLoop(hop string, path []string) error {
 	}
 	for _, p := range path {
 		if p == alias {
-			return fmt.Errorf("%w: %q reached again via %s", ErrJumpLoop, alias, strings.Join(path, " -> "))
+			return fmt.Errorf("%w: %s reached again via %s", ErrJumpLoop, quoted(alias), clipped(strings.Join(path, " -> ")))
 		}
 	}
 	return nil
@@ -340,7 +377,7 @@ func checkLoop(hop string, path []string) error {
 
 func allDevNull(files []string) bool {
 	for _, f := range files {
-		if f != os.DevNull && !strings.EqualFold(f, "none") {
+		if f != os.DevNull && !asciiEqualFold(f, "none") {
 			return false
 		}
 	}

@@ -297,9 +297,11 @@ func TestSSHConfigTimeFormat(t *testing.T) {
 func TestSSHConfigJumpLimits(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString("Host wide\n  ProxyJump h1,h2,h3,h4,h5,h6,h7,h8,h9\n")
-	cfg.WriteString("Host fan\n  ProxyJump l0,l0,l0,l0,l0,l0\n")
-	for i := range 7 { // l7 has no ProxyJump: the chain stays within the depth limit
-		fmt.Fprintf(&cfg, "Host l%d\n  ProxyJump l%d,l%d,l%d,l%d,l%d,l%d\n", i, i+1, i+1, i+1, i+1, i+1, i+1)
+	// Hops alternate between l and m: a hop reached through itself ("a,a")
+	// is a loop of its own (TestSSHConfigSelfJump).
+	cfg.WriteString("Host fan\n  ProxyJump l0,m0,l0,m0,l0,m0\n")
+	for i := range 7 { // l7 and m7 have no ProxyJump: the chain stays within the depth limit
+		fmt.Fprintf(&cfg, "Host l%d m%d\n  ProxyJump l%d,m%d,l%d,m%d,l%d,m%d\n", i, i, i+1, i+1, i+1, i+1, i+1, i+1)
 	}
 	cfg.WriteString("Host ok\n  ProxyJump j1,j2\nHost j1\n  ProxyJump j0\nHost j2\n  ProxyJump unresolvable-loop\nHost unresolvable-loop\n  ProxyJump unresolvable-loop\n")
 	path := filepath.Join(t.TempDir(), "config")
@@ -339,6 +341,62 @@ func TestSSHConfigJumpLimits(t *testing.T) {
 	}
 	if got := strings.Join(hops, ","); got != "j0,j1,j2" {
 		t.Errorf("ok reached via %s, want j0,j1,j2", got)
+	}
+}
+
+// TestSSHConfigErrorsQuoteShortly: a configuration error or warning
+// quotes the offending value cut to a short prefix with its size, never
+// the whole of it (a 500 kB value is not echoed).
+func TestSSHConfigErrorsQuoteShortly(t *testing.T) {
+	huge := strings.Repeat("a", 500_000)
+	for _, cfg := range []string{
+		"Host *\n  " + huge + " yes\n",
+		"Host *\n  Port 9" + huge + "\n",
+		"Host *\n  HostName %q" + huge + "\n",
+		"Host *\n  ProxyJump " + huge + ":0\n",
+		"Host *\n  ProxyJump " + huge + "\n",
+		"Host *\n  UserKnownHostsFile /" + huge + "%x\n",
+		"Host *\n  IdentityFile ${" + huge + "}\n",
+		"Host *\n  IdentityAgent $" + huge + "-\n",
+		"Match " + huge + " x\n",
+		"Match host\n" + huge,
+		"Include ~" + huge + "/x\n",
+		"Host *\n  RevokedHostKeys /" + huge + "\n",
+	} {
+		r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, cfg), Home: t.TempDir(), LocalUser: "me", Logger: discardLogger()}
+		_, err := r.Resolve(context.Background(), "web")
+		var ce *sshconn.ConfigError
+		if !errors.As(err, &ce) || len(err.Error()) > 600 || !strings.Contains(err.Error(), "bytes)") {
+			msg := fmt.Sprint(err)
+			t.Errorf("config %.40q…: error of %d bytes %.300q…; want a ConfigError quoting a short prefix", cfg, len(msg), msg)
+		}
+	}
+	var logs logBuffer
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, "Host *\n  ForwardAgent /"+huge+"\n"), LocalUser: "me", Logger: logs.logger()}
+	if _, err := r.Resolve(context.Background(), "web"); err != nil || logs.String() == "" || len(logs.String()) > 1000 {
+		t.Errorf("ForwardAgent warning: err %v, log of %d bytes; want a short warning", err, len(logs.String()))
+	}
+}
+
+// TestSSHConfigSelfJump: a ProxyJump whose last hop is the target itself
+// (host name, user and port) is refused as ErrJumpLoop, as ssh refuses it
+// ("jumphost loop"); the same host with another user or port is not a
+// loop.
+func TestSSHConfigSelfJump(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path, "Host named\n  HostName box.example\n  ProxyJump box.example\n"+
+		"Host twice\n  ProxyJump hop,hop\nHost otheruser\n  HostName box.example\n  ProxyJump admin@box.example\n"+
+		"Host otherport\n  HostName box.example\n  ProxyJump box.example:2222\n")
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me"}
+	for _, key := range []string{"named", "twice"} {
+		if _, err := r.Resolve(context.Background(), key); !errors.Is(err, sshconn.ErrJumpLoop) || !strings.Contains(err.Error(), "jumps through itself") {
+			t.Errorf("Resolve(%q) = %v, want ErrJumpLoop: jumps through itself", key, err)
+		}
+	}
+	for _, key := range []string{"otheruser", "otherport"} {
+		if tg, err := r.Resolve(context.Background(), key); err != nil || len(tg.JumpHosts) != 1 {
+			t.Errorf("Resolve(%q) = %v, %v; want one jump host", key, tg.JumpHosts, err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package sshconn
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -68,28 +69,30 @@ func expandEnv(s string) (string, error) {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s)
+			return "", errors.New("unterminated ${")
 		}
 		name := s[i+2 : i+end]
 		if !validEnvName(name) {
-			return "", fmt.Errorf("invalid environment variable name %q", name)
+			return "", fmt.Errorf("invalid environment variable name %s", quoted(name))
 		}
 		v, ok := os.LookupEnv(name)
 		if !ok {
-			return "", fmt.Errorf("environment variable %s is not set", name)
+			return "", fmt.Errorf("environment variable %s is not set", clipped(name))
 		}
 		b.WriteString(v)
 		s = s[i+end+1:]
 	}
 }
 
+// validEnvName is ssh's valid_env_name: letters, digits and '_' (a
+// leading digit included).
 func validEnvName(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := range len(s) {
 		c := s[i]
-		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}
