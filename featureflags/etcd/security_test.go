@@ -76,6 +76,11 @@ func TestAuth(t *testing.T) {
 	if bad.routesNew() {
 		t.Error("a refused login should leave the placeholder (legacy)")
 	}
+	// etcd answered: the placeholder says the key was not read, not that
+	// etcd was out of reach.
+	if o := bad.provider.Document().Origin; !strings.Contains(o, "key not read at start") {
+		t.Errorf("placeholder origin %q after a refused login", o)
+	}
 	eventually(t, hang, "the refused login was not reported", func() bool {
 		h := bad.provider.Stats().Health
 		return !h.Connected && strings.Contains(h.Detail, "authentication failed")
