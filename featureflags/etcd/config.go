@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -165,4 +166,34 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return s
+}
+
+// redacted stands for a password wherever a Config is printed.
+const redacted = "[REDACTED]"
+
+// printedConfig is Config without its methods, for Format.
+type printedConfig Config
+
+// Format prints c as fmt prints any struct, with Password shown as
+// "[REDACTED]" when it is set: a Config printed with any verb (%v, %+v,
+// %#v), as a value or a pointer, does not show the password.
+func (c Config) Format(f fmt.State, verb rune) {
+	if c.Password != "" {
+		c.Password = redacted
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), printedConfig(c))
+}
+
+// LogValue makes slog log c as its endpoints, key, user name, whether it
+// has a password ("[REDACTED]") and TLS, and its cache file.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.Any("endpoints", c.Endpoints),
+		slog.String("key", c.Key),
+		slog.String("username", c.Username),
+	}
+	if c.Password != "" {
+		attrs = append(attrs, slog.String("password", redacted))
+	}
+	return slog.GroupValue(append(attrs, slog.Bool("tls", c.TLS != nil), slog.String("cache_file", c.CacheFile))...)
 }

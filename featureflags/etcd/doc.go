@@ -28,9 +28,12 @@
 //     read's revision + 1, so no change between the read and the watch is
 //     missed; each change is delivered as it arrives. The source never
 //     delivers a document older than one it has delivered or read.
-//   - When the watched revision has been compacted, or the watch is
-//     cancelled (a member that lost its leader, say), the source reads the
-//     key again and watches from there.
+//   - When the watched revision has been compacted, the source reads the
+//     key again at once and watches from there. When etcd cancels the
+//     watch (a member that lost its leader, a read permission revoked),
+//     the source reports itself not connected with etcd's reason, keeps
+//     the flags in force, and reads the key again after the backoff below,
+//     until it may: what was published meanwhile arrives by that read.
 //   - When etcd is lost (every endpoint down or unreachable, which the
 //     connection's state and keepalive tell within seconds), the flags in
 //     force keep being served. The source reports itself not connected

@@ -64,6 +64,15 @@ func startInstance(t testing.TB, cfg etcd.Config) *instance {
 
 func startOn(t testing.TB, src *etcd.Source) *instance {
 	t.Helper()
+	in := startSource(t, src)
+	in.src = src
+	return in
+}
+
+// startSource builds and starts an instance on any source (a wrapped
+// etcd source); its src field is nil.
+func startSource(t testing.TB, src featureflags.Source) *instance {
+	t.Helper()
 	p, err := featureflags.NewProvider(src)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +88,7 @@ func startOn(t testing.TB, src *etcd.Source) *instance {
 	if err := f.Start(ctxT(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	return &instance{src: src, provider: p, flags: f}
+	return &instance{provider: p, flags: f}
 }
 
 // routesNew is the router's decision for one server.

@@ -1,8 +1,11 @@
 package etcd_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +78,11 @@ func TestAuth(t *testing.T) {
 	bad := startInstance(t, cfg)
 	if bad.routesNew() {
 		t.Error("a refused login should leave the placeholder (legacy)")
+	}
+	// etcd answered: the placeholder says the key was not read, not that
+	// etcd was out of reach.
+	if o := bad.provider.Document().Origin; !strings.Contains(o, "key not read at start") {
+		t.Errorf("placeholder origin %q after a refused login", o)
 	}
 	eventually(t, hang, "the refused login was not reported", func() bool {
 		h := bad.provider.Stats().Health
@@ -170,5 +178,30 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := etcd.NewSource(etcd.Config{Endpoints: []string{"127.0.0.1:2379", "http://10.0.0.2:2379"}}); err != nil {
 		t.Errorf("host:port and http URLs together: %v", err)
+	}
+}
+
+// TestConfigPrintsNoPassword: a Config printed with any verb, as a value or
+// a pointer, or logged with slog, shows "[REDACTED]" for its password.
+func TestConfigPrintsNoPassword(t *testing.T) {
+	cfg := etcd.Config{Endpoints: []string{"127.0.0.1:2379"}, Username: "svc", Password: "hunter2-secret"}
+	var outs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		outs = append(outs, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, &cfg))
+	}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("connect", "etcd", cfg)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("connect", "etcd", &cfg)
+	outs = append(outs, text.String(), js.String())
+	for _, out := range outs {
+		if strings.Contains(out, "hunter2") || !strings.Contains(out, "[REDACTED]") || !strings.Contains(out, "svc") {
+			t.Errorf("printed config: %s", out)
+		}
+	}
+	if cfg.Password != "hunter2-secret" {
+		t.Error("printing changed the config")
+	}
+	if s := fmt.Sprint(etcd.Config{Username: "svc"}); strings.Contains(s, "[REDACTED]") {
+		t.Errorf("no password, yet %s", s)
 	}
 }

@@ -170,8 +170,15 @@ func (s *Source) readFailed(err error, started bool) (featureflags.Document, err
 		return featureflags.Document{}, err
 	}
 	s.served = true
+	// Why there is no live document: etcd out of reach, or etcd answered
+	// but refused (a password, a permission), which the log must not call
+	// unreachable.
+	why := "unreachable at start"
+	if !errors.Is(err, ErrUnreachable) {
+		why = "key not read at start"
+	}
 	if snap, cerr := s.readCache(); cerr == nil {
-		s.log.Warn("etcd: unreachable at start, serving the cached flag document",
+		s.log.Warn("etcd: "+why+", serving the cached flag document",
 			"key", s.cfg.Key, "cache", s.cfg.CacheFile, "version", snap.doc.Version, "error", err)
 		if snap.newer(s.latest) {
 			s.latest = snap
@@ -182,9 +189,9 @@ func (s *Source) readFailed(err error, started bool) (featureflags.Document, err
 		s.log.Warn("etcd: cache file not used", "cache", s.cfg.CacheFile, "error", cerr)
 	}
 	s.placeholder = true
-	s.log.Warn("etcd: unreachable at start and no cached document: every call routes to the legacy pool until etcd answers",
+	s.log.Warn("etcd: "+why+" and no cached document: every call routes to the legacy pool until the key is read",
 		"key", s.cfg.Key, "error", err)
-	s.lastDoc = s.placeholderDoc("unreachable at start, no cache")
+	s.lastDoc = s.placeholderDoc(why + ", no cache")
 	return s.lastDoc, nil
 }
 
