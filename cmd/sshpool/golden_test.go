@@ -91,6 +91,7 @@ func TestExitCodes(t *testing.T) {
 func TestGoldenJSONSchemas(t *testing.T) {
 	good := writeTemp(t, "good.yaml", "pool:\n  max_connections: 7\n")
 	bad := writeTemp(t, "bad.yaml", "pool:\n  max_conns: 7\n")
+	broken := writeTemp(t, "broken.json", "{\"pool\": {\n  \"max_connections\": 7,\n}}")
 	tests := []struct {
 		name string
 		args []string
@@ -103,6 +104,8 @@ func TestGoldenJSONSchemas(t *testing.T) {
 		{"bench-compare", []string{"bench", "--compare", "-n", "2", "-c", "1", "--rounds", "1", "--chart", "", "--json"}, 0},
 		{"config-validate-ok", []string{"config", "validate", good, "--json"}, 0},
 		{"config-validate-problems", []string{"config", "validate", bad, "--json"}, 1},
+		// A file that does not parse: no key, its line in source.
+		{"config-validate-syntax", []string{"config", "validate", broken, "--json"}, 1},
 		{"demo", []string{"demo", "--jobs", "4", "--concurrency", "2", "--json"}, 0},
 	}
 	for _, tt := range tests {
