@@ -25,7 +25,8 @@ func decode(k *koanf.Koanf) (Config, *ConfigError) {
 	for _, e := range leaves(err) {
 		var de *mapstructure.DecodeError
 		if errors.As(e, &de) {
-			cerr.add(mapKey(de.Name()), "", decodeMsg(de.Unwrap()))
+			key := mapKey(de.Name())
+			cerr.add(key, "", decodeMsg(key, de.Unwrap()))
 		} else {
 			cerr.add("", "", e.Error())
 		}
@@ -77,8 +78,9 @@ func mapKey(name string) string {
 	return strings.NewReplacer("[", ".", "]", "").Replace(name)
 }
 
-// decodeMsg says what a value of the wrong type should have been.
-func decodeMsg(err error) string {
+// decodeMsg says what the value of key, of the wrong type, should have
+// been.
+func decodeMsg(key string, err error) string {
 	var (
 		unit  *durationUnitError
 		parse *mapstructure.ParseError
@@ -92,7 +94,44 @@ func decodeMsg(err error) string {
 	case errors.As(err, &conv):
 		return "want " + describe(conv.Expected.Type())
 	}
+	// mapstructure's other messages name Go kinds ("expected a map or
+	// struct, got "int""): say what the key takes instead.
+	if t, ok := keyType(key); ok {
+		return "want " + describe(t)
+	}
 	return err.Error()
+}
+
+// keyType returns the type of the Config field that key ("pool.warmup_keys",
+// "targets.db.port") decodes into.
+func keyType(key string) (reflect.Type, bool) {
+	t := reflect.TypeFor[Config]()
+	segs := strings.Split(key, ".")
+	for i := 0; i < len(segs); i++ {
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem() // segs[i] is the entry's name
+		case reflect.Struct:
+			f, ok := fieldByTag(t, segs[i])
+			if !ok {
+				return nil, false
+			}
+			t = f.Type
+		default:
+			return nil, false
+		}
+	}
+	return t, true
+}
+
+// fieldByTag finds t's field whose koanf tag is name.
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("koanf") == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // describe names a field type for a config file's author.

@@ -16,8 +16,9 @@ type ConfigError struct {
 // Problem is one wrong configuration key.
 type Problem struct {
 	// Key is the config key as a file writes it: "pool.max_connections",
-	// "targets.db.port".
-	Key string `json:"key"`
+	// "targets.db.port"; "" for a problem of the whole file (it does not
+	// parse, or holds no sections).
+	Key string `json:"key,omitempty"`
 	// Value is the value as loaded, quoted when it is text and cut when
 	// long; Redacted for secrets; "" when the key has no value.
 	Value string `json:"value,omitempty"`
@@ -53,11 +54,16 @@ func (s Source) String() string {
 	return "defaults"
 }
 
-// String is "SOURCE: KEY = VALUE, MSG" ("KEY: MSG" without a value).
+// String is "SOURCE: KEY = VALUE, MSG" ("KEY: MSG" without a value,
+// "SOURCE: MSG" without a key).
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.Source.String())
 	b.WriteString(": ")
+	if p.Key == "" {
+		b.WriteString(p.Msg)
+		return b.String()
+	}
 	b.WriteString(p.Key)
 	if p.Value != "" {
 		b.WriteString(" = ")

@@ -47,13 +47,27 @@ func TestConfigErrorsForHumans(t *testing.T) {
 			"config: FILE:2: pool.max_lifetime = 30, has no unit: write a duration such as \"30s\" or \"30ms\""},
 		{"load balancing", "pool:\n  load_balancing: random\n", nil,
 			"config: FILE:2: pool.load_balancing = \"random\", want least-loaded, round-robin or power-of-two"},
+		// A file that does not parse, or holds no sections, is located and
+		// worded without the Go types it decodes into.
+		{"json syntax at its line and column", "{\"pool\": {\n  \"max_connections\": 5,\n}}", nil,
+			"config: FILE:3: not valid JSON at column 1: invalid character '}' looking for beginning of object key string"},
+		{"json not an object", "[\n  {\"pool\": {}}]", nil,
+			"config: FILE:1: want an object of sections such as {\"pool\": {...}}, not an array"},
+		{"yaml list", "# sshpool\n- pool\n", nil,
+			"config: FILE:2: want sections (key: value lines such as \"pool:\"), not a list"},
+		{"yaml syntax", "pool: [\n", nil,
+			"config: FILE: yaml: line 1: did not find expected node content"},
+		{"a value where a section belongs", "pool: 1\ntargets: 5\n", nil,
+			"config: 2 problems:\n" +
+				"\tFILE:1: pool = 1, want a section (key: value lines)\n" +
+				"\tFILE:2: targets = 5, want a section (key: value lines)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := ""
 			if tt.file != "" {
 				name := "c.yaml"
-				if strings.HasPrefix(tt.file, "{") {
+				if strings.HasPrefix(tt.file, "{") || strings.HasPrefix(tt.file, "[") {
 					name = "c.json"
 				}
 				path = writeFile(t, name, tt.file)

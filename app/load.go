@@ -92,11 +92,12 @@ const maxConfigBytes = 1 << 20
 // every key in src and merges the document into k.
 func loadFile(k *koanf.Koanf, path string, src sources) error {
 	var p koanf.Parser
+	isJSON := false
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		p = yaml.Parser()
 	case ".json":
-		p = json.Parser()
+		p, isJSON = json.Parser(), true
 	default:
 		return fmt.Errorf("config: %s: unknown format, want .yaml, .yml or .json", path)
 	}
@@ -105,7 +106,7 @@ func loadFile(k *koanf.Koanf, path string, src sources) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := k.Load(rawBytes(data), p); err != nil {
-		return fmt.Errorf("config: %s: %w", path, err)
+		return documentError(path, data, isJSON, err)
 	}
 	src.addFile(path, data)
 	return nil

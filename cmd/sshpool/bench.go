@@ -76,7 +76,7 @@ func newBenchCmd() *cobra.Command {
 	fs := c.Flags()
 	fs.IntVarP(&o.n, "count", "n", 200, "number of commands (per contender with --compare)")
 	fs.IntVarP(&o.c, "concurrency", "c", 16, "commands running at once")
-	fs.StringVar(&o.key, "key", demoKey, "pool key (default: the embedded server)")
+	fs.StringVar(&o.key, "key", demoKey, "target: a key of --config, an ssh_config alias or [user@]host[:port]; "+demoKey+" is the embedded server")
 	fs.StringVar(&o.cmd, "cmd", "true", "command to run")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "time limit of each command")
 	fs.BoolVar(&o.compare, "compare", false, "compare the pool with the other ways of running commands")
@@ -124,6 +124,10 @@ type benchStats struct {
 	MaxSeconds float64 `json:"max_seconds,omitempty"`
 	// Errors are the first few distinct failures (empty when none).
 	Errors []string `json:"errors"`
+	// NotRun counts the commands not run because the run was interrupted
+	// (SIGINT, SIGTERM); those cut short by it are counted here too, not
+	// as failures.
+	NotRun int `json:"not_run,omitempty"`
 }
 
 type benchPoolStats struct {
@@ -159,9 +163,12 @@ func runBench(ctx context.Context, t *poolTarget, o benchOptions, stdout, stderr
 	return r.err()
 }
 
-// err reports failed commands: all of them, or how many.
+// err reports an interrupted run, or failed commands: all of them, or how
+// many.
 func (s benchStats) err() error {
 	switch {
+	case s.NotRun > 0:
+		return fmt.Errorf("interrupted: %d of %d commands not run", s.NotRun, s.NotRun+s.Failed+s.Succeeded)
 	case s.Failed == 0:
 		return nil
 	case s.Succeeded == 0:
@@ -173,8 +180,15 @@ func (s benchStats) err() error {
 func printBench(w io.Writer, r benchResult) {
 	fmt.Fprintf(w, "bench: %d commands (%q on %s), concurrency %d, %d failed, %s\n",
 		r.Count, r.Command, r.Key, r.Concurrency, r.Failed, seconds(r.WallSeconds).Round(time.Millisecond))
+	if r.NotRun > 0 {
+		fmt.Fprintf(w, "interrupted: %d commands not run; the figures are of the %d that ran\n", r.NotRun, r.Succeeded+r.Failed)
+	}
 	if r.Succeeded == 0 {
-		fmt.Fprintln(w, "throughput: none: every command failed")
+		if r.Failed > 0 {
+			fmt.Fprintln(w, "throughput: none: every command failed")
+		} else {
+			fmt.Fprintln(w, "throughput: none: no command ran")
+		}
 		return
 	}
 	fmt.Fprintf(w, "throughput: %.1f ops/s\n", r.OpsPerSecond)
@@ -200,9 +214,12 @@ type recorder struct {
 	failed int
 	errs   []string
 	wall   time.Duration
+	notRun int
 }
 
 // run calls op n times from c goroutines; done is called after each call.
+// Once ctx ends it starts no more calls: those left, and a call that
+// failed because ctx ended, count as not run.
 func (r *recorder) run(ctx context.Context, n, c int, done func(), op func(context.Context) error) {
 	jobs := make(chan struct{})
 	var wg sync.WaitGroup
@@ -212,24 +229,44 @@ func (r *recorder) run(ctx context.Context, n, c int, done func(), op func(conte
 			for range jobs {
 				t0 := time.Now()
 				err := op(ctx)
-				r.record(time.Since(t0), err)
+				r.record(time.Since(t0), err, ctx.Err() != nil)
 				done()
 			}
 		})
 	}
-	for range n {
-		jobs <- struct{}{}
+	sent := 0
+dispatch:
+	for ; sent < n; sent++ {
+		select {
+		case jobs <- struct{}{}:
+		case <-ctx.Done():
+			break dispatch
+		}
 	}
 	close(jobs)
 	wg.Wait()
 	r.mu.Lock()
 	r.wall += time.Since(start)
+	r.notRun += n - sent
 	r.mu.Unlock()
 }
 
-func (r *recorder) record(d time.Duration, err error) {
+// skip counts n calls not made: the run was interrupted before them.
+func (r *recorder) skip(n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.notRun += n
+}
+
+// record counts one call; interrupted says the run's context had ended
+// when it returned.
+func (r *recorder) record(d time.Duration, err error, interrupted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil && interrupted {
+		r.notRun++
+		return
+	}
 	if err == nil {
 		r.lat = append(r.lat, d)
 		return
@@ -246,7 +283,8 @@ func (r *recorder) stats() benchStats {
 	defer r.mu.Unlock()
 	lat := slices.Clone(r.lat)
 	slices.Sort(lat)
-	s := benchStats{Succeeded: len(lat), Failed: r.failed, WallSeconds: r.wall.Seconds(), Errors: append([]string{}, r.errs...)}
+	s := benchStats{Succeeded: len(lat), Failed: r.failed, WallSeconds: r.wall.Seconds(), Errors: append([]string{}, r.errs...),
+		NotRun: r.notRun}
 	if len(lat) == 0 {
 		return s
 	}

@@ -108,7 +108,7 @@ func TestBenchCompare(t *testing.T) {
 	}
 	names := []string{"pool", "x/crypto client", "legacy pool", "adapter", "dial per command", "OpenSSH ControlMaster"}
 	for _, name := range names {
-		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + ` \| (\d+|not run: .*) \|`)
+		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + ` \| ([\d.]+|not run: .*) \|`)
 		if !row.MatchString(stdout) {
 			t.Errorf("no row for %s:\n%s", name, stdout)
 		}

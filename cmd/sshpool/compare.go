@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/sshpool/sshpool"
@@ -119,10 +121,18 @@ func runCompare(ctx context.Context, t *poolTarget, o benchOptions, stdout, stde
 	} else {
 		printCompare(stdout, r)
 	}
-	if pool := results[0]; pool.Failed > 0 {
+	if pool := results[0]; pool.Failed > 0 && pool.NotRun == 0 {
 		return fmt.Errorf("the pool: %w", pool.err())
 	}
+	if interrupted(results) {
+		return errors.New("interrupted: some commands did not run")
+	}
 	return nil
+}
+
+// interrupted reports whether a contender has commands not run.
+func interrupted(results []contenderResult) bool {
+	return slices.ContainsFunc(results, func(c contenderResult) bool { return c.NotRun > 0 })
 }
 
 // runRounds runs o.n commands per contender, split into o.rounds rounds;
@@ -145,7 +155,11 @@ func runRounds(ctx context.Context, o benchOptions, ops []func(context.Context) 
 		}
 		for j := range ops {
 			i := (j + r) % len(ops)
-			if ops[i] == nil || ctx.Err() != nil {
+			switch {
+			case ops[i] == nil:
+				continue
+			case ctx.Err() != nil: // interrupted
+				recs[i].skip(n)
 				continue
 			}
 			bar.describe(results[i].Name)
@@ -173,6 +187,9 @@ func openCompareEnv(ctx context.Context, t *poolTarget, o benchOptions, stderr i
 	if err != nil {
 		return nil, nil, err
 	}
+	// The old API takes no context: --timeout bounds its commands as the
+	// legacy pool's and the adapter's command timeout.
+	cfg.Legacy.CommandTimeout = o.timeout
 	pc, err := cfg.Providers(nil)
 	if err != nil {
 		closeEmb()

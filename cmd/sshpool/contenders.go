@@ -66,7 +66,8 @@ func setupAdapter(_ context.Context, env *compareEnv) (func(context.Context) err
 }
 
 // legacyOp is one old-API call: the old API takes no context, so the
-// command timeout is the provider's own.
+// command timeout is the provider's own (--timeout, set by
+// openCompareEnv).
 func legacyOp(p legacy.ConnectionProvider, env *compareEnv) func(context.Context) error {
 	return func(context.Context) error {
 		conn, err := p.GetOrCreateConnection(env.server, false)
@@ -112,8 +113,11 @@ func setupControlMaster(ctx context.Context, env *compareEnv) (func(context.Cont
 		// A fresh slice per call: op runs on many goroutines at once.
 		cmd := exec.CommandContext(ctx, ssh, slices.Concat(args, []string{env.cmd})...)
 		cmd.WaitDelay = time.Second
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if err != nil && len(out) > 0 {
 			return fmt.Errorf("ssh: %w: %s", err, trimOutput(out))
+		} else if err != nil {
+			return fmt.Errorf("ssh: %w", err)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func (p *publishFlags) register(c *cobra.Command) {
 	p.targetFlags.register(c)
 	fs := c.Flags()
 	fs.StringVarP(&p.message, "message", "m", "", "why (kept in the history)")
-	fs.StringVar(&p.author, "author", defaultAuthor(), "who publishes (kept in the history)")
+	fs.StringVar(&p.author, "author", "", "who publishes (kept in the history; default: $USER@hostname)")
 	fs.Int64Var(&p.expect, "expect-revision", 0, "publish only if the document in place is at this revision (the one you reviewed; -1: none)")
 	fs.BoolVar(&p.dryRun, "dry-run", false, "lint and show the diff, publish nothing")
 	fs.BoolVar(&p.strict, "strict", false, "refuse a document with warnings too")
@@ -170,7 +171,7 @@ func publish(ctx context.Context, pub *etcd.Publisher, plan *etcd.Plan, o *publi
 	}
 	warned := o.strict && len(plan.Lint.Problems) > 0
 	if !res.Unchanged && !o.dryRun && !warned {
-		rec, err := pub.Publish(ctx, plan, etcd.Note{Author: o.author, Message: o.message})
+		rec, err := pub.Publish(ctx, plan, etcd.Note{Author: cmp.Or(o.author, defaultAuthor()), Message: o.message})
 		if err != nil {
 			return err
 		}

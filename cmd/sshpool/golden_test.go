@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // go test -run TestGolden -update rewrites testdata/golden from the CLI
@@ -36,12 +38,10 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// TestGoldenHelp: the help text of every command, as users read it.
+// TestGoldenHelp: the help text of every command, as users read it (the
+// commands are taken from the tree, so a new one needs its golden file).
 func TestGoldenHelp(t *testing.T) {
-	for _, cmd := range [][]string{
-		{}, {"demo"}, {"serve"}, {"exec"}, {"bench"}, {"config"}, {"config", "defaults"}, {"config", "validate"},
-		{"config", "export"}, {"flags"}, {"flags", "validate"}, {"flags", "eval"}, {"version"}, {"completion"},
-	} {
+	for _, cmd := range commandPaths(newRootCmd(nil, nil), nil) {
 		name := "help-" + strings.Join(append([]string{"sshpool"}, cmd...), "-") + ".txt"
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, append(cmd, "--help")...)
@@ -51,6 +51,18 @@ func TestGoldenHelp(t *testing.T) {
 			golden(t, name, stdout)
 		})
 	}
+}
+
+// commandPaths lists the argument paths of c and every command below it
+// that a user sees (not help, nor cobra's hidden completion commands).
+func commandPaths(c *cobra.Command, path []string) [][]string {
+	out := [][]string{path}
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() && sub.Name() != "help" {
+			out = append(out, commandPaths(sub, append(slices.Clone(path), sub.Name()))...)
+		}
+	}
+	return out
 }
 
 // TestExitCodes is the CLI's exit-code contract in one table.
@@ -91,6 +103,7 @@ func TestExitCodes(t *testing.T) {
 func TestGoldenJSONSchemas(t *testing.T) {
 	good := writeTemp(t, "good.yaml", "pool:\n  max_connections: 7\n")
 	bad := writeTemp(t, "bad.yaml", "pool:\n  max_conns: 7\n")
+	broken := writeTemp(t, "broken.json", "{\"pool\": {\n  \"max_connections\": 7,\n}}")
 	tests := []struct {
 		name string
 		args []string
@@ -103,6 +116,8 @@ func TestGoldenJSONSchemas(t *testing.T) {
 		{"bench-compare", []string{"bench", "--compare", "-n", "2", "-c", "1", "--rounds", "1", "--chart", "", "--json"}, 0},
 		{"config-validate-ok", []string{"config", "validate", good, "--json"}, 0},
 		{"config-validate-problems", []string{"config", "validate", bad, "--json"}, 1},
+		// A file that does not parse: no key, its line in source.
+		{"config-validate-syntax", []string{"config", "validate", broken, "--json"}, 1},
 		{"demo", []string{"demo", "--jobs", "4", "--concurrency", "2", "--json"}, 0},
 	}
 	for _, tt := range tests {

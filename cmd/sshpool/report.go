@@ -26,6 +26,8 @@ func printCompare(w io.Writer, r compareResult) {
 		switch {
 		case c.Skipped != "":
 			fmt.Fprintf(w, "| %s | not run: %s | | | | |\n", c.Name, mdCell(c.Skipped))
+		case c.Succeeded == 0 && c.Failed == 0:
+			fmt.Fprintf(w, "| %s | not run: interrupted | | | | |\n", c.Name)
 		case c.Succeeded == 0:
 			fmt.Fprintf(w, "| %s | all %d failed: %s | | | | %d |\n", c.Name, c.Failed, mdCell(c.Errors[0]), c.Failed)
 		default:
@@ -33,7 +35,7 @@ func printCompare(w io.Writer, r compareResult) {
 			if c.RatioToPool > 0 {
 				ratio = fmt.Sprintf("%.2f×", c.RatioToPool)
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d |\n", c.Name, c.OpsPerSecond,
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d |\n", c.Name, fmtRate(c.OpsPerSecond),
 				fmtLatency(c.P50Seconds), fmtLatency(c.P99Seconds), ratio, c.Failed)
 		}
 	}
@@ -42,6 +44,21 @@ func printCompare(w io.Writer, r compareResult) {
 			fmt.Fprintf(w, "\n%s: %d of %d commands failed, first: %s\n", c.Name, c.Failed, c.Failed+c.Succeeded, c.Errors[0])
 		}
 	}
+	if interrupted(r.Contenders) {
+		fmt.Fprintln(w, "\ninterrupted: the figures are of the commands that ran")
+	}
+}
+
+// fmtRate prints commands per second with the digits that matter: a slow
+// contender's 0.25/s is not "0".
+func fmtRate(r float64) string {
+	switch {
+	case r >= 100:
+		return fmt.Sprintf("%.0f", r)
+	case r >= 10:
+		return fmt.Sprintf("%.1f", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 // fmtLatency prints seconds as a duration with three significant digits.
@@ -85,9 +102,9 @@ func writeChart(path string, r compareResult) error {
 		names[i] = strings.Replace(c.Name, " ", "\n", 1)
 		// A log scale has no zero: the bars stand on chartFloor.
 		values[i] = math.Max(c.OpsPerSecond-chartFloor, 0)
-		label := fmt.Sprintf("%.0f/s", c.OpsPerSecond)
+		label := fmtRate(c.OpsPerSecond) + "/s"
 		switch {
-		case c.Skipped != "":
+		case c.Skipped != "" || c.Succeeded == 0 && c.Failed == 0:
 			label = "not run"
 		case c.Succeeded == 0:
 			label = "all failed"
