@@ -180,7 +180,7 @@ func (d *dialer) prepare(ctx context.Context, t Target, ag *agentHolder) (*hands
 	if err != nil {
 		return nil, err
 	}
-	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger}
+	hk := &hostKeyCheck{target: t, limits: d.knownHostsLimits, writer: d.writer, logger: d.logger}
 	algos := t.HostKeyAlgorithms
 	if t.HostKey != HostKeyInsecure {
 		if hk.kh, err = loadKnownHosts(ctx, t.knownHostsFiles(), d.knownHostsLimits); err != nil {

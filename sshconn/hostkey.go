@@ -87,12 +87,13 @@ type KnownHostsWriter struct {
 // already know the host. It returns nil when the key is (now) recorded, or
 // a *HostKeyError when another writer recorded a different key meanwhile.
 func (w *KnownHostsWriter) Add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
-	return w.add(file, files, hostname, remote, key, false)
+	return w.add(file, files, hostname, remote, key, false, FileLimits{})
 }
 
 // add is Add; with hash it records the host name hashed ("|1|salt|hash",
-// as OpenSSH does with HashKnownHosts yes: Target.HashKnownHosts).
-func (w *KnownHostsWriter) add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
+// as OpenSSH does with HashKnownHosts yes: Target.HashKnownHosts). files
+// are re-read within lim (the dial's known_hosts limits).
+func (w *KnownHostsWriter) add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool, lim FileLimits) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -107,13 +108,13 @@ func (w *KnownHostsWriter) add(file string, files []string, hostname string, rem
 		return fmt.Errorf("sshconn: lock known_hosts %s: %w", file, err)
 	}
 	defer unlockFile(f)
-	return appendIfUnknownLocked(f, files, hostname, remote, key, hash)
+	return appendIfUnknownLocked(f, files, hostname, remote, key, hash, lim)
 }
 
 // appendIfUnknownLocked re-reads the files and appends key unless the host
 // is now known; w.mu and the file lock must be held.
-func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
-	kh, err := loadKnownHosts(context.Background(), files, FileLimits{})
+func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool, lim FileLimits) error {
+	kh, err := loadKnownHosts(context.Background(), files, lim)
 	if err != nil {
 		return err
 	}
@@ -373,6 +374,7 @@ func throwawayKey() (ssh.PublicKey, error) {
 type hostKeyCheck struct {
 	target Target
 	kh     *knownHosts
+	limits FileLimits // of known_hosts, for accept-new's re-read
 	writer *KnownHostsWriter
 	logger *slog.Logger
 
@@ -409,7 +411,7 @@ func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKe
 		return err
 	}
 	file := c.target.KnownHostsFiles[0]
-	if err := c.writer.add(file, c.target.knownHostsFiles(), hostname, remote, key, c.target.HashKnownHosts); err != nil {
+	if err := c.writer.add(file, c.target.knownHostsFiles(), hostname, remote, key, c.target.HashKnownHosts, c.limits); err != nil {
 		return err
 	}
 	c.logger.Warn("sshconn: permanently added host key to known_hosts (accept-new)",

@@ -151,3 +151,23 @@ func TestConfigErrorsCutLongInput(t *testing.T) {
 		t.Errorf("short input: %v; want it quoted whole", err)
 	}
 }
+
+// TestAcceptNewUsesKnownHostsLimits: accept-new re-reads known_hosts under
+// its lock within the factory's known_hosts limits, not the defaults: a
+// file over DefaultKnownHostsMaxBytes that WithKnownHostsLimits allows is
+// verified and appended to (the re-read refused it, failing the dial).
+func TestAcceptNewUsesKnownHostsLimits(t *testing.T) {
+	e := newEnv(t)
+	big := strings.Repeat("# a host list that grew\n", sshconn.DefaultKnownHostsMaxBytes/24+1)
+	writeFile(t, e.knownHosts, big)
+	tgt := e.target()
+	tgt.HostKey = sshconn.HostKeyAcceptNew
+	if _, err := dialTarget(t, tgt); !errors.Is(err, inputfile.ErrTooLarge) {
+		t.Fatalf("over the default limit: %v; want ErrTooLarge", err)
+	}
+	mustDial(t, tgt, sshconn.WithKnownHostsLimits(sshconn.FileLimits{MaxBytes: 2 * sshconn.DefaultKnownHostsMaxBytes}))
+	data, err := os.ReadFile(e.knownHosts)
+	if err != nil || string(data) != big+e.srv.KnownHostsLine()+"\n" {
+		t.Fatalf("known_hosts: %d bytes, %v; want the server's line appended", len(data), err)
+	}
+}
