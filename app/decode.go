@@ -159,6 +159,11 @@ func describe(t reflect.Type) string {
 // close: a typo (edit distance up to 2) or an abbreviation (sharing at
 // least half of the name as a prefix).
 func unknownKeyMsg(key string) string {
+	if _, last := splitLast(key); len(last) > maxKeySegment {
+		// No key is that long, and the edit distance of a 1 MB name to
+		// each candidate would take seconds.
+		return "unknown key"
+	}
 	best, bestPrefix, bestD := "", 0, 0
 	for _, known := range knownKeys() {
 		known = matchWildcards(key, known)
@@ -293,8 +298,30 @@ func (e *ConfigError) locate(k *koanf.Koanf, src sources) {
 		if isSecret(p.Key) && p.Value != "" {
 			p.Value = Redacted
 		}
+		p.Key = cutKey(p.Key)
 	}
 	slices.SortStableFunc(e.Problems, func(a, b Problem) int { return a.Source.compare(b.Source) })
+}
+
+// maxKeySegment is the longest segment of a config key a problem repeats
+// whole: a longer one (an unknown key, a target's name) was written by
+// mistake or by a hostile file and is cut (cutKey).
+const maxKeySegment = 64
+
+// cutKey returns key with every segment longer than maxKeySegment bytes
+// cut to a short quoted prefix and its length (inputfile.Excerpt), so that
+// a 1 MB key is never echoed whole: pool."kkkk…"… (1048576 bytes).
+func cutKey(key string) string {
+	if len(key) <= maxKeySegment {
+		return key
+	}
+	segs := strings.Split(key, ".")
+	for i, s := range segs {
+		if len(s) > maxKeySegment {
+			segs[i] = inputfile.Excerpt(s, 0)
+		}
+	}
+	return strings.Join(segs, ".")
 }
 
 // isSecret reports whether key holds a secret (a target's password, the

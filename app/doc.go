@@ -9,6 +9,10 @@
 // that addresses no existing key is an error naming it; one without "__"
 // cannot address any key (Kubernetes service links define SSHPOOL_PORT for a
 // Service named sshpool) and is ignored with a warning (LoadOptions.Warn).
+// The file is read bounded: a regular file once links are resolved (a FIFO
+// or /dev/zero is refused before anything is read), of at most
+// DefaultConfigMaxBytes (1 MiB; LoadOptions.MaxBytes), within 5 s; a long
+// key or value in a problem is cut to a short quoted prefix.
 // Export renders a Config as YAML without secrets; ConfigStore reloads it
 // atomically and can apply the pool section to a live pool.
 //

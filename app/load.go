@@ -34,7 +34,18 @@ type LoadOptions struct {
 	// on every load (a ConfigStore's reloads too): command-line overrides
 	// such as an admin address or an extra target.
 	Adjust func(*Config)
+	// MaxBytes caps the size of the file at Path; zero means
+	// DefaultConfigMaxBytes. The file is read bounded: it must be a
+	// regular file once links are resolved (a FIFO or a device such as
+	// /dev/zero is refused before anything is read), a larger file is
+	// refused without being read whole, and the read is abandoned after
+	// inputfile's default deadline (5 s).
+	MaxBytes int64
 }
+
+// DefaultConfigMaxBytes is the size cap of a configuration file when
+// LoadOptions.MaxBytes is zero: 1 MiB, far above any real configuration.
+const DefaultConfigMaxBytes = 1 << 20
 
 // LoadConfig loads the configuration: defaults, then the file at path (if
 // not empty), then the SSHPOOL_ variables of env. See LoadWith.
@@ -67,7 +78,7 @@ func LoadWith(o LoadOptions) (Config, error) {
 	}
 	src := sources{}
 	if o.Path != "" {
-		if err := loadFile(k, o.Path, src); err != nil {
+		if err := loadFile(k, o.Path, o.MaxBytes, src); err != nil {
 			return Config{}, err
 		}
 	}
@@ -85,12 +96,13 @@ func LoadWith(o LoadOptions) (Config, error) {
 	return c, nil
 }
 
-// maxConfigBytes bounds a config file.
-const maxConfigBytes = 1 << 20
-
-// loadFile reads path (bounded in size and time), records the line of
-// every key in src and merges the document into k.
-func loadFile(k *koanf.Koanf, path string, src sources) error {
+// loadFile reads path (bounded in size and time: at most maxBytes, zero
+// meaning DefaultConfigMaxBytes), records the line of every key in src and
+// merges the document into k.
+func loadFile(k *koanf.Koanf, path string, maxBytes int64, src sources) error {
+	if maxBytes <= 0 {
+		maxBytes = DefaultConfigMaxBytes
+	}
 	var p koanf.Parser
 	isJSON := false
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -101,7 +113,7 @@ func loadFile(k *koanf.Koanf, path string, src sources) error {
 	default:
 		return fmt.Errorf("config: %s: unknown format, want .yaml, .yml or .json", path)
 	}
-	data, err := inputfile.Read(path, inputfile.Limits{MaxBytes: maxConfigBytes})
+	data, err := inputfile.Read(path, inputfile.Limits{MaxBytes: maxBytes})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

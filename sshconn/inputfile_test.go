@@ -117,3 +117,37 @@ func TestBoundedReads(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorsCutLongInput: an ssh_config error names the file and
+// line but never echoes a long keyword or argument whole (a 900 KiB
+// keyword was quoted in full): it is cut to a short prefix with its length.
+// Short input is still quoted as written.
+func TestConfigErrorsCutLongInput(t *testing.T) {
+	long := strings.Repeat("k", 900<<10)
+	for name, body := range map[string]string{
+		"keyword":      long + " yes\n",
+		"HostName":     "Host web\n  HostName " + long + "%z\n",
+		"Port":         "Host web\n  Port " + long + "\n",
+		"ProxyJump":    "Host web\n  ProxyJump " + long + "@@\n",
+		"IdentityFile": "Host web\n  IdentityFile " + long + "%z\n",
+		"Match":        "Match " + long + "\n",
+		"Include":      "Include /" + long + "[\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeConfig(t, body)
+			_, err := (&sshconn.SSHConfig{SystemPath: "none", Path: path}).Resolve(context.Background(), "web")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if len(msg) > 1024 || !strings.Contains(msg, path+" line ") || !strings.Contains(msg, strings.Repeat("k", 40)) ||
+				!strings.Contains(msg, "bytes)") {
+				t.Errorf("error (%d bytes) %.300q: want the file and line and a cut prefix of the input", len(msg), msg)
+			}
+		})
+	}
+	_, err := (&sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, "Host web\n  Port 70000x\n")}).Resolve(context.Background(), "web")
+	if err == nil || !strings.Contains(err.Error(), `Port "70000x"`) {
+		t.Errorf("short input: %v; want it quoted whole", err)
+	}
+}

@@ -219,8 +219,9 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// TestFlagsValidateHostileFiles: validate refuses, fast and with a clear
-// error, what is not a regular flag file of sensible size.
+// TestFlagsValidateHostileFiles: validate and push refuse, fast and with a
+// clear error, what is not a regular flag file of sensible size (push
+// before it reaches etcd: the endpoint here answers nothing).
 func TestFlagsValidateHostileFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -240,13 +241,15 @@ func TestFlagsValidateHostileFiles(t *testing.T) {
 		fifo: "not a regular file (a named pipe)", link: "not a regular file (a named pipe)",
 		zero: "not a regular file (a character device)", big: "file too large",
 	} {
-		start := time.Now()
-		code, _, stderr := runCLI(t, "flags", "validate", path)
-		if code != 1 || !strings.Contains(stderr, msg) || !strings.Contains(stderr, path) {
-			t.Errorf("validate %s: exit %d, stderr %q; want 1 and %q", path, code, stderr, msg)
-		}
-		if d := time.Since(start); d > 10*time.Second {
-			t.Errorf("validate %s took %s", path, d)
+		for _, args := range [][]string{{"flags", "validate", path}, {"flags", "push", path, "--endpoints", "127.0.0.1:1"}} {
+			start := time.Now()
+			code, _, stderr := runCLI(t, args...)
+			if code != 1 || !strings.Contains(stderr, msg) || !strings.Contains(stderr, path) {
+				t.Errorf("%s %s: exit %d, stderr %q; want 1 and %q", args[1], path, code, stderr, msg)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("%s %s took %s", args[1], path, d)
+			}
 		}
 	}
 }

@@ -2,11 +2,15 @@ package etcd_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,6 +250,24 @@ func TestCacheRejected(t *testing.T) {
 	}
 	edited := filepath.Join(dir, "edited.cache")
 	os.WriteFile(edited, []byte(strings.Replace(string(data), `"on"`, `"off"`, 1)), 0o600)
+	// A FIFO and /dev/zero are refused without blocking or being read;
+	// a good cache larger than MaxDocumentBytes plus its header line is
+	// refused without being read whole.
+	fifo := filepath.Join(dir, "fifo.cache")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	header, doc, _ := strings.Cut(string(data), "\n")
+	padded := doc + strings.Repeat(" ", 8<<10) // valid JSON, 8 KiB over the document
+	sum := sha256.Sum256([]byte(padded))
+	var h map[string]any
+	json.Unmarshal([]byte(header), &h)
+	h["sha256"] = hex.EncodeToString(sum[:])
+	line, _ := json.Marshal(h)
+	big := filepath.Join(dir, "big.cache")
+	os.WriteFile(big, []byte(string(line)+"\n"+padded), 0o600)
+	small := withCache(withKey(sourceConfig(srv), "/other/flags"), big)
+	small.MaxDocumentBytes = 1024 // the cap is this plus 4 KiB for the header line
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +275,9 @@ func TestCacheRejected(t *testing.T) {
 		"another key": withCache(sourceConfig(srv), good), // the default key, a cache of /other/flags
 		"edited":      withCache(withKey(sourceConfig(srv), "/other/flags"), edited),
 		"missing":     withCache(sourceConfig(srv), filepath.Join(dir, "none")),
-		"fifo":        withCache(sourceConfig(srv), "/dev/zero"),
+		"dev/zero":    withCache(sourceConfig(srv), "/dev/zero"),
+		"fifo":        withCache(withKey(sourceConfig(srv), "/other/flags"), fifo),
+		"oversized":   small,
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := startInstance(t, cfg)
@@ -261,6 +285,11 @@ func TestCacheRejected(t *testing.T) {
 				t.Errorf("document %+v", in.provider.Document())
 			}
 		})
+	}
+	// The padded cache within the default cap is used: the oversized case
+	// above was refused for its size alone.
+	if in := startInstance(t, withCache(withKey(sourceConfig(srv), "/other/flags"), big)); !in.routesNew() {
+		t.Errorf("the padded cache within the cap was not used: %+v", in.provider.Document())
 	}
 	if !strings.Contains(string(data), `"key":"/other/flags"`) {
 		t.Errorf("cache header: %q", strings.SplitN(string(data), "\n", 2)[0])

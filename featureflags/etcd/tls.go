@@ -24,9 +24,12 @@ type TLSFiles struct {
 	ServerName string
 }
 
-// Config reads the files (bounded in size and time) and returns the TLS
-// configuration (TLS 1.2 at least, server verified). It returns nil, nil
-// when no field is set.
+// Config reads the files and returns the TLS configuration (TLS 1.2 at
+// least, server verified). It returns nil, nil when no field is set. Each
+// file is read bounded: a regular file once links are resolved (a FIFO or
+// a device such as /dev/zero is refused before anything is read), of at
+// most 1 MiB (a CA bundle of a few hundred certificates), within 5 s; a
+// failed read is an ErrConfig error naming the field and the file.
 func (f TLSFiles) Config() (*tls.Config, error) {
 	if f == (TLSFiles{}) {
 		return nil, nil

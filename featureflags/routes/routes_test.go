@@ -147,8 +147,16 @@ func TestLoadServers(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := routes.LoadServers(fifo); !errors.Is(err, inputfile.ErrNotRegular) {
-		t.Errorf("fifo: %v", err)
+	zero := filepath.Join(dir, "zero.yaml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, []byte("targets: {web-1: {host: h}}\n"+strings.Repeat("#", routes.MaxServersFileBytes)), 0o600)
+	for path, want := range map[string]error{fifo: inputfile.ErrNotRegular, zero: inputfile.ErrNotRegular, big: inputfile.ErrTooLarge} {
+		if _, err := routes.LoadServers(path); !errors.Is(err, want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v; want %v naming the file", path, err, want)
+		}
 	}
 }
 
