@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -100,55 +99,10 @@ func clipped(s string) string {
 // pos is "file line N", the way ssh names a line in its errors.
 func (l cfgLine) pos() string { return fmt.Sprintf("%s line %d", l.file, l.line) }
 
-// errorf returns an error naming the line. Text from the file in args
-// (strings, and errors that may quote it) is echoed whole only when
-// short: a longer one is cut to its first maxEchoRunes runes (see echo).
+// errorf returns an error naming the line. Callers quote text from the
+// file with quoted or clipped, so it is never echoed whole.
 func (l cfgLine) errorf(format string, args ...any) error {
-	for i, a := range args {
-		switch x := a.(type) {
-		case string:
-			args[i] = echo(x)
-		case error:
-			args[i] = echo(x.Error())
-		}
-	}
 	return fmt.Errorf("%s: %s", l.pos(), fmt.Sprintf(format, args...))
-}
-
-// Bounds of the file's text echoed in an error: text longer than
-// maxEchoBytes is cut to its first maxEchoRunes runes.
-const (
-	maxEchoBytes = 256
-	maxEchoRunes = 64
-)
-
-// echo is text from a configuration file in an error message. It formats
-// as the string does (%s, %v, %q), except that a text longer than
-// maxEchoBytes is cut: %q gives inputfile.Excerpt's quoted prefix and the
-// length, %s and %v the prefix followed by "… (N bytes)". A 1 MiB keyword
-// is never echoed whole.
-type echo string
-
-// Format implements fmt.Formatter.
-func (e echo) Format(f fmt.State, verb rune) {
-	s := string(e)
-	if len(s) <= maxEchoBytes {
-		fmt.Fprintf(f, fmt.FormatString(f, verb), s)
-		return
-	}
-	if verb == 'q' {
-		io.WriteString(f, inputfile.Excerpt(s, maxEchoRunes))
-		return
-	}
-	n := 0
-	for i := range s {
-		if n == maxEchoRunes {
-			s = s[:i]
-			break
-		}
-		n++
-	}
-	fmt.Fprintf(f, "%s… (%d bytes)", s, len(e))
 }
 
 // parseConfig splits an ssh_config file into keyword lines. Like ssh, it
