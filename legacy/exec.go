@@ -3,8 +3,8 @@ package legacy
 import (
 	"bytes"
 	"context"
-	"sync"
 
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -13,7 +13,7 @@ import (
 // the legacy pool and the adapter so both return the same output and the
 // same error shape (*CommandError) for the same situation.
 func runCombined(ctx context.Context, c pool.SSHClient, key, cmd string) (string, error) {
-	var buf lockedBuffer
+	var buf capture.Buffer
 	_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: &buf, Stderr: &buf})
 	out := buf.String()
 	if err != nil {
@@ -27,7 +27,7 @@ func runCombined(ctx context.Context, c pool.SSHClient, key, cmd string) (string
 // sent too. out is not closed. Standard error is kept for the error.
 func runStream(ctx context.Context, c pool.SSHClient, key, cmd string, out chan<- string) error {
 	lw := &lineWriter{ctx: ctx, out: out}
-	var stderr lockedBuffer
+	var stderr capture.Buffer
 	_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: lw, Stderr: &stderr})
 	if ferr := lw.flush(); err == nil {
 		err = ferr
@@ -44,25 +44,6 @@ func runHealth(ctx context.Context, c pool.SSHClient, key, cmd string) error {
 		return &CommandError{Op: OpHealth, Key: key, Cmd: cmd, Err: err}
 	}
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// session's stdout and stderr copiers.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // lineWriter splits what is written into lines and sends each on out,

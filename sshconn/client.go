@@ -26,6 +26,7 @@ type Client struct {
 	hops             []*ssh.Client // every hop, the final one last
 	agent            net.Conn      // nil without agent
 	keepaliveTimeout time.Duration
+	outputLimit      int64 // default Command.MaxOutput (WithMaxOutput); 0 = DefaultMaxOutput
 
 	closed    atomic.Bool
 	closeOnce sync.Once

@@ -15,9 +15,10 @@ import (
 
 // dialer dials one Target (and its jump hosts) once, without retries.
 type dialer struct {
-	logger   *slog.Logger
-	writer   *KnownHostsWriter
-	quickAck bool
+	logger    *slog.Logger
+	writer    *KnownHostsWriter
+	quickAck  bool
+	maxOutput int64 // Client.outputLimit (WithMaxOutput)
 }
 
 // dial connects to t through its jump hosts, bounded by ctx and
@@ -41,7 +42,9 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		hops = append(hops, c)
 	}
-	return newClient(t, hops, ag.conn), nil
+	c := newClient(t, hops, ag.conn)
+	c.outputLimit = d.maxOutput
+	return c, nil
 }
 
 // hopChain flattens t's jump hosts (and theirs, recursively) into the order
@@ -203,17 +206,30 @@ func (hs *handshake) classify(ctx context.Context, t Target, conn *trackedConn, 
 // trackedConn records the first read or write error of the underlying
 // connection, so that a handshake failure can be told apart from a
 // transport failure by identity rather than by message, and re-arms
-// TCP_QUICKACK after every read and write when enabled (see quickack_*.go).
+// TCP_QUICKACK after each of the connection's first quickAckOps reads and
+// writes when enabled (see quickack_*.go).
 type trackedConn struct {
 	net.Conn
-	quickAck func()
-	ioErr    atomic.Pointer[error]
+	quickAck     func()
+	quickAckLeft atomic.Int32 // re-arms left
+	ioErr        atomic.Pointer[error]
 }
+
+// quickAckOps is how many reads and writes re-arm TCP_QUICKACK: the
+// handshake and authentication take about 55 against OpenSSH, a session
+// about 7, so this covers the first dozen sessions. The delayed-ACK stall
+// hits the first session on a connection; later sessions measured the same
+// with and without re-arming (800 sequential commands each, interleaved,
+// on OpenSSH 9.2: same p50, p90, p99), while re-arming costs a setsockopt
+// per read and write, about a tenth of a command's client CPU against a
+// fast server (BenchmarkCommand in bench/).
+const quickAckOps = 128
 
 func newTrackedConn(c net.Conn, quickAck bool) *trackedConn {
 	tc := &trackedConn{Conn: c}
 	if quickAck {
 		tc.quickAck = quickAckFunc(c)
+		tc.quickAckLeft.Store(quickAckOps)
 	}
 	return tc
 }
@@ -237,7 +253,7 @@ func (c *trackedConn) after(err error) {
 		c.ioErr.CompareAndSwap(nil, &err)
 		return
 	}
-	if c.quickAck != nil {
+	if c.quickAck != nil && c.quickAckLeft.Load() > 0 && c.quickAckLeft.Add(-1) >= 0 {
 		c.quickAck()
 	}
 }

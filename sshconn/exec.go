@@ -1,19 +1,24 @@
 package sshconn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/pool"
 )
+
+// DefaultMaxOutput bounds each captured stream of a command (Result.Stdout,
+// Result.Stderr) in bytes when neither Command.MaxOutput nor WithMaxOutput
+// sets a limit: 16 MiB. Stream larger outputs (Command.Stdout, Stderr).
+const DefaultMaxOutput = 16 << 20
 
 // DefaultKillGrace is how long Exec waits after signalling a cancelled
 // command before closing its session, when Command.KillGrace is 0.
@@ -25,7 +30,10 @@ func (c *Client) Run(ctx context.Context, cmd string) (pool.Result, error) {
 }
 
 // Exec runs cmd in a new session and waits for it. A command that exits
-// non-zero or is killed returns an error wrapping *pool.ExitError. When ctx
+// non-zero or is killed returns an error wrapping *pool.ExitError. Output
+// not streamed is captured into the Result, each stream up to
+// cmd.MaxOutput bytes (see maxOutput); past it the command is signalled,
+// its session closed, and the error wraps *pool.OutputLimitError. When ctx
 // ends first, the remote process is sent cmd.Signal (default SIGTERM); after
 // cmd.KillGrace (default DefaultKillGrace) the session, and only the
 // session, is closed, and the error wraps ctx.Err(). A failure to open the
@@ -40,7 +48,7 @@ func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error
 		return pool.Result{ExitStatus: -1}, pool.MarkNotStarted(err)
 	}
 	defer s.Close()
-	out := newOutputs(s, cmd)
+	out := newOutputs(s, cmd, c.maxOutput(cmd))
 	setEnv(s, cmd.Env)
 	s.Stdin = cmd.Stdin
 	if err := s.Start(cmd.Cmd); err != nil {
@@ -51,7 +59,24 @@ func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error
 	if cancelled {
 		return res, fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), ctx.Err())
 	}
+	if lerr := out.limitError(); lerr != nil {
+		return res, fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), lerr)
+	}
 	return res, c.exitError(res, err)
+}
+
+// maxOutput returns the limit of each captured stream of cmd: its
+// MaxOutput, else the client's (WithMaxOutput, DefaultMaxOutput); 0 means
+// none.
+func (c *Client) maxOutput(cmd pool.Command) int64 {
+	n := cmd.MaxOutput
+	if n == 0 {
+		n = c.outputLimit
+	}
+	if n == 0 {
+		n = DefaultMaxOutput
+	}
+	return max(n, 0)
 }
 
 // wait waits for s, or signals and closes it when ctx ends first.
@@ -145,28 +170,75 @@ func setEnv(s *ssh.Session, env map[string]string) {
 	}
 }
 
-// outputs captures or streams a session's stdout and stderr.
+// outputs captures or streams a session's stdout and stderr, and stops
+// the session when captured output passes its limit.
 type outputs struct {
-	stdout, stderr *lockedBuffer // nil when streaming
+	stdout, stderr capture.Buffer
+	capOut, capErr bool // the stream is captured, not streamed
+	s              *ssh.Session
+	signal         ssh.Signal
+	limit          int64       // bytes per captured stream; 0 = none
+	stopped        atomic.Bool // stop has run
 }
 
-func newOutputs(s *ssh.Session, cmd pool.Command) *outputs {
-	o := &outputs{}
-	s.Stdout, o.stdout = sink(cmd.Stdout)
-	s.Stderr, o.stderr = sink(cmd.Stderr)
+func newOutputs(s *ssh.Session, cmd pool.Command, limit int64) *outputs {
+	o := &outputs{s: s, signal: cmd.Signal, limit: limit}
+	if o.signal == "" {
+		o.signal = ssh.SIGTERM
+	}
+	var stop func()
+	if limit > 0 {
+		stop = o.stop
+	}
+	s.Stdout, o.capOut = o.sink(&o.stdout, cmd.Stdout, stop)
+	s.Stderr, o.capErr = o.sink(&o.stderr, cmd.Stderr, stop)
 	return o
 }
 
-func sink(w io.Writer) (io.Writer, *lockedBuffer) {
+// sink returns w when the caller streams, else b limited to o.limit.
+func (o *outputs) sink(b *capture.Buffer, w io.Writer, stop func()) (io.Writer, bool) {
 	if w != nil {
-		return w, nil
+		return w, false
 	}
-	b := &lockedBuffer{}
-	return b, b
+	b.SetLimit(o.limit, stop)
+	return b, true
 }
 
+// stop ends a command whose output passed the limit: it signals it and
+// closes its session, so that Wait returns. It runs on x/crypto's copy
+// goroutine.
+func (o *outputs) stop() {
+	if o.stopped.CompareAndSwap(false, true) {
+		_ = o.s.Signal(o.signal)
+		_ = o.s.Close()
+	}
+}
+
+// limitError returns the *pool.OutputLimitError of a stream that passed
+// the limit, or nil.
+func (o *outputs) limitError() error {
+	switch {
+	case !o.stopped.Load():
+		return nil
+	case o.capOut && o.stdout.Exceeded():
+		return &pool.OutputLimitError{Stream: "stdout", Limit: o.limit}
+	case o.capErr && o.stderr.Exceeded():
+		return &pool.OutputLimitError{Stream: "stderr", Limit: o.limit}
+	}
+	return nil
+}
+
+// result builds the Result from Wait's error. It takes the captured
+// output without copying it: Take detaches it from writers that may still
+// run after a cancelled Exec gave up on its session.
 func (o *outputs) result(err error, d time.Duration) pool.Result {
-	res := pool.Result{Stdout: o.stdout.snapshot(), Stderr: o.stderr.snapshot(), Duration: d, ExitStatus: -1}
+	res := pool.Result{Duration: d, ExitStatus: -1}
+	if o.capOut {
+		res.Stdout = o.stdout.Take()
+	}
+	if o.capErr {
+		res.Stderr = o.stderr.Take()
+	}
 	var exitErr *ssh.ExitError
 	switch {
 	case err == nil:
@@ -178,29 +250,4 @@ func (o *outputs) result(err error, d time.Duration) pool.Result {
 		}
 	}
 	return res
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer (x/crypto's copy
-// goroutine) and a concurrent snapshot (after a cancelled Exec gave up
-// waiting).
-type lockedBuffer struct {
-	// mu guards buf.
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) snapshot() []byte {
-	if b == nil {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

@@ -76,8 +76,16 @@ func WithKnownHostsWriter(w *KnownHostsWriter) FactoryOption {
 }
 
 // WithQuickAck enables or disables re-arming TCP_QUICKACK on Linux
-// sockets after every read and write. Default: enabled.
+// sockets after each of a connection's first reads and writes (the
+// handshake and first sessions), which avoids a ~40 ms delayed-ACK stall
+// in the first session on an OpenSSH connection. Default: enabled.
 func WithQuickAck(on bool) FactoryOption { return func(f *Factory) { f.dialer.quickAck = on } }
+
+// WithMaxOutput sets the limit, in bytes, of each captured output stream
+// of a command whose Command.MaxOutput is zero (every Pool.Run): past it
+// the command is stopped and Exec fails with *pool.OutputLimitError.
+// Negative means no limit. Default DefaultMaxOutput (16 MiB).
+func WithMaxOutput(n int64) FactoryOption { return func(f *Factory) { f.dialer.maxOutput = n } }
 
 // WithAttemptHook calls hook after every dial attempt with its number
 // (from 1) and error (nil on success), on the dialing goroutine. The hook
