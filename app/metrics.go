@@ -176,6 +176,7 @@ func writePoolCounters(p promWriter, s pool.Snapshot) {
 		{"sshpool_pool_runs_total", "Commands run.", float64(s.Runs)},
 		{"sshpool_pool_run_errors_total", "Commands that failed.", float64(s.RunErrors)},
 		{"sshpool_pool_run_retries_total", "Commands run again on another connection after theirs was found dead before they started.", float64(s.RunRetries)},
+		{"sshpool_pool_session_limit_retries_total", "Commands whose session the server refused at its session limit, opened again.", float64(s.SessionLimitRetries)},
 		{"sshpool_pool_misuse_total", "Double releases, foreign clients, use after release.", float64(s.Misuse)},
 		{"sshpool_pool_health_checks_total", "Health probes.", float64(s.HealthChecks)},
 		{"sshpool_pool_health_failures_total", "Failed health probes.", float64(s.HealthFailures)},

@@ -266,6 +266,7 @@ func (p *pool) retrySessionLimit(ctx context.Context, res Result, err error, aga
 		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
 			return res, fmt.Errorf("pool: session-limit retry %d: %w (last: %w)", attempt, werr, err)
 		}
+		p.stats.sessionRetries.Add(1)
 		res, err = again()
 	}
 	return res, err

@@ -53,7 +53,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	printBench(stdout, o, lat, len(errs), wall)
 	s := p.GetSnapshot()
-	fmt.Fprintf(stdout, "pool: connections created=%d, waits=%d, hits=%d, misses=%d\n", s.Created, s.WaitCount, s.Hits, s.Misses)
+	fmt.Fprintf(stdout, "pool: connections created=%d, waits=%d, hits=%d, misses=%d, session-limit retries=%d\n",
+		s.Created, s.WaitCount, s.Hits, s.Misses, s.SessionLimitRetries)
 	if len(errs) > 0 {
 		return fmt.Errorf("%d of %d commands failed: %w", len(errs), o.n, errors.Join(errs[:min(len(errs), 3)]...))
 	}
