@@ -250,13 +250,18 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 
 func (c *trackedConn) after(err error) {
 	if err != nil {
-		c.ioErr.CompareAndSwap(nil, &err)
+		c.record(err)
 		return
 	}
 	if c.quickAck != nil && c.quickAckLeft.Load() > 0 && c.quickAckLeft.Add(-1) >= 0 {
 		c.quickAck()
 	}
 }
+
+// record keeps err if it is the first error. It is apart from after so
+// that only a failed read or write moves an error to the heap (taking
+// &err in after allocated on every successful read and write).
+func (c *trackedConn) record(err error) { c.ioErr.CompareAndSwap(nil, &err) }
 
 // isTransportError reports whether err is (or wraps) an I/O error the
 // connection itself returned.

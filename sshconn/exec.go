@@ -125,13 +125,14 @@ func interrupt(s *ssh.Session, cmd pool.Command, waitc <-chan error) error {
 // *pool.ExitError, anything else → wrapped (lost connection when the
 // connection has ended).
 func (c *Client) exitError(res pool.Result, err error) error {
+	if err == nil {
+		return nil
+	}
 	var (
 		exitErr *ssh.ExitError
 		missing *ssh.ExitMissingError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &exitErr):
 		return fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), &pool.ExitError{Result: res})
 	case errors.As(err, &missing), errors.Is(err, io.EOF):
@@ -239,15 +240,24 @@ func (o *outputs) result(err error, d time.Duration) pool.Result {
 	if o.capErr {
 		res.Stderr = o.stderr.Take()
 	}
-	var exitErr *ssh.ExitError
-	switch {
-	case err == nil:
+	if err == nil {
 		res.ExitStatus = 0
-	case errors.As(err, &exitErr):
-		res.Signal = exitErr.Signal()
-		if res.Signal == "" {
-			res.ExitStatus = exitErr.ExitStatus()
-		}
+	} else {
+		res.ExitStatus, res.Signal = exitStatus(err)
 	}
 	return res
+}
+
+// exitStatus returns the status or signal in Wait's error, or -1 and ""
+// when it holds neither. (A separate function: the errors.As target
+// escapes, so declaring it on the success path would allocate there.)
+func exitStatus(err error) (int, string) {
+	var exitErr *ssh.ExitError
+	if !errors.As(err, &exitErr) {
+		return -1, ""
+	}
+	if sig := exitErr.Signal(); sig != "" {
+		return -1, sig
+	}
+	return exitErr.ExitStatus(), ""
 }
