@@ -35,6 +35,8 @@ type Client struct {
 	err       error         // why it ended; written before done is closed
 
 	end pool.EndHooks // NotifyEnd callbacks, run by watch before done closes
+
+	gate sessionGate // keeps Exec's sessions within the server's limit
 }
 
 var (
@@ -130,6 +132,7 @@ func (c *Client) Close() error {
 		c.release()
 	})
 	<-c.watchDone
+	c.gate.close()
 	return nil
 }
 

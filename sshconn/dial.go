@@ -19,6 +19,7 @@ type dialer struct {
 	writer    *KnownHostsWriter
 	quickAck  bool
 	maxOutput int64 // Client.outputLimit (WithMaxOutput)
+	sessions  int   // the server's session limit (WithServerMaxSessions)
 }
 
 // dial connects to t through its jump hosts, bounded by ctx and
@@ -44,6 +45,7 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 	}
 	c := newClient(t, hops, ag.conn)
 	c.outputLimit = d.maxOutput
+	c.gate.init(d.sessions, c.client.ServerVersion(), keepaliveFence(c.client))
 	return c, nil
 }
 

@@ -11,14 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/pool"
 )
-
-// DefaultMaxOutput bounds each captured stream of a command (Result.Stdout,
-// Result.Stderr) in bytes when neither Command.MaxOutput nor WithMaxOutput
-// sets a limit: 16 MiB. Stream larger outputs (Command.Stdout, Stderr).
-const DefaultMaxOutput = 16 << 20
 
 // DefaultKillGrace is how long Exec waits after signalling a cancelled
 // command before closing its session, when Command.KillGrace is 0.
@@ -32,72 +26,129 @@ func (c *Client) Run(ctx context.Context, cmd string) (pool.Result, error) {
 // Exec runs cmd in a new session and waits for it. A command that exits
 // non-zero or is killed returns an error wrapping *pool.ExitError. Output
 // not streamed is captured into the Result, each stream up to
-// cmd.MaxOutput bytes (see maxOutput); past it the command is signalled,
-// its session closed, and the error wraps *pool.OutputLimitError. When ctx
-// ends first, the remote process is sent cmd.Signal (default SIGTERM); after
-// cmd.KillGrace (default DefaultKillGrace) the session, and only the
-// session, is closed, and the error wraps ctx.Err(). A failure to open the
-// session, before the command was sent, is marked pool.ErrNotStarted. The
-// error never contains the command line, which may hold secrets.
+// cmd.MaxOutput bytes (see WithMaxOutput); past it the command is
+// signalled, its session closed, and the error wraps
+// *pool.OutputLimitError. When ctx ends first, the remote process is sent
+// cmd.Signal (default SIGTERM); after cmd.KillGrace (default
+// DefaultKillGrace) the session, and only the session, is closed, and the
+// error wraps ctx.Err(). A failure to open the session, before the command
+// was sent, is marked pool.ErrNotStarted. The error never contains the
+// command line, which may hold secrets.
+//
+// A session the server may still count against its session limit (see
+// WithServerMaxSessions) waits, bounded by ctx, until the server has
+// freed a slot, rather than being refused.
 func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
-	start := time.Now()
-	s, err := c.NewSession(ctx)
+	x := &execution{c: c, cmd: cmd, ctx: ctx, start: time.Now()}
+	if ctx.Done() == nil { // nothing to watch: run on the caller's goroutine
+		x.run()
+		return x.res, x.err
+	}
+	x.done = make(chan struct{})
+	go x.run()
+	select {
+	case <-x.done:
+		return x.res, x.err
+	case <-ctx.Done():
+		return x.cancel()
+	}
+}
+
+// The states of an execution: its goroutine starts the command only if it
+// moves the state from opening to started first; a caller that gives up
+// while the session opens moves it to abandoned, and the goroutine then
+// closes the session unused.
+const (
+	execOpening int32 = iota
+	execStarted
+	execAbandoned
+)
+
+// execution is one Exec. Its goroutine (run) opens the session, starts
+// the command and waits for it; the caller waits for done or ctx. One
+// goroutine per command, and none when ctx cannot end: an open that the
+// server never answers, and a session that does not end after its close,
+// must not hold the caller past ctx, and x/crypto's NewSession and Wait
+// cannot be interrupted.
+type execution struct {
+	c     *Client
+	cmd   pool.Command
+	ctx   context.Context
+	start time.Time
+	done  chan struct{} // closed when run returns; nil when run is inline
+	state atomic.Int32  // execOpening, execStarted or execAbandoned
+	s     *ssh.Session  // set by run before it moves state from opening
+	out   outputs       // set up by run before it moves state from opening
+	res   pool.Result   // run's outcome, read after done
+	err   error
+}
+
+// run runs the command and records the outcome.
+func (x *execution) run() {
+	if x.done != nil {
+		defer close(x.done)
+	}
+	c := x.c
+	s, err := c.openExecSession(x.ctx)
 	if err != nil {
 		// No exec request was sent: running the command again cannot run
 		// it twice (Pool.Run retries a lost connection on another one).
-		return pool.Result{ExitStatus: -1}, pool.MarkNotStarted(err)
+		x.res, x.err = pool.Result{ExitStatus: -1}, pool.MarkNotStarted(err)
+		return
 	}
-	defer s.Close()
-	out := newOutputs(s, cmd, c.maxOutput(cmd))
-	setEnv(s, cmd.Env)
-	s.Stdin = cmd.Stdin
-	if err := s.Start(cmd.Cmd); err != nil {
-		return pool.Result{ExitStatus: -1}, c.opError("exec", err)
+	defer c.closeExecSession(s)
+	x.out.init(s, x.cmd, c.maxOutput(x.cmd))
+	x.s = s
+	if !x.state.CompareAndSwap(execOpening, execStarted) {
+		return // the caller gave up while the session opened
 	}
-	cancelled, err := c.wait(ctx, s, cmd)
-	res := out.result(err, time.Since(start))
-	if cancelled {
-		return res, fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), ctx.Err())
+	setEnv(s, x.cmd.Env)
+	s.Stdin = x.cmd.Stdin
+	ticket := c.gate.ticket()
+	if err := s.Start(x.cmd.Cmd); err != nil {
+		x.res, x.err = pool.Result{ExitStatus: -1}, c.opError("exec", err)
+		return
 	}
-	if lerr := out.limitError(); lerr != nil {
-		return res, fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), lerr)
+	c.gate.confirm(ticket)
+	err = s.Wait()
+	x.res = x.out.result(err, time.Since(x.start))
+	if lerr := x.out.limitError(); lerr != nil {
+		x.err = fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), lerr)
+		return
 	}
-	return res, c.exitError(res, err)
+	x.err = c.exitError(x.res, err)
 }
 
-// maxOutput returns the limit of each captured stream of cmd: its
-// MaxOutput, else the client's (WithMaxOutput, DefaultMaxOutput); 0 means
-// none.
-func (c *Client) maxOutput(cmd pool.Command) int64 {
-	n := cmd.MaxOutput
-	if n == 0 {
-		n = c.outputLimit
-	}
-	if n == 0 {
-		n = DefaultMaxOutput
-	}
-	return max(n, 0)
-}
-
-// wait waits for s, or signals and closes it when ctx ends first.
-func (c *Client) wait(ctx context.Context, s *ssh.Session, cmd pool.Command) (cancelled bool, err error) {
-	if ctx.Done() == nil {
-		return false, s.Wait()
-	}
-	waitc := make(chan error, 1)
-	go func() { waitc <- s.Wait() }()
+// cancel is Exec's answer when ctx ends first: a command not yet started
+// is abandoned (not started); a started one is interrupted. A command that
+// finished meanwhile returns its own outcome.
+func (x *execution) cancel() (pool.Result, error) {
 	select {
-	case err := <-waitc:
-		return false, err
-	case <-ctx.Done():
-		return true, interrupt(s, cmd, waitc)
+	case <-x.done:
+		return x.res, x.err
+	default:
 	}
+	c := x.c
+	if x.state.CompareAndSwap(execOpening, execAbandoned) {
+		return pool.Result{ExitStatus: -1}, pool.MarkNotStarted(c.opError("new session", x.ctx.Err()))
+	}
+	ctxErr := fmt.Errorf("sshconn: exec on %s: %w", c.target.Addr(), x.ctx.Err())
+	if interrupt(x.s, x.cmd, x.done) {
+		return x.res, ctxErr
+	}
+	// The session did not end after its close: keep what arrived. The
+	// goroutine ends at the latest when the connection does.
+	return x.out.result(errSessionNotEnded, time.Since(x.start)), ctxErr
 }
+
+// errSessionNotEnded stands for the exit of a session that did not end
+// after it was signalled and closed.
+var errSessionNotEnded = errors.New("sshconn: session did not end after close")
 
 // interrupt sends the signal, waits up to the grace period, then closes the
-// session and waits up to the grace period again for its end. The Wait
-// goroutine ends at the latest when the connection does.
-func interrupt(s *ssh.Session, cmd pool.Command, waitc <-chan error) error {
+// session and waits up to the grace period again for its end (done). It
+// reports whether the session ended.
+func interrupt(s *ssh.Session, cmd pool.Command, done <-chan struct{}) bool {
 	sig := cmd.Signal
 	if sig == "" {
 		sig = ssh.SIGTERM
@@ -107,18 +158,47 @@ func interrupt(s *ssh.Session, cmd pool.Command, waitc <-chan error) error {
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
-	case err := <-waitc:
-		return err
+	case <-done:
+		return true
 	case <-t.C:
 	}
 	_ = s.Close()
 	t.Reset(grace)
 	select {
-	case err := <-waitc:
-		return err
+	case <-done:
+		return true
 	case <-t.C:
-		return errors.New("session did not end after close")
+		return false
 	}
+}
+
+// openExecSession opens the session of an Exec: it waits, bounded by ctx,
+// for the session limit (sessionGate), then opens the channel, learning
+// the server's limit from a refusal.
+func (c *Client) openExecSession(ctx context.Context) (*ssh.Session, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	ticket, err := c.gate.enter(ctx, c)
+	if err != nil {
+		return nil, c.opError("new session", err)
+	}
+	s, err := c.client.NewSession()
+	if err != nil {
+		err = sessionLimit(err)
+		c.gate.refused(pool.Classify(err) == pool.KindSessionLimit)
+		return nil, c.opError("new session", err)
+	}
+	c.gate.opened(ticket)
+	return s, nil
+}
+
+// closeExecSession closes s and counts the close for the session gate. By
+// then the client has sent its channel close: x/crypto answers the
+// server's close before Wait returns, and Close sends one otherwise.
+func (c *Client) closeExecSession(s *ssh.Session) {
+	_ = s.Close()
+	c.gate.exit()
 }
 
 // exitError converts Wait's error: nil → nil, exit status/signal →
@@ -161,6 +241,9 @@ func (c *Client) awaitEnd(d time.Duration) {
 }
 
 func setEnv(s *ssh.Session, env map[string]string) {
+	if len(env) == 0 {
+		return
+	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -169,95 +252,4 @@ func setEnv(s *ssh.Session, env map[string]string) {
 	for _, k := range keys {
 		_ = s.Setenv(k, env[k]) // a refused variable is ignored (AcceptEnv)
 	}
-}
-
-// outputs captures or streams a session's stdout and stderr, and stops
-// the session when captured output passes its limit.
-type outputs struct {
-	stdout, stderr capture.Buffer
-	capOut, capErr bool // the stream is captured, not streamed
-	s              *ssh.Session
-	signal         ssh.Signal
-	limit          int64       // bytes per captured stream; 0 = none
-	stopped        atomic.Bool // stop has run
-}
-
-func newOutputs(s *ssh.Session, cmd pool.Command, limit int64) *outputs {
-	o := &outputs{s: s, signal: cmd.Signal, limit: limit}
-	if o.signal == "" {
-		o.signal = ssh.SIGTERM
-	}
-	var stop func()
-	if limit > 0 {
-		stop = o.stop
-	}
-	s.Stdout, o.capOut = o.sink(&o.stdout, cmd.Stdout, stop)
-	s.Stderr, o.capErr = o.sink(&o.stderr, cmd.Stderr, stop)
-	return o
-}
-
-// sink returns w when the caller streams, else b limited to o.limit.
-func (o *outputs) sink(b *capture.Buffer, w io.Writer, stop func()) (io.Writer, bool) {
-	if w != nil {
-		return w, false
-	}
-	b.SetLimit(o.limit, stop)
-	return b, true
-}
-
-// stop ends a command whose output passed the limit: it signals it and
-// closes its session, so that Wait returns. It runs on x/crypto's copy
-// goroutine.
-func (o *outputs) stop() {
-	if o.stopped.CompareAndSwap(false, true) {
-		_ = o.s.Signal(o.signal)
-		_ = o.s.Close()
-	}
-}
-
-// limitError returns the *pool.OutputLimitError of a stream that passed
-// the limit, or nil.
-func (o *outputs) limitError() error {
-	switch {
-	case !o.stopped.Load():
-		return nil
-	case o.capOut && o.stdout.Exceeded():
-		return &pool.OutputLimitError{Stream: "stdout", Limit: o.limit}
-	case o.capErr && o.stderr.Exceeded():
-		return &pool.OutputLimitError{Stream: "stderr", Limit: o.limit}
-	}
-	return nil
-}
-
-// result builds the Result from Wait's error. It takes the captured
-// output without copying it: Take detaches it from writers that may still
-// run after a cancelled Exec gave up on its session.
-func (o *outputs) result(err error, d time.Duration) pool.Result {
-	res := pool.Result{Duration: d, ExitStatus: -1}
-	if o.capOut {
-		res.Stdout = o.stdout.Take()
-	}
-	if o.capErr {
-		res.Stderr = o.stderr.Take()
-	}
-	if err == nil {
-		res.ExitStatus = 0
-	} else {
-		res.ExitStatus, res.Signal = exitStatus(err)
-	}
-	return res
-}
-
-// exitStatus returns the status or signal in Wait's error, or -1 and ""
-// when it holds neither. (A separate function: the errors.As target
-// escapes, so declaring it on the success path would allocate there.)
-func exitStatus(err error) (int, string) {
-	var exitErr *ssh.ExitError
-	if !errors.As(err, &exitErr) {
-		return -1, ""
-	}
-	if sig := exitErr.Signal(); sig != "" {
-		return -1, sig
-	}
-	return exitErr.ExitStatus(), ""
 }

@@ -87,6 +87,18 @@ func WithQuickAck(on bool) FactoryOption { return func(f *Factory) { f.dialer.qu
 // Negative means no limit. Default DefaultMaxOutput (16 MiB).
 func WithMaxOutput(n int64) FactoryOption { return func(f *Factory) { f.dialer.maxOutput = n } }
 
+// WithServerMaxSessions tells Exec the servers' session limit (OpenSSH's
+// MaxSessions): Exec then keeps the sessions a server may still count,
+// including closed ones it has not yet freed, within n, waiting for a free
+// slot instead of being refused. 0 (the default) means
+// DefaultServerMaxSessions for OpenSSH servers and, for others, the limit
+// learnt from their first refusal; negative turns the accounting off. Set
+// it when the servers allow more than 10 sessions and the pool's
+// MaxSessionsPerConnection is above 10.
+func WithServerMaxSessions(n int) FactoryOption {
+	return func(f *Factory) { f.dialer.sessions = n }
+}
+
 // WithAttemptHook calls hook after every dial attempt with its number
 // (from 1) and error (nil on success), on the dialing goroutine. The hook
 // must not block.
