@@ -9,7 +9,6 @@ require (
 )
 
 require (
-	github.com/kevinburke/ssh_config v1.6.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

@@ -4,12 +4,20 @@
 //
 // # Pieces
 //
-//   - [FileProvider] ([NewFileProvider]): an OpenFeature provider reading a
-//     JSON or YAML flag file (flags, $evaluators with {"$ref": name}, set-level
-//     metadata), evaluating JSONLogic targeting with flagd's custom operations
-//     (fractional, sem_ver, starts_with, ends_with), hot-reloading the file
-//     (only a valid file replaces the flags; events report changes and
-//     failures), with an optional environment override of [FlagKillSwitch].
+//   - [Provider] ([NewProvider], [NewFileProvider]): an OpenFeature provider
+//     evaluating documents in flagd's flag-definition format (flags,
+//     $evaluators with {"$ref": name}, set-level metadata, JSONLogic
+//     targeting with flagd's custom operations fractional, sem_ver,
+//     starts_with and ends_with), with an optional environment override of
+//     [FlagKillSwitch].
+//   - [Source]: where documents come from. [FileSource] reads a flag file
+//     (bounded in size and time) and follows its changes; a source in
+//     another module (an etcd key) implements the same interface. Every
+//     document goes through the provider's one path — decode, validate,
+//     swap atomically, emit events — so only a valid document replaces the
+//     flags, every reload is counted and logged, and evaluation never waits
+//     on a source. [Provider.Document] tells which document is in force
+//     (origin, version, SHA-256, load time).
 //   - [Flags] ([NewFlags]): an isolated OpenFeature API, its client and its
 //     lifecycle (Start, Shutdown), plus the router's decision RouteToNewPool.
 //   - [ServerContext]: the evaluation context of a legacy server.

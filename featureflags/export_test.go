@@ -41,7 +41,7 @@ func CallOperator(name string, args, data any) any {
 // EvaluateAll parses data and evaluates every flag as every type with ctx,
 // returning the parse error if any.
 func EvaluateAll(name string, data []byte, ctx openfeature.FlattenedContext) error {
-	set, err := parseFlagSet(name, data)
+	set, err := parseFlagSet(name, FormatAuto, data)
 	if err != nil {
 		return err
 	}
@@ -55,26 +55,27 @@ func EvaluateAll(name string, data []byte, ctx openfeature.FlattenedContext) err
 }
 
 // WithClock replaces the provider's clock.
-func WithClock(now func() time.Time) FileProviderOption {
+func WithClock(now func() time.Time) ProviderOption {
 	return func(c *providerConfig) { c.now = now }
 }
 
 // WithLookupEnv replaces the provider's environment lookup.
-func WithLookupEnv(f func(string) (string, bool)) FileProviderOption {
+func WithLookupEnv(f func(string) (string, bool)) ProviderOption {
 	return func(c *providerConfig) { c.lookupEnv = f }
 }
 
 // Murmur3 exposes the fractional hash.
 func Murmur3(s string) uint32 { return murmur3([]byte(s)) }
 
-// WatchEvents starts the watcher goroutine as Init does, fed by events
-// instead of fsnotify and without Init's first Reload, so that a test can
-// drive the debounce under testing/synctest. stop ends the goroutine and
-// waits for it.
-func (p *FileProvider) WatchEvents(events <-chan fsnotify.Event) (stop func()) {
-	w := &watcher{targets: watchTargets(p.path), events: events,
+// WatchEvents starts the file source's watcher goroutine as Init does, fed
+// by events instead of fsnotify and without Init's first Reload, so that a
+// test can drive the debounce under testing/synctest. stop ends the
+// goroutine and waits for it.
+func (p *Provider) WatchEvents(events <-chan fsnotify.Event) (stop func()) {
+	fs := p.src.(*FileSource)
+	w := &watcher{targets: watchTargets(fs.path), events: events,
 		stop: make(chan struct{}), done: make(chan struct{})}
-	go p.watchLoop(w)
+	go fs.watchLoop(w, sink{p})
 	return func() {
 		close(w.stop)
 		<-w.done

@@ -15,11 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ErrInvalidFlagFile is wrapped by every error that rejects a flag file: bad
-// syntax, a structural error, an unknown operator, a missing $ref, a
-// defaultVariant that is not a variant, and so on. The whole file is rejected.
-var ErrInvalidFlagFile = errors.New("featureflags: invalid flag file")
-
 // maxDepth bounds the nesting of a flag file (and so of every rule), keeping
 // validation and evaluation recursion shallow whatever the input.
 const maxDepth = 64
@@ -84,7 +79,7 @@ func invalidf(format string, args ...any) error {
 // JSON, anything else is sniffed (a leading '{' means JSON). Errors wrap
 // [ErrInvalidFlagFile].
 func ValidateFlagFile(name string, data []byte) ([]string, error) {
-	set, err := parseFlagSet(name, data)
+	set, err := parseFlagSet(name, FormatAuto, data)
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +96,23 @@ func (s *flagSet) keys() []string {
 	return keys
 }
 
-// parseFlagSet decodes and validates a whole flag file.
-func parseFlagSet(name string, data []byte) (*flagSet, error) {
+// parseDocument decodes and validates a document a source delivered,
+// refusing one larger than maxBytes. Errors name the document's origin.
+func parseDocument(doc Document, maxBytes int64) (*flagSet, error) {
+	if int64(len(doc.Data)) > maxBytes {
+		return nil, fmt.Errorf("%w: %s: %d bytes, limit %d", ErrDocumentTooLarge, doc.Origin, len(doc.Data), maxBytes)
+	}
+	set, err := parseFlagSet(doc.Origin, doc.Format, doc.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, doc.Origin)
+	}
+	return set, nil
+}
+
+// parseFlagSet decodes and validates a whole flag document.
+func parseFlagSet(name string, format Format, data []byte) (*flagSet, error) {
 	registerOperators()
-	set, err := decodeFlagSet(name, data)
+	set, err := decodeFlagSet(name, format, data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidFlagFile, err)
 	}
@@ -112,8 +120,8 @@ func parseFlagSet(name string, data []byte) (*flagSet, error) {
 }
 
 // decodeFlagSet decodes the document and builds the flag set.
-func decodeFlagSet(name string, data []byte) (*flagSet, error) {
-	doc, err := decodeDocument(name, data)
+func decodeFlagSet(name string, format Format, data []byte) (*flagSet, error) {
+	doc, err := decodeDocument(name, format, data)
 	if err != nil {
 		return nil, err
 	}
@@ -126,12 +134,12 @@ func decodeFlagSet(name string, data []byte) (*flagSet, error) {
 
 // decodeDocument decodes JSON or YAML into plain JSON values (map[string]any,
 // []any, string, float64, bool, nil).
-func decodeDocument(name string, data []byte) (any, error) {
+func decodeDocument(name string, format Format, data []byte) (any, error) {
 	var (
 		doc any
 		err error
 	)
-	if isYAML(name, data) {
+	if isYAML(name, format, data) {
 		doc, err = decodeYAML(data)
 	} else {
 		doc, err = decodeJSON(data)
@@ -142,8 +150,12 @@ func decodeDocument(name string, data []byte) (any, error) {
 	return normalize(doc, 0)
 }
 
-// isYAML picks the syntax from the file extension, else from the content.
-func isYAML(name string, data []byte) bool {
+// isYAML picks the syntax: the format if given, else the file extension,
+// else the content.
+func isYAML(name string, format Format, data []byte) bool {
+	if format != FormatAuto {
+		return format == FormatYAML
+	}
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml":
 		return true

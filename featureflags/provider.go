@@ -13,14 +13,22 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
-// ProviderName is the name a [FileProvider] reports in its metadata.
-const ProviderName = "sshpool-flagd-file"
+// ProviderName is the name a [Provider] reports in its metadata and events.
+const ProviderName = "sshpool-flagd"
 
-// Defaults of the file provider's options.
+// Defaults of the provider's options.
 const (
-	// DefaultDebounce is how long the file must be quiet after a change before
-	// it is reloaded.
+	// DefaultDebounce is how long a flag file must be quiet after a change
+	// before it is reloaded.
 	DefaultDebounce = 100 * time.Millisecond
+
+	// DefaultMaxDocumentBytes caps the size of a flag document (4 MiB): a
+	// larger one is refused, and a flag file is not even read past it. A
+	// flag document is typically a few kilobytes; see WithMaxDocumentBytes.
+	DefaultMaxDocumentBytes = 4 << 20
+
+	// DefaultReadTimeout bounds one read of a flag file.
+	DefaultReadTimeout = 5 * time.Second
 
 	// eventBuffer is the capacity of the event channel; sends never block and
 	// events beyond it are dropped (and counted).
@@ -29,68 +37,93 @@ const (
 
 // Interface checks.
 var (
-	_ openfeature.FeatureProvider          = (*FileProvider)(nil)
-	_ openfeature.ContextAwareStateHandler = (*FileProvider)(nil)
-	_ openfeature.EventHandler             = (*FileProvider)(nil)
+	_ openfeature.FeatureProvider          = (*Provider)(nil)
+	_ openfeature.ContextAwareStateHandler = (*Provider)(nil)
+	_ openfeature.EventHandler             = (*Provider)(nil)
 )
 
-// FileProvider is an OpenFeature provider that evaluates a flag file in flagd's
-// flag-definition format (JSON or YAML) in-process, and reloads it when it
-// changes.
+// Provider is an OpenFeature provider that evaluates flags in flagd's
+// flag-definition format (JSON or YAML) in-process, taking its documents
+// from a [Source]: a flag file ([NewFileProvider]) or any other source
+// ([NewProvider]).
 //
-// The file is read and validated by [NewFileProvider], so a bad file is reported
-// at construction; no goroutine is started there. Watching starts in Init (or
-// InitWithContext, called by the OpenFeature API when the provider is set) and
-// stops in Shutdown, which waits for the watcher to end. Evaluations are
-// lock-free: the current flags live behind an atomic pointer and a reload
-// swaps them whole, only when the new file is valid.
+// The source's document is read and validated at construction, so a bad
+// document is reported there; no goroutine is started. Following changes
+// starts in Init (or InitWithContext, called by the OpenFeature API when the
+// provider is set) and stops in Shutdown. Every document, from the first on,
+// goes through one path: decode, validate, swap the flags atomically, emit
+// events. Only a valid document replaces the flags. Evaluations are
+// lock-free and never wait on the source: the current flags live behind an
+// atomic pointer.
 //
-// A FileProvider can be bound to one OpenFeature API at a time.
-type FileProvider struct {
-	path string
-	cfg  providerConfig
+// A Provider can be bound to one OpenFeature API at a time.
+type Provider struct {
+	src Source
+	cfg providerConfig
 
-	flags atomic.Pointer[flagSet] // current valid flags; never nil after construction
+	flags atomic.Pointer[flagSet]      // current valid flags; never nil after construction
+	doc   atomic.Pointer[DocumentInfo] // the document in force; never nil after construction
 
 	events chan openfeature.Event // buffered; sends are non-blocking, never closed
 
 	envMeta openfeature.FlagMetadata // metadata of an environment override; immutable
 
-	// reloadMu serialises reloads (watcher, polling and Reload) and guards
-	// goodData, lastData, lastErr and failing.
+	// reloadMu serialises the shared path (Reload, and the Sink calls of
+	// the source) and guards goodSum, badSum, lastErr, failing and health.
+	// It is held across a Reload's read, which the source bounds in time.
 	reloadMu sync.Mutex
-	goodData []byte // contents of the flags in force
-	lastData []byte // contents last read (valid or not)
-	lastErr  error  // error of the last reload attempt; nil after a success
-	failing  bool   // a ProviderError was emitted and no ProviderReady since
+	goodSum  [32]byte     // SHA-256 of the document in force
+	badSum   *[32]byte    // SHA-256 of the last refused document, nil if none
+	lastErr  error        // error of the last attempt; nil after a success
+	failing  bool         // a ProviderError was emitted and no ProviderReady since
+	health   SourceHealth // last health the source reported
 
-	// lifeMu guards watch (the running watcher, nil when stopped). Lock order:
-	// lifeMu before reloadMu.
-	lifeMu sync.Mutex
-	watch  *watcher
+	// lifeMu guards started. Lock order: lifeMu before reloadMu.
+	lifeMu  sync.Mutex
+	started bool
 
 	reloads       atomic.Int64
 	reloadErrors  atomic.Int64
 	droppedEvents atomic.Int64
-	lastErrMsg    atomic.Pointer[string] // message of lastErr, for Stats without the lock
+	lastErrMsg    atomic.Pointer[string]       // message of lastErr, for Stats without the lock
+	healthNow     atomic.Pointer[SourceHealth] // health, for Stats without the lock
 }
 
-// providerConfig holds the options.
+// FileProvider is the name this package gave [Provider] when it read only
+// flag files; [NewFileProvider] still returns one.
+type FileProvider = Provider
+
+// providerConfig holds the provider's options.
 type providerConfig struct {
-	logger       *slog.Logger
-	debounce     time.Duration
-	pollInterval time.Duration
-	killEnv      string
-	now          func() time.Time
-	lookupEnv    func(string) (string, bool)
+	logger    *slog.Logger
+	killEnv   string
+	maxBytes  int64
+	now       func() time.Time
+	lookupEnv func(string) (string, bool)
 }
 
-// FileProviderOption configures a [FileProvider].
-type FileProviderOption func(*providerConfig)
+// ProviderOption configures a [Provider]. Every ProviderOption is also a
+// [FileProviderOption].
+type ProviderOption func(*providerConfig)
 
-// WithLogger sets the logger for reload results and watcher errors. Default:
-// a logger that discards everything. Flag values and contexts are never logged.
-func WithLogger(l *slog.Logger) FileProviderOption {
+func (o ProviderOption) applyFileProvider(c *fileProviderConfig) { o(&c.provider) }
+
+// FileProviderOption configures [NewFileProvider]: a [ProviderOption] or a
+// [FileSourceOption].
+type FileProviderOption interface {
+	applyFileProvider(*fileProviderConfig)
+}
+
+// fileProviderConfig is what NewFileProvider's options configure.
+type fileProviderConfig struct {
+	provider providerConfig
+	source   fileSourceConfig
+}
+
+// WithLogger sets the logger for reload results and source errors.
+// Default: a logger that discards everything. Flag values and evaluation
+// contexts are never logged.
+func WithLogger(l *slog.Logger) ProviderOption {
 	return func(c *providerConfig) {
 		if l != nil {
 			c.logger = l
@@ -98,88 +131,131 @@ func WithLogger(l *slog.Logger) FileProviderOption {
 	}
 }
 
-// WithDebounce sets how long the file must be quiet after a change event before
-// it is reloaded, so that an editor's burst of writes gives one reload.
-// Default [DefaultDebounce]; zero or negative means reload on the first event.
-func WithDebounce(d time.Duration) FileProviderOption {
-	return func(c *providerConfig) { c.debounce = max(d, 0) }
-}
-
-// WithPollInterval adds a polling fallback: the file is also re-read every d
-// (and reloaded if its contents changed), for file systems without change
-// notification (some network and FUSE mounts) or a path that is a symlink into
-// another directory. Default 0: no polling.
-func WithPollInterval(d time.Duration) FileProviderOption {
-	return func(c *providerConfig) { c.pollInterval = max(d, 0) }
-}
-
 // WithKillSwitchEnv makes [FlagKillSwitch] resolve to the boolean value of the
 // environment variable name (as strconv.ParseBool reads it) with reason STATIC
-// and variant "env", whatever the file says, for an operator without access to
-// the file. The variable is read at every evaluation of the kill switch; an
-// unset or non-boolean value leaves the file in charge. Default: no override.
-// [DefaultKillSwitchEnv] is the conventional name.
-func WithKillSwitchEnv(name string) FileProviderOption {
+// and variant "env", whatever the document says, for an operator without
+// access to the flag source. The variable is read at every evaluation of the
+// kill switch; an unset or non-boolean value leaves the document in charge.
+// Default: no override. [DefaultKillSwitchEnv] is the conventional name.
+func WithKillSwitchEnv(name string) ProviderOption {
 	return func(c *providerConfig) { c.killEnv = name }
 }
 
-// NewFileProvider reads and validates the flag file at path and returns a
-// provider serving it. An unreadable or invalid file is an error (wrapping
-// [ErrInvalidFlagFile] when invalid): the constructor does this one read so
-// that a broken deployment fails at start-up, but it starts no goroutine;
-// watching begins with Init.
-func NewFileProvider(path string, opts ...FileProviderOption) (*FileProvider, error) {
-	cfg := providerConfig{
+// WithMaxDocumentBytes caps the size of a document the provider accepts, in
+// bytes: a larger one is refused (wrapping [ErrDocumentTooLarge]) and the
+// previous flags stay. With [NewFileProvider] it also caps the file read, so
+// a flag file is never read past it. Zero or negative means
+// [DefaultMaxDocumentBytes].
+func WithMaxDocumentBytes(n int64) ProviderOption {
+	return func(c *providerConfig) { c.maxBytes = n }
+}
+
+// newProviderConfig returns the defaults with opts applied.
+func newProviderConfig(opts []ProviderOption) providerConfig {
+	c := defaultProviderConfig()
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.normalized()
+}
+
+func defaultProviderConfig() providerConfig {
+	return providerConfig{
 		logger:    slog.New(slog.DiscardHandler),
-		debounce:  DefaultDebounce,
 		now:       time.Now,
 		lookupEnv: os.LookupEnv,
 	}
-	for _, o := range opts {
-		o(&cfg)
+}
+
+func (c providerConfig) normalized() providerConfig {
+	if c.maxBytes <= 0 {
+		c.maxBytes = DefaultMaxDocumentBytes
 	}
-	data, err := os.ReadFile(path)
+	return c
+}
+
+// NewProvider reads src's document and returns a provider serving it. A
+// document that cannot be read, or is invalid, is an error (wrapping
+// [ErrInvalidFlagFile] when invalid): the constructor does this one read,
+// bounded by the source's limits, so that a broken deployment fails at
+// start-up; it starts no goroutine.
+func NewProvider(src Source, opts ...ProviderOption) (*Provider, error) {
+	return newProvider(src, newProviderConfig(opts))
+}
+
+func newProvider(src Source, cfg providerConfig) (*Provider, error) {
+	doc, err := src.Read(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("featureflags: read flag file: %w", err)
+		return nil, err
 	}
-	set, err := parseFlagSet(path, data)
+	set, err := parseDocument(doc, cfg.maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w (file %s)", err, path)
+		return nil, err
 	}
-	p := &FileProvider{
-		path:     path,
-		cfg:      cfg,
-		events:   make(chan openfeature.Event, eventBuffer),
-		goodData: data,
-		lastData: data,
+	p := &Provider{
+		src:    src,
+		cfg:    cfg,
+		events: make(chan openfeature.Event, eventBuffer),
 	}
 	if cfg.killEnv != "" {
 		p.envMeta = openfeature.FlagMetadata{"source": "env:" + cfg.killEnv}
 	}
 	p.flags.Store(set)
+	p.goodSum = p.store(doc)
+	p.health = SourceHealth{Connected: true}
+	p.healthNow.Store(&p.health)
 	return p, nil
 }
 
-// Path returns the flag file's path.
-func (p *FileProvider) Path() string { return p.path }
+// NewFileProvider reads and validates the flag file at path and returns a
+// provider serving it, following the file's changes once initialised (see
+// [FileSource]). opts are [ProviderOption]s and [FileSourceOption]s.
+func NewFileProvider(path string, opts ...FileProviderOption) (*Provider, error) {
+	c := fileProviderConfig{provider: defaultProviderConfig(), source: defaultFileSourceConfig()}
+	for _, o := range opts {
+		o.applyFileProvider(&c)
+	}
+	c.provider = c.provider.normalized()
+	if c.source.maxBytes <= 0 {
+		c.source.maxBytes = c.provider.maxBytes
+	}
+	if c.source.logger == nil {
+		c.source.logger = c.provider.logger
+	}
+	return newProvider(newFileSource(path, c.source), c.provider)
+}
+
+// Source returns the provider's source.
+func (p *Provider) Source() Source { return p.src }
+
+// Path returns the flag file's path when the source is a [FileSource],
+// else "".
+func (p *Provider) Path() string {
+	if fs, ok := p.src.(*FileSource); ok {
+		return fs.Path()
+	}
+	return ""
+}
 
 // Metadata returns the provider's name, [ProviderName].
-func (p *FileProvider) Metadata() openfeature.Metadata {
+func (p *Provider) Metadata() openfeature.Metadata {
 	return openfeature.Metadata{Name: ProviderName}
 }
 
 // Hooks returns no provider hooks.
-func (p *FileProvider) Hooks() []openfeature.Hook { return nil }
+func (p *Provider) Hooks() []openfeature.Hook { return nil }
 
 // EventChannel returns the provider's event channel. It carries
-// ProviderConfigChange (with FlagChanges) after a reload that changed flags,
-// ProviderError after a failed reload (the previous flags stay in force), and
-// ProviderReady when a valid file follows a failure. The channel is buffered,
-// never closed, and events are dropped rather than block a reload.
-func (p *FileProvider) EventChannel() <-chan openfeature.Event { return p.events }
+// PROVIDER_CONFIGURATION_CHANGED (with FlagChanges) after a document that
+// changed flags, PROVIDER_ERROR after a refused or unreadable document (the
+// previous flags stay in force), PROVIDER_STALE while the source is not
+// connected, and PROVIDER_READY when a valid document follows a failure or
+// the source reconnects. The channel is buffered, never closed, and events
+// are dropped rather than block the source.
+func (p *Provider) EventChannel() <-chan openfeature.Event { return p.events }
 
 // resolve finds key and evaluates it as kind want.
-func (p *FileProvider) resolve(key string, want valueKind, flatCtx openfeature.FlattenedContext) resolution {
+func (p *Provider) resolve(key string, want valueKind, flatCtx openfeature.FlattenedContext) resolution {
 	if r, ok := p.envOverride(key, want); ok {
 		return r
 	}
@@ -192,7 +268,7 @@ func (p *FileProvider) resolve(key string, want valueKind, flatCtx openfeature.F
 }
 
 // BooleanEvaluation resolves a boolean flag.
-func (p *FileProvider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
+func (p *Provider) BooleanEvaluation(_ context.Context, flag string, defaultValue bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
 	r := p.resolve(flag, kindBool, flatCtx)
 	v, ok := r.value.(bool)
 	if !ok {
@@ -202,7 +278,7 @@ func (p *FileProvider) BooleanEvaluation(_ context.Context, flag string, default
 }
 
 // StringEvaluation resolves a string flag.
-func (p *FileProvider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) openfeature.StringResolutionDetail {
+func (p *Provider) StringEvaluation(_ context.Context, flag string, defaultValue string, flatCtx openfeature.FlattenedContext) openfeature.StringResolutionDetail {
 	r := p.resolve(flag, kindString, flatCtx)
 	v, ok := r.value.(string)
 	if !ok {
@@ -212,7 +288,7 @@ func (p *FileProvider) StringEvaluation(_ context.Context, flag string, defaultV
 }
 
 // FloatEvaluation resolves a number flag as float64.
-func (p *FileProvider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
+func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue float64, flatCtx openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
 	r := p.resolve(flag, kindNumber, flatCtx)
 	v, ok := r.value.(float64)
 	if !ok {
@@ -223,7 +299,7 @@ func (p *FileProvider) FloatEvaluation(_ context.Context, flag string, defaultVa
 
 // IntEvaluation resolves a number flag as int64. A resolved value that is not a
 // whole number within int64 range is TYPE_MISMATCH.
-func (p *FileProvider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
+func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
 	r := p.resolve(flag, kindNumber, flatCtx)
 	f, ok := r.value.(float64)
 	if !ok {
@@ -239,7 +315,7 @@ func (p *FileProvider) IntEvaluation(_ context.Context, flag string, defaultValu
 
 // ObjectEvaluation resolves an object flag (a JSON object or array). The value
 // is a deep copy the caller may modify.
-func (p *FileProvider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
+func (p *Provider) ObjectEvaluation(_ context.Context, flag string, defaultValue any, flatCtx openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
 	r := p.resolve(flag, kindObject, flatCtx)
 	v := defaultValue
 	if r.value != nil {
@@ -265,48 +341,4 @@ func deepCopy(v any) any {
 		return out
 	}
 	return v
-}
-
-// Flags returns the sorted keys of the flags currently in force.
-func (p *FileProvider) Flags() []string { return p.flags.Load().keys() }
-
-// LastError returns the error of the most recent reload attempt (an unreadable,
-// deleted or invalid file), or nil if it succeeded. The flags in force are then
-// those of the last valid file.
-func (p *FileProvider) LastError() error {
-	p.reloadMu.Lock()
-	defer p.reloadMu.Unlock()
-	return p.lastErr
-}
-
-// ProviderStats is a snapshot of a [FileProvider]'s reload counters.
-type ProviderStats struct {
-	Reloads       int64  // reloads that replaced the flags (cumulative)
-	ReloadErrors  int64  // distinct reload failures reported: unreadable or invalid file (cumulative)
-	DroppedEvents int64  // events not sent because the channel was full (cumulative)
-	Flags         int    // flags currently in force
-	LastError     string // message of the last reload error, "" if the last attempt succeeded
-}
-
-// Stats returns the provider's counters. It takes no lock.
-func (p *FileProvider) Stats() ProviderStats {
-	s := ProviderStats{
-		Reloads:       p.reloads.Load(),
-		ReloadErrors:  p.reloadErrors.Load(),
-		DroppedEvents: p.droppedEvents.Load(),
-		Flags:         len(p.flags.Load().flags),
-	}
-	if m := p.lastErrMsg.Load(); m != nil {
-		s.LastError = *m
-	}
-	return s
-}
-
-// emit sends an event without blocking; a full channel drops it.
-func (p *FileProvider) emit(t openfeature.EventType, details openfeature.ProviderEventDetails) {
-	select {
-	case p.events <- openfeature.Event{ProviderName: ProviderName, EventType: t, ProviderEventDetails: details}:
-	default:
-		p.droppedEvents.Add(1)
-	}
 }

@@ -235,7 +235,7 @@ func TestWatchDeletedFileKeepsFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := expectEvent(t, p, openfeature.ProviderError)
-	if !strings.Contains(ev.Message, "read flag file") {
+	if !strings.Contains(ev.Message, "featureflags: flag file: read "+path) {
 		t.Errorf("message %q", ev.Message)
 	}
 	if got := p.BooleanEvaluation(context.Background(), featureflags.FlagKillSwitch, true, nil); got.Variant != "off" {
@@ -432,9 +432,9 @@ func TestReloadLogsAndDroppedEvents(t *testing.T) {
 	writeFile(t, filepath.Dir(path), "flags.json", invalidFile)
 	_ = p.Reload()
 	out := logs.String()
-	if !strings.Contains(out, "level=INFO msg=\"featureflags: flag file reloaded\"") ||
-		!strings.Contains(out, "level=WARN msg=\"featureflags: flag file rejected, keeping the previous flags\"") ||
-		!strings.Contains(out, "path="+path) {
+	if !strings.Contains(out, "level=INFO msg=\"featureflags: flags reloaded\"") ||
+		!strings.Contains(out, "level=WARN msg=\"featureflags: flag document rejected, keeping the previous flags\"") ||
+		!strings.Contains(out, `source="file `+path+`"`) || !strings.Contains(out, `version="mtime `) {
 		t.Errorf("logs:\n%s", out)
 	}
 }

@@ -58,6 +58,12 @@ const (
 	KindConfig
 	// KindPoolClosed means the pool (or client) was closed.
 	KindPoolClosed
+	// KindDNSNotFound means the host name does not exist (NXDOMAIN).
+	// Permanent until the configuration changes: not retried.
+	KindDNSNotFound
+	// KindDNSTemporary means name resolution failed for now (server
+	// failure, timeout). Retryable with backoff.
+	KindDNSTemporary
 )
 
 var kindNames = [...]string{
@@ -75,6 +81,8 @@ var kindNames = [...]string{
 	KindExit:            "exit",
 	KindConfig:          "config",
 	KindPoolClosed:      "pool-closed",
+	KindDNSNotFound:     "dns-not-found",
+	KindDNSTemporary:    "dns-temporary",
 }
 
 // String returns a short lower-case name such as "session-limit".
@@ -89,7 +97,7 @@ func (k ErrorKind) String() string {
 // tried again (on the same or a new connection) after a backoff.
 func (k ErrorKind) Retryable() bool {
 	switch k {
-	case KindTimeout, KindRefused, KindConnectionLost, KindSessionLimit:
+	case KindTimeout, KindRefused, KindConnectionLost, KindSessionLimit, KindDNSTemporary:
 		return true
 	}
 	return false
@@ -99,7 +107,7 @@ func (k ErrorKind) Retryable() bool {
 // the program changes (credentials, known_hosts, configuration).
 func (k ErrorKind) Permanent() bool {
 	switch k {
-	case KindAuth, KindHostKeyUnknown, KindHostKeyChanged, KindHostKeyRevoked, KindConfig:
+	case KindAuth, KindHostKeyUnknown, KindHostKeyChanged, KindHostKeyRevoked, KindConfig, KindDNSNotFound:
 		return true
 	}
 	return false
@@ -157,7 +165,7 @@ func (e *ExitError) ErrorKind() ErrorKind { return KindExit }
 // Classify returns the kind of err by walking its chain for known types:
 // ErrPoolClosed, Kinder, *ExitError, *ssh.ExitError, *ssh.OpenChannelError,
 // *knownhosts.KeyError, *knownhosts.RevokedError, *ssh.PassphraseMissingError,
-// context errors, net.Error, syscall errnos and io.EOF. Classify(nil) is
+// context errors, *net.DNSError, net.Error, syscall errnos and io.EOF. Classify(nil) is
 // KindUnknown.
 func Classify(err error) ErrorKind {
 	if err == nil {
@@ -217,6 +225,13 @@ func classifyTransport(err error) ErrorKind {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return KindConnectionLost
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsNotFound && !dnsErr.IsTemporary && !dnsErr.IsTimeout {
+			return KindDNSNotFound
+		}
+		return KindDNSTemporary
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

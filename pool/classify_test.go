@@ -37,7 +37,9 @@ func TestClassify(t *testing.T) {
 		{syscall.ECONNRESET, pool.KindConnectionLost},
 		{io.EOF, pool.KindConnectionLost},
 		{&net.OpError{Op: "dial", Err: errors.New("no route")}, pool.KindRefused},
-		{&net.DNSError{IsTimeout: true}, pool.KindTimeout},
+		{&net.DNSError{IsTimeout: true}, pool.KindDNSTemporary},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{IsTemporary: true}}, pool.KindDNSTemporary},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{IsNotFound: true}}, pool.KindDNSNotFound},
 		{pool.ErrPoolClosed, pool.KindPoolClosed},
 		{fmt.Errorf("wrapped: %w", pool.ErrPoolClosed), pool.KindPoolClosed},
 	}
@@ -54,6 +56,10 @@ func TestErrorKindPredicates(t *testing.T) {
 	}
 	if !pool.KindHostKeyChanged.Permanent() || pool.KindTimeout.Permanent() {
 		t.Error("Permanent")
+	}
+	if !pool.KindDNSTemporary.Retryable() || pool.KindDNSNotFound.Retryable() || !pool.KindDNSNotFound.Permanent() ||
+		pool.KindDNSNotFound.String() != "dns-not-found" || pool.KindDNSTemporary.String() != "dns-temporary" {
+		t.Error("DNS kinds: not found is permanent, temporary is retryable")
 	}
 	if !pool.KindConnectionLost.ConnectionFatal() || pool.KindExit.ConnectionFatal() {
 		t.Error("ConnectionFatal")

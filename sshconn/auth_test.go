@@ -195,6 +195,15 @@ func TestAuthCertificate(t *testing.T) {
 // SSH_AUTH_SOCK at it, and returns the number of agent connections open.
 func serveAgent(t *testing.T, keys ...any) (open func() int64) {
 	t.Helper()
+	sock, open := agentSocket(t, keys...)
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	return open
+}
+
+// agentSocket serves keys on a unix socket in a temp dir and returns its
+// path and the number of agent connections open.
+func agentSocket(t *testing.T, keys ...any) (string, func() int64) {
+	t.Helper()
 	keyring := agent.NewKeyring()
 	for _, k := range keys {
 		if err := keyring.Add(agent.AddedKey{PrivateKey: k}); err != nil {
@@ -219,8 +228,7 @@ func serveAgent(t *testing.T, keys ...any) (open func() int64) {
 		}
 	})
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	t.Setenv("SSH_AUTH_SOCK", sock)
-	return active.Load
+	return sock, active.Load
 }
 
 func TestAuthAgent(t *testing.T) {

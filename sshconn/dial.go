@@ -9,17 +9,22 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
 
 // dialer dials one Target (and its jump hosts) once, without retries.
 type dialer struct {
-	logger    *slog.Logger
-	writer    *KnownHostsWriter
-	quickAck  bool
-	maxOutput int64 // Client.outputLimit (WithMaxOutput)
-	sessions  int   // the server's session limit (WithServerMaxSessions)
+	logger   *slog.Logger
+	writer   *KnownHostsWriter
+	quickAck bool
+	resolver *net.Resolver // nil: the default resolver
+	// knownHostsLimits and identityLimits bound the reads of known_hosts,
+	// identity and certificate files.
+	knownHostsLimits, identityLimits FileLimits
+	maxOutput                        int64 // Client.outputLimit (WithMaxOutput)
+	sessions                         int   // the server's session limit (WithServerMaxSessions)
 }
 
 // dial connects to t through its jump hosts, bounded by ctx and
@@ -31,6 +36,11 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 	chain, err := hopChain(t, nil)
 	if err != nil {
 		return nil, err
+	}
+	for i, h := range chain[1:] {
+		if h.ProxyCommand != "" {
+			return nil, &ConfigError{Key: t.Key, Err: fmt.Errorf("hop %d (%s) has a ProxyCommand: only the first hop may have one (ProxyCommand and ProxyJump exclude each other)", i+2, h.Addr())}
+		}
 	}
 	ag := &agentHolder{logger: d.logger}
 	var hops []*ssh.Client
@@ -93,6 +103,10 @@ func (d *dialer) dialHop(ctx context.Context, t Target, via *ssh.Client, ag *age
 		return nil, err
 	}
 	raw, err := d.connect(ctx, t, via)
+	var dnsErr *DNSError
+	if errors.As(err, &dnsErr) {
+		return nil, withCtx(ctx, err)
+	}
 	if err != nil {
 		return nil, withCtx(ctx, fmt.Errorf("sshconn: connect %s: %w", t.Addr(), err))
 	}
@@ -100,12 +114,18 @@ func (d *dialer) dialHop(ctx context.Context, t Target, via *ssh.Client, ag *age
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr(), hs.cfg)
 	if !stop() {
+		// The context's Close is running: wait for it (a ProxyCommand is
+		// then killed and reaped) before reporting.
+		_ = conn.Close()
 		if err == nil {
 			_ = c.Close()
 		}
 		return nil, withCtx(ctx, fmt.Errorf("sshconn: handshake with %s: %w", t.Addr(), errOr(err, io.ErrClosedPipe)))
 	}
 	if err != nil {
+		if pc, ok := raw.(*proxyConn); ok {
+			err = pc.failure(t.Addr(), err, proxyExitWait)
+		}
 		return nil, hs.classify(ctx, t, conn, err)
 	}
 	return ssh.NewClient(c, chans, reqs), nil
@@ -135,9 +155,17 @@ func (d *dialer) connect(ctx context.Context, t Target, via *ssh.Client) (net.Co
 		}
 		return &hopConn{Conn: c, remote: hopAddr(t)}, nil
 	}
-	nd := &net.Dialer{KeepAlive: orDefault(t.TCPKeepAlive, DefaultTCPKeepAlive)}
-	return nd.DialContext(ctx, "tcp", t.Addr())
+	if t.ProxyCommand != "" {
+		return startProxyCommand(t)
+	}
+	nd := &net.Dialer{KeepAlive: orDefault(t.TCPKeepAlive, DefaultTCPKeepAlive), Resolver: d.resolver}
+	c, err := nd.DialContext(ctx, "tcp", t.Addr())
+	return c, dnsFailure(t, err)
 }
+
+// proxyExitWait is how long a failed handshake over a ProxyCommand waits
+// for the command's exit status, to report it.
+const proxyExitWait = 250 * time.Millisecond
 
 // handshake holds one hop's client configuration and what its callbacks
 // observed.
@@ -153,18 +181,18 @@ type handshake struct {
 }
 
 func (d *dialer) prepare(ctx context.Context, t Target, ag *agentHolder) (*handshake, error) {
-	methods, err := authMethods(ctx, t, ag)
+	methods, err := authMethods(ctx, t, ag, d.identityLimits, d.logger)
 	if err != nil {
 		return nil, err
 	}
 	hk := &hostKeyCheck{target: t, writer: d.writer, logger: d.logger}
 	algos := t.HostKeyAlgorithms
 	if t.HostKey != HostKeyInsecure {
-		if hk.kh, err = loadKnownHosts(t.KnownHostsFiles); err != nil {
+		if hk.kh, err = loadKnownHosts(ctx, t.knownHostsFiles(), d.knownHostsLimits); err != nil {
 			return nil, err
 		}
 		if algos == nil {
-			algos = hk.kh.algorithms(t.Addr())
+			algos = hk.kh.algorithms(t.knownHostsName(t.Addr()))
 		}
 	}
 	hs := &handshake{hostKs: hk}

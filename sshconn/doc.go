@@ -7,17 +7,33 @@
 //
 // A key ("web1", "alice@db:2222", "[::1]:22", or any name registered in a
 // Registry) becomes a Target through a Resolver. Chain tries resolvers in
-// order: a Registry of explicit targets, then SSHConfig (~/.ssh/config
-// aliases with HostName, Port, User, IdentityFile, ProxyJump,
-// UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout), then Plain
-// ("[user@]host[:port]").
+// order: a Registry of explicit targets, then SSHConfig (~/.ssh/config,
+// then /etc/ssh/ssh_config, resolved as OpenSSH's ssh does and checked
+// against `ssh -G`; Keywords lists what it does with each keyword), then
+// Plain ("[user@]host[:port]").
+//
+// # Connecting
+//
+// A Target is dialled directly, through ProxyJump hosts (JumpHosts), or
+// over a ProxyCommand's stdin and stdout (a shell command run in its own
+// process group, killed and reaped when the dial fails or the connection
+// closes). A host name that does not resolve is a *DNSError:
+// pool.KindDNSNotFound (not retried) or pool.KindDNSTemporary (retried).
+//
+// # Outside input
+//
+// ssh_config and its Includes, known_hosts, identity and certificate
+// files are read with bounds (FileLimits): a FIFO, a device such as
+// /dev/zero, or a file over its size cap fails fast with an error naming
+// it.
 //
 // # Authentication
 //
 // Methods are offered in OpenSSH's order: public keys (agent keys from
-// SSH_AUTH_SOCK first, then identity files, each with its
-// "<file>-cert.pub" certificate ahead of the bare key), keyboard-interactive,
-// then password. Passwords and passphrases come from a SecretSource or
+// SSH_AUTH_SOCK or Auth.AgentSocket first, only those matching a
+// configured identity with Auth.IdentitiesOnly, then identity files, each
+// with its "<file>-cert.pub" certificate ahead of the bare key, each key
+// once), keyboard-interactive, then password. Passwords and passphrases come from a SecretSource or
 // PassphraseFunc and travel as Secret values, which print as "[REDACTED]".
 // An authentication failure is detected structurally (key exchange and host
 // key verification succeeded, authentication ran, and the handshake failed
@@ -25,7 +41,8 @@
 //
 // # Host keys
 //
-// Host keys are checked strictly against known_hosts by default
+// Host keys are checked strictly against known_hosts (the user's files,
+// then the read-only global ones) by default
 // (HostKeyStrict). HostKeyAcceptNew records unknown hosts the way OpenSSH's
 // StrictHostKeyChecking=accept-new does, safely against concurrent writers.
 // HostKeyInsecure accepts any key and logs a warning on every use. A changed

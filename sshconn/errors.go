@@ -117,3 +117,49 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ErrorKind returns KindConfig.
 func (e *ConfigError) ErrorKind() pool.ErrorKind { return pool.KindConfig }
+
+// ProxyCommandError reports a ProxyCommand that could not be started or
+// that exited before the SSH handshake completed. It never contains the
+// command line, which may hold secrets. Kind: KindConfig when the shell
+// could not run the command (exit status 126 or 127, or not started),
+// else KindRefused (retryable: the command could not reach the host).
+type ProxyCommandError struct {
+	// Addr is the "host:port" the command was to connect to.
+	Addr string
+	// ExitStatus is the command's exit status, -1 when it was not started
+	// or was killed by a signal.
+	ExitStatus int
+	// Stderr is a quoted excerpt of the end of what the command wrote to
+	// its stderr ("" when nothing).
+	Stderr string
+	// NotStarted reports that the shell could not be started.
+	NotStarted bool
+	// Err is the handshake's or the start's error.
+	Err error
+}
+
+// Error names the address, the status and the command's last words.
+func (e *ProxyCommandError) Error() string {
+	msg := fmt.Sprintf("sshconn: ProxyCommand for %s", e.Addr)
+	if e.ExitStatus >= 0 {
+		msg += fmt.Sprintf(" exited with status %d", e.ExitStatus)
+	} else {
+		msg += " failed"
+	}
+	if e.Stderr != "" {
+		msg += ", stderr " + e.Stderr
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ProxyCommandError) Unwrap() error { return e.Err }
+
+// ErrorKind returns KindConfig for a command the shell could not run,
+// else KindRefused.
+func (e *ProxyCommandError) ErrorKind() pool.ErrorKind {
+	if e.NotStarted || e.ExitStatus == 126 || e.ExitStatus == 127 {
+		return pool.KindConfig
+	}
+	return pool.KindRefused
+}

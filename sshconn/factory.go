@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/sshpool/sshpool/pool"
@@ -97,6 +98,24 @@ func WithMaxOutput(n int64) FactoryOption { return func(f *Factory) { f.dialer.m
 // MaxSessionsPerConnection is above 10.
 func WithServerMaxSessions(n int) FactoryOption {
 	return func(f *Factory) { f.dialer.sessions = n }
+}
+
+// WithKnownHostsLimits bounds each read of a known_hosts file (size and
+// time). Default: DefaultKnownHostsMaxBytes, DefaultFileTimeout.
+func WithKnownHostsLimits(l FileLimits) FactoryOption {
+	return func(f *Factory) { f.dialer.knownHostsLimits = l }
+}
+
+// WithIdentityLimits bounds each read of an identity, public key or
+// certificate file. Default: DefaultIdentityMaxBytes, DefaultFileTimeout.
+func WithIdentityLimits(l FileLimits) FactoryOption {
+	return func(f *Factory) { f.dialer.identityLimits = l }
+}
+
+// WithNetResolver sets the DNS resolver of direct dials. Default:
+// net.DefaultResolver.
+func WithNetResolver(r *net.Resolver) FactoryOption {
+	return func(f *Factory) { f.dialer.resolver = r }
 }
 
 // WithAttemptHook calls hook after every dial attempt with its number

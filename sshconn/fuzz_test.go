@@ -40,7 +40,7 @@ func FuzzSSHConfigResolve(f *testing.F) {
 		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s := &SSHConfig{Path: path, Home: dir, LocalUser: "local"}
+		s := &SSHConfig{SystemPath: "none", Path: path, Home: dir, LocalUser: "local"}
 		var tg Target
 		var err error
 		done := make(chan struct{})
@@ -117,7 +117,7 @@ func FuzzKnownHostsCheck(f *testing.F) {
 		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		kh, err := loadKnownHosts([]string{file})
+		kh, err := loadKnownHosts(context.Background(), []string{file}, FileLimits{})
 		if err != nil {
 			var ce *ConfigError
 			if !errors.As(err, &ce) {

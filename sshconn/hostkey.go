@@ -1,7 +1,7 @@
 package sshconn
 
 import (
-	"bufio"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -113,7 +113,7 @@ func (w *KnownHostsWriter) add(file string, files []string, hostname string, rem
 // appendIfUnknownLocked re-reads the files and appends key unless the host
 // is now known; w.mu and the file lock must be held.
 func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool) error {
-	kh, err := loadKnownHosts(files)
+	kh, err := loadKnownHosts(context.Background(), files, FileLimits{})
 	if err != nil {
 		return err
 	}
@@ -153,29 +153,74 @@ func isUnknown(err error) bool {
 // knownHosts is a parsed set of known_hosts files.
 type knownHosts struct {
 	cb    ssh.HostKeyCallback // nil when no file exists
-	files []string
+	lines map[string][]string // the lines of each file read, by path
 }
 
-// loadKnownHosts reads the files that exist; missing files count as empty.
-func loadKnownHosts(files []string) (*knownHosts, error) {
-	var existing []string
+// loadKnownHosts reads the files that exist, each within lim; missing
+// files count as empty. x/crypto's knownhosts reads only named files, so
+// each file's bytes, once read with bounds, are handed to it as an
+// in-memory file (memFile) and its name mapped back in what it reports.
+func loadKnownHosts(ctx context.Context, files []string, lim FileLimits) (*knownHosts, error) {
+	kh := &knownHosts{lines: map[string][]string{}}
+	var names []string
+	real := map[string]string{}
 	for _, f := range files {
-		if _, err := os.Stat(f); err == nil {
-			existing = append(existing, f)
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		data, err := readBounded(ctx, f, lim, DefaultKnownHostsMaxBytes)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, &ConfigError{Key: f, Err: fmt.Errorf("known_hosts: %w", err)}
+		}
+		if _, dup := kh.lines[f]; dup {
+			continue
+		}
+		kh.lines[f] = strings.Split(string(data), "\n")
+		name, release, err := memFile(data)
+		if err != nil {
 			return nil, fmt.Errorf("sshconn: known_hosts %s: %w", f, err)
 		}
+		defer release()
+		names = append(names, name)
+		real[name] = f
 	}
-	kh := &knownHosts{files: existing}
-	if len(existing) == 0 {
+	if len(names) == 0 {
 		return kh, nil
 	}
-	cb, err := knownhosts.New(existing...)
+	cb, err := knownhosts.New(names...)
 	if err != nil {
-		return nil, &ConfigError{Key: strings.Join(existing, ","), Err: err}
+		msg := err.Error()
+		for name, f := range real {
+			msg = strings.ReplaceAll(msg, name, f)
+		}
+		return nil, &ConfigError{Key: strings.Join(files, ","), Err: errors.New(msg)}
 	}
-	kh.cb = cb
+	kh.cb = renameKnownKeys(cb, real)
 	return kh, nil
+}
+
+// renameKnownKeys maps the file names knownhosts reports back to the
+// files read.
+func renameKnownKeys(cb ssh.HostKeyCallback, real map[string]string) ssh.HostKeyCallback {
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := cb(hostname, remote, key)
+		var keyErr *knownhosts.KeyError
+		var revoked *knownhosts.RevokedError
+		switch {
+		case errors.As(err, &keyErr):
+			want := make([]knownhosts.KnownKey, len(keyErr.Want))
+			for i, k := range keyErr.Want {
+				k.Filename = firstNonEmpty(real[k.Filename], k.Filename)
+				want[i] = k
+			}
+			return &knownhosts.KeyError{Want: want}
+		case errors.As(err, &revoked):
+			r := revoked.Revoked
+			r.Filename = firstNonEmpty(real[r.Filename], r.Filename)
+			return &knownhosts.RevokedError{Revoked: r}
+		}
+		return err
+	}
 }
 
 // check verifies key and converts knownhosts errors into *HostKeyError.
@@ -232,12 +277,8 @@ func (kh *knownHosts) keyError(hostname string, key ssh.PublicKey, keyErr *known
 // splitWant separates recorded host keys from @cert-authority keys by
 // reading the marker on each KnownKey's line.
 func (kh *knownHosts) splitWant(want []knownhosts.KnownKey) (plain, cas []knownhosts.KnownKey) {
-	lines := map[string][]string{}
 	for _, k := range want {
-		if _, ok := lines[k.Filename]; !ok {
-			lines[k.Filename] = readLines(k.Filename)
-		}
-		ls := lines[k.Filename]
+		ls := kh.lines[k.Filename]
 		if k.Line-1 < len(ls) && strings.HasPrefix(strings.TrimSpace(ls[k.Line-1]), "@cert-authority") {
 			cas = append(cas, k)
 		} else {
@@ -245,21 +286,6 @@ func (kh *knownHosts) splitWant(want []knownhosts.KnownKey) (plain, cas []knownh
 		}
 	}
 	return plain, cas
-}
-
-func readLines(file string) []string {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }
 
 func newHostKeyError(kind pool.ErrorKind, hostname string, key ssh.PublicKey, known []knownhosts.KnownKey, err error) *HostKeyError {
@@ -372,6 +398,7 @@ func (c *hostKeyCheck) result() (verified bool, err error) {
 }
 
 func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	hostname = c.target.knownHostsName(hostname)
 	if c.target.HostKey == HostKeyInsecure {
 		c.logger.Warn("sshconn: host key NOT verified (insecure host key policy)",
 			"target", c.target.String(), "key_type", key.Type(), "fingerprint", ssh.FingerprintSHA256(key))
@@ -382,7 +409,7 @@ func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKe
 		return err
 	}
 	file := c.target.KnownHostsFiles[0]
-	if err := c.writer.add(file, c.target.KnownHostsFiles, hostname, remote, key, c.target.HashKnownHosts); err != nil {
+	if err := c.writer.add(file, c.target.knownHostsFiles(), hostname, remote, key, c.target.HashKnownHosts); err != nil {
 		return err
 	}
 	c.logger.Warn("sshconn: permanently added host key to known_hosts (accept-new)",
@@ -396,7 +423,7 @@ func (c *hostKeyCheck) verify(hostname string, remote net.Addr, key ssh.PublicKe
 // line matches, ssh-rsa as rsa-sha2-512 and rsa-sha2-256. nil means the
 // host is not recorded and x/crypto's defaults apply.
 func HostKeyAlgorithms(knownHostsFiles []string, addr string) ([]string, error) {
-	kh, err := loadKnownHosts(knownHostsFiles)
+	kh, err := loadKnownHosts(context.Background(), knownHostsFiles, FileLimits{})
 	if err != nil {
 		return nil, err
 	}

@@ -9,10 +9,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,17 +151,4 @@ func writePlainKey(t testing.TB, priv ed25519.PrivateKey) string {
 	path := filepath.Join(t.TempDir(), "id_plain")
 	writeFile(t, path, string(pem.EncodeToMemory(blk)))
 	return path
-}
-
-func portOf(t testing.TB, addr string) int {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -2,54 +2,77 @@ package sshconn
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
+	"log/slog"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/kevinburke/ssh_config"
+	"sync"
 )
 
-// SSHConfig resolves keys through an OpenSSH client configuration file,
-// like `ssh KEY` does. It reads the file on every Resolve (no caching, no
-// global state), so edits apply to the next dial. A missing file makes
-// Resolve return ErrNotFound, so a Chain falls through to the next resolver.
+// DefaultSystemConfig is the system-wide OpenSSH client configuration,
+// read after the user's file.
+const DefaultSystemConfig = "/etc/ssh/ssh_config"
+
+// SSHConfig resolves keys through OpenSSH client configuration files, the
+// way `ssh KEY` does: the user's file, then the system file, each line
+// applied when its Host or Match block matches, the first value obtained
+// for a keyword winning. It reads the files on every Resolve (no caching,
+// no global state), so edits apply to the next dial; every read is bounded
+// (Limits). When neither file exists Resolve returns ErrNotFound, so a
+// Chain falls through to the next resolver.
 //
-// Supported keywords: HostName (with %h), Port, User, IdentityFile (several;
-// ~ and the tokens %C %d %h %i %j %k %L %l %n %p %r %u %% expanded, an
-// unknown token is an error), ProxyJump (comma-separated hops or "none"),
-// UserKnownHostsFile (the same tokens), StrictHostKeyChecking (yes/ask → strict,
-// accept-new → accept-new, no/off → accept-new, or insecure when every
-// known_hosts file is /dev/null), HashKnownHosts, ConnectTimeout,
-// ServerAliveInterval and TCPKeepAlive. A user or port in the key
-// ("alice@web:2222") overrides the file, as on ssh's command line. Match
-// host is tested against the alias, as in kevinburke/ssh_config. A value
-// ssh would reject (Port 99999, TCPKeepAlive maybe, ConnectTimeout 5x) is a
-// *ConfigError naming the keyword, the host and what it accepts; times take
-// OpenSSH's format (90, 90s, 1h30m). As in ssh, only the first hop of a
-// ProxyJump list is reached through its own ProxyJump; a chain longer than
-// MaxJumpDepth hops is ErrJumpLoop.
+// It follows OpenSSH 9.2's readconf: Host patterns with * and ? (case
+// sensitive) and ! negation; Match with all, host, originalhost, user,
+// localuser, canonical and final (with a second pass for final), each
+// negatable, host names matched without regard to case; Include of files
+// and globs, relative to ~/.ssh (user) or the system file's directory,
+// at most 16 deep, files writable by others refused; quoting and escapes
+// as ssh splits arguments; every line's values checked whether or not its
+// block applies; unknown keywords an error unless IgnoreUnknown names
+// them. A user or port in the key ("alice@web:2222") takes precedence over
+// the files, as on ssh's command line. What SSHConfig does with each
+// keyword is listed by Keywords (supported, ignored, warning, error); the
+// conformance test compares it with `ssh -G`.
+//
+// Differences from ssh, all deliberate: Match exec is an error when it
+// would decide a block (it would run a command); CanonicalizeHostname and
+// the other keywords of status error refuse a host they apply to; a
+// ProxyCommand's %h is the host name as configured (ssh first asks the
+// resolver for the canonical name of a name without a dot); ~ always
+// expands to Home.
 type SSHConfig struct {
-	// Path is the configuration file; "" means ~/.ssh/config.
+	// Path is the user's configuration file; "" means ~/.ssh/config,
+	// which, like every included file, is refused when writable by group
+	// or others (as ssh refuses it). An explicit Path, like ssh -F, is not
+	// checked.
 	Path string
-	// Defaults supplies what the file does not: Auth (agent, secrets,
+	// SystemPath is the system-wide file read after Path; "" means
+	// DefaultSystemConfig and "none" means no system file (as with ssh -F).
+	SystemPath string
+	// Defaults supplies what the files do not: Auth (agent, secrets,
 	// passphrases), host key policy, known_hosts files, timeouts. Identity
-	// files from the file replace Defaults' IdentityFiles and
+	// files from the files replace Defaults' IdentityFiles and
 	// OptionalIdentityFiles.
 	Defaults Target
 	// LocalUser is %u and the default remote user; "" means the current
 	// user.
 	LocalUser string
-	// Home is the directory ~ and %d expand to; "" means the current user's
-	// home directory.
+	// Home is the directory ~ and %d expand to, and holds .ssh/config; ""
+	// means the current user's home directory.
 	Home string
+	// Limits bounds each configuration file read; the zero value means
+	// DefaultConfigMaxBytes and DefaultFileTimeout.
+	Limits FileLimits
+	// Logger receives the one-time warnings about keywords of status
+	// warning; nil means slog.Default().
+	Logger *slog.Logger
+
+	// mu guards warned.
+	mu     sync.Mutex
+	warned map[string]bool // "file line N keyword" already warned about
 }
 
 // Resolve implements Resolver.
@@ -57,13 +80,12 @@ func (s *SSHConfig) Resolve(ctx context.Context, key string) (Target, error) {
 	if err := ctx.Err(); err != nil {
 		return Target{}, err
 	}
-	cfg, err := s.load()
-	if err != nil {
-		return Target{}, err
-	}
-	r := &configResolution{s: s, cfg: cfg}
+	r := &configResolution{s: s, rd: &configReader{ctx: ctx, limits: s.Limits, home: s.home()}}
 	t, err := r.resolve(key, nil, true)
 	if err != nil {
+		if r.noFiles {
+			return Target{}, fmt.Errorf("%w: no ssh config at %s or %s", ErrNotFound, s.path(), s.systemPath())
+		}
 		return Target{}, &ConfigError{Key: key, Err: err}
 	}
 	return t, nil
@@ -74,6 +96,13 @@ func (s *SSHConfig) path() string {
 		return s.Path
 	}
 	return filepath.Join(s.home(), ".ssh", "config")
+}
+
+func (s *SSHConfig) systemPath() string {
+	if s.SystemPath != "" {
+		return s.SystemPath
+	}
+	return DefaultSystemConfig
 }
 
 func (s *SSHConfig) home() string {
@@ -94,259 +123,195 @@ func (s *SSHConfig) localUser() string {
 	return os.Getenv("USER")
 }
 
-func (s *SSHConfig) load() (*ssh_config.Config, error) {
-	f, err := os.Open(s.path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: no ssh config at %s", ErrNotFound, s.path())
+func (s *SSHConfig) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
 	}
-	if err != nil {
-		return nil, &ConfigError{Key: s.path(), Err: err}
-	}
-	defer f.Close()
-	cfg, err := ssh_config.Decode(f)
-	if err != nil {
-		return nil, &ConfigError{Key: s.path(), Err: err}
-	}
-	return cfg, nil
+	return slog.Default()
 }
 
-// configResolution resolves one key and its jump hosts against one parsed
-// configuration.
+// warnOnce logs a warning about the keyword on line l, once per line.
+func (s *SSHConfig) warnOnce(l cfgLine, kw *keyword, why string) {
+	id := l.pos() + " " + kw.name
+	s.mu.Lock()
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
+	seen := s.warned[id]
+	s.warned[id] = true
+	s.mu.Unlock()
+	if !seen {
+		s.logger().Warn("sshconn: ssh_config keyword not supported, ignored",
+			"file", l.file, "line", l.line, "keyword", kw.name, "value", why, "effect", kw.note)
+	}
+}
+
+// configResolution resolves one key and its jump hosts, reading each file
+// once.
 type configResolution struct {
-	s   *SSHConfig
-	cfg *ssh_config.Config
-	err error // first lookup error
+	s       *SSHConfig
+	rd      *configReader
+	noFiles bool // neither the user's nor the system file exists
 }
 
-func (r *configResolution) get(alias, kw string) string {
-	v, err := r.cfg.Get(alias, kw)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("%s for %q: %w", kw, alias, err)
+// evaluate runs ssh's configuration passes for alias with the values
+// given on the "command line" (the key's user and port, a suppressed
+// proxy for a later jump hop) and returns the options and the host name.
+func (r *configResolution) evaluate(alias string, preset map[string]cfgValue) (*cfgOptions, string, error) {
+	opts := newCfgOptions()
+	for k, v := range preset {
+		opts.first[k] = v
 	}
-	return v
-}
-
-func (r *configResolution) getAll(alias, kw string) []string {
-	v, err := r.cfg.GetAll(alias, kw)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("%s for %q: %w", kw, alias, err)
+	e := &cfgEval{rd: r.rd, host: alias, original: alias, localUser: r.s.localUser(),
+		sysDir: filepath.Dir(r.s.systemPath()), sshDir: sshDirOf(r.s.home()), opts: opts}
+	if err := r.pass(e); err != nil {
+		return nil, "", err
 	}
-	return v
+	host, err := hostName(alias, opts)
+	if err != nil || !e.wantFinal {
+		return opts, host, err
+	}
+	// Match final: read everything again with the host name in place of
+	// the host as given; values already obtained stay.
+	final := &cfgEval{rd: r.rd, host: host, original: alias, localUser: e.localUser, final: true,
+		sysDir: e.sysDir, sshDir: e.sshDir, opts: opts}
+	return opts, host, r.pass(final)
 }
 
-// resolve resolves key, with its own ProxyJump chain when jumps is set;
-// path lists the hosts already on the jump chain.
+// pass processes the user's file and then the system file.
+func (r *configResolution) pass(e *cfgEval) error {
+	active := true
+	userMissing, err := e.file(r.s.path(), true, r.s.Path == "", 0, &active, false)
+	if err != nil {
+		return err
+	}
+	sysMissing := true
+	if r.s.SystemPath != "none" {
+		active = true
+		if sysMissing, err = e.file(r.s.systemPath(), false, false, 0, &active, false); err != nil {
+			return err
+		}
+	}
+	r.noFiles = userMissing && sysMissing
+	if r.noFiles {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// hostName is the host ssh connects to: HostName with %h expanded, else
+// the host as given, lower-cased unless it is an address.
+func hostName(alias string, o *cfgOptions) (string, error) {
+	host := alias
+	if v, ok := o.get("hostname"); ok {
+		h, bad := expandTokens(v.first(), hostNameTokens, tokens{'h': alias})
+		if bad != "" {
+			return "", v.line.errorf("HostName %q: want only the tokens %%h %%%% (unknown %s)", v.first(), bad)
+		}
+		host = h
+	}
+	// Like ssh 9.2, lower-case a name, but not an address or a name with
+	// a '%' in it (an IPv6 zone, or what ssh takes for one).
+	if ip, _, _ := strings.Cut(strings.Trim(host, "[]"), "%"); net.ParseIP(ip) == nil && !strings.Contains(host, "%") {
+		host = strings.ToLower(host)
+	}
+	return host, nil
+}
+
+// resolve resolves key. With jumps, its ProxyJump chain is resolved too
+// (or its ProxyCommand kept); without, it is a later jump hop, reached
+// through the previous hop, and its own ProxyJump and ProxyCommand are not
+// consulted (ssh -J does the same). path lists the hosts already on the
+// jump chain.
 func (r *configResolution) resolve(key string, path []string, jumps bool) (Target, error) {
-	keyUser, alias, keyPort, err := ParseKey(key)
+	return r.resolveVia(key, path, jumps, "")
+}
+
+// resolveVia is resolve; a later hop (!jumps) gets via, the hops before
+// it, as its ProxyJump (ssh -J via), which excludes its own ProxyJump and
+// ProxyCommand.
+func (r *configResolution) resolveVia(key string, path []string, jumps bool, via string) (Target, error) {
+	keyUser, alias, keyPort, err := parseJumpHop(key)
 	if err != nil {
 		return Target{}, err
 	}
-	t := r.s.Defaults
-	t.Key, t.JumpHosts = key, nil
-	t.Host = r.expand(alias, "HostName", r.get(alias, "HostName"), hostNameTokens, tokens{'h': alias})
-	if t.Host == "" {
-		t.Host = alias
+	preset := map[string]cfgValue{}
+	cmdline := cfgLine{file: "command line"}
+	if keyUser != "" {
+		preset["user"] = cfgValue{args: []string{keyUser}, line: cmdline}
 	}
-	t.Port = r.port(alias, keyPort, t.Port)
-	t.User = firstNonEmpty(keyUser, r.get(alias, "User"), t.User, r.s.localUser())
-	r.applyOptions(&t, alias)
-	if r.err != nil {
-		return Target{}, r.err
+	if keyPort != 0 {
+		preset["port"] = cfgValue{args: []string{fmt.Sprint(keyPort)}, line: cmdline}
+	}
+	if !jumps {
+		preset["proxyjump"] = cfgValue{args: []string{via}, rest: via, line: cmdline}
+	}
+	opts, host, err := r.evaluate(alias, preset)
+	if err != nil {
+		return Target{}, err
+	}
+	b := &targetBuilder{s: r.s, opts: opts, alias: alias}
+	t, err := b.build(key, host)
+	if err != nil {
+		return Target{}, err
+	}
+	if err := r.notices(opts); err != nil {
+		return Target{}, err
 	}
 	if !jumps {
 		return t, nil
 	}
-	return r.applyJumps(t, alias, append(path, alias))
+	return r.applyJumps(t, opts, alias, append(path, alias))
 }
 
-func (r *configResolution) applyOptions(t *Target, alias string) {
-	if files := r.getAll(alias, "IdentityFile"); len(files) > 0 {
-		t.Auth.IdentityFiles = r.expandPaths(t, alias, "IdentityFile", files)
-		t.Auth.OptionalIdentityFiles = nil
-	}
-	if v := r.get(alias, "UserKnownHostsFile"); v != "" {
-		t.KnownHostsFiles = r.expandPaths(t, alias, "UserKnownHostsFile", strings.Fields(v))
-	}
-	t.HostKey = r.hostKeyPolicy(alias, t.HostKey, t.KnownHostsFiles)
-	if v, ok := r.yesNo(alias, "HashKnownHosts"); ok {
-		t.HashKnownHosts = v
-	}
-	if d, ok := r.duration(alias, "ConnectTimeout"); ok {
-		t.DialTimeout = d
-	}
-	if d, ok := r.duration(alias, "ServerAliveInterval"); ok {
-		t.KeepaliveInterval = d
-	}
-	if v, ok := r.yesNo(alias, "TCPKeepAlive"); ok && !v {
-		t.TCPKeepAlive = -1
-	}
-}
-
-// invalid records the first invalid value, naming the keyword, the host
-// and what the keyword accepts.
-func (r *configResolution) invalid(alias, kw, v, want string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%s %q for %q: want %s", kw, v, alias, want)
-	}
-}
-
-// port returns the key's port, else the file's Port (1..65535), else def.
-func (r *configResolution) port(alias string, keyPort, def int) int {
-	v := r.get(alias, "Port")
-	if v == "" {
-		return firstNonZero(keyPort, def)
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 65535 {
-		r.invalid(alias, "Port", v, "a port number 1..65535")
-		return def
-	}
-	return firstNonZero(keyPort, n)
-}
-
-func firstNonZero(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
-}
-
-// yesNo reads a yes/no keyword (true and false too, as in ssh); ok is
-// false when it is not set.
-func (r *configResolution) yesNo(alias, kw string) (v, ok bool) {
-	switch s := r.get(alias, kw); strings.ToLower(s) {
-	case "":
-		return false, false
-	case "yes", "true":
-		return true, true
-	case "no", "false":
-		return false, true
-	default:
-		r.invalid(alias, kw, s, "yes or no")
-		return false, false
-	}
-}
-
-// duration reads a time keyword in OpenSSH's format; ok is false when it
-// is not set.
-func (r *configResolution) duration(alias, kw string) (time.Duration, bool) {
-	s := r.get(alias, kw)
-	if s == "" {
-		return 0, false
-	}
-	d, err := convTime(s)
-	if err != nil {
-		r.invalid(alias, kw, s, "seconds, or a time such as 30s, 5m, 1h30m")
-		return 0, false
-	}
-	return d, true
-}
-
-// convTime parses OpenSSH's time format (sshd_config(5) TIME FORMATS): a
-// sequence of numbers, each optionally followed by s, m, h, d or w (any
-// case); a bare number is seconds. The total must not exceed a year.
-func convTime(s string) (time.Duration, error) {
-	const max = 365 * 24 * time.Hour
-	var total time.Duration
-	for rest := s; rest != ""; {
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
+// notices refuses the keywords of status error and warns once about those
+// of status warning whose value in effect matters.
+func (r *configResolution) notices(o *cfgOptions) error {
+	for name, v := range o.first {
+		kw := keywordTable[name]
+		if kw == nil || (kw.status != KeywordWarning && kw.status != KeywordError) || v.line.file == "command line" {
+			continue
 		}
-		if i == 0 || i > 9 {
-			return 0, fmt.Errorf("bad time %q", s)
-		}
-		n, _ := strconv.Atoi(rest[:i])
-		unit := time.Second
-		rest = rest[i:]
-		if rest != "" {
-			switch rest[0] {
-			case 's', 'S':
-			case 'm', 'M':
-				unit = time.Minute
-			case 'h', 'H':
-				unit = time.Hour
-			case 'd', 'D':
-				unit = 24 * time.Hour
-			case 'w', 'W':
-				unit = 7 * 24 * time.Hour
-			default:
-				return 0, fmt.Errorf("bad time %q", s)
+		why := "set"
+		if kw.matters != nil {
+			if why = kw.matters(v, o); why == "" {
+				continue
 			}
-			rest = rest[1:]
 		}
-		if total += time.Duration(n) * unit; total > max {
-			return 0, fmt.Errorf("time %q over a year", s)
+		if kw.status == KeywordError {
+			return v.line.errorf("%s %s is not supported: %s", kw.name, why, kw.note)
 		}
+		r.s.warnOnce(v.line, kw, why)
 	}
-	return total, nil
-}
-
-// expandPaths expands the tokens and ~ of kw's paths for t reached as
-// alias. The token values (a host name lookup, a hash) are computed only
-// for a path that has a token.
-func (r *configResolution) expandPaths(t *Target, alias, kw string, in []string) []string {
-	var tok tokens
-	out := make([]string, 0, len(in))
-	for _, p := range in {
-		if tok == nil && strings.Contains(p, "%") {
-			tok = r.pathTokenValues(t, alias)
-		}
-		out = append(out, expandTilde(r.expand(alias, kw, p, pathTokens, tok), r.s.home()))
-	}
-	return out
-}
-
-// pathTokenValues returns the values of the tokens IdentityFile and
-// UserKnownHostsFile take, for t reached as alias.
-func (r *configResolution) pathTokenValues(t *Target, alias string) tokens {
-	fqdn, _ := os.Hostname()
-	short, _, _ := strings.Cut(fqdn, ".")
-	jump := r.get(alias, "ProxyJump")
-	if strings.EqualFold(jump, "none") {
-		jump = ""
-	}
-	tok := tokens{'h': t.Host, 'p': strconv.Itoa(portOr22(t.Port)), 'r': t.User, 'u': r.s.localUser(),
-		'd': r.s.home(), 'n': alias, 'k': alias, 'i': strconv.Itoa(os.Getuid()), 'l': fqdn, 'L': short, 'j': jump}
-	sum := sha1.Sum([]byte(tok['l'] + tok['h'] + tok['p'] + tok['r'] + tok['j']))
-	tok['C'] = hex.EncodeToString(sum[:])
-	return tok
-}
-
-// expand expands the %-tokens of v that kw takes (allowed), recording an
-// unknown token or a lone % as an invalid value, as ssh does.
-func (r *configResolution) expand(alias, kw, v, allowed string, tok tokens) string {
-	out, bad := expandTokens(v, allowed, tok)
-	if bad != "" {
-		var want strings.Builder
-		for i := range len(allowed) {
-			fmt.Fprintf(&want, " %%%c", allowed[i])
-		}
-		r.invalid(alias, kw, v, "only the tokens"+want.String()+" %% (unknown "+bad+")")
-	}
-	return out
+	return nil
 }
 
 // applyJumps resolves ProxyJump. "a,b" means: reach a (through a's own
-// ProxyJump, if any), then b through a, then t through b.
-func (r *configResolution) applyJumps(t Target, alias string, path []string) (Target, error) {
-	pj := strings.TrimSpace(r.get(alias, "ProxyJump"))
+// ProxyJump or ProxyCommand, if any), then b through a, then t through b.
+func (r *configResolution) applyJumps(t Target, o *cfgOptions, alias string, path []string) (Target, error) {
+	v, ok := o.get("proxyjump")
+	if !ok {
+		return t, nil
+	}
+	pj, _, _ := strings.Cut(v.rest, "#")
+	pj = strings.TrimSpace(pj)
 	if pj == "" || strings.EqualFold(pj, "none") {
-		return t, r.err
+		return t, nil
 	}
 	if len(path) > MaxJumpDepth {
 		return Target{}, fmt.Errorf("%w: chain deeper than %d at %q", ErrJumpLoop, MaxJumpDepth, alias)
 	}
-	for i, hop := range strings.Split(pj, ",") {
+	hops := strings.Split(pj, ",")
+	for i, hop := range hops {
 		hop = strings.TrimSpace(hop)
 		if err := checkLoop(hop, path); err != nil {
-			return Target{}, err
+			return Target{}, fmt.Errorf("%s: %w", v.line.pos(), err)
 		}
 		// Only the first hop is reached through its own ProxyJump; later
 		// hops are reached through the previous one, so their ProxyJump is
 		// not even resolved (which also keeps the work linear in the
 		// configuration, whatever its fan-out).
-		ht, err := r.resolve(hop, path, i == 0)
+		ht, err := r.resolveVia(hop, path, i == 0, strings.Join(hops[:i], ","))
 		if err != nil {
 			return Target{}, fmt.Errorf("ProxyJump %q: %w", hop, err)
 		}
@@ -361,7 +326,7 @@ func (r *configResolution) applyJumps(t Target, alias string, path []string) (Ta
 }
 
 func checkLoop(hop string, path []string) error {
-	_, alias, _, err := ParseKey(hop)
+	_, alias, _, err := parseJumpHop(hop)
 	if err != nil {
 		return err
 	}
@@ -373,25 +338,6 @@ func checkLoop(hop string, path []string) error {
 	return nil
 }
 
-func (r *configResolution) hostKeyPolicy(alias string, def HostKeyPolicy, files []string) HostKeyPolicy {
-	switch v := r.get(alias, "StrictHostKeyChecking"); strings.ToLower(v) {
-	case "":
-		return def
-	case "yes", "ask", "true":
-		return HostKeyStrict
-	case "accept-new":
-		return HostKeyAcceptNew
-	case "no", "off", "false":
-		if allDevNull(files) {
-			return HostKeyInsecure
-		}
-		return HostKeyAcceptNew
-	default:
-		r.invalid(alias, "StrictHostKeyChecking", v, "yes, ask, accept-new, no or off")
-		return def
-	}
-}
-
 func allDevNull(files []string) bool {
 	for _, f := range files {
 		if f != os.DevNull && !strings.EqualFold(f, "none") {
@@ -399,57 +345,6 @@ func allDevNull(files []string) bool {
 		}
 	}
 	return len(files) > 0
-}
-
-// tokens maps OpenSSH's percent-expansion token letters to their values.
-type tokens map[byte]string
-
-// The tokens each keyword takes (ssh_config(5) TOKENS); %% is always
-// allowed. HostName takes only %h (the alias); IdentityFile and
-// UserKnownHostsFile take %C (SHA-1 of %l%h%p%r%j), %d (home), %h, %i
-// (local uid), %j (ProxyJump), %k (host key alias: the alias here), %L
-// and %l (local host name, short and full), %n (the alias), %p, %r, %u.
-const (
-	hostNameTokens = "h"
-	pathTokens     = "CdhijkLlnpru"
-)
-
-// expandTokens expands the tokens of s that allowed lists, and %%. It
-// returns the first unknown token (or a trailing lone %) in bad.
-func expandTokens(s, allowed string, t tokens) (out, bad string) {
-	if !strings.Contains(s, "%") {
-		return s, ""
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 == len(s) {
-			return s, "%"
-		}
-		i++
-		switch c := s[i]; {
-		case c == '%':
-			b.WriteByte('%')
-		case strings.IndexByte(allowed, c) >= 0:
-			b.WriteString(t[c])
-		default:
-			return s, "%" + string(c)
-		}
-	}
-	return b.String(), ""
-}
-
-func expandTilde(p, home string) string {
-	if p == "~" {
-		return home
-	}
-	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(home, p[2:])
-	}
-	return p
 }
 
 func firstNonEmpty(v ...string) string {

@@ -71,7 +71,7 @@ func TestSSHConfigResolve(t *testing.T) {
 	cfgPath := filepath.Join(dir, "config")
 	writeFile(t, cfgPath, testSSHConfig)
 	home := "/home/me"
-	r := &sshconn.SSHConfig{Path: cfgPath, Home: home, LocalUser: "me",
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: cfgPath, Home: home, LocalUser: "me",
 		Defaults: sshconn.Target{KnownHostsFiles: []string{"/default/kh"}, HostKey: sshconn.HostKeyStrict}}
 	tests := []struct {
 		key   string
@@ -162,7 +162,7 @@ func TestSSHConfigJumpLoops(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config")
 	writeFile(t, cfgPath, testSSHConfig+"\nHost bastion\n  HostName b\nHost * !bastion\n  ProxyJump bastion\n")
-	r := &sshconn.SSHConfig{Path: cfgPath, Home: dir, LocalUser: "me"}
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: cfgPath, Home: dir, LocalUser: "me"}
 	for _, key := range []string{"loopa", "loopb", "self"} {
 		_, err := r.Resolve(context.Background(), key)
 		if !errors.Is(err, sshconn.ErrJumpLoop) || pool.Classify(err) != pool.KindConfig {
@@ -170,13 +170,13 @@ func TestSSHConfigJumpLoops(t *testing.T) {
 		}
 	}
 	// "Host * !bastion" guards the bastion itself.
-	tgt, err := (&sshconn.SSHConfig{Path: writeConfig(t, "Host bastion\n  HostName b\nHost * !bastion\n  ProxyJump bastion\n")}).
+	tgt, err := (&sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, "Host bastion\n  HostName b\nHost * !bastion\n  ProxyJump bastion\n")}).
 		Resolve(context.Background(), "anything")
 	if err != nil || len(tgt.JumpHosts) != 1 || tgt.JumpHosts[0].Host != "b" {
 		t.Fatalf("guarded wildcard: %v %v", tgt, err)
 	}
 	// Unguarded "Host *": the bastion would jump through itself.
-	_, err = (&sshconn.SSHConfig{Path: writeConfig(t, "Host *\n  ProxyJump bastion\n")}).Resolve(context.Background(), "x")
+	_, err = (&sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, "Host *\n  ProxyJump bastion\n")}).Resolve(context.Background(), "x")
 	if !errors.Is(err, sshconn.ErrJumpLoop) {
 		t.Fatalf("unguarded wildcard: %v", err)
 	}
@@ -189,7 +189,7 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 func TestSSHConfigMissingFileFallsThrough(t *testing.T) {
-	r := sshconn.Chain{&sshconn.SSHConfig{Path: filepath.Join(t.TempDir(), "none")}, sshconn.Plain{}}
+	r := sshconn.Chain{&sshconn.SSHConfig{SystemPath: "none", Path: filepath.Join(t.TempDir(), "none")}, sshconn.Plain{}}
 	tgt, err := r.Resolve(context.Background(), "u@h:1")
 	if err != nil || tgt.Addr() != "h:1" {
 		t.Fatalf("%v %v", tgt, err)
@@ -205,7 +205,7 @@ func TestSSHConfigDialsThroughProxyJump(t *testing.T) {
 		"\nHost final\n  HostName 127.0.0.1\n  Port " + strconv.Itoa(final.srv.Port()) +
 		"\n  ProxyJump jump\n  UserKnownHostsFile " + final.knownHosts + "\n  IdentityFile " + final.keyFile +
 		"\nHost *\n  User alice\n"
-	r := &sshconn.SSHConfig{Path: writeConfig(t, cfg)}
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, cfg)}
 	c, err := newFactory(r).DialClient(context.Background(), "final")
 	if err != nil {
 		t.Fatal(err)
@@ -218,29 +218,35 @@ func TestSSHConfigDialsThroughProxyJump(t *testing.T) {
 }
 
 // TestSSHConfigInvalidValues: a value OpenSSH would reject is an error
-// naming the keyword, the host and what the keyword accepts, never a
-// silent fallback to the default.
+// naming the file, the line, the keyword and what it accepts, never a
+// silent fallback to the default. As in ssh, it is an error whether or
+// not the line's block applies to the host resolved.
 func TestSSHConfigInvalidValues(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
-		{"Port 99999", `Port "99999" for "web": want a port number 1..65535`},
-		{"Port 0", `Port "0" for "web": want a port number 1..65535`},
-		{"Port ssh", `Port "ssh" for "web": want a port number 1..65535`},
-		{"ConnectTimeout -3", `ConnectTimeout "-3" for "web": want seconds, or a time such as 30s, 5m, 1h30m`},
-		{"ServerAliveInterval 5x", `ServerAliveInterval "5x" for "web"`},
-		{"ServerAliveInterval 60w", `ServerAliveInterval "60w" for "web"`},
-		{"TCPKeepAlive maybe", `TCPKeepAlive "maybe" for "web": want yes or no`},
-		{"HashKnownHosts 1", `HashKnownHosts "1" for "web": want yes or no`},
-		{"StrictHostKeyChecking sometimes", `StrictHostKeyChecking "sometimes" for "web": want yes, ask, accept-new, no or off`},
+		{"Port 99999", `config line 3: Port "99999": want a port number 1..65535`},
+		{"Port 0", `config line 3: Port "0": want a port number 1..65535`},
+		{"Port ssh", `config line 3: Port "ssh": want a port number 1..65535`},
+		{"ConnectTimeout -3", `config line 3: ConnectTimeout "-3": want seconds, or a time such as 30s, 5m, 1h30m`},
+		{"ServerAliveInterval 5x", `config line 3: ServerAliveInterval "5x": want seconds`},
+		{"ServerAliveInterval 60w", `config line 3: ServerAliveInterval "60w": want seconds`},
+		{"TCPKeepAlive maybe", `config line 3: TCPKeepAlive "maybe": want yes or no`},
+		{"HashKnownHosts 1", `config line 3: HashKnownHosts "1": want yes or no`},
+		{"StrictHostKeyChecking sometimes", `config line 3: StrictHostKeyChecking "sometimes": want yes, no, true, false, ask, off, accept-new`},
+		{"Port 22 23", `config line 3: Port: extra arguments at end of line`},
+		{"Bogus yes", `config line 3: bad configuration option: bogus`},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config")
 			writeFile(t, path, "Host web\n  HostName 10.0.0.5\n  "+tc.line+"\n")
-			r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
-			tgt, err := r.Resolve(context.Background(), "web")
-			var ce *sshconn.ConfigError
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Resolve = %v, %v; want a ConfigError containing %q", tgt, err, tc.want)
+			r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me"}
+			for _, host := range []string{"web", "other"} {
+				tgt, err := r.Resolve(context.Background(), host)
+				var ce *sshconn.ConfigError
+				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Resolve(%s) = %v, %v; want a ConfigError containing %q", host, tgt, err, tc.want)
+				}
 			}
+			_, err := r.Resolve(context.Background(), "web")
 			if pool.Classify(err) != pool.KindConfig {
 				t.Errorf("kind %v, want config", pool.Classify(err))
 			}
@@ -253,7 +259,7 @@ func TestSSHConfigInvalidValues(t *testing.T) {
 func TestSSHConfigBooleanSpellings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config")
 	writeFile(t, path, "Host a\n  TCPKeepAlive false\n  HashKnownHosts TRUE\n  StrictHostKeyChecking false\nHost b\n  StrictHostKeyChecking true\n")
-	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me",
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me",
 		Defaults: sshconn.Target{KnownHostsFiles: []string{"/kh"}, HostKey: sshconn.HostKeyAcceptNew}}
 	a, err := r.Resolve(context.Background(), "a")
 	if err != nil || a.TCPKeepAlive >= 0 || !a.HashKnownHosts || a.HostKey != sshconn.HostKeyAcceptNew {
@@ -274,7 +280,7 @@ func TestSSHConfigTimeFormat(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), "config")
 		writeFile(t, path, "Host web\n  ConnectTimeout "+v+"\n  ServerAliveInterval "+v+"\n")
-		r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+		r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me"}
 		tgt, err := r.Resolve(context.Background(), "web")
 		if err != nil || tgt.DialTimeout != want || tgt.KeepaliveInterval != want {
 			t.Errorf("%q: dial timeout %v, keepalive %v, err %v; want %v", v, tgt.DialTimeout, tgt.KeepaliveInterval, err, want)
@@ -298,7 +304,7 @@ func TestSSHConfigJumpLimits(t *testing.T) {
 	cfg.WriteString("Host ok\n  ProxyJump j1,j2\nHost j1\n  ProxyJump j0\nHost j2\n  ProxyJump unresolvable-loop\nHost unresolvable-loop\n  ProxyJump unresolvable-loop\n")
 	path := filepath.Join(t.TempDir(), "config")
 	writeFile(t, path, cfg.String())
-	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me"}
 	resolve := func(key string) (sshconn.Target, error) {
 		type result struct {
 			t   sshconn.Target
@@ -343,12 +349,12 @@ func TestSSHConfigTokens(t *testing.T) {
 	host, _ := os.Hostname()
 	short, _, _ := strings.Cut(host, ".")
 	uid := strconv.Itoa(os.Getuid())
-	sum := sha1.Sum([]byte(host + "10.0.0.5" + "2222" + "deploy" + "bastion"))
+	sum := sha1.Sum([]byte(host + "10.0.0.5" + "2222" + "deploy")) // %C of OpenSSH 9.2: %l%h%p%r
 	path := filepath.Join(t.TempDir(), "config")
 	writeFile(t, path, "Host web\n  HostName 10.0.0.5\n  Port 2222\n  User deploy\n  ProxyJump bastion\n"+
 		"  IdentityFile /k/%i/%l/%L/%k/%j/%C\n  UserKnownHostsFile /kh/%n-%h-%%\n"+
 		"Host bad\n  IdentityFile /k/%x\nHost lone\n  UserKnownHostsFile /kh/100%\nHost hn\n  HostName %p.example\n")
-	r := &sshconn.SSHConfig{Path: path, Home: "/home/me", LocalUser: "me"}
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: path, Home: "/home/me", LocalUser: "me"}
 	tg, err := r.Resolve(context.Background(), "web")
 	if err != nil {
 		t.Fatal(err)
@@ -361,9 +367,9 @@ func TestSSHConfigTokens(t *testing.T) {
 		t.Errorf("UserKnownHostsFile = %v", tg.KnownHostsFiles)
 	}
 	for key, want := range map[string]string{
-		"bad":  `IdentityFile "/k/%x" for "bad": want only the tokens %C %d %h %i %j %k %L %l %n %p %r %u %% (unknown %x)`,
-		"lone": `UserKnownHostsFile "/kh/100%" for "lone": want only the tokens`,
-		"hn":   `HostName "%p.example" for "hn": want only the tokens %h %% (unknown %p)`,
+		"bad":  `config line 9: IdentityFile "/k/%x": want only the tokens %C %d %h %i %j %k %L %l %n %p %r %u %% (unknown %x)`,
+		"lone": `config line 11: UserKnownHostsFile "/kh/100%": want only the tokens`,
+		"hn":   `config line 13: HostName "%p.example": want only the tokens %h %% (unknown %p)`,
 	} {
 		var ce *sshconn.ConfigError
 		if _, err := r.Resolve(context.Background(), key); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {

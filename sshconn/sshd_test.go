@@ -15,7 +15,6 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -258,35 +257,12 @@ func TestSSHDProxyJump(t *testing.T) {
 	mustRun(t, mustDial(t, tgt), "true")
 }
 
-func TestSSHDKeepaliveStalledPeer(t *testing.T) {
-	e := newSSHD(t)
-	px := faultproxy.Start(t, e.srv.Addr())
-	kh := filepath.Join(t.TempDir(), "kh")
-	writeFile(t, kh, knownhosts.Line([]string{knownhosts.Normalize(px.Addr())}, e.srv.HostPublicKey())+"\n")
-	tgt := e.target()
-	tgt.Port = portOf(t, px.Addr())
-	tgt.KnownHostsFiles = []string{kh}
-	tgt.KeepaliveTimeout = 500 * time.Millisecond
-	c := mustDial(t, tgt)
-	if _, err := c.SendKeepalive(context.Background()); err != nil {
-		t.Fatalf("healthy keepalive: %v", err)
-	}
-	if _, err := px.Stall(faultproxy.Both); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	_, err := c.SendKeepalive(context.Background())
-	if !errors.Is(err, sshconn.ErrKeepaliveTimeout) || c.Alive() || time.Since(start) > promptly {
-		t.Fatalf("stalled keepalive: %v alive=%v after %v", err, c.Alive(), time.Since(start))
-	}
-}
-
 func TestSSHDSSHConfigAlias(t *testing.T) {
 	e := newSSHD(t)
 	cfg := "Host real\n  HostName 127.0.0.1\n  Port " + strconv.Itoa(e.srv.Port()) + "\n  User %u\n  IdentityFile " +
 		e.srv.ClientKeyPath() + "\n  UserKnownHostsFile " + e.knownHosts + "\n"
 	cfg = strings.Replace(cfg, "%u", e.srv.User(), 1)
-	c, err := newFactory(&sshconn.SSHConfig{Path: writeConfig(t, cfg)}).DialClient(context.Background(), "real")
+	c, err := newFactory(&sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, cfg)}).DialClient(context.Background(), "real")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,17 @@ type Auth struct {
 	// IdentityFiles are private key files, tried in order. A certificate
 	// "<file>-cert.pub" next to a key is offered before the bare key.
 	IdentityFiles []string
+	// CertificateFiles are OpenSSH certificates (ssh_config
+	// CertificateFile); each is offered, before the bare key, with the
+	// identity file or agent key it certifies, and skipped (with a
+	// warning) when there is none.
+	CertificateFiles []string
+	// IdentitiesOnly offers only the configured identities: Signers,
+	// IdentityFiles, and the agent's keys that match an identity file (as
+	// ssh does with IdentitiesOnly yes, which matters against a server's
+	// MaxAuthTries). An encrypted identity file with no passphrase
+	// available is then used through the agent when the agent holds it.
+	IdentitiesOnly bool
 	// OptionalIdentityFiles are like IdentityFiles but skipped silently when
 	// missing (OpenSSH's default ~/.ssh/id_* files).
 	OptionalIdentityFiles []string
@@ -84,6 +95,10 @@ type Auth struct {
 	PassphraseEnv string
 	// Secrets enables password and keyboard-interactive authentication.
 	Secrets SecretSource
+	// DisablePublicKey, DisablePassword and DisableKeyboardInteractive
+	// withhold a method (ssh_config PubkeyAuthentication,
+	// PasswordAuthentication, KbdInteractiveAuthentication no).
+	DisablePublicKey, DisablePassword, DisableKeyboardInteractive bool
 }
 
 // String lists the configured methods without key material or secrets,
@@ -114,6 +129,9 @@ type Target struct {
 	Key string
 	// Host is the host name or IP address to connect to (no brackets).
 	Host string
+	// Alias is the host as the user wrote it (an ssh_config alias, ssh's
+	// %n); "" means Host. Errors name it next to Host.
+	Alias string
 	// Port is the TCP port; 0 means 22.
 	Port int
 	// User is the remote user name.
@@ -125,6 +143,13 @@ type Target struct {
 	// KnownHostsFiles are read for host keys; HostKeyAcceptNew appends to
 	// the first. Missing files count as empty. Hashed entries are read.
 	KnownHostsFiles []string
+	// GlobalKnownHostsFiles are read after KnownHostsFiles and never
+	// written (ssh's GlobalKnownHostsFile; OpenSSHDefaults sets
+	// /etc/ssh/ssh_known_hosts and ssh_known_hosts2).
+	GlobalKnownHostsFiles []string
+	// HostKeyAlias, when set, is the name host keys are looked up and
+	// recorded under instead of "host:port" (ssh's HostKeyAlias).
+	HostKeyAlias string
 	// HashKnownHosts makes HostKeyAcceptNew record host names hashed, as
 	// OpenSSH's HashKnownHosts yes (Debian's default) does.
 	HashKnownHosts bool
@@ -133,6 +158,14 @@ type Target struct {
 	// JumpHosts are dialled in order; each later hop and the target itself
 	// are reached through the previous hop (ProxyJump).
 	JumpHosts []Target
+	// ProxyCommand, when set, is a shell command whose stdin and stdout
+	// carry the connection to the first hop (ssh's ProxyCommand): run as
+	// /bin/sh -c "exec COMMAND" with %h %k %n %p %r %% expanded from Host,
+	// HostKeyAlias, Alias, Port and User, in its own process group, killed
+	// and reaped when the dial fails or is cancelled and when the
+	// connection closes. Only the first hop may have one; a Target with
+	// both JumpHosts and ProxyCommand is refused, as ssh refuses it.
+	ProxyCommand string
 	// DialTimeout bounds one dial attempt: TCP connect, handshake and
 	// authentication of every hop. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
@@ -174,6 +207,9 @@ func (t Target) String() string {
 		}
 		b.WriteString(j.User + "@" + j.Addr())
 	}
+	if t.ProxyCommand != "" {
+		b.WriteString(" via ProxyCommand")
+	}
 	if t.HostKey != HostKeyStrict {
 		b.WriteString(" hostkey=" + t.HostKey.String())
 	}
@@ -196,4 +232,20 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// knownHostsFiles is every known_hosts file read for t: the user's, then
+// the global ones.
+func (t Target) knownHostsFiles() []string {
+	return append(append([]string(nil), t.KnownHostsFiles...), t.GlobalKnownHostsFiles...)
+}
+
+// knownHostsName is the name t's host key is looked up and recorded
+// under: HostKeyAlias (without a port, as ssh uses it) when set, else the
+// "host:port" dialled.
+func (t Target) knownHostsName(addr string) string {
+	if t.HostKeyAlias != "" {
+		return net.JoinHostPort(t.HostKeyAlias, strconv.Itoa(DefaultPort))
+	}
+	return addr
 }

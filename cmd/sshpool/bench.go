@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 type benchOptions struct {
@@ -22,27 +23,34 @@ const (
 	maxBenchC = 1024
 )
 
-// runBench runs N commands at concurrency C through a pool and prints the
-// throughput and latency percentiles.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newBenchCmd() *cobra.Command {
 	var (
 		t poolTarget
 		o benchOptions
 	)
-	t.register(fs)
-	fs.IntVar(&o.n, "n", 200, "number of commands")
-	fs.IntVar(&o.c, "c", 16, "concurrency")
-	fs.StringVar(&o.key, "key", demoKey, "pool key (default: the embedded server)")
-	fs.StringVar(&o.cmd, "cmd", "true", "command to run")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Run N commands at concurrency C and print ops/s and latency",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.n < 1 || o.n > maxBenchN || o.c < 1 || o.c > maxBenchC {
+				return usagef("-n must be 1..%d and -c 1..%d", maxBenchN, maxBenchC)
+			}
+			return runBench(cmd.Context(), &t, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if o.n < 1 || o.n > maxBenchN || o.c < 1 || o.c > maxBenchC {
-		return fmt.Errorf("-n must be 1..%d and -c 1..%d", maxBenchN, maxBenchC)
-	}
-	p, closeAll, err := t.open(o.key, stderr)
+	t.register(c.Flags())
+	c.Flags().IntVarP(&o.n, "count", "n", 200, "number of commands")
+	c.Flags().IntVarP(&o.c, "concurrency", "c", 16, "commands running at once")
+	c.Flags().StringVar(&o.key, "key", demoKey, "pool key (default: the embedded server)")
+	c.Flags().StringVar(&o.cmd, "cmd", "true", "command to run")
+	return c
+}
+
+// runBench runs N commands at concurrency C through a pool and prints the
+// throughput and latency percentiles.
+func runBench(ctx context.Context, t *poolTarget, o benchOptions, stdout, stderr io.Writer) error {
+	p, _, closeAll, err := t.open(o.key, stderr)
 	if err != nil {
 		return err
 	}

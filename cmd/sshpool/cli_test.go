@@ -42,7 +42,13 @@ func TestExec(t *testing.T) {
 		{[]string{"exec", "demo", "--", "exit", "3"}, 3, "", ""},
 		{[]string{"exec", "demo", "--", "stderr", "oops"}, 0, "", "oops\n"},
 		{[]string{"exec", "demo", "--", "nosuchcmd"}, 127, "", "command not found"},
-		{[]string{"exec", "demo"}, 1, "", "usage: sshpool exec"},
+		{[]string{"exec", "demo"}, 2, "", "missing command: sshpool exec KEY -- CMD"},
+		{[]string{"exec", "--", "echo"}, 2, "", "missing KEY before --"},
+		{[]string{"exec", "demo", "ls", "-l"}, 2, "", "goes after --"},
+		{[]string{"exec", "demo", "--", "echo", "-n", "--", "x"}, 0, "-n -- x\n", ""},
+		// Flags after KEY count (they were silently ignored before).
+		{[]string{"exec", "demo", "--config", "/nonexistent.yaml", "--", "true"}, 1, "", "no such file"},
+		// The standard flag package's single-dash spelling still works.
 		{[]string{"exec", "-config", "/nonexistent.yaml", "demo", "--", "true"}, 1, "", "no such file"},
 	}
 	for _, tt := range tests {
@@ -64,7 +70,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench output lacks %s:\n%s", re, stdout)
 		}
 	}
-	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 1 || !strings.Contains(stderr, "-n must be") {
+	if code, _, stderr := runCLI(t, "bench", "-n", "0"); code != 2 || !strings.Contains(stderr, "-n must be") {
 		t.Errorf("bench -n 0: %d %s", code, stderr)
 	}
 	if code, _, stderr := runCLI(t, "bench", "-n", "5", "-cmd", "false"); code != 1 || !strings.Contains(stderr, "5 of 5 commands failed") {
@@ -89,8 +95,9 @@ func TestConfig(t *testing.T) {
 		{[]string{"config", "validate", unknown}, 1, "", "invalid keys: max_conns"},
 		{[]string{"config", "export", good}, 0, "max_connections: 7", ""},
 		{[]string{"config", "export", good}, 0, "password: <redacted>", ""},
-		{[]string{"config"}, 1, "", "usage: sshpool config"},
-		{[]string{"config", "validate"}, 1, "", "usage: sshpool config"},
+		{[]string{"config"}, 2, "", "missing command; one of: defaults, export, validate"},
+		{[]string{"config", "valdate"}, 2, "", `unknown command "valdate" (did you mean validate?)`},
+		{[]string{"config", "validate"}, 2, "", "accepts 1 arg(s), received 0"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, tt.args...)
@@ -125,8 +132,8 @@ func TestFlags(t *testing.T) {
 			"use-new-pool: true (reason TARGETING_MATCH, variant on)\ndecision: new (reason flag-on)", ""},
 		{[]string{"flags", "eval", "-server-id", "web-2", good}, 0,
 			"use-new-pool: false (reason DEFAULT, variant off)\ndecision: legacy (reason flag-off)", ""},
-		{[]string{"flags", "eval", good}, 1, "", "usage: sshpool flags"},
-		{[]string{"flags"}, 1, "", "usage: sshpool flags"},
+		{[]string{"flags", "eval", good}, 2, "", "--server-id is required"},
+		{[]string{"flags"}, 2, "", "missing command; one of: eval, validate"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, tt.args...)
@@ -242,4 +249,23 @@ func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp) string {
 	}
 	t.Fatalf("output never matched %s:\n%s", re, buf.String())
 	return ""
+}
+
+// TestExecSSHFailureExits255: a command that could not run exits 255, as
+// ssh does; an unknown key names the configured targets.
+func TestExecSSHFailureExits255(t *testing.T) {
+	cfg := writeTemp(t, "c.yaml", "pool:\n  max_retries: -1\n  dial_timeout: 2s\ntargets:\n  db:\n    host: 127.0.0.1\n    port: 1\n  web:\n    host: 127.0.0.1\n    port: 1\n")
+	code, _, stderr := runCLI(t, "exec", "db", "--config", cfg, "--", "true")
+	if code != 255 || !strings.Contains(stderr, "sshpool exec: ") {
+		t.Errorf("refused connection: exit %d, stderr %q; want 255", code, stderr)
+	}
+	// .onion names never reach DNS (RFC 7686): a lookup fails at once.
+	code, _, stderr = runCLI(t, "exec", "--config", cfg, "web-canary.onion", "--", "true")
+	if code != 255 || !strings.Contains(stderr, `"web-canary.onion" is not a configured target (targets: db, web) and does not resolve`) {
+		t.Errorf("unknown key: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "exec", "demo", "--", "sleep 0.01; exit 3")
+	if code == 0 {
+		t.Errorf("shell syntax on the embedded server: exit 0, stderr %q", stderr)
+	}
 }

@@ -1,54 +1,72 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sshpool/sshpool/app"
 )
 
-const configUsage = "usage: sshpool config defaults|validate FILE|export FILE [-preset NAME]"
+func newConfigCmd() *cobra.Command {
+	var preset string
+	c := group("config", "Print the defaults, validate or export a config file",
+		newConfigDefaultsCmd(&preset), newConfigValidateCmd(&preset), newConfigExportCmd(&preset))
+	c.Long = `Print the defaults, validate or export a config file.
 
-// runConfig prints the defaults, validates a file, or exports a file's
-// effective configuration (defaults, file, SSHPOOL_ environment) as YAML
-// without secrets.
-func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	preset := fs.String("preset", "", "pool preset: "+strings.Join(app.Presets(), ", "))
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
+A config file is YAML (.yaml, .yml) or JSON (.json); SSHPOOL_ environment
+variables override it (SSHPOOL_POOL__MAX_CONNECTIONS=50 sets
+pool.max_connections). Exported configuration never contains secrets.`
+	c.PersistentFlags().StringVar(&preset, "preset", "", "pool preset: "+strings.Join(app.Presets(), ", "))
+	return c
+}
+
+func newConfigDefaultsCmd(preset *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "defaults",
+		Short: "Print the default configuration (of --preset) as YAML",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := app.Defaults(*preset)
+			if err != nil {
+				return err
+			}
+			return printYAML(cmd.OutOrStdout(), c)
+		},
 	}
-	if len(pos) == 0 {
-		return errors.New(configUsage)
+}
+
+func newConfigValidateCmd(preset *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a config file (with the SSHPOOL_ environment) and report every problem",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if _, err := loadFile(a[0], *preset); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", a[0])
+			return nil
+		},
 	}
-	switch {
-	case pos[0] == "defaults" && len(pos) == 1:
-		c, err := app.Defaults(*preset)
-		if err != nil {
-			return err
-		}
-		return printYAML(stdout, c)
-	case pos[0] == "validate" && len(pos) == 2:
-		if _, err := loadFile(pos[1], *preset); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: ok\n", pos[1])
-		return nil
-	case pos[0] == "export" && len(pos) == 2:
-		c, err := loadFile(pos[1], *preset)
-		if err != nil {
-			return err
-		}
-		return printYAML(stdout, c)
+}
+
+func newConfigExportCmd(preset *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "export FILE",
+		Short: "Print the effective configuration (defaults, file, environment) as YAML, secrets redacted",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := loadFile(a[0], *preset)
+			if err != nil {
+				return err
+			}
+			return printYAML(cmd.OutOrStdout(), c)
+		},
 	}
-	return errors.New(configUsage)
 }
 
 func loadFile(path, preset string) (app.Config, error) {
@@ -62,20 +80,4 @@ func printYAML(w io.Writer, c app.Config) error {
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-// parseInterleaved parses flags that may come before, between or after
-// positional arguments and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }

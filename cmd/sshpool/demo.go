@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sshpool/sshpool/pool"
@@ -27,28 +27,27 @@ type demoOptions struct {
 	concurrency int
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newDemoCmd() *cobra.Command {
 	var o demoOptions
-	fs.IntVar(&o.jobs, "jobs", 40, "number of commands to run through the pool")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "goroutines running commands at once")
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run commands through a pool against an embedded SSH server",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.jobs < 1 || o.concurrency < 1 {
+				return usagef("--jobs and --concurrency must be at least 1")
+			}
+			return runDemo(cmd.Context(), o, cmd.OutOrStdout())
+		},
 	}
-	if o.jobs < 1 || o.concurrency < 1 {
-		return o, errors.New("-jobs and -concurrency must be at least 1")
-	}
-	return o, nil
+	c.Flags().IntVar(&o.jobs, "jobs", 40, "number of commands to run through the pool")
+	c.Flags().IntVar(&o.concurrency, "concurrency", 16, "goroutines running commands at once")
+	return c
 }
 
 // runDemo starts an sshtest server, builds a pool on sshconn and runs
 // commands through it.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDemoFlags(args, stderr)
-	if err != nil {
-		return err
-	}
+func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	srv, err := sshtest.Start()
 	if err != nil {
 		return fmt.Errorf("start embedded server: %w", err)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sshpool/sshpool"
 	"github.com/sshpool/sshpool/app"
@@ -59,12 +61,6 @@ func (e *embedded) Close() {
 	os.RemoveAll(e.dir)
 }
 
-// exitCode is an error that makes the CLI exit with code without printing
-// a message (the command already reported).
-type exitCode int
-
-func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
-
 // poolTarget is how exec and bench reach a key: a config file's targets,
 // or the embedded server registered as demoKey.
 type poolTarget struct {
@@ -72,22 +68,32 @@ type poolTarget struct {
 	embedded   bool
 }
 
-func (t *poolTarget) register(fs *flag.FlagSet) {
+func (t *poolTarget) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.configPath, "config", "", "config file (YAML or JSON) with pool settings and targets")
-	fs.BoolVar(&t.embedded, "embedded", false, "serve key "+demoKey+" from an embedded SSH server (default when no -config is given and the key is "+demoKey+")")
+	fs.BoolVar(&t.embedded, "embedded", false, "serve key "+demoKey+" from an embedded SSH server (default when no --config is given and the key is "+demoKey+")")
+}
+
+// targetKeys returns the configured target keys, sorted.
+func targetKeys(cfg app.Config) []string {
+	keys := make([]string, 0, len(cfg.Targets))
+	for k := range cfg.Targets {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // open builds a pool with the Wire injector for key, starting the embedded
 // server when asked. close releases everything.
-func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, func(), error) {
+func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, app.Config, func(), error) {
 	cfg, err := app.LoadWith(app.LoadOptions{Path: t.configPath, Env: os.Environ()})
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	var emb *embedded
 	if t.embedded || (t.configPath == "" && key == demoKey) {
 		if emb, err = startEmbedded(); err != nil {
-			return nil, nil, err
+			return nil, cfg, nil, err
 		}
 		cfg.Targets = map[string]app.TargetSection{demoKey: emb.target()}
 		fmt.Fprintf(stderr, "using the embedded SSH server on %s as %q\n", emb.srv.Addr(), demoKey)
@@ -107,7 +113,14 @@ func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, func(), erro
 	}
 	if err != nil {
 		closeEmb()
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
-	return p, func() { p.CloseContext(context.Background()); cleanup(); closeEmb() }, nil
+	closeAll := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Lifecycle.DrainTimeout)
+		defer cancel()
+		p.CloseContext(ctx)
+		cleanup()
+		closeEmb()
+	}
+	return p, cfg, closeAll, nil
 }

@@ -3,39 +3,37 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/spf13/cobra"
 
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 )
 
-const flagsUsage = "usage: sshpool flags validate FILE | flags eval FILE -server-id ID [-host H -port P -user U -root -name N]"
+// newFlagsCmd groups the flag-file commands; each sub-command is built by
+// its own newFlagsXxxCmd.
+func newFlagsCmd() *cobra.Command {
+	return group("flags", "Validate a flag file or evaluate the routing flags",
+		newFlagsValidateCmd(), newFlagsEvalCmd())
+}
 
-// runFlags validates a flag file or evaluates the routing flags for one
-// server.
-func runFlags(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(flagsUsage)
+func newFlagsValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a flag file (flagd format) and warn about missing routing flags",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return flagsValidate(a, cmd.OutOrStdout())
+		},
 	}
-	switch args[0] {
-	case "validate":
-		return flagsValidate(args[1:], stdout)
-	case "eval":
-		return flagsEval(ctx, args[1:], stdout, stderr)
-	}
-	return errors.New(flagsUsage)
 }
 
 func flagsValidate(args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New(flagsUsage)
-	}
 	data, err := os.ReadFile(args[0])
 	if err != nil {
 		return err
@@ -68,26 +66,29 @@ type evalOptions struct {
 	killSwitchEnv string
 }
 
-func flagsEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("flags eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newFlagsEvalCmd() *cobra.Command {
 	var o evalOptions
+	c := &cobra.Command{
+		Use:   "eval FILE --server-id ID",
+		Short: "Show which pool the router would pick for one server",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if o.server.ID == "" {
+				return usagef("--server-id is required")
+			}
+			o.server.RootUsername = o.server.AppUsername
+			return evalFile(cmd.Context(), a[0], o, cmd.OutOrStdout())
+		},
+	}
+	fs := c.Flags()
 	fs.StringVar(&o.server.ID, "server-id", "", "server ID (the targeting key)")
 	fs.StringVar(&o.server.Host, "host", "", "server host")
 	fs.IntVar(&o.server.Port, "port", 22, "server port")
-	fs.StringVar(&o.server.AppUsername, "user", "", "user (app or, with -root, root)")
+	fs.StringVar(&o.server.AppUsername, "user", "", "user (app or, with --root, root)")
 	fs.BoolVar(&o.asRoot, "root", false, "evaluate as a root connection")
 	fs.StringVar(&o.server.Name, "name", "", "server name")
 	fs.StringVar(&o.killSwitchEnv, "kill-switch-env", featureflags.DefaultKillSwitchEnv, "variable overriding kill-switch (\"\" for none)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || o.server.ID == "" {
-		return errors.New(flagsUsage)
-	}
-	o.server.RootUsername = o.server.AppUsername
-	return evalFile(ctx, pos[0], o, stdout)
+	return c
 }
 
 func evalFile(ctx context.Context, path string, o evalOptions, stdout io.Writer) error {

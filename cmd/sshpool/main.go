@@ -2,13 +2,16 @@
 //
 // Usage:
 //
-//	sshpool demo [-jobs N] [-concurrency N]
-//	sshpool serve [-config FILE] [-flags FILE] [-admin ADDR] [-embedded=false] [-v]
-//	sshpool exec [-config FILE] [-embedded] KEY -- CMD...
-//	sshpool bench [-config FILE] [-key KEY] [-n N] [-c C] [-cmd CMD]
-//	sshpool config defaults|validate FILE|export FILE [-preset NAME]
+//	sshpool demo [--jobs N] [--concurrency N] [--json]
+//	sshpool serve [--config FILE] [--flags FILE] [--admin ADDR] [--embedded=false] [-v]
+//	sshpool exec [--config FILE] [--embedded] [--json] KEY -- CMD [ARG...]
+//	sshpool bench [--config FILE] [--key KEY] [-n N] [-c C] [--cmd CMD] [--json]
+//	sshpool config defaults|validate FILE|export FILE [--preset NAME] [--json]
 //	sshpool flags validate FILE
-//	sshpool flags eval FILE -server-id ID [-host H] [-port P] [-user U] [-root] [-name N]
+//	sshpool flags eval FILE --server-id ID [--host H] [--port P] [--user U] [--root] [--name N]
+//	sshpool version [--json]
+//	sshpool completion bash|zsh|fish
+//	sshpool help [COMMAND]
 //
 // demo starts an in-process SSH server (package sshtest) on 127.0.0.1,
 // dials it through package sshconn with strict host key checking, and runs
@@ -19,18 +22,22 @@
 // and a 50 % rollout flag file. exec runs one command through a pool and
 // exits with its remote status; bench runs N commands at concurrency C and
 // prints throughput and latency percentiles (both use the embedded server
-// for key "demo" unless -config is given). config prints, validates or
+// for key "demo" unless --config is given). config prints, validates or
 // exports configuration; flags validates a flag file or shows the routing
 // decision for one server.
 //
-// Exit codes: 0 success, 1 error, 2 usage; exec exits with the remote
-// command's status (255 when it was killed by a signal).
+// Flags may come anywhere on the line, before or after the arguments; an
+// exec command that has flags of its own goes after "--". The single-dash
+// spellings of long flags (-config FILE) are accepted too.
+//
+// Exit codes: 0 success (and -h, --help, help), 1 error, 2 usage error;
+// exec exits with the remote command's status, and 255 when the command
+// could not be run or its end was not reported (an SSH-level failure, a
+// command killed by a signal), as ssh does.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -44,57 +51,11 @@ func main() {
 	os.Exit(code)
 }
 
-// command is one sub-command of the CLI.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"demo", "run commands through a pool against an embedded SSH server", runDemo},
-		{"serve", "run the migration layer with admin HTTP until SIGINT/SIGTERM", runServe},
-		{"exec", "run one command through a pool: exec KEY -- CMD", runExec},
-		{"bench", "run N commands at concurrency C and print ops/s and latency", runBench},
-		{"config", "print defaults, validate or export a config file", runConfig},
-		{"flags", "validate a flag file or evaluate the routing flags", runFlags},
-	}
-}
-
-// run dispatches args to a sub-command and returns the process exit code.
+// run executes the command line args and returns the process exit code.
+// Output goes to stdout (results, help) and stderr (errors, progress).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
-			var code exitCode
-			if errors.As(err, &code) {
-				return int(code)
-			}
-			fmt.Fprintf(stderr, "sshpool %s: %v\n", c.name, err)
-			return 1
-		}
-		return 0
-	}
-	fmt.Fprintf(stderr, "sshpool: unknown command %q\n", args[0])
-	usage(stderr)
-	return 2
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: sshpool <command> [flags]")
-	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'sshpool <command> -h' for a command's flags.")
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(singleDashLong(root, args))
+	cmd, err := root.ExecuteContextC(ctx)
+	return report(cmd, err, stderr)
 }

@@ -44,11 +44,14 @@ func TestUnknownCommandAndUsage(t *testing.T) {
 		code     int
 		inStderr string
 	}{
-		{nil, 2, "usage: sshpool"},
-		{[]string{"help"}, 0, "demo"},
+		{nil, 2, "missing command; one of: bench, completion, config, demo, exec, flags, serve, version"},
 		{[]string{"nope"}, 2, `unknown command "nope"`},
-		{[]string{"demo", "-jobs", "0"}, 1, "-jobs and -concurrency must be at least 1"},
-		{[]string{"demo", "-bogus"}, 1, "flag provided but not defined: -bogus"},
+		{[]string{"dmeo"}, 2, `(did you mean demo?)`},
+		{[]string{"demo", "-jobs", "0"}, 2, "--jobs and --concurrency must be at least 1"},
+		{[]string{"demo", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"help", "nope"}, 2, `unknown help topic "nope"`},
+		{[]string{"completion", "tcsh"}, 2, `invalid argument "tcsh"`},
+		{[]string{"version", "extra"}, 2, `unknown command "extra"`},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

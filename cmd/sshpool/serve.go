@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/fx"
 
 	"github.com/sshpool/sshpool/app"
@@ -37,24 +37,30 @@ const demoFlags = `{
 }
 `
 
-func parseServeFlags(args []string, stderr io.Writer) (serveOptions, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func newServeCmd() *cobra.Command {
 	var o serveOptions
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the migration layer with admin HTTP until SIGINT/SIGTERM",
+		Long: `Run the migration layer (new pool, legacy pool, flag router) in an fx
+application with the admin HTTP server until SIGINT or SIGTERM. SIGHUP
+reloads the pool section of the config file.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := c.Flags()
 	fs.StringVar(&o.configPath, "config", "", "config file (YAML or JSON); SSHPOOL_ variables override it")
 	fs.StringVar(&o.flagsPath, "flags", "", "flag file (flagd format); overrides flags.file")
 	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default 127.0.0.1:0)")
 	fs.BoolVar(&o.embedded, "embedded", true, "register an embedded SSH server as target "+demoKey)
-	fs.BoolVar(&o.verbose, "v", false, "log pool and flag events to stderr")
-	return o, fs.Parse(args)
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log pool and flag events to stderr")
+	return c
 }
 
 // runServe runs the fx application until ctx ends (SIGINT or SIGTERM).
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseServeFlags(args, stderr)
-	if err != nil {
-		return err
-	}
+func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
 	cfg, err := app.LoadWith(app.LoadOptions{Path: o.configPath, Env: os.Environ()})
 	if err != nil {
 		return err

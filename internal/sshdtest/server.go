@@ -356,3 +356,14 @@ func (s *Server) writeKnownHosts() error {
 	}
 	return nil
 }
+
+// OpenSSHConfig returns an ssh_config block for the OpenSSH client (ssh
+// -F) that logs in to the server as alias: HostName, Port, User, the
+// client key (IdentitiesOnly), KnownHostsPath with strict checking, and
+// BatchMode. Tests use it to run ssh against the server, for instance as
+// a bastion for ssh -W.
+func (s *Server) OpenSSHConfig(alias string) string {
+	return fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %q\n  IdentitiesOnly yes\n"+
+		"  UserKnownHostsFile %q\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",
+		alias, s.Host(), s.port, s.user, s.ClientKeyPath(), s.KnownHostsPath())
+}

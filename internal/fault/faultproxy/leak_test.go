@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 )
 
 // The regression tests below are named for toxiproxy v2.5.0 defects that

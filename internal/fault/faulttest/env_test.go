@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"

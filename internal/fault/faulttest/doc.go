@@ -1,7 +1,7 @@
 // Package faulttest holds the fault-injection scenarios and the soak test of
 // the pool (issue 4). It has no code of its own: the tests, in package
-// faulttest_test, put a real TCP fault proxy (internal/faultproxy, toxiproxy
-// as a library) between a pool built on sshconn and two servers, a real
+// faulttest_test, put a real TCP fault proxy (internal/fault/faultproxy,
+// toxiproxy as a library) between a pool built on sshconn and two servers, a real
 // OpenSSH sshd (internal/sshdtest) and the in-process sshtest server, and
 // assert what a caller of the pool sees when connections stall half-open,
 // are reset, the server restarts, the server host reboots (its connections

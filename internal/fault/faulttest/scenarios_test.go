@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/pool"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 )
 
 func TestLatencyDelaysRoundTrip(t *testing.T) {

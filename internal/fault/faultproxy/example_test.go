@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sshpool/sshpool/internal/faultproxy"
+	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/sshtest"
 )
 

@@ -1,0 +1,119 @@
+package sshconn_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshconn"
+)
+
+// badInput makes path a FIFO, a link to /dev/zero, or a file one byte
+// over limit, and returns the error each must produce.
+func badInput(t *testing.T, kind, path string, limit int64) error {
+	t.Helper()
+	switch kind {
+	case "fifo":
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return inputfile.ErrNotRegular
+	case "devzero":
+		if err := os.Symlink("/dev/zero", path); err != nil {
+			t.Fatal(err)
+		}
+		return inputfile.ErrNotRegular
+	}
+	writeFile(t, path, strings.Repeat("#", int(limit)+1))
+	return inputfile.ErrTooLarge
+}
+
+// TestBoundedReads: every file sshconn reads from outside (ssh_config
+// and its Includes, known_hosts user and global, identity files and their
+// certificates) fails fast, with an error naming the file, when it is a
+// FIFO, /dev/zero or larger than its limit; none hangs.
+func TestBoundedReads(t *testing.T) {
+	e := newEnv(t)
+	small := sshconn.FileLimits{MaxBytes: 4096, Timeout: 2 * time.Second}
+	readers := []struct {
+		name  string
+		limit int64
+		// try points the reader at path and returns its error.
+		try func(t *testing.T, path string) error
+	}{
+		{"ssh_config", sshconn.DefaultConfigMaxBytes, func(t *testing.T, path string) error {
+			_, err := (&sshconn.SSHConfig{SystemPath: "none", Path: path}).Resolve(context.Background(), "web")
+			return err
+		}},
+		{"Include", sshconn.DefaultConfigMaxBytes, func(t *testing.T, path string) error {
+			cfg := writeConfig(t, "Host web\n  Include "+path+"\n")
+			_, err := (&sshconn.SSHConfig{SystemPath: "none", Path: cfg}).Resolve(context.Background(), "web")
+			return err
+		}},
+		{"system ssh_config", sshconn.DefaultConfigMaxBytes, func(t *testing.T, path string) error {
+			_, err := (&sshconn.SSHConfig{SystemPath: path, Path: filepath.Join(t.TempDir(), "none")}).Resolve(context.Background(), "web")
+			return err
+		}},
+		{"known_hosts", small.MaxBytes, func(t *testing.T, path string) error {
+			tgt := e.target()
+			tgt.KnownHostsFiles = []string{path}
+			_, err := dialTarget(t, tgt, sshconn.WithKnownHostsLimits(small))
+			return err
+		}},
+		{"global known_hosts", small.MaxBytes, func(t *testing.T, path string) error {
+			tgt := e.target()
+			tgt.GlobalKnownHostsFiles = []string{path}
+			_, err := dialTarget(t, tgt, sshconn.WithKnownHostsLimits(small))
+			return err
+		}},
+		{"identity file", sshconn.DefaultIdentityMaxBytes, func(t *testing.T, path string) error {
+			tgt := e.target()
+			tgt.Auth.IdentityFiles = []string{path}
+			_, err := dialTarget(t, tgt)
+			return err
+		}},
+		{"identity -cert.pub", small.MaxBytes, func(t *testing.T, path string) error {
+			_, priv := newKey(t)
+			key := writePlainKey(t, priv)
+			if err := os.Rename(path, key+"-cert.pub"); err != nil {
+				t.Fatal(err)
+			}
+			tgt := e.target()
+			tgt.Auth.IdentityFiles = []string{key}
+			_, err := dialTarget(t, tgt, sshconn.WithIdentityLimits(small))
+			return err
+		}},
+		{"CertificateFile", small.MaxBytes, func(t *testing.T, path string) error {
+			tgt := e.target()
+			tgt.Auth.CertificateFiles = []string{path}
+			_, err := dialTarget(t, tgt, sshconn.WithIdentityLimits(small))
+			return err
+		}},
+	}
+	for _, r := range readers {
+		for _, kind := range []string{"fifo", "devzero", "oversized"} {
+			t.Run(r.name+"/"+kind, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "input")
+				want := badInput(t, kind, path, r.limit)
+				start := time.Now()
+				err := r.try(t, path)
+				if !errors.Is(err, want) || pool.Classify(err) != pool.KindConfig {
+					t.Fatalf("err = %v (kind %v), want %v as a config error", err, pool.Classify(err), want)
+				}
+				if !strings.Contains(err.Error(), filepath.Dir(path)) && !strings.Contains(err.Error(), "-cert.pub: read ") {
+					t.Errorf("error %q does not name the file", err)
+				}
+				if d := time.Since(start); d > promptly {
+					t.Errorf("took %v", d)
+				}
+			})
+		}
+	}
+}
