@@ -154,3 +154,29 @@ func TestSSHDExecOutputLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestExecBoundedByContextWhileOpening: a server that does not answer the
+// channel open holds Exec only until ctx ends; the command is reported not
+// started, never runs, and the session that opens late is closed.
+func TestExecBoundedByContextWhileOpening(t *testing.T) {
+	e := newEnv(t)
+	c := mustDial(t, e.target())
+	e.srv.Stall()
+	defer e.srv.Unstall()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Exec(ctx, pool.Command{Cmd: "echo should-not-run"})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, pool.ErrNotStarted) || time.Since(start) > promptly {
+		t.Fatalf("err = %v after %v; want a not-started deadline error at once", err, time.Since(start))
+	}
+	e.srv.Unstall()
+	waitFor(t, func() bool { return e.srv.Stats().ChannelsOpen == 0 && e.srv.Stats().ChannelsOpened == 1 },
+		"the late session must be closed")
+	if got := mustRun(t, c, "echo alive"); got != "alive" {
+		t.Fatalf("connection unusable after an abandoned open: %q", got)
+	}
+	if n := e.srv.Stats().Execs; n != 1 {
+		t.Errorf("server ran %d commands; want 1 (only the last; the abandoned one never)", n)
+	}
+}

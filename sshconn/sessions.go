@@ -40,10 +40,10 @@ const DefaultServerMaxSessions = 10
 //
 // The limit is DefaultServerMaxSessions for OpenSSH servers, which say so
 // in their version string, unless WithServerMaxSessions sets it; for other
-// servers none is assumed until one refuses a session at its limit, and the
-// gate then keeps to the most sessions the server has granted at once
-// (see refused). Raw sessions
-// (NewSession) are not counted: their close is not seen.
+// servers none is assumed until one refuses a session at its limit, and
+// the gate then keeps to the most sessions the server has granted at once
+// (see refused). Raw sessions (NewSession) are not counted: their close is
+// not seen.
 type sessionGate struct {
 	open      atomic.Int64  // sessions admitted by enter and not yet closed
 	granted   atomic.Int64  // sessions whose open the server confirmed, not yet closed
@@ -100,7 +100,10 @@ func (g *sessionGate) enter(ctx context.Context, c *Client) (ticket uint64, err 
 		n := g.open.Add(1)
 		ticket = g.closed.Load()
 		lim := g.effectiveLimit()
-		if lim <= 0 || n+unconfirmed(ticket, g.confirmed.Load()) <= lim {
+		if lim <= 0 {
+			return 0, nil // no limit: nothing to confirm
+		}
+		if n+unconfirmed(ticket, g.confirmed.Load()) <= lim {
 			return ticket, nil
 		}
 		g.open.Add(-1)
