@@ -56,7 +56,6 @@ func (l *lease) release() error {
 	if p.tracer != nil {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
-	e.markUsed()
 	v := e.releaseSlot()
 	if ctlDrained(v) {
 		p.finish(e)
