@@ -25,7 +25,8 @@ func InitializePool(cfg providers.Config) (pool.Pool, func(), error) {
 	}
 	healthMonitor := providers.NewHealthMonitor()
 	logger := cfg.Logger
-	poolTracer := providers.NewTracer(logger)
+	observers := cfg.Observers
+	poolTracer := providers.NewTracer(logger, observers)
 	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, poolTracer)
 	if err != nil {
 		return nil, nil, err
@@ -47,7 +48,8 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 	}
 	healthMonitor := providers.NewHealthMonitor()
 	logger := cfg.Logger
-	poolTracer := providers.NewTracer(logger)
+	observers := cfg.Observers
+	poolTracer := providers.NewTracer(logger, observers)
 	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, poolTracer)
 	if err != nil {
 		return nil, nil, err
@@ -68,7 +70,7 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 		return nil, nil, err
 	}
 	metricsHook := providers.NewMetricsHook()
-	flags, cleanup3, err := providers.NewFlags(featureProvider, metricsHook)
+	flags, cleanup3, err := providers.NewFlags(featureProvider, metricsHook, observers)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -76,7 +78,7 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 	}
 	client := providers.NewFlagsClient(flags)
 	routerConfig := cfg.Router
-	router, cleanup4, err := providers.NewRouter(connectionPool, adapter, client, routerConfig, logger)
+	router, cleanup4, err := providers.NewRouter(connectionPool, adapter, client, routerConfig, logger, observers)
 	if err != nil {
 		cleanup3()
 		cleanup2()

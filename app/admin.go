@@ -3,52 +3,114 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/metrics"
 	"github.com/sshpool/sshpool/providers"
 )
 
-// Admin is the admin HTTP server:
+// Admin is the admin HTTP server. It listens on admin.addr, by default
+// DefaultAdminAddr (127.0.0.1 on a fixed port, so it can be scraped):
 //
-//	/healthz      pool.HealthCheck verdict: 200 when healthy or degraded, 503 when
-//	              unhealthy (the pool is closed, or every key in demand has no
-//	              usable connection and an open circuit; see pool.HealthStatus)
-//	/metrics      Prometheus text exposition; ?format=json for JSON
+//	/livez        200 while the process serves HTTP: a liveness probe. It
+//	              checks nothing else, so an unreachable SSH host never
+//	              gets a healthy process restarted.
+//	/readyz       200 when ready, 503 when not: a readiness probe. Ready
+//	              means every OnStart hook ran and no OnStop has begun
+//	              (pools started, seam installed), the flag provider is
+//	              ready, and the pool's last health verdict
+//	              (pool.Pool.LastHealth: read, never probed per request) is
+//	              not unhealthy. The JSON body lists each check; a check
+//	              may carry a detail that is not a failure (see Check).
+//	/healthz      an alias of /readyz, kept for existing probes (it used to
+//	              run live SSH probes on every request; that report is now
+//	              /debug/health).
+//	/metrics      Prometheus exposition of the registry (the host's
+//	              prometheus.Gatherer, or a private one with the sshpool
+//	              collector); ?format=json gives Metrics as JSON
+//	/debug/health a live pool.HealthCheck: probes every idle connection now
 //	/debug/pool   the pool's connections (pool.EntryInfo, no secrets), config,
 //	              snapshot and leases held past LeakThreshold (when set)
 //	/debug/config the configuration as YAML, secrets redacted
+//	/debug/routes every server the router has served: its route now and why,
+//	              with the flag document in force (origin, version, SHA-256,
+//	              load time) and the flag source's health
+//	/debug/pprof/ Go's profiles, only when admin.pprof is true (off by
+//	              default: profiles reveal memory contents and cost CPU)
 //
 // NewAdmin does no I/O; Start listens and serves, Shutdown stops.
 type Admin struct {
-	cfg Config
-	m   *providers.Migration
-	srv *http.Server
-	wg  sync.WaitGroup
+	cfg      Config
+	m        *providers.Migration
+	gatherer prometheus.Gatherer
+	srv      *http.Server
+	wg       sync.WaitGroup
+	ready    atomic.Bool // every OnStart ran, no OnStop began
 
 	// mu guards ln.
 	mu sync.Mutex
 	ln net.Listener
 }
 
+// AdminOption configures NewAdmin.
+type AdminOption func(*Admin)
+
+// WithGatherer makes /metrics serve g (the host's registry, say). Default:
+// a private registry holding NewCollector(m).
+func WithGatherer(g prometheus.Gatherer) AdminOption {
+	return func(a *Admin) { a.gatherer = g }
+}
+
 // NewAdmin returns the admin server of m, listening on cfg.Admin.Addr once
 // started.
-func NewAdmin(cfg Config, m *providers.Migration) *Admin {
+func NewAdmin(cfg Config, m *providers.Migration, opts ...AdminOption) *Admin {
 	a := &Admin{cfg: cfg, m: m}
+	for _, o := range opts {
+		o(a)
+	}
+	if a.gatherer == nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(NewCollector(m))
+		a.gatherer = reg
+	}
 	a.srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	return a
+}
+
+// NewCollector returns the Prometheus collector over m's components: the
+// new pool, the legacy pool, the router, the flag evaluation counters and,
+// when the flags come from a file, its reload counters.
+func NewCollector(m *providers.Migration) *metrics.Collector {
+	src := metrics.Sources{Pool: m.Pool, Legacy: m.Legacy, Router: m.Router, FlagEvaluations: m.FlagMetrics}
+	if fp, ok := m.FlagProvider.(*featureflags.FileProvider); ok {
+		src.FlagProvider = fp
+	}
+	return metrics.NewCollector(src)
 }
 
 // Handler returns the admin routes, for tests and for embedding in another
 // server.
 func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /livez", livez)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /healthz", a.readyz)
 	mux.HandleFunc("GET /metrics", a.metrics)
+	mux.HandleFunc("GET /debug/health", a.debugHealth)
 	mux.HandleFunc("GET /debug/pool", a.debugPool)
 	mux.HandleFunc("GET /debug/config", a.debugConfig)
+	mux.HandleFunc("GET /debug/routes", a.debugRoutes)
+	if a.cfg.Admin.Pprof {
+		registerPprof(mux)
+	}
 	return mux
 }
 
@@ -88,7 +150,26 @@ func (a *Admin) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (a *Admin) healthz(w http.ResponseWriter, r *http.Request) {
+// markStarted and markStopping bracket readiness: Module runs the first
+// as the last OnStart hook and the second as the first OnStop hook.
+func (a *Admin) markStarted(context.Context) error  { a.ready.Store(true); return nil }
+func (a *Admin) markStopping(context.Context) error { a.ready.Store(false); return nil }
+
+func livez(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
+	rep := a.Readiness()
+	code := http.StatusOK
+	if !rep.Ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, rep)
+}
+
+func (a *Admin) debugHealth(w http.ResponseWriter, r *http.Request) {
 	rep := a.m.Pool.HealthCheck(r.Context())
 	code := http.StatusOK
 	if !rep.Ready() {

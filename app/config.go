@@ -86,6 +86,10 @@ type FlagsSection struct {
 	PollInterval time.Duration `koanf:"poll_interval"`
 	// Debounce is the quiet time before a reload; zero means 100 ms.
 	Debounce time.Duration `koanf:"debounce"`
+	// MaxBytes caps the flag file's size in bytes: a larger file is not
+	// read and the flags stay as they are. Zero means 4 MiB
+	// (featureflags.DefaultMaxDocumentBytes).
+	MaxBytes int64 `koanf:"max_bytes"`
 }
 
 // RouterSection configures the migration router.
@@ -103,16 +107,31 @@ type RouterSection struct {
 
 // AdminSection configures the admin HTTP server.
 type AdminSection struct {
-	// Addr is the listen address; default 127.0.0.1:0 (a free port),
-	// "off" disables the server.
+	// Addr is the listen address; default DefaultAdminAddr
+	// (127.0.0.1:17022), "off" disables the server. Use port 0 for a free
+	// port (tests, several instances on one host).
 	Addr string `koanf:"addr"`
+	// Pprof serves Go's profiles under /debug/pprof/; default false.
+	// Profiles reveal memory contents and a CPU profile costs CPU: turn
+	// it on where the admin address is reachable only by operators.
+	Pprof bool `koanf:"pprof"`
 }
 
 // LifecycleSection bounds start-up and shutdown.
+//
+// StartTimeout and StopTimeout are the timeouts of the fx application that
+// `sshpool serve` builds. Module does not set them: in a host's fx
+// application they are the host's (fx.StartTimeout, fx.StopTimeout, both
+// 15 s by default in fx). Recommended: a start timeout of at least
+// pool.dial_timeout plus 5 s when pool.warmup_keys are set (warm-up dials
+// before OnStart returns; 20 s with the default 15 s dial timeout), and a
+// stop timeout of at least drain_timeout plus 5 s, so that the pool's
+// drain ends before the host's deadline cuts the other OnStop hooks (15 s
+// with the default 10 s drain).
 type LifecycleSection struct {
-	// StartTimeout bounds all OnStart hooks; default 15s.
+	// StartTimeout bounds serve's OnStart hooks; default 20s.
 	StartTimeout time.Duration `koanf:"start_timeout"`
-	// StopTimeout bounds all OnStop hooks; default 15s.
+	// StopTimeout bounds serve's OnStop hooks; default 15s.
 	StopTimeout time.Duration `koanf:"stop_timeout"`
 	// DrainTimeout bounds the pool's graceful close, within StopTimeout;
 	// default 10s.
@@ -141,8 +160,13 @@ type TargetSection struct {
 
 // Defaults of the non-pool sections.
 const (
-	DefaultAdminAddr     = "127.0.0.1:0"
-	DefaultStartTimeout  = 15 * time.Second
+	// DefaultAdminAddr is the admin server's address: loopback only, on a
+	// fixed port so that it can be scraped and probed. 17022 lies outside
+	// the Prometheus exporters' range (9100–9999, fully allocated) and
+	// below Linux's ephemeral ports (32768 and up), so an outgoing
+	// connection never holds it.
+	DefaultAdminAddr     = "127.0.0.1:17022"
+	DefaultStartTimeout  = 20 * time.Second
 	DefaultStopTimeout   = 15 * time.Second
 	DefaultDrainTimeout  = 10 * time.Second
 	DefaultDecisionCache = time.Second
@@ -234,6 +258,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
 			return fmt.Errorf("config: admin.addr: %w", err)
 		}
+	}
+	if c.Flags.MaxBytes < 0 {
+		return fmt.Errorf("config: flags.max_bytes = %d, want >= 0 (0 means 4 MiB)", c.Flags.MaxBytes)
 	}
 	if c.Lifecycle.StartTimeout <= 0 || c.Lifecycle.StopTimeout <= 0 || c.Lifecycle.DrainTimeout <= 0 {
 		return fmt.Errorf("config: lifecycle: start_timeout, stop_timeout and drain_timeout must be > 0, got %v, %v, %v",

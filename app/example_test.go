@@ -37,7 +37,7 @@ func ExampleModule() {
 	cfg, _ := app.Defaults("development")
 	cfg.Admin.Addr = app.AdminOff
 	var router *legacy.Router
-	fxa := fx.New(fx.NopLogger, app.Module(cfg), fx.Populate(&router))
+	fxa := fx.New(fx.NopLogger, app.Module(app.WithConfig(cfg)), fx.Populate(&router))
 	if err := fxa.Start(context.Background()); err != nil {
 		fmt.Println(err)
 		return

@@ -63,7 +63,7 @@ func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
 			DialTimeout: c.Legacy.DialTimeout,
 		},
 		Flags: providers.FlagsConfig{Path: c.Flags.File, KillSwitchEnv: ks,
-			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce},
+			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce, MaxBytes: c.Flags.MaxBytes},
 		Router:  providers.RouterConfig{DecisionCache: c.Router.DecisionCache, KeepIdleOnChange: c.Router.KeepIdleOnChange},
 		Targets: c.targets(),
 		Logger:  logger,

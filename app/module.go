@@ -13,15 +13,28 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sshpool/sshpool"
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/metrics"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/providers"
 )
 
-// Module returns the fx option that runs sshpool's migration layer for cfg.
-// It calls the Wire injector (sshpool.InitializeMigration) and registers
-// lifecycle hooks, started in this order and stopped in reverse:
+// Module returns sshpool's fx module: a plain fx.Module named "sshpool"
+// that nests in a host's own modules and sets no app-wide option. Start and
+// stop timeouts are the host's (fx.StartTimeout, fx.StopTimeout on its
+// fx.New); see LifecycleSection for the recommended values.
+//
+// The configuration comes from the graph: a host that builds its own
+// Config supplies it (fx.Supply(cfg)) or provides it from its own loader.
+// WithConfig supplies one inside the module instead, and WithLoader loads
+// one with LoadWith when the module is constructed; both keep it private
+// to the module.
+//
+// The module calls the Wire injector (sshpool.InitializeMigration) and
+// registers lifecycle hooks, started in this order and stopped in reverse:
 //
 //  1. the injector's cleanup (OnStop only, so it runs last, even when a
 //     later OnStart fails);
@@ -34,23 +47,57 @@ import (
 //     with CloseContext bounded by lifecycle.drain_timeout, which stops
 //     the pool's loops;
 //  5. compatibility seam: legacy.Install(router); OnStop restores;
-//  6. admin HTTP: listening before OnStart returns; OnStop Shutdown.
+//  6. metrics: the collector is registered with the graph's
+//     prometheus.Registerer, if there is one; OnStop unregisters it;
+//  7. admin HTTP: listening before OnStart returns; OnStop Shutdown;
+//  8. readiness: /readyz passes from here; OnStop (the first to run) makes
+//     it fail at once.
 //
-// It provides *providers.Migration, pool.Pool, *legacy.Router and *Admin.
-// An optional *slog.Logger in the graph receives logs. Start and stop are
-// bounded by lifecycle.start_timeout and stop_timeout; zero lifecycle
-// durations (a Config built by hand) take their defaults.
-func Module(cfg Config) fx.Option {
-	cfg.Lifecycle = cfg.Lifecycle.withDefaults()
-	return fx.Options(
-		fx.Module("sshpool",
-			fx.Supply(cfg),
-			fx.Provide(newMigration, migrationPool, migrationRouter, newAdmin),
-			fx.Invoke(registerHooks),
-		),
-		fx.StartTimeout(cfg.Lifecycle.StartTimeout),
-		fx.StopTimeout(cfg.Lifecycle.StopTimeout),
-	)
+// It provides *providers.Migration, pool.Pool, *legacy.Router, *Admin and
+// *metrics.Collector. It takes from the graph, when present: a
+// *slog.Logger for logs; a providers.Observers with tracing hooks (an
+// OpenTelemetry tracer); a prometheus.Registerer to register the collector
+// in (the host's registry) and a prometheus.Gatherer that the admin
+// server's /metrics serves. With only a Gatherer, /metrics serves it and
+// a private registry holding the collector; with neither, that private
+// registry alone.
+func Module(opts ...Option) fx.Option {
+	var o moduleOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	options := []fx.Option{
+		fx.Provide(newMigration, migrationPool, migrationRouter, newCollector, newAdmin),
+		fx.Invoke(registerHooks),
+	}
+	switch {
+	case o.loader != nil:
+		lo := *o.loader
+		options = append(options, fx.Provide(fx.Private, func() (Config, error) { return LoadWith(lo) }))
+	case o.config != nil:
+		options = append(options, fx.Supply(*o.config, fx.Private))
+	}
+	return fx.Module("sshpool", options...)
+}
+
+// Option configures Module.
+type Option func(*moduleOptions)
+
+type moduleOptions struct {
+	config *Config
+	loader *LoadOptions
+}
+
+// WithConfig makes the module use cfg instead of a Config from the graph.
+func WithConfig(cfg Config) Option {
+	return func(o *moduleOptions) { o.config, o.loader = &cfg, nil }
+}
+
+// WithLoader makes the module load its Config with LoadWith(lo) (defaults,
+// file, SSHPOOL_ variables, validated) when it is constructed, instead of
+// taking one from the graph; a load error fails fx.New.
+func WithLoader(lo LoadOptions) Option {
+	return func(o *moduleOptions) { o.loader, o.config = &lo, nil }
 }
 
 // withDefaults replaces zero durations with the defaults.
@@ -67,10 +114,12 @@ func (l LifecycleSection) withDefaults() LifecycleSection {
 	return l
 }
 
-// loggerIn is an optional logger from the fx graph.
+// loggerIn is an optional logger and optional tracing hooks from the fx
+// graph.
 type loggerIn struct {
 	fx.In
-	Logger *slog.Logger `optional:"true"`
+	Logger    *slog.Logger        `optional:"true"`
+	Observers providers.Observers `optional:"true"`
 }
 
 func (l loggerIn) get() *slog.Logger {
@@ -89,6 +138,7 @@ func newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration
 	if err != nil {
 		return nil, err
 	}
+	pc.Observers = l.Observers
 	m, cleanup, err := sshpool.InitializeMigration(pc)
 	if err != nil {
 		return nil, err
@@ -99,9 +149,36 @@ func newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration
 
 func migrationPool(m *providers.Migration) pool.Pool        { return m.Pool }
 func migrationRouter(m *providers.Migration) *legacy.Router { return m.Router }
-func newAdmin(cfg Config, m *providers.Migration) *Admin    { return NewAdmin(cfg, m) }
 
-func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, l loggerIn) {
+// newCollector returns the Prometheus collector over m's components.
+func newCollector(m *providers.Migration) *metrics.Collector { return NewCollector(m) }
+
+// registryIn is the host's Prometheus registry, if it has one.
+type registryIn struct {
+	fx.In
+	Registerer prometheus.Registerer `optional:"true"`
+	Gatherer   prometheus.Gatherer   `optional:"true"`
+}
+
+// newAdmin returns the admin server. /metrics serves the host's Gatherer,
+// in which the collector is registered when the host also gave its
+// Registerer; otherwise the collector's own registry, added to the host's
+// Gatherer if there is one.
+func newAdmin(cfg Config, m *providers.Migration, c *metrics.Collector, r registryIn) *Admin {
+	if r.Gatherer != nil && r.Registerer != nil {
+		return NewAdmin(cfg, m, WithGatherer(r.Gatherer))
+	}
+	own := prometheus.NewRegistry()
+	own.MustRegister(c)
+	if r.Gatherer != nil {
+		return NewAdmin(cfg, m, WithGatherer(prometheus.Gatherers{r.Gatherer, own}))
+	}
+	return NewAdmin(cfg, m, WithGatherer(own))
+}
+
+func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *Admin, c *metrics.Collector,
+	r registryIn, l loggerIn) {
+	cfg.Lifecycle = cfg.Lifecycle.withDefaults()
 	log := l.get()
 	lc.Append(fx.StartStopHook(m.Flags.Start, m.Flags.Shutdown))
 	lc.Append(fx.StartStopHook(m.Legacy.Start, m.Legacy.Stop))
@@ -112,9 +189,18 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 		OnStart: func(context.Context) error { restore = legacy.Install(m.Router); return nil },
 		OnStop:  func(context.Context) error { restore(); return nil },
 	})
+	if r.Registerer != nil {
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error { return registerCollector(r.Registerer, c) },
+			OnStop:  func(context.Context) error { r.Registerer.Unregister(c); return nil },
+		})
+	}
 	if cfg.Admin.Addr != AdminOff {
 		lc.Append(fx.StartStopHook(admin.Start, admin.Shutdown))
 	}
+	// Last: ready once everything started, not ready as soon as stopping
+	// begins (before the admin server stops answering).
+	lc.Append(fx.StartStopHook(admin.markStarted, admin.markStopping))
 }
 
 // poolRunner owns the pool's lifetime in the app: Start (loops and
@@ -192,4 +278,13 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 // serve runs srv on ln in a goroutine tracked by wg.
 func serve(wg *sync.WaitGroup, srv *http.Server, ln net.Listener) {
 	wg.Go(func() { srv.Serve(ln) })
+}
+
+// registerCollector registers c with r, naming the registry conflict when
+// the host registered sshpool's families already.
+func registerCollector(r prometheus.Registerer, c *metrics.Collector) error {
+	if err := r.Register(c); err != nil {
+		return fmt.Errorf("app: register the sshpool metrics collector: %w", err)
+	}
+	return nil
 }

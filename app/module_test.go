@@ -55,6 +55,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cfg.Flags.File = flagFile
+	cfg.Admin.Addr = "127.0.0.1:0"
 	cfg.Pool.LeakThreshold = time.Hour
 	cfg.Pool.WarmupKeys, cfg.Pool.WarmupConnections = []string{"web"}, 1
 	cfg.Targets = map[string]app.TargetSection{"web": {Host: srv.Host(), Port: srv.Port(), User: "deploy",
@@ -70,7 +71,7 @@ func (f *fixture) server(id string) *legacy.Server {
 
 func TestValidateApp(t *testing.T) {
 	f := newFixture(t)
-	if err := fx.ValidateApp(app.Module(f.cfg)); err != nil {
+	if err := fx.ValidateApp(app.Module(app.WithConfig(f.cfg))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -92,7 +93,7 @@ func TestModuleStartServeStop(t *testing.T) {
 		m     *providers.Migration
 		admin *app.Admin
 	)
-	fxa := fxtest.New(t, fx.NopLogger, app.Module(f.cfg), fx.Populate(&m, &admin)).RequireStart()
+	fxa := fxtest.New(t, fx.NopLogger, app.Module(app.WithConfig(f.cfg)), fx.Populate(&m, &admin)).RequireStart()
 	if got := f.srv.Stats(); got.ConnsAccepted == 0 {
 		t.Errorf("warm-up dialled nothing: %+v", got)
 	}
@@ -122,12 +123,23 @@ func TestModuleStartServeStop(t *testing.T) {
 
 func checkAdmin(t *testing.T, base string) {
 	t.Helper()
-	if code, body := get(t, base+"/healthz"); code != http.StatusOK || !strings.Contains(body, `"checked"`) {
-		t.Errorf("/healthz: %d %s", code, body)
+	if code, body := get(t, base+"/livez"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/livez: %d %q", code, body)
+	}
+	for _, path := range []string{"/readyz", "/healthz"} {
+		code, body := get(t, base+path)
+		var rep app.Readiness
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &rep) != nil || !rep.Ready || len(rep.Checks) != 3 {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	if code, body := get(t, base+"/debug/health"); code != http.StatusOK || !strings.Contains(body, `"checked"`) {
+		t.Errorf("/debug/health: %d %s", code, body)
 	}
 	code, body := get(t, base+"/metrics")
-	for _, want := range []string{"# TYPE sshpool_pool_gets_total counter", `sshpool_router_decisions_total{reason="flag-on",route="new"}`,
-		`sshpool_flag_evaluations_total{error_code="",flag="use-new-pool"`, "sshpool_flags_in_force 2"} {
+	for _, want := range []string{"# TYPE sshpool_gets_total counter", `sshpool_router_decisions_total{pool="new",reason="flag-on"}`,
+		`sshpool_flag_evaluations_total{error_code="",flag="use-new-pool"`, "sshpool_flags 2",
+		`sshpool_command_duration_seconds_bucket{pool="new",le="0.0001"}`, `sshpool_connections{pool="legacy",state="idle"}`} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
@@ -147,6 +159,22 @@ func checkAdmin(t *testing.T, base string) {
 	if code != http.StatusOK || strings.Contains(body, "s3cret-pw") || !strings.Contains(body, app.Redacted) {
 		t.Errorf("/debug/config must redact secrets: %d %s", code, body)
 	}
+	var routes app.RoutesView
+	code, body = get(t, base+"/debug/routes")
+	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != http.StatusOK {
+		t.Fatalf("/debug/routes: %d %v\n%s", code, err, body)
+	}
+	if len(routes.Servers) != 1 || routes.Servers[0].Server != "web-1" || routes.Servers[0].Route != "new" ||
+		routes.Servers[0].Reason != "flag-on" || routes.Summary.New != 1 {
+		t.Errorf("/debug/routes servers: %s", body)
+	}
+	if d := routes.Flags.Document; d == nil || len(d.SHA256) != 64 || d.LoadedAt.IsZero() || !strings.HasSuffix(d.Origin, "flags.json") ||
+		!strings.HasPrefix(d.Version, "mtime ") || !strings.HasPrefix(routes.Flags.Source, "file ") || !routes.Flags.Health.Connected {
+		t.Errorf("/debug/routes flags: %s", body)
+	}
+	if code, _ := get(t, base+"/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ served with admin.pprof off: %d", code)
+	}
 }
 
 // TestModuleFailedStartRollsBack takes the admin port first: the last
@@ -162,7 +190,7 @@ func TestModuleFailedStartRollsBack(t *testing.T) {
 	f.cfg.Admin.Addr = busy.Addr().String()
 	var m *providers.Migration
 	stops := &stopRecorder{}
-	fxa := fx.New(fx.WithLogger(func() fxevent.Logger { return stops }), app.Module(f.cfg), fx.Populate(&m))
+	fxa := fx.New(fx.WithLogger(func() fxevent.Logger { return stops }), app.Module(app.WithConfig(f.cfg)), fx.Populate(&m))
 	if err := fxa.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,13 +234,13 @@ func (r *stopRecorder) names() []string {
 // TestModuleZeroConfig runs a Config built by hand (no Defaults): zero
 // lifecycle durations must not expire the start context.
 func TestModuleZeroConfig(t *testing.T) {
-	fxtest.New(t, fx.NopLogger, app.Module(app.Config{})).RequireStart().RequireStop()
+	fxtest.New(t, fx.NopLogger, app.Module(app.WithConfig(app.Config{Admin: app.AdminSection{Addr: "127.0.0.1:0"}}))).RequireStart().RequireStop()
 }
 
 func TestModuleInvalidFlagFileFailsConstruction(t *testing.T) {
 	f := newFixture(t)
 	os.WriteFile(f.cfg.Flags.File, []byte(`{"flags": {"kill-switch": {"state": "MAYBE"}}}`), 0o600)
-	err := fx.New(fx.NopLogger, app.Module(f.cfg)).Err()
+	err := fx.New(fx.NopLogger, app.Module(app.WithConfig(f.cfg))).Err()
 	if !errors.Is(err, featureflags.ErrInvalidFlagFile) {
 		t.Fatalf("want ErrInvalidFlagFile, got %v", err)
 	}

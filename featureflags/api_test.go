@@ -192,3 +192,15 @@ func TestServerContext(t *testing.T) {
 		t.Errorf("attributes %v", ec.Attributes())
 	}
 }
+
+// readTestdata returns a testdata file's contents.
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,6 +1,7 @@
 package featureflags
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/diegoholiveira/jsonlogic/v3"
 	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
 // resolution is the outcome of resolving one flag before it is converted to the
@@ -45,12 +48,17 @@ func errorResolution(err openfeature.ResolutionError, md openfeature.FlagMetadat
 func (f *flag) evaluate(want valueKind, flatCtx openfeature.FlattenedContext, now func() time.Time) resolution {
 	if f.kind != want {
 		return errorResolution(openfeature.NewTypeMismatchResolutionError(
-			fmt.Sprintf("flag %q is %s, not %s", f.key, f.kind, want)), f.metadata)
+			fmt.Sprintf("flag %s is %s, not %s", quote(f.key), f.kind, want)), f.metadata)
 	}
 	if f.disabled {
 		return resolution{reason: openfeature.DisabledReason, metadata: f.metadata}
 	}
-	if f.targeting == nil {
+	if f.parseErr != "" {
+		// A rule flagd cannot run at all (unknown operator, missing $ref):
+		// PARSE_ERROR for this flag only, as flagd reports it.
+		return errorResolution(openfeature.NewParseErrorResolutionError(f.parseErr), f.metadata)
+	}
+	if !f.hasTargeting {
 		return f.defaultResolution(openfeature.StaticReason)
 	}
 	if f.fractional != nil {
@@ -59,14 +67,24 @@ func (f *flag) evaluate(want valueKind, flatCtx openfeature.FlattenedContext, no
 		// keeps the router's per-call decision within its 2 µs budget
 		// (BenchmarkEvaluateUseNewPool).
 		tk, _ := flatCtx[openfeature.TargetingKey].(string)
-		return f.targetingResolution(fractionalFor(f.fractional, f.key, tk))
+		out, ok := fractionalFor(f.fractional, f.key, tk, nil)
+		if !ok {
+			return f.defaultResolution(openfeature.DefaultReason)
+		}
+		return f.targetingResolution(out)
 	}
 	out, err := applyRule(f.targeting, f.evaluationData(flatCtx, now))
-	if err != nil {
+	var opErr *operationError
+	switch {
+	case errors.As(err, &opErr):
+		// A custom operation could not use its input: the rule is null,
+		// the default variant, as flagd resolves it.
+		return f.defaultResolution(openfeature.DefaultReason)
+	case err != nil:
 		// The rule cannot be applied to this context (an ill-typed operand):
 		// PARSE_ERROR, "invalid rule", as flagd reports a JSONLogic failure.
 		return errorResolution(openfeature.NewParseErrorResolutionError(
-			fmt.Sprintf("flag %q: targeting rule failed", f.key), err), f.metadata)
+			fmt.Sprintf("flag %s: targeting rule failed: %v", quote(f.key), err)), f.metadata)
 	}
 	return f.targetingResolution(out)
 }
@@ -85,28 +103,23 @@ func (f *flag) defaultResolution(reason openfeature.Reason) resolution {
 	}
 }
 
-// targetingResolution maps a rule's result to a variant: a variant name, or
-// true/false for the variants "true"/"false"; null means the default variant.
+// targetingResolution maps a rule's result to a variant, as flagd does: a
+// variant name, true/false for the variants "true"/"false", a number for
+// the variant named by its JSON text; null means the default variant.
+// Anything else, or a name that is not a variant, is GENERAL.
 func (f *flag) targetingResolution(out any) resolution {
-	var name string
-	switch t := out.(type) {
-	case nil:
+	if out == nil {
 		return f.defaultResolution(openfeature.DefaultReason)
-	case string:
-		name = t
-	case bool:
-		name = "false"
-		if t {
-			name = "true"
-		}
-	default:
+	}
+	name, ok := variantName(out)
+	if !ok {
 		return errorResolution(openfeature.NewGeneralResolutionError(
-			fmt.Sprintf("flag %q: targeting returned a %T, not a variant name", f.key, out)), f.metadata)
+			fmt.Sprintf("flag %s: targeting returned a %T, not a variant name", quote(f.key), out)), f.metadata)
 	}
 	v, ok := f.variants[name]
 	if !ok {
 		return errorResolution(openfeature.NewGeneralResolutionError(
-			fmt.Sprintf("flag %q: targeting returned a name that is not a variant", f.key)), f.metadata)
+			fmt.Sprintf("flag %s: targeting returned %s, which is not a variant", quote(f.key), quote(name))), f.metadata)
 	}
 	return resolution{value: v, reason: openfeature.TargetingMatchReason, variant: name, metadata: f.metadata}
 }
@@ -117,7 +130,11 @@ func (f *flag) targetingResolution(out any) resolution {
 func applyRule(rule any, data map[string]any) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = nil, fmt.Errorf("featureflags: rule panicked: %v", p)
+			if e, ok := p.(error); ok {
+				out, err = nil, e
+				return
+			}
+			out, err = nil, fmt.Errorf("featureflags: rule panicked: %s", inputfile.Excerpt(fmt.Sprint(p), 200))
 		}
 	}()
 	//lint:ignore SA1019 Apply takes JSON readers: it would re-encode the parsed rule and the context on every evaluation. ApplyInterface is exported in the pinned v3.5.1.
@@ -141,7 +158,9 @@ func (f *flag) evaluationData(flatCtx openfeature.FlattenedContext, now func() t
 			data[k] = c
 		}
 	}
-	data[flagdKey] = f.flagd
+	if f.flagd != nil {
+		data[flagdKey] = f.flagd
+	}
 	if f.needsTime {
 		data[flagdKey] = map[string]any{
 			flagdFlagKey:      f.key,

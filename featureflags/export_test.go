@@ -2,29 +2,48 @@ package featureflags
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
-// EvalRule validates and runs one JSONLogic rule (JSON text) for flagKey with the
-// given flattened context and a fixed timestamp, as a flag's targeting would.
+// EvalRule analyses and runs one JSONLogic rule (JSON text) for flagKey with
+// the given flattened context and a fixed timestamp, as a flag's targeting
+// would. A rule flagd cannot run is an error; a custom operation that
+// cannot use its input makes the result nil, as it makes a flag's rule null.
 func EvalRule(ruleJSON, flagKey string, flatCtx map[string]any, now time.Time) (any, error) {
 	registerOperators()
 	var rule any
 	if err := json.Unmarshal([]byte(ruleJSON), &rule); err != nil {
 		return nil, err
 	}
-	if err := validateRule(rule, nil, 0); err != nil {
-		return nil, err
+	c := &ruleCheck{ps: &problems{}, flag: &flag{key: flagKey}}
+	c.rule(rule, nil, 0)
+	if c.parseErr != "" {
+		return nil, errors.New(c.parseErr)
 	}
 	f := &flag{key: flagKey, flagd: map[string]any{flagdFlagKey: flagKey}, needsTime: mentionsTimestamp(rule)}
-	return applyRule(rule, f.evaluationData(flatCtx, func() time.Time { return now }))
+	out, err := applyRule(rule, f.evaluationData(flatCtx, func() time.Time { return now }))
+	var opErr *operationError
+	if errors.As(err, &opErr) {
+		return nil, nil
+	}
+	return out, err
 }
 
-// CallOperator calls a custom operator directly with already-evaluated args.
-func CallOperator(name string, args, data any) any {
+// CallOperator calls a custom operator directly with already-evaluated args;
+// input the operator cannot use gives nil.
+func CallOperator(name string, args, data any) (out any) {
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(*operationError); !ok {
+				panic(p)
+			}
+			out = nil
+		}
+	}()
 	switch name {
 	case opFractional:
 		return fractional(args, data)
@@ -41,9 +60,9 @@ func CallOperator(name string, args, data any) any {
 // EvaluateAll parses data and evaluates every flag as every type with ctx,
 // returning the parse error if any.
 func EvaluateAll(name string, data []byte, ctx openfeature.FlattenedContext) error {
-	set, err := parseFlagSet(name, FormatAuto, data)
-	if err != nil {
-		return err
+	set, ps := parseFlagSet(name, FormatAuto, data)
+	if ps.structural() {
+		return ps.documentError(name)
 	}
 	now := func() time.Time { return time.Unix(1700000000, 0) }
 	for _, f := range set.flags {
@@ -65,7 +84,7 @@ func WithLookupEnv(f func(string) (string, bool)) ProviderOption {
 }
 
 // Murmur3 exposes the fractional hash.
-func Murmur3(s string) uint32 { return murmur3([]byte(s)) }
+func Murmur3(s string) uint32 { return hashConcat("", s) }
 
 // WatchEvents starts the file source's watcher goroutine as Init does, fed
 // by events instead of fsnotify and without Init's first Reload, so that a

@@ -12,11 +12,12 @@ import (
 )
 
 // FuzzParseFlags feeds arbitrary bytes to the flag file parser as JSON and as
-// YAML. Parsing never panics; a file that parses evaluates every flag as
-// every type without panicking, and is reported valid by ValidateFlagFile.
+// YAML. Parsing and linting never panic and agree on whether the document
+// is refused; a document that loads evaluates every flag as every type
+// without panicking.
 // Seeds: the testdata flag files and testdata/fuzz/FuzzParseFlags.
 func FuzzParseFlags(f *testing.F) {
-	for _, pattern := range []string{"testdata/*.json", "testdata/*.yaml"} {
+	for _, pattern := range []string{"testdata/*.json", "testdata/*.yaml", "testdata/lint/*.json", "testdata/lint/*.yaml"} {
 		files, _ := filepath.Glob(pattern)
 		for _, name := range files {
 			data, err := os.ReadFile(name)
@@ -39,6 +40,9 @@ func FuzzParseFlags(f *testing.F) {
 			name = "flags.yaml"
 		}
 		_, verr := featureflags.ValidateFlagFile(name, data)
+		if r := featureflags.Lint(name, data); r.Refused() != (verr != nil) {
+			t.Fatalf("Lint refused=%v, ValidateFlagFile %v", r.Refused(), verr)
+		}
 		err := featureflags.EvaluateAll(name, data, ctx)
 		if (verr == nil) != (err == nil) {
 			t.Fatalf("ValidateFlagFile %v, EvaluateAll %v", verr, err)

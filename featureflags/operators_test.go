@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spaolacci/murmur3"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/twmb/murmur3"
 )
 
 var fixedNow = time.Unix(1764115200, 0)
@@ -117,10 +117,11 @@ func TestMurmur3(t *testing.T) {
 		if got := featureflags.Murmur3(string(b)); got != want {
 			t.Fatalf("Murmur3(%x) = %#x, reference %#x", b, got, want)
 		}
-		h := murmur3.New32() // the library's streaming path is checkptr-safe
-		h.Write(b)
+		h := murmur3.New32() // the library's streaming path, fed in two writes
+		h.Write(b[:len(b)/2])
+		h.Write(b[len(b)/2:])
 		if lib := h.Sum32(); lib != want {
-			t.Fatalf("spaolacci/murmur3(%x) = %#x, reference %#x", b, lib, want)
+			t.Fatalf("twmb/murmur3 streaming(%x) = %#x, reference %#x", b, lib, want)
 		}
 	}
 }
@@ -171,7 +172,7 @@ func TestStartsEndsWithInRules(t *testing.T) {
 		`{"starts_with": [{"var": "port"}, "2"]}`:                                     nil,
 		`{"starts_with": [{"var": "missing"}, "2"]}`:                                  nil,
 		`{"if": [{"ends_with": [{"var": "host"}, ".example.com"]}, "on", "off"]}`:     "on",
-		`{"if": [{"starts_with": [{"var": "port"}, "x"]}, "on", "off"]}`:              "off",
+		`{"if": [{"starts_with": [{"var": "port"}, "x"]}, "on", "off"]}`:              nil, // an operation error makes the whole rule null
 		`{"!": {"starts_with": [{"var": "host"}, "web"]}}`:                            false,
 		`{"and": [{"starts_with": [{"var": "host"}, "web"]}, {"==": [1, 1]}]}`:        true,
 		`{"ends_with": [{"cat": [{"var": "host"}, "!"]}, "com!"]}`:                    true,
@@ -254,14 +255,21 @@ func TestSemVerPrecedenceChain(t *testing.T) {
 }
 
 func TestSemVerInvalidShapes(t *testing.T) {
-	for _, args := range []any{nil, "1.0.0", []any{"1.0.0", "="}, []any{1.0, "=", "1.0.0"},
-		[]any{"1.0.0", 1.0, "1.0.0"}, []any{"1.0.0", "=", "1.0.0", "x"}} {
+	for _, args := range []any{nil, "1.0.0", []any{"1.0.0", "="}, []any{true, "=", "1.0.0"},
+		[]any{"1.0.0", 1.0, "1.0.0"}, []any{"1.0.0", "=", "1.0.0", "x"}, []any{-1.0, "=", "1.0.0"}} {
 		if got := featureflags.CallOperator("sem_ver", args, nil); got != nil {
 			t.Errorf("sem_ver(%v) = %v, want nil", args, got)
 		}
 	}
-	if got := evalRule(t, `{"sem_ver": [{"var": "version"}, ">=", "1.2.0"]}`, "f", map[string]any{"version": 3}); got != nil {
-		t.Errorf("sem_ver on a number = %v, want nil", got)
+	// Numbers are versions, as flagd coerces them: 3 is v3.0.0, 1.1 is v1.1.0.
+	for _, tc := range []struct {
+		version any
+		want    any
+	}{{3, true}, {1.1, false}, {int64(1), false}, {1.25, true}, {"V1.2.0", true}, {"vv1.2.0", nil}} {
+		got := evalRule(t, `{"sem_ver": [{"var": "version"}, ">=", "1.2.0"]}`, "f", map[string]any{"version": tc.version})
+		if got != tc.want {
+			t.Errorf("sem_ver(%v >= 1.2.0) = %v, want %v", tc.version, got, tc.want)
+		}
 	}
 	if got := evalRule(t, `{"sem_ver": [{"var": "version"}, ">=", "1.2.0"]}`, "f", map[string]any{"version": "v1.10.0"}); got != true {
 		t.Errorf("sem_ver = %v, want true", got)
@@ -393,7 +401,7 @@ func TestFractionalInvalidInputs(t *testing.T) {
 		[]any{[]any{"a", math.NaN()}},
 		[]any{[]any{"a", 1.0, 2.0}},
 		[]any{[]any{}},
-		[]any{[]any{3.0, 1.0}},
+		[]any{[]any{map[string]any{}, 1.0}, []any{"b", 1.0}},
 		[]any{3.0, []any{"a", 1.0}},
 		[]any{map[string]any{}, []any{"a", 1.0}},
 		[]any{[]any{"a", 1.0}, "late-bucket"},
@@ -403,7 +411,7 @@ func TestFractionalInvalidInputs(t *testing.T) {
 		}
 	}
 	for _, d := range []any{nil, "x", map[string]any{}, map[string]any{"targetingKey": 5}} {
-		if got := featureflags.CallOperator("fractional", []any{[]any{"a", 1.0}}, d); got != nil {
+		if got := featureflags.CallOperator("fractional", []any{[]any{"a", 1.0}, []any{"b", 1.0}}, d); got != nil {
 			t.Errorf("fractional with data %v = %v, want nil", d, got)
 		}
 	}

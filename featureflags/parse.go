@@ -1,23 +1,15 @@
 package featureflags
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"crypto/sha256"
 	"fmt"
-	"io"
 	"math"
-	"path/filepath"
 	"sort"
-	"strings"
+	"strconv"
+	"unicode"
 
 	"github.com/open-feature/go-sdk/openfeature"
-	"go.yaml.in/yaml/v3"
 )
-
-// maxDepth bounds the nesting of a flag file (and so of every rule), keeping
-// validation and evaluation recursion shallow whatever the input.
-const maxDepth = 64
 
 // valueKind is the one type shared by all variants of a flag.
 type valueKind int
@@ -45,6 +37,13 @@ func (k valueKind) String() string {
 	return "unknown"
 }
 
+// Known keys of a document and of a flag; others are ignored, as flagd
+// ignores them, and reported as advice.
+var (
+	documentKeys = []string{"flags", "$evaluators", "metadata", "$schema"}
+	flagKeys     = []string{"state", "variants", "defaultVariant", "targeting", "metadata"}
+)
+
 // flag is one validated flag definition. It is immutable once parsed and shared
 // by concurrent evaluations.
 type flag struct {
@@ -54,34 +53,36 @@ type flag struct {
 	variants       map[string]any
 	defaultVariant string // meaningful only when hasDefault
 	hasDefault     bool
-	targeting      any                      // validated rule with $refs resolved; nil means none
-	metadata       openfeature.FlagMetadata // set-level metadata overlaid by the flag's; nil if none
-	flagd          map[string]any           // {"flagKey": key}: the shared "$flagd" object of rules
-	fractional     []any                    // arguments when the rule is a literal fractional split (fast path)
-	needsTime      bool                     // the rule may read $flagd.timestamp
-	canonical      string                   // stable encoding used to detect changed flags
+	targeting      any  // rule with $refs resolved (evaluators shared, never modified)
+	hasTargeting   bool // false: no rule (absent, null or {}): reason STATIC
+	// parseErr, when not empty, is the PARSE_ERROR message of every
+	// evaluation: a rule flagd cannot run (unknown operator, missing $ref).
+	parseErr   string
+	ruleErrors int                      // RuleError problems found in the rule
+	ruleIssue  string                   // the first of them, for logs
+	metadata   openfeature.FlagMetadata // set-level metadata overlaid by the flag's; nil if none
+	flagd      map[string]any           // {"flagKey": key}: the shared "$flagd" object of rules
+	fractional []any                    // arguments when the rule is a literal fractional split (fast path)
+	needsTime  bool                     // the rule may read $flagd.timestamp
+	digest     [32]byte                 // hash of the definition, to detect changed flags
 }
 
-// flagSet is one validated flag file. It is immutable and swapped whole.
+// flagSet is one validated flag document. It is immutable and swapped whole.
 type flagSet struct {
 	flags map[string]*flag
-}
-
-// invalidf builds a validation error; parseFlagSet wraps it in
-// ErrInvalidFlagFile.
-func invalidf(format string, args ...any) error {
-	return fmt.Errorf(format, args...)
 }
 
 // ValidateFlagFile parses and validates the flag file contents data exactly as
 // [NewFileProvider] and every reload do, and returns the sorted flag keys. name
 // (a path or file name) selects the syntax: ".yaml"/".yml" is YAML, ".json" is
-// JSON, anything else is sniffed (a leading '{' means JSON). Errors wrap
-// [ErrInvalidFlagFile].
+// JSON, anything else is sniffed (a leading '{' means JSON). A document with
+// a structural problem is refused with a *[DocumentError] (wrapping
+// [ErrInvalidFlagFile]); mistakes inside rules do not refuse it ([Lint]
+// reports them).
 func ValidateFlagFile(name string, data []byte) ([]string, error) {
-	set, err := parseFlagSet(name, FormatAuto, data)
-	if err != nil {
-		return nil, err
+	set, ps := parseFlagSet(name, FormatAuto, data)
+	if ps.structural() {
+		return nil, ps.documentError(name)
 	}
 	return set.keys(), nil
 }
@@ -97,264 +98,82 @@ func (s *flagSet) keys() []string {
 }
 
 // parseDocument decodes and validates a document a source delivered,
-// refusing one larger than maxBytes. Errors name the document's origin.
+// refusing one larger than maxBytes or with a structural problem.
 func parseDocument(doc Document, maxBytes int64) (*flagSet, error) {
 	if int64(len(doc.Data)) > maxBytes {
 		return nil, fmt.Errorf("%w: %s: %d bytes, limit %d", ErrDocumentTooLarge, doc.Origin, len(doc.Data), maxBytes)
 	}
-	set, err := parseFlagSet(doc.Origin, doc.Format, doc.Data)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, doc.Origin)
+	set, ps := parseFlagSet(doc.Origin, doc.Format, doc.Data)
+	if ps.structural() {
+		return nil, ps.documentError(doc.Origin)
 	}
 	return set, nil
 }
 
-// parseFlagSet decodes and validates a whole flag document.
-func parseFlagSet(name string, format Format, data []byte) (*flagSet, error) {
+// parseFlagSet decodes and validates a whole flag document, returning every
+// problem found. The set is usable only when no problem is structural.
+func parseFlagSet(name string, format Format, data []byte) (*flagSet, *problems) {
 	registerOperators()
-	set, err := decodeFlagSet(name, format, data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidFlagFile, err)
-	}
-	return set, nil
-}
-
-// decodeFlagSet decodes the document and builds the flag set.
-func decodeFlagSet(name string, format Format, data []byte) (*flagSet, error) {
-	doc, err := decodeDocument(name, format, data)
-	if err != nil {
-		return nil, err
+	ps := &problems{}
+	doc, p := decodeDocument(name, format, data)
+	if p != nil {
+		ps.list = append(ps.list, *p)
+		return nil, ps
 	}
 	root, ok := doc.(map[string]any)
 	if !ok {
-		return nil, invalidf("top level must be an object")
+		ps.add(Structural, "", nil, "", "the top level must be an object")
+		return nil, ps
 	}
-	return buildFlagSet(root)
+	return buildFlagSet(root, ps), ps
 }
 
-// decodeDocument decodes JSON or YAML into plain JSON values (map[string]any,
-// []any, string, float64, bool, nil).
-func decodeDocument(name string, format Format, data []byte) (any, error) {
-	var (
-		doc any
-		err error
-	)
-	if isYAML(name, format, data) {
-		doc, err = decodeYAML(data)
-	} else {
-		doc, err = decodeJSON(data)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return normalize(doc, 0)
-}
-
-// isYAML picks the syntax: the format if given, else the file extension,
-// else the content.
-func isYAML(name string, format Format, data []byte) bool {
-	if format != FormatAuto {
-		return format == FormatYAML
-	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml":
-		return true
-	case ".json":
-		return false
-	}
-	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	return !bytes.HasPrefix(trimmed, []byte("{"))
-}
-
-// decodeJSON decodes exactly one JSON value.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, invalidf("json: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, invalidf("json: data after the top-level value")
-	}
-	return doc, nil
-}
-
-// decodeYAML decodes exactly one YAML document.
-func decodeYAML(data []byte) (any, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, invalidf("yaml: empty document")
-		}
-		return nil, invalidf("yaml: %v", err)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, invalidf("yaml: more than one document")
-	}
-	return doc, nil
-}
-
-// normalize turns decoded JSON or YAML into plain JSON values: numbers become
-// finite float64, YAML scalar map keys become strings; anything else (YAML
-// timestamps, binary, NaN, infinities) is rejected.
-func normalize(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, invalidf("nesting deeper than %d", maxDepth)
-	}
-	switch t := v.(type) {
-	case nil, bool, string:
-		return t, nil
-	case float64:
-		return finite(t)
-	case int:
-		return float64(t), nil
-	case int64:
-		return float64(t), nil
-	case uint64:
-		return float64(t), nil
-	case []any:
-		return normalizeSlice(t, depth)
-	case map[string]any:
-		return normalizeMap(t, depth)
-	case map[any]any:
-		return normalizeAnyMap(t, depth)
-	}
-	return nil, invalidf("unsupported value of type %T", v)
-}
-
-// finite rejects NaN and infinities, which JSON cannot express.
-func finite(f float64) (any, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, invalidf("number %v is not finite", f)
-	}
-	return f, nil
-}
-
-// normalizeSlice normalizes every element into a new slice.
-func normalizeSlice(s []any, depth int) (any, error) {
-	out := make([]any, len(s))
-	for i, e := range s {
-		n, err := normalize(e, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
-}
-
-// normalizeMap normalizes every value into a new map.
-func normalizeMap(m map[string]any, depth int) (any, error) {
-	out := make(map[string]any, len(m))
-	for k, e := range m {
-		n, err := normalize(e, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, nil
-}
-
-// normalizeAnyMap converts a YAML map with scalar keys (true: ..., 1: ...).
-func normalizeAnyMap(m map[any]any, depth int) (any, error) {
-	out := make(map[string]any, len(m))
-	for k, e := range m {
-		var key string
-		switch k.(type) {
-		case string, bool, int, int64, uint64, float64:
-			key = fmt.Sprint(k)
-		default:
-			return nil, invalidf("unsupported map key of type %T", k)
-		}
-		if _, dup := out[key]; dup {
-			return nil, invalidf("duplicate map key %q", key)
-		}
-		n, err := normalize(e, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		out[key] = n
-	}
-	return out, nil
-}
-
-// buildFlagSet validates the top-level object and every flag.
-func buildFlagSet(root map[string]any) (*flagSet, error) {
-	for k := range root {
-		switch k {
-		case "flags", "$evaluators", "metadata", "$schema":
-		default:
-			return nil, invalidf("unknown top-level key %q", k)
+// buildFlagSet validates the top-level object and every flag, in key order.
+func buildFlagSet(root map[string]any, ps *problems) *flagSet {
+	for _, k := range sortedKeys(root) {
+		if !contains(documentKeys, k) {
+			ps.add(Advice, "", []string{k}, "ignores it", "unknown top-level key %s%s", quote(k), didYouMean(k, documentKeys))
 		}
 	}
 	rawFlags, ok := root["flags"].(map[string]any)
 	if !ok {
-		return nil, invalidf(`"flags" must be an object`)
+		ps.add(Structural, "", []string{"flags"}, "", `"flags" must be an object of flag definitions`)
 	}
-	evaluators, err := parseEvaluators(root["$evaluators"])
-	if err != nil {
-		return nil, err
-	}
-	setMeta, err := parseMetadata(root["metadata"], "metadata")
-	if err != nil {
-		return nil, err
-	}
+	evaluators := parseEvaluators(root["$evaluators"], ps)
+	setMeta := parseMetadata(root["metadata"], "", []string{"metadata"}, ps)
 	set := &flagSet{flags: make(map[string]*flag, len(rawFlags))}
-	for key, raw := range rawFlags {
-		f, err := parseFlag(key, raw, evaluators, setMeta)
-		if err != nil {
-			return nil, err
+	for _, key := range sortedKeys(rawFlags) {
+		if f := parseFlag(key, rawFlags[key], evaluators, setMeta, ps); f != nil {
+			set.flags[key] = f
 		}
-		set.flags[key] = f
 	}
-	return set, nil
+	return set
 }
 
-// parseEvaluators validates the shared $evaluators (which may not use $ref).
-func parseEvaluators(v any) (map[string]any, error) {
+// parseMetadata reads a metadata object: string keys, scalar values (whole
+// numbers become int64 for FlagMetadata.GetInt, others float64). A value of
+// another type is ignored, with advice. The decoded map is reused.
+func parseMetadata(v any, flagKey string, path []string, ps *problems) openfeature.FlagMetadata {
 	if v == nil {
-		return nil, nil
+		return nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, invalidf(`"$evaluators" must be an object`)
+		ps.add(Structural, flagKey, path, "", "metadata must be an object")
+		return nil
 	}
-	for name, rule := range m {
-		if _, ok := rule.(map[string]any); !ok {
-			return nil, invalidf("evaluator %q must be an object", name)
-		}
-		if err := validateRule(rule, nil, 0); err != nil {
-			return nil, fmt.Errorf("evaluator %q: %w", name, err)
-		}
-	}
-	return m, nil
-}
-
-// parseMetadata validates a metadata object: string keys, scalar values.
-// Whole numbers become int64 (FlagMetadata.GetInt), others float64.
-func parseMetadata(v any, where string) (openfeature.FlagMetadata, error) {
-	if v == nil {
-		return nil, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, invalidf("%s must be an object", where)
-	}
-	md := make(openfeature.FlagMetadata, len(m))
-	for k, val := range m {
-		switch t := val.(type) {
+	for _, k := range sortedKeys(m) {
+		switch t := m[k].(type) {
 		case bool, string:
-			md[k] = t
 		case float64:
-			md[k] = metadataNumber(t)
+			m[k] = metadataNumber(t)
 		default:
-			return nil, invalidf("%s %q must be a boolean, string or number", where, k)
+			ps.add(Advice, flagKey, append(path, k), "ignores the entry",
+				"metadata %s must be a boolean, string or number", quote(k))
+			delete(m, k)
 		}
 	}
-	return md, nil
+	return openfeature.FlagMetadata(m)
 }
 
 // metadataNumber keeps whole numbers as int64 and the rest as float64.
@@ -365,86 +184,135 @@ func metadataNumber(f float64) any {
 	return f
 }
 
-// parseFlag validates one flag definition.
-func parseFlag(key string, raw any, evaluators map[string]any, setMeta openfeature.FlagMetadata) (*flag, error) {
+// parseFlag validates one flag definition; nil when it has a structural
+// problem (reported in ps).
+func parseFlag(key string, raw any, evaluators map[string]*evaluator, setMeta openfeature.FlagMetadata, ps *problems) *flag {
+	path := []string{"flags", key}
+	if msg := badFlagKey(key); msg != "" {
+		ps.add(Structural, "", path, "", "%s", msg)
+		return nil
+	}
 	m, ok := raw.(map[string]any)
-	if key == "" || !ok {
-		return nil, invalidf("flag %q must be an object with a non-empty key", key)
+	if !ok {
+		ps.add(Structural, key, path, "", "a flag must be an object with state and variants")
+		return nil
+	}
+	for _, k := range sortedKeys(m) {
+		if !contains(flagKeys, k) {
+			ps.add(Advice, key, append(path, k), "ignores it", "unknown key %s%s", quote(k), didYouMean(k, flagKeys))
+		}
 	}
 	f := &flag{key: key}
-	if err := f.parseFields(m, evaluators, setMeta); err != nil {
-		return nil, fmt.Errorf("flag %q: %w", key, err)
+	before := len(ps.list)
+	f.parseState(m, path, ps)
+	f.parseVariants(m, path, ps)
+	f.parseDefault(m, path, ps)
+	for _, p := range ps.list[before:] {
+		if p.Kind == Structural {
+			ps.dropAdviceFrom(before) // about a flag that does not load
+			return nil
+		}
 	}
-	canon, err := json.Marshal(map[string]any{
+	f.parseTargeting(m["targeting"], evaluators, append(path, "targeting"), ps)
+	f.metadata = mergeMetadata(setMeta, parseMetadata(m["metadata"], key, append(path, "metadata"), ps))
+	f.digest = digest(map[string]any{
 		"state": m["state"], "variants": f.variants, "defaultVariant": m["defaultVariant"],
 		"targeting": f.targeting, "metadata": f.metadata,
 	})
-	if err != nil {
-		return nil, invalidf("flag %q: %v", key, err)
-	}
-	f.canonical = string(canon)
-	return f, nil
+	return f
 }
 
-// parseFields fills f from the flag object m.
-func (f *flag) parseFields(m map[string]any, evaluators map[string]any, setMeta openfeature.FlagMetadata) error {
-	for k := range m {
-		switch k {
-		case "state", "variants", "defaultVariant", "targeting", "metadata":
-		default:
-			return invalidf("unknown key %q", k)
+// badFlagKey explains what is wrong with a flag key, or returns "".
+func badFlagKey(key string) string {
+	if key == "" {
+		return "a flag key must not be empty"
+	}
+	for _, r := range key {
+		if r == 0 || unicode.IsControl(r) {
+			return fmt.Sprintf("flag key %s contains a control character", quote(key))
 		}
 	}
-	if err := f.parseState(m["state"]); err != nil {
-		return err
+	return ""
+}
+
+// digest hashes a definition: a canonical, length-prefixed encoding of the
+// decoded values (maps in key order), without reflection.
+func digest(v any) [32]byte {
+	return sha256.Sum256(appendCanonical(nil, v))
+}
+
+// appendCanonical appends v's canonical encoding to b.
+func appendCanonical(b []byte, v any) []byte {
+	switch t := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case bool:
+		if t {
+			return append(b, 't')
+		}
+		return append(b, 'f')
+	case float64:
+		return strconv.AppendFloat(append(b, 'd'), t, 'g', -1, 64)
+	case int64:
+		return strconv.AppendInt(append(b, 'i'), t, 10)
+	case string:
+		return append(strconv.AppendInt(append(b, 's'), int64(len(t)), 10), t...)
+	case []any:
+		b = strconv.AppendInt(append(b, 'a'), int64(len(t)), 10)
+		for _, e := range t {
+			b = appendCanonical(append(b, ','), e)
+		}
+		return b
+	case openfeature.FlagMetadata:
+		return appendCanonical(b, map[string]any(t))
+	case map[string]any:
+		b = strconv.AppendInt(append(b, 'm'), int64(len(t)), 10)
+		for _, k := range sortedKeys(t) {
+			b = appendCanonical(append(b, ','), k)
+			b = appendCanonical(append(b, ':'), t[k])
+		}
+		return b
 	}
-	if err := f.parseVariants(m["variants"]); err != nil {
-		return err
-	}
-	if err := f.parseDefault(m["defaultVariant"]); err != nil {
-		return err
-	}
-	if err := f.parseTargeting(m["targeting"], evaluators); err != nil {
-		return err
-	}
-	md, err := parseMetadata(m["metadata"], "metadata")
-	if err != nil {
-		return err
-	}
-	f.metadata = mergeMetadata(setMeta, md)
-	return nil
+	return fmt.Appendf(append(b, '?'), "%T:%v", v, v)
 }
 
 // parseState reads the required ENABLED/DISABLED state.
-func (f *flag) parseState(v any) error {
-	switch v {
+func (f *flag) parseState(m map[string]any, path []string, ps *problems) {
+	switch v := m["state"]; v {
 	case "ENABLED":
 	case "DISABLED":
 		f.disabled = true
+	case nil:
+		ps.add(Structural, f.key, path, "", `"state" is missing: want "ENABLED" or "DISABLED"`)
 	default:
-		return invalidf(`"state" must be "ENABLED" or "DISABLED"`)
+		ps.add(Structural, f.key, append(path, "state"), "", `"state" must be "ENABLED" or "DISABLED", got %s`, describe(v))
 	}
-	return nil
 }
 
 // parseVariants reads the variants, which must be non-empty and of one kind.
-func (f *flag) parseVariants(v any) error {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) == 0 {
-		return invalidf(`"variants" must be a non-empty object`)
+func (f *flag) parseVariants(m map[string]any, path []string, ps *problems) {
+	v, ok := m["variants"].(map[string]any)
+	switch {
+	case m["variants"] == nil:
+		ps.add(Structural, f.key, path, "", `"variants" is missing`)
+		return
+	case !ok || len(v) == 0:
+		ps.add(Structural, f.key, append(path, "variants"), "", `"variants" must be a non-empty object`)
+		return
 	}
-	for name, val := range m {
-		k := kindOf(val)
+	for _, name := range sortedKeys(v) {
+		k := kindOf(v[name])
 		if k == 0 {
-			return invalidf("variant %q has no value", name)
+			ps.add(Structural, f.key, append(path, "variants", name), "", "variant %s has no value", quote(name))
+			return
 		}
 		if f.kind != 0 && k != f.kind {
-			return invalidf("variants mix %s and %s values", f.kind, k)
+			ps.add(Structural, f.key, append(path, "variants", name), "", "variants mix %s and %s values", f.kind, k)
+			return
 		}
 		f.kind = k
 	}
-	f.variants = m
-	return nil
+	f.variants = v
 }
 
 // kindOf classifies a variant value; 0 for null.
@@ -463,116 +331,36 @@ func kindOf(v any) valueKind {
 }
 
 // parseDefault reads defaultVariant: absent/null, or the name of a variant.
-func (f *flag) parseDefault(v any) error {
+func (f *flag) parseDefault(m map[string]any, path []string, ps *problems) {
+	v := m["defaultVariant"]
 	if v == nil {
-		return nil
+		ps.add(Advice, f.key, path, "a rule returning null, or no rule, gives the caller's default (reason DEFAULT)",
+			"no defaultVariant")
+		return
 	}
 	name, ok := v.(string)
 	if !ok {
-		return invalidf(`"defaultVariant" must be a variant name or null`)
+		ps.add(Structural, f.key, append(path, "defaultVariant"), "", `"defaultVariant" must be a variant name or null, got %s`, describe(v))
+		return
 	}
-	if _, ok := f.variants[name]; !ok {
-		return invalidf("defaultVariant %q is not a variant", name)
+	if _, ok := f.variants[name]; !ok && f.variants != nil {
+		ps.add(Structural, f.key, append(path, "defaultVariant"), "", "defaultVariant %s is not a variant", quote(name))
+		return
 	}
 	f.defaultVariant, f.hasDefault = name, true
-	return nil
 }
 
-// parseTargeting resolves $refs and validates the rule; absent, null and {}
-// mean no targeting.
-func (f *flag) parseTargeting(v any, evaluators map[string]any) error {
-	if v == nil {
-		return nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return invalidf(`"targeting" must be an object`)
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	rule, err := resolveRefs(m, evaluators, 0)
-	if err != nil {
-		return err
-	}
-	if err := validateRule(rule, f, 0); err != nil {
-		return err
-	}
-	f.targeting = rule
-	f.flagd = map[string]any{flagdFlagKey: f.key}
-	f.needsTime = mentionsTimestamp(rule)
-	f.fractional = literalFractional(rule)
-	return nil
-}
-
-// literalFractional returns the arguments of a rule that is just
-// {"fractional": [...]} with literal arguments (no bucketing expression), which
-// evaluate skips JSONLogic for; nil otherwise.
-func literalFractional(rule any) []any {
-	m, _ := rule.(map[string]any)
-	args, ok := m[opFractional].([]any)
-	if !ok || len(m) != 1 {
-		return nil
-	}
-	for _, a := range args {
-		if _, isRule := a.(map[string]any); isRule {
-			return nil
-		}
-	}
-	return args
-}
-
-// resolveRefs returns a copy of v with every {"$ref": name} replaced by a copy
-// of the named evaluator.
-func resolveRefs(v any, evaluators map[string]any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, invalidf("nesting deeper than %d", maxDepth)
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if ref, ok := t["$ref"]; ok {
-			return lookupRef(t, ref, evaluators)
-		}
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			r, err := resolveRefs(e, evaluators, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = r
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			r, err := resolveRefs(e, evaluators, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
-	}
-	return v, nil
-}
-
-// lookupRef resolves one {"$ref": name} object.
-func lookupRef(m map[string]any, ref any, evaluators map[string]any) (any, error) {
-	name, ok := ref.(string)
-	if !ok || len(m) != 1 {
-		return nil, invalidf(`"$ref" must be the only key and name an evaluator`)
-	}
-	rule, ok := evaluators[name]
-	if !ok {
-		return nil, invalidf("$ref to missing evaluator %q", name)
-	}
-	return resolveRefs(rule, nil, 0) // a copy; evaluators hold no $ref
-}
-
-// mergeMetadata overlays flag metadata on set metadata; nil if both are empty.
+// mergeMetadata overlays flag metadata on set metadata; nil if both are
+// empty. When one is empty the other is returned as is (metadata is shared
+// and never modified), which saves a map per flag.
 func mergeMetadata(set, own openfeature.FlagMetadata) openfeature.FlagMetadata {
-	if len(set)+len(own) == 0 {
+	switch {
+	case len(set)+len(own) == 0:
 		return nil
+	case len(set) == 0:
+		return own
+	case len(own) == 0:
+		return set
 	}
 	out := make(openfeature.FlagMetadata, len(set)+len(own))
 	for k, v := range set {
@@ -582,4 +370,81 @@ func mergeMetadata(set, own openfeature.FlagMetadata) openfeature.FlagMetadata {
 		out[k] = v
 	}
 	return out
+}
+
+// describe names a JSON value for a message, cutting strings short.
+func describe(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return quote(t)
+	case bool, float64:
+		return fmt.Sprint(t)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// didYouMean suggests the known key closest to k (at most two edits away),
+// as ` (did you mean "targeting"?)`, or "".
+func didYouMean(k string, known []string) string {
+	best, bestD := "", 3
+	for _, c := range known {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance of two short strings (bytes),
+// capped: keys longer than 64 bytes are never close.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

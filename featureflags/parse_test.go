@@ -51,7 +51,7 @@ func TestValidateFlagFileKeys(t *testing.T) {
 	}
 }
 
-func TestValidateFlagFileInvalid(t *testing.T) {
+func TestValidateFlagFileStructural(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, content, msg string
 	}{
@@ -63,42 +63,21 @@ func TestValidateFlagFileInvalid(t *testing.T) {
 		{"top level array", "f.json", `[]`, "top level"},
 		{"no flags", "f.json", `{}`, `"flags"`},
 		{"flags not object", "f.json", `{"flags": []}`, `"flags"`},
-		{"unknown top-level key", "f.json", `{"flags": {}, "flag": {}}`, "unknown top-level"},
 		{"flag not object", "f.json", flagJSON(`true`), "must be an object"},
-		{"empty flag key", "f.json", `{"flags": {"": {"state": "DISABLED", "variants": {"a": 1}}}}`, "non-empty key"},
-		{"unknown flag key", "f.json", flagJSON(`{` + boolVariants + `, "targetting": {}}`), `unknown key "targetting"`},
-		{"missing state", "f.json", flagJSON(`{"variants": {"a": 1}}`), "state"},
-		{"bad state", "f.json", flagJSON(`{"state": "ON", "variants": {"a": 1}}`), "state"},
+		{"empty flag key", "f.json", `{"flags": {"": {"state": "DISABLED", "variants": {"a": 1}}}}`, "must not be empty"},
+		{"NUL in flag key", "f.json", `{"flags": {"a\u0000b": {"state": "DISABLED", "variants": {"a": 1}}}}`, `"a\x00b" contains a control character`},
+		{"newline in flag key", "f.yaml", "flags:\n  \"a\\nb\": {state: DISABLED, variants: {a: 1}}\n", "control character"},
+		{"missing state", "f.json", flagJSON(`{"variants": {"a": 1}}`), `"state" is missing`},
+		{"bad state", "f.json", flagJSON(`{"state": "ON", "variants": {"a": 1}}`), `got "ON"`},
 		{"no variants", "f.json", flagJSON(`{"state": "ENABLED"}`), "variants"},
 		{"empty variants", "f.json", flagJSON(`{"state": "ENABLED", "variants": {}}`), "variants"},
 		{"null variant", "f.json", flagJSON(`{"state": "ENABLED", "variants": {"a": null}}`), "no value"},
 		{"mixed variants", "f.json", flagJSON(`{"state": "ENABLED", "variants": {"a": 1, "b": "x"}}`), "mix"},
 		{"default not a variant", "f.json", flagJSON(`{"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "b"}`), "not a variant"},
 		{"default not a string", "f.json", flagJSON(`{"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": 1}`), "defaultVariant"},
-		{"targeting not object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "on"}`), "targeting"},
-		{"unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"frobnicate": [1]}}`), "unknown operator"},
-		{"nested unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"nope": []}, "on", "off"]}}`), "unknown operator"},
-		{"two operators", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [true, "on", "off"], "==": [1, 1]}}`), "exactly one operator"},
-		{"nested empty object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{}, "on", "off"]}}`), "exactly one operator"},
-		{"missing ref", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"$ref": "nope"}}`), "missing evaluator"},
-		{"ref with siblings", "f.json", `{"$evaluators": {"e": {"==": [1, 1]}}, "flags": {"f": {` + boolVariants + `, "targeting": {"$ref": "e", "x": 1}}}}`, "$ref"},
-		{"ref not string", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"$ref": 1}}`), "$ref"},
-		{"nested ref", "f.json", `{"$evaluators": {"a": {"$ref": "b"}, "b": {"==": [1, 1]}}, "flags": {}}`, "$ref"},
 		{"evaluators not object", "f.json", `{"$evaluators": [], "flags": {}}`, "$evaluators"},
 		{"evaluator not object", "f.json", `{"$evaluators": {"e": 1}, "flags": {}}`, "evaluator"},
-		{"bad evaluator", "f.json", `{"$evaluators": {"e": {"zap": 1}}, "flags": {}}`, "unknown operator"},
 		{"metadata not object", "f.json", `{"metadata": 1, "flags": {}}`, "metadata"},
-		{"metadata nested", "f.json", flagJSON(`{"state": "DISABLED", "variants": {"a": 1}, "metadata": {"x": {}}}`), "metadata"},
-		{"starts_with arity", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"starts_with": ["a"]}, "on", "off"]}}`), "starts_with"},
-		{"ends_with literal number", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"ends_with": ["a", 1]}, "on", "off"]}}`), "ends_with"},
-		{"sem_ver op", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"sem_ver": ["1.0.0", "=>", "1.0.0"]}, "on", "off"]}}`), "sem_ver"},
-		{"sem_ver arity", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"sem_ver": ["1.0.0", "="]}, "on", "off"]}}`), "sem_ver"},
-		{"fractional unknown variant", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 50], ["of", 50]]}}`), `"of"`},
-		{"fractional zero total", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 0]]}}`), "fractional"},
-		{"fractional no entries", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": ["bucket"]}}`), "fractional"},
-		{"fractional bad weight", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 0.5], ["off", 1]]}}`), "fractional"},
-		{"fractional overflow", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 2147483647], ["off", 1]]}}`), "fractional"},
-		{"var bad shape", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"var": [1, 2]}}`), "var"},
 		{"yaml timestamp", "f.yaml", "flags:\n  f:\n    state: ENABLED\n    variants: {a: 2001-12-14t21:59:43.10-05:00}\n", "unsupported"},
 		{"yaml nan", "f.yaml", "flags:\n  f:\n    state: ENABLED\n    variants: {a: .nan}\n", "finite"},
 		{"yaml duplicate converted key", "f.yaml", "flags:\n  f:\n    state: ENABLED\n    variants: {1: a, \"1\": b}\n", ""},
@@ -109,12 +88,73 @@ func TestValidateFlagFileInvalid(t *testing.T) {
 			if !errors.Is(err, featureflags.ErrInvalidFlagFile) {
 				t.Fatalf("err = %v, want ErrInvalidFlagFile", err)
 			}
+			var de *featureflags.DocumentError
+			if !errors.As(err, &de) || len(de.Problems) == 0 || de.Problems[0].Kind != featureflags.Structural {
+				t.Fatalf("err = %#v, want a *DocumentError with structural problems", err)
+			}
 			if !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("err = %q, want it to mention %q", err, tc.msg)
 			}
-			if !strings.HasPrefix(err.Error(), "featureflags: invalid flag file: ") {
-				t.Errorf("err = %q lacks the package prefix", err)
+			if !strings.HasPrefix(err.Error(), "featureflags: invalid flag file: "+tc.file+":") {
+				t.Errorf("err = %q lacks the package prefix and origin", err)
 			}
+		})
+	}
+}
+
+// TestRuleMistakesLoad: mistakes inside rules, ignored keys and odd
+// metadata do not refuse the document (flagd loads it); Lint reports each.
+func TestRuleMistakesLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, content string
+		kind                featureflags.Kind
+		msg                 string
+	}{
+		{"unknown top-level key", "f.json", `{"flags": {}, "flag": {}}`, featureflags.Advice, `unknown top-level key "flag" (did you mean "flags"?)`},
+		{"unknown flag key", "f.json", flagJSON(`{` + boolVariants + `, "targetting": {}}`), featureflags.Advice, `unknown key "targetting" (did you mean "targeting"?)`},
+		{"targeting not object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "on"}`), featureflags.Advice, `targeting is "on", not a rule object`},
+		{"targeting literal not a variant", "f.json", flagJSON(`{` + boolVariants + `, "targeting": "maybe"}`), featureflags.RuleError, `returns "maybe", which is not a variant`},
+		{"unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"frobnicate": [1]}}`), featureflags.RuleError, `unknown operator "frobnicate"`},
+		{"nested unknown operator", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"nope": []}, "on", "off"]}}`), featureflags.RuleError, "unknown operator"},
+		{"two operators", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [true, "on", "off"], "==": [1, 1]}}`), featureflags.RuleError, "exactly one operator"},
+		{"nested empty object", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{}, "on", "off"]}}`), featureflags.RuleError, "exactly one operator"},
+		{"missing ref", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"$ref": "nope"}}`), featureflags.RuleError, `missing evaluator "nope"`},
+		{"ref with siblings", "f.json", `{"$evaluators": {"e": {"==": [1, 1]}}, "flags": {"f": {` + boolVariants + `, "targeting": {"$ref": "e", "x": 1}}}}`, featureflags.RuleError, "exactly one operator"},
+		{"ref not string", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"$ref": 1}}`), featureflags.RuleError, "$ref"},
+		{"nested ref", "f.json", `{"$evaluators": {"a": {"$ref": "b"}, "b": {"==": [1, 1]}}, "flags": {}}`, featureflags.RuleError, "$ref inside an evaluator"},
+		{"bad evaluator", "f.json", `{"$evaluators": {"e": {"zap": 1}}, "flags": {}}`, featureflags.RuleError, "unknown operator"},
+		{"metadata nested", "f.json", flagJSON(`{"state": "DISABLED", "variants": {"a": 1}, "metadata": {"x": {}}}`), featureflags.Advice, "metadata"},
+		{"starts_with arity", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"starts_with": ["a"]}, "on", "off"]}}`), featureflags.RuleError, "starts_with takes 2 arguments, got 1"},
+		{"ends_with literal number", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"ends_with": ["a", 1]}, "on", "off"]}}`), featureflags.RuleError, "ends_with takes strings, got 1"},
+		{"sem_ver op", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"sem_ver": ["1.0.0", "=>", "1.0.0"]}, "on", "off"]}}`), featureflags.RuleError, `unknown comparison "=>"`},
+		{"sem_ver arity", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"sem_ver": ["1.0.0", "="]}, "on", "off"]}}`), featureflags.RuleError, "sem_ver takes 3 arguments"},
+		{"sem_ver literal", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [{"sem_ver": ["1.x", "=", "1.0.0"]}, "on", "off"]}}`), featureflags.RuleError, `"1.x" is not a semantic version`},
+		{"fractional unknown variant", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 50], ["of", 50]]}}`), featureflags.RuleError, `"of", which is not a variant`},
+		{"fractional zero total", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 0]]}}`), featureflags.RuleError, "every fractional weight is 0"},
+		{"fractional no entries", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": ["bucket"]}}`), featureflags.RuleError, "at least one"},
+		{"fractional bad weight", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 0.5], ["off", 1]]}}`), featureflags.RuleError, "whole number"},
+		{"fractional overflow", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 2147483647], ["off", 1]]}}`), featureflags.RuleError, "more than 2147483647"},
+		{"fractional negative weight", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", -5], ["off", 1]]}}`), featureflags.Advice, "negative fractional weight -5"},
+		{"fractional not percent", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"fractional": [["on", 30], ["off", 60]]}}`), featureflags.Advice, "total 90, not 100"},
+		{"rule in array literal", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"in": ["x", [{"var": "a"}]]}}`), featureflags.Advice, "array literal is not evaluated"},
+		{"branch not a variant", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"if": [true, "yes", null]}}`), featureflags.RuleError, `returns "yes", which is not a variant`},
+		{"var bad shape", "f.json", flagJSON(`{` + boolVariants + `, "targeting": {"var": [1, 2]}}`), featureflags.RuleError, "var takes"},
+		{"no default variant", "f.json", flagJSON(`{"state": "ENABLED", "variants": {"a": 1}}`), featureflags.Advice, "no defaultVariant"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := featureflags.ValidateFlagFile(tc.file, []byte(tc.content)); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			r := featureflags.Lint(tc.file, []byte(tc.content))
+			for _, p := range r.Problems {
+				if p.Kind == tc.kind && strings.Contains(p.Message, tc.msg) {
+					if p.Line == 0 || p.Column == 0 || p.Pointer == "" {
+						t.Errorf("problem not located: %+v", p)
+					}
+					return
+				}
+			}
+			t.Errorf("no %s problem mentioning %q in %+v", tc.kind, tc.msg, r.Problems)
 		})
 	}
 }

@@ -87,7 +87,15 @@ type Provider struct {
 	droppedEvents atomic.Int64
 	lastErrMsg    atomic.Pointer[string]       // message of lastErr, for Stats without the lock
 	healthNow     atomic.Pointer[SourceHealth] // health, for Stats without the lock
+
+	// ruleErrors counts, per flag, the documents that put a rule with
+	// errors in force. Copy-on-write under reloadMu; read without a lock.
+	ruleErrors atomic.Pointer[map[string]*atomic.Int64]
 }
+
+// MaxRuleErrorSeries bounds the number of flags [ProviderStats.RuleErrors]
+// counts separately; the rest are counted under the key "".
+const MaxRuleErrorSeries = 1024
 
 // FileProvider is the name this package gave [Provider] when it read only
 // flag files; [NewFileProvider] still returns one.
@@ -202,6 +210,7 @@ func newProvider(src Source, cfg providerConfig) (*Provider, error) {
 	}
 	p.flags.Store(set)
 	p.goodSum = p.store(doc)
+	p.noteRuleErrorsLocked(&flagSet{}, set)
 	p.health = SourceHealth{Connected: true}
 	p.healthNow.Store(&p.health)
 	return p, nil
@@ -262,7 +271,7 @@ func (p *Provider) resolve(key string, want valueKind, flatCtx openfeature.Flatt
 	f, ok := p.flags.Load().flags[key]
 	if !ok {
 		return errorResolution(openfeature.NewFlagNotFoundResolutionError(
-			fmt.Sprintf("flag %q not found", key)), nil)
+			fmt.Sprintf("flag %s not found", quote(key))), nil)
 	}
 	return f.evaluate(want, flatCtx, p.cfg.now)
 }
@@ -307,7 +316,7 @@ func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue in
 	}
 	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
 		r = errorResolution(openfeature.NewTypeMismatchResolutionError(
-			fmt.Sprintf("flag %q: variant %q is not an integer", flag, r.variant)), r.metadata)
+			fmt.Sprintf("flag %s: variant %s is not an integer", quote(flag), quote(r.variant))), r.metadata)
 		return openfeature.IntResolutionDetail{Value: defaultValue, ProviderResolutionDetail: r.detail()}
 	}
 	return openfeature.IntResolutionDetail{Value: int64(f), ProviderResolutionDetail: r.detail()}

@@ -99,7 +99,7 @@ func TestProviderResolutions(t *testing.T) {
 		{"object", "pool-config", map[string]any{}, nil, result{map[string]any{"size": 4.0, "tags": []any{"x", "y"}}, static, "a", ""}},
 		{"sem_ver match", "version-gate", "", srv(map[string]any{"version": "v2.3.0"}), result{"new", match, "new", ""}},
 		{"sem_ver no match", "version-gate", "", srv(map[string]any{"version": "2.0.9"}), result{"old", match, "old", ""}},
-		{"sem_ver invalid is falsy", "version-gate", "", srv(map[string]any{"version": "two"}), result{"old", match, "old", ""}},
+		{"sem_ver invalid is the default", "version-gate", "", srv(map[string]any{"version": "two"}), result{"old", dflt, "old", ""}},
 		{"not found", "nope", true, nil, result{true, errR, "", openfeature.FlagNotFoundCode}},
 		{"bool as string", "kill-switch", "x", nil, result{"x", errR, "", openfeature.TypeMismatchCode}},
 		{"string as bool", "greeting", true, nil, result{true, errR, "", openfeature.TypeMismatchCode}},

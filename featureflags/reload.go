@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
+	"sync/atomic"
 
 	"github.com/open-feature/go-sdk/openfeature"
 )
@@ -124,8 +126,52 @@ func (p *Provider) updateLocked(doc Document) error {
 	p.flags.Store(set)
 	p.goodSum = p.store(doc)
 	p.reloads.Add(1)
+	p.noteRuleErrorsLocked(old, set)
 	p.recoverLocked(old, set)
 	return nil
+}
+
+// noteRuleErrorsLocked logs and counts every flag of cur whose rule has
+// errors and which is new or changed since old: the document loaded (flagd
+// would load it too), but that flag now evaluates to its default or an
+// error. Caller holds p.reloadMu (or owns p during construction).
+func (p *Provider) noteRuleErrorsLocked(old, cur *flagSet) {
+	for _, key := range cur.keys() {
+		f := cur.flags[key]
+		if f.ruleErrors == 0 || f.disabled {
+			continue
+		}
+		if prev := old.flags[key]; prev != nil && prev.digest == f.digest {
+			continue
+		}
+		p.ruleErrorCounter(key).Add(1)
+		p.cfg.logger.Warn("featureflags: a flag's rule has errors; it evaluates to its default or an error until fixed",
+			"source", p.src.Name(), "flag", key, "errors", f.ruleErrors, "first", f.ruleIssue)
+	}
+}
+
+// ruleErrorCounter returns key's counter, creating it (copy-on-write) if
+// there is room, else the overflow counter "". Caller holds p.reloadMu.
+func (p *Provider) ruleErrorCounter(key string) *atomic.Int64 {
+	var cur map[string]*atomic.Int64
+	if m := p.ruleErrors.Load(); m != nil {
+		cur = *m
+	}
+	if c, ok := cur[key]; ok {
+		return c
+	}
+	if len(cur) >= MaxRuleErrorSeries {
+		key = ""
+		if c, ok := cur[key]; ok {
+			return c
+		}
+	}
+	next := make(map[string]*atomic.Int64, len(cur)+1)
+	maps.Copy(next, cur)
+	c := new(atomic.Int64)
+	next[key] = c
+	p.ruleErrors.Store(&next)
+	return c
 }
 
 // store records doc as the document in force and returns its hash.
@@ -212,7 +258,7 @@ func changedKeys(a, b *flagSet) []string {
 	}
 	var keys []string
 	for k, fa := range a.flags {
-		if fb, ok := b.flags[k]; !ok || fa.canonical != fb.canonical {
+		if fb, ok := b.flags[k]; !ok || fa.digest != fb.digest {
 			keys = append(keys, k)
 		}
 	}
@@ -262,6 +308,12 @@ type ProviderStats struct {
 	// Source is the source's name and Health its last reported state.
 	Source string
 	Health SourceHealth
+	// RuleErrors counts, per flag key, the documents that put a rule with
+	// errors in force for that flag (cumulative; see [Kind] RuleError).
+	RuleErrors map[string]int64
+	// FlagsWithRuleErrors lists, sorted, the flags in force whose rules
+	// have errors.
+	FlagsWithRuleErrors []string
 }
 
 // Stats returns the provider's state and counters. It takes no lock.
@@ -277,6 +329,18 @@ func (p *Provider) Stats() ProviderStats {
 	}
 	if m := p.lastErrMsg.Load(); m != nil {
 		s.LastError = *m
+	}
+	if m := p.ruleErrors.Load(); m != nil {
+		s.RuleErrors = make(map[string]int64, len(*m))
+		for k, c := range *m {
+			s.RuleErrors[k] = c.Load()
+		}
+	}
+	set := p.flags.Load()
+	for _, k := range set.keys() {
+		if f := set.flags[k]; f.ruleErrors > 0 && !f.disabled {
+			s.FlagsWithRuleErrors = append(s.FlagsWithRuleErrors, k)
+		}
 	}
 	return s
 }

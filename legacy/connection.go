@@ -24,6 +24,7 @@ type PooledConnection struct {
 	client  pool.SSHClient
 	created time.Time
 	cfg     *poolConfig
+	stats   *poolStats // the pool's
 
 	lastUsed    atomic.Int64 // UnixNano of the last command start
 	lastCheck   atomic.Int64 // UnixNano of the last health check, 0 if none
@@ -40,9 +41,9 @@ type PooledConnection struct {
 	closed  bool
 }
 
-func newPooledConnection(key string, s *Server, asRoot bool, c pool.SSHClient, cfg *poolConfig) *PooledConnection {
+func newPooledConnection(key string, s *Server, asRoot bool, c pool.SSHClient, cfg *poolConfig, stats *poolStats) *PooledConnection {
 	now := cfg.now()
-	pc := &PooledConnection{key: key, server: *s, asRoot: asRoot, client: c, created: now, cfg: cfg}
+	pc := &PooledConnection{key: key, server: *s, asRoot: asRoot, client: c, created: now, cfg: cfg, stats: stats}
 	pc.lastUsed.Store(now.UnixNano())
 	pc.healthy.Store(true)
 	return pc
@@ -83,7 +84,9 @@ func (c *PooledConnection) ExecuteCommandContext(ctx context.Context, cmd string
 		return "", &CommandError{Op: OpExec, Key: c.key, Cmd: cmd, Err: err}
 	}
 	defer c.end()
+	start := time.Now()
 	out, err := runCombined(ctx, c.client, c.key, cmd)
+	c.stats.observeCommand(time.Since(start), err)
 	c.noteResult(err)
 	return out, err
 }
@@ -103,7 +106,9 @@ func (c *PooledConnection) ExecuteCommandStreamContext(ctx context.Context, cmd 
 		return &CommandError{Op: OpStream, Key: c.key, Cmd: cmd, Err: err}
 	}
 	defer c.end()
+	start := time.Now()
 	err := runStream(ctx, c.client, c.key, cmd, output)
+	c.stats.observeCommand(time.Since(start), err)
 	c.noteResult(err)
 	return err
 }
@@ -129,6 +134,7 @@ func (c *PooledConnection) TestHealth() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.healthTimeout)
 	defer cancel()
 	err := runHealth(ctx, c.client, c.key, c.cfg.healthCommand)
+	c.stats.observeHealth(err)
 	c.lastCheck.Store(c.cfg.now().UnixNano())
 	if err != nil {
 		c.markUnhealthy(err)

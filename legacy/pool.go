@@ -24,6 +24,7 @@ type ConnectionPool struct {
 	factory pool.ConnectionFactory
 	cfg     *poolConfig
 	dials   singleflight.Group
+	stats   poolStats // see Stats; shared with the connections
 
 	// mu guards conns, started and stopped. No I/O happens under it:
 	// dials, health checks and closes run outside. Lock order: mu before
@@ -159,11 +160,13 @@ func (p *ConnectionPool) dial(key string, server *Server, asRoot bool) (*PooledC
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.dialTimeout)
 	defer cancel()
+	start := time.Now()
 	client, err := p.factory.Dial(ctx, key)
+	p.stats.observeDial(time.Since(start), err)
 	if err != nil {
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: p.stoppedOr(err)}
 	}
-	c := newPooledConnection(key, server, asRoot, client, p.cfg)
+	c := newPooledConnection(key, server, asRoot, client, p.cfg, &p.stats)
 	if !p.store(key, c) {
 		client.Close()
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: ErrPoolStopped}

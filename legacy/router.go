@@ -3,6 +3,7 @@ package legacy
 import (
 	"context"
 	"errors"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,7 @@ type Router struct {
 	cfg       routerConfig
 	stats     routerStats
 	routes    sync.Map // key string -> *atomic.Uint32: last route + 1
+	servers   sync.Map // key string -> RoutedServer: servers GetOrCreateConnection served
 
 	cacheTTL  atomic.Int64              // WithDecisionCache's ttl; 0 after Close
 	gen       atomic.Uint64             // bumped by flag provider events
@@ -318,6 +320,32 @@ func (r *Router) noteRoute(s *Server, asRoot bool, key string, route Route) {
 // Stats returns the decision counters.
 func (r *Router) Stats() RouterStats { return r.stats.snapshot() }
 
+// RoutedServer is a server and role the router has served.
+type RoutedServer struct {
+	Server Server
+	AsRoot bool
+}
+
+// Servers returns the servers and roles GetOrCreateConnection has served,
+// sorted by key (one entry per key, the latest Server seen for it), for
+// views of the routing such as an admin page. It holds no secret (Server
+// holds none).
+func (r *Router) Servers() []RoutedServer {
+	var keys []string
+	byKey := map[string]RoutedServer{}
+	r.servers.Range(func(k, v any) bool {
+		keys = append(keys, k.(string))
+		byKey[k.(string)] = v.(RoutedServer)
+		return true
+	})
+	sort.Strings(keys)
+	out := make([]RoutedServer, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out
+}
+
 // GetOrCreateConnection decides a route, gets that pool's connection (so an
 // unreachable server fails here, as on the legacy pool) and returns a
 // connection that decides again for every command.
@@ -327,6 +355,7 @@ func (r *Router) GetOrCreateConnection(server *Server, asRoot bool) (Connection,
 	}
 	c := &routedConn{r: r, server: *server, asRoot: asRoot, key: Key(server, asRoot)}
 	c.ec = EvaluationContext(&c.server, asRoot)
+	r.servers.Store(c.key, RoutedServer{Server: c.server, AsRoot: asRoot})
 	d := r.decide(context.Background(), &c.server, asRoot, c.key, c.ec)
 	if _, err := c.conn(d.Route); err != nil {
 		return nil, err

@@ -185,3 +185,24 @@ func TestRouterStatusAndCleanup(t *testing.T) {
 		t.Fatalf("cleanup removed %d, legacy len %d", n, lp.Len())
 	}
 }
+
+// TestRouterServers: the router remembers each server and role it was
+// asked for (one entry per key, sorted), not those only decided for.
+func TestRouterServers(t *testing.T) {
+	client, _ := newFlags(t, map[string]memprovider.InMemoryFlag{})
+	r := legacy.NewRouter(&stubProvider{}, &stubProvider{}, client)
+	web := &legacy.Server{ID: "web-1", Host: "10.0.0.1", AppUsername: "svc", RootUsername: "root"}
+	db := &legacy.Server{ID: "db-1", Host: "10.0.0.2", AppUsername: "svc"}
+	for _, c := range []struct {
+		s    *legacy.Server
+		root bool
+	}{{web, false}, {db, false}, {web, true}, {web, false}} {
+		_, _ = r.GetOrCreateConnection(c.s, c.root) // the stubs refuse to connect; the server is still known
+	}
+	r.Decide(context.Background(), &legacy.Server{ID: "other", Host: "h", AppUsername: "u"}, false)
+	got := r.Servers()
+	if len(got) != 3 || got[0].Server.ID != "web-1" || got[0].AsRoot || got[1].Server.ID != "web-1" || !got[1].AsRoot ||
+		got[2].Server.ID != "db-1" || got[2].Server.Host != "10.0.0.2" {
+		t.Errorf("Servers() = %+v", got)
+	}
+}

@@ -227,3 +227,17 @@ func TestEntryLayout(t *testing.T) {
 		t.Errorf("keyState: %d bytes, hot fields end at %d; want 113–128 and ≤ 64", kSize, kHot)
 	}
 }
+
+// BenchmarkRun measures Pool.Run on a warm connection of an in-memory
+// client: Get, the command's bookkeeping (latency histogram, tracer check)
+// and Release, without the SSH round trip (≥ 0.3 ms on a real server).
+func BenchmarkRun(b *testing.B) {
+	p, names := benchPool(b, 1, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Run(ctx, names[0], "ok"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -44,6 +44,7 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	d := p.clock().Sub(start)
 	p.stats.dials.Add(1)
 	p.stats.dialNanos.Add(int64(d))
+	p.stats.dialLatency.Observe(d)
 	end := DialEndData{Key: key, ConnID: id, Duration: d}
 	if err != nil {
 		p.stats.dialFailures.Add(1)

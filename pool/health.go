@@ -249,6 +249,13 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 	return rep
 }
 
+// LastHealth implements Pool.
+func (p *pool) LastHealth() HealthReport {
+	rep := HealthReport{Time: p.clock()}
+	p.fillHealthReport(&rep)
+	return rep
+}
+
 // errSkipped marks a probe not run, or cut short, because ctx ended.
 var errSkipped = errors.New("pool: probe skipped")
 

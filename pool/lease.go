@@ -121,11 +121,25 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 	if err != nil {
 		return Result{}, err
 	}
+	p := l.p
+	if p.cmdTrc != nil {
+		ctx = p.cmdTrc.TraceCommandStart(ctx, CommandStartData{Key: l.e.ks.name, ConnID: l.e.id, Cmd: cmd.Cmd})
+	}
+	start := p.clock()
 	res, err := c.Exec(ctx, cmd)
 	if retry {
-		res, err = l.p.retrySessionLimit(ctx, res, err, func() (Result, error) { return c.Exec(ctx, cmd) })
+		res, err = p.retrySessionLimit(ctx, res, err, func() (Result, error) { return c.Exec(ctx, cmd) })
+	}
+	d := p.clock().Sub(start)
+	p.stats.commandLatency.Observe(d)
+	if err != nil {
+		p.stats.commandErrors.Add(1)
 	}
 	l.observe(err)
+	if p.cmdTrc != nil {
+		p.cmdTrc.TraceCommandEnd(ctx, CommandEndData{Key: l.e.ks.name, ConnID: l.e.id, Duration: d,
+			ExitStatus: res.ExitStatus, Err: err})
+	}
 	return res, err
 }
 

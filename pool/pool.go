@@ -49,6 +49,13 @@ type Pool interface {
 	// unhealthy (past the key's threshold), and reports the outcome per key
 	// and connection with an overall verdict (HealthReport.Status).
 	HealthCheck(ctx context.Context) HealthReport
+	// LastHealth reports the pool's health as last found, without probing:
+	// the state that the health loop's probes, the connections' death
+	// watchers and the dials left, judged by HealthCheck's rule
+	// (HealthStatus). Checked, Healthy and Unhealthy are 0 and Failures
+	// empty: no probe runs. It takes the pool lock once and does no I/O,
+	// so a readiness probe can call it on every request.
+	LastHealth() HealthReport
 	// Health returns the pool's health integration: event subscriptions.
 	Health() *PoolHealthIntegration
 	// DropIdle closes key's idle connections now (ReasonIdle) and returns
@@ -110,6 +117,7 @@ type pool struct {
 	factory ConnectionFactory
 	health  HealthMonitor
 	tracer  PoolTracer       // nil when tracing is off
+	cmdTrc  CommandTracer    // tracer as a CommandTracer; nil when it is not one
 	clock   func() time.Time // never nil
 	stats   PoolStats
 	hist    *history
@@ -197,6 +205,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 	p.cleanup = &CleanupManager{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
+	p.cmdTrc, _ = p.tracer.(CommandTracer)
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
 	p.applyHotLocked(config)

@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -35,6 +37,16 @@ type PoolStats struct {
 	leaks          atomic.Int64 // leases reported held past LeakThreshold
 	replacements   atomic.Int64 // background dials replacing lost connections
 	circuitOpens   atomic.Int64 // times a key's circuit opened
+	getTimeouts    atomic.Int64 // Gets that gave up at a deadline (WaitTimeout or the caller's)
+	getCancels     atomic.Int64 // Gets whose context was canceled
+
+	// Latency distributions, recorded off the hit path: waits only when a
+	// Get waits, dials when a dial ends, commands once per command (which
+	// costs a session round trip, 0.3 ms at the very least).
+	waitLatency    LatencyRecorder // Gets that waited: time waited
+	dialLatency    LatencyRecorder // finished dials, failed ones included
+	commandLatency LatencyRecorder // commands run on a lease, failed ones included
+	commandErrors  atomic.Int64    // commands run on a lease that returned an error
 
 	// gauges fills the point-in-time fields of a snapshot. Set once by the
 	// pool before it is shared.
@@ -125,6 +137,30 @@ type Snapshot struct {
 	Replacements int64 `json:"replacements"`
 	// CircuitOpens counts how often a key's circuit breaker opened.
 	CircuitOpens int64 `json:"circuit_opens"`
+	// GetTimeouts counts Gets that failed because a deadline passed before
+	// a lease was free: WaitTimeout or the caller's context deadline.
+	// GetCancellations counts Gets whose context was canceled. Both
+	// include Gets whose context had ended before they began.
+	GetTimeouts      int64 `json:"get_timeouts"`
+	GetCancellations int64 `json:"get_cancellations"`
+
+	// WaitLatency is the distribution of how long Gets that waited (for a
+	// dial or for a slot) waited, served or given up; its Count and Sum
+	// match WaitCount and WaitDuration up to the waits in flight. Hits do
+	// not wait and are not in it.
+	WaitLatency LatencyHistogram `json:"wait_latency"`
+	// DialLatency is the distribution of finished dials' durations,
+	// failures included (Count is Dials).
+	DialLatency LatencyHistogram `json:"dial_latency"`
+	// CommandLatency is the distribution of commands' durations on their
+	// connection (session open to exit, as Result.Duration, but failures
+	// included), however run: Pool.Run and Exec, or a lease's Run and
+	// Exec. Unlike AvgResponseTime it excludes the Get. CommandErrors
+	// counts those that returned an error, a non-zero exit included
+	// (unlike RunErrors, it excludes failed Gets and includes commands run
+	// on a lease without Pool.Run).
+	CommandLatency LatencyHistogram `json:"command_latency"`
+	CommandErrors  int64            `json:"command_errors"`
 }
 
 // HitRate returns Hits/(Hits+Misses), or 0 before any Get.
@@ -175,5 +211,21 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 	snap.Misuse, snap.WarmupFailures = s.misuse.Load(), s.warmupFailures.Load()
 	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()
 	snap.Leaks, snap.Replacements, snap.CircuitOpens = s.leaks.Load(), s.replacements.Load(), s.circuitOpens.Load()
+	snap.GetTimeouts, snap.GetCancellations = s.getTimeouts.Load(), s.getCancels.Load()
+	snap.WaitLatency = s.waitLatency.Snapshot()
+	snap.DialLatency = s.dialLatency.Snapshot()
+	snap.CommandLatency = s.commandLatency.Snapshot()
+	snap.CommandErrors = s.commandErrors.Load()
 	return snap
+}
+
+// countGetAbort counts a Get that failed because its deadline passed or
+// its context was canceled; other errors are not counted.
+func (s *PoolStats) countGetAbort(cause error) {
+	switch {
+	case errors.Is(cause, context.Canceled):
+		s.getCancels.Add(1)
+	case errors.Is(cause, context.DeadlineExceeded):
+		s.getTimeouts.Add(1)
+	}
 }

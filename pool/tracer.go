@@ -17,7 +17,8 @@ import (
 // by every goroutine using the pool, so it must be safe for concurrent use.
 //
 // A tracer that also implements HealthEventTracer receives health events
-// (lost and unhealthy connections, replacements, circuit changes, leaks).
+// (lost and unhealthy connections, replacements, circuit changes, leaks);
+// one that implements CommandTracer sees every command run on a lease.
 //
 // Embed NoopTracer to implement only some hooks. A pool given NoopTracer
 // (or nil) skips tracing entirely: no hook calls, no clock reads, no
@@ -158,6 +159,47 @@ type MisuseData struct {
 	Err error // the error, or nil
 }
 
+// CommandTracer is implemented by tracers that want every command run on a
+// leased connection: by Pool.Run and Pool.Exec, or by a lease's Run and
+// Exec (as the legacy adapter runs them). The pool checks for it once, when
+// it is created.
+type CommandTracer interface {
+	// TraceCommandStart fires before the command's session opens, on the
+	// caller's goroutine. The context it returns is the one the command
+	// runs with (its values reach the SSH client).
+	TraceCommandStart(ctx context.Context, data CommandStartData) context.Context
+	// TraceCommandEnd fires when the command has ended (exited, failed, or
+	// was abandoned with its context), on the same goroutine, with the
+	// context TraceCommandStart returned. Session-limit retries on the same
+	// lease are inside one Start/End pair.
+	TraceCommandEnd(ctx context.Context, data CommandEndData)
+}
+
+// CommandStartData is passed to TraceCommandStart.
+type CommandStartData struct {
+	Key    string // the pool key
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
+	// Cmd is the command line as the caller gave it. Its arguments may
+	// carry secrets (tokens, passwords on a command line): a tracer should
+	// not export it whole unless told to.
+	Cmd string
+}
+
+// CommandEndData is passed to TraceCommandEnd.
+type CommandEndData struct {
+	Key    string // the pool key
+	ConnID uint64 // the connection's id (as in EntryInfo.ID)
+	// Duration is the command's time on the connection, retries included.
+	Duration time.Duration
+	// ExitStatus is the remote exit status; -1 when the command was
+	// killed by a signal or reported none (as Result.ExitStatus), 0 when
+	// it never started.
+	ExitStatus int
+	// Err is the error the command returned (an *ExitError for a non-zero
+	// exit), or nil.
+	Err error
+}
+
 // NoopTracer implements PoolTracer with hooks that do nothing. A pool
 // recognises it and skips tracing; embed it to implement a subset.
 type NoopTracer struct{}
@@ -197,9 +239,12 @@ func (NoopTracer) TraceConnClose(ConnCloseData) {}
 // TraceMisuse does nothing.
 func (NoopTracer) TraceMisuse(MisuseData) {}
 
-// MultiTracer fans every hook out to each tracer in order. Start hooks
-// chain: each receives the context the previous one returned. Nil and
-// NoopTracer entries are dropped; with none left it returns NoopTracer.
+// MultiTracer fans every hook out to each tracer in order, to combine for
+// example a slog tracer (NewSlogTracer) with an OpenTelemetry one. Start
+// hooks chain: each receives the context the previous one returned. The
+// optional hooks (HealthEventTracer, CommandTracer) go to the tracers that
+// implement them. Nil and NoopTracer entries are dropped; with none left it
+// returns NoopTracer, with one left that tracer itself.
 func MultiTracer(tracers ...PoolTracer) PoolTracer {
 	var ts multiTracer
 	for _, t := range tracers {
@@ -312,6 +357,26 @@ func (m multiTracer) TraceConnClose(d ConnCloseData) {
 func (m multiTracer) TraceMisuse(d MisuseData) {
 	for _, t := range m {
 		t.TraceMisuse(d)
+	}
+}
+
+// TraceCommandStart chains the contexts of the tracers that implement
+// CommandTracer.
+func (m multiTracer) TraceCommandStart(ctx context.Context, d CommandStartData) context.Context {
+	for _, t := range m {
+		if c, ok := t.(CommandTracer); ok {
+			ctx = c.TraceCommandStart(ctx, d)
+		}
+	}
+	return ctx
+}
+
+// TraceCommandEnd calls every tracer that implements CommandTracer.
+func (m multiTracer) TraceCommandEnd(ctx context.Context, d CommandEndData) {
+	for _, t := range m {
+		if c, ok := t.(CommandTracer); ok {
+			c.TraceCommandEnd(ctx, d)
+		}
 	}
 }
 

@@ -133,3 +133,29 @@ func TestHealthVerdictWarmupKeysStayInDemand(t *testing.T) {
 		}
 	})
 }
+
+// TestLastHealthProbesNothing: LastHealth gives HealthCheck's verdict from
+// the pool's state without probing: no keepalive is sent, and a connection
+// the health loop found dead shows as such.
+func TestLastHealthProbesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := verdictPool(t, []string{"a"}, []string{"bad"})
+		before := p.GetSnapshot().HealthChecks
+		rep := p.LastHealth()
+		if rep.Status != pool.StatusDegraded || !rep.Ready() || rep.Checked != 0 || len(rep.Keys) != 2 {
+			t.Fatalf("LastHealth %+v, want degraded, ready, nothing probed, 2 keys", rep)
+		}
+		if n := p.GetSnapshot().HealthChecks; n != before {
+			t.Fatalf("LastHealth ran %d probes", n-before)
+		}
+		if got := p.HealthCheck(context.Background()); got.Status != rep.Status {
+			t.Fatalf("HealthCheck says %v, LastHealth %v", got.Status, rep.Status)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if rep := p.LastHealth(); rep.Status != pool.StatusUnhealthy || rep.Ready() {
+			t.Fatalf("closed pool: %v", rep.Status)
+		}
+	})
+}

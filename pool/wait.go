@@ -77,6 +77,7 @@ func (p *pool) failWaitersLocked(ks *keyState, err error) {
 // the caller (starting a dial if the limits allow) and waits.
 func (p *pool) getSlow(ctx context.Context, key string) (*lease, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
+		p.stats.countGetAbort(err)
 		return nil, 0, &WaitError{Key: key, Err: err}
 	}
 	hint := affinity(ctx)
@@ -139,6 +140,7 @@ func (p *pool) wait(ctx context.Context, ks *keyState, w *waiter, timeout time.D
 func (p *pool) waited(start time.Time, w *waiter) (*lease, time.Duration, error) {
 	d := max(p.clock().Sub(start), 1) // a served wait is never reported as a hit
 	p.stats.waitNanos.Add(int64(d))
+	p.stats.waitLatency.Observe(d)
 	if w.lease != nil {
 		p.stats.waitedGranted.Add(1)
 	}
@@ -162,5 +164,7 @@ func (p *pool) abandon(ks *keyState, w *waiter, start time.Time, cause error) (*
 	p.mu.Unlock()
 	d := p.clock().Sub(start)
 	p.stats.waitNanos.Add(int64(d))
+	p.stats.waitLatency.Observe(d)
+	p.stats.countGetAbort(cause)
 	return nil, d, &WaitError{Key: ks.name, Waited: d, Exhausted: exhausted, Err: cause}
 }

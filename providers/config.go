@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// Logger receives the pool's trace events and flag reload results; nil
 	// discards them.
 	Logger *slog.Logger
+	// Observers adds tracing hooks (an OpenTelemetry tracer, say) to the
+	// pool, the router and the flags; the zero value adds none.
+	Observers Observers
 }
 
 // LegacyConfig configures the legacy pool (see package legacy). Zero
@@ -50,6 +54,10 @@ type LegacyConfig struct {
 
 // FlagsConfig configures the flag provider.
 type FlagsConfig struct {
+	// Source, when not nil, is the flag source (for example an etcd key,
+	// built by the caller): the provider reads its documents instead of
+	// Path's, with the same options and guarantees. Default nil.
+	Source featureflags.Source
 	// Path is a flagd-format flag file (JSON or YAML). Empty means no file:
 	// an empty in-memory provider, so every call routes to legacy (counted
 	// as a fallback).
@@ -63,6 +71,9 @@ type FlagsConfig struct {
 	// Debounce is the quiet time before a changed file is reloaded; zero
 	// means featureflags.DefaultDebounce.
 	Debounce time.Duration
+	// MaxBytes caps the flag file's size in bytes; zero means
+	// featureflags.DefaultMaxDocumentBytes (4 MiB).
+	MaxBytes int64
 }
 
 // RouterConfig configures the migration router.
@@ -79,7 +90,7 @@ type RouterConfig struct {
 // ConfigSet provides the parts of Config to the other sets.
 var ConfigSet = wire.NewSet(
 	NewPoolConfig,
-	wire.FieldsOf(new(Config), "Legacy", "Flags", "Router", "Logger"),
+	wire.FieldsOf(new(Config), "Legacy", "Flags", "Router", "Logger", "Observers"),
 )
 
 // NewPoolConfig returns cfg.Pool with defaults applied, or the validation

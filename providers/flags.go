@@ -27,41 +27,51 @@ var FlagsSet = wire.NewSet(
 	wire.Bind(new(openfeature.IClient), new(*openfeature.Client)),
 )
 
-// NewFlagProvider returns the provider of cfg.Path: a featureflags
-// FileProvider, which reads and validates the file here (the one I/O a
-// provider in this package does, so that a bad file fails the graph) and
-// starts watching only when it is set on the API. With no path it returns
-// an empty in-memory provider: every flag is unknown, so every call routes
-// to legacy.
+// NewFlagProvider returns the flag provider: a featureflags.Provider on
+// cfg.Source when set, else on the flag file cfg.Path. It reads and
+// validates the source's document here (the one I/O a provider in this
+// package does, so that a bad document fails the graph) and follows changes
+// only once set on the API. With neither it returns an empty in-memory
+// provider: every flag is unknown, so every call routes to legacy.
 func NewFlagProvider(cfg FlagsConfig, logger *slog.Logger) (openfeature.FeatureProvider, error) {
-	if cfg.Path == "" {
-		return memprovider.NewInMemoryProvider(nil), nil
-	}
-	var opts []featureflags.FileProviderOption
+	var opts []featureflags.ProviderOption
 	if cfg.KillSwitchEnv != "" {
 		opts = append(opts, featureflags.WithKillSwitchEnv(cfg.KillSwitchEnv))
 	}
-	if cfg.PollInterval > 0 {
-		opts = append(opts, featureflags.WithPollInterval(cfg.PollInterval))
-	}
-	if cfg.Debounce > 0 {
-		opts = append(opts, featureflags.WithDebounce(cfg.Debounce))
+	if cfg.MaxBytes > 0 {
+		opts = append(opts, featureflags.WithMaxDocumentBytes(cfg.MaxBytes))
 	}
 	if logger != nil {
 		opts = append(opts, featureflags.WithLogger(logger))
 	}
-	return featureflags.NewFileProvider(cfg.Path, opts...)
+	switch {
+	case cfg.Source != nil:
+		return featureflags.NewProvider(cfg.Source, opts...)
+	case cfg.Path == "":
+		return memprovider.NewInMemoryProvider(nil), nil
+	}
+	fileOpts := make([]featureflags.FileProviderOption, 0, len(opts)+2)
+	for _, o := range opts {
+		fileOpts = append(fileOpts, o)
+	}
+	if cfg.PollInterval > 0 {
+		fileOpts = append(fileOpts, featureflags.WithPollInterval(cfg.PollInterval))
+	}
+	if cfg.Debounce > 0 {
+		fileOpts = append(fileOpts, featureflags.WithDebounce(cfg.Debounce))
+	}
+	return featureflags.NewFileProvider(cfg.Path, fileOpts...)
 }
 
 // NewMetricsHook returns the hook that counts evaluations for /metrics.
 func NewMetricsHook() *featureflags.MetricsHook { return featureflags.NewMetricsHook() }
 
 // NewFlags returns an isolated OpenFeature API on provider with the metrics
-// hook. It does no I/O; the provider is set (and a file watched) by
+// hook and obs.FlagHooks. It does no I/O; the provider is set (and a file watched) by
 // Flags.Start. The cleanup shuts the API down, bounded by
 // FlagsShutdownTimeout.
-func NewFlags(provider openfeature.FeatureProvider, hook *featureflags.MetricsHook) (*featureflags.Flags, func(), error) {
-	f := featureflags.NewFlags(provider, hook)
+func NewFlags(provider openfeature.FeatureProvider, hook *featureflags.MetricsHook, obs Observers) (*featureflags.Flags, func(), error) {
+	f := featureflags.NewFlags(provider, append([]openfeature.Hook{hook}, obs.FlagHooks...)...)
 	cleanup := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), FlagsShutdownTimeout)
 		defer cancel()

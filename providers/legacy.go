@@ -52,10 +52,14 @@ var RouterSet = wire.NewSet(NewRouter)
 // NewRouter returns the router between lp (rollback target) and a (the new
 // pool), deciding with flags. With a logger, every route change of a key is
 // logged at info level as "router route change" (server ID, role, from, to;
-// no credentials). The cleanup removes its event handlers.
+// no credentials). obs.DecisionHook, when set, sees every decision. The
+// cleanup removes its event handlers.
 func NewRouter(lp *legacy.ConnectionPool, a *legacy.Adapter, flags openfeature.IClient,
-	cfg RouterConfig, logger *slog.Logger) (*legacy.Router, func(), error) {
+	cfg RouterConfig, logger *slog.Logger, obs Observers) (*legacy.Router, func(), error) {
 	opts := []legacy.RouterOption{legacy.WithDrainOnChange(!cfg.KeepIdleOnChange)}
+	if obs.DecisionHook != nil {
+		opts = append(opts, legacy.WithDecisionHook(obs.DecisionHook))
+	}
 	if cfg.DecisionCache > 0 {
 		opts = append(opts, legacy.WithDecisionCache(cfg.DecisionCache))
 	}

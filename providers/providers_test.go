@@ -35,7 +35,7 @@ func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
 }
 
 func TestNewTracerNilLoggerIsNoop(t *testing.T) {
-	if _, ok := providers.NewTracer(nil).(pool.NoopTracer); !ok {
+	if _, ok := providers.NewTracer(nil, providers.Observers{}).(pool.NoopTracer); !ok {
 		t.Fatal("nil logger should give pool.NoopTracer")
 	}
 }
@@ -68,7 +68,7 @@ func TestFlagProviderWithoutFileRoutesToLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook())
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook(), providers.Observers{})
 	defer cleanup()
 	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -85,6 +85,50 @@ func TestFlagProviderRejectsInvalidFile(t *testing.T) {
 	_, err := providers.NewFlagProvider(providers.FlagsConfig{Path: path}, nil)
 	if !errors.Is(err, featureflags.ErrInvalidFlagFile) {
 		t.Fatalf("want ErrInvalidFlagFile, got %v", err)
+	}
+}
+
+// staticSource is a flag source holding one document, as a store-backed
+// source (etcd) would deliver it.
+type staticSource struct{ doc string }
+
+func (s staticSource) Name() string { return "static" }
+func (s staticSource) Read(context.Context) (featureflags.Document, error) {
+	return featureflags.Document{Data: []byte(s.doc), Format: featureflags.FormatJSON, Origin: "static", Version: "rev 7"}, nil
+}
+func (staticSource) Start(context.Context, featureflags.Sink) error { return nil }
+func (staticSource) Stop(context.Context) error                     { return nil }
+
+// TestFlagProviderFromSource: a configured Source replaces the file, with
+// the same options (here the kill-switch variable and the size cap).
+func TestFlagProviderFromSource(t *testing.T) {
+	doc := `{"flags": {"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+	  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`
+	t.Setenv("SSHPOOL_TEST_KILL", "")
+	p, err := providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, Path: "/nonexistent",
+		KillSwitchEnv: "SSHPOOL_TEST_KILL"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.(*featureflags.Provider).Document(); d.Version != "rev 7" || d.Origin != "static" {
+		t.Errorf("document %+v", d)
+	}
+	f, cleanup, _ := providers.NewFlags(p, providers.NewMetricsHook(), providers.Observers{})
+	defer cleanup()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
+	if !f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the source's flags should route to the new pool")
+	}
+	t.Setenv("SSHPOOL_TEST_KILL", "true")
+	if f.RouteToNewPool(context.Background(), ec) {
+		t.Error("the kill-switch variable should apply to a source too")
+	}
+	_, err = providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, MaxBytes: 10}, nil)
+	if !errors.Is(err, featureflags.ErrDocumentTooLarge) {
+		t.Errorf("size cap on a source: %v", err)
 	}
 }
 
@@ -163,7 +207,7 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Shutdown(context.Background())
-	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil)
+	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
 	defer closeRouter()
 
 	s := &legacy.Server{ID: "web-1", Host: srv.Host(), Port: srv.Port(), AppUsername: "app",

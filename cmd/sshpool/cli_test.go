@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -125,15 +126,21 @@ func TestFlags(t *testing.T) {
 		code           int
 		stdout, stderr string
 	}{
-		{[]string{"flags", "validate", good}, 0, "ok, 2 flags: kill-switch, use-new-pool", ""},
-		{[]string{"flags", "validate", partial}, 0, `warning: "kill-switch" is not defined`, ""},
-		{[]string{"flags", "validate", bad}, 1, "", "invalid flag file"},
+		{[]string{"flags", "validate", good}, 0, "flags.json: loads 2 flags, 0 warnings", ""},
+		{[]string{"flags", "validate", "--strict", good}, 0, "loads 2 flags, 0 warnings", ""},
+		{[]string{"flags", "validate", partial}, 0, `partial.yaml:2:3: warning: flag "kill-switch": "kill-switch" is not defined; flagd: the router gets FLAG_NOT_FOUND`, ""},
+		{[]string{"flags", "validate", "--strict", partial}, 1, "loads 1 flags, 2 warnings", ""},
+		{[]string{"flags", "validate", bad}, 1, `bad.json:1:27: error: flag "x": "state" must be "ENABLED" or "DISABLED", got "ON"`, ""},
+		{[]string{"flags", "validate", "--json", bad}, 1, `"kind": "structural"`, ""},
+		{[]string{"flags", "validate", "--max-bytes", "10", good}, 1, "", "file too large"},
 		{[]string{"flags", "eval", good, "-server-id", "web-1", "-host", "h1"}, 0,
 			"use-new-pool: true (reason TARGETING_MATCH, variant on)\ndecision: new (reason flag-on)", ""},
-		{[]string{"flags", "eval", "-server-id", "web-2", good}, 0,
+		{[]string{"flags", "eval", "--server-id", "web-2", good}, 0,
 			"use-new-pool: false (reason DEFAULT, variant off)\ndecision: legacy (reason flag-off)", ""},
-		{[]string{"flags", "eval", good}, 2, "", "--server-id is required"},
-		{[]string{"flags"}, 2, "", "missing command; one of: eval, validate"},
+		{[]string{"flags", "eval", good}, 2, "", "no servers: give --servers CONFIG or --server"},
+		{[]string{"flags", "eval", good, "--server", "host=h"}, 2, "", "no id"},
+		{[]string{"flags"}, 2, "", "missing command; one of: diff, eval, validate"},
+		{[]string{"flags", "diff", good}, 2, "", "accepts 2 arg(s)"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runCLI(t, tt.args...)
@@ -142,8 +149,94 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	t.Setenv("SSHPOOL_KILL_SWITCH", "true")
-	if _, stdout, _ := runCLI(t, "flags", "eval", good, "-server-id", "web-1"); !strings.Contains(stdout, "decision: legacy (reason kill-switch)") {
+	if _, stdout, _ := runCLI(t, "flags", "eval", good, "--server-id", "web-1"); !strings.Contains(stdout, "decision: legacy (reason kill-switch)") {
 		t.Errorf("kill switch by environment: %s", stdout)
+	}
+}
+
+// TestFlagsValidateHostileFiles: validate refuses, fast and with a clear
+// error, what is not a regular flag file of sensible size.
+func TestFlagsValidateHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "flags.json")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.json")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := writeTemp(t, "big.json", `{"flags": {}}`+strings.Repeat(" ", 4<<20))
+	for path, msg := range map[string]string{
+		fifo: "not a regular file (a named pipe)", link: "not a regular file (a named pipe)",
+		zero: "not a regular file (a character device)", big: "file too large",
+	} {
+		start := time.Now()
+		code, _, stderr := runCLI(t, "flags", "validate", path)
+		if code != 1 || !strings.Contains(stderr, msg) || !strings.Contains(stderr, path) {
+			t.Errorf("validate %s: exit %d, stderr %q; want 1 and %q", path, code, stderr, msg)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("validate %s took %s", path, d)
+		}
+	}
+}
+
+// TestFlagsEvalMany: eval over servers from a config file and --server
+// specifications, as a table with a summary and as JSON.
+func TestFlagsEvalMany(t *testing.T) {
+	t.Setenv("SSHPOOL_KILL_SWITCH", "")
+	good := writeTemp(t, "flags.json", allowList)
+	servers := writeTemp(t, "servers.yaml", "targets:\n  web-1: {host: web1.example.com, user: deploy}\n  db-1: {host: 10.0.0.5, port: 2222, user: dba}\n")
+	code, stdout, stderr := runCLI(t, "flags", "eval", good, "--servers", servers, "--server", "id=web-9,host=web9,user=ops")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"SERVER  HOST                 USER    ROUTE   REASON    VARIANT",
+		"db-1    10.0.0.5:2222        dba     legacy  flag-off  off",
+		"web-1   web1.example.com:22  deploy  new     flag-on   on",
+		"web-9   web9:22              ops     legacy  flag-off  off",
+		"3 servers: 1 to the new pool, 2 to legacy (0 because evaluation failed)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "flags", "eval", good, "--server", "id=web-1,host=h", "--json")
+	var tb struct {
+		Servers []struct{ Server, Route, Reason string }
+		Summary struct{ Servers, New int }
+	}
+	if err := json.Unmarshal([]byte(stdout), &tb); err != nil || code != 0 || tb.Summary.New != 1 || tb.Servers[0].Route != "new" {
+		t.Errorf("eval --json: exit %d, %+v, %v\n%s", code, tb, err, stdout)
+	}
+}
+
+// TestFlagsDiff: diff shows the servers that change pool between two flag
+// files, and refuses to compare with a file that would be refused.
+func TestFlagsDiff(t *testing.T) {
+	old := writeTemp(t, "old.json", allowList)
+	next := writeTemp(t, "new.json", strings.Replace(allowList, `["web-1"]`, `["web-2"]`, 1))
+	broken := writeTemp(t, "broken.json", strings.Replace(allowList, `"defaultVariant": "off"`, `"defaultVariant": "of"`, 1))
+	code, stdout, stderr := runCLI(t, "flags", "diff", old, next, "--server", "id=web-1,host=h1", "--server", "id=web-2,host=h2", "--server", "id=db-1,host=h3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"web-1   h1:22  new (flag-on)      legacy (flag-off)", "web-2   h2:22  legacy (flag-off)  new (flag-on)",
+		"2 of 3 servers change: 1 legacy→new, 1 new→legacy; new pool 1 → 1 servers; 0 evaluations fail with the new flags"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("diff output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "flags", "diff", old, broken, "--server", "id=web-1,host=h1")
+	if code != 1 || !strings.Contains(stdout, "broken.json would be refused; the previous flags would stay") ||
+		!strings.Contains(stdout, `defaultVariant "of" is not a variant`) {
+		t.Errorf("diff with a refused file: %d\n%s", code, stdout)
 	}
 }
 
@@ -172,10 +265,11 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
-	for path, want := range map[string]string{"/healthz": `"checked"`, "/metrics": "sshpool_pool_gets_total",
+	for path, want := range map[string]string{"/livez": "ok", "/readyz": `"ready": true`, "/healthz": `"ready": true`,
+		"/metrics": `sshpool_gets_total{pool="new"}`, "/metrics?": "go_goroutines", "/metrics?x": "process_cpu_seconds_total",
 		"/debug/config": "kill_switch_env", "/debug/pool": `"entries"`} {
 		resp, err := http.Get(admin + path)
 		if err != nil {
@@ -207,7 +301,9 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-config", path}, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-config", path, "-admin", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
 	waitFor(t, &stdout, regexp.MustCompile(`serving;`))
 	os.WriteFile(path, []byte("pool:\n  max_connections: 33\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
@@ -226,7 +322,7 @@ func TestServeAdminAddressInUse(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve"}, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: http://(\S+)`))
 	code, _, errOut := runCLI(t, "serve", "-admin", admin)
 	if code != 1 || !strings.Contains(errOut, "admin listen") {

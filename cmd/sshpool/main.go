@@ -7,8 +7,10 @@
 //	sshpool exec [--config FILE] [--embedded] [--json] KEY -- CMD [ARG...]
 //	sshpool bench [--config FILE] [--key KEY] [-n N] [-c C] [--cmd CMD] [--json]
 //	sshpool config defaults|validate FILE|export FILE [--preset NAME] [--json]
-//	sshpool flags validate FILE
+//	sshpool flags validate [--strict] [--json] [--max-bytes N] FILE
+//	sshpool flags eval FILE (--servers CONFIG | --server SPEC...) [--root] [--json]
 //	sshpool flags eval FILE --server-id ID [--host H] [--port P] [--user U] [--root] [--name N]
+//	sshpool flags diff OLD NEW (--servers CONFIG | --server SPEC...) [--root] [--json]
 //	sshpool version [--json]
 //	sshpool completion bash|zsh|fish
 //	sshpool help [COMMAND]
@@ -23,8 +25,10 @@
 // exits with its remote status; bench runs N commands at concurrency C and
 // prints throughput and latency percentiles (both use the embedded server
 // for key "demo" unless --config is given). config prints, validates or
-// exports configuration; flags validates a flag file or shows the routing
-// decision for one server.
+// exports configuration; flags lints a flag file (every problem with its
+// line and column; exit 1 when it would be refused, or with --strict on any
+// warning), shows where it routes a set of servers and why, or which
+// servers change pool between two flag files.
 //
 // Flags may come anywhere on the line, before or after the arguments; an
 // exec command that has flags of its own goes after "--". The single-dash

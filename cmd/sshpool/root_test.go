@@ -22,7 +22,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"exec", "demo", "--help"}, "sshpool exec KEY -- CMD [ARG...] [flags]"},
 		{[]string{"config", "-h"}, "validate    Check a config file"},
 		{[]string{"help", "config", "validate"}, "sshpool config validate FILE [flags]"},
-		{[]string{"flags", "--help"}, "eval        Show which pool the router would pick"},
+		{[]string{"flags", "--help"}, "eval        Show which pool the router picks for each server"},
 		{[]string{"bench", "-help"}, "-n, --count int"},
 	}
 	for _, tt := range tests {

@@ -9,9 +9,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/legacy"
@@ -53,7 +57,7 @@ reloads the pool section of the config file.`,
 	fs := c.Flags()
 	fs.StringVar(&o.configPath, "config", "", "config file (YAML or JSON); SSHPOOL_ variables override it")
 	fs.StringVar(&o.flagsPath, "flags", "", "flag file (flagd format); overrides flags.file")
-	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default 127.0.0.1:0)")
+	fs.StringVar(&o.adminAddr, "admin", "", "admin HTTP address; overrides admin.addr (default "+app.DefaultAdminAddr+")")
 	fs.BoolVar(&o.embedded, "embedded", true, "register an embedded SSH server as target "+demoKey)
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log pool and flag events to stderr")
 	return c
@@ -110,7 +114,16 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		admin *app.Admin
 		p     pool.Pool
 	)
-	fxa := fx.New(fx.NopLogger, fx.Supply(logger), app.Module(store.Current()), fx.Populate(&admin, &p))
+	cfg := store.Current()
+	lc := cfg.Lifecycle
+	fxa := fx.New(
+		fx.WithLogger(func() fxevent.Logger { return fxLogger(verbose, stderr) }),
+		fx.StartTimeout(orDefault(lc.StartTimeout, app.DefaultStartTimeout)),
+		fx.StopTimeout(orDefault(lc.StopTimeout, app.DefaultStopTimeout)),
+		fx.Supply(logger),
+		fx.Supply(fx.Annotate(newRegistry(), fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
+		app.Module(app.WithConfig(cfg)),
+		fx.Populate(&admin, &p))
 	if err := fxa.Err(); err != nil {
 		return err
 	}
@@ -120,7 +133,7 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 		return err
 	}
 	if addr := admin.Addr(); addr != "" {
-		fmt.Fprintf(stdout, "admin: http://%s (/healthz /metrics /debug/pool /debug/config)\n", addr)
+		fmt.Fprintf(stdout, "admin: http://%s (/livez /readyz /metrics /debug/pool /debug/config /debug/routes)\n", addr)
 	}
 	if emb != nil {
 		demoCall(stdout, emb)
@@ -178,4 +191,33 @@ func demoCall(stdout io.Writer, emb *embedded) {
 		route = fmt.Sprintf("%s pool, %s", d.Route, d.Reason)
 	}
 	fmt.Fprintf(stdout, "legacy.Provider() call for server %s (%s) -> %s", server.ID, route, out)
+}
+
+// fxLogger logs fx's own events (providers, hooks run, start and stop
+// errors) through slog on stderr: every event with -v, else warnings and
+// errors only (a failed hook, a rollback).
+func fxLogger(verbose bool, stderr io.Writer) fxevent.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	l := &fxevent.SlogLogger{Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	l.UseLogLevel(slog.LevelDebug)
+	return l
+}
+
+// newRegistry returns serve's Prometheus registry: the Go runtime and
+// process collectors; app.Module adds sshpool's collector.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// orDefault returns d, or def when d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

@@ -1,0 +1,63 @@
+package otelsshpool
+
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/sshpool/sshpool/pool"
+)
+
+// Attribute keys of the events.
+const (
+	KeyStrategy = attribute.Key("sshpool.evict.strategy")
+	KeyReason   = attribute.Key("sshpool.reason")
+	KeyFrom     = attribute.Key("sshpool.state.from")
+	KeyTo       = attribute.Key("sshpool.state.to")
+	KeyOp       = attribute.Key("sshpool.op")
+	KeyAge      = attribute.Key("sshpool.conn.age_seconds")
+	KeyUses     = attribute.Key("sshpool.conn.uses")
+	KeyHeld     = attribute.Key("sshpool.lease.held_seconds")
+	KeyRTT      = attribute.Key("sshpool.probe.rtt_seconds")
+)
+
+// TraceEvict records an sshpool.evict event.
+func (t *Tracer) TraceEvict(d pool.EvictData) {
+	t.event("sshpool.evict", time.Time{}, nil, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
+		KeyStrategy.String(d.Strategy), KeyReason.String(d.Reason.String()))
+}
+
+// TraceStateChange records an sshpool.state_change event.
+func (t *Tracer) TraceStateChange(d pool.StateChangeData) {
+	t.event("sshpool.state_change", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
+		KeyFrom.String(d.From.String()), KeyTo.String(d.To.String()), KeyReason.String(d.Reason.String()))
+}
+
+// TraceConnClose records an sshpool.conn_close event.
+func (t *Tracer) TraceConnClose(d pool.ConnCloseData) {
+	t.event("sshpool.conn_close", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
+		KeyReason.String(d.Reason.String()), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount))
+}
+
+// TraceMisuse records an sshpool.misuse event.
+func (t *Tracer) TraceMisuse(d pool.MisuseData) {
+	t.event("sshpool.misuse", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyOp.String(d.Op))
+}
+
+// TraceHealthEvent records an sshpool.health.<type> event: lost,
+// unhealthy, replacing, circuit changes, leak, leak-released. A leak's
+// stack (DebugLeaks) is not recorded: it can be large and holds the
+// caller's code paths.
+func (t *Tracer) TraceHealthEvent(ev pool.HealthEvent) {
+	attrs := []attribute.KeyValue{KeyPoolKey.String(ev.Key)}
+	if ev.ConnID != 0 {
+		attrs = append(attrs, KeyConnID.Int64(int64(ev.ConnID)))
+	}
+	if ev.Held > 0 {
+		attrs = append(attrs, KeyHeld.Float64(ev.Held.Seconds()))
+	}
+	if ev.RTT > 0 {
+		attrs = append(attrs, KeyRTT.Float64(ev.RTT.Seconds()))
+	}
+	t.event("sshpool.health."+ev.Type.String(), ev.Time, ev.Err, attrs...)
+}
