@@ -56,12 +56,12 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 	}
 	registrar := providers.NewRegistrar(registry)
 	legacyConfig := cfg.Legacy
-	connectionPool, cleanup2, err := providers.NewLegacyPool(factory, registrar, legacyConfig)
+	connectionPool, cleanup2, err := providers.NewLegacyPool(factory, registrar, legacyConfig, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	adapter := providers.NewAdapter(poolPool, registrar)
+	adapter := providers.NewAdapter(poolPool, registrar, legacyConfig, logger)
 	flagsConfig := cfg.Flags
 	featureProvider, err := providers.NewFlagProvider(flagsConfig, logger)
 	if err != nil {

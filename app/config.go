@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -59,19 +60,25 @@ type PoolSection struct {
 	DebugLeaks          bool          `koanf:"debug_leaks"`
 }
 
-// LegacySection configures the legacy pool; zero keeps its old defaults
-// (30 s health ticker, 15 min stale sweep).
+// LegacySection configures the legacy pool, and the deadlines of every
+// call through the old API, on both pools (legacy pool, adapter, router);
+// zero keeps the defaults (30 s health ticker, stale sweep every 5 min, 5 min
+// command timeout, 30 s dial timeout).
 type LegacySection struct {
 	// HealthInterval is the legacy health ticker's period; zero means 30 s,
 	// negative disables it.
 	HealthInterval time.Duration `koanf:"health_interval"`
 	// StaleInterval and StaleMaxAge drive the stale sweep; zero means
-	// 15 min each, a negative interval disables the sweep.
+	// a sweep every 5 min of connections unused for 15 min, a negative
+	// interval disables the sweep.
 	StaleInterval time.Duration `koanf:"stale_interval"`
 	StaleMaxAge   time.Duration `koanf:"stale_max_age"`
-	// CommandTimeout bounds one command; zero means the legacy default.
+	// CommandTimeout bounds every old-API command, whichever pool serves it
+	// (the old API has no context); zero means 5 min
+	// (legacy.DefaultCommandTimeout). There is no unbounded setting.
 	CommandTimeout time.Duration `koanf:"command_timeout"`
-	// DialTimeout bounds one dial; zero means the legacy default.
+	// DialTimeout bounds each legacy dial and each wait for a new-pool
+	// lease of an old-API call; zero means 30 s (legacy.DefaultDialTimeout).
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 }
 
@@ -193,6 +200,7 @@ func Defaults(preset string) (Config, error) {
 		Flags:     FlagsSection{KillSwitchEnv: DefaultKillSwitchEnv},
 		Admin:     AdminSection{Addr: DefaultAdminAddr},
 		Router:    RouterSection{DecisionCache: DefaultDecisionCache},
+		Legacy:    LegacySection{CommandTimeout: legacy.DefaultCommandTimeout, DialTimeout: legacy.DefaultDialTimeout},
 		Lifecycle: LifecycleSection{DefaultStartTimeout, DefaultStopTimeout, DefaultDrainTimeout},
 	}, nil
 }
@@ -262,11 +270,28 @@ func (c Config) Validate() error {
 	if c.Flags.MaxBytes < 0 {
 		return fmt.Errorf("config: flags.max_bytes = %d, want >= 0 (0 means 4 MiB)", c.Flags.MaxBytes)
 	}
+	if err := c.Legacy.validate(); err != nil {
+		return err
+	}
 	if c.Lifecycle.StartTimeout <= 0 || c.Lifecycle.StopTimeout <= 0 || c.Lifecycle.DrainTimeout <= 0 {
 		return fmt.Errorf("config: lifecycle: start_timeout, stop_timeout and drain_timeout must be > 0, got %v, %v, %v",
 			c.Lifecycle.StartTimeout, c.Lifecycle.StopTimeout, c.Lifecycle.DrainTimeout)
 	}
 	return c.validateTargets()
+}
+
+// validate refuses negative timeouts and ones under 1ms (a unit mistake:
+// "command_timeout: 30" is 30ns), naming the key.
+func (l LegacySection) validate() error {
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"legacy.command_timeout", l.CommandTimeout}, {"legacy.dial_timeout", l.DialTimeout}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Millisecond) {
+			return fmt.Errorf("config: %s = %v, want at least 1ms, or 0 for the default", d.key, d.v)
+		}
+	}
+	return nil
 }
 
 func (c Config) validateTargets() error {

@@ -60,7 +60,7 @@ func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
 		Legacy: providers.LegacyConfig{
 			HealthInterval: c.Legacy.HealthInterval, StaleInterval: c.Legacy.StaleInterval,
 			StaleMaxAge: c.Legacy.StaleMaxAge, CommandTimeout: c.Legacy.CommandTimeout,
-			DialTimeout: c.Legacy.DialTimeout,
+			DialTimeout: c.Legacy.DialTimeout, DrainTimeout: c.Lifecycle.withDefaults().DrainTimeout,
 		},
 		Flags: providers.FlagsConfig{Path: c.Flags.File, KillSwitchEnv: ks,
 			PollInterval: c.Flags.PollInterval, Debounce: c.Flags.Debounce, MaxBytes: c.Flags.MaxBytes},

@@ -46,7 +46,11 @@ import (
 //     pool.health_interval); OnStop stops the recorder and drains the pool
 //     with CloseContext bounded by lifecycle.drain_timeout, which stops
 //     the pool's loops;
-//  5. compatibility seam: legacy.Install(router); OnStop restores;
+//  5. compatibility seam: legacy.Install(router); OnStop restores it, then
+//     stops the router's pools and the singleton within
+//     lifecycle.drain_timeout: new old-API calls get "shutting down",
+//     those in flight finish; any cut at the deadline fail the stop with
+//     a *legacy.DrainError naming them;
 //  6. metrics: the collector is registered with the graph's
 //     prometheus.Registerer, if there is one; OnStop unregisters it;
 //  7. admin HTTP: listening before OnStart returns; OnStop Shutdown;
@@ -187,7 +191,10 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 	var restore func()
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error { restore = legacy.Install(m.Router); return nil },
-		OnStop:  func(context.Context) error { restore(); return nil },
+		OnStop: func(ctx context.Context) error {
+			restore()
+			return drainOldAPI(ctx, m.Router, cfg.Lifecycle.DrainTimeout)
+		},
 	})
 	if r.Registerer != nil {
 		lc.Append(fx.Hook{
@@ -201,6 +208,32 @@ func registerHooks(lc fx.Lifecycle, cfg Config, m *providers.Migration, admin *A
 	// Last: ready once everything started, not ready as soon as stopping
 	// begins (before the admin server stops answering).
 	lc.Append(fx.StartStopHook(admin.markStarted, admin.markStopping))
+}
+
+// drainOldAPI stops the old API's pools once the seam is restored, at
+// once and together: the router's two (through the router) and the
+// singleton, which old call sites reach again after the restore, so that
+// they get "shutting down" instead of a pool nobody drains. New old-API
+// calls are refused; those in flight may finish within drain. Commands
+// still running at the deadline are cut and returned as
+// *legacy.DrainErrors, which fail the stop.
+func drainOldAPI(ctx context.Context, r *legacy.Router, drain time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, drain)
+	defer cancel()
+	stoppers := []legacy.Stopper{r}
+	if single := legacy.GetConnectionPool(); legacy.Provider() == legacy.ConnectionProvider(single) {
+		stoppers = append(stoppers, single) // unless another router is installed (nested apps)
+	}
+	errs := make([]error, len(stoppers))
+	var wg sync.WaitGroup
+	for i, s := range stoppers {
+		wg.Go(func() { errs[i] = s.StopContext(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("app: drain: %w", err)
+	}
+	return nil
 }
 
 // poolRunner owns the pool's lifetime in the app: Start (loops and

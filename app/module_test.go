@@ -66,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) server(id string) *legacy.Server {
 	return &legacy.Server{ID: id, Host: f.srv.Host(), Port: f.srv.Port(), AppUsername: "app",
-		KeyPath: f.keyFile, KnownHostsPath: f.knownHosts}
+		ManualKeyPath: f.keyFile, KnownHostsPath: f.knownHosts}
 }
 
 func TestValidateApp(t *testing.T) {

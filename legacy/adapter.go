@@ -17,123 +17,61 @@ type LeasePool interface {
 	Release(key string, client pool.SSHClient) error
 }
 
-// DefaultAcquireTimeout bounds the adapter's wait for a lease when the
-// caller gave no context (the old API has none).
-const DefaultAcquireTimeout = 30 * time.Second
-
-// adapterConfig is an Adapter's configuration; read-only after NewAdapter.
-type adapterConfig struct {
-	acquireTimeout time.Duration
-	commandTimeout time.Duration
-	healthCommand  string
-	healthTimeout  time.Duration
-	dropIdle       func(key string) bool
-	cleanup        func(maxAge time.Duration) int
-	now            func() time.Time
+// EntryLister is implemented by pools that report their connections'
+// metadata (pool.Pool does); the adapter then builds its status from it.
+type EntryLister interface {
+	Entries() []pool.EntryInfo
 }
 
-// AdapterOption configures an Adapter.
-type AdapterOption func(*adapterConfig)
-
-// WithAcquireTimeout bounds the wait for a lease (dial included) of calls
-// without a context. Default DefaultAcquireTimeout; non-positive keeps it.
-func WithAcquireTimeout(d time.Duration) AdapterOption {
-	return func(c *adapterConfig) {
-		if d > 0 {
-			c.acquireTimeout = d
-		}
-	}
-}
-
-// WithAdapterCommandTimeout bounds each command of calls without a context.
-// Default zero: no bound, as in the legacy pool.
-func WithAdapterCommandTimeout(d time.Duration) AdapterOption {
-	return func(c *adapterConfig) { c.commandTimeout = d }
-}
-
-// WithAdapterHealthCheck sets the command TestHealth runs and its timeout.
-// Defaults DefaultHealthCommand and DefaultHealthTimeout.
-func WithAdapterHealthCheck(cmd string, timeout time.Duration) AdapterOption {
-	return func(c *adapterConfig) {
-		if cmd != "" {
-			c.healthCommand = cmd
-		}
-		if timeout > 0 {
-			c.healthTimeout = timeout
-		}
-	}
-}
-
-// WithIdleDropper sets the hook RemoveIdleConnection calls to close a key's
-// idle connections in the new pool (the router calls it when a key's
-// traffic moves back to legacy). It runs on the caller's goroutine (the
-// router's deciding one), must not block for long and must not call the
-// adapter. Default none: the pool's idle cleanup (MaxIdleTime) closes them
-// in its own time.
-func WithIdleDropper(drop func(key string) bool) AdapterOption {
-	return func(c *adapterConfig) { c.dropIdle = drop }
-}
-
-// WithStaleCleanup sets the hook CleanupStaleConnections calls (for example
-// the pool's idle cleanup), on the caller's goroutine. Default none.
-func WithStaleCleanup(cleanup func(maxAge time.Duration) int) AdapterOption {
-	return func(c *adapterConfig) { c.cleanup = cleanup }
-}
-
-// Adapter serves the old API (ConnectionProvider, Connection) from the new
-// pool: every command leases a client for the key, runs, and releases it,
-// so the connections it hands out hold nothing between commands.
+// Adapter serves the old API from the new pool: every command leases a
+// client for the key, runs, and releases it, so the *PooledConnection it
+// hands out holds nothing between commands. The same Options as the legacy
+// pool's bound its commands and lease waits (WithCommandTimeout,
+// WithDialTimeout), so both pools give old calls the same deadlines.
 type Adapter struct {
-	pool LeasePool
-	reg  TargetRegistrar
-	cfg  adapterConfig
-	keys sync.Map // key string -> *keyStats
+	pool  LeasePool
+	reg   TargetRegistrar
+	cfg   *config
+	drain drainer
+	keys  sync.Map // key string -> *keyStats
 }
 
-// keyStats is what the adapter knows about one key; all fields are atomic
+// keyStats is what the adapter knows about one key; every field is atomic
 // or immutable.
 type keyStats struct {
-	server   atomic.Pointer[Server] // the settings last registered
-	created  time.Time
-	lastUsed atomic.Int64
-	inUse    atomic.Int64
-	commands atomic.Int64
-	healthy  atomic.Bool
-	lastErr  atomic.Pointer[string]
+	server  atomic.Pointer[Server] // the settings last registered
+	conn    atomic.Pointer[PooledConnection]
+	stats   useStats
+	inUse   atomic.Int64
+	healthy atomic.Bool
 }
 
 // NewAdapter returns an adapter over p. reg, when non-nil, registers each
 // server's key before its first lease and again when its settings change.
-// It starts no goroutine and does no I/O.
-func NewAdapter(p LeasePool, reg TargetRegistrar, opts ...AdapterOption) *Adapter {
-	cfg := adapterConfig{
-		acquireTimeout: DefaultAcquireTimeout, healthCommand: DefaultHealthCommand,
-		healthTimeout: DefaultHealthTimeout, now: time.Now,
-	}
-	for _, opt := range opts {
-		opt(&cfg)
-	}
-	return &Adapter{pool: p, reg: reg, cfg: cfg}
+// Options marked "adapter" apply. It starts no goroutine and does no I/O.
+func NewAdapter(p LeasePool, reg TargetRegistrar, opts ...Option) *Adapter {
+	return &Adapter{pool: p, reg: reg, cfg: newConfig(opts), drain: newDrainer()}
 }
 
 // GetOrCreateConnection registers the server's key if needed, leases and
 // releases a client once (so that an unreachable server fails here, as on
-// the legacy pool) and returns a connection whose every command leases its
-// own client.
-func (a *Adapter) GetOrCreateConnection(server *Server, asRoot bool) (Connection, error) {
-	c, err := a.GetOrCreateConnectionContext(context.Background(), server, asRoot)
-	if err != nil {
-		return nil, err // not a typed nil in the interface
-	}
-	return c, nil
+// the legacy pool) and returns the key's connection, whose every command
+// leases its own client. Callers for the same (server, user) get the same
+// *PooledConnection until it is closed.
+func (a *Adapter) GetOrCreateConnection(server *Server, asRoot bool) (*PooledConnection, error) {
+	return a.GetOrCreateConnectionContext(context.Background(), server, asRoot)
 }
 
-// GetOrCreateConnectionContext is GetOrCreateConnection bounded by ctx.
-func (a *Adapter) GetOrCreateConnectionContext(ctx context.Context, server *Server, asRoot bool) (*AdapterConnection, error) {
+// GetOrCreateConnectionContext is GetOrCreateConnection bounded by ctx as
+// well as by the dial timeout.
+func (a *Adapter) GetOrCreateConnectionContext(ctx context.Context, server *Server, asRoot bool) (*PooledConnection, error) {
 	if err := server.Validate(asRoot); err != nil {
 		return nil, err
 	}
 	key := Key(server, asRoot)
+	if a.drain.stopped() {
+		return nil, &CommandError{Op: OpConnect, Key: key, Err: ErrPoolStopped}
+	}
 	st, err := a.track(key, server, asRoot)
 	if err != nil {
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
@@ -144,7 +82,23 @@ func (a *Adapter) GetOrCreateConnectionContext(ctx context.Context, server *Serv
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
 	}
 	a.pool.Release(key, client)
-	return &AdapterConnection{a: a, key: key, st: st}, nil
+	return a.connFor(st, key, server, asRoot), nil
+}
+
+// connFor returns the key's current connection, or a new one when there
+// is none, it was closed or the server's settings changed.
+func (a *Adapter) connFor(st *keyStats, key string, server *Server, asRoot bool) *PooledConnection {
+	for {
+		cur := st.conn.Load()
+		if cur != nil && !cur.Closed() && cur.server == *server {
+			st.stats.touch(a.cfg.now())
+			return cur
+		}
+		pc := newPooledConnection(key, server, asRoot, &adapterConn{a: a, key: key, st: st})
+		if st.conn.CompareAndSwap(cur, pc) {
+			return pc
+		}
+	}
 }
 
 // track returns key's stats, registering the server with the registrar
@@ -169,25 +123,30 @@ func (a *Adapter) track(key string, server *Server, asRoot bool) (*keyStats, err
 }
 
 func newKeyStats(now time.Time) *keyStats {
-	st := &keyStats{created: now}
-	st.lastUsed.Store(now.UnixNano())
+	st := &keyStats{}
+	st.stats.init(now)
 	st.healthy.Store(true)
 	return st
 }
 
-// acquire leases a client for key, bounded by ctx and the acquire timeout.
+// acquire leases a client for key, bounded by ctx and the dial timeout.
 func (a *Adapter) acquire(ctx context.Context, key string) (pool.SSHClient, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.acquireTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.dialTimeout)
 	defer cancel()
 	return a.pool.Get(ctx, key)
 }
 
-// commandContext bounds a context-less call by the command timeout.
-func (a *Adapter) commandContext() (context.Context, context.CancelFunc) {
-	if a.cfg.commandTimeout > 0 {
-		return context.WithTimeout(context.Background(), a.cfg.commandTimeout)
+// lostRetries is how often a command runs again on a fresh lease after its
+// connection turned out dead before the command started: the rule of
+// pool.Pool.Run (pool.NotStartedRetries), for the pool's configuration
+// when the pool reports it, else for the defaults.
+func (a *Adapter) lostRetries() int {
+	if cp, ok := a.pool.(interface{ Config() pool.PoolConfig }); ok {
+		return pool.NotStartedRetries(cp.Config())
 	}
-	return context.WithCancel(context.Background())
+	var cfg pool.PoolConfig
+	cfg.SetDefaults()
+	return pool.NotStartedRetries(cfg)
 }
 
 // RemoveIdleConnection asks the new pool, through the WithIdleDropper hook,
@@ -199,13 +158,27 @@ func (a *Adapter) RemoveIdleConnection(server *Server, asRoot bool) bool {
 	return a.cfg.dropIdle(Key(server, asRoot))
 }
 
+// RemoveConnection forgets key: its status goes, its connection is closed
+// (holders get ErrConnectionClosed; the next GetOrCreateConnection makes a
+// new one) and the new pool is asked to drop the key's idle connections.
+func (a *Adapter) RemoveConnection(key string) {
+	if v, ok := a.keys.LoadAndDelete(key); ok {
+		if c := v.(*keyStats).conn.Load(); c != nil {
+			c.Close()
+		}
+	}
+	if a.cfg.dropIdle != nil {
+		a.cfg.dropIdle(key)
+	}
+}
+
 // CleanupStaleConnections forgets the status of keys unused for maxAge and
 // calls the WithStaleCleanup hook, returning what it returns (0 without a
 // hook: the new pool's own cleanup closes idle connections).
 func (a *Adapter) CleanupStaleConnections(maxAge time.Duration) int {
 	cutoff := a.cfg.now().Add(-maxAge).UnixNano()
 	a.keys.Range(func(k, v any) bool {
-		if st := v.(*keyStats); st.inUse.Load() == 0 && st.lastUsed.Load() < cutoff {
+		if st := v.(*keyStats); st.inUse.Load() == 0 && st.stats.lastUsed.Load() < cutoff {
 			a.keys.Delete(k)
 		}
 		return true
@@ -216,50 +189,44 @@ func (a *Adapter) CleanupStaleConnections(maxAge time.Duration) int {
 	return a.cfg.cleanup(maxAge)
 }
 
-// EntryLister is implemented by pools that report their connections'
-// metadata (pool.Pool does); the adapter then builds its status from it.
-type EntryLister interface {
-	Entries() []pool.EntryInfo
-}
-
 // GetConnectionStatus reports, per key the adapter has served, what it saw
 // (commands running and run, last use, whether the last lease or command
 // lost the connection), overlaid with the pool's own view of the key's
 // connections when the pool is an EntryLister.
-func (a *Adapter) GetConnectionStatus() map[string]ConnectionStatus {
-	out := map[string]ConnectionStatus{}
+func (a *Adapter) GetConnectionStatus() map[string]ConnectionHealthStatus {
+	out := map[string]ConnectionHealthStatus{}
+	now := a.cfg.now()
 	a.keys.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*keyStats).status(k.(string))
+		out[k.(string)] = v.(*keyStats).status(now)
 		return true
 	})
 	if el, ok := a.pool.(EntryLister); ok {
-		overlayEntries(out, el.Entries())
+		overlayEntries(out, el.Entries(), now)
 	}
 	return out
 }
 
 // overlayEntries replaces the connection fields of each served key's status
-// with the aggregate of the pool's entries for the key: connected and
-// healthy when any connection is usable, leases summed, oldest creation,
-// latest use and health check.
-func overlayEntries(out map[string]ConnectionStatus, entries []pool.EntryInfo) {
-	seen := map[string]bool{}
+// with the aggregate of the pool's entries for the key: healthy when any
+// connection is usable, leases summed, oldest creation, latest use and
+// health check.
+func overlayEntries(out map[string]ConnectionHealthStatus, entries []pool.EntryInfo, now time.Time) {
+	seen := map[string]time.Time{} // key -> oldest connection
 	for _, e := range entries {
 		st, ok := out[e.Key]
 		if !ok {
 			continue
 		}
-		if !seen[e.Key] {
-			seen[e.Key] = true
-			st.Connected, st.Healthy, st.InUse, st.CreatedAt = false, false, 0, e.Created
+		if _, ok := seen[e.Key]; !ok {
+			seen[e.Key] = e.Created
+			st.Healthy, st.InUse = false, 0
 		}
-		usable := e.State == pool.StateIdle || e.State == pool.StateActive
-		st.Connected = st.Connected || e.State != pool.StateClosed
-		st.Healthy = st.Healthy || usable
+		st.Healthy = st.Healthy || e.State == pool.StateIdle || e.State == pool.StateActive
 		st.InUse += int(e.Leases)
-		if e.Created.Before(st.CreatedAt) {
-			st.CreatedAt = e.Created
+		if e.Created.Before(seen[e.Key]) {
+			seen[e.Key] = e.Created
 		}
+		st.Age = now.Sub(seen[e.Key])
 		if e.LastUsed.After(st.LastUsed) {
 			st.LastUsed = e.LastUsed
 		}
@@ -269,27 +236,16 @@ func overlayEntries(out map[string]ConnectionStatus, entries []pool.EntryInfo) {
 		out[e.Key] = st
 	}
 	for key, st := range out {
-		if !seen[key] { // the pool has no connection for the key (closed idle)
-			st.Connected, st.InUse = false, 0
+		if _, ok := seen[key]; !ok { // the pool has no connection for the key (closed idle)
+			st.InUse = 0
 			out[key] = st
 		}
 	}
 }
 
-func (st *keyStats) status(key string) ConnectionStatus {
-	s := ConnectionStatus{
-		Key: key, Connected: st.healthy.Load(), Healthy: st.healthy.Load(),
-		InUse: int(st.inUse.Load()), CreatedAt: st.created,
-		LastUsed: time.Unix(0, st.lastUsed.Load()), Commands: st.commands.Load(),
-	}
-	if srv := st.server.Load(); srv != nil {
-		s.ServerID, s.Host, s.Port = srv.ID, srv.Host, srv.EffectivePort()
-		s.AsRoot = key[len(key)-len("root"):] == "root"
-		s.User = srv.User(s.AsRoot)
-	}
-	if p := st.lastErr.Load(); p != nil {
-		s.LastError = *p
-	}
+func (st *keyStats) status(now time.Time) ConnectionHealthStatus {
+	s := ConnectionHealthStatus{Pool: PoolNew, Healthy: st.healthy.Load(), InUse: int(st.inUse.Load())}
+	st.stats.fill(&s, now)
 	return s
 }
 
@@ -297,155 +253,140 @@ func (st *keyStats) status(key string) ConnectionStatus {
 func (st *keyStats) fail(err error) {
 	if k := classify(err); k.ConnectionFatal() || k == pool.KindRefused || k == pool.KindPoolClosed || k.Permanent() {
 		st.healthy.Store(false)
-		msg := err.Error()
-		st.lastErr.Store(&msg)
+		st.stats.fail(err)
 	}
 }
 
-// begin and end bracket a command.
-func (st *keyStats) begin(now time.Time) {
-	st.inUse.Add(1)
-	st.lastUsed.Store(now.UnixNano())
-}
-
-// abandon ends an attempt that ran no command (it is retried).
-func (st *keyStats) abandon() { st.inUse.Add(-1) }
-
+// end records a command's outcome.
 func (st *keyStats) end(err error) {
-	st.inUse.Add(-1)
-	st.commands.Add(1)
 	if err == nil {
 		st.healthy.Store(true)
+		st.stats.recovered()
 		return
 	}
 	st.fail(err)
 }
 
-// AdapterConnection is the adapter's Connection: a key and nothing held.
-// Each command leases a client from the new pool, runs and releases it.
-type AdapterConnection struct {
+// Stop stops the adapter gracefully: new calls are refused at once with
+// ErrPoolStopped, commands already running may finish within the drain
+// timeout (WithDrainTimeout); those still running then are logged. The new
+// pool itself is not closed: its owner closes it. It is idempotent.
+func (a *Adapter) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.drainTimeout)
+	defer cancel()
+	if err := a.StopContext(ctx); err != nil {
+		a.cfg.logger.Warn("legacy: adapter stopped before its commands ended", "err", err)
+	}
+}
+
+// StopContext is Stop with the drain bounded by ctx. It returns a
+// *DrainError listing the commands still running when ctx ended (they
+// run on until the new pool's owner closes it), nil otherwise.
+func (a *Adapter) StopContext(ctx context.Context) error {
+	if !a.drain.stop() {
+		return nil
+	}
+	err := a.drain.wait(ctx)
+	if err == nil {
+		return nil
+	}
+	de := &DrainError{Pool: "adapter", Keys: map[string]int{}, Err: err}
+	a.keys.Range(func(k, v any) bool {
+		if n := int(v.(*keyStats).inUse.Load()); n > 0 {
+			de.Keys[k.(string)] += n
+			de.Cut += n
+		}
+		return true
+	})
+	if de.Cut == 0 {
+		return nil
+	}
+	return de
+}
+
+// adapterConn is the adapter's backend of a *PooledConnection: a key and
+// nothing held. Each command leases a client from the new pool, runs and
+// releases it.
+type adapterConn struct {
 	a      *Adapter
 	key    string
 	st     *keyStats
 	closed atomic.Bool
 }
 
-// Key returns the pool key, "host:port:id:root|app".
-func (c *AdapterConnection) Key() string { return c.key }
-
-// ExecuteCommand runs cmd on a leased client and returns its combined
-// output, exactly as PooledConnection.ExecuteCommand does. The lease waits
-// up to the acquire timeout; the command is bounded by the adapter's
-// command timeout (none by default).
-func (c *AdapterConnection) ExecuteCommand(cmd string) (string, error) {
-	ctx, cancel := c.a.commandContext()
-	defer cancel()
-	return c.ExecuteCommandContext(ctx, cmd)
-}
-
-// ExecuteCommandContext is ExecuteCommand bounded by ctx.
-func (c *AdapterConnection) ExecuteCommandContext(ctx context.Context, cmd string) (string, error) {
-	var out string
-	err := c.run(ctx, OpExec, cmd, func(client pool.SSHClient) error {
-		var err error
-		out, err = runCombined(ctx, client, c.key, cmd)
-		return err
-	})
-	return out, err
-}
-
-// ExecuteCommandStream runs cmd on a leased client and sends each line of
-// its standard output on output; it does not close output.
-func (c *AdapterConnection) ExecuteCommandStream(cmd string, output chan<- string) error {
-	ctx, cancel := c.a.commandContext()
-	defer cancel()
-	return c.ExecuteCommandStreamContext(ctx, cmd, output)
-}
-
-// ExecuteCommandStreamContext is ExecuteCommandStream bounded by ctx.
-func (c *AdapterConnection) ExecuteCommandStreamContext(ctx context.Context, cmd string, output chan<- string) error {
-	return c.run(ctx, OpStream, cmd, func(client pool.SSHClient) error {
-		return runStream(ctx, client, c.key, cmd, output)
-	})
-}
-
-// notStartedRetries is how many times a command runs again on a fresh
-// lease when its connection turned out dead before the command reached
-// the server (pool.LostBeforeStart), as pool.Pool.Run does.
-// The pool retires the dead connection when the failure is seen, so the
-// next lease is another connection or a new dial. Two retries allow for a
-// second connection of the key that died unseen too, as database/sql
-// retries a bad connection twice before dialling.
-const notStartedRetries = 2
-
-// run leases a client, calls fn with it and releases it, retrying a
-// failure before the command started (notStartedRetries). Only attempts
-// that ran count as commands in the key's status.
-func (c *AdapterConnection) run(ctx context.Context, op, cmd string, fn func(pool.SSHClient) error) error {
-	for attempt := 0; ; attempt++ {
-		client, err := c.lease(ctx, op, cmd)
-		if err != nil {
-			return err
-		}
-		c.st.begin(c.a.cfg.now())
-		err = func() error {
-			defer c.a.pool.Release(c.key, client)
-			return fn(client)
-		}()
-		if attempt < notStartedRetries && pool.LostBeforeStart(err) {
-			c.st.abandon()
-			continue
-		}
-		c.st.end(err)
-		return err
-	}
-}
-
-// lease gets a client for a command, shaping failures as *CommandError.
-func (c *AdapterConnection) lease(ctx context.Context, op, cmd string) (pool.SSHClient, error) {
+// with leases a client, calls fn with it and releases it: refused after
+// Close and Stop, bounded by the timeout of op and ctx, retried as
+// retryCommand says (a failure before the command started runs again on a
+// fresh lease, as pool.Pool.Run does).
+func (c *adapterConn) with(ctx context.Context, op string, fn func(context.Context, pool.SSHClient) error) error {
 	if c.closed.Load() {
-		return nil, &CommandError{Op: op, Key: c.key, Cmd: cmd, Err: ErrConnectionClosed}
+		return notStarted(ErrConnectionClosed)
 	}
-	client, err := c.a.acquire(ctx, c.key)
-	if err != nil {
-		c.st.fail(err)
-		return nil, &CommandError{Op: op, Key: c.key, Cmd: cmd, Err: err}
+	if !c.a.drain.begin() {
+		return notStarted(ErrPoolStopped)
 	}
-	return client, nil
-}
-
-// IsHealthy reports, without I/O, whether the connection is open and the
-// key's last lease or command did not lose its connection.
-func (c *AdapterConnection) IsHealthy() bool {
-	return !c.closed.Load() && c.st.healthy.Load()
-}
-
-// TestHealth leases a client and runs the health command on it, bounded by
-// the health timeout.
-func (c *AdapterConnection) TestHealth() error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.a.cfg.healthTimeout)
+	defer c.a.drain.end()
+	ctx, cancel := c.a.cfg.bound(ctx, op)
 	defer cancel()
-	client, err := c.lease(ctx, OpHealth, c.a.cfg.healthCommand)
-	if err != nil {
-		return err
+	if op != OpHealth {
+		c.st.stats.touch(c.a.cfg.now())
 	}
-	defer c.a.pool.Release(c.key, client)
-	err = runHealth(ctx, client, c.key, c.a.cfg.healthCommand)
-	if err != nil {
-		c.st.fail(err)
-	} else {
-		c.st.healthy.Store(true)
-	}
+	c.st.inUse.Add(1)
+	defer c.st.inUse.Add(-1)
+	err := retryCommand(ctx, c.a.lostRetries, func() error {
+		client, err := c.a.acquire(ctx, c.key)
+		if err != nil {
+			return notStarted(err)
+		}
+		defer c.a.pool.Release(c.key, client)
+		return fn(ctx, client)
+	})
+	c.st.end(err)
 	return err
 }
 
-// Close marks the connection closed: later commands fail with
+func (c *adapterConn) exec(ctx context.Context, cmd string) (string, error) {
+	return execVia(ctx, c.with, c.key, cmd)
+}
+
+func (c *adapterConn) stream(ctx context.Context, cmd string, out chan<- string) error {
+	return streamVia(ctx, c.with, c.a.cfg, c.key, cmd, out, func(n int64) { c.st.stats.dropped.Add(n) })
+}
+
+func (c *adapterConn) withClient(ctx context.Context, fn func(context.Context, pool.SSHClient) error) error {
+	return clientVia(ctx, c.with, c.key, fn)
+}
+
+// testHealth leases a client and runs the health command on it.
+func (c *adapterConn) testHealth() error {
+	start := c.a.cfg.now()
+	err := healthVia(c.with, c.key, c.a.cfg.healthCommand)
+	now := c.a.cfg.now()
+	if err != nil {
+		c.st.stats.checked(now, 0)
+		return err
+	}
+	c.st.stats.checked(now, now.Sub(start))
+	return nil
+}
+
+// isHealthy reports, without I/O, whether the connection is open and the
+// key's last lease or command did not lose its connection.
+func (c *adapterConn) isHealthy() bool { return !c.closed.Load() && c.st.healthy.Load() }
+
+func (c *adapterConn) touch() { c.st.stats.touch(c.a.cfg.now()) }
+
+func (c *adapterConn) status() ConnectionHealthStatus {
+	st := c.st.status(c.a.cfg.now())
+	st.Healthy = st.Healthy && !c.closed.Load()
+	return st
+}
+
+// close marks the connection closed: later commands fail with
 // ErrConnectionClosed. The pool's connections stay open for other callers.
-// It is idempotent.
-func (c *AdapterConnection) Close() error {
+func (c *adapterConn) close() error {
 	c.closed.Store(true)
 	return nil
 }
 
-// Closed reports whether Close was called.
-func (c *AdapterConnection) Closed() bool { return c.closed.Load() }
+func (c *adapterConn) isClosed() bool { return c.closed.Load() }

@@ -29,14 +29,14 @@ func TestAdapterLeasesPerCommand(t *testing.T) {
 		t.Fatalf("entries = %v", got)
 	}
 	st := ad.GetConnectionStatus()[legacy.Key(s, true)]
-	if !st.Connected || !st.Healthy || st.InUse != 0 || st.Commands != 3 || st.User != "root" || !st.AsRoot || st.ServerID != "a1" {
+	if !st.Healthy || st.InUse != 0 || st.UseCount != 3 || st.Pool != legacy.PoolNew || st.Age <= 0 {
 		t.Fatalf("status = %+v (snapshot %+v)", st, snap)
 	}
 }
 
 func TestAdapterContextAndTimeouts(t *testing.T) {
 	e := newEnv(t)
-	ad, _ := e.adapter(t, legacy.WithAdapterCommandTimeout(100*time.Millisecond))
+	ad, _ := e.adapter(t, legacy.WithCommandTimeout(100*time.Millisecond))
 	s := e.server("a2")
 	c, err := ad.GetOrCreateConnectionContext(context.Background(), s, false)
 	must(t, err)
@@ -139,6 +139,15 @@ func (p *deadFirstPool) Release(key string, c pool.SSHClient) error {
 	return p.LeasePool.Release(key, c)
 }
 
+// configPool is a deadFirstPool that reports a configuration, as
+// pool.Pool does.
+type configPool struct {
+	*deadFirstPool
+	cfg pool.PoolConfig
+}
+
+func (p configPool) Config() pool.PoolConfig { return p.cfg }
+
 // deadClient fails every command as a lost connection, marked
 // pool.ErrNotStarted unless started.
 type deadClient struct {
@@ -156,14 +165,19 @@ func (c deadClient) Exec(context.Context, pool.Command) (pool.Result, error) {
 
 // TestAdapterRetriesNotStarted: a command whose leased connection turns
 // out dead before the command started runs again on a fresh lease, up to
-// two retries, as pool.Pool.Run does; one that started is not run again.
-// Every lease is released, and only the attempt that ran counts.
+// pool.NotStartedRetries of the pool's configuration (the defaults' when
+// the pool does not report one), as pool.Pool.Run does; one that started
+// is not run again. Every lease is released.
 func TestAdapterRetriesNotStarted(t *testing.T) {
+	var defaults pool.PoolConfig
+	defaults.SetDefaults()
+	retries := int32(pool.NotStartedRetries(defaults))
 	for _, tc := range []struct {
 		name       string
 		dead       int32
 		started    bool
 		stream     bool
+		perKey     int // the pool reports a config with this MaxConnectionsPerKey
 		wantGets   int32
 		wantErr    bool
 		wantMarked bool
@@ -171,13 +185,18 @@ func TestAdapterRetriesNotStarted(t *testing.T) {
 		{name: "one dead", dead: 1, wantGets: 2},
 		{name: "one dead/stream", dead: 1, stream: true, wantGets: 2},
 		{name: "two dead", dead: 2, wantGets: 3},
-		{name: "all dead", dead: 9, wantGets: 3, wantErr: true, wantMarked: true},
+		{name: "all dead", dead: 99, wantGets: 1 + retries, wantErr: true, wantMarked: true},
+		{name: "all dead/pool config", dead: 99, perKey: 2, wantGets: 3, wantErr: true, wantMarked: true},
 		{name: "started", dead: 1, started: true, wantGets: 1, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			p := &deadFirstPool{LeasePool: e.newPool(t), started: tc.started}
-			ad := legacy.NewAdapter(p, e.registrar)
+			var lp legacy.LeasePool = p
+			if tc.perKey > 0 {
+				lp = configPool{p, pool.PoolConfig{MaxConnectionsPerKey: tc.perKey}}
+			}
+			ad := legacy.NewAdapter(lp, e.registrar)
 			s := e.server("nr")
 			c := connect(t, ad, s, false)
 			p.gets.Store(0)
@@ -205,8 +224,8 @@ func TestAdapterRetriesNotStarted(t *testing.T) {
 				t.Errorf("gets %d, releases %d; want %d of each", g, r, tc.wantGets)
 			}
 			st := ad.GetConnectionStatus()[legacy.Key(s, false)]
-			if st.InUse != 0 || st.Commands != 1 || st.Healthy == tc.wantErr {
-				t.Errorf("status in use %d, commands %d, healthy %v; want 0, 1, %v", st.InUse, st.Commands, st.Healthy, !tc.wantErr)
+			if st.InUse != 0 || st.UseCount != 1 || st.Healthy == tc.wantErr {
+				t.Errorf("status in use %d, uses %d, healthy %v; want 0, 1, %v", st.InUse, st.UseCount, st.Healthy, !tc.wantErr)
 			}
 		})
 	}

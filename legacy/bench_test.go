@@ -19,7 +19,7 @@ import (
 //     atomics; the flags are evaluated again after a provider event).
 func BenchmarkRouterDecision(b *testing.B) {
 	f := &fakeFactory{}
-	lp := legacy.NewConnectionPool(f, legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+	lp := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
 	b.Cleanup(lp.Stop)
 	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	for _, pct := range []int{0, 50, 100} {
@@ -66,7 +66,7 @@ func BenchmarkRouterDecisionFileProvider(b *testing.B) {
 	flags := startFileFlags(b, path)
 	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	for _, cache := range []time.Duration{0, time.Minute} {
-		r := legacy.NewRouter(fakeProvider{}, fakeProvider{}, flags.Client(), legacy.WithDecisionCache(cache))
+		r := legacy.NewRouter(fakeProvider(b), fakeProvider(b), flags.Client(), legacy.WithDecisionCache(cache))
 		b.Cleanup(func() { r.Close() })
 		conn, err := r.GetOrCreateConnection(s, false)
 		if err != nil {
@@ -77,6 +77,46 @@ func BenchmarkRouterDecisionFileProvider(b *testing.B) {
 			for b.Loop() {
 				legacy.DecideConn(conn)
 			}
+		})
+	}
+}
+
+// BenchmarkOldStyleCall is one old-style call through the router,
+// GetOrCreateConnection then ExecuteCommand, on fake clients (no network):
+// what the router adds per call. cache=off evaluates the flags once per
+// call (the connection's first command reuses GetOrCreateConnection's
+// decision); cache=on reuses the key's decision across calls.
+func BenchmarkOldStyleCall(b *testing.B) {
+	lp := legacy.NewConnectionPool(legacy.WithFactory(&fakeFactory{}), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+	b.Cleanup(lp.Stop)
+	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
+	client, _ := newFlags(b, flagSet(100, false))
+	for _, cache := range []time.Duration{0, time.Minute} {
+		r := legacy.NewRouter(lp, lp, client, legacy.WithDecisionCache(cache))
+		b.Cleanup(func() { r.Close() })
+		call := func() {
+			conn, err := r.GetOrCreateConnection(s, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.ExecuteCommand("true"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		name := "cache=" + map[bool]string{false: "off", true: "on"}[cache > 0]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				call()
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					call()
+				}
+			})
 		})
 	}
 }

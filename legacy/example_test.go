@@ -19,8 +19,8 @@ import (
 
 // Example wires the migration layer on an in-process SSH server: the legacy
 // pool and the new pool (through the adapter) behind a router, installed so
-// that old call sites reach it through legacy.Provider. The flags send the
-// server to the new pool; the kill switch sends it back.
+// that unchanged old call sites (GetConnectionPool) reach it. The flags send
+// the server to the new pool; the kill switch sends it back.
 func Example() {
 	srv, _ := sshtest.Start()
 	defer srv.Close()
@@ -32,7 +32,7 @@ func Example() {
 
 	reg := sshconn.NewRegistry()
 	factory := sshconn.NewFactory(reg)
-	legacyPool := legacy.NewConnectionPool(factory, legacy.WithRegistrar(registrar{reg}))
+	legacyPool := legacy.NewConnectionPool(legacy.WithFactory(factory), legacy.WithRegistrar(registrar{reg}))
 	defer legacyPool.Stop()
 	newPool := pool.NewPool(factory, pool.PoolConfig{}, nil)
 	defer newPool.Close()
@@ -48,9 +48,9 @@ func Example() {
 	defer restore()
 
 	server := &legacy.Server{ID: "web-1", Name: "web", Host: srv.Host(), Port: srv.Port(),
-		AppUsername: "deploy", KeyPath: keyFile, KnownHostsPath: knownHosts}
-	// An old call site, unchanged but for the accessor.
-	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
+		AppUsername: "deploy", ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
+	// An old call site, unchanged.
+	conn, err := legacy.GetConnectionPool().GetOrCreateConnection(server, false)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -67,8 +67,9 @@ func Example() {
 	// legacy/kill-switch rolled back
 }
 
-// ExampleGetConnectionPool is the old API as old call sites use it: the
-// singleton pool, one shared connection per (server, user).
+// ExampleGetConnectionPool is the old API as old call sites use it, with
+// no set-up: the singleton pool dials each server's settings (key file,
+// known_hosts) itself, one shared connection per (server, user).
 func ExampleGetConnectionPool() {
 	srv, _ := sshtest.Start()
 	defer srv.Close()
@@ -77,15 +78,11 @@ func ExampleGetConnectionPool() {
 	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
 	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
 	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	defer legacy.ShutdownConnectionPool()
 
-	// Start-up: the singleton dials through sshconn, registering each key.
-	reg := sshconn.NewRegistry()
-	legacy.SetDefaultFactory(sshconn.NewFactory(reg))
-	legacy.SetDefaultOptions(legacy.WithRegistrar(registrar{reg}))
-	defer legacy.ShutdownConnectionPool() // shutdown: stop the singleton
-
-	server := &legacy.Server{ID: "db-1", Host: srv.Host(), Port: srv.Port(),
-		RootUsername: "root", AppUsername: "app", KeyPath: keyFile, KnownHostsPath: knownHosts}
+	server := legacy.NewServer() // the old model's defaults: port 22, users root and pocketbase, agent
+	server.ID, server.Host, server.Port = "db-1", srv.Host(), srv.Port()
+	server.ManualKeyPath, server.KnownHostsPath = keyFile, knownHosts
 	conn, err := legacy.GetConnectionPool().GetOrCreateConnection(server, true)
 	if err != nil {
 		fmt.Println(err)
@@ -95,11 +92,11 @@ func ExampleGetConnectionPool() {
 	fmt.Print(out)
 	_, err = conn.ExecuteCommand("exit 3")
 	var ce *legacy.CommandError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && strings.HasPrefix(err.Error(), "command failed: ") {
 		fmt.Println("exit status", ce.ExitStatus(), "kind", pool.Classify(err))
 	}
 	for key, st := range legacy.GetConnectionPool().GetConnectionStatus() {
-		fmt.Println(key[strings.LastIndex(key, ":db-1"):], st.Healthy, st.Commands)
+		fmt.Println(key[strings.LastIndex(key, ":db-1"):], st.Healthy, st.UseCount)
 	}
 	// Output:
 	// root

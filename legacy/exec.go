@@ -1,20 +1,30 @@
 package legacy
 
 import (
-	"bytes"
 	"context"
 
 	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/pool"
 )
 
-// runCombined runs cmd on c and returns its standard output and standard
-// error interleaved, as the old pool's CombinedOutput did. It is shared by
-// the legacy pool and the adapter so both return the same output and the
-// same error shape (*CommandError) for the same situation.
-func runCombined(ctx context.Context, c pool.SSHClient, key, cmd string) (string, error) {
+// withFunc runs fn on a client for one operation op, bounded by the
+// backend's timeout for op and by ctx, with the backend's retries (a
+// session-limit refusal waits and tries again; a connection found dead
+// before the command started is replaced and the command tried again). fn
+// gets the bounded context. Failures before fn could run are marked
+// pool.ErrNotStarted. The legacy pool's and the adapter's connections
+// implement it; execVia, streamVia and healthVia build the commands on it,
+// so that both return the same output and errors for the same situation.
+type withFunc func(ctx context.Context, op string, fn func(context.Context, pool.SSHClient) error) error
+
+// execVia runs cmd and returns its standard output and standard error
+// interleaved, as the old pool's CombinedOutput did.
+func execVia(ctx context.Context, with withFunc, key, cmd string) (string, error) {
 	var buf capture.Buffer
-	_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: &buf, Stderr: &buf})
+	err := with(ctx, OpExec, func(ctx context.Context, c pool.SSHClient) error {
+		_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: &buf, Stderr: &buf})
+		return err
+	})
 	out := buf.String()
 	if err != nil {
 		return out, &CommandError{Op: OpExec, Key: key, Cmd: cmd, Output: out, Err: err}
@@ -22,71 +32,53 @@ func runCombined(ctx context.Context, c pool.SSHClient, key, cmd string) (string
 	return out, nil
 }
 
-// runStream runs cmd on c and sends each line of its standard output to out
-// (without the newline) as it arrives. A final line without a newline is
-// sent too. out is not closed. Standard error is kept for the error.
-func runStream(ctx context.Context, c pool.SSHClient, key, cmd string, out chan<- string) error {
-	lw := &lineWriter{ctx: ctx, out: out}
-	var stderr capture.Buffer
-	_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: lw, Stderr: &stderr})
-	if ferr := lw.flush(); err == nil {
-		err = ferr
+// streamVia runs cmd and sends its output on out as "[OUT] " and "[ERR] "
+// lines (see PooledConnection.ExecuteCommandStream). Lines the reader did
+// not take are counted with dropped and logged.
+func streamVia(ctx context.Context, with withFunc, cfg *config, key, cmd string, out chan<- string, dropped func(int64)) error {
+	q := newLineQueue(cfg.streamLines)
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		q.forward(ctx, out, cfg.streamIdle)
+	}()
+	stdout, stderr := &lineWriter{q: q, prefix: PrefixOut}, &lineWriter{q: q, prefix: PrefixErr}
+	err := with(ctx, OpStream, func(ctx context.Context, c pool.SSHClient) error {
+		_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: stdout, Stderr: stderr})
+		return err
+	})
+	stdout.flush()
+	stderr.flush()
+	q.finish()
+	<-forwarded
+	if n := q.droppedLines(); n > 0 {
+		dropped(n)
+		cfg.logger.Warn("legacy: stream lines not delivered: the reader did not keep up",
+			"key", key, "dropped", n, "buffer_lines", cfg.streamLines)
 	}
 	if err != nil {
-		return &CommandError{Op: OpStream, Key: key, Cmd: cmd, Output: stderr.String(), Err: err}
+		return &CommandError{Op: OpStream, Key: key, Cmd: cmd, Err: err}
 	}
 	return nil
 }
 
-// runHealth runs the health command and discards its output.
-func runHealth(ctx context.Context, c pool.SSHClient, key, cmd string) error {
-	if _, err := c.Run(ctx, cmd); err != nil {
+// healthVia runs the health command and discards its output.
+func healthVia(with withFunc, key, cmd string) error {
+	err := with(context.Background(), OpHealth, func(ctx context.Context, c pool.SSHClient) error {
+		_, err := c.Run(ctx, cmd)
+		return err
+	})
+	if err != nil {
 		return &CommandError{Op: OpHealth, Key: key, Cmd: cmd, Err: err}
 	}
 	return nil
 }
 
-// lineWriter splits what is written into lines and sends each on out,
-// blocking until the receiver takes it or ctx ends. Only the session's
-// stdout copier writes to it, so it needs no lock.
-type lineWriter struct {
-	ctx     context.Context
-	out     chan<- string
-	partial []byte
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			w.partial = append(w.partial, p...)
-			return n, nil
-		}
-		line := string(append(w.partial, p[:i]...))
-		w.partial = w.partial[:0]
-		p = p[i+1:]
-		if err := w.send(line); err != nil {
-			return 0, err
-		}
+// clientVia runs fn on a client (SSHManager.WithClient).
+func clientVia(ctx context.Context, with withFunc, key string, fn func(context.Context, pool.SSHClient) error) error {
+	err := with(ctx, OpClient, fn)
+	if err != nil {
+		return &CommandError{Op: OpClient, Key: key, Err: err}
 	}
-}
-
-// flush sends a final line that had no newline.
-func (w *lineWriter) flush() error {
-	if len(w.partial) == 0 {
-		return nil
-	}
-	line := string(w.partial)
-	w.partial = nil
-	return w.send(line)
-}
-
-func (w *lineWriter) send(line string) error {
-	select {
-	case w.out <- line:
-		return nil
-	case <-w.ctx.Done():
-		return w.ctx.Err()
-	}
+	return nil
 }

@@ -2,9 +2,7 @@ package legacy
 
 import "context"
 
-// DecideConn takes the decision a command on c (a router connection) takes,
-// with the connection's cached key and evaluation context.
-func DecideConn(c Connection) Decision {
-	rc := c.(*routedConn)
-	return rc.r.decideCached(context.Background(), rc)
+// DecideConn takes the decision a command on c (a router connection) takes.
+func DecideConn(c *PooledConnection) Decision {
+	return c.b.(*routedConn).r.decideFor(context.Background(), c.b.(*routedConn), false)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshpool/sshpool/pool"
 )
@@ -68,14 +69,20 @@ func (c *fakeClient) Close() error {
 	return nil
 }
 
-// fakeFactory dials fakeClients and remembers them.
+// errHostKeyChanged is a host-key mismatch as knownhosts reports it.
+var errHostKeyChanged = &knownhosts.KeyError{Want: []knownhosts.KnownKey{{Filename: "known_hosts", Line: 1}}}
+
+// fakeFactory dials fakeClients and remembers them; while fail is set,
+// every dial fails with it.
 type fakeFactory struct {
-	mu      sync.Mutex // guards clients
-	clients []*fakeClient
-	fail    atomic.Pointer[error]
+	mu       sync.Mutex // guards clients
+	clients  []*fakeClient
+	fail     atomic.Pointer[error]
+	attempts atomic.Int64
 }
 
 func (f *fakeFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
+	f.attempts.Add(1)
 	if p := f.fail.Load(); p != nil {
 		return nil, *p
 	}

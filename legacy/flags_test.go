@@ -3,6 +3,7 @@ package legacy_test
 import (
 	"context"
 	"hash/fnv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -68,4 +69,41 @@ func flagSet(pct int, kill bool) map[string]memprovider.InMemoryFlag {
 func nil2(t testing.TB) openfeature.IClient {
 	c, _ := newFlags(t, map[string]memprovider.InMemoryFlag{})
 	return c
+}
+
+// memFlag is a flag of the in-memory provider.
+type memFlag = memprovider.InMemoryFlag
+
+// idFlag is use-new-pool on for the server ID id only.
+func idFlag(id string) memFlag {
+	f := boolFlag(legacy.FlagUseNewPool, false)
+	eval := func(_ memprovider.InMemoryFlag, fc openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
+		if fc[openfeature.TargetingKey] == id {
+			return true, openfeature.ProviderResolutionDetail{Reason: openfeature.TargetingMatchReason, Variant: "on"}
+		}
+		return false, openfeature.ProviderResolutionDetail{Reason: openfeature.TargetingMatchReason, Variant: "off"}
+	}
+	f.ContextEvaluator = &eval
+	return f
+}
+
+// evalCounter counts the evaluations of the kill switch, that is the
+// router's uncached decisions.
+type evalCounter struct {
+	openfeature.UnimplementedHook
+	n atomic.Int64
+}
+
+func (h *evalCounter) Before(_ context.Context, hc openfeature.HookContext, _ openfeature.HookHints) (*openfeature.EvaluationContext, error) {
+	if hc.FlagKey() == legacy.FlagKillSwitch {
+		h.n.Add(1)
+	}
+	return nil, nil
+}
+
+// countEvaluations adds an evalCounter to client and returns its reader.
+func countEvaluations(client openfeature.IClient) func() int {
+	h := &evalCounter{}
+	client.AddHooks(h)
+	return func() int { return int(h.n.Load()) }
 }

@@ -1,8 +1,10 @@
 package legacy_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
 )
 
 // recorder notes which pool served each command; a command text is unique
@@ -26,44 +29,35 @@ func (r *recorder) note(cmd string, route legacy.Route) {
 	}
 }
 
-// countingProvider wraps a provider so the connections it hands out record
-// the commands they served.
-type countingProvider struct {
-	inner legacy.ConnectionProvider
+// countingFactory dials through inner; its clients record, for every
+// "echo" command they run successfully, the route they belong to. The
+// legacy pool and the new pool of a flip each dial through their own, so
+// the record shows which pool served each call, on the wire.
+type countingFactory struct {
+	inner pool.ConnectionFactory
 	route legacy.Route
 	rec   *recorder
 }
 
-func (p *countingProvider) GetOrCreateConnection(s *legacy.Server, asRoot bool) (legacy.Connection, error) {
-	c, err := p.inner.GetOrCreateConnection(s, asRoot)
+func (f countingFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
+	c, err := f.inner.Dial(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{c, p}, nil
+	return &countingClient{SSHClient: c, f: f}, nil
 }
 
-// RemoveIdleConnection forwards the router's drain.
-func (p *countingProvider) RemoveIdleConnection(s *legacy.Server, asRoot bool) bool {
-	d, ok := p.inner.(legacy.IdleDropper)
-	return ok && d.RemoveIdleConnection(s, asRoot)
+type countingClient struct {
+	pool.SSHClient
+	f countingFactory
 }
 
-type countingConn struct {
-	legacy.Connection
-	p *countingProvider
-}
-
-func (c *countingConn) ExecuteCommand(cmd string) (string, error) {
-	out, err := c.Connection.ExecuteCommand(cmd)
-	if err == nil {
-		c.p.rec.note(cmd, c.p.route)
+func (c *countingClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
+	res, err := c.SSHClient.Exec(ctx, cmd)
+	if err == nil && strings.HasPrefix(cmd.Cmd, "echo ") {
+		c.f.rec.note(cmd.Cmd, c.f.route)
 	}
-	return out, err
-}
-
-func (c *countingConn) Closed() bool {
-	cl, ok := c.Connection.(interface{ Closed() bool })
-	return ok && cl.Closed()
+	return res, err
 }
 
 // phase is one flag setting of a flip.
@@ -119,9 +113,11 @@ const (
 // every goroutine has stopped.
 func runFlip(t *testing.T, e *env, client openfeature.IClient, phases []phase, set func(phase), dwell time.Duration, opts ...legacy.RouterOption) *flipRun {
 	fr := &flipRun{rec: &recorder{}, calls: make([][]call, flipGoroutines), settled: map[[2]int]bool{}}
-	ad, _ := e.adapter(t)
-	r := legacy.NewRouter(&countingProvider{e.legacyPool(t), legacy.RouteLegacy, fr.rec},
-		&countingProvider{ad, legacy.RouteNew, fr.rec}, client, opts...)
+	lp := e.legacyPool(t, legacy.WithFactory(countingFactory{e.factory, legacy.RouteLegacy, fr.rec}))
+	np := pool.NewPool(countingFactory{e.factory, legacy.RouteNew, fr.rec}, pool.PoolConfig{}, nil)
+	t.Cleanup(func() { np.Close() })
+	ad := legacy.NewAdapter(np, e.registrar, legacy.WithIdleDropper(func(k string) bool { return np.DropIdle(k) > 0 }))
+	r := legacy.NewRouter(lp, ad, client, opts...)
 	t.Cleanup(func() { r.Close() })
 	for i := range flipServers {
 		fr.servers = append(fr.servers, e.server(fmt.Sprintf("flip-%02d", i)))
@@ -188,7 +184,7 @@ func (fr *flipRun) allSettled(k int) bool {
 // load is one goroutine of the flip: it cycles through the servers on its
 // own router connections until stop or flipMaxCalls.
 func (fr *flipRun) load(t *testing.T, r *legacy.Router, g int, stop *atomic.Bool, ready *sync.WaitGroup, start <-chan struct{}) []call {
-	conns := make([]legacy.Connection, len(fr.servers))
+	conns := make([]*legacy.PooledConnection, len(fr.servers))
 	for i, s := range fr.servers {
 		c, err := r.GetOrCreateConnection(s, false)
 		if err != nil {

@@ -2,12 +2,19 @@ package legacy_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/legacy"
@@ -16,21 +23,13 @@ import (
 	"github.com/sshpool/sshpool/sshtest"
 )
 
-// registrar bridges legacy.TargetRegistrar to an sshconn.Registry, as the
-// wiring does: a Server's host, port, role user, agent and key settings and
-// known_hosts become the key's sshconn.Target. Host keys are verified
-// strictly.
+// registrar registers a Server's Target (legacy.Server.Target, the old
+// pool's mapping) in an sshconn.Registry, as providers.Registrar does.
 type registrar struct{ reg *sshconn.Registry }
 
 func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) error {
-	t := sshconn.Target{Host: s.Host, Port: s.EffectivePort(), User: s.User(asRoot)}
-	t.Auth.Agent = s.UseAgent
-	if s.KeyPath != "" {
-		t.Auth.IdentityFiles = []string{s.KeyPath}
-	}
-	if s.KnownHostsPath != "" {
-		t.KnownHostsFiles = []string{s.KnownHostsPath}
-	}
+	t := s.Target(asRoot)
+	t.Key = key
 	r.reg.Register(key, t)
 	return nil
 }
@@ -38,7 +37,8 @@ func (r registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) err
 // env is one sshtest server with a client key file, a known_hosts file
 // that trusts it, and an sshconn factory over a registry.
 type env struct {
-	srv        *sshtest.Server // nil on real sshd
+	srv        *sshtest.Server  // nil on real sshd
+	sshd       *sshdtest.Server // nil on sshtest
 	host       string
 	port       int
 	rootUser   string
@@ -53,6 +53,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...sshtest.Option) *env {
 	t.Helper()
+	opts = append([]sshtest.Option{sshtest.WithHandler(testHandler)}, opts...)
 	srv := sshtest.NewServer(t, opts...)
 	dir := t.TempDir()
 	e := &env{srv: srv, host: srv.Host(), port: srv.Port(), rootUser: "root", appUser: "app", dir: dir,
@@ -69,10 +70,34 @@ func newEnv(t testing.TB, opts ...sshtest.Option) *env {
 func newSSHDEnv(t testing.TB) *env {
 	t.Helper()
 	srv := sshdtest.Start(t)
-	e := &env{host: srv.Host(), port: srv.Port(), rootUser: srv.User(), appUser: srv.User(),
+	e := &env{sshd: srv, host: srv.Host(), port: srv.Port(), rootUser: srv.User(), appUser: srv.User(),
 		dir: t.TempDir(), keyFile: srv.ClientKeyPath(), knownHosts: srv.KnownHostsPath()}
 	e.init()
 	return e
+}
+
+// testHandler is sshtest.DefaultHandler plus two commands a shell would
+// compose: "mixed" prints "a" on standard output, "b" on standard error
+// and "c" on standard output, 20 ms apart; "errexit N TEXT..." prints TEXT
+// on standard error and exits N.
+func testHandler(ctx context.Context, s *sshtest.Session) int {
+	switch {
+	case s.Command == "mixed":
+		for i, l := range []string{"a", "b", "c"} {
+			w := s.Stdout
+			if i == 1 {
+				w = s.Stderr
+			}
+			io.WriteString(w, l+"\n")
+			time.Sleep(20 * time.Millisecond)
+		}
+		return 0
+	case len(s.Args) > 1 && s.Args[0] == "errexit":
+		io.WriteString(s.Stderr, strings.Join(s.Args[2:], " ")+"\n")
+		code, _ := strconv.Atoi(s.Args[1])
+		return code
+	}
+	return sshtest.DefaultHandler(ctx, s)
 }
 
 // blockCommand is a command that newBlockingEnv's server runs until the
@@ -89,7 +114,7 @@ func newBlockingEnv(t testing.TB) (e *env, release func()) {
 	release = sync.OnceFunc(func() { close(released) })
 	e = newEnv(t, sshtest.WithHandler(func(ctx context.Context, s *sshtest.Session) int {
 		if s.Command != blockCommand {
-			return sshtest.DefaultHandler(ctx, s)
+			return testHandler(ctx, s)
 		}
 		select {
 		case <-released:
@@ -118,14 +143,39 @@ func must(t testing.TB, err error) {
 // server returns a Server on the env's sshtest server.
 func (e *env) server(id string) *legacy.Server {
 	return &legacy.Server{ID: id, Name: "srv-" + id, Host: e.host, Port: e.port,
-		RootUsername: e.rootUser, AppUsername: e.appUser, KeyPath: e.keyFile, KnownHostsPath: e.knownHosts}
+		RootUsername: e.rootUser, AppUsername: e.appUser, ManualKeyPath: e.keyFile, KnownHostsPath: e.knownHosts}
 }
 
-// untrusted returns a Server whose known_hosts does not list the host key.
+// untrusted returns a SecurityLocked Server whose known_hosts does not
+// list the host key: its host key is checked strictly, so it is refused.
 func (e *env) untrusted(id string) *legacy.Server {
 	s := e.server(id)
+	s.SecurityLocked = true
 	s.KnownHostsPath = filepath.Join(e.dir, "empty_known_hosts")
 	os.WriteFile(s.KnownHostsPath, nil, 0o600)
+	return s
+}
+
+// changedKey returns a Server whose known_hosts records another key for
+// the host: refused whatever the policy (possible man in the middle).
+func (e *env) changedKey(t testing.TB, id string) *legacy.Server {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	must(t, err)
+	signer, err := ssh.NewSignerFromKey(priv)
+	must(t, err)
+	s := e.server(id)
+	s.KnownHostsPath = filepath.Join(e.dir, "changed_known_hosts_"+id)
+	line := knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(e.host, itoa(e.port)))}, signer.PublicKey())
+	must(t, os.WriteFile(s.KnownHostsPath, []byte(line+"\n"), 0o600))
+	return s
+}
+
+// unknownHost returns a Server whose known_hosts file is empty and which is
+// not SecurityLocked: its key is recorded on first use (accept-new).
+func (e *env) unknownHost(id string) *legacy.Server {
+	s := e.server(id)
+	s.KnownHostsPath = filepath.Join(e.dir, "new_known_hosts_"+id)
 	return s
 }
 
@@ -142,8 +192,8 @@ func (e *env) down(t testing.TB, id string) *legacy.Server {
 
 // legacyPool returns a legacy pool on the env, stopped at cleanup.
 func (e *env) legacyPool(t testing.TB, opts ...legacy.Option) *legacy.ConnectionPool {
-	opts = append([]legacy.Option{legacy.WithRegistrar(e.registrar)}, opts...)
-	p := legacy.NewConnectionPool(e.factory, opts...)
+	opts = append([]legacy.Option{legacy.WithFactory(e.factory), legacy.WithRegistrar(e.registrar)}, opts...)
+	p := legacy.NewConnectionPool(opts...)
 	t.Cleanup(p.Stop)
 	return p
 }
@@ -156,17 +206,17 @@ func (e *env) newPool(t testing.TB) pool.Pool {
 }
 
 // adapter returns an adapter over a new pool on the env.
-func (e *env) adapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, pool.Pool) {
+func (e *env) adapter(t testing.TB, opts ...legacy.Option) (*legacy.Adapter, pool.Pool) {
 	p := e.newPool(t)
 	return legacy.NewAdapter(p, e.registrar, opts...), p
 }
 
 // minimalAdapter returns an adapter over a leasePool, whose DropIdle serves
 // as the adapter's idle dropper.
-func (e *env) minimalAdapter(t testing.TB, opts ...legacy.AdapterOption) (*legacy.Adapter, *leasePool) {
+func (e *env) minimalAdapter(t testing.TB, opts ...legacy.Option) (*legacy.Adapter, *leasePool) {
 	lp := newLeasePool(e.factory)
 	t.Cleanup(lp.Close)
-	opts = append([]legacy.AdapterOption{legacy.WithIdleDropper(lp.DropIdle)}, opts...)
+	opts = append([]legacy.Option{legacy.WithIdleDropper(lp.DropIdle)}, opts...)
 	return legacy.NewAdapter(lp, e.registrar, opts...), lp
 }
 

@@ -2,101 +2,112 @@ package legacy
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/sshpool/sshpool/pool"
 )
 
 // ConnectionPool is the old singleton pool: one shared connection per
-// (server, user), kept in a map keyed by Key, checked by a health ticker and
-// swept when stale. It has no limits and no metrics, by design: it is the
-// rollback target and behaves as the old pool did, except that it dials
-// through a pool.ConnectionFactory, classifies errors by type, dials
-// outside its lock (one dial per key at a time), and waits for its
-// goroutines in Stop.
+// (server, user), kept in a map under Key, checked by a health ticker and
+// swept when stale. It is the rollback target, so it behaves as the old
+// pool did, with the API it had (NewConnectionPool(), Start, Stop,
+// GetOrCreateConnection, RemoveConnection(key), GetConnectionStatus,
+// CleanupStaleConnections). Where the old pool was unsafe it differs, on
+// purpose (see the package documentation): every command and dial has a
+// deadline, host keys are verified, a dead connection is re-established
+// in place, sessions past the server's limit wait, a failing key is
+// redialled with a backoff, Stop drains.
 //
-// Create one with NewConnectionPool, or use the singleton GetConnectionPool.
-// Its loops start on first use or Start and end in Stop.
+// The singleton (GetConnectionPool) also serves as the seam: while a
+// provider is installed with Install, its methods are served by that
+// provider.
 type ConnectionPool struct {
-	factory pool.ConnectionFactory
-	cfg     *poolConfig
-	dials   singleflight.Group
-	stats   poolStats // see Stats; shared with the connections
+	cfg   *config
+	drain drainer
+	stats poolStats // see Stats; shared with the connections
 
-	// mu guards conns, started and stopped. No I/O happens under it:
-	// dials, health checks and closes run outside. Lock order: mu before
-	// PooledConnection.mu.
+	// mu guards conns, backoff, started and stopped. No I/O happens under
+	// it: dials, health checks and closes run outside. Lock order: mu
+	// before poolConn.mu.
 	mu      sync.Mutex
-	conns   map[string]*PooledConnection
+	conns   map[string]*poolConn
+	backoff map[string]*dialFailure
 	started bool
 	stopped bool
 
 	ctx    context.Context // canceled by Stop; bounds dials and loops
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the health and stale loops
+	wg     sync.WaitGroup // the health and stale loops, and dials
 
 	// singleton is set (before the pool is shared) on the pool that
-	// GetConnectionPool returns; only that pool redirects to Current().
+	// GetConnectionPool returns; only that pool redirects to the installed
+	// provider.
 	singleton bool
 }
 
-// NewConnectionPool returns a pool that dials keys "host:port:id:root|app"
-// through factory. It starts no goroutine and does no I/O.
-func NewConnectionPool(factory pool.ConnectionFactory, opts ...Option) *ConnectionPool {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &ConnectionPool{
-		factory: factory, cfg: newPoolConfig(opts),
-		conns: map[string]*PooledConnection{}, ctx: ctx, cancel: cancel,
-	}
+// dialFailure is a key's run of failed dials, for the dial backoff.
+type dialFailure struct {
+	failures int
+	until    time.Time
+	err      error
+	server   Server
 }
 
-// GetOrCreateConnection returns the pool's connection for server and role,
-// dialing one if there is none or the existing one is unhealthy or closed.
-// On the singleton returned by GetConnectionPool, while a provider is
-// installed with Install (typically the router), the call is served by that
-// provider instead, so old call sites switch with no edit and switch back
-// when Install's restore runs.
-// It is the ConnectionProvider method; GetPooledConnection returns the
-// concrete type.
-func (p *ConnectionPool) GetOrCreateConnection(server *Server, asRoot bool) (Connection, error) {
-	if r := p.redirect(); r != nil {
-		return r.GetOrCreateConnection(server, asRoot)
+// NewConnectionPool returns a legacy pool, as the old constructor did:
+// called without options it dials each Server's Target (see Server.Target)
+// with a dialer of its own. Options set the factory, timeouts and loops.
+// It starts no goroutine and does no I/O; the loops start with Start or
+// the first GetOrCreateConnection.
+func NewConnectionPool(opts ...Option) *ConnectionPool {
+	cfg := newConfig(opts)
+	if cfg.factory == nil {
+		d := newDialer(cfg.logger)
+		cfg.factory = d
+		cfg.registrar = append(registrars{d}, cfg.registrar...)
 	}
-	return p.getOrCreateDirect(server, asRoot)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &ConnectionPool{
+		cfg: cfg, drain: newDrainer(), conns: map[string]*poolConn{},
+		backoff: map[string]*dialFailure{}, ctx: ctx, cancel: cancel,
+	}
 }
 
 // redirect returns the provider installed with Install when p is the
-// singleton returned by GetConnectionPool, so old call sites of
-// GetConnectionPool().GetOrCreateConnection follow the migration without
-// edits; nil when p serves the call itself.
+// singleton returned by GetConnectionPool, so old call sites follow the
+// migration without edits; nil when p serves the call itself.
 func (p *ConnectionPool) redirect() ConnectionProvider {
 	if !p.singleton {
 		return nil
 	}
-	cur := Current()
+	cur := installedProvider()
 	if cur == nil || cur == ConnectionProvider(p) {
 		return nil
 	}
 	return cur
 }
 
-// getOrCreateDirect is GetOrCreateConnection on p itself, never
-// redirected: the router's legacy route uses it, so a router whose legacy
-// side is the singleton cannot route to itself.
-func (p *ConnectionPool) getOrCreateDirect(server *Server, asRoot bool) (Connection, error) {
-	c, err := p.GetPooledConnection(server, asRoot)
-	if err != nil {
-		return nil, err
+// GetOrCreateConnection returns the pool's connection for server and role,
+// dialing it if there is none, or re-establishing it if it died or failed
+// its health check; every caller for the same (server, user) gets the same
+// *PooledConnection. A failed dial returns a *CommandError (OpConnect); a
+// key whose last dial failed less than the backoff ago returns the last
+// error without dialing (*BackoffError).
+//
+// On the singleton, while a provider is installed with Install (the
+// router), the call is served by that provider.
+func (p *ConnectionPool) GetOrCreateConnection(server *Server, asRoot bool) (*PooledConnection, error) {
+	if r := p.redirect(); r != nil {
+		return r.GetOrCreateConnection(server, asRoot)
 	}
-	return c, nil
+	return p.getDirect(server, asRoot)
 }
 
-// GetPooledConnection is GetOrCreateConnection returning *PooledConnection,
-// the old signature's type.
-func (p *ConnectionPool) GetPooledConnection(server *Server, asRoot bool) (*PooledConnection, error) {
+// getDirect is GetOrCreateConnection on p itself, never redirected: the
+// router's legacy route uses it, so a router whose legacy side is the
+// singleton cannot route to itself.
+func (p *ConnectionPool) getDirect(server *Server, asRoot bool) (*PooledConnection, error) {
 	if err := server.Validate(asRoot); err != nil {
 		return nil, err
 	}
@@ -104,101 +115,181 @@ func (p *ConnectionPool) GetPooledConnection(server *Server, asRoot bool) (*Pool
 	if err := p.ensureStarted(); err != nil {
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
 	}
-	for {
-		if c := p.lookup(key); c != nil {
-			return c, nil
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.dialTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		c, found := p.entry(key, server, asRoot)
+		if found {
+			c.touch()
 		}
-		c, err := p.dialShared(key, server, asRoot)
-		if err != nil {
-			return nil, err
+		if c.usable() {
+			return c.pc, nil
 		}
-		if !c.isClosed() {
-			c.lastUsed.Store(p.cfg.now().UnixNano())
-			return c, nil
+		err := c.connect(ctx)
+		switch {
+		case err == nil:
+			return c.pc, nil
+		case errors.Is(err, ErrConnectionClosed) && attempt < maxEntryRetries:
+			continue // removed or closed meanwhile: the next entry is new
 		}
+		p.dropUnconnected(c)
+		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
 	}
 }
 
-// lookup returns the usable connection for key, or nil. An unusable one is
-// removed from the map and retired.
-func (p *ConnectionPool) lookup(key string) *PooledConnection {
+// maxEntryRetries bounds how often GetOrCreateConnection takes a new entry
+// after the one it got was closed (by Close, RemoveConnection or the sweep)
+// while it dialled.
+const maxEntryRetries = 3
+
+// entry returns key's connection, creating it (not yet dialled) if there is
+// none, or the one there is closed, or was made for other settings and
+// must be dialled anyway. found reports whether it existed.
+func (p *ConnectionPool) entry(key string, s *Server, asRoot bool) (c *poolConn, found bool) {
 	p.mu.Lock()
-	c := p.conns[key]
-	if c == nil || c.usable() {
+	c = p.conns[key]
+	if c != nil && !c.isClosed() && (c.server == *s || c.usable()) {
 		p.mu.Unlock()
-		if c != nil {
-			c.lastUsed.Store(p.cfg.now().UnixNano())
-		}
-		return c
+		return c, true
 	}
-	delete(p.conns, key)
+	old := c
+	c = newPoolConn(p, key, s, asRoot)
+	p.conns[key] = c
 	p.mu.Unlock()
-	c.retire()
-	return nil
+	if old != nil {
+		old.retire()
+	}
+	return c, false
 }
 
-// dialShared dials key once for all concurrent callers and stores the
-// connection.
-func (p *ConnectionPool) dialShared(key string, server *Server, asRoot bool) (*PooledConnection, error) {
-	v, err, _ := p.dials.Do(key, func() (any, error) {
-		return p.dial(key, server, asRoot)
-	})
-	if err != nil {
+// dropUnconnected removes c from the map when it never connected and no
+// command runs on it (its first dial failed), as the old pool stored
+// nothing for a failed dial.
+func (p *ConnectionPool) dropUnconnected(c *poolConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[c.key] != c {
+		return
+	}
+	c.mu.Lock()
+	never := c.gen == nil && c.inUse == 0 && !c.dialing
+	if never {
+		c.retired, c.closed = true, true
+	}
+	c.mu.Unlock()
+	if never {
+		delete(p.conns, c.key)
+	}
+}
+
+// dial dials key once: it refuses after Stop, returns a *BackoffError while
+// the key's backoff runs, registers the server, and dials through the
+// factory bounded by the dial timeout and Stop.
+func (p *ConnectionPool) dial(key string, s *Server, asRoot bool) (pool.SSHClient, error) {
+	if !p.trackDial() {
+		return nil, ErrPoolStopped
+	}
+	defer p.wg.Done()
+	if err := p.backoffErr(key, s); err != nil {
 		return nil, err
 	}
-	return v.(*PooledConnection), nil
-}
-
-func (p *ConnectionPool) dial(key string, server *Server, asRoot bool) (*PooledConnection, error) {
-	if c := p.lookup(key); c != nil {
-		return c, nil // another dial finished just before this one began
-	}
-	if p.cfg.registrar != nil {
-		if err := p.cfg.registrar.RegisterServer(key, server, asRoot); err != nil {
-			return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
+	if len(p.cfg.registrar) > 0 {
+		if err := p.cfg.registrar.RegisterServer(key, s, asRoot); err != nil {
+			return nil, err
 		}
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.dialTimeout)
 	defer cancel()
 	start := time.Now()
-	client, err := p.factory.Dial(ctx, key)
+	client, err := p.cfg.factory.Dial(ctx, key)
 	p.stats.observeDial(time.Since(start), err)
 	if err != nil {
-		return nil, &CommandError{Op: OpConnect, Key: key, Err: p.stoppedOr(err)}
+		if p.ctx.Err() != nil {
+			return nil, ErrPoolStopped
+		}
+		p.dialFailed(key, s, err)
+		return nil, err
 	}
-	c := newPooledConnection(key, server, asRoot, client, p.cfg, &p.stats)
-	if !p.store(key, c) {
-		client.Close()
-		return nil, &CommandError{Op: OpConnect, Key: key, Err: ErrPoolStopped}
-	}
-	return c, nil
+	p.dialSucceeded(key)
+	return client, nil
 }
 
-// store puts c in the map unless the pool has stopped.
-func (p *ConnectionPool) store(key string, c *PooledConnection) bool {
+// trackDial registers a dial with the wait group unless the pool stopped.
+func (p *ConnectionPool) trackDial() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
 		return false
 	}
-	p.conns[key] = c
+	p.wg.Add(1)
 	return true
 }
 
-func (p *ConnectionPool) stoppedOr(err error) error {
+// backoffErr returns a *BackoffError while key's backoff runs, unless the
+// server's settings changed since the failure (a fix should not wait).
+func (p *ConnectionPool) backoffErr(key string, s *Server) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped {
-		return ErrPoolStopped
+	f := p.backoff[key]
+	if f == nil || f.server != *s {
+		return nil
 	}
-	return err
+	if wait := f.until.Sub(p.cfg.now()); wait > 0 {
+		return &BackoffError{Key: key, Failures: f.failures, Retry: wait, Err: f.err}
+	}
+	return nil
 }
 
-// RemoveConnection removes the connection for server and role from the pool
-// and closes it once its running commands end. It does nothing if there is
-// none.
-func (p *ConnectionPool) RemoveConnection(server *Server, asRoot bool) {
-	if c := p.take(Key(server, asRoot), false); c != nil {
+// dialFailed records a failed dial and starts the key's next backoff.
+func (p *ConnectionPool) dialFailed(key string, s *Server, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.backoff[key]
+	if f == nil || f.server != *s {
+		f = &dialFailure{server: *s}
+		p.backoff[key] = f
+	}
+	f.failures++
+	f.err = err
+	f.until = p.cfg.now().Add(jitter(backoff(p.cfg.backoff, p.cfg.backMax, f.failures)))
+}
+
+// forgetBackoffs drops the backoff state of keys whose backoff ended
+// before cutoff: a key nobody dials any more does not stay in the map.
+func (p *ConnectionPool) forgetBackoffs(cutoff time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, f := range p.backoff {
+		if f.until.Before(cutoff) {
+			delete(p.backoff, key)
+		}
+	}
+}
+
+func (p *ConnectionPool) dialSucceeded(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.backoff, key)
+}
+
+// RemoveConnection removes the connection under key (as reported by
+// GetConnectionStatus: "host:port:id:root|app") from the pool and closes it
+// once its running commands end. Holders then get ErrConnectionClosed and
+// the next GetOrCreateConnection makes a new one. It does nothing for an
+// unknown key. On the singleton with a provider installed, the provider
+// removes it.
+func (p *ConnectionPool) RemoveConnection(key string) {
+	if r := p.redirect(); r != nil {
+		if rm, ok := r.(Remover); ok {
+			rm.RemoveConnection(key)
+		}
+		return
+	}
+	p.mu.Lock()
+	c := p.conns[key]
+	delete(p.conns, key)
+	p.mu.Unlock()
+	if c != nil {
 		c.retire()
 	}
 }
@@ -207,32 +298,35 @@ func (p *ConnectionPool) RemoveConnection(server *Server, asRoot bool) {
 // role only if no command is running on it, and reports whether it did.
 // The router calls it when the key's traffic moves to the new pool.
 func (p *ConnectionPool) RemoveIdleConnection(server *Server, asRoot bool) bool {
-	c := p.take(Key(server, asRoot), true)
-	if c != nil {
-		c.closeClient()
-	}
-	return c != nil
-}
-
-// take removes key's connection from the map and returns it. When idleOnly,
-// it does so only if no command is running, and claims the connection for
-// closing (the caller calls closeClient outside the lock).
-func (p *ConnectionPool) take(key string, idleOnly bool) *PooledConnection {
+	key := Key(server, asRoot)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	c := p.conns[key]
-	if c == nil || (idleOnly && !c.claimIdle()) {
-		return nil
+	var ok bool
+	var g *generation
+	if c != nil {
+		if ok, g = c.claimIdle(); ok {
+			delete(p.conns, key)
+		}
 	}
-	delete(p.conns, key)
-	return c
+	p.mu.Unlock()
+	if g != nil {
+		g.client.Close()
+	}
+	return ok
 }
 
 // GetConnectionStatus returns the status of every connection in the pool,
-// by key.
-func (p *ConnectionPool) GetConnectionStatus() map[string]ConnectionStatus {
+// by key. It does no I/O. On the singleton with a provider installed, it
+// returns the provider's (the router's: both pools').
+func (p *ConnectionPool) GetConnectionStatus() map[string]ConnectionHealthStatus {
+	if r := p.redirect(); r != nil {
+		if sr, ok := r.(StatusReporter); ok {
+			return sr.GetConnectionStatus()
+		}
+		return map[string]ConnectionHealthStatus{}
+	}
 	conns := p.snapshot()
-	out := make(map[string]ConnectionStatus, len(conns))
+	out := make(map[string]ConnectionHealthStatus, len(conns))
 	for _, c := range conns {
 		out[c.key] = c.status()
 	}
@@ -240,38 +334,55 @@ func (p *ConnectionPool) GetConnectionStatus() map[string]ConnectionStatus {
 }
 
 // snapshot returns the connections currently in the map.
-func (p *ConnectionPool) snapshot() []*PooledConnection {
+func (p *ConnectionPool) snapshot() []*poolConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*PooledConnection, 0, len(p.conns))
+	out := make([]*poolConn, 0, len(p.conns))
 	for _, c := range p.conns {
 		out = append(out, c)
 	}
 	return out
 }
 
-// CleanupStaleConnections removes connections that are closed, or unhealthy,
-// or unused for longer than maxAge, and have no command running, closes
-// them, and returns how many it removed. The stale sweep calls it with the
-// configured age.
+// CleanupStaleConnections removes the connections unused for longer than
+// maxAge (and closed ones) that have no command running, closes them, and
+// returns how many it removed. The stale sweep calls it with the
+// configured age. On the singleton with a provider installed, the provider
+// cleans up.
 func (p *ConnectionPool) CleanupStaleConnections(maxAge time.Duration) int {
+	if r := p.redirect(); r != nil {
+		if sc, ok := r.(StaleCleaner); ok {
+			return sc.CleanupStaleConnections(maxAge)
+		}
+		return 0
+	}
+	p.forgetBackoffs(p.cfg.now().Add(-p.cfg.backMax))
 	removed := p.takeStale(p.cfg.now().Add(-maxAge))
-	for _, c := range removed {
-		c.closeClient()
+	for _, g := range removed {
+		if g != nil {
+			g.client.Close()
+		}
 	}
 	return len(removed)
 }
 
-// takeStale removes and claims the idle connections unused since cutoff or
-// no longer usable.
-func (p *ConnectionPool) takeStale(cutoff time.Time) []*PooledConnection {
+// takeStale removes and claims the idle connections unused since cutoff
+// or closed, and returns their generations to close.
+func (p *ConnectionPool) takeStale(cutoff time.Time) []*generation {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []*PooledConnection
+	var out []*generation
 	for key, c := range p.conns {
-		if c.isClosed() || ((c.LastUsed().Before(cutoff) || !c.usable()) && c.claimIdle()) {
+		if c.isClosed() {
 			delete(p.conns, key)
-			out = append(out, c)
+			out = append(out, nil)
+			continue
+		}
+		if time.Unix(0, c.stats.lastUsed.Load()).Before(cutoff) {
+			if ok, g := c.claimIdle(); ok {
+				delete(p.conns, key)
+				out = append(out, g)
+			}
 		}
 	}
 	return out
@@ -284,11 +395,11 @@ func (p *ConnectionPool) Len() int {
 	return len(p.conns)
 }
 
-// Start starts the health ticker and the stale sweep. GetOrCreateConnection
-// calls it on first use. It is idempotent and returns ErrPoolStopped after
-// Stop.
-func (p *ConnectionPool) Start() error {
-	return p.ensureStarted()
+// Start starts the health ticker and the stale sweep, as the old Start
+// did. GetOrCreateConnection calls it on first use. It is idempotent and
+// does nothing after Stop.
+func (p *ConnectionPool) Start() {
+	_ = p.ensureStarted()
 }
 
 func (p *ConnectionPool) ensureStarted() error {
@@ -324,18 +435,17 @@ func (p *ConnectionPool) loop(interval time.Duration, fn func()) {
 	}
 }
 
-// checkHealth runs TestHealth on every usable connection, one after the
-// other as the old ticker did. A failed check marks the connection unhealthy;
-// the next GetOrCreateConnection replaces it and the stale sweep removes it.
-// Unhealthy connections are not probed again: a probe in flight would keep
-// the sweep from claiming them.
+// checkHealth probes every connection, one after the other as the old
+// ticker did. A failed probe marks the SSH connection for replacement: the
+// next command re-establishes it. A connection that is dead already is not
+// probed (nor redialled in the background).
 func (p *ConnectionPool) checkHealth() {
 	for _, c := range p.snapshot() {
 		if p.ctx.Err() != nil {
 			return
 		}
 		if c.usable() {
-			c.TestHealth() // the outcome is recorded on c
+			c.probe(p.ctx)
 		}
 	}
 }
@@ -344,18 +454,70 @@ func (p *ConnectionPool) sweep() {
 	p.CleanupStaleConnections(p.cfg.staleAge)
 }
 
-// Stop stops the loops and waits for them, cancels dials in flight, and
-// closes every connection. Later calls return ErrPoolStopped. It is
-// idempotent.
+// Stop stops the pool gracefully: new calls are refused at once with
+// ErrPoolStopped ("shutting down"), commands already running may finish
+// within the drain timeout (WithDrainTimeout, 10 s by default), then the
+// loops end and every connection is closed. Commands still running then
+// are cut, and logged (StopContext returns them as a *DrainError). The old
+// Stop closed every connection at once. It is idempotent. On the singleton
+// with a provider installed, the provider is stopped.
 func (p *ConnectionPool) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.drainTimeout)
+	defer cancel()
+	if err := p.StopContext(ctx); err != nil {
+		p.cfg.logger.Warn("legacy: pool stopped before its commands ended", "err", err)
+	}
+}
+
+// StopContext is Stop with the drain bounded by ctx instead of the drain
+// timeout. It returns a *DrainError listing the commands it cut when ctx
+// ended first, nil otherwise. Later calls return nil at once.
+func (p *ConnectionPool) StopContext(ctx context.Context) error {
+	if r := p.redirect(); r != nil {
+		if s, ok := r.(Stopper); ok {
+			return s.StopContext(ctx)
+		}
+		return nil
+	}
+	return p.stopDirect(ctx)
+}
+
+// stopDirect is StopContext on p itself, never redirected.
+func (p *ConnectionPool) stopDirect(ctx context.Context) error {
+	if !p.drain.stop() {
+		return nil
+	}
 	p.mu.Lock()
 	p.stopped = true
-	conns := p.conns
-	p.conns = map[string]*PooledConnection{}
 	p.mu.Unlock()
+	err := p.drain.wait(ctx)
+	var cut error
+	if err != nil {
+		cut = p.cutReport(err)
+	}
 	p.cancel()
 	p.wg.Wait()
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = map[string]*poolConn{}
+	p.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.close()
 	}
+	return cut
+}
+
+// cutReport describes the commands still running when the drain ended.
+func (p *ConnectionPool) cutReport(err error) error {
+	de := &DrainError{Pool: PoolLegacy, Keys: map[string]int{}, Err: err}
+	for _, c := range p.snapshot() {
+		if n := c.status().InUse; n > 0 {
+			de.Keys[c.key] += n
+			de.Cut += n
+		}
+	}
+	if de.Cut == 0 {
+		return nil // they ended as the deadline passed
+	}
+	return de
 }

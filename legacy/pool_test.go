@@ -2,6 +2,7 @@ package legacy_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -37,12 +38,12 @@ func TestServerValidate(t *testing.T) {
 
 func TestPoolReusesConnectionPerKey(t *testing.T) {
 	f := &fakeFactory{}
-	p := legacy.NewConnectionPool(f)
+	p := legacy.NewConnectionPool(legacy.WithFactory(f))
 	defer p.Stop()
-	c1, err := p.GetPooledConnection(fakeServer, false)
+	c1, err := p.GetOrCreateConnection(fakeServer, false)
 	must(t, err)
-	c2, _ := p.GetPooledConnection(fakeServer, false)
-	c3, _ := p.GetPooledConnection(fakeServer, true)
+	c2, _ := p.GetOrCreateConnection(fakeServer, false)
+	c3, _ := p.GetOrCreateConnection(fakeServer, true)
 	if c1 != c2 || c1 == c3 || f.dials() != 2 {
 		t.Fatalf("same key must share, roles must not: c1==c2 %v, c1==c3 %v, dials %d", c1 == c2, c1 == c3, f.dials())
 	}
@@ -53,7 +54,7 @@ func TestPoolReusesConnectionPerKey(t *testing.T) {
 
 func TestPoolConcurrentGetDialsOnce(t *testing.T) {
 	f := &fakeFactory{}
-	p := legacy.NewConnectionPool(f)
+	p := legacy.NewConnectionPool(legacy.WithFactory(f))
 	defer p.Stop()
 	var wg sync.WaitGroup
 	for range 20 {
@@ -70,12 +71,14 @@ func TestPoolConcurrentGetDialsOnce(t *testing.T) {
 }
 
 // TestPoolHealthTickerMarksDead: a connection whose commands fail is marked
-// unhealthy by the next tick and replaced on the next GetOrCreateConnection,
-// however late that comes. In "not-revived" its server answers again before
-// the Get: the connection stays unhealthy and the ticker stops probing it.
-// That subtest is the regression test for "unhealthy connection handed out
-// again" (TestPoolHealthTickerStalledServer under load), where a probe run
-// after the server recovered marked the connection healthy again.
+// unhealthy by the next tick, and its SSH connection is replaced in place
+// on the next use, however late that comes: the same *PooledConnection
+// over a new SSH connection, the old one closed. In "not-revived" its
+// server answers again before that use: the bad SSH connection stays bad
+// and the ticker stops probing it. That subtest is the regression test for
+// "unhealthy connection handed out again" (TestPoolHealthTickerStalledServer
+// under load), where a probe run after the server recovered marked the
+// connection healthy again.
 func TestPoolHealthTickerMarksDead(t *testing.T) {
 	for name, recovers := range map[string]bool{"replaced": false, "not-revived": true} {
 		t.Run(name, func(t *testing.T) {
@@ -86,9 +89,9 @@ func TestPoolHealthTickerMarksDead(t *testing.T) {
 
 func healthTickerMarksDead(t *testing.T, recovers bool) {
 	f := &fakeFactory{}
-	p := legacy.NewConnectionPool(f)
+	p := legacy.NewConnectionPool(legacy.WithFactory(f))
 	defer p.Stop()
-	c, err := p.GetPooledConnection(fakeServer, false)
+	c, err := p.GetOrCreateConnection(fakeServer, false)
 	must(t, err)
 	time.Sleep(legacy.DefaultHealthInterval + time.Second)
 	synctest.Wait()
@@ -99,7 +102,7 @@ func healthTickerMarksDead(t *testing.T, recovers bool) {
 	time.Sleep(legacy.DefaultHealthInterval)
 	synctest.Wait()
 	st := p.GetConnectionStatus()[c.Key()]
-	if st.Healthy || c.IsHealthy() || st.LastError == "" {
+	if st.Healthy || !strings.HasPrefix(st.LastError, "health check failed: ") {
 		t.Fatalf("after a failed tick: %+v", st)
 	}
 	if recovers {
@@ -107,13 +110,16 @@ func healthTickerMarksDead(t *testing.T, recovers bool) {
 		f.client(0).broken.Store(false)
 		time.Sleep(3 * legacy.DefaultHealthInterval)
 		synctest.Wait()
-		if n := f.client(0).runs.Load() - runs; c.IsHealthy() || n != 0 {
-			t.Fatalf("after the server recovered: healthy %v, probed %d more times", c.IsHealthy(), n)
+		if n := f.client(0).runs.Load() - runs; p.GetConnectionStatus()[c.Key()].Healthy || n != 0 {
+			t.Fatalf("after the server recovered: revived, probed %d more times", n)
 		}
 	}
-	c2, err := p.GetPooledConnection(fakeServer, false)
-	if err != nil || c2 == c || f.dials() != 2 || !c.Closed() {
-		t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), c.Closed())
+	c2, err := p.GetOrCreateConnection(fakeServer, false)
+	if err != nil || c2 != c || f.dials() != 2 || !f.client(0).closed.Load() {
+		t.Fatalf("replacement: err %v, same %v, dials %d, old closed %v", err, c2 == c, f.dials(), f.client(0).closed.Load())
+	}
+	if out, err := c.ExecuteCommand("echo again"); err != nil || out != "again\n" || f.client(1).runs.Load() != 1 {
+		t.Fatalf("on the new SSH connection: %q, %v", out, err)
 	}
 }
 
@@ -122,10 +128,10 @@ func healthTickerMarksDead(t *testing.T, recovers bool) {
 func TestPoolStaleSweep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeFactory{}
-		p := legacy.NewConnectionPool(f, legacy.WithHealthInterval(0))
+		p := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithHealthInterval(0))
 		defer p.Stop()
-		idle, _ := p.GetPooledConnection(fakeServer, false)
-		busy, _ := p.GetPooledConnection(fakeServer, true)
+		idle, _ := p.GetOrCreateConnection(fakeServer, false)
+		busy, _ := p.GetOrCreateConnection(fakeServer, true)
 		for range 3 { // keep busy used every 10 minutes
 			time.Sleep(10 * time.Minute)
 			if _, err := busy.ExecuteCommand("true"); err != nil {
@@ -142,9 +148,9 @@ func TestPoolStaleSweep(t *testing.T) {
 func TestPoolCleanupStaleConnections(t *testing.T) {
 	now := time.Unix(1000, 0)
 	f := &fakeFactory{}
-	p := legacy.NewConnectionPool(f, legacy.WithClock(func() time.Time { return now }))
+	p := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithClock(func() time.Time { return now }))
 	defer p.Stop()
-	c, _ := p.GetPooledConnection(fakeServer, false)
+	c, _ := p.GetOrCreateConnection(fakeServer, false)
 	if n := p.CleanupStaleConnections(time.Minute); n != 0 {
 		t.Fatalf("fresh: removed %d", n)
 	}
@@ -161,7 +167,7 @@ func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
 	e, release := newBlockingEnv(t)
 	p := e.legacyPool(t)
 	s := e.server("rm")
-	c, err := p.GetPooledConnection(s, false)
+	c, err := p.GetOrCreateConnection(s, false)
 	must(t, err)
 	done := make(chan error)
 	go func() { _, err := c.ExecuteCommand(blockCommand); done <- err }()
@@ -169,7 +175,7 @@ func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
 	if p.RemoveIdleConnection(s, false) {
 		t.Fatal("RemoveIdleConnection removed a busy connection")
 	}
-	p.RemoveConnection(s, false)
+	p.RemoveConnection(c.Key())
 	if c.Closed() || p.Len() != 0 {
 		t.Fatalf("after RemoveConnection: closed %v len %d", c.Closed(), p.Len())
 	}
@@ -185,8 +191,8 @@ func TestPoolRemoveWaitsForRunningCommand(t *testing.T) {
 func TestPoolStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeFactory{}
-		p := legacy.NewConnectionPool(f, legacy.WithHealthInterval(time.Second), legacy.WithStaleSweep(time.Second, time.Hour))
-		c, err := p.GetPooledConnection(fakeServer, false)
+		p := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithHealthInterval(time.Second), legacy.WithStaleSweep(time.Second, time.Hour))
+		c, err := p.GetOrCreateConnection(fakeServer, false)
 		must(t, err)
 		time.Sleep(5 * time.Second)
 		p.Stop()
@@ -198,8 +204,12 @@ func TestPoolStop(t *testing.T) {
 		if !errors.Is(err, legacy.ErrPoolStopped) || pool.Classify(err) != pool.KindPoolClosed {
 			t.Errorf("after Stop: %v", err)
 		}
-		if err := p.Start(); !errors.Is(err, legacy.ErrPoolStopped) {
-			t.Errorf("Start after Stop: %v", err)
+		p.Start() // does nothing after Stop
+		if _, err := p.GetOrCreateConnection(fakeServer, false); !errors.Is(err, legacy.ErrPoolStopped) {
+			t.Errorf("after Start after Stop: %v", err)
+		}
+		if _, err := c.ExecuteCommand("true"); !errors.Is(err, legacy.ErrPoolStopped) && !errors.Is(err, legacy.ErrConnectionClosed) {
+			t.Errorf("held connection after Stop: %v", err)
 		}
 		// synctest.Test fails if Stop left a goroutine of the bubble running.
 	})

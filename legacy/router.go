@@ -118,14 +118,16 @@ func WithDrainOnChange(drain bool) RouterOption {
 	return func(c *routerConfig) { c.drain = drain }
 }
 
-// WithDecisionCache makes each connection reuse its last flag evaluation
+// WithDecisionCache makes the router reuse a key's last flag evaluation
 // for up to ttl, until the flag provider reports a change (configuration
-// changed, ready, error or stale events, which bump a generation). A flip
-// then reaches new commands as soon as the provider's event is delivered
-// rather than at the very next command; the decision costs a few atomics
-// instead of two flag evaluations. Default 0: evaluate the flags for every
-// command. Providers that emit no change events see changes after at most
-// ttl.
+// changed, ready, error or stale events, which invalidate every cached
+// decision at once). Decisions are cached per key, that is per server and
+// role, so every call for the server reuses them, whichever connection
+// value it goes through. A flip then reaches new commands as soon as the
+// provider's event is delivered rather than at the very next command; a
+// decision costs a few atomics instead of two flag evaluations. Default 0:
+// evaluate the flags for every command. Providers that emit no change
+// events see changes after at most ttl.
 func WithDecisionCache(ttl time.Duration) RouterOption {
 	return func(c *routerConfig) { c.cacheTTL = ttl }
 }
@@ -135,15 +137,15 @@ var errNoFlags = errors.New("legacy: router has no flags client")
 
 // Router serves the old API from the legacy pool or the new one (through
 // the adapter), chosen per command by flags. It implements
-// ConnectionProvider; install it with Install so that old call sites reach
-// it through Provider.
+// ConnectionProvider and the optional provider interfaces; install it with
+// Install so that old call sites (GetConnectionPool, GetConnectionManager)
+// reach it.
 type Router struct {
 	providers [numRoutes]ConnectionProvider
 	flags     openfeature.IClient
 	cfg       routerConfig
 	stats     routerStats
-	routes    sync.Map // key string -> *atomic.Uint32: last route + 1
-	servers   sync.Map // key string -> RoutedServer: servers GetOrCreateConnection served
+	keys      sync.Map // key string -> *routeKey
 
 	cacheTTL  atomic.Int64              // WithDecisionCache's ttl; 0 after Close
 	gen       atomic.Uint64             // bumped by flag provider events
@@ -151,12 +153,34 @@ type Router struct {
 	eventOnce sync.Once
 }
 
-// cachedDecision is a routedConn's last evaluated decision.
-type cachedDecision struct {
-	gen uint64
-	at  time.Time
-	d   Decision
+// routeKey is what the router keeps per key: the last route, the cached
+// decision, and the connection it hands out. Every field is atomic.
+type routeKey struct {
+	route atomic.Uint32 // last route + 1; 0 before the first decision
+	cache atomic.Pointer[cachedDecision]
+	conn  atomic.Pointer[PooledConnection]
+	used  atomic.Int64 // UnixNano of the last decision
 }
+
+// cachedDecision is an evaluated decision and what it was evaluated for:
+// the provider generation, the time, and the evaluation context's fields
+// that the key does not determine.
+type cachedDecision struct {
+	gen        uint64
+	at         time.Time
+	name, user string
+	d          Decision
+}
+
+// validFor reports whether cd may stand for a decision for c at now.
+func (cd *cachedDecision) validFor(c *routedConn, gen uint64, now time.Time, ttl time.Duration) bool {
+	return cd != nil && cd.gen == gen && now.Sub(cd.at) < ttl && cd.name == c.server.Name && cd.user == c.user
+}
+
+// handoffMaxAge bounds how long after GetOrCreateConnection its decision
+// may stand for the connection's first command, without a decision cache:
+// the two calls of one old-style call, not a connection kept for later.
+const handoffMaxAge = 100 * time.Millisecond
 
 // providerEvents are the events that invalidate cached decisions.
 var providerEvents = [...]openfeature.EventType{openfeature.ProviderConfigChange,
@@ -164,8 +188,9 @@ var providerEvents = [...]openfeature.EventType{openfeature.ProviderConfigChange
 
 // NewRouter returns a router between legacy (the rollback target) and next
 // (normally the Adapter), deciding with flags. Any OpenFeature client
-// works; the router evaluates FlagKillSwitch and FlagUseNewPool on every
-// command. A nil flags routes everything to legacy (ReasonProviderNotReady).
+// works; the router evaluates FlagKillSwitch and FlagUseNewPool. A nil
+// flags routes everything to legacy (ReasonProviderNotReady), with or
+// without a decision cache.
 func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts ...RouterOption) *Router {
 	cfg := routerConfig{drain: true}
 	for _, opt := range opts {
@@ -173,7 +198,7 @@ func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts 
 	}
 	r := &Router{providers: [numRoutes]ConnectionProvider{legacy, next}, flags: flags, cfg: cfg}
 	r.cacheTTL.Store(int64(cfg.cacheTTL))
-	if cfg.cacheTTL > 0 {
+	if flags != nil {
 		bump := func(openfeature.EventDetails) { r.gen.Add(1) }
 		r.onEvent = &bump
 		for _, t := range providerEvents {
@@ -183,18 +208,17 @@ func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts 
 	return r
 }
 
-// Close removes the router's event handlers from the flags client (only
-// registered with WithDecisionCache). The router keeps working, evaluating
-// on every command. It is idempotent.
+// Close removes the router's event handlers from the flags client. The
+// router keeps working, evaluating on every command. It is idempotent.
 func (r *Router) Close() error {
 	r.eventOnce.Do(func() {
+		r.cacheTTL.Store(0)
 		if r.onEvent == nil {
 			return
 		}
 		for _, t := range providerEvents {
 			r.flags.RemoveHandler(t, r.onEvent)
 		}
-		r.cacheTTL.Store(0)
 	})
 	return nil
 }
@@ -209,47 +233,65 @@ func EvaluationContext(server *Server, asRoot bool) openfeature.EvaluationContex
 	})
 }
 
+// routeKey returns key's state, creating it.
+func (r *Router) routeKey(key string) *routeKey {
+	if v, ok := r.keys.Load(key); ok {
+		return v.(*routeKey)
+	}
+	v, _ := r.keys.LoadOrStore(key, new(routeKey))
+	return v.(*routeKey)
+}
+
 // Decide evaluates the flags for server and role and returns the decision,
-// counting it, reporting it to the hook and draining on a route change,
-// exactly as a command does. A route change drains the losing pool
+// uncached, counting it, reporting it to the hook and draining on a route
+// change, exactly as a command does. A route change drains the losing pool
 // synchronously, on the calling goroutine.
 func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decision {
-	return r.decide(ctx, server, asRoot, Key(server, asRoot), EvaluationContext(server, asRoot))
-}
-
-func (r *Router) decide(ctx context.Context, s *Server, asRoot bool, key string, ec openfeature.EvaluationContext) Decision {
 	start := time.Now()
-	d := r.evaluate(ctx, ec)
-	return r.finish(d, start, s, asRoot, key)
+	d := r.evaluate(ctx, EvaluationContext(server, asRoot))
+	return r.finish(d, start, server, asRoot, r.routeKey(Key(server, asRoot)))
 }
 
-// decideCached is decide for a connection: with WithDecisionCache it reuses
-// the connection's last evaluation while no provider event has arrived and
-// ttl has not passed.
-func (r *Router) decideCached(ctx context.Context, c *routedConn) Decision {
-	ttl := time.Duration(r.cacheTTL.Load())
-	if ttl <= 0 {
-		return r.decide(ctx, &c.server, c.asRoot, c.key, c.ec)
-	}
+// decideFor is a decision for a command on c: with WithDecisionCache, the
+// key's cached decision while no provider event has arrived and ttl has
+// not passed; without it, the decision GetOrCreateConnection took for c if
+// no provider event arrived since (one old-style call, one evaluation);
+// else a new evaluation. With handoff set (GetOrCreateConnection, no
+// cache), a new evaluation is also left on c for its first command.
+func (r *Router) decideFor(ctx context.Context, c *routedConn, handoff bool) Decision {
 	start := time.Now()
 	gen := r.gen.Load()
-	if cd := c.cache.Load(); cd != nil && cd.gen == gen && start.Sub(cd.at) < ttl {
-		return r.finish(cd.d, start, &c.server, c.asRoot, c.key)
+	rk := r.routeKey(c.key)
+	ttl := time.Duration(r.cacheTTL.Load())
+	if ttl > 0 {
+		if cd := rk.cache.Load(); cd.validFor(c, gen, start, ttl) {
+			return r.finish(cd.d, start, &c.server, c.asRoot, rk)
+		}
+	} else if h := c.handoff.Swap(nil); h.validFor(c, gen, start, handoffMaxAge) {
+		return r.finish(h.d, start, &c.server, c.asRoot, rk)
 	}
 	d := r.evaluate(ctx, c.ec)
-	c.cache.Store(&cachedDecision{gen: gen, at: start, d: d})
-	return r.finish(d, start, &c.server, c.asRoot, c.key)
+	if ttl > 0 || handoff {
+		cd := &cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d}
+		if ttl > 0 {
+			rk.cache.Store(cd)
+		} else {
+			c.handoff.Store(cd)
+		}
+	}
+	return r.finish(d, start, &c.server, c.asRoot, rk)
 }
 
 // finish completes a decision: latency, counters, hook, route change.
-func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, key string) Decision {
+func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, rk *routeKey) Decision {
 	d.Server, d.AsRoot = s, asRoot
 	d.Latency = time.Since(start)
 	r.stats.record(&d)
 	if r.cfg.onDecision != nil {
 		r.cfg.onDecision(d)
 	}
-	r.noteRoute(s, asRoot, key, d.Route)
+	rk.used.Store(start.UnixNano())
+	r.noteRoute(s, asRoot, rk, d.Route)
 	return d
 }
 
@@ -294,14 +336,10 @@ func fallback(flag string, rd openfeature.ResolutionDetail, err error) (Decision
 	return d, true
 }
 
-// noteRoute remembers key's route and, when it changed, drains the pool
-// that lost the key and calls the change hook.
-func (r *Router) noteRoute(s *Server, asRoot bool, key string, route Route) {
-	v, ok := r.routes.Load(key)
-	if !ok {
-		v, _ = r.routes.LoadOrStore(key, new(atomic.Uint32))
-	}
-	prev := v.(*atomic.Uint32).Swap(uint32(route) + 1)
+// noteRoute remembers the key's route and, when it changed, drains the
+// pool that lost the key and calls the change hook.
+func (r *Router) noteRoute(s *Server, asRoot bool, rk *routeKey, route Route) {
+	prev := rk.route.Swap(uint32(route) + 1)
 	if prev == 0 || Route(prev-1) == route {
 		return
 	}
@@ -326,16 +364,18 @@ type RoutedServer struct {
 	AsRoot bool
 }
 
-// Servers returns the servers and roles GetOrCreateConnection has served,
-// sorted by key (one entry per key, the latest Server seen for it), for
-// views of the routing such as an admin page. It holds no secret (Server
-// holds none).
+// Servers returns the servers and roles GetOrCreateConnection has served
+// (and CleanupStaleConnections has not forgotten), sorted by key, one entry
+// per key with the latest Server seen for it, for views of the routing
+// such as an admin page. It holds no secret (Server holds none).
 func (r *Router) Servers() []RoutedServer {
 	var keys []string
 	byKey := map[string]RoutedServer{}
-	r.servers.Range(func(k, v any) bool {
-		keys = append(keys, k.(string))
-		byKey[k.(string)] = v.(RoutedServer)
+	r.keys.Range(func(k, v any) bool {
+		if pc := v.(*routeKey).conn.Load(); pc != nil {
+			keys = append(keys, k.(string))
+			byKey[k.(string)] = RoutedServer{Server: pc.server, AsRoot: pc.asRoot}
+		}
 		return true
 	})
 	sort.Strings(keys)
@@ -347,173 +387,51 @@ func (r *Router) Servers() []RoutedServer {
 }
 
 // GetOrCreateConnection decides a route, gets that pool's connection (so an
-// unreachable server fails here, as on the legacy pool) and returns a
-// connection that decides again for every command.
-func (r *Router) GetOrCreateConnection(server *Server, asRoot bool) (Connection, error) {
+// unreachable server fails here, as on the legacy pool) and returns the
+// key's routed connection, whose every command decides again (reusing this
+// decision for its first command, or the cache, as decideFor says). Every
+// caller for the same (server, user) gets the same *PooledConnection until
+// it is closed.
+func (r *Router) GetOrCreateConnection(server *Server, asRoot bool) (*PooledConnection, error) {
 	if err := server.Validate(asRoot); err != nil {
 		return nil, err
 	}
-	c := &routedConn{r: r, server: *server, asRoot: asRoot, key: Key(server, asRoot)}
-	c.ec = EvaluationContext(&c.server, asRoot)
-	r.servers.Store(c.key, RoutedServer{Server: c.server, AsRoot: asRoot})
-	d := r.decide(context.Background(), &c.server, asRoot, c.key, c.ec)
-	if _, err := c.conn(d.Route); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// routedConn is the router's Connection. Every command decides its route
-// (so a flip affects commands that start after it) and runs on that pool's
-// connection, got once per route and kept; a command in flight finishes
-// on the pool it started on.
-type routedConn struct {
-	r      *Router
-	server Server
-	asRoot bool
-	key    string
-	ec     openfeature.EvaluationContext
-	closed atomic.Bool
-	cache  atomic.Pointer[cachedDecision]
-
-	// mu guards conns. It is held across the provider's
-	// GetOrCreateConnection, so a routed connection gets each route's
-	// connection once even when commands on it run concurrently.
-	mu    sync.Mutex
-	conns [numRoutes]Connection
-}
-
-// maxClosedRetries bounds how often a command is re-routed after finding
-// its connection closed by a drain before it started.
-const maxClosedRetries = 3
-
-// conn returns the route's connection, getting one from its provider the
-// first time and after a drain closed the previous one.
-func (c *routedConn) conn(route Route) (Connection, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur := c.conns[route]; cur != nil && !isClosed(cur) {
-		return cur, nil
-	}
-	conn, err := getDirect(c.r.providers[route], &c.server, c.asRoot)
+	pc, c := r.connFor(server, asRoot)
+	d := r.decideFor(context.Background(), c, true)
+	conn, found, err := c.conn(d.Route)
 	if err != nil {
 		return nil, err
 	}
-	c.conns[route] = conn
-	return conn, nil
+	if found {
+		conn.UpdateLastUsed()
+	}
+	return pc, nil
 }
 
-// forget drops conn from the route's slot if it is still there.
-func (c *routedConn) forget(route Route, conn Connection) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conns[route] == conn {
-		c.conns[route] = nil
+// connFor returns the key's routed connection, making a new one when there
+// is none, it was closed or the server's settings changed.
+func (r *Router) connFor(server *Server, asRoot bool) (*PooledConnection, *routedConn) {
+	key := Key(server, asRoot)
+	rk := r.routeKey(key)
+	for {
+		cur := rk.conn.Load()
+		if cur != nil && !cur.Closed() && cur.server == *server {
+			return cur, cur.b.(*routedConn)
+		}
+		c := &routedConn{r: r, key: key, server: *server, user: server.User(asRoot), asRoot: asRoot}
+		c.ec = EvaluationContext(&c.server, asRoot)
+		pc := newPooledConnection(key, server, asRoot, c)
+		if rk.conn.CompareAndSwap(cur, pc) {
+			return pc, c
+		}
 	}
 }
-
-func isClosed(c Connection) bool {
-	cl, ok := c.(interface{ Closed() bool })
-	return ok && cl.Closed()
-}
-
-// run decides, gets the connection and calls fn on it, re-routing when the
-// connection was closed (by a drain) before the command started.
-func (c *routedConn) run(ctx context.Context, op, cmd string, fn func(Connection) error) error {
-	if c.closed.Load() {
-		return &CommandError{Op: op, Key: c.key, Cmd: cmd, Err: ErrConnectionClosed}
-	}
-	for attempt := 0; ; attempt++ {
-		d := c.r.decideCached(ctx, c)
-		conn, err := c.conn(d.Route)
-		if err != nil {
-			return err
-		}
-		err = fn(conn)
-		if attempt < maxClosedRetries && errors.Is(err, ErrConnectionClosed) && !c.closed.Load() {
-			c.forget(d.Route, conn)
-			continue
-		}
-		return err
-	}
-}
-
-// ExecuteCommand routes and runs cmd, returning its combined output. The
-// chosen pool's own timeouts apply.
-func (c *routedConn) ExecuteCommand(cmd string) (string, error) {
-	var out string
-	err := c.run(context.Background(), OpExec, cmd, func(conn Connection) (err error) {
-		out, err = conn.ExecuteCommand(cmd)
-		return err
-	})
-	return out, err
-}
-
-// ExecuteCommandContext is ExecuteCommand bounded by ctx.
-func (c *routedConn) ExecuteCommandContext(ctx context.Context, cmd string) (string, error) {
-	var out string
-	err := c.run(ctx, OpExec, cmd, func(conn Connection) (err error) {
-		if cc, ok := conn.(ContextConnection); ok {
-			out, err = cc.ExecuteCommandContext(ctx, cmd)
-		} else {
-			out, err = conn.ExecuteCommand(cmd)
-		}
-		return err
-	})
-	return out, err
-}
-
-// ExecuteCommandStream routes and streams cmd's output lines to out; it
-// does not close out.
-func (c *routedConn) ExecuteCommandStream(cmd string, out chan<- string) error {
-	return c.run(context.Background(), OpStream, cmd, func(conn Connection) error {
-		return conn.ExecuteCommandStream(cmd, out)
-	})
-}
-
-// ExecuteCommandStreamContext is ExecuteCommandStream bounded by ctx.
-func (c *routedConn) ExecuteCommandStreamContext(ctx context.Context, cmd string, out chan<- string) error {
-	return c.run(ctx, OpStream, cmd, func(conn Connection) error {
-		if cc, ok := conn.(ContextConnection); ok {
-			return cc.ExecuteCommandStreamContext(ctx, cmd, out)
-		}
-		return conn.ExecuteCommandStream(cmd, out)
-	})
-}
-
-// IsHealthy reports whether the connection of the route a command would
-// take now is healthy.
-func (c *routedConn) IsHealthy() bool {
-	if c.closed.Load() {
-		return false
-	}
-	d := c.r.decideCached(context.Background(), c)
-	conn, err := c.conn(d.Route)
-	return err == nil && conn.IsHealthy()
-}
-
-// TestHealth routes and runs the health check.
-func (c *routedConn) TestHealth() error {
-	return c.run(context.Background(), OpHealth, "", func(conn Connection) error {
-		return conn.TestHealth()
-	})
-}
-
-// Close marks the connection closed; the pools' connections stay open for
-// other callers (closing the legacy one would cut every holder of the key).
-// It is idempotent.
-func (c *routedConn) Close() error {
-	c.closed.Store(true)
-	return nil
-}
-
-// Closed reports whether Close was called.
-func (c *routedConn) Closed() bool { return c.closed.Load() }
 
 // GetConnectionStatus merges the status of both pools (those that are
-// StatusReporters). A key both report is shown as the one used last.
-func (r *Router) GetConnectionStatus() map[string]ConnectionStatus {
-	out := map[string]ConnectionStatus{}
+// StatusReporters), under the old keys; ConnectionHealthStatus.Pool tells
+// them apart. A key both report is shown as the one used last.
+func (r *Router) GetConnectionStatus() map[string]ConnectionHealthStatus {
+	out := map[string]ConnectionHealthStatus{}
 	for _, p := range r.providers {
 		sr, ok := p.(StatusReporter)
 		if !ok {
@@ -529,7 +447,8 @@ func (r *Router) GetConnectionStatus() map[string]ConnectionStatus {
 }
 
 // CleanupStaleConnections runs the stale cleanup of both pools (those that
-// are StaleCleaners) and returns the total removed.
+// are StaleCleaners), forgets the routing state of keys not decided for
+// maxAge, and returns the number of connections removed.
 func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
 	n := 0
 	for _, p := range r.providers {
@@ -537,15 +456,63 @@ func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
 			n += sc.CleanupStaleConnections(maxAge)
 		}
 	}
+	cutoff := time.Now().Add(-maxAge).UnixNano()
+	r.keys.Range(func(k, v any) bool {
+		if v.(*routeKey).used.Load() < cutoff {
+			r.keys.Delete(k)
+		}
+		return true
+	})
 	return n
+}
+
+// RemoveConnection removes key's connections from both pools (those that
+// are Removers) and forgets its routing state. Holders of the key's routed
+// connection carry on: their next command gets new connections.
+func (r *Router) RemoveConnection(key string) {
+	r.keys.Delete(key)
+	for _, p := range r.providers {
+		if rm, ok := p.(Remover); ok {
+			rm.RemoveConnection(key)
+		}
+	}
+}
+
+// Stop stops both pools (those that are Stoppers) together, each within
+// its own drain timeout: this is what the old API's Stop on the singleton
+// does while the router is installed.
+func (r *Router) Stop() {
+	r.stopAll(func(s Stopper) error { s.Stop(); return nil })
+}
+
+// StopContext stops both pools (those that are Stoppers) together, so
+// that both refuse new calls at once, with their drains bounded by ctx,
+// and returns their *DrainErrors joined.
+func (r *Router) StopContext(ctx context.Context) error {
+	return r.stopAll(func(s Stopper) error { return s.StopContext(ctx) })
+}
+
+// stopAll calls stop on every provider that is a Stopper, concurrently.
+func (r *Router) stopAll(stop func(Stopper) error) error {
+	var (
+		wg   sync.WaitGroup
+		errs [numRoutes]error
+	)
+	for i, p := range r.providers {
+		if s, ok := p.(Stopper); ok {
+			wg.Go(func() { errs[i] = stop(s) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs[:]...)
 }
 
 // getDirect gets a connection from p without the singleton's redirect to
 // the installed provider: the router may be that provider, and its legacy
 // route may be the singleton.
-func getDirect(p ConnectionProvider, server *Server, asRoot bool) (Connection, error) {
+func getDirect(p ConnectionProvider, server *Server, asRoot bool) (*PooledConnection, error) {
 	if lp, ok := p.(*ConnectionPool); ok {
-		return lp.getOrCreateDirect(server, asRoot)
+		return lp.getDirect(server, asRoot)
 	}
 	return p.GetOrCreateConnection(server, asRoot)
 }

@@ -32,40 +32,38 @@ func (c *lineClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, e
 }
 
 // TestStreamSplitsLines: chunks are split into lines whatever their
-// boundaries, a last line without newline is sent, empty lines are kept.
+// boundaries, on both streams, prefixed; a last line without newline is
+// sent, empty lines are kept, a line over 64 KiB is sent in pieces.
 func TestStreamSplitsLines(t *testing.T) {
+	long := strings.Repeat("x", 64<<10+5)
 	for _, tc := range []struct {
 		chunks []string
 		want   []string
 	}{
-		{[]string{"a\nb\n"}, []string{"a", "b"}},
-		{[]string{"a", "b\nc", "\n"}, []string{"ab", "c"}},
-		{[]string{"x\n\ny"}, []string{"x", "", "y"}},
+		{[]string{"a\nb\n"}, []string{"[OUT] a", "[OUT] b"}},
+		{[]string{"a", "b\nc", "\n"}, []string{"[OUT] ab", "[OUT] c"}},
+		{[]string{"x\n\ny"}, []string{"[OUT] x", "[OUT] ", "[OUT] y"}},
+		{[]string{long[:1000], long[1000:] + "\n"}, []string{"[OUT] " + long[:64<<10], "[OUT] xxxxx"}},
 		{nil, nil},
 	} {
-		f := legacy.NewConnectionPool(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+		p := legacy.NewConnectionPool(legacy.WithFactory(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
 			return &lineClient{newFakeClient(), tc.chunks}, nil
-		}), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
-		c, err := f.GetPooledConnection(fakeServer, false)
+		})), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+		c, err := p.GetOrCreateConnection(fakeServer, false)
 		must(t, err)
-		out := make(chan string, 10)
-		must(t, c.ExecuteCommandStream("x", out))
-		close(out)
-		var got []string
-		for l := range out {
-			got = append(got, l)
-		}
+		got, err := collect(func(out chan<- string) error { return c.ExecuteCommandStream("x", out) })
+		must(t, err)
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("chunks %q: lines %q; want %q", tc.chunks, got, tc.want)
+			t.Errorf("chunks %.40q: lines %.80q; want %.80q", tc.chunks, got, tc.want)
 		}
-		f.Stop()
+		p.Stop()
 	}
 }
 
 func TestCommandError(t *testing.T) {
 	exit := &pool.ExitError{Result: pool.Result{ExitStatus: 2}}
-	e := &legacy.CommandError{Op: legacy.OpExec, Key: "h:22:i:app", Cmd: "ls /x", Err: fmt.Errorf("wrapped: %w", exit)}
-	if got := e.Error(); got != `legacy: exec "ls /x" on h:22:i:app: wrapped: ssh: command exited with status 2` {
+	e := &legacy.CommandError{Op: legacy.OpExec, Key: "h:22:i:app", Cmd: "ls /x", Output: "no /x\n", Err: fmt.Errorf("wrapped: %w", exit)}
+	if got := e.Error(); got != `command failed: legacy: exec on h:22:i:app: wrapped: ssh: command exited with status 2 (output: "no /x\n")` {
 		t.Errorf("Error() = %q", got)
 	}
 	if e.ExitStatus() != 2 || pool.Classify(e) != pool.KindExit || !errors.Is(e, exit) {
@@ -74,6 +72,19 @@ func TestCommandError(t *testing.T) {
 	c := &legacy.CommandError{Op: legacy.OpConnect, Key: "k", Err: pool.ErrPoolClosed}
 	if c.Error() != "legacy: connect k: pool: closed" || c.ExitStatus() != -1 || pool.Classify(c) != pool.KindPoolClosed {
 		t.Errorf("connect error %q, kind %v", c, pool.Classify(c))
+	}
+	n := &legacy.CommandError{Op: legacy.OpStream, Key: "k", Cmd: "c", Err: pool.MarkNotStarted(legacy.ErrConnectionClosed)}
+	if n.Error() != "connection is not healthy: legacy: stream on k: legacy: connection closed" ||
+		!errors.Is(n, legacy.ErrConnectionClosed) || pool.Classify(n) != pool.KindPoolClosed {
+		t.Errorf("not started: %q, kind %v", n, pool.Classify(n))
+	}
+	h := &legacy.CommandError{Op: legacy.OpHealth, Key: "k", Cmd: "true", Err: context.DeadlineExceeded}
+	if h.Error() != "health check failed: legacy: health on k: context deadline exceeded" || pool.Classify(h) != pool.KindTimeout {
+		t.Errorf("health: %q, kind %v", h, pool.Classify(h))
+	}
+	big := &legacy.CommandError{Op: legacy.OpExec, Key: "k", Output: strings.Repeat("s", 1<<20), Err: exit}
+	if len(big.Error()) > 400 || !strings.Contains(big.Error(), "(1048576 bytes)") {
+		t.Errorf("a 1 MiB output is echoed whole or unmarked: %d bytes", len(big.Error()))
 	}
 }
 
@@ -95,10 +106,10 @@ type noEvents struct{ openfeature.FeatureProvider }
 // events it follows after the ttl; Close turns caching off.
 func TestDecisionCache(t *testing.T) {
 	s := &legacy.Server{ID: "c1", Host: "h", AppUsername: "app"}
-	decide := func(c legacy.Connection) legacy.Route { return legacy.DecideConn(c).Route }
+	decide := func(c *legacy.PooledConnection) legacy.Route { return legacy.DecideConn(c).Route }
 	t.Run("event", func(t *testing.T) {
 		client, flags := newFlags(t, flagSet(100, false))
-		r := legacy.NewRouter(&fakeProvider{}, &fakeProvider{}, client, legacy.WithDecisionCache(time.Hour))
+		r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), client, legacy.WithDecisionCache(time.Hour))
 		c := connect(t, r, s, false)
 		flags.UpdateFlags(flagSet(100, true))
 		waitFor(t, func() bool { return decide(c) == legacy.RouteLegacy })
@@ -113,26 +124,18 @@ func TestDecisionCache(t *testing.T) {
 		api := isolated.NewAPI()
 		must(t, api.SetProviderAndWait(context.Background(), noEvents{mem}))
 		defer api.Shutdown(context.Background())
-		short := connect(t, legacy.NewRouter(&fakeProvider{}, &fakeProvider{}, api.NewClient(), legacy.WithDecisionCache(20*time.Millisecond)), s, false)
+		short := connect(t, legacy.NewRouter(fakeProvider(t), fakeProvider(t), api.NewClient(), legacy.WithDecisionCache(20*time.Millisecond)), s, false)
 		mem.UpdateFlags(flagSet(100, true)) // no event reaches the router
 		waitFor(t, func() bool { return decide(short) == legacy.RouteLegacy })
 	})
 }
 
-// fakeProvider hands out connections that do nothing.
-type fakeProvider struct{}
-
-func (fakeProvider) GetOrCreateConnection(*legacy.Server, bool) (legacy.Connection, error) {
-	return fakeConn{}, nil
+// fakeProvider is a legacy pool over fake clients.
+func fakeProvider(t testing.TB) *legacy.ConnectionPool {
+	p := legacy.NewConnectionPool(legacy.WithFactory(&fakeFactory{}), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+	t.Cleanup(p.Stop)
+	return p
 }
-
-type fakeConn struct{}
-
-func (fakeConn) ExecuteCommand(string) (string, error)            { return "", nil }
-func (fakeConn) ExecuteCommandStream(string, chan<- string) error { return nil }
-func (fakeConn) IsHealthy() bool                                  { return true }
-func (fakeConn) TestHealth() error                                { return nil }
-func (fakeConn) Close() error                                     { return nil }
 
 // TestVariantCountersBounded: a provider inventing variant names cannot
 // grow the counters without bound.
@@ -146,7 +149,7 @@ func TestVariantCountersBounded(t *testing.T) {
 	f.ContextEvaluator = &eval
 	client, _ := newFlags(t, map[string]memprovider.InMemoryFlag{
 		legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false), legacy.FlagUseNewPool: f})
-	r := legacy.NewRouter(fakeProvider{}, fakeProvider{}, client)
+	r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), client)
 	for range 200 {
 		r.Decide(context.Background(), fakeServer, false)
 	}
@@ -157,5 +160,23 @@ func TestVariantCountersBounded(t *testing.T) {
 	}
 	if len(st.ByVariant) > 65 || sum != 200 || st.New != 200 {
 		t.Fatalf("%d variant counters, %d counted, new %d", len(st.ByVariant), sum, st.New)
+	}
+}
+
+// TestNewRouterNilFlagsWithCache is the regression test for "NewRouter with
+// WithDecisionCache and a nil flags client panics" (it called AddHandler on
+// the nil client): such a router routes everything to legacy, as its
+// documentation says, and closes cleanly.
+func TestNewRouterNilFlagsWithCache(t *testing.T) {
+	for _, ttl := range []time.Duration{0, time.Minute} {
+		r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), nil, legacy.WithDecisionCache(ttl))
+		c := connect(t, r, fakeServer, false)
+		for range 3 {
+			if d := legacy.DecideConn(c); d.Route != legacy.RouteLegacy || d.Reason != legacy.ReasonProviderNotReady {
+				t.Fatalf("ttl %v: decision %v/%v", ttl, d.Route, d.Reason)
+			}
+		}
+		must(t, r.Close())
+		must(t, r.Close())
 	}
 }

@@ -256,15 +256,24 @@ func (p *pool) execLimited(ctx context.Context, key string, c Command) (Result, 
 	return p.retrySessionLimit(ctx, res, err, func() (Result, error) { return p.execOnce(ctx, key, c) })
 }
 
-// notStartedRetries returns how many not-started failures Exec retries:
-// MaxConnectionsPerKey, or none when MaxRetries is negative.
+// notStartedRetries returns how many not-started failures Exec retries.
 func (p *pool) notStartedRetries() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cfg.MaxRetries < 0 {
+	return NotStartedRetries(p.cfg)
+}
+
+// NotStartedRetries returns how many times Pool.Run and Pool.Exec run a
+// command again after a failure before it started (LostBeforeStart) under
+// cfg (defaults applied): MaxConnectionsPerKey, since a key cannot hold
+// more connections that died unseen, or none when MaxRetries is negative.
+// Callers that retry leases themselves (the legacy adapter) use it to
+// follow the same rule.
+func NotStartedRetries(cfg PoolConfig) int {
+	if cfg.MaxRetries < 0 {
 		return 0
 	}
-	return p.cfg.MaxConnectionsPerKey
+	return cfg.MaxConnectionsPerKey
 }
 
 // retrySessionLimit calls again while err is a session-limit refusal, up to

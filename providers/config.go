@@ -44,12 +44,19 @@ type LegacyConfig struct {
 	// legacy.DefaultHealthInterval (30 s), negative disables it.
 	HealthInterval time.Duration
 	// StaleInterval and StaleMaxAge configure the stale sweep; zero means
-	// the legacy defaults (15 min, 15 min).
+	// the legacy defaults (every 5 min, 15 min unused).
 	StaleInterval, StaleMaxAge time.Duration
-	// CommandTimeout bounds one command; zero means the legacy default.
+	// CommandTimeout bounds every command of the old API, on both pools
+	// (legacy pool and adapter); zero means legacy.DefaultCommandTimeout
+	// (5 min).
 	CommandTimeout time.Duration
-	// DialTimeout bounds one dial; zero means the legacy default.
+	// DialTimeout bounds each dial of the legacy pool and each wait of the
+	// adapter for a lease (dial included); zero means
+	// legacy.DefaultDialTimeout (30 s).
 	DialTimeout time.Duration
+	// DrainTimeout bounds how long Stop lets old-API commands finish on
+	// either pool; zero means legacy.DefaultDrainTimeout (10 s).
+	DrainTimeout time.Duration
 }
 
 // FlagsConfig configures the flag provider.

@@ -1,10 +1,6 @@
 package providers
 
 import (
-	"context"
-	"fmt"
-	"os"
-
 	"github.com/google/wire"
 
 	"github.com/sshpool/sshpool/legacy"
@@ -39,23 +35,12 @@ func NewFactory(reg *sshconn.Registry) *sshconn.Factory {
 	return sshconn.NewFactory(sshconn.DefaultResolver(reg))
 }
 
-// envSecret reads a password from the environment variable name at dial
-// time. The error names the variable, never its value.
-func envSecret(name string) sshconn.SecretSource {
-	return sshconn.SecretFunc(func(context.Context, sshconn.Target) (sshconn.Secret, error) {
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			return sshconn.Secret{}, fmt.Errorf("providers: password reference %q: environment variable not set", name)
-		}
-		return sshconn.NewSecret(v), nil
-	})
-}
-
-// Registrar bridges legacy.TargetRegistrar to an sshconn registry: a legacy
-// Server's host, port, role user, agent, key file and known_hosts become the
-// target of the key the legacy pool and the adapter dial. KeyPassphraseRef
-// and PasswordRef name environment variables (read at dial time, never
-// stored). Host keys are verified strictly.
+// Registrar bridges legacy.TargetRegistrar to an sshconn registry: a
+// legacy Server becomes the Target the old pool dialled (see
+// legacy.Server.Target: agent, key files, known_hosts recorded on first use
+// or strict for SecurityLocked servers, password and passphrase from the
+// environment variables it names), registered under the key the legacy
+// pool and the adapter dial.
 type Registrar struct {
 	reg *sshconn.Registry
 }
@@ -66,20 +51,8 @@ func NewRegistrar(reg *sshconn.Registry) *Registrar { return &Registrar{reg: reg
 // RegisterServer registers key as s's target for the role asRoot. It is
 // idempotent and safe for concurrent use (the registry is).
 func (r *Registrar) RegisterServer(key string, s *legacy.Server, asRoot bool) error {
-	t := sshconn.Target{Key: key, Host: s.Host, Port: s.EffectivePort(), User: s.User(asRoot)}
-	t.Auth.Agent = s.UseAgent
-	if s.KeyPath != "" {
-		t.Auth.IdentityFiles = []string{s.KeyPath}
-	}
-	if s.KnownHostsPath != "" {
-		t.KnownHostsFiles = []string{s.KnownHostsPath}
-	}
-	if s.KeyPassphraseRef != "" {
-		t.Auth.PassphraseEnv = s.KeyPassphraseRef
-	}
-	if s.PasswordRef != "" {
-		t.Auth.Secrets = envSecret(s.PasswordRef)
-	}
+	t := s.Target(asRoot)
+	t.Key = key
 	r.reg.Register(key, t)
 	return nil
 }

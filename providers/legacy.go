@@ -14,36 +14,46 @@ import (
 var LegacyPoolSet = wire.NewSet(NewLegacyPool)
 
 // NewLegacyPool returns a legacy pool dialling through factory with targets
-// registered by reg. Its loops start on first use or Start; the cleanup
-// stops it (idempotent).
+// registered by reg, with cfg's timeouts and loops (legacyOptions). Its
+// loops start on first use or Start; the cleanup stops it (idempotent).
 func NewLegacyPool(factory pool.ConnectionFactory, reg legacy.TargetRegistrar,
-	cfg LegacyConfig) (*legacy.ConnectionPool, func(), error) {
-	opts := []legacy.Option{legacy.WithRegistrar(reg)}
+	cfg LegacyConfig, logger *slog.Logger) (*legacy.ConnectionPool, func(), error) {
+	opts := append(legacyOptions(cfg, logger), legacy.WithFactory(factory), legacy.WithRegistrar(reg))
+	lp := legacy.NewConnectionPool(opts...)
+	return lp, lp.Stop, nil
+}
+
+// legacyOptions turns cfg into the options of the legacy pool and the
+// adapter. Both get the same command, dial and drain timeouts, so a call
+// through the old API has the same deadlines whichever pool serves it.
+func legacyOptions(cfg LegacyConfig, logger *slog.Logger) []legacy.Option {
+	opts := []legacy.Option{
+		legacy.WithCommandTimeout(cfg.CommandTimeout), legacy.WithDialTimeout(cfg.DialTimeout),
+		legacy.WithDrainTimeout(cfg.DrainTimeout),
+	}
 	if cfg.HealthInterval != 0 {
 		opts = append(opts, legacy.WithHealthInterval(cfg.HealthInterval))
 	}
 	if cfg.StaleInterval != 0 || cfg.StaleMaxAge != 0 {
 		opts = append(opts, legacy.WithStaleSweep(cfg.StaleInterval, cfg.StaleMaxAge))
 	}
-	if cfg.CommandTimeout > 0 {
-		opts = append(opts, legacy.WithCommandTimeout(cfg.CommandTimeout))
+	if logger != nil {
+		opts = append(opts, legacy.WithLogger(logger))
 	}
-	if cfg.DialTimeout > 0 {
-		opts = append(opts, legacy.WithDialTimeout(cfg.DialTimeout))
-	}
-	lp := legacy.NewConnectionPool(factory, opts...)
-	return lp, lp.Stop, nil
+	return opts
 }
 
 // AdapterSet provides the adapter that serves the old API from the new pool.
 var AdapterSet = wire.NewSet(NewAdapter)
 
-// NewAdapter returns an adapter over p registering targets with reg. When
-// the router moves a key's traffic to legacy, the adapter drops p's idle
-// connections for the key (pool.Pool.DropIdle) instead of leaving them to
-// MaxIdleTime; RouterConfig.KeepIdleOnChange turns the router's drain off.
-func NewAdapter(p pool.Pool, reg legacy.TargetRegistrar) *legacy.Adapter {
-	return legacy.NewAdapter(p, reg, legacy.WithIdleDropper(func(k string) bool { return p.DropIdle(k) > 0 }))
+// NewAdapter returns an adapter over p registering targets with reg, with
+// the legacy pool's timeouts (legacyOptions). When the router moves a key's
+// traffic to legacy, the adapter drops p's idle connections for the key
+// (pool.Pool.DropIdle) instead of leaving them to MaxIdleTime;
+// RouterConfig.KeepIdleOnChange turns the router's drain off.
+func NewAdapter(p pool.Pool, reg legacy.TargetRegistrar, cfg LegacyConfig, logger *slog.Logger) *legacy.Adapter {
+	opts := append(legacyOptions(cfg, logger), legacy.WithIdleDropper(func(k string) bool { return p.DropIdle(k) > 0 }))
+	return legacy.NewAdapter(p, reg, opts...)
 }
 
 // RouterSet provides the migration router.

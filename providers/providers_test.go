@@ -44,7 +44,7 @@ func TestRegistrarRegistersServerTarget(t *testing.T) {
 	reg := sshconn.NewRegistry()
 	r := providers.NewRegistrar(reg)
 	s := &legacy.Server{ID: "1", Host: "10.0.0.5", Port: 2222, AppUsername: "app", RootUsername: "root",
-		KeyPath: "/k", KnownHostsPath: "/kh", PasswordRef: "PW_ENV"}
+		ManualKeyPath: "/k", KnownHostsPath: "/kh", PasswordRef: "PW_ENV"}
 	if err := r.RegisterServer("k", s, true); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {
 	}
 	for id, want := range map[string]legacy.Route{"new-1": legacy.RouteNew, "old-1": legacy.RouteLegacy} {
 		s := &legacy.Server{ID: id, Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
-			KeyPath: keyFile, KnownHostsPath: knownHosts}
+			ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
 		if d := m.Router.Decide(context.Background(), s, false); d.Route != want {
 			t.Errorf("%s: route %v, want %v", id, d.Route, want)
 		}
@@ -199,7 +199,7 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closePool()
-	lp, stopLegacy, _ := providers.NewLegacyPool(factory, registrar, providers.LegacyConfig{})
+	lp, stopLegacy, _ := providers.NewLegacyPool(factory, registrar, providers.LegacyConfig{}, nil)
 	defer stopLegacy()
 	mem := memprovider.NewInMemoryProvider(routeFlags(true))
 	api := isolated.NewAPI()
@@ -207,11 +207,11 @@ func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Shutdown(context.Background())
-	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
+	r, closeRouter, _ := providers.NewRouter(lp, providers.NewAdapter(p, registrar, providers.LegacyConfig{}, nil), api.NewClient(), providers.RouterConfig{}, nil, providers.Observers{})
 	defer closeRouter()
 
 	s := &legacy.Server{ID: "web-1", Host: srv.Host(), Port: srv.Port(), AppUsername: "app",
-		KeyPath: keyFile, KnownHostsPath: knownHosts}
+		ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
 	key := legacy.Key(s, false)
 	run := func(want legacy.Route) {
 		t.Helper()

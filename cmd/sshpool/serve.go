@@ -173,7 +173,7 @@ func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, std
 // on the embedded server, showing which pool served it.
 func demoCall(stdout io.Writer, emb *embedded) {
 	server := &legacy.Server{ID: "demo-1", Name: "demo", Host: emb.srv.Host(), Port: emb.srv.Port(),
-		AppUsername: "demo", KeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
+		AppUsername: "demo", ManualKeyPath: emb.keyFile(), KnownHostsPath: emb.knownHosts()}
 	conn, err := legacy.Provider().GetOrCreateConnection(server, false)
 	if err != nil {
 		fmt.Fprintf(stdout, "demo call failed: %v\n", err)

@@ -5,38 +5,6 @@ import (
 	"time"
 )
 
-// ConnectionStatus is what GetConnectionStatus reports for one key.
-type ConnectionStatus struct {
-	// Key is "host:port:id:root|app".
-	Key string
-	// ServerID, Host, Port and User describe the target.
-	ServerID string
-	Host     string
-	Port     int
-	User     string
-	// AsRoot reports whether the key is the root user's.
-	AsRoot bool
-	// Connected reports whether a connection is open.
-	Connected bool
-	// Healthy reports whether it passed its last health check (and, for
-	// the adapter, whether the last command did not lose the connection).
-	Healthy bool
-	// InUse is the number of commands running.
-	InUse int
-	// CreatedAt is when the connection was dialed (legacy) or the key first
-	// served (adapter).
-	CreatedAt time.Time
-	// LastUsed is when a command last started.
-	LastUsed time.Time
-	// LastHealthCheck is when the last health check ran; zero if none.
-	LastHealthCheck time.Time
-	// LastError is the text of the last failure that made the key
-	// unhealthy; empty if none.
-	LastError string
-	// Commands is the number of commands run.
-	Commands int64
-}
-
 // DecisionCount is how many decisions chose Route for Reason with Variant.
 type DecisionCount struct {
 	Route   Route
