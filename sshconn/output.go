@@ -61,10 +61,11 @@ func (o *outputs) init(s *ssh.Session, cmd pool.Command, limit int64) {
 	s.Stderr, o.capErr = o.sink(&o.stderr, cmd.Stderr, stop)
 }
 
-// sink returns w when the caller streams, else b limited to o.limit.
+// sink returns w when the caller streams (behind capture.Stream, for the
+// same reason as the buffers), else b limited to o.limit.
 func (o *outputs) sink(b *capture.Buffer, w io.Writer, stop func()) (io.Writer, bool) {
 	if w != nil {
-		return w, false
+		return capture.Stream(w), false
 	}
 	b.SetLimit(o.limit, stop)
 	return b, true

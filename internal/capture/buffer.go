@@ -170,3 +170,48 @@ func (b *Buffer) Take() []byte {
 	}
 	return out
 }
+
+// Stream returns w for use as a session's streamed output: w itself when
+// it is a *Buffer, else w behind a ReadFrom over the same pooled chunks,
+// so that x/crypto's io.Copy does not allocate its 32 KiB buffer for a
+// caller's writer either. w receives the same bytes in the same order, in
+// writes of at most 16 KiB.
+func Stream(w io.Writer) io.Writer {
+	if b, ok := w.(*Buffer); ok {
+		return b
+	}
+	return streamWriter{w}
+}
+
+// streamWriter gives a writer a ReadFrom over pooled chunks.
+type streamWriter struct{ w io.Writer }
+
+// Write writes p to the writer.
+func (s streamWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+// ReadFrom copies r to the writer through a pooled chunk until r returns
+// io.EOF (not reported) or an error, or a write fails.
+func (s streamWriter) ReadFrom(r io.Reader) (int64, error) {
+	chunk := chunks.Get().(*[chunkSize]byte)
+	defer chunks.Put(chunk)
+	var total int64
+	for {
+		n, rerr := r.Read(chunk[:])
+		if n > 0 {
+			m, werr := s.w.Write(chunk[:n])
+			total += int64(m)
+			switch {
+			case werr != nil:
+				return total, werr
+			case m != n:
+				return total, io.ErrShortWrite
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return total, nil
+		case rerr != nil:
+			return total, rerr
+		}
+	}
+}

@@ -233,3 +233,46 @@ func TestReadFromEmptyAllocatesNothing(t *testing.T) {
 		t.Errorf("ReadFrom of an empty stream allocated %.1f times; want 0", allocs)
 	}
 }
+
+// TestStream: a caller's writer gets every byte in order through a
+// ReadFrom (so io.Copy brings no buffer of its own), a write error or a
+// short write stops the copy, and a Buffer is used as it is.
+func TestStream(t *testing.T) {
+	var b capture.Buffer
+	if capture.Stream(&b) != io.Writer(&b) {
+		t.Error("Stream wrapped a *Buffer")
+	}
+	data := payload(1<<20 + 5)
+	var dst bytes.Buffer
+	w := capture.Stream(onlyWriter{&dst})
+	if _, ok := w.(io.ReaderFrom); !ok {
+		t.Fatal("Stream's writer has no ReadFrom")
+	}
+	if n, err := io.Copy(w, randomChunks(data, 9)); err != nil || n != int64(len(data)) || !bytes.Equal(dst.Bytes(), data) {
+		t.Fatalf("io.Copy = %d, %v; want every byte in order", n, err)
+	}
+	boom := errors.New("boom")
+	if _, err := io.Copy(capture.Stream(failWriter{boom}), strings.NewReader("abc")); !errors.Is(err, boom) {
+		t.Errorf("a failing writer: %v, want boom", err)
+	}
+	if _, err := io.Copy(capture.Stream(shortWriter{}), strings.NewReader("abc")); !errors.Is(err, io.ErrShortWrite) {
+		t.Errorf("a short writer: %v, want io.ErrShortWrite", err)
+	}
+	empty := strings.NewReader("")
+	var src io.Reader = onlyReader{empty}
+	allocs := testing.AllocsPerRun(100, func() {
+		empty.Reset("")
+		_, _ = io.Copy(w, src)
+	})
+	if allocs != 0 {
+		t.Errorf("streaming an empty output allocated %.1f times; want 0", allocs)
+	}
+}
+
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+type shortWriter struct{}
+
+func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
