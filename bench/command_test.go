@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-feature/go-sdk/openfeature"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -32,18 +35,25 @@ type cmdTarget struct {
 	addr   string
 	config *ssh.ClientConfig // for the raw client
 	target sshconn.Target    // for the pool's factory
+	server *legacy.Server    // for the legacy adapter and router
 }
 
 // sshtestTarget starts an in-process sshtest server.
 func sshtestTarget(b *testing.B) cmdTarget {
 	srv := sshtest.NewServer(b)
-	kh := filepath.Join(b.TempDir(), "known_hosts")
+	dir := b.TempDir()
+	kh, key := filepath.Join(dir, "known_hosts"), filepath.Join(dir, "id_ed25519")
 	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(key, srv.ClientKeyPEM(), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	return cmdTarget{addr: srv.Addr(), config: srv.ClientConfig("bench"),
 		target: sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "bench",
-			Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}}}
+			Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}},
+		server: &legacy.Server{ID: "bench-1", Name: "bench", Host: srv.Host(), Port: srv.Port(),
+			AppUsername: "bench", ManualKeyPath: key, KnownHostsPath: kh, SecurityLocked: true}}
 }
 
 // rawClient dials one x/crypto client to t, closed at cleanup.
@@ -71,10 +81,11 @@ func rawRun(c *ssh.Client, cmd string) error {
 	return s.Run(cmd)
 }
 
-// cmdPool returns a pool with one warm connection to t under key "bench"
-// (MaxConnectionsPerKey 1: every command shares that connection, as the
-// raw client's do), closed at cleanup.
-func cmdPool(b *testing.B, t cmdTarget, sessions int) pool.Pool {
+// cmdPoolReg returns a pool with one warm connection to t under key
+// "bench" (MaxConnectionsPerKey 1: every command shares that connection,
+// as the raw client's do), closed at cleanup, and the registry of its
+// factory.
+func cmdPoolReg(b *testing.B, t cmdTarget, sessions int) (pool.Pool, *sshconn.Registry) {
 	reg := sshconn.NewRegistry()
 	reg.Register("bench", t.target)
 	p := pool.NewPool(sshconn.NewFactory(reg),
@@ -83,7 +94,7 @@ func cmdPool(b *testing.B, t cmdTarget, sessions int) pool.Pool {
 	if _, err := p.Run(context.Background(), "bench", benchCmd); err != nil {
 		b.Fatal(err)
 	}
-	return p
+	return p, reg
 }
 
 // cmdOp runs one command for worker w (0..g-1) of runInterleaved.
@@ -193,31 +204,117 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkCommand runs "true" on one established connection to an
-// in-process sshtest server, side by side in one process: impl=raw is an
-// x/crypto client (NewSession, output into bytes.Buffers, Run, Close),
-// impl=pool is Pool.Run through a pool holding one connection. The pool
-// gets as many session slots as there are goroutines (at least 8), so both
-// run as many sessions at once on their one connection: with fewer slots
-// the pool's queue, not its cost, would set the rate. Each reports
-// commands per second (cmd/s), CPU per command (cpu-µs/op, client and
-// server), B/op and allocs/op (process-wide: the server's share is the
-// same for every impl), and the others their rate relative to raw's
-// (vs-raw; see runInterleaved). The pool's goal is vs-raw ≥ 0.95 and at
-// most 1 KB per command more than raw.
+// in-process sshtest server, side by side in one process:
+//
+//   - impl=raw: an x/crypto client (NewSession, output into bytes.Buffers,
+//     Run, Close);
+//   - impl=pool: Pool.Run through a pool holding one connection;
+//   - impl=adapter: the old API served by the new pool, as old call sites
+//     use it: legacy.Adapter GetOrCreateConnection, then ExecuteCommand;
+//   - impl=router/cache=off and impl=router/cache=1s: the same call through
+//     the flag router (a flagd-format file provider, use-new-pool at 100 %),
+//     deciding every call or reusing a decision for up to a second, as the
+//     app's router.decision_cache does by default.
+//
+// The pool gets as many session slots as there are goroutines (at least
+// 8), so every impl runs as many sessions at once on its one connection:
+// with fewer slots the pool's queue, not its cost, would set the rate.
+// Each reports commands per second (cmd/s), CPU per command (cpu-µs/op,
+// client and server), B/op and allocs/op (process-wide: the server's share
+// is the same for every impl), and the others their rate relative to
+// raw's (vs-raw; see runInterleaved). The goal for pool, adapter and
+// router is vs-raw ≥ 0.95 and at most 1 KB per command more than raw.
 func BenchmarkCommand(b *testing.B) {
 	t := sshtestTarget(b)
 	raw := rawClient(b, t)
 	rawOp := func(context.Context, int) error { return rawRun(raw, benchCmd) }
+	flags := newRolloutFlags(b)
 	for _, g := range cmdGoroutines {
 		b.Run(fmt.Sprintf("goroutines=%d/impl=raw", g), func(b *testing.B) {
 			runInterleaved(b, g, rawOp, nil)
 		})
-		p := cmdPool(b, t, max(g, 8))
+		p, reg := cmdPoolReg(b, t, max(g, 8))
 		b.Run(fmt.Sprintf("goroutines=%d/impl=pool", g), func(b *testing.B) {
 			runInterleaved(b, g, func(ctx context.Context, _ int) error {
 				_, err := p.Run(ctx, "bench", benchCmd)
 				return err
 			}, rawOp)
 		})
+		a := legacy.NewAdapter(p, registrar(reg))
+		b.Cleanup(a.Stop)
+		b.Run(fmt.Sprintf("goroutines=%d/impl=adapter", g), func(b *testing.B) {
+			runInterleaved(b, g, oldStyleCall(a, t.server), rawOp)
+		})
+		lp := legacy.NewConnectionPool(legacy.WithFactory(sshconn.NewFactory(reg)), legacy.WithRegistrar(registrar(reg)),
+			legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
+		b.Cleanup(lp.Stop)
+		for _, cache := range []time.Duration{0, time.Second} {
+			r := legacy.NewRouter(lp, a, flags, legacy.WithDecisionCache(cache))
+			b.Cleanup(func() { _ = r.Close() })
+			name := map[bool]string{false: "off", true: cache.String()}[cache > 0]
+			b.Run(fmt.Sprintf("goroutines=%d/impl=router/cache=%s", g, name), func(b *testing.B) {
+				runInterleaved(b, g, oldStyleCall(r, t.server), rawOp)
+				if s := r.Stats(); s.New == 0 || s.Legacy != 0 {
+					b.Fatalf("router sent %d calls to the new pool and %d to legacy; want all to the new pool", s.New, s.Legacy)
+				}
+			})
+		}
 	}
+}
+
+// connectionProvider is the old API's entry point, which the adapter and
+// the router implement.
+type connectionProvider interface {
+	GetOrCreateConnection(server *legacy.Server, asRoot bool) (*legacy.PooledConnection, error)
+}
+
+// oldStyleCall is a command as old call sites run it: get the server's
+// connection, then execute on it.
+func oldStyleCall(cp connectionProvider, s *legacy.Server) cmdOp {
+	return func(context.Context, int) error {
+		conn, err := cp.GetOrCreateConnection(s, false)
+		if err != nil {
+			return err
+		}
+		_, err = conn.ExecuteCommand(benchCmd)
+		return err
+	}
+}
+
+// registrar registers a legacy server's target in reg, as the app's
+// wiring does.
+func registrar(reg *sshconn.Registry) legacy.TargetRegistrar {
+	return legacy.TargetRegistrarFunc(func(key string, s *legacy.Server, asRoot bool) error {
+		reg.Register(key, s.Target(asRoot))
+		return nil
+	})
+}
+
+// rolloutFlags is a flagd-format flag file with the new pool rolled out to
+// every server (a fractional split at 100 %) and the kill switch off.
+const rolloutFlags = `{"flags": {
+  "kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"fractional": [["on", 100], ["off", 0]]}}
+}}`
+
+// newRolloutFlags returns a flags client on rolloutFlags through the file
+// provider the app uses.
+func newRolloutFlags(b *testing.B) openfeature.IClient {
+	path := filepath.Join(b.TempDir(), "flags.json")
+	if err := os.WriteFile(path, []byte(rolloutFlags), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	fp, err := featureflags.NewFileProvider(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := featureflags.NewFlags(fp)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Shutdown(context.Background()) })
+	return f.Client()
 }
