@@ -119,6 +119,8 @@ const cmdRound = 200
 func runInterleaved(b *testing.B, g int, op, base cmdOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	c := newCrew(ctx, b, g)
+	defer c.stop()
 	var (
 		opT, baseT phase
 		ratios     []float64
@@ -128,19 +130,19 @@ func runInterleaved(b *testing.B, g int, op, base cmdOp) {
 	for round := 0; opT.n < b.N; round++ {
 		n := min(cmdRound, b.N-opT.n)
 		if base == nil {
-			opT.add(b, g, n, ctx, op)
+			opT.add(c, n, op)
 			continue
 		}
 		var baseD, opD time.Duration
 		runBase := func() {
 			b.StopTimer()
-			baseD = baseT.add(b, g, n, ctx, base)
+			baseD = baseT.add(c, n, base)
 			b.StartTimer()
 		}
 		if round%2 == 0 {
 			runBase()
 		}
-		opD = opT.add(b, g, n, ctx, op)
+		opD = opT.add(c, n, op)
 		if round%2 == 1 {
 			runBase()
 		}
@@ -157,6 +159,66 @@ func runInterleaved(b *testing.B, g int, op, base cmdOp) {
 	}
 }
 
+// crew is g goroutines that run the rounds of one runInterleaved, kept
+// for all of them as a service's workers are: a goroutine per round would
+// charge each impl for growing fresh stacks to its call depth.
+type crew struct {
+	b      *testing.B
+	ctx    context.Context
+	rounds []chan crewRound
+	wg     sync.WaitGroup
+}
+
+// crewRound is one round: the workers take commands from next until n are
+// taken, then report on done.
+type crewRound struct {
+	n    int64
+	op   cmdOp
+	next *atomic.Int64
+	done *sync.WaitGroup
+}
+
+func newCrew(ctx context.Context, b *testing.B, g int) *crew {
+	c := &crew{b: b, ctx: ctx, rounds: make([]chan crewRound, g)}
+	for w := range c.rounds {
+		ch := make(chan crewRound)
+		c.rounds[w] = ch
+		c.wg.Go(func() {
+			for r := range ch {
+				for r.next.Add(1) <= r.n {
+					if err := r.op(ctx, w); err != nil {
+						b.Error(err)
+						break
+					}
+				}
+				r.done.Done()
+			}
+		})
+	}
+	return c
+}
+
+// run runs op n times across the crew and returns when all are done.
+func (c *crew) run(n int, op cmdOp) {
+	var (
+		next atomic.Int64
+		done sync.WaitGroup
+	)
+	done.Add(len(c.rounds))
+	for _, ch := range c.rounds {
+		ch <- crewRound{n: int64(n), op: op, next: &next, done: &done}
+	}
+	done.Wait()
+}
+
+// stop ends the crew's goroutines and waits for them.
+func (c *crew) stop() {
+	for _, ch := range c.rounds {
+		close(ch)
+	}
+	c.wg.Wait()
+}
+
 // phase accumulates the wall and CPU time of the rounds of one
 // implementation.
 type phase struct {
@@ -164,25 +226,11 @@ type phase struct {
 	wall, cpu time.Duration
 }
 
-// add runs op n times from g goroutines, adds the times taken and returns
-// the wall time.
-func (p *phase) add(b *testing.B, g, n int, ctx context.Context, op cmdOp) time.Duration {
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
+// add runs op n times on the crew, adds the times taken and returns the
+// wall time.
+func (p *phase) add(c *crew, n int, op cmdOp) time.Duration {
 	cpu0, start := cpuTime(), time.Now()
-	for w := range g {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				if err := op(ctx, w); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	c.run(n, op)
 	wall := time.Since(start)
 	p.wall += wall
 	p.cpu += cpuTime() - cpu0
