@@ -234,3 +234,80 @@ func BenchmarkKeys(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSharedSlot isolates what two goroutines on one key pay: every
+// Get+Release of a key's connection writes that connection's slot word, so
+// two CPUs hand its cache line back and forth. It runs sshpool's
+// Get+Release on one key (one connection, 8 slots) and two floors, each on
+// one goroutine (par=1) and under RunParallel (par=procs, GOMAXPROCS
+// goroutines): floor-add takes and returns a slot with one atomic add each
+// and allocates a 32-byte handle, the least any pool with a shared
+// per-connection count does; floor-cas takes the slot as the pool does, a
+// load and a compare-and-swap that refuses a full connection. The pool's
+// par=procs/par=1 ratio close to the floors' means the rest is the cache
+// line, not the pool.
+func BenchmarkSharedSlot(b *testing.B) {
+	ctx := context.Background()
+	impls := []struct {
+		name string
+		op   func(b *testing.B) func()
+	}{
+		{"sshpool", func(b *testing.B) func() {
+			p := newSSHPool(b)
+			return func() {
+				c, _ := p.Get(ctx, "web1")
+				_ = p.Release("web1", c)
+			}
+		}},
+		{"floor-add", func(*testing.B) func() {
+			var (
+				slot atomic.Int64
+				last *floorHandle // keeps the handle on the heap, as a lease is
+			)
+			return func() {
+				slot.Add(1)
+				last = &floorHandle{slot: &slot}
+				last.released.Store(true)
+				slot.Add(-1)
+			}
+		}},
+		{"floor-cas", func(*testing.B) func() {
+			var (
+				slot atomic.Int64
+				last *floorHandle
+			)
+			return func() {
+				for {
+					v := slot.Load()
+					if v >= 8 {
+						continue
+					}
+					if slot.CompareAndSwap(v, v+1) {
+						break
+					}
+				}
+				last = &floorHandle{slot: &slot}
+				last.released.Store(true)
+				slot.Add(-1)
+			}
+		}},
+	}
+	for _, impl := range impls {
+		b.Run("impl="+impl.name+"/par=1", func(b *testing.B) {
+			op := impl.op(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				op()
+			}
+		})
+		b.Run("impl="+impl.name+"/par=procs", func(b *testing.B) {
+			op := impl.op(b)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					op()
+				}
+			})
+		})
+	}
+}

@@ -1,10 +1,9 @@
 package legacy
 
 import (
-	"bytes"
 	"context"
-	"sync"
 
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -21,7 +20,7 @@ type withFunc func(ctx context.Context, op string, fn func(context.Context, pool
 // execVia runs cmd and returns its standard output and standard error
 // interleaved, as the old pool's CombinedOutput did.
 func execVia(ctx context.Context, with withFunc, key, cmd string) (string, error) {
-	var buf lockedBuffer
+	var buf capture.Buffer
 	err := with(ctx, OpExec, func(ctx context.Context, c pool.SSHClient) error {
 		_, err := c.Exec(ctx, pool.Command{Cmd: cmd, Stdout: &buf, Stderr: &buf})
 		return err
@@ -82,23 +81,4 @@ func clientVia(ctx context.Context, with withFunc, key string, fn func(context.C
 		return &CommandError{Op: OpClient, Key: key, Err: err}
 	}
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// session's stdout and stderr copiers.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -50,7 +50,7 @@ func fullSources() metrics.Sources {
 	return metrics.Sources{
 		Pool: poolSrc{Active: 2, Idle: 1, Dialing: 1, MaxConnections: 50, LeasesOutstanding: 3, Waiting: 1,
 			Gets: 100, Hits: 90, Misses: 10, GetTimeouts: 4, GetCancellations: 5, DialFailures: 1,
-			CommandErrors: 6, HealthChecks: 20, HealthFailures: 2, Created: 9, RunRetries: 1,
+			CommandErrors: 6, HealthChecks: 20, HealthFailures: 2, Created: 9, RunRetries: 1, SessionLimitRetries: 8,
 			ClosedByReason: map[pool.CloseReason]int64{pool.ReasonIdle: 3, pool.ReasonUnhealthy: 1},
 			WaitLatency:    histogram(3 * time.Millisecond), DialLatency: histogram(40*time.Millisecond, 2*time.Second),
 			CommandLatency: histogram(300*time.Microsecond, 4*time.Millisecond, 90*time.Second)},
@@ -118,10 +118,13 @@ sshpool_flag_rule_errors_total{flag="use-new-pool"} 2
 # HELP sshpool_flag_reload_errors_total Flag file reloads refused: unreadable or invalid file.
 # TYPE sshpool_flag_reload_errors_total counter
 sshpool_flag_reload_errors_total 1
+# HELP sshpool_session_limit_retries_total Commands whose session the server refused at its session limit, opened again.
+# TYPE sshpool_session_limit_retries_total counter
+sshpool_session_limit_retries_total{pool="new"} 8
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "sshpool_get_timeouts_total",
 		"sshpool_get_cancellations_total", "sshpool_command_errors_total", "sshpool_connections",
-		"sshpool_flag_rule_errors_total", "sshpool_flag_reload_errors_total"); err != nil {
+		"sshpool_flag_rule_errors_total", "sshpool_flag_reload_errors_total", "sshpool_session_limit_retries_total"); err != nil {
 		t.Error(err)
 	}
 

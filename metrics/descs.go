@@ -10,6 +10,7 @@ type descs struct {
 	gets, getHits, getMisses, getTimeouts, getCancels, getWait       *prometheus.Desc
 	dialDuration, dialFailures, commandDuration, commandErrors       *prometheus.Desc
 	healthChecks, healthFailures, created, closed, runRetries        *prometheus.Desc
+	sessionLimitRetries                                              *prometheus.Desc
 	replacements, circuitOpens, warmupFailures, leaks, misuse        *prometheus.Desc
 	decisions, fallbacks, routeChanges, drained                      *prometheus.Desc
 	evaluations, evaluationErrors, ruleErrors, reloads, reloadErrors *prometheus.Desc
@@ -44,6 +45,7 @@ func newDescs(constLabels prometheus.Labels) descs {
 	d.created = desc("connections_created_total", "Connections dialled into the pool.", "pool")
 	d.closed = desc("connections_closed_total", "Connections closed, by reason.", "pool", "reason")
 	d.runRetries = desc("run_retries_total", "Commands run again on another connection because theirs was found dead before they started.", "pool")
+	d.sessionLimitRetries = desc("session_limit_retries_total", "Commands whose session the server refused at its session limit, opened again.", "pool")
 	d.replacements = desc("replacements_total", "Background dials replacing unhealthy or lost connections.", "pool")
 	d.circuitOpens = desc("circuit_opens_total", "Times a server's circuit breaker opened because its dials kept failing.", "pool")
 	d.warmupFailures = desc("warmup_failures_total", "Warm-up dials that failed.", "pool")

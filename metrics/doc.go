@@ -40,6 +40,7 @@
 //	sshpool_connections_created_total{pool}    counter: connections dialled into the pool (new)
 //	sshpool_connections_closed_total{pool,reason} counter: connections closed, by reason (new)
 //	sshpool_run_retries_total{pool}            counter: commands run again after their connection was found dead before they started (new)
+//	sshpool_session_limit_retries_total{pool}  counter: commands opened again after the server refused their session at its limit (new)
 //	sshpool_replacements_total{pool}           counter: background dials replacing lost connections (new)
 //	sshpool_circuit_opens_total{pool}          counter: times a server's circuit breaker opened (new)
 //	sshpool_warmup_failures_total{pool}        counter: failed warm-up dials (new)

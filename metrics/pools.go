@@ -28,7 +28,8 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, s pool.Snapshot) {
 		{d.getTimeouts, s.GetTimeouts}, {d.getCancels, s.GetCancellations},
 		{d.dialFailures, s.DialFailures}, {d.commandErrors, s.CommandErrors},
 		{d.healthChecks, s.HealthChecks}, {d.healthFailures, s.HealthFailures},
-		{d.created, s.Created}, {d.runRetries, s.RunRetries}, {d.replacements, s.Replacements},
+		{d.created, s.Created}, {d.runRetries, s.RunRetries}, {d.sessionLimitRetries, s.SessionLimitRetries},
+		{d.replacements, s.Replacements},
 		{d.circuitOpens, s.CircuitOpens}, {d.warmupFailures, s.WarmupFailures},
 		{d.leaks, s.Leaks}, {d.misuse, s.Misuse},
 	} {

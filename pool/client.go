@@ -157,6 +157,15 @@ type Command struct {
 	// KillGrace is how long to wait after Signal before closing the
 	// session. Zero means 2 seconds.
 	KillGrace time.Duration
+	// MaxOutput bounds each captured stream (Result.Stdout, Result.Stderr)
+	// in bytes, so that a command that writes without end cannot exhaust
+	// memory. When a command writes more, the first MaxOutput bytes are
+	// kept, the command is sent Signal, its session (only the session) is
+	// closed, and Exec returns an error wrapping *OutputLimitError. Zero
+	// means the client's default (sshconn: 16 MiB, see
+	// sshconn.WithMaxOutput); negative means no limit. Streamed output
+	// (Stdout, Stderr set) is not bounded.
+	MaxOutput int64
 }
 
 // Result is what a finished remote command produced.

@@ -120,15 +120,16 @@ type poolEntry struct {
 	// path misses in cache on nearly every object it reads, and each field
 	// moved out of this line, or line the object straddles, costs a miss.
 	// (128 bytes, the next smaller aligned class, does not fit the fields.)
-	ctl      atomic.Uint64   // uses | ctlDead | ctlQueued | ctlDraining | leases
-	name     string          // ks.name: the key table confirms a lookup with it
-	expires  int64           // unix nanos; 0 = no lifetime limit
-	lastUsed atomic.Int64    // unix nanos when last seen released (lastUsedDirty: not yet seen)
-	done     <-chan struct{} // client.Done() when the client is no EndNotifier (Get checks it), else nil
-	ks       *keyState
-	id       uint64
+	ctl     atomic.Uint64   // uses | ctlDead | ctlQueued | ctlDraining | leases
+	name    string          // ks.name: the key table confirms a lookup with it
+	expires int64           // unix nanos; 0 = no lifetime limit
+	done    <-chan struct{} // client.Done() when the client is no EndNotifier (Get checks it), else nil
+	ks      *keyState
+	id      uint64
 
 	client         SSHClient
+	lastUsed       atomic.Int64           // unix nanos when last seen released (see lastUsedAt)
+	seenReleases   atomic.Int64           // releases counted at that look (ctlReleases)
 	lastHealth     atomic.Int64           // unix nanos of the last health check, 0 = never
 	created        int64                  // unix nanos
 	rtt            atomic.Int64           // last successful probe's round trip, nanos
@@ -141,7 +142,7 @@ type poolEntry struct {
 	// Guarded by pool.mu.
 	removed bool // taken out of its key's list; the remover closes client
 	meta    map[string]string
-	_       [48]byte // to 192 bytes
+	_       [40]byte // to 192 bytes
 }
 
 func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *poolEntry {
@@ -155,31 +156,31 @@ func newEntry(ks *keyState, c SSHClient, id uint64, now, expires int64) *poolEnt
 	return e
 }
 
-// lastUsedDirty marks an entry released since the pool last looked at it.
-//
-// Reading the clock costs 50–150 ns on the VMs this runs on, more than the
-// whole Get+Release hit path, so Release does not read it: it stores
-// lastUsedDirty, and whoever next looks at the entry (eviction, cleanup,
-// Entries) stamps it with the time of that look. LastUsed is therefore
-// "first seen released", never earlier than the real release: idle times
-// are never overestimated, so MaxIdleTime never closes a connection early,
-// and LRU orders connections by the look in which they were seen released.
-const lastUsedDirty = -1
-
-// markUsed records a release without reading the clock.
-func (e *poolEntry) markUsed() {
-	if e.lastUsed.Load() != lastUsedDirty {
-		e.lastUsed.Store(lastUsedDirty)
-	}
+// ctlReleases returns how many leases ever granted have been released
+// (uses minus leases held), modulo the width of the use count.
+func ctlReleases(v uint64) int64 {
+	return int64((v>>ctlUseShift - v&ctlLeaseMask) & (1<<(64-ctlUseShift) - 1))
 }
 
-// lastUsedAt returns when e was last seen released, stamping a dirty entry
-// with now.
+// lastUsedAt returns when e was last seen released, stamping it with now
+// when it was released since the pool last looked.
+//
+// Reading the clock costs 50–150 ns on the VMs this runs on, more than the
+// whole Get+Release hit path, so Release records nothing at all: the
+// releases are counted by ctl anyway (ctlReleases), and whoever next looks
+// at the entry (eviction, cleanup, Entries) and finds the count changed
+// stamps it with the time of that look. LastUsed is therefore "first seen
+// released", never earlier than the release: idle times are never
+// overestimated, so MaxIdleTime never closes a connection early, and LRU
+// orders connections by the look in which they were seen released. (A
+// release that wrote a mark into the entry read the entry's hot cache line
+// before its own decrement: one more transfer of that line between CPUs
+// when two of them share a connection.)
 func (e *poolEntry) lastUsedAt(now int64) int64 {
-	if v := e.lastUsed.Load(); v != lastUsedDirty {
-		return v
-	}
-	if e.lastUsed.CompareAndSwap(lastUsedDirty, now) {
+	r := ctlReleases(e.ctl.Load())
+	if seen := e.seenReleases.Load(); seen != r {
+		e.lastUsed.Store(now) // before seenReleases: a look that sees r also sees a stamp at least this late
+		e.seenReleases.CompareAndSwap(seen, r)
 		return now
 	}
 	return e.lastUsed.Load()

@@ -165,3 +165,22 @@ func (e *FieldError) Error() string {
 	}
 	return s
 }
+
+// OutputLimitError reports a command whose captured output passed its
+// limit (Command.MaxOutput): the command was stopped and the Result holds
+// the output up to the limit. The connection is unaffected; Classify
+// reports KindExit (the command ran and was killed).
+type OutputLimitError struct {
+	// Stream is "stdout" or "stderr".
+	Stream string
+	// Limit is the limit that was passed, in bytes.
+	Limit int64
+}
+
+// Error names the stream and the limit.
+func (e *OutputLimitError) Error() string {
+	return fmt.Sprintf("pool: command %s passed the output limit of %d bytes (Command.MaxOutput)", e.Stream, e.Limit)
+}
+
+// ErrorKind returns KindExit.
+func (e *OutputLimitError) ErrorKind() ErrorKind { return KindExit }

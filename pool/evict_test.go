@@ -17,7 +17,7 @@ func fillIdle(t *testing.T, p pool.Pool, clk *fakeClock, keys ...string) {
 	for _, k := range keys {
 		c := mustGet(t, p, k)
 		mustRelease(t, p, k, c)
-		p.Entries() // the pool stamps LastUsed when it looks (see entry.markUsed)
+		p.Entries() // the pool stamps LastUsed when it looks (see poolEntry.lastUsedAt)
 		clk.Advance(time.Second)
 	}
 }
@@ -156,4 +156,45 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestLastUsedIsFirstSeenReleased: LastUsed is the time of the first look
+// (here Entries) after a release, whatever leases are held meanwhile, and
+// a look without a release since the previous one changes nothing.
+func TestLastUsedIsFirstSeenReleased(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig()
+	cfg.Advanced.Clock = clk.Now
+	p := newTestPool(t, newFactory(), cfg, nil)
+	lastUsed := func() time.Time {
+		t.Helper()
+		es := p.Entries()
+		if len(es) != 1 {
+			t.Fatalf("%d entries, want 1", len(es))
+		}
+		return es[0].LastUsed
+	}
+	created := clk.Now()
+	held := mustGet(t, p, "a") // dials; not released yet
+	clk.Advance(time.Second)
+	if got := lastUsed(); !got.Equal(created) {
+		t.Fatalf("LastUsed %v before any release; want the creation, %v", got, created)
+	}
+	clk.Advance(time.Second)
+	c := mustGet(t, p, "a") // a second lease on the same connection
+	mustRelease(t, p, "a", c)
+	clk.Advance(time.Second)
+	seen := clk.Now()
+	if got := lastUsed(); !got.Equal(seen) {
+		t.Fatalf("LastUsed %v after a release (one lease still held); want the look, %v", got, seen)
+	}
+	clk.Advance(time.Second)
+	if got := lastUsed(); !got.Equal(seen) {
+		t.Fatalf("LastUsed %v after a look without release; want %v unchanged", got, seen)
+	}
+	mustRelease(t, p, "a", held)
+	clk.Advance(time.Second)
+	if got := lastUsed(); !got.Equal(clk.Now()) {
+		t.Fatalf("LastUsed %v after the last release; want the look, %v", got, clk.Now())
+	}
 }

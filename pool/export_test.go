@@ -168,7 +168,7 @@ func EntryLayout() (entrySize, entryHotEnd, keySize, keyHotEnd uintptr) {
 	var e poolEntry
 	var ks keyState
 	hot := max(unsafe.Offsetof(e.ctl)+8, unsafe.Offsetof(e.name)+16, unsafe.Offsetof(e.expires)+8,
-		unsafe.Offsetof(e.lastUsed)+8, unsafe.Offsetof(e.done)+8)
+		unsafe.Offsetof(e.done)+8, unsafe.Offsetof(e.ks)+8, unsafe.Offsetof(e.id)+8)
 	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.conns)+8, unsafe.Offsetof(ks.waiting)+4)
 	return unsafe.Sizeof(e), hot, unsafe.Sizeof(ks), keyHot
 }

@@ -113,7 +113,7 @@ func (p *pool) replaceWindowLocked() time.Duration {
 
 // usedRecentlyLocked reports whether e had leases or was released within
 // the last HealthInterval (one minute when health checks are off). A
-// release not yet seen by a look (see lastUsedDirty) counts as recent: at
+// release not yet seen by a look (see lastUsedAt) counts as recent: at
 // worst one replacement dial too many. Caller holds pool.mu.
 func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 	now := p.nowNano()

@@ -56,7 +56,6 @@ func (l *lease) release() error {
 	if p.tracer != nil {
 		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
-	e.markUsed()
 	v := e.releaseSlot()
 	if ctlDrained(v) {
 		p.finish(e)
@@ -289,6 +288,7 @@ func (p *pool) retrySessionLimit(ctx context.Context, res Result, err error, aga
 		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
 			return res, fmt.Errorf("pool: session-limit retry %d: %w (last: %w)", attempt, werr, err)
 		}
+		p.stats.sessionRetries.Add(1)
 		res, err = again()
 	}
 	return res, err

@@ -239,6 +239,9 @@ func TestRunRetriesSessionLimit(t *testing.T) {
 	if n := f.client(0).runs.Load(); n != 3+4 {
 		t.Errorf("runs = %d, want 7 (3, then 1+3 retries)", n)
 	}
+	if s := p.GetSnapshot(); s.SessionLimitRetries != 2+3 || s.RunRetries != 0 {
+		t.Errorf("SessionLimitRetries = %d, RunRetries = %d; want 5 (2, then 3) and 0", s.SessionLimitRetries, s.RunRetries)
+	}
 }
 
 func TestRunRetryStopsWithContext(t *testing.T) {
@@ -271,7 +274,8 @@ func TestRunWithoutRetries(t *testing.T) {
 				cmd == "unsent" && !pool.LostBeforeStart(err) {
 				t.Fatalf("Run = %v, want the first failure, unretried", err)
 			}
-			if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
+			s := p.GetSnapshot()
+			if n, r := f.execs(), s.RunRetries+s.SessionLimitRetries; n != 1 || r != 0 {
 				t.Errorf("attempts=%d retries=%d; want 1, 0", n, r)
 			}
 		})
@@ -317,6 +321,9 @@ func TestLeaseRunRetriesSessionLimitOnItsConnection(t *testing.T) {
 	}
 	if n := f.client(0).runs.Load(); n != 3 {
 		t.Errorf("runs = %d, want 3", n)
+	}
+	if n := p.GetSnapshot().SessionLimitRetries; n != 2 {
+		t.Errorf("SessionLimitRetries = %d, want 2", n)
 	}
 }
 

@@ -28,6 +28,7 @@ type PoolStats struct {
 	runs           atomic.Int64 // Run calls that ran a command
 	runErrors      atomic.Int64 // Run calls that returned an error
 	runRetries     atomic.Int64 // Run attempts repeated after a not-started connection loss
+	sessionRetries atomic.Int64 // Run and Exec attempts repeated after a session-limit refusal
 	runNanos       atomic.Int64 // total Run response time
 	misuse         atomic.Int64 // double releases, foreign or nil clients, use after release
 	warmupFailures atomic.Int64 // warm-up dials that failed
@@ -115,6 +116,12 @@ type Snapshot struct {
 	// started (ErrNotStarted). A high rate means connections die unseen
 	// while idle: shorten HealthInterval.
 	RunRetries int64 `json:"run_retries"`
+	// SessionLimitRetries counts commands that Run and Exec (of the pool
+	// or of a lease) opened again after the server refused their session
+	// at its session limit (KindSessionLimit), each retry once. A steady
+	// rate means MaxSessionsPerConnection is above what the server allows
+	// (OpenSSH: MaxSessions, default 10).
+	SessionLimitRetries int64 `json:"session_limit_retries"`
 	// Misuse counts double releases, foreign or nil clients and calls on
 	// released handles.
 	Misuse int64 `json:"misuse"`
@@ -202,6 +209,7 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 	snap.Dials, snap.DialFailures = s.dials.Load(), s.dialFailures.Load()
 	snap.AvgDialLatency = avg(s.dialNanos.Load(), snap.Dials)
 	snap.Runs, snap.RunErrors, snap.RunRetries = s.runs.Load(), s.runErrors.Load(), s.runRetries.Load()
+	snap.SessionLimitRetries = s.sessionRetries.Load()
 	snap.AvgResponseTime = avg(s.runNanos.Load(), snap.Runs)
 	snap.Misuse, snap.WarmupFailures = s.misuse.Load(), s.warmupFailures.Load()
 	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()

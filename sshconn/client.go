@@ -26,6 +26,7 @@ type Client struct {
 	hops             []*ssh.Client // every hop, the final one last
 	agent            net.Conn      // nil without agent
 	keepaliveTimeout time.Duration
+	outputLimit      int64 // default Command.MaxOutput (WithMaxOutput); 0 = DefaultMaxOutput
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -34,6 +35,8 @@ type Client struct {
 	err       error         // why it ended; written before done is closed
 
 	end pool.EndHooks // NotifyEnd callbacks, run by watch before done closes
+
+	gate sessionGate // keeps Exec's sessions within the server's limit
 }
 
 var (
@@ -129,6 +132,7 @@ func (c *Client) Close() error {
 		c.release()
 	})
 	<-c.watchDone
+	c.gate.close()
 	return nil
 }
 

@@ -23,6 +23,8 @@ type dialer struct {
 	// knownHostsLimits and identityLimits bound the reads of known_hosts,
 	// identity and certificate files.
 	knownHostsLimits, identityLimits FileLimits
+	maxOutput                        int64 // Client.outputLimit (WithMaxOutput)
+	sessions                         int   // the server's session limit (WithServerMaxSessions)
 }
 
 // dial connects to t through its jump hosts, bounded by ctx and
@@ -52,7 +54,10 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 		hops = append(hops, c)
 	}
 	ag.release()
-	return newClient(t, hops, ag.conn), nil
+	c := newClient(t, hops, ag.conn)
+	c.outputLimit = d.maxOutput
+	c.gate.init(d.sessions, c.client.ServerVersion(), keepaliveFence(c.client))
+	return c, nil
 }
 
 // hopChain flattens t's jump hosts (and theirs, recursively) into the order
@@ -232,17 +237,30 @@ func (hs *handshake) classify(ctx context.Context, t Target, conn *trackedConn, 
 // trackedConn records the first read or write error of the underlying
 // connection, so that a handshake failure can be told apart from a
 // transport failure by identity rather than by message, and re-arms
-// TCP_QUICKACK after every read and write when enabled (see quickack_*.go).
+// TCP_QUICKACK after each of the connection's first quickAckOps reads and
+// writes when enabled (see quickack_*.go).
 type trackedConn struct {
 	net.Conn
-	quickAck func()
-	ioErr    atomic.Pointer[error]
+	quickAck     func()
+	quickAckLeft atomic.Int32 // re-arms left
+	ioErr        atomic.Pointer[error]
 }
+
+// quickAckOps is how many reads and writes re-arm TCP_QUICKACK: the
+// handshake and authentication take about 55 against OpenSSH, a session
+// about 7, so this covers the first dozen sessions. The delayed-ACK stall
+// hits the first session on a connection; later sessions measured the same
+// with and without re-arming (800 sequential commands each, interleaved,
+// on OpenSSH 9.2: same p50, p90, p99), while re-arming costs a setsockopt
+// per read and write, about a tenth of a command's client CPU against a
+// fast server (BenchmarkCommand in bench/).
+const quickAckOps = 128
 
 func newTrackedConn(c net.Conn, quickAck bool) *trackedConn {
 	tc := &trackedConn{Conn: c}
 	if quickAck {
 		tc.quickAck = quickAckFunc(c)
+		tc.quickAckLeft.Store(quickAckOps)
 	}
 	return tc
 }
@@ -263,13 +281,18 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 
 func (c *trackedConn) after(err error) {
 	if err != nil {
-		c.ioErr.CompareAndSwap(nil, &err)
+		c.record(err)
 		return
 	}
-	if c.quickAck != nil {
+	if c.quickAck != nil && c.quickAckLeft.Load() > 0 && c.quickAckLeft.Add(-1) >= 0 {
 		c.quickAck()
 	}
 }
+
+// record keeps err if it is the first error. It is apart from after so
+// that only a failed read or write moves an error to the heap (taking
+// &err in after allocated on every successful read and write).
+func (c *trackedConn) record(err error) { c.ioErr.CompareAndSwap(nil, &err) }
 
 // isTransportError reports whether err is (or wraps) an I/O error the
 // connection itself returned.

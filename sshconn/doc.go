@@ -52,6 +52,17 @@
 // and ClientConfig.HostKeyAlgorithms is set from the recorded key types
 // (golang/go#29286).
 //
+// # Commands
+//
+// Client.Exec runs a command in a session of its own. Output that is not
+// streamed is captured up to a limit per stream (WithMaxOutput, default
+// DefaultMaxOutput); a command that writes more is stopped with
+// *pool.OutputLimitError. Exec keeps the sessions a server may still count
+// within its session limit (OpenSSH frees a closed session's slot only
+// later), waiting for a free slot instead of being refused; the limit is
+// OpenSSH's default MaxSessions, or WithServerMaxSessions, or learnt from
+// a refusal.
+//
 // # Errors
 //
 // Every error is prefixed "sshconn: " and typed errors implement

@@ -78,8 +78,28 @@ func WithKnownHostsWriter(w *KnownHostsWriter) FactoryOption {
 }
 
 // WithQuickAck enables or disables re-arming TCP_QUICKACK on Linux
-// sockets after every read and write. Default: enabled.
+// sockets after each of a connection's first reads and writes (the
+// handshake and first sessions), which avoids a ~40 ms delayed-ACK stall
+// in the first session on an OpenSSH connection. Default: enabled.
 func WithQuickAck(on bool) FactoryOption { return func(f *Factory) { f.dialer.quickAck = on } }
+
+// WithMaxOutput sets the limit, in bytes, of each captured output stream
+// of a command whose Command.MaxOutput is zero (every Pool.Run): past it
+// the command is stopped and Exec fails with *pool.OutputLimitError.
+// Negative means no limit. Default DefaultMaxOutput (16 MiB).
+func WithMaxOutput(n int64) FactoryOption { return func(f *Factory) { f.dialer.maxOutput = n } }
+
+// WithServerMaxSessions tells Exec the servers' session limit (OpenSSH's
+// MaxSessions): Exec then keeps the sessions a server may still count,
+// including closed ones it has not yet freed, within n, waiting for a free
+// slot instead of being refused. 0 (the default) means
+// DefaultServerMaxSessions for OpenSSH servers and, for others, the limit
+// learnt from their first refusal; negative turns the accounting off. Set
+// it when the servers allow more than 10 sessions and the pool's
+// MaxSessionsPerConnection is above 10.
+func WithServerMaxSessions(n int) FactoryOption {
+	return func(f *Factory) { f.dialer.sessions = n }
+}
 
 // WithKnownHostsLimits bounds each read of a known_hosts file (size and
 // time). Default: DefaultKnownHostsMaxBytes, DefaultFileTimeout.

@@ -135,6 +135,9 @@ type benchPoolStats struct {
 	Hits               int64 `json:"hits"`
 	Misses             int64 `json:"misses"`
 	Waits              int64 `json:"waits"`
+	// SessionLimitRetries counts commands opened again after the server
+	// refused their session at its session limit (pool.Snapshot).
+	SessionLimitRetries int64 `json:"session_limit_retries"`
 }
 
 // runBench runs N commands at concurrency C through a pool and prints the
@@ -152,7 +155,8 @@ func runBench(ctx context.Context, t *poolTarget, o benchOptions, stdout, stderr
 	bar.finish()
 	s := p.GetSnapshot()
 	r := benchResult{Key: o.key, Command: o.cmd, Count: o.n, Concurrency: o.c, benchStats: rec.stats(),
-		Pool: benchPoolStats{ConnectionsCreated: s.Created, Hits: s.Hits, Misses: s.Misses, Waits: s.WaitCount}}
+		Pool: benchPoolStats{ConnectionsCreated: s.Created, Hits: s.Hits, Misses: s.Misses, Waits: s.WaitCount,
+			SessionLimitRetries: s.SessionLimitRetries}}
 	if o.asJSON {
 		if err := writeJSON(stdout, r); err != nil {
 			return err
@@ -194,8 +198,8 @@ func printBench(w io.Writer, r benchResult) {
 	fmt.Fprintf(w, "throughput: %.1f ops/s\n", r.OpsPerSecond)
 	fmt.Fprintf(w, "latency: p50=%s p90=%s p99=%s max=%s\n", seconds(r.P50Seconds), seconds(r.P90Seconds),
 		seconds(r.P99Seconds), seconds(r.MaxSeconds))
-	fmt.Fprintf(w, "pool: connections created=%d, waits=%d, hits=%d, misses=%d\n",
-		r.Pool.ConnectionsCreated, r.Pool.Waits, r.Pool.Hits, r.Pool.Misses)
+	fmt.Fprintf(w, "pool: connections created=%d, waits=%d, hits=%d, misses=%d, session-limit retries=%d\n",
+		r.Pool.ConnectionsCreated, r.Pool.Waits, r.Pool.Hits, r.Pool.Misses, r.Pool.SessionLimitRetries)
 }
 
 // seconds converts a JSON seconds figure back to a duration for printing.
