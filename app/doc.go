@@ -14,7 +14,11 @@
 // DefaultConfigMaxBytes (1 MiB; LoadOptions.MaxBytes), within 5 s; a long
 // key or value in a problem is cut to a short quoted prefix.
 // Export renders a Config as YAML without secrets; ConfigStore reloads it
-// atomically and can apply the pool section to a live pool.
+// atomically and can apply the pool section to a live pool. DiffConfig
+// says what replacing one Config by another changes: the pool keys a
+// reload applies with their impact on the pool's connections
+// (pool.PlanConfigChange), and the keys that wait for a restart;
+// ConfigStore.ApplyPool returns it for each reload.
 //
 // Module() is a plain fx.Module that a host nests in its own application:
 // it sets no app-wide option (start and stop timeouts are the host's; see

@@ -4,12 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"sync/atomic"
-
-	"github.com/knadh/koanf/providers/structs"
-	"github.com/knadh/koanf/v2"
 
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -63,17 +58,19 @@ type ReloadResult struct {
 	// InForce is the configuration now in force: the new pool section and,
 	// for every other section, what the process started with.
 	InForce Config
-	// Applied lists the pool keys whose values changed ("pool.max_connections").
-	Applied []string
-	// Pending lists the keys of other sections that changed in the file;
-	// they take effect at the next start.
-	Pending []string
+	// ConfigDiff is what the reload changed: the pool keys applied, the
+	// keys pending a restart, and the pool's plan, taken just before the
+	// pool section was applied. It logs as a group (slog.LogValuer).
+	ConfigDiff
 }
 
 // ApplyPool reloads the configuration and applies its pool section to p
 // (pool.UpdateConfig). Other sections take effect at the next start: the
 // result lists them as Pending, and Current keeps their values in force. A
-// bad config, or one the pool rejects, changes nothing. An applied config
+// bad config, or one the pool rejects, changes nothing. The result's
+// ConfigDiff.Pool is the change's impact on p (pool.PlanConfigChange over
+// p's connections just before it was applied): idle connections closed,
+// busy ones over the new limits, sessions resized. An applied config
 // may fix what made dials fail, so p's open circuits are rearmed
 // (pool.Pool.RetryNow): the next call to a failing server dials at once.
 func (s *ConfigStore) ApplyPool(p pool.Pool) (ReloadResult, error) {
@@ -81,52 +78,20 @@ func (s *ConfigStore) ApplyPool(p pool.Pool) (ReloadResult, error) {
 	if err != nil {
 		return ReloadResult{InForce: s.Current()}, err
 	}
-	pc, err := c.Pool.PoolConfig()
+	old := s.Current()
+	d, err := DiffConfig(old, c, p.Entries())
 	if err == nil {
-		err = p.UpdateConfig(pc)
+		var pc pool.PoolConfig
+		if pc, err = c.Pool.PoolConfig(); err == nil {
+			err = p.UpdateConfig(pc)
+		}
 	}
 	if err != nil {
-		return ReloadResult{InForce: s.Current()}, fmt.Errorf("config: reload: %w", err)
+		return ReloadResult{InForce: old}, fmt.Errorf("config: reload: %w", err)
 	}
-	old := s.Current()
 	inForce := old
 	inForce.Pool = c.Pool
-	r := ReloadResult{InForce: inForce}
-	for _, key := range changedKeys(old, c) {
-		if strings.HasPrefix(key, "pool.") {
-			r.Applied = append(r.Applied, key)
-		} else {
-			r.Pending = append(r.Pending, key)
-		}
-	}
 	s.cur.Store(&inForce)
 	p.RetryNow()
-	return r, nil
-}
-
-// changedKeys lists the keys whose values differ between a and b, sorted;
-// values are compared, never reported (secrets stay out of logs).
-func changedKeys(a, b Config) []string {
-	fa, fb := flatten(a), flatten(b)
-	var out []string
-	for k, va := range fa {
-		if vb, ok := fb[k]; !ok || fmt.Sprint(va) != fmt.Sprint(vb) {
-			out = append(out, k)
-		}
-	}
-	for k := range fb {
-		if _, ok := fa[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// flatten returns c's values by config key.
-func flatten(c Config) map[string]any {
-	k := koanf.New(".")
-	// A Config always loads: structs.Provider cannot fail on a struct.
-	k.Load(structs.Provider(c, "koanf"), nil)
-	return k.All()
+	return ReloadResult{InForce: inForce, ConfigDiff: d}, nil
 }

@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sshpool/sshpool"
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/sshtest"
 )
 
 func TestConfigStoreBadReloadKeepsOldConfig(t *testing.T) {
@@ -134,5 +139,79 @@ func TestConfigReloadRetriesOpenCircuits(t *testing.T) {
 	}
 	if err := get(); errors.Is(err, pool.ErrCircuitOpen) || dials.Load() != 2 {
 		t.Errorf("after a reload: Get = %v, %d dials; want a new dial", err, dials.Load())
+	}
+}
+
+// TestApplyPoolReportsImpact: a reload reports what it does to the live
+// pool, planned over its connections just before it applied: an idle
+// connection over the lowered per-key limit closed, sessions resized, the
+// keys applied and those waiting for a restart. Its log line says so and
+// never shows a secret that changed.
+func TestApplyPoolReportsImpact(t *testing.T) {
+	srv := sshtest.NewServer(t)
+	dir := t.TempDir()
+	key, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	os.WriteFile(key, srv.ClientKeyPEM(), 0o600)
+	os.WriteFile(known, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	file := func(perKey, sessions int, password string) string {
+		return fmt.Sprintf("pool:\n  max_connections_per_key: %d\n  max_sessions_per_connection: %d\n"+
+			"  warmup_keys: [web]\n  warmup_connections: %d\n"+
+			"targets:\n  web:\n    host: %s\n    port: %d\n    user: deploy\n    identity_files: [%s]\n"+
+			"    known_hosts: [%s]\n    password: %s\n", perKey, sessions, perKey, srv.Host(), srv.Port(), key, known, password)
+	}
+	path := writeFile(t, "c.yaml", file(2, 4, "old-s3cret"))
+	opts := app.LoadOptions{Path: path}
+	c, err := app.LoadWith(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := c.Providers(nil)
+	p, cleanup, err := sshpool.InitializePool(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Warmup(ctx); err != nil || len(p.Entries()) != 2 {
+		t.Fatalf("warm-up: %v, %d connections", err, len(p.Entries()))
+	}
+	lease, err := p.Get(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release("web", lease)
+
+	os.WriteFile(path, []byte(file(1, 2, "new-s3cret")), 0o600)
+	s := app.NewConfigStore(c, opts)
+	r, err := s.ApplyPool(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pool.ConfigImpact{CloseIdle: 1, SessionsResized: true, Changes: []pool.FieldChange{
+		{Field: "max_connections_per_key", Old: "2", New: "1"},
+		{Field: "max_sessions_per_connection", Old: "4", New: "2"},
+		{Field: "warmup_connections", Old: "2", New: "1"}}}
+	if !reflect.DeepEqual(r.Pool, want) {
+		t.Errorf("impact = %+v\nwant %+v", r.Pool, want)
+	}
+	if fmt.Sprint(r.Applied) != "[pool.max_connections_per_key pool.max_sessions_per_connection pool.warmup_connections]" ||
+		fmt.Sprint(r.Pending) != "[targets.web.password]" {
+		t.Errorf("applied %v, pending %v", r.Applied, r.Pending)
+	}
+	if n := len(p.Entries()); n != 1 {
+		t.Errorf("%d connections after the reload, want the busy one", n)
+	}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config reloaded", "diff", r.ConfigDiff)
+	line := buf.String()
+	for _, want := range []string{"diff.close_idle=1", "diff.over_limit_busy=0", "diff.sessions_resized=true",
+		"max_connections_per_key 2→1 ", "diff.pending_restart=[targets.web.password]"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line lacks %s:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "s3cret") {
+		t.Errorf("log line shows a password:\n%s", line)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -222,7 +223,7 @@ func TestUpdateConfigAppliesAndRejects(t *testing.T) {
 	}
 	next := cfg
 	next.MaxConnectionsPerKey, next.MaxSessionsPerConnection = 1, 1
-	plan := p.PlanConfigChange(next)
+	plan := pool.PlanConfigChange(p.Config(), next, p.Entries())
 	if plan.CloseIdle != 2 || !plan.SessionsResized || plan.OverSessionLimit != 1 || len(plan.Changes) != 2 {
 		t.Errorf("plan = %+v", plan)
 	}
@@ -251,7 +252,7 @@ func TestUpdateConfigPoolWideLimitAndWaiters(t *testing.T) {
 	fillIdle(t, p, clk, "a", "b", "c")
 	next := cfg
 	next.MaxConnections = 1
-	if plan := p.PlanConfigChange(next); plan.CloseIdle != 2 {
+	if plan := pool.PlanConfigChange(p.Config(), next, p.Entries()); plan.CloseIdle != 2 {
 		t.Errorf("plan = %+v", plan)
 	}
 	if err := p.UpdateConfig(next); err != nil {
@@ -265,14 +266,59 @@ func TestUpdateConfigPoolWideLimitAndWaiters(t *testing.T) {
 func TestPlanConfigChange(t *testing.T) {
 	old := pool.PoolConfig{MaxConnections: 10, MaxConnectionsPerKey: 4}
 	next := pool.PoolConfig{MaxConnections: 3, MaxConnectionsPerKey: 2, MaxLifetime: time.Hour, LoadBalancing: pool.RoundRobin}
-	load := []pool.KeyLoad{{Key: "a", Open: 4, Idle: 1, Leases: 5}, {Key: "b", Open: 2, Idle: 2}}
-	imp := pool.PlanConfigChange(old, next, load)
+	entries := []pool.EntryInfo{
+		{Key: "a", State: pool.StateIdle}, {Key: "a", State: pool.StateActive, Leases: 2},
+		{Key: "a", State: pool.StateActive, Leases: 2}, {Key: "a", State: pool.StateActive, Leases: 1},
+		{Key: "b", State: pool.StateIdle}, {Key: "b", State: pool.StateIdle},
+		{Key: "b", State: pool.StateClosed}, // gone: not counted
+	}
+	imp := pool.PlanConfigChange(old, next, entries)
 	// a: over by 2, 1 idle closed, 1 busy over; total 5 > 3: 2 more idle (b) closed.
-	if imp.CloseIdle != 3 || imp.OverLimitBusy != 1 || len(imp.Notes) != 2 {
+	if imp.CloseIdle != 3 || imp.OverLimitBusy != 1 || len(imp.Notes) != 2 || imp.SessionsResized {
 		t.Errorf("impact = %+v", imp)
 	}
 	if imp.Changes[0].Field != "load_balancing" {
 		t.Errorf("changes = %+v", imp.Changes)
+	}
+	// The configuration alone: the same changes and notes, no connections.
+	alone := pool.PlanConfigChange(old, next, nil)
+	if alone.CloseIdle != 0 || alone.OverLimitBusy != 0 || !reflect.DeepEqual(alone.Changes, imp.Changes) ||
+		!reflect.DeepEqual(alone.Notes, imp.Notes) {
+		t.Errorf("plan without entries = %+v", alone)
+	}
+}
+
+// TestPlanConfigChangeSessions: a lowered session limit counts the
+// connections holding more leases than it, each by its own leases.
+func TestPlanConfigChangeSessions(t *testing.T) {
+	old := pool.PoolConfig{MaxSessionsPerConnection: 8}
+	next := pool.PoolConfig{MaxSessionsPerConnection: 2}
+	entries := []pool.EntryInfo{{Key: "a", State: pool.StateActive, Leases: 5},
+		{Key: "a", State: pool.StateActive, Leases: 2}, {Key: "b", State: pool.StateActive, Leases: 3}}
+	imp := pool.PlanConfigChange(old, next, entries)
+	if !imp.SessionsResized || imp.OverSessionLimit != 2 || imp.CloseIdle != 0 {
+		t.Errorf("impact = %+v", imp)
+	}
+	want := []pool.FieldChange{{Field: "max_sessions_per_connection", Old: "8", New: "2"}}
+	if !reflect.DeepEqual(imp.Changes, want) {
+		t.Errorf("changes = %+v, want %+v", imp.Changes, want)
+	}
+}
+
+// TestPlanConfigChangeOmittedFields: a field the old config omits from its
+// JSON form (a zero omitempty field) is still a change when next sets it;
+// it was missed when only the old config's fields were compared.
+func TestPlanConfigChangeOmittedFields(t *testing.T) {
+	old := pool.PoolConfig{}
+	next := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{DebugLeaks: true}}
+	imp := pool.PlanConfigChange(old, next, nil)
+	want := []pool.FieldChange{{Field: "debug_leaks", New: "true"}}
+	if !reflect.DeepEqual(imp.Changes, want) {
+		t.Errorf("changes = %+v, want %+v", imp.Changes, want)
+	}
+	back := pool.PlanConfigChange(next, old, nil)
+	if want := []pool.FieldChange{{Field: "debug_leaks", Old: "true"}}; !reflect.DeepEqual(back.Changes, want) {
+		t.Errorf("changes back = %+v, want %+v", back.Changes, want)
 	}
 }
 

@@ -97,8 +97,6 @@ type Pool interface {
 	// at once and idle connections over lowered limits are closed. A bad
 	// config returns an error and leaves the pool unchanged.
 	UpdateConfig(cfg PoolConfig) error
-	// PlanConfigChange reports what UpdateConfig(cfg) would do now.
-	PlanConfigChange(cfg PoolConfig) ConfigImpact
 	// Config returns the current configuration with defaults applied.
 	Config() PoolConfig
 	// Close closes the pool at once: new Gets fail, waiters get
@@ -554,26 +552,6 @@ func (p *pool) enforceLimits() {
 	p.enforceLimitsLocked(&fx)
 	p.mu.Unlock()
 	p.apply(&fx)
-}
-
-// PlanConfigChange implements Pool.
-func (p *pool) PlanConfigChange(cfg PoolConfig) ConfigImpact {
-	p.mu.Lock()
-	old := p.cfg
-	load := make([]KeyLoad, 0, len(p.byKey))
-	for _, ks := range p.byKey {
-		kl := KeyLoad{Key: ks.name, Open: ks.open}
-		for _, e := range ks.list() {
-			kl.Leases += int(e.leases())
-			kl.PerConn = append(kl.PerConn, int(e.leases()))
-			if e.State() == StateIdle {
-				kl.Idle++
-			}
-		}
-		load = append(load, kl)
-	}
-	p.mu.Unlock()
-	return PlanConfigChange(old, cfg, load)
 }
 
 // Warmup implements Pool.

@@ -161,7 +161,7 @@ func TestConfig(t *testing.T) {
 		{[]string{"config", "validate", unknown}, 1, "", unknown + `:1: pool.max_conns = 1, unknown key (did you mean pool.max_connections?)`},
 		{[]string{"config", "export", good}, 0, "max_connections: 7", ""},
 		{[]string{"config", "export", good}, 0, "password: <redacted>", ""},
-		{[]string{"config"}, 2, "", "missing command; one of: defaults, export, validate"},
+		{[]string{"config"}, 2, "", "missing command; one of: defaults, diff, export, validate"},
 		{[]string{"config", "valdate"}, 2, "", `unknown command "valdate" (did you mean validate?)`},
 		{[]string{"config", "validate"}, 2, "", "accepts 1 arg(s), received 0"},
 	}
@@ -392,7 +392,7 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	}
 	os.WriteFile(path, []byte("pool:\n  max_connections: 33\nrouter:\n  decision_cache: 5s\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitFor(t, &stderr, regexp.MustCompile(`level=INFO msg="config reloaded" applied=\[pool.max_connections\] pool.max_connections=33 pending_restart=\[router.decision_cache\]`))
+	waitFor(t, &stderr, regexp.MustCompile(`level=INFO msg="config reloaded" pool.max_connections=33 applied=\[pool.max_connections\] pool_changes="\[max_connections 10→33\]" close_idle=0 over_limit_busy=0 pending_restart=\[router.decision_cache\]`))
 	// /debug/config shows what is in force: the new pool section, the
 	// router settings it started with.
 	got := httpGet(t, admin+"/debug/config")

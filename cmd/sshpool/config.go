@@ -20,9 +20,9 @@ type configOptions struct {
 
 func newConfigCmd() *cobra.Command {
 	var o configOptions
-	c := group("config", "Print the defaults, validate or export a config file",
-		newConfigDefaultsCmd(&o), newConfigValidateCmd(&o), newConfigExportCmd(&o))
-	c.Long = `Print the defaults, validate or export a config file.
+	c := group("config", "Print the defaults, validate, export or diff config files",
+		newConfigDefaultsCmd(&o), newConfigValidateCmd(&o), newConfigExportCmd(&o), newConfigDiffCmd(&o))
+	c.Long = `Print the defaults, validate, export or diff config files.
 
 A config file is YAML (.yaml, .yml) or JSON (.json); SSHPOOL_ environment
 variables override it (SSHPOOL_POOL__MAX_CONNECTIONS=50 sets
@@ -31,7 +31,9 @@ pool.max_connections). Exported configuration never contains secrets.
 With --json, defaults and export print a JSON config file (durations as
 strings such as "30s", so that it loads back), and validate prints
 {"file", "ok", "problems": [{"key", "value", "source": {"file", "line",
-"env"}, "message"}], "warnings"}.`
+"env"}, "message"}], "warnings"}; diff prints {"pool": {"changes",
+"close_idle", "over_limit_busy", "sessions_resized", "over_session_limit",
+"notes"}, "applied", "pending_restart"}.`
 	c.PersistentFlags().StringVar(&o.preset, "preset", "", "pool preset: "+strings.Join(app.Presets(), ", "))
 	c.PersistentFlags().BoolVar(&o.asJSON, "json", false, "print the result as one JSON object on stdout")
 	return c

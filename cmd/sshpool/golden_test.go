@@ -78,14 +78,16 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"exec", "-h"}, 0},
 		{[]string{"version"}, 0},
 		{[]string{"exec", "demo", "--", "true"}, 0},
-		{nil, 2},                                 // no command
-		{[]string{"nope"}, 2},                    // unknown command
-		{[]string{"demo", "--nope"}, 2},          // unknown flag
-		{[]string{"config", "validate"}, 2},      // missing argument
-		{[]string{"help", "nope"}, 2},            // unknown help topic
-		{[]string{"exec", "demo"}, 2},            // no remote command
-		{[]string{"bench", "-n", "0"}, 2},        // out of range
-		{[]string{"config", "validate", bad}, 1}, // a bad config
+		{nil, 2},                                  // no command
+		{[]string{"nope"}, 2},                     // unknown command
+		{[]string{"demo", "--nope"}, 2},           // unknown flag
+		{[]string{"config", "validate"}, 2},       // missing argument
+		{[]string{"help", "nope"}, 2},             // unknown help topic
+		{[]string{"exec", "demo"}, 2},             // no remote command
+		{[]string{"bench", "-n", "0"}, 2},         // out of range
+		{[]string{"config", "validate", bad}, 1},  // a bad config
+		{[]string{"config", "diff", bad, bad}, 1}, // bad configs
+		{[]string{"config", "diff", bad}, 2},      // missing argument
 		{[]string{"exec", "demo", "--", "exit", "7"}, 7},
 		{[]string{"exec", "demo", "--", "nosuchcmd"}, 127},
 		{[]string{"exec", "--config", cfg, "down", "--", "true"}, 255}, // connection refused
@@ -104,6 +106,7 @@ func TestGoldenJSONSchemas(t *testing.T) {
 	good := writeTemp(t, "good.yaml", "pool:\n  max_connections: 7\n")
 	bad := writeTemp(t, "bad.yaml", "pool:\n  max_conns: 7\n")
 	broken := writeTemp(t, "broken.json", "{\"pool\": {\n  \"max_connections\": 7,\n}}")
+	changed := writeTemp(t, "changed.yaml", "pool:\n  max_connections: 5\n  max_lifetime: 1h\nadmin:\n  addr: 127.0.0.1:9000\n")
 	tests := []struct {
 		name string
 		args []string
@@ -119,6 +122,7 @@ func TestGoldenJSONSchemas(t *testing.T) {
 		// A file that does not parse: no key, its line in source.
 		{"config-validate-syntax", []string{"config", "validate", broken, "--json"}, 1},
 		{"demo", []string{"demo", "--jobs", "4", "--concurrency", "2", "--json"}, 0},
+		{"config-diff", []string{"config", "diff", good, changed, "--json"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

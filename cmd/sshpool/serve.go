@@ -184,8 +184,9 @@ func startupError(err error, verbose bool) error {
 }
 
 // waitReloading applies the config file's pool section to p on every
-// SIGHUP until ctx ends, and logs the result: what changed, what waits for
-// a restart, or why the file was rejected (nothing changes then).
+// SIGHUP until ctx ends, and logs the result: what changed and its impact
+// on the pool's connections, what waits for a restart, or why the file was
+// rejected (nothing changes then).
 func waitReloading(ctx context.Context, store *app.ConfigStore, p pool.Pool, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -206,11 +207,10 @@ func logReload(log *slog.Logger, store *app.ConfigStore, p pool.Pool) {
 		log.Warn("config reload rejected; configuration unchanged", "err", err)
 		return
 	}
-	attrs := []any{"applied", r.Applied, "pool.max_connections", r.InForce.Pool.MaxConnections}
-	if len(r.Pending) > 0 {
-		attrs = append(attrs, "pending_restart", r.Pending)
-	}
-	log.Info("config reloaded", attrs...)
+	// The diff's attributes inline (an empty key): what was applied, the
+	// pool's changes and the connections they close or hold back, what
+	// waits for a restart.
+	log.Info("config reloaded", "pool.max_connections", r.InForce.Pool.MaxConnections, slog.Any("", r.ConfigDiff))
 }
 
 // startupCall runs one command the old way (legacy.Provider, now the router)
