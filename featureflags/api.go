@@ -48,15 +48,3 @@ func (f *Flags) Client() *openfeature.Client { return f.client }
 
 // API returns the isolated API, e.g. to add event handlers.
 func (f *Flags) API() *openfeature.EvaluationAPI { return f.api }
-
-// RouteToNewPool is the migration router's decision for one call: false when
-// [FlagKillSwitch] is true, otherwise the value of [FlagUseNewPool] for ec
-// (see [ServerContext]). Any error (unknown flag, provider not ready, bad rule)
-// gives false, the legacy pool, which is the safe side. The kill switch is
-// global, so it is evaluated without ec (which is also cheaper).
-func (f *Flags) RouteToNewPool(ctx context.Context, ec openfeature.EvaluationContext) bool {
-	if f.client.Boolean(ctx, FlagKillSwitch, false, openfeature.EvaluationContext{}) {
-		return false
-	}
-	return f.client.Boolean(ctx, FlagUseNewPool, false, ec)
-}

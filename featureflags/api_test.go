@@ -13,6 +13,7 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/legacy"
 )
 
 // copyTestdata copies a testdata file into a temporary directory.
@@ -77,7 +78,8 @@ func TestFlagsEndToEnd(t *testing.T) {
 	if d.Value || d.Reason != openfeature.DefaultReason { // OpenFeature's no-op provider
 		t.Fatalf("before Start: %+v, %v", d, err)
 	}
-	if flags.RouteToNewPool(ctx, ec) {
+	web7 := &legacy.Server{ID: "srv-0007", Host: "web7.prod.example.com", Port: 2222, Name: "web7"}
+	if routesNew(flags, web7) {
 		t.Fatal("routed to the new pool before Start")
 	}
 
@@ -95,8 +97,8 @@ func TestFlagsEndToEnd(t *testing.T) {
 	if d.FlagMetadata["owner"] != "pool-team" {
 		t.Errorf("metadata %v", d.FlagMetadata)
 	}
-	if got := flags.RouteToNewPool(ctx, ec); got != want {
-		t.Errorf("RouteToNewPool = %v, want %v", got, want)
+	if got := routesNew(flags, web7); got != want {
+		t.Errorf("routed to the new pool: %v, want %v", got, want)
 	}
 	pd, _ := client.BooleanValueDetails(ctx, "prod-only", false, ec)
 	if !pd.Value || pd.Variant != "on" {
@@ -125,7 +127,7 @@ func TestFlagsEndToEnd(t *testing.T) {
 		t.Errorf("FlagChanges %v", ch.FlagChanges)
 	}
 	for _, key := range serverKeys(50) {
-		if flags.RouteToNewPool(ctx, featureflags.ServerContext(key, "h", 22, "u", false, "n")) {
+		if routesNew(flags, &legacy.Server{ID: key, Host: "h", Port: 22, Name: "n"}) {
 			t.Fatalf("%s routed to the new pool with the kill switch on", key)
 		}
 	}
@@ -164,6 +166,14 @@ func TestFlagsEndToEnd(t *testing.T) {
 		}
 	}
 	must(t, flags.Shutdown(ctx))
+}
+
+// routesNew reports whether the migration router, the one routing
+// decision, sends a call to server to the new pool.
+func routesNew(flags *featureflags.Flags, server *legacy.Server) bool {
+	r := legacy.NewRouter(nil, nil, flags.Client()) // decides only: no pools
+	defer r.Close()
+	return r.Decide(context.Background(), server, false).Route == legacy.RouteNew
 }
 
 func TestFlagsStartFailsOnCancelledContext(t *testing.T) {

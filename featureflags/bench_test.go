@@ -9,6 +9,7 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/legacy"
 )
 
 // startBenchFlags starts an isolated API on a copy of testdata/flags.json,
@@ -61,11 +62,16 @@ func BenchmarkEvaluateUseNewPool(b *testing.B) {
 			client.Boolean(ctx, featureflags.FlagUseNewPool, false, ec)
 		}
 	})
-	b.Run("path=route", func(b *testing.B) {
+	b.Run("path=router", func(b *testing.B) {
+		// The router's whole decision (legacy.Router.Decide): both flags,
+		// counters, the key's route.
 		_, flags := startBenchFlags(b)
+		r := legacy.NewRouter(nil, nil, flags.Client())
+		defer r.Close()
+		server := &legacy.Server{ID: "srv-0042", Host: "web42.prod.example.com", Port: 22, Name: "web42"}
 		b.ReportAllocs()
 		for b.Loop() {
-			flags.RouteToNewPool(ctx, ec)
+			r.Decide(ctx, server, false)
 		}
 	})
 	b.Run("path=client/provider=stub", func(b *testing.B) {

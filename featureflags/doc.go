@@ -23,8 +23,11 @@
 //     column, with what flagd does with it; what "sshpool flags validate"
 //     prints.
 //   - [Flags] ([NewFlags]): an isolated OpenFeature API, its client and its
-//     lifecycle (Start, Shutdown), plus the router's decision RouteToNewPool.
-//   - [ServerContext]: the evaluation context of a legacy server.
+//     lifecycle (Start, Shutdown).
+//   - [FlagKillSwitch], [FlagUseNewPool] and [ServerContext]: the flag keys
+//     and the evaluation context of a legacy server, the one definition of
+//     each; the migration router (package legacy, Router) evaluates them and
+//     is the one place that turns them into a routing decision.
 //   - [MetricsHook] and [LogHook]: counting and debug logging of evaluations.
 //
 // Package routes (featureflags/routes) shows where the router sends a set of

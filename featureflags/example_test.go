@@ -51,11 +51,11 @@ func ExampleNewFileProvider() {
 	for _, id := range []string{"srv-1", "srv-3"} {
 		ec := featureflags.ServerContext(id, "web.example.com", 22, "deploy", false, id)
 		d, _ := flags.Client().BooleanValueDetails(ctx, featureflags.FlagUseNewPool, false, ec)
-		fmt.Println(id, d.Value, d.Reason, d.Variant, flags.RouteToNewPool(ctx, ec))
+		fmt.Println(id, d.Value, d.Reason, d.Variant)
 	}
 	// Output:
-	// srv-1 true TARGETING_MATCH on true
-	// srv-3 false TARGETING_MATCH off false
+	// srv-1 true TARGETING_MATCH on
+	// srv-3 false TARGETING_MATCH off
 }
 
 func ExampleValidateFlagFile() {

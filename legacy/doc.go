@@ -43,8 +43,10 @@
 // serves the same API from the new pool: each command leases a client,
 // runs, and releases it. Router picks the legacy pool or the adapter for
 // every command from OpenFeature flags: "kill-switch" forces legacy;
-// otherwise "use-new-pool" is evaluated with the server ID as targeting
-// key. Unknown flags, a provider that is not ready, and evaluation errors
+// otherwise "use-new-pool" is evaluated, both with the server's
+// EvaluationContext (the server ID as targeting key). The keys and the
+// context are package featureflags' (FlagKillSwitch, FlagUseNewPool,
+// ServerContext); the decision is the router's alone (Decide). Unknown flags, a provider that is not ready, and evaluation errors
 // route to legacy, counted and reported to the decision hook. A flip
 // affects commands that start after it; a command in flight finishes on
 // the pool it started on. When a key's route changes, the pool that lost

@@ -10,7 +10,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 
-	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/featureflags"
 )
 
 // newFlags binds a memprovider with flags to a fresh isolated API and
@@ -45,7 +45,7 @@ func inRollout(flag, key string, pct int) bool {
 
 // percentFlag is use-new-pool at pct percent of server IDs.
 func percentFlag(pct int) memprovider.InMemoryFlag {
-	f := boolFlag(legacy.FlagUseNewPool, false)
+	f := boolFlag(featureflags.FlagUseNewPool, false)
 	eval := func(this memprovider.InMemoryFlag, fc openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
 		key, _ := fc[openfeature.TargetingKey].(string)
 		if inRollout(this.Key, key, pct) {
@@ -60,8 +60,8 @@ func percentFlag(pct int) memprovider.InMemoryFlag {
 // flagSet returns the flags for a rollout phase.
 func flagSet(pct int, kill bool) map[string]memprovider.InMemoryFlag {
 	return map[string]memprovider.InMemoryFlag{
-		legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, kill),
-		legacy.FlagUseNewPool: percentFlag(pct),
+		featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, kill),
+		featureflags.FlagUseNewPool: percentFlag(pct),
 	}
 }
 
@@ -76,7 +76,7 @@ type memFlag = memprovider.InMemoryFlag
 
 // idFlag is use-new-pool on for the server ID id only.
 func idFlag(id string) memFlag {
-	f := boolFlag(legacy.FlagUseNewPool, false)
+	f := boolFlag(featureflags.FlagUseNewPool, false)
 	eval := func(_ memprovider.InMemoryFlag, fc openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
 		if fc[openfeature.TargetingKey] == id {
 			return true, openfeature.ProviderResolutionDetail{Reason: openfeature.TargetingMatchReason, Variant: "on"}
@@ -95,7 +95,7 @@ type evalCounter struct {
 }
 
 func (h *evalCounter) Before(_ context.Context, hc openfeature.HookContext, _ openfeature.HookHints) (*openfeature.EvaluationContext, error) {
-	if hc.FlagKey() == legacy.FlagKillSwitch {
+	if hc.FlagKey() == featureflags.FlagKillSwitch {
 		h.n.Add(1)
 	}
 	return nil, nil

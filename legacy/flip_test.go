@@ -12,6 +12,7 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -327,7 +328,7 @@ var flipPhases = []phase{{0, false}, {50, false}, {100, false}, {0, true}, {100,
 
 // memExpected is the route the memprovider rollout gives a server.
 func memExpected(ph phase, s *legacy.Server) legacy.Route {
-	if !ph.kill && inRollout(legacy.FlagUseNewPool, s.ID, ph.pct) {
+	if !ph.kill && inRollout(featureflags.FlagUseNewPool, s.ID, ph.pct) {
 		return legacy.RouteNew
 	}
 	return legacy.RouteLegacy

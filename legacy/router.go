@@ -10,15 +10,8 @@ import (
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
-)
 
-// Flag keys the router evaluates; the same values as featureflags.FlagKillSwitch
-// and featureflags.FlagUseNewPool (this package imports only pool).
-const (
-	// FlagKillSwitch (bool): true routes every call to the legacy pool.
-	FlagKillSwitch = "kill-switch"
-	// FlagUseNewPool (bool): true routes the server's calls to the new pool.
-	FlagUseNewPool = "use-new-pool"
+	"github.com/sshpool/sshpool/featureflags"
 )
 
 // Route names the pool that serves a command.
@@ -188,9 +181,9 @@ var providerEvents = [...]openfeature.EventType{openfeature.ProviderConfigChange
 
 // NewRouter returns a router between legacy (the rollback target) and next
 // (normally the Adapter), deciding with flags. Any OpenFeature client
-// works; the router evaluates FlagKillSwitch and FlagUseNewPool. A nil
-// flags routes everything to legacy (ReasonProviderNotReady), with or
-// without a decision cache.
+// works; the router evaluates featureflags.FlagKillSwitch and
+// featureflags.FlagUseNewPool. A nil flags routes everything to legacy
+// (ReasonProviderNotReady), with or without a decision cache.
 func NewRouter(legacy, next ConnectionProvider, flags openfeature.IClient, opts ...RouterOption) *Router {
 	cfg := routerConfig{drain: true}
 	for _, opt := range opts {
@@ -224,13 +217,11 @@ func (r *Router) Close() error {
 }
 
 // EvaluationContext returns the flag evaluation context for server and
-// role: targeting key the server ID, attributes host, port, user, asRoot and
-// serverName.
+// role (featureflags.ServerContext): targeting key the server ID,
+// attributes host, port, user, asRoot and serverName.
 func EvaluationContext(server *Server, asRoot bool) openfeature.EvaluationContext {
-	return openfeature.NewEvaluationContext(server.ID, map[string]any{
-		"host": server.Host, "port": server.EffectivePort(), "user": server.User(asRoot),
-		"asRoot": asRoot, "serverName": server.Name,
-	})
+	return featureflags.ServerContext(server.ID, server.Host, server.EffectivePort(), server.User(asRoot),
+		asRoot, server.Name)
 }
 
 // routeKey returns key's state, creating it.
@@ -295,27 +286,29 @@ func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, rk 
 	return d
 }
 
-// evaluate asks the kill switch, then use-new-pool. Any failure routes to
-// legacy.
+// evaluate asks the kill switch, then use-new-pool, both with ec (a
+// targeted kill switch applies to the servers it targets). Any failure
+// routes to legacy. It is the one routing decision: Decide, commands and
+// package routes all come here.
 func (r *Router) evaluate(ctx context.Context, ec openfeature.EvaluationContext) Decision {
 	if r.flags == nil {
-		return Decision{Route: RouteLegacy, Reason: ReasonProviderNotReady, Flag: FlagKillSwitch, Err: errNoFlags}
+		return Decision{Route: RouteLegacy, Reason: ReasonProviderNotReady, Flag: featureflags.FlagKillSwitch, Err: errNoFlags}
 	}
-	kill, err := r.flags.BooleanValueDetails(ctx, FlagKillSwitch, false, ec)
-	if d, failed := fallback(FlagKillSwitch, kill.ResolutionDetail, err); failed {
+	kill, err := r.flags.BooleanValueDetails(ctx, featureflags.FlagKillSwitch, false, ec)
+	if d, failed := fallback(featureflags.FlagKillSwitch, kill.ResolutionDetail, err); failed {
 		return d
 	}
 	if kill.Value {
-		return Decision{Route: RouteLegacy, Reason: ReasonKillSwitch, Flag: FlagKillSwitch, Variant: kill.Variant}
+		return Decision{Route: RouteLegacy, Reason: ReasonKillSwitch, Flag: featureflags.FlagKillSwitch, Variant: kill.Variant}
 	}
-	use, err := r.flags.BooleanValueDetails(ctx, FlagUseNewPool, false, ec)
-	if d, failed := fallback(FlagUseNewPool, use.ResolutionDetail, err); failed {
+	use, err := r.flags.BooleanValueDetails(ctx, featureflags.FlagUseNewPool, false, ec)
+	if d, failed := fallback(featureflags.FlagUseNewPool, use.ResolutionDetail, err); failed {
 		return d
 	}
 	if use.Value {
-		return Decision{Route: RouteNew, Reason: ReasonFlagOn, Flag: FlagUseNewPool, Variant: use.Variant}
+		return Decision{Route: RouteNew, Reason: ReasonFlagOn, Flag: featureflags.FlagUseNewPool, Variant: use.Variant}
 	}
-	return Decision{Route: RouteLegacy, Reason: ReasonFlagOff, Flag: FlagUseNewPool, Variant: use.Variant}
+	return Decision{Route: RouteLegacy, Reason: ReasonFlagOff, Flag: featureflags.FlagUseNewPool, Variant: use.Variant}
 }
 
 // fallback turns an evaluation error into a legacy decision.

@@ -10,6 +10,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 )
 
@@ -46,7 +47,7 @@ func (p *blockingProvider) Init(openfeature.EvaluationContext) error {
 func (p *blockingProvider) Shutdown() {}
 
 func TestRouterDecisions(t *testing.T) {
-	typeMismatch := boolFlag(legacy.FlagUseNewPool, true)
+	typeMismatch := boolFlag(featureflags.FlagUseNewPool, true)
 	typeMismatch.Variants = map[string]any{"on": "yes", "off": "no"}
 	for _, tc := range []struct {
 		name   string
@@ -58,12 +59,12 @@ func TestRouterDecisions(t *testing.T) {
 		{"off", flagSet(0, false), legacy.RouteLegacy, legacy.ReasonFlagOff},
 		{"kill-switch", flagSet(100, true), legacy.RouteLegacy, legacy.ReasonKillSwitch},
 		{"no-flags", nil, legacy.RouteLegacy, legacy.ReasonFlagNotFound},
-		{"no-kill-switch", map[string]memprovider.InMemoryFlag{legacy.FlagUseNewPool: percentFlag(100)},
+		{"no-kill-switch", map[string]memprovider.InMemoryFlag{featureflags.FlagUseNewPool: percentFlag(100)},
 			legacy.RouteLegacy, legacy.ReasonFlagNotFound},
-		{"no-use-new-pool", map[string]memprovider.InMemoryFlag{legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false)},
+		{"no-use-new-pool", map[string]memprovider.InMemoryFlag{featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, false)},
 			legacy.RouteLegacy, legacy.ReasonFlagNotFound},
-		{"type-mismatch", map[string]memprovider.InMemoryFlag{legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false),
-			legacy.FlagUseNewPool: typeMismatch}, legacy.RouteLegacy, legacy.ReasonEvalError},
+		{"type-mismatch", map[string]memprovider.InMemoryFlag{featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, false),
+			featureflags.FlagUseNewPool: typeMismatch}, legacy.RouteLegacy, legacy.ReasonEvalError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, _ := newFlags(t, tc.flags)
@@ -108,14 +109,14 @@ func checkDecision(t *testing.T, client openfeature.IClient, route legacy.Route,
 // key and host, port, user, asRoot and serverName.
 func TestRouterEvaluationContext(t *testing.T) {
 	var got openfeature.FlattenedContext
-	f := boolFlag(legacy.FlagUseNewPool, false)
+	f := boolFlag(featureflags.FlagUseNewPool, false)
 	eval := func(_ memprovider.InMemoryFlag, fc openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
 		got = fc
 		return true, openfeature.ProviderResolutionDetail{Variant: "on", Reason: openfeature.TargetingMatchReason}
 	}
 	f.ContextEvaluator = &eval
 	client, _ := newFlags(t, map[string]memprovider.InMemoryFlag{
-		legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false), legacy.FlagUseNewPool: f})
+		featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, false), featureflags.FlagUseNewPool: f})
 	r := legacy.NewRouter(&stubProvider{}, &stubProvider{}, client)
 	s := &legacy.Server{ID: "db-7", Name: "db seven", Host: "10.1.2.3", Port: 2200, RootUsername: "root", AppUsername: "svc"}
 	r.Decide(context.Background(), s, true)

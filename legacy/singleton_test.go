@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -216,8 +217,8 @@ func TestSingletonRoutesEveryMethod(t *testing.T) {
 	e := newEnv(t)
 	lp := e.legacyPool(t)
 	ad, np := e.adapter(t)
-	client, _ := newFlags(t, map[string]memFlag{legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false),
-		legacy.FlagUseNewPool: idFlag("to-new")})
+	client, _ := newFlags(t, map[string]memFlag{featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, false),
+		featureflags.FlagUseNewPool: idFlag("to-new")})
 	r := legacy.NewRouter(lp, ad, client)
 	restore := legacy.Install(r)
 	defer restore()

@@ -12,6 +12,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -187,7 +188,7 @@ func fakeProvider(t testing.TB) *legacy.ConnectionPool {
 // TestVariantCountersBounded: a provider inventing variant names cannot
 // grow the counters without bound.
 func TestVariantCountersBounded(t *testing.T) {
-	f := boolFlag(legacy.FlagUseNewPool, true)
+	f := boolFlag(featureflags.FlagUseNewPool, true)
 	n := 0
 	eval := func(memprovider.InMemoryFlag, openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
 		n++
@@ -195,7 +196,7 @@ func TestVariantCountersBounded(t *testing.T) {
 	}
 	f.ContextEvaluator = &eval
 	client, _ := newFlags(t, map[string]memprovider.InMemoryFlag{
-		legacy.FlagKillSwitch: boolFlag(legacy.FlagKillSwitch, false), legacy.FlagUseNewPool: f})
+		featureflags.FlagKillSwitch: boolFlag(featureflags.FlagKillSwitch, false), featureflags.FlagUseNewPool: f})
 	r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), client)
 	for range 200 {
 		r.Decide(context.Background(), fakeServer, false)

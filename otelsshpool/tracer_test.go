@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/otelsshpool"
 	"github.com/sshpool/sshpool/pool"
@@ -212,7 +213,7 @@ func TestEviction(t *testing.T) {
 func TestDecisionAndFlagHook(t *testing.T) {
 	tr, sr, app := recorder(t)
 	tr.Decision(legacy.Decision{Server: &legacy.Server{ID: "web-1", Host: "10.0.0.5"}, Route: legacy.RouteNew,
-		Reason: legacy.ReasonFlagOn, Flag: legacy.FlagUseNewPool, Variant: "on", Latency: 3 * time.Millisecond})
+		Reason: legacy.ReasonFlagOn, Flag: featureflags.FlagUseNewPool, Variant: "on", Latency: 3 * time.Millisecond})
 	routes := spansNamed(sr, "sshpool.route")
 	if len(routes) != 1 {
 		t.Fatalf("%d route spans", len(routes))

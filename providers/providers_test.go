@@ -73,10 +73,17 @@ func TestFlagProviderWithoutFileRoutesToLegacy(t *testing.T) {
 	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
-	if f.RouteToNewPool(context.Background(), ec) {
+	if routesNew(f) {
 		t.Fatal("no flag file must route to legacy")
 	}
+}
+
+// routesNew reports whether the migration router (legacy.Router, the one
+// routing decision) sends a call to a server to the new pool with f.
+func routesNew(f *featureflags.Flags) bool {
+	r := legacy.NewRouter(nil, nil, f.Client()) // decides only: no pools
+	defer r.Close()
+	return r.Decide(context.Background(), &legacy.Server{ID: "1", Host: "h", Port: 22, Name: "n"}, false).Route == legacy.RouteNew
 }
 
 func TestFlagProviderRejectsInvalidFile(t *testing.T) {
@@ -118,12 +125,11 @@ func TestFlagProviderFromSource(t *testing.T) {
 	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ec := featureflags.ServerContext("1", "h", 22, "u", false, "n")
-	if !f.RouteToNewPool(context.Background(), ec) {
+	if !routesNew(f) {
 		t.Error("the source's flags should route to the new pool")
 	}
 	t.Setenv("SSHPOOL_TEST_KILL", "true")
-	if f.RouteToNewPool(context.Background(), ec) {
+	if routesNew(f) {
 		t.Error("the kill-switch variable should apply to a source too")
 	}
 	_, err = providers.NewFlagProvider(providers.FlagsConfig{Source: staticSource{doc}, MaxBytes: 10}, nil)
@@ -261,7 +267,7 @@ func routeFlags(toNew bool) map[string]memprovider.InMemoryFlag {
 			Variants: map[string]any{"on": true, "off": false}}
 	}
 	return map[string]memprovider.InMemoryFlag{
-		legacy.FlagKillSwitch: flag(legacy.FlagKillSwitch, false),
-		legacy.FlagUseNewPool: flag(legacy.FlagUseNewPool, toNew),
+		featureflags.FlagKillSwitch: flag(featureflags.FlagKillSwitch, false),
+		featureflags.FlagUseNewPool: flag(featureflags.FlagUseNewPool, toNew),
 	}
 }

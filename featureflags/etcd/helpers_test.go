@@ -11,6 +11,7 @@ import (
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/featureflags/etcd"
 	"github.com/sshpool/sshpool/featureflags/etcd/etcdtest"
+	"github.com/sshpool/sshpool/legacy"
 )
 
 // routingDoc returns a flag document with kill-switch and use-new-pool
@@ -91,9 +92,11 @@ func startSource(t testing.TB, src featureflags.Source) *instance {
 	return &instance{provider: p, flags: f}
 }
 
-// routesNew is the router's decision for one server.
+// routesNew is the router's decision (legacy.Router) for one server.
 func (in *instance) routesNew() bool {
-	return in.flags.RouteToNewPool(context.Background(), featureflags.ServerContext("s1", "h", 22, "u", false, "n"))
+	r := legacy.NewRouter(nil, nil, in.flags.Client()) // decides only: no pools
+	defer r.Close()
+	return r.Decide(context.Background(), &legacy.Server{ID: "s1", Host: "h", Port: 22, Name: "n"}, false).Route == legacy.RouteNew
 }
 
 // eventually polls cond every 5 ms until it holds, failing the test after
