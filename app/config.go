@@ -172,7 +172,9 @@ type TargetSection struct {
 	KnownHosts []string `koanf:"known_hosts"`
 	// Agent enables keys from $SSH_AUTH_SOCK.
 	Agent bool `koanf:"agent"`
-	// PasswordEnv names a variable holding the password, read at dial time.
+	// PasswordEnv names a variable holding the password, read at dial time
+	// (sshconn.Auth.PasswordEnv: unset or empty, it fails the dial with an
+	// error naming it).
 	PasswordEnv string `koanf:"password_env"`
 	// Password is the password itself (a secret: redacted on export).
 	Password string `koanf:"password"`

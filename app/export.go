@@ -110,7 +110,7 @@ func (c Config) targets() map[string]sshconn.Target {
 		case t.Password != "":
 			st.Auth.Secrets = sshconn.StaticPassword(sshconn.NewSecret(t.Password))
 		case t.PasswordEnv != "":
-			st.Auth.Secrets = envPassword(t.PasswordEnv)
+			st.Auth.PasswordEnv = t.PasswordEnv
 		}
 		out[k] = st
 	}

@@ -1,26 +1,11 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/sshpool/sshpool/pool"
-	"github.com/sshpool/sshpool/sshconn"
 )
-
-// envPassword reads a password from the environment variable name at dial
-// time; the error names the variable, never a value.
-func envPassword(name string) sshconn.SecretSource {
-	return sshconn.SecretFunc(func(context.Context, sshconn.Target) (sshconn.Secret, error) {
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			return sshconn.Secret{}, fmt.Errorf("config: password_env %q is not set", name)
-		}
-		return sshconn.NewSecret(v), nil
-	})
-}
 
 // ConfigStore holds the configuration in force and reloads it. Each reload
 // loads on a fresh koanf instance (deleted keys do not survive), validates,

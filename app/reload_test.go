@@ -215,3 +215,27 @@ func TestApplyPoolReportsImpact(t *testing.T) {
 		t.Errorf("log line shows a password:\n%s", line)
 	}
 }
+
+// TestTargetPasswordEnv: a target's password_env becomes the dial's
+// sshconn.Auth.PasswordEnv (read at dial time, where authentication
+// lives); a literal password a static secret. Neither shows in the
+// target's printed form.
+func TestTargetPasswordEnv(t *testing.T) {
+	c, _ := app.Defaults("")
+	c.Targets = map[string]app.TargetSection{"db": {Host: "db1", PasswordEnv: "DB_PW"},
+		"web": {Host: "web1", Password: "hunter2"}}
+	pc, err := c.Providers(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, web := pc.Targets["db"], pc.Targets["web"]
+	if db.Auth.PasswordEnv != "DB_PW" || db.Auth.Secrets != nil {
+		t.Errorf("db auth = %#v, want PasswordEnv DB_PW", db.Auth)
+	}
+	if web.Auth.Secrets == nil || web.Auth.PasswordEnv != "" {
+		t.Errorf("web auth = %#v, want a static secret", web.Auth)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", db, web, web); strings.Contains(s, "hunter2") {
+		t.Errorf("a target prints its password: %s", s)
+	}
+}

@@ -2,7 +2,6 @@ package legacy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,8 +24,10 @@ var defaultIdentityFiles = [...]string{"id_rsa", "id_ed25519", "id_ecdsa"}
 //     ~/.ssh/id_rsa, id_ed25519 and id_ecdsa where they exist and can be
 //     used (one that is encrypted, with no passphrase, or not a key is
 //     skipped with a warning, as the old pool skipped it);
-//   - a password from the environment variable PasswordRef, and a key
-//     passphrase from KeyPassphraseRef, when set;
+//   - a password from the environment variable PasswordRef
+//     (sshconn.Auth.PasswordEnv: read at dial time, an unset or empty
+//     variable is an error naming it), and a key passphrase from
+//     KeyPassphraseRef (Auth.PassphraseEnv), when set;
 //   - host keys checked against ~/.ssh/known_hosts, or KnownHostsPath when
 //     set. An unknown host is accepted and its key recorded in that file on
 //     first use (OpenSSH's StrictHostKeyChecking=accept-new), as the old
@@ -60,22 +61,8 @@ func (s *Server) Target(asRoot bool) sshconn.Target {
 		t.KnownHostsFiles = []string{s.KnownHostsPath}
 	}
 	t.Auth.PassphraseEnv = s.KeyPassphraseRef
-	if s.PasswordRef != "" {
-		t.Auth.Secrets = envPassword(s.PasswordRef)
-	}
+	t.Auth.PasswordEnv = s.PasswordRef
 	return t
-}
-
-// envPassword reads a password from the environment variable name at dial
-// time. The error names the variable, never a value.
-func envPassword(name string) sshconn.SecretSource {
-	return sshconn.SecretFunc(func(context.Context, sshconn.Target) (sshconn.Secret, error) {
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			return sshconn.Secret{}, fmt.Errorf("legacy: password reference %q: environment variable not set", name)
-		}
-		return sshconn.NewSecret(v), nil
-	})
 }
 
 // dialer is the default dialer of a ConnectionPool built without

@@ -108,7 +108,7 @@ func authMethods(ctx context.Context, t Target, ag *agentHolder, lim FileLimits,
 			methods = append(methods, ssh.PublicKeys(keys...))
 		}
 	}
-	if src := t.Auth.Secrets; src != nil {
+	if src := t.Auth.secrets(); src != nil {
 		if !t.Auth.DisableKeyboardInteractive {
 			methods = append(methods, ssh.KeyboardInteractive(kbdInteractive(ctx, t, src)))
 		}
@@ -120,6 +120,34 @@ func authMethods(ctx context.Context, t Target, ag *agentHolder, lim FileLimits,
 		return nil, ErrNoAuthMethods
 	}
 	return methods, nil
+}
+
+// secrets is a's password source: Secrets, else PasswordEnv, else nil.
+func (a Auth) secrets() SecretSource {
+	if a.Secrets != nil {
+		return a.Secrets
+	}
+	if a.PasswordEnv != "" {
+		return envPassword(a.PasswordEnv)
+	}
+	return nil
+}
+
+// envPassword is Auth.PasswordEnv's source: the variable it names, read
+// at each call.
+type envPassword string
+
+// Password returns the variable's value; an unset or empty variable is
+// ErrPasswordEnv naming it.
+func (name envPassword) Password(context.Context, Target) (Secret, error) {
+	v, ok := os.LookupEnv(string(name))
+	if !ok {
+		return Secret{}, fmt.Errorf("%w: $%s is not set", ErrPasswordEnv, string(name))
+	}
+	if v == "" {
+		return Secret{}, fmt.Errorf("%w: $%s is empty", ErrPasswordEnv, string(name))
+	}
+	return NewSecret(v), nil
 }
 
 func passwordFunc(ctx context.Context, t Target, src SecretSource) func() (string, error) {

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -323,6 +324,62 @@ func TestAuthPasswordAndKeyboardInteractive(t *testing.T) {
 
 	tgt.Auth.Secrets = passwordOnly{pw: pw}
 	mustDial(t, tgt)
+}
+
+// TestAuthPasswordEnv: Auth.PasswordEnv authenticates with the variable's
+// value, read during the handshake; an unset or empty variable fails the
+// dial once (an *AuthError wrapping ErrPasswordEnv) with an error naming
+// the variable; a wrong value is refused without being shown; a key that
+// authenticates never needs the variable; Secrets, when set, is asked
+// instead.
+func TestAuthPasswordEnv(t *testing.T) {
+	const pw, env = "env-s3cr3t-Qx7", "SSHCONN_TEST_PASSWORD"
+	e := newEnv(t, sshtest.WithPassword("alice", pw))
+	tgt := e.target()
+	tgt.Auth = sshconn.Auth{PasswordEnv: env}
+	if s := tgt.Auth.String(); s != "Auth{password $"+env+"}" {
+		t.Errorf("String = %q", s)
+	}
+	t.Setenv(env, pw)
+	mustDial(t, tgt)
+
+	for _, tt := range []struct {
+		name, want string
+		set        func()
+	}{
+		{"unset", "$" + env + " is not set", func() { os.Unsetenv(env) }},
+		{"empty", "$" + env + " is empty", func() { t.Setenv(env, "") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(env, pw) // restored after the test
+			tt.set()
+			attempts := 0
+			_, err := dialTarget(t, tgt, sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
+			var authErr *sshconn.AuthError
+			if !errors.As(err, &authErr) || !errors.Is(err, sshconn.ErrPasswordEnv) || attempts != 1 {
+				t.Fatalf("err = %v (%d attempts), want one *AuthError wrapping ErrPasswordEnv", err, attempts)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+
+	t.Setenv(env, "wrong-Zk81")
+	_, err := dialTarget(t, tgt)
+	var authErr *sshconn.AuthError
+	if !errors.As(err, &authErr) || errors.Is(err, sshconn.ErrPasswordEnv) || strings.Contains(err.Error(), "wrong-Zk81") {
+		t.Errorf("wrong password: %v, want an *AuthError without the value", err)
+	}
+
+	os.Unsetenv(env)
+	keyed := e.target() // the key authenticates first: the variable is never read
+	keyed.Auth.PasswordEnv = env
+	mustDial(t, keyed)
+
+	withSecrets := tgt
+	withSecrets.Auth.Secrets = sshconn.StaticPassword(sshconn.NewSecret(pw))
+	mustDial(t, withSecrets) // Secrets asked, not the unset variable
 }
 
 // passwordOnly fails keyboard-interactive prompts so the dial must use the

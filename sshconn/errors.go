@@ -27,6 +27,11 @@ var (
 	// ErrNoAuthMethods means a target offers no authentication method at
 	// all. Kind: KindConfig.
 	ErrNoAuthMethods error = pool.NewKindError("sshconn: no authentication methods configured", pool.KindConfig)
+	// ErrPasswordEnv means the variable Auth.PasswordEnv names is unset or
+	// empty when the server asks for a password; the error names the
+	// variable. A dial fails with it inside an *AuthError (KindAuth: not
+	// retried). Kind: KindConfig.
+	ErrPasswordEnv error = pool.NewKindError("sshconn: password variable", pool.KindConfig)
 )
 
 // DialError reports a dial that failed after Attempt attempts. Its kind is

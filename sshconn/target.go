@@ -59,7 +59,7 @@ func (p HostKeyPolicy) String() string {
 
 // Auth says how to authenticate to a target. Methods are offered in
 // OpenSSH's order: publickey (agent, Signers, IdentityFiles), then
-// keyboard-interactive and password when Secrets is set.
+// keyboard-interactive and password when Secrets or PasswordEnv is set.
 type Auth struct {
 	// Agent enables keys from an SSH agent: AgentSocket, or $SSH_AUTH_SOCK
 	// when AgentSocket is "". An unset variable is not an error: the agent
@@ -96,7 +96,17 @@ type Auth struct {
 	// for encrypted identity files; "" means none.
 	PassphraseEnv string
 	// Secrets enables password and keyboard-interactive authentication.
+	// It is asked instead of PasswordEnv when both are set.
 	Secrets SecretSource
+	// PasswordEnv names an environment variable holding the password; ""
+	// means none. It enables password and keyboard-interactive
+	// authentication like Secrets, and is read during each handshake, when
+	// the server asks for a password (a rotated value is used from the
+	// next dial; a dial that a key authenticates never reads it). A
+	// variable unset or empty then fails the authentication with an error
+	// naming the variable (ErrPasswordEnv, within an *AuthError: not
+	// retried). The value never appears in an error, a log or String.
+	PasswordEnv string
 	// DisablePublicKey, DisablePassword and DisableKeyboardInteractive
 	// withhold a method (ssh_config PubkeyAuthentication,
 	// PasswordAuthentication, KbdInteractiveAuthentication no).
@@ -104,7 +114,7 @@ type Auth struct {
 }
 
 // String lists the configured methods without key material or secrets,
-// e.g. "Auth{agent, 2 identity files, 1 signer, secrets}".
+// e.g. "Auth{agent, 2 identity files, 1 signer, secrets, password $DB_PW}".
 func (a Auth) String() string {
 	var parts []string
 	if a.Agent {
@@ -118,6 +128,9 @@ func (a Auth) String() string {
 	}
 	if a.Secrets != nil {
 		parts = append(parts, "secrets")
+	}
+	if a.PasswordEnv != "" {
+		parts = append(parts, "password $"+a.PasswordEnv)
 	}
 	return "Auth{" + strings.Join(parts, ", ") + "}"
 }
