@@ -49,7 +49,8 @@ import (
 //	/debug/pprof/ Go's profiles, only when admin.pprof is true (off by
 //	              default: profiles reveal memory contents and cost CPU)
 //
-// NewAdmin does no I/O; Start listens and serves, Shutdown stops.
+// NewAdmin does no I/O; Start listens and serves, Shutdown stops (the
+// server's lifecycle is in adminserver.go).
 type Admin struct {
 	cfg      Config
 	store    *ConfigStore // nil: cfg is in force for the process's life
@@ -129,42 +130,6 @@ func (a *Admin) Handler() http.Handler {
 	}
 	a.registerPage(mux)
 	return mux
-}
-
-// Start listens on the configured address synchronously (a busy address
-// fails here) and serves in a goroutine that Shutdown waits for.
-func (a *Admin) Start(ctx context.Context) error {
-	addr := a.cfg.Admin.Addr
-	if addr == "" {
-		addr = DefaultAdminAddr
-	}
-	ln, err := listen(ctx, addr)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.ln = ln
-	a.mu.Unlock()
-	serve(&a.wg, a.srv, ln)
-	return nil
-}
-
-// Addr returns the address the server listens on, or "" before Start.
-func (a *Admin) Addr() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ln == nil {
-		return ""
-	}
-	return a.ln.Addr().String()
-}
-
-// Shutdown stops accepting, waits for requests in flight (bounded by ctx)
-// and for the serving goroutine.
-func (a *Admin) Shutdown(ctx context.Context) error {
-	err := a.srv.Shutdown(ctx)
-	a.wg.Wait()
-	return err
 }
 
 // markStarted and markStopping bracket readiness: Module runs the first

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -332,21 +330,6 @@ func (r *poolRunner) stop(ctx context.Context) error {
 		return nil
 	}
 	return err
-}
-
-// listen opens addr synchronously (so a busy port fails OnStart at once).
-func listen(ctx context.Context, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("app: admin listen: %w", err)
-	}
-	return ln, nil
-}
-
-// serve runs srv on ln in a goroutine tracked by wg.
-func serve(wg *sync.WaitGroup, srv *http.Server, ln net.Listener) {
-	wg.Go(func() { srv.Serve(ln) })
 }
 
 // registerCollector registers c with r, naming the registry conflict when
