@@ -428,4 +428,3 @@ func didYouMean(k string, known []string) string {
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
-
