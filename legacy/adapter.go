@@ -139,18 +139,19 @@ func (a *Adapter) acquire(ctx context.Context, key string) (pool.SSHClient, erro
 // deadline rather than a context derived for the command: a lease context
 // under that one would be registered with it as a child (a map and a Done
 // channel per command, ~0.5 KB) for no difference in when it ends. When
-// ctx ends first anyway, it is used as it is (no timer).
+// ctx ends first anyway, it is used as it is; else the deadline's timer is
+// armed only if the lease has to wait (leaseCtx).
 func (a *Adapter) acquireBy(ctx context.Context, end time.Time, key string) (pool.SSHClient, error) {
 	dl := time.Now().Add(a.cfg.dialTimeout)
 	if !end.IsZero() && end.Before(dl) {
 		dl = end
 	}
-	if cur, ok := ctx.Deadline(); !ok || cur.After(dl) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
+	if cur, ok := ctx.Deadline(); ok && !cur.After(dl) {
+		return a.pool.Get(ctx, key)
 	}
-	return a.pool.Get(ctx, key)
+	lc := newLeaseCtx(ctx, dl)
+	defer lc.release()
+	return a.pool.Get(lc, key)
 }
 
 // lostRetries is how often a command runs again on a fresh lease after its

@@ -359,3 +359,28 @@ func TestAdapterLeaseBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestAdapterLeaseWaitTimesOut: on the new pool, a command whose lease
+// has to wait (the key's one slot is held) gives up after the dial
+// timeout with the pool's wait error, not started, and runs once the slot
+// is free.
+func TestAdapterLeaseWaitTimesOut(t *testing.T) {
+	e := newEnv(t)
+	p := pool.NewPool(e.factory, pool.PoolConfig{MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 1}, nil)
+	t.Cleanup(func() { p.Close() })
+	ad := legacy.NewAdapter(p, e.registrar, legacy.WithDialTimeout(100*time.Millisecond))
+	t.Cleanup(ad.Stop)
+	s := e.server("wait")
+	c := connect(t, ad, s, false)
+	held, err := p.Get(context.Background(), legacy.Key(s, false))
+	must(t, err)
+	_, err = c.ExecuteCommand("true")
+	var we *pool.WaitError
+	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, pool.ErrNotStarted) {
+		t.Fatalf("a lease wait past the dial timeout: %v, want a not-started *pool.WaitError with DeadlineExceeded", err)
+	}
+	must(t, p.Release(legacy.Key(s, false), held))
+	if out, err := c.ExecuteCommand("echo ok"); err != nil || out != "ok\n" {
+		t.Fatalf("after the slot freed: %q, %v", out, err)
+	}
+}
