@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,5 +234,158 @@ func TestAdapterRetriesNotStarted(t *testing.T) {
 				t.Errorf("status in use %d, uses %d, healthy %v; want 0, 1, %v", st.InUse, st.UseCount, st.Healthy, !tc.wantErr)
 			}
 		})
+	}
+}
+
+// boundsPool is a LeasePool that records the deadline of each Get's
+// context (zero: none) and leases one boundsClient; while hold is set, Get
+// says so on waiting and waits for its context to end.
+type boundsPool struct {
+	client  *boundsClient
+	hold    atomic.Bool
+	waiting chan struct{}
+	mu      sync.Mutex // guards leases
+	leases  []time.Time
+}
+
+func newBoundsPool() *boundsPool {
+	return &boundsPool{client: &boundsClient{fakeClient: newFakeClient()}, waiting: make(chan struct{}, 1)}
+}
+
+func (p *boundsPool) Get(ctx context.Context, key string) (pool.SSHClient, error) {
+	dl, _ := ctx.Deadline()
+	p.mu.Lock()
+	p.leases = append(p.leases, dl)
+	p.mu.Unlock()
+	if p.hold.Load() {
+		p.waiting <- struct{}{}
+		<-ctx.Done()
+		return nil, &pool.WaitError{Key: key, Err: ctx.Err()}
+	}
+	return p.client, nil
+}
+
+func (p *boundsPool) Release(string, pool.SSHClient) error { return nil }
+
+// lastLease returns the deadline of the latest Get.
+func (p *boundsPool) lastLease() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leases[len(p.leases)-1]
+}
+
+// boundsClient records the deadline of each command's context.
+type boundsClient struct {
+	*fakeClient
+	mu   sync.Mutex // guards last
+	last time.Time
+}
+
+func (c *boundsClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
+	dl, _ := ctx.Deadline()
+	c.mu.Lock()
+	c.last = dl
+	c.mu.Unlock()
+	return c.fakeClient.Exec(ctx, cmd)
+}
+
+func (c *boundsClient) lastExec() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// TestAdapterLeaseBounds: the lease of GetOrCreateConnection waits at
+// most the dial timeout; a command's lease at most the dial timeout, the
+// command timeout and the caller's context, whichever ends first; the
+// command itself the command timeout and the caller's context; and a
+// caller that gives up ends a lease wait at once.
+func TestAdapterLeaseBounds(t *testing.T) {
+	const short, long = time.Minute, time.Hour
+	e := newEnv(t)
+	s := e.server("bounds")
+	within := func(t *testing.T, what string, got, from, to time.Time) {
+		t.Helper()
+		if got.Before(from) || got.After(to) {
+			t.Fatalf("%s deadline %v, want within [%v, %v]", what, got, from, to)
+		}
+	}
+	for _, tc := range []struct {
+		name          string
+		dial, command time.Duration
+		caller        time.Duration // the caller's own timeout; 0: none
+		lease, exec   time.Duration // the bounds expected
+	}{
+		{name: "command timeout first", dial: long, command: short, lease: short, exec: short},
+		{name: "dial timeout first", dial: short, command: long, lease: short, exec: long},
+		{name: "caller first", dial: long, command: long, caller: short, lease: short, exec: short},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newBoundsPool()
+			ad := legacy.NewAdapter(p, nil, legacy.WithDialTimeout(tc.dial), legacy.WithCommandTimeout(tc.command))
+			t.Cleanup(ad.Stop)
+			before := time.Now()
+			c, err := ad.GetOrCreateConnection(s, false)
+			must(t, err)
+			within(t, "GetOrCreateConnection's lease", p.lastLease(), before.Add(tc.dial), time.Now().Add(tc.dial))
+			before = time.Now()
+			ctx := context.Background()
+			if tc.caller > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.caller)
+				defer cancel()
+			}
+			if _, err := c.ExecuteCommandContext(ctx, "true"); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now()
+			within(t, "the command's lease", p.lastLease(), before.Add(tc.lease), after.Add(tc.lease))
+			within(t, "the command", p.client.lastExec(), before.Add(tc.exec), after.Add(tc.exec))
+		})
+	}
+	t.Run("caller cancels the wait", func(t *testing.T) {
+		p := newBoundsPool()
+		ad := legacy.NewAdapter(p, nil)
+		t.Cleanup(ad.Stop)
+		c, err := ad.GetOrCreateConnection(s, false)
+		must(t, err)
+		p.hold.Store(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		res := make(chan error, 1)
+		go func() {
+			_, err := c.ExecuteCommandContext(ctx, "true")
+			res <- err
+		}()
+		<-p.waiting
+		cancel()
+		if err := <-res; !errors.Is(err, context.Canceled) || pool.Classify(err) != pool.KindCanceled {
+			t.Fatalf("a lease wait the caller cancelled: %v (kind %v), want context.Canceled", err, pool.Classify(err))
+		}
+	})
+}
+
+// TestAdapterLeaseWaitTimesOut: on the new pool, a command whose lease
+// has to wait (the key's one slot is held) gives up after the dial
+// timeout with the pool's wait error, not started, and runs once the slot
+// is free.
+func TestAdapterLeaseWaitTimesOut(t *testing.T) {
+	e := newEnv(t)
+	p := pool.NewPool(e.factory, pool.PoolConfig{MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 1}, nil)
+	t.Cleanup(func() { p.Close() })
+	ad := legacy.NewAdapter(p, e.registrar, legacy.WithDialTimeout(100*time.Millisecond))
+	t.Cleanup(ad.Stop)
+	s := e.server("wait")
+	c := connect(t, ad, s, false)
+	held, err := p.Get(context.Background(), legacy.Key(s, false))
+	must(t, err)
+	_, err = c.ExecuteCommand("true")
+	var we *pool.WaitError
+	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, pool.ErrNotStarted) {
+		t.Fatalf("a lease wait past the dial timeout: %v, want a not-started *pool.WaitError with DeadlineExceeded", err)
+	}
+	must(t, p.Release(legacy.Key(s, false), held))
+	if out, err := c.ExecuteCommand("echo ok"); err != nil || out != "ok\n" {
+		t.Fatalf("after the slot freed: %q, %v", out, err)
 	}
 }

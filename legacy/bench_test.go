@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
 )
 
 // BenchmarkRouterDecision measures one routing decision with the in-memory
@@ -117,6 +118,45 @@ func BenchmarkOldStyleCall(b *testing.B) {
 					call()
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkAdapterCall is one command on fake clients (no network, no
+// output) through the new pool, as Pool.Run and as an old-style call on
+// the adapter (GetOrCreateConnection then ExecuteCommand): what the
+// adapter adds per call to the pool's own cost.
+func BenchmarkAdapterCall(b *testing.B) {
+	p := pool.NewPool(&fakeFactory{}, pool.PoolConfig{MaxConnectionsPerKey: 1}, nil)
+	b.Cleanup(func() { p.Close() })
+	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
+	key := legacy.Key(s, false)
+	ad := legacy.NewAdapter(p, nil)
+	b.Cleanup(ad.Stop)
+	ctx := context.Background()
+	for _, impl := range []struct {
+		name string
+		call func() error
+	}{
+		{"pool", func() error { _, err := p.Run(ctx, key, "true"); return err }},
+		{"adapter", func() error {
+			conn, err := ad.GetOrCreateConnection(s, false)
+			if err == nil {
+				_, err = conn.ExecuteCommand("true")
+			}
+			return err
+		}},
+	} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			if err := impl.call(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := impl.call(); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
