@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -107,5 +108,35 @@ func TestBenchCompareTimeoutBoundsOldAPI(t *testing.T) {
 		if (c.Name == "legacy pool" || c.Name == "adapter") && (c.Failed != 1 || !strings.Contains(c.Errors[0], "deadline exceeded")) {
 			t.Errorf("%s: %+v; want its command cut at --timeout", c.Name, c.benchStats)
 		}
+	}
+}
+
+// TestWarmAtRunConcurrency: a contender is warmed with as many commands in
+// flight at once as the run will have, so that a pool has dialled the
+// connections the run needs before the first measured round (one warm-up
+// command left the pool's second connection to a measured round); a
+// failed warm-up command is reported.
+func TestWarmAtRunConcurrency(t *testing.T) {
+	const c = 5
+	var started atomic.Int32
+	all := make(chan struct{})
+	op := func(ctx context.Context) error {
+		if started.Add(1) == c {
+			close(all)
+		}
+		select {
+		case <-all: // every warm-up command is in flight at once
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	env := &compareEnv{concurrency: c, timeout: 10 * time.Second}
+	if err := warm(context.Background(), env, op); err != nil || started.Load() != c {
+		t.Fatalf("warm: %v after %d commands, want %d at once", err, started.Load(), c)
+	}
+	boom := func(context.Context) error { return errors.New("boom") }
+	if err := warm(context.Background(), env, boom); err == nil || !strings.Contains(err.Error(), "warm-up: boom") {
+		t.Fatalf("failed warm-up: %v", err)
 	}
 }

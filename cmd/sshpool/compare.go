@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sshpool/sshpool"
@@ -32,8 +34,8 @@ type compareEnv struct {
 
 // contender is one way of running the workload. setup prepares it; the
 // returned op runs one command; teardown releases what setup made. Each
-// contender runs one command before the rounds, unmeasured, so that every
-// one starts warm.
+// contender runs one command per goroutine of the run before the rounds,
+// unmeasured, so that every one starts warm (warm).
 type contender struct {
 	name  string
 	setup func(ctx context.Context, env *compareEnv) (op func(context.Context) error, teardown func(), err error)
@@ -230,11 +232,20 @@ func legacyServer(t sshconn.Target) *legacy.Server {
 	return s
 }
 
-// warm runs op once with the command timeout, before measuring.
+// warm runs op from as many goroutines at once as the run has, with the
+// command timeout, before measuring: a pooled contender then has the
+// connections the run needs (a single warm-up command left the pool's
+// second connection to be dialled inside its first measured round).
 func warm(ctx context.Context, env *compareEnv, op func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, env.timeout)
 	defer cancel()
-	if err := op(ctx); err != nil {
+	errs := make([]error, max(env.concurrency, 1))
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = op(ctx) })
+	}
+	wg.Wait()
+	if err := cmp.Or(errs...); err != nil { // the first failure
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	return nil
