@@ -406,3 +406,21 @@ func verdict(rep *HealthReport) HealthStatus {
 	}
 	return StatusHealthy
 }
+
+// MarkUnhealthy implements Pool.
+func (p *pool) MarkUnhealthy(client SSHClient, cause error) error {
+	l, err := p.leaseOf("MarkUnhealthy", "", client)
+	if err != nil {
+		return err
+	}
+	if l.released.Load() {
+		return p.misuse("MarkUnhealthy", l.e.ks.name, ErrLeaseReleased)
+	}
+	p.markUnhealthy(l.e, cause)
+	return nil
+}
+
+// markUnhealthy retires e as unhealthy; it closes once its leases end.
+func (p *pool) markUnhealthy(e *poolEntry, cause error) {
+	p.hi.handleUnhealthyConnection(e, EventUnhealthy, cause)
+}
