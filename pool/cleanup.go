@@ -129,7 +129,7 @@ func (c *CleanupManager) cleanupIdleConnections() int64 {
 // expire closes or retires e if it expired and returns its next expiry.
 func (c *CleanupManager) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 	p := c.p
-	if e.state.Load() != 0 {
+	if !e.usable() {
 		return 0
 	}
 	if e.expires != 0 && now >= e.expires {

@@ -226,7 +226,7 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 	p.mu.Lock()
 	var targets []*poolEntry
 	p.forEachEntryLocked(func(e *poolEntry) {
-		if e.state.Load() == 0 {
+		if e.usable() {
 			targets = append(targets, e)
 		}
 	})

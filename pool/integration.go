@@ -80,7 +80,7 @@ func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, f
 func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 	usable := 0
 	for _, e := range ks.list() {
-		if e.state.Load() == 0 {
+		if e.usable() {
 			usable++
 		}
 	}
@@ -208,7 +208,7 @@ func (p *pool) healthTargets(period time.Duration) []*poolEntry {
 	for _, ks := range p.byKey {
 		iv := int64(p.healthConfig(ks.name, p.cfg).Interval)
 		for _, e := range ks.list() {
-			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv-half {
+			if !e.usable() || now-max(e.lastHealth.Load(), e.created) < iv-half {
 				continue
 			}
 			if e.leases() == 0 || now-e.lastUsedAt(now) >= iv-half {

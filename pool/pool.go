@@ -115,8 +115,10 @@ type Pool interface {
 // pool implements Pool.
 //
 // Hot path (Get hit, Release without waiters) takes no lock: the key is
-// found in a sync.Map, its connections in a copy-on-write slice, and a slot
-// is reserved with a CAS on the entry's ctl word. Everything else (waiters,
+// found in the key table (keytable.go: sharded copy-on-write hash tables
+// whose slot holds a key's only connection), a key with several
+// connections lists them in a copy-on-write slice, and a slot is reserved
+// with a CAS on the entry's ctl word. Everything else (waiters,
 // dials, eviction, close) runs under mu.
 //
 // Lock order: mu before history.mu and before a HealthConfigSource's

@@ -93,7 +93,7 @@ func (p *pool) connDone(w *watchShard, e *poolEntry) {
 	p.mu.Lock()
 	w.n--
 	p.mu.Unlock()
-	if e.state.Load() == 0 {
+	if e.usable() {
 		p.hi.handleUnhealthyConnection(e, EventLost, e.client.Err())
 	}
 }
