@@ -113,6 +113,12 @@ type AdvancedPoolConfig struct {
 	// fake clock to drive lifetimes without sleeping. It is fixed when the
 	// pool is created (UpdateConfig keeps it) and not exported to JSON.
 	Clock func() time.Time `json:"-"`
+	// HealthMonitor probes connections for HealthCheck and the health
+	// loop. Nil means KeepaliveMonitor (keepalive@openssh.com with
+	// want-reply); a PoolHealthMonitor configures probes per key. Like
+	// Clock, it is fixed when the pool is created (UpdateConfig keeps it)
+	// and not exported to JSON.
+	HealthMonitor HealthMonitor `json:"-"`
 	// RetryBackoff is the base pause before a session-limit retry in Run;
 	// attempt n waits about n×RetryBackoff with jitter. Default 20ms; zero
 	// means the default.
@@ -428,7 +434,7 @@ type configJSON struct {
 }
 
 // MarshalJSON exports the config with durations as strings ("30s"). The
-// clock is not exported. The config holds no secrets.
+// clock and the health monitor are not exported. The config holds no secrets.
 func (c PoolConfig) MarshalJSON() ([]byte, error) {
 	return json.Marshal(configJSON{
 		c.MaxConnections, c.MaxConnectionsPerKey, c.MaxSessionsPerConnection,
@@ -444,20 +450,20 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON imports what MarshalJSON exports. Missing fields stay
-// zero; Advanced.Clock is left unchanged.
+// zero; Advanced.Clock and Advanced.HealthMonitor are left unchanged.
 func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 	var j configJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("pool: config: %w", err)
 	}
-	clock := c.Advanced.Clock
+	clock, health := c.Advanced.Clock, c.Advanced.HealthMonitor
 	*c = PoolConfig{
 		j.MaxConnections, j.MaxConnectionsPerKey, j.MaxSessionsPerConnection,
 		time.Duration(j.WaitTimeout), time.Duration(j.DialTimeout), time.Duration(j.MaxLifetime),
 		time.Duration(j.LifetimeJitter), time.Duration(j.MaxIdleTime), time.Duration(j.HealthInterval),
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
-		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
+		AdvancedPoolConfig{clock, health, time.Duration(j.RetryBackoff), j.WarmupParallelism,
 			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown),
 			time.Duration(j.CircuitAuthCooldown), time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
 	}

@@ -190,15 +190,33 @@ type pool struct {
 // NewPool returns a pool that dials through factory. It does no I/O and
 // starts no goroutine. config gets defaults applied; if it is invalid
 // (ValidatePoolConfig), the pool is returned anyway and every Get, Run and
-// Start returns the validation error. tracer may be nil. A nil factory is
-// a programmer error and panics.
+// Start returns the validation error: use New to have it at once. tracer
+// may be nil. A nil factory is a programmer error and panics.
 func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Pool {
-	return NewPoolWithHealth(factory, config, nil, tracer)
+	return newPool(factory, config, config.Advanced.HealthMonitor, tracer)
+}
+
+// New is NewPool for callers that want a bad configuration refused at
+// construction: when config (with defaults applied) is invalid, it returns
+// no pool and the validation error, "pool: invalid config: " followed by
+// one *FieldError per field outside its range (errors.As finds the first).
+func New(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) (Pool, error) {
+	if factory == nil {
+		panic("pool: New with nil ConnectionFactory")
+	}
+	config.SetDefaults()
+	if err := ValidatePoolConfig(config); err != nil {
+		return nil, fmt.Errorf("pool: invalid config: %w", err)
+	}
+	return newPool(factory, config, config.Advanced.HealthMonitor, tracer), nil
 }
 
 // NewPoolWithHealth is NewPool with a HealthMonitor that HealthCheck uses
-// to probe connections; nil means KeepaliveMonitor.
+// to probe connections; nil means config.Advanced.HealthMonitor.
 func NewPoolWithHealth(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) Pool {
+	if health == nil {
+		health = config.Advanced.HealthMonitor
+	}
 	return newPool(factory, config, health, tracer)
 }
 
@@ -207,6 +225,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		panic("pool: NewPool with nil ConnectionFactory")
 	}
 	config.SetDefaults()
+	config.Advanced.HealthMonitor = health
 	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
@@ -508,7 +527,8 @@ func (p *pool) UpdateConfig(cfg PoolConfig) error {
 	}
 	var fx effects
 	p.mu.Lock()
-	cfg.Advanced.Clock = p.cfg.Advanced.Clock // the clock is fixed at construction
+	// The clock and the health monitor are fixed at construction.
+	cfg.Advanced.Clock, cfg.Advanced.HealthMonitor = p.cfg.Advanced.Clock, p.cfg.Advanced.HealthMonitor
 	if p.closed {
 		p.mu.Unlock()
 		return ErrPoolClosed

@@ -16,11 +16,17 @@ func NewHealthMonitor() pool.HealthMonitor { return pool.KeepaliveMonitor{} }
 // PoolSet provides the new pool with its config, health monitor and tracer.
 var PoolSet = wire.NewSet(NewPool)
 
-// NewPool returns a pool over factory. It dials nothing (warm-up is the
-// caller's Start); the cleanup closes the pool at once, which is a no-op
-// after a graceful CloseContext.
+// NewPool returns a pool over factory, or the validation error of an
+// invalid cfg (pool.New), so that a bad configuration fails the graph's
+// construction. It dials nothing (warm-up is the caller's Start); the
+// cleanup closes the pool at once, which is a no-op after a graceful
+// CloseContext.
 func NewPool(factory pool.ConnectionFactory, cfg pool.PoolConfig, health pool.HealthMonitor,
 	tracer pool.PoolTracer) (pool.Pool, func(), error) {
-	p := pool.NewPoolWithHealth(factory, cfg, health, tracer)
+	cfg.Advanced.HealthMonitor = health
+	p, err := pool.New(factory, cfg, tracer)
+	if err != nil {
+		return nil, nil, err
+	}
 	return p, func() { p.Close() }, nil
 }

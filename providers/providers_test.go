@@ -34,6 +34,31 @@ func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
 	}
 }
 
+// TestNewPoolRefusesBadConfig: the pool provider fails construction on
+// a config that did not come through NewPoolConfig (a graph that
+// provides its own pool.PoolConfig), naming the field, instead of
+// returning a pool whose every Get fails.
+func TestNewPoolRefusesBadConfig(t *testing.T) {
+	factory := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+		return nil, errors.New("no dial expected")
+	})
+	p, cleanup, err := providers.NewPool(factory, pool.PoolConfig{MaxSessionsPerConnection: -3}, nil, nil)
+	if p != nil || cleanup != nil {
+		t.Fatal("NewPool returned a pool for an invalid config")
+	}
+	if err == nil || !strings.Contains(err.Error(), "MaxSessionsPerConnection = -3") {
+		t.Fatalf("want an error naming MaxSessionsPerConnection, got %v", err)
+	}
+	p, cleanup, err = providers.NewPool(factory, pool.PoolConfig{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := p.Config().MaxSessionsPerConnection; got != pool.DefaultMaxSessionsPerConnection {
+		t.Errorf("MaxSessionsPerConnection = %d, want the default", got)
+	}
+}
+
 func TestNewTracerNilLoggerIsNoop(t *testing.T) {
 	if _, ok := providers.NewTracer(nil, providers.Observers{}).(pool.NoopTracer); !ok {
 		t.Fatal("nil logger should give pool.NoopTracer")
