@@ -27,7 +27,7 @@ type CleanupManager struct {
 }
 
 // NewCleanupManager returns a stopped manager for p, which must be a pool
-// returned by NewPool or NewPoolWithHealth (else it panics: a programmer
+// returned by NewPool or New (else it panics: a programmer
 // error).
 func NewCleanupManager(p Pool) *CleanupManager { return &CleanupManager{p: p.(*pool)} }
 

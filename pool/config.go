@@ -114,8 +114,8 @@ type AdvancedPoolConfig struct {
 	// pool is created (UpdateConfig keeps it) and not exported to JSON.
 	Clock func() time.Time `json:"-"`
 	// HealthMonitor probes connections for HealthCheck and the health
-	// loop. Nil means KeepaliveMonitor (keepalive@openssh.com with
-	// want-reply); a PoolHealthMonitor configures probes per key. Like
+	// loop. Nil means a keepalive@openssh.com request with
+	// want-reply; a PoolHealthMonitor configures probes per key. Like
 	// Clock, it is fixed when the pool is created (UpdateConfig keeps it)
 	// and not exported to JSON.
 	HealthMonitor HealthMonitor `json:"-"`

@@ -81,7 +81,7 @@ func (p *pool) apply(fx *effects) {
 		if len(now.closes)+len(now.replace) > 0 {
 			p.mu.Lock()
 			p.closedLocked(now.closes, fx)
-			p.hi.replaceLocked(now.replace, fx)
+			p.replaceRetiredLocked(now.replace, fx)
 			p.mu.Unlock()
 		}
 	}

@@ -162,7 +162,7 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 		m := &countingMonitor{}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
 		silent := mustGet(t, p, "silent")
@@ -213,7 +213,7 @@ func TestHealthLoopProbesEveryTick(t *testing.T) {
 		m := &slowMonitor{d: 10 * time.Second}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = time.Minute, 20*time.Second, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
 		if err := p.Start(context.Background()); err != nil {
@@ -257,7 +257,7 @@ func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
 			m := &dyingMonitor{probed: make(chan struct{}, 1)}
 			cfg := testConfig()
 			cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = interval, timeout, -1
-			p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+			p := newPoolWithMonitor(newFactory(), cfg, m)
 			defer p.Close()
 			events, cancel := p.Health().Subscribe(16)
 			defer cancel()
@@ -281,7 +281,7 @@ func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
 }
 
 // keyedMonitor counts probes per key and gives some keys their own
-// interval (a HealthConfigSource).
+// interval (as PoolHealthMonitor gives).
 type keyedMonitor struct {
 	intervals map[string]time.Duration
 	mu        sync.Mutex
@@ -307,7 +307,7 @@ func TestPerKeyIntervalShorterThanPool(t *testing.T) {
 		m := &keyedMonitor{intervals: map[string]time.Duration{"fast": 10 * time.Second}, probes: map[string]int{}}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "fast", mustGet(t, p, "fast"))
 		mustRelease(t, p, "slow", mustGet(t, p, "slow"))
@@ -342,7 +342,7 @@ func TestProbeTimeoutClosesClient(t *testing.T) {
 		f := newFactory()
 		cfg := testConfig()
 		cfg.HealthTimeout = time.Second
-		p := pool.NewPoolWithHealth(f, cfg, &hangMonitor{}, nil)
+		p := newPoolWithMonitor(f, cfg, &hangMonitor{})
 		defer p.Close()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))
 		rep := p.HealthCheck(context.Background())
@@ -371,7 +371,7 @@ func TestPerKeyHealthConfig(t *testing.T) {
 	m := pool.NewPoolHealthMonitor(pool.HealthConfig{})
 	m.SetKeyConfig("two", pool.HealthConfig{Threshold: 2})
 	m.SetKeyConfig("cmd", pool.HealthConfig{Command: "fail"})
-	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	p := newPoolWithMonitor(f, testConfig(), m)
 	defer p.Close()
 	for _, k := range []string{"two", "cmd"} {
 		mustRelease(t, p, k, mustGet(t, p, k))
@@ -403,7 +403,7 @@ func TestHealthCheckRecordsRTTAndVerdict(t *testing.T) {
 	f := newFactory()
 	m := pool.NewPoolHealthMonitor(pool.HealthConfig{Command: "ok"})
 	m.SetKeyConfig("ka", pool.HealthConfig{})
-	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	p := newPoolWithMonitor(f, testConfig(), m)
 	defer p.Close()
 	mustRelease(t, p, "a", mustGet(t, p, "a"))
 	mustRelease(t, p, "ka", mustGet(t, p, "ka"))
@@ -497,7 +497,7 @@ func TestWatcherShards(t *testing.T) {
 // context are not failures.
 func TestHealthCheckCanceledCountsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := pool.NewPoolWithHealth(newFactory(), testConfig(), &hangMonitor{}, nil)
+		p := newPoolWithMonitor(newFactory(), testConfig(), &hangMonitor{})
 		defer p.Close()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)

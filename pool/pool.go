@@ -10,7 +10,7 @@ import (
 )
 
 // Pool is a keyed, multiplexing SSH connection pool. Create one with
-// NewPool or NewPoolWithHealth; all methods are safe for concurrent use.
+// NewPool or New; all methods are safe for concurrent use.
 type Pool interface {
 	// Get leases a slot on a connection to key, dialling one if every
 	// connection is full and the limits allow, else waiting (FIFO) until a
@@ -121,19 +121,22 @@ type Pool interface {
 // with a CAS on the entry's ctl word. Everything else (waiters,
 // dials, eviction, close) runs under mu.
 //
-// Lock order: mu before history.mu and before a HealthConfigSource's
+// Lock order: mu before history.mu and before a PoolHealthMonitor's
 // lock (HealthConfigFor is called with mu held). No I/O (dial, Close, probes) and no
 // tracer call happens with mu held: changes made under mu are collected in
 // an effects value and applied after unlocking.
 type pool struct {
 	factory ConnectionFactory
-	health  HealthMonitor
-	tracer  PoolTracer       // nil when tracing is off
-	cmdTrc  CommandTracer    // tracer as a CommandTracer; nil when it is not one
-	clock   func() time.Time // never nil
-	stats   PoolStats
-	hist    *history
-	cfgErr  error // non-nil when the constructor's config was invalid
+	health  HealthMonitor // never nil: keepaliveMonitor by default
+	// healthCfg is health as a healthConfigSource (per-key health
+	// configuration, as PoolHealthMonitor has), or nil.
+	healthCfg healthConfigSource
+	tracer    PoolTracer       // nil when tracing is off
+	cmdTrc    CommandTracer    // tracer as a CommandTracer; nil when it is not one
+	clock     func() time.Time // never nil
+	stats     PoolStats
+	hist      *history
+	cfgErr    error // non-nil when the constructor's config was invalid
 
 	ctx    context.Context // the pool's own context: bounds dials; canceled by Close
 	cancel context.CancelFunc
@@ -176,7 +179,7 @@ type pool struct {
 	detector ChangeDetector // the factory as a ChangeDetector, or nil
 
 	watchers   []*watchShard         // guarded by mu: death watchers
-	hi         PoolHealthIntegration // health loop, replacement, events
+	hi         PoolHealthIntegration // health-event subscribers
 	cleanup    *CleanupManager
 	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
 	started    bool        // guarded by mu: Start has started the loops
@@ -193,7 +196,7 @@ type pool struct {
 // Start returns the validation error: use New to have it at once. tracer
 // may be nil. A nil factory is a programmer error and panics.
 func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Pool {
-	return newPool(factory, config, config.Advanced.HealthMonitor, tracer)
+	return newPool(factory, config, tracer)
 }
 
 // New is NewPool for callers that want a bad configuration refused at
@@ -208,25 +211,15 @@ func New(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) (Pool,
 	if err := ValidatePoolConfig(config); err != nil {
 		return nil, fmt.Errorf("pool: invalid config: %w", err)
 	}
-	return newPool(factory, config, config.Advanced.HealthMonitor, tracer), nil
+	return newPool(factory, config, tracer), nil
 }
 
-// NewPoolWithHealth is NewPool with a HealthMonitor that HealthCheck uses
-// to probe connections; nil means config.Advanced.HealthMonitor.
-func NewPoolWithHealth(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) Pool {
-	if health == nil {
-		health = config.Advanced.HealthMonitor
-	}
-	return newPool(factory, config, health, tracer)
-}
-
-func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) *pool {
+func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *pool {
 	if factory == nil {
 		panic("pool: NewPool with nil ConnectionFactory")
 	}
 	config.SetDefaults()
-	config.Advanced.HealthMonitor = health
-	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
+	p := &pool{factory: factory, health: config.Advanced.HealthMonitor, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
 		watched: map[*keyState]struct{}{}}
@@ -236,16 +229,18 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		config.HistorySize = max(min(config.HistorySize, maxHistoryLimit), 1)
 	}
 	if p.health == nil {
-		p.health = KeepaliveMonitor{}
+		p.health = keepaliveMonitor{}
 	}
+	p.healthCfg, _ = p.health.(healthConfigSource)
 	if p.clock == nil {
 		p.clock = time.Now
 	}
-	p.hi.p = p
 	p.cleanup = &CleanupManager{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
 	p.cmdTrc, _ = p.tracer.(CommandTracer)
+	p.hi.tracer, _ = p.tracer.(HealthEventTracer)
+	p.hi.clock = p.clock
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
 	p.applyHotLocked(config)
@@ -628,7 +623,7 @@ func (p *pool) startLoops() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.hi.scheduleHealthChecks(p.ctx)
+		p.healthLoop(p.ctx)
 	}()
 	p.cleanup.Start(p.ctx)
 }

@@ -94,6 +94,6 @@ func (p *pool) connDone(w *watchShard, e *poolEntry) {
 	w.n--
 	p.mu.Unlock()
 	if e.usable() {
-		p.hi.handleUnhealthyConnection(e, EventLost, e.client.Err())
+		p.retireUnhealthy(e, EventLost, e.client.Err())
 	}
 }

@@ -9,9 +9,10 @@ import (
 // HealthSet provides the pool's health monitor.
 var HealthSet = wire.NewSet(NewHealthMonitor)
 
-// NewHealthMonitor returns the keepalive monitor (keepalive@openssh.com
-// with want-reply, bounded by HealthTimeout).
-func NewHealthMonitor() pool.HealthMonitor { return pool.KeepaliveMonitor{} }
+// NewHealthMonitor returns a per-key monitor with no key configured yet:
+// every connection is probed with keepalive@openssh.com (want-reply) at
+// the pool's HealthInterval, bounded by HealthTimeout.
+func NewHealthMonitor() pool.HealthMonitor { return pool.NewPoolHealthMonitor(pool.HealthConfig{}) }
 
 // PoolSet provides the new pool with its config, health monitor and tracer.
 var PoolSet = wire.NewSet(NewPool)
