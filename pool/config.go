@@ -100,8 +100,8 @@ type PoolConfig struct {
 	// including Run's retry of a command that failed before it started
 	// (ErrNotStarted).
 	MaxRetries int
-	// HistorySize is how many past snapshots RecordSnapshot keeps. Default
-	// 60; zero means the default.
+	// HistorySize is how many past snapshots (Pool.History, one per
+	// health tick) the pool keeps. Default 60; zero means the default.
 	HistorySize int
 	// Advanced holds rarely changed settings.
 	Advanced AdvancedPoolConfig

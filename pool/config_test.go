@@ -330,7 +330,7 @@ func TestHistoryRing(t *testing.T) {
 	for i := range 5 {
 		c := mustGet(t, p, "a")
 		mustRelease(t, p, "a", c)
-		if s := p.RecordSnapshot(); s.Gets != int64(i+1) {
+		if s := pool.RecordSnapshot(p); s.Gets != int64(i+1) {
 			t.Fatalf("snapshot gets = %d", s.Gets)
 		}
 	}
@@ -347,7 +347,7 @@ func TestHistoryRing(t *testing.T) {
 	}
 	cfg.HistorySize = 4
 	_ = p.UpdateConfig(cfg)
-	p.RecordSnapshot()
+	pool.RecordSnapshot(p)
 	if h := p.History(); len(h) != 3 || h[2].Gets != 5 {
 		t.Errorf("grown history len %d", len(h))
 	}

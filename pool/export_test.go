@@ -6,6 +6,14 @@ import (
 	"unsafe"
 )
 
+// RecordSnapshot records a snapshot in the history, as a health tick does.
+func RecordSnapshot(pl Pool) Snapshot {
+	p := pl.(*pool)
+	s := p.GetSnapshot()
+	p.hist.add(s)
+	return s
+}
+
 // ConnID returns the id of the connection behind a lease handle.
 func ConnID(c SSHClient) uint64 {
 	if l, ok := c.(*lease); ok {

@@ -171,8 +171,9 @@ func (p *pool) tickInterval() time.Duration {
 	return iv
 }
 
-// healthTick probes the due connections and replaces what is missing.
-// period is the loop's period (tickInterval).
+// healthTick probes the due connections, replaces what is missing and
+// records a snapshot in the history. period is the loop's period
+// (tickInterval).
 func (p *pool) healthTick(ctx context.Context, period time.Duration) {
 	_ = p.probeAll(ctx, p.healthTargets(period))
 	var fx effects
@@ -182,6 +183,7 @@ func (p *pool) healthTick(ctx context.Context, period time.Duration) {
 	}
 	p.mu.Unlock()
 	p.apply(&fx)
+	p.hist.add(p.GetSnapshot())
 }
 
 // healthTargets returns the connections due for a probe: usable, not

@@ -191,6 +191,39 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 	})
 }
 
+// TestHealthLoopRecordsHistory: once started, the pool records a snapshot
+// at every health tick (about one per HealthInterval) and keeps the last
+// HistorySize; before Start there is none.
+func TestHealthLoopRecordsHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.CleanupInterval, cfg.HistorySize = time.Minute, -1, 3
+		p := pool.NewPool(newFactory(), cfg, nil)
+		defer p.Close()
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		time.Sleep(5 * time.Minute)
+		if h := p.History(); len(h) != 0 {
+			t.Fatalf("history before Start has %d snapshots", len(h))
+		}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 { // ticks at 54–60 s
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if got, want := len(p.History()), min(i+1, 3); got != want {
+				t.Fatalf("after %d intervals: %d snapshots, want %d", i+1, got, want)
+			}
+			mustRelease(t, p, "a", mustGet(t, p, "a"))
+		}
+		h := p.History()
+		if h[0].Gets != 3 || h[2].Gets != 5 || !h[0].Time.Before(h[2].Time) || h[2].Total != 1 {
+			t.Errorf("history = gets %d..%d, times %v..%v, total %d; want the last three ticks",
+				h[0].Gets, h[2].Gets, h[0].Time, h[2].Time, h[2].Total)
+		}
+	})
+}
+
 // slowMonitor answers every probe after d (of synctest's fake time).
 type slowMonitor struct {
 	d time.Duration

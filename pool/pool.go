@@ -74,14 +74,13 @@ type Pool interface {
 	// MarkUnhealthy marks the connection behind a lease unhealthy: it gets
 	// no new leases and closes when its leases end.
 	MarkUnhealthy(client SSHClient, cause error) error
-	// Stats returns the pool's live counters.
-	Stats() *PoolStats
-	// GetSnapshot returns the current statistics.
+	// GetSnapshot returns the current statistics: gauges and cumulative
+	// counters (PoolStats.GetSnapshot).
 	GetSnapshot() Snapshot
-	// RecordSnapshot takes a snapshot, stores it in the history ring
-	// (HistorySize entries) and returns it.
-	RecordSnapshot() Snapshot
-	// History returns the recorded snapshots, oldest first.
+	// History returns the past snapshots, oldest first: the health loop
+	// (Start) records one at the end of every tick, about one per
+	// HealthInterval, and keeps the last HistorySize. Empty before Start
+	// or with health checks off.
 	History() []Snapshot
 	// Entries returns metadata of every open connection, sorted by key and
 	// id.
@@ -454,18 +453,8 @@ func (p *pool) checkDrainedLocked() {
 	}
 }
 
-// Stats implements Pool.
-func (p *pool) Stats() *PoolStats { return &p.stats }
-
 // GetSnapshot implements Pool.
 func (p *pool) GetSnapshot() Snapshot { return p.stats.GetSnapshot() }
-
-// RecordSnapshot implements Pool.
-func (p *pool) RecordSnapshot() Snapshot {
-	s := p.stats.GetSnapshot()
-	p.hist.add(s)
-	return s
-}
 
 // History implements Pool.
 func (p *pool) History() []Snapshot { return p.hist.list() }

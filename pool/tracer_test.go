@@ -188,7 +188,7 @@ func TestSnapshotJSONAndRates(t *testing.T) {
 	}
 	p := newTestPool(t, newFactory(), testConfig(), nil)
 	_, _ = p.Run(context.Background(), "a", "ok")
-	snap := p.Stats().GetSnapshot()
+	snap := p.GetSnapshot()
 	b, err := json.Marshal(snap)
 	if err != nil || !strings.Contains(string(b), `"closed_by_reason":{"evicted":0`) {
 		t.Errorf("snapshot JSON = %s, %v", b, err)
