@@ -7,19 +7,20 @@ import (
 	"time"
 )
 
-// Defaults that SetDefaults applies to zero fields.
+// Defaults that SetDefaults applies to zero fields (each field's doc
+// states its own).
 const (
-	DefaultMaxConnections           = 100
-	DefaultMaxConnectionsPerKey     = 4
-	DefaultMaxSessionsPerConnection = 8 // below OpenSSH's MaxSessions (10)
-	DefaultDialTimeout              = 15 * time.Second
-	DefaultHealthTimeout            = 5 * time.Second
-	DefaultMaxRetries               = 3
-	DefaultHistorySize              = 60
-	DefaultRetryBackoff             = 20 * time.Millisecond
-	DefaultWarmupParallelism        = 4
-	DefaultHealthInterval           = 30 * time.Second
-	DefaultCleanupInterval          = 5 * time.Minute
+	defaultMaxConnections           = 100
+	defaultMaxConnectionsPerKey     = 4
+	defaultMaxSessionsPerConnection = 8 // below OpenSSH's MaxSessions (10)
+	defaultDialTimeout              = 15 * time.Second
+	defaultHealthTimeout            = 5 * time.Second
+	defaultMaxRetries               = 3
+	defaultHistorySize              = 60
+	defaultRetryBackoff             = 20 * time.Millisecond
+	defaultWarmupParallelism        = 4
+	defaultHealthInterval           = 30 * time.Second
+	defaultCleanupInterval          = 5 * time.Minute
 )
 
 // Upper bounds that ValidatePoolConfig enforces.
@@ -179,25 +180,25 @@ type AdvancedPoolConfig struct {
 
 // SetDefaults replaces zero fields that have a default with that default.
 func (c *PoolConfig) SetDefaults() {
-	setInt(&c.MaxConnections, DefaultMaxConnections)
+	setInt(&c.MaxConnections, defaultMaxConnections)
 	if c.MaxConnections > 0 { // a small pool gets a per-key default that fits it
-		setInt(&c.MaxConnectionsPerKey, min(DefaultMaxConnectionsPerKey, c.MaxConnections))
+		setInt(&c.MaxConnectionsPerKey, min(defaultMaxConnectionsPerKey, c.MaxConnections))
 	}
-	setInt(&c.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
-	setInt(&c.MaxRetries, DefaultMaxRetries)
-	setInt(&c.HistorySize, DefaultHistorySize)
-	setInt(&c.Advanced.WarmupParallelism, DefaultWarmupParallelism)
-	setDur(&c.DialTimeout, DefaultDialTimeout)
-	setDur(&c.HealthTimeout, DefaultHealthTimeout)
-	setDur(&c.Advanced.RetryBackoff, DefaultRetryBackoff)
-	setDur(&c.HealthInterval, DefaultHealthInterval)
-	setDur(&c.CleanupInterval, DefaultCleanupInterval)
-	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
-	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
-	setDur(&c.Advanced.WarmupBackoffMax, DefaultWarmupBackoffMax)
-	setDur(&c.Advanced.CircuitAuthCooldown, DefaultCircuitAuthCooldown)
+	setInt(&c.MaxSessionsPerConnection, defaultMaxSessionsPerConnection)
+	setInt(&c.MaxRetries, defaultMaxRetries)
+	setInt(&c.HistorySize, defaultHistorySize)
+	setInt(&c.Advanced.WarmupParallelism, defaultWarmupParallelism)
+	setDur(&c.DialTimeout, defaultDialTimeout)
+	setDur(&c.HealthTimeout, defaultHealthTimeout)
+	setDur(&c.Advanced.RetryBackoff, defaultRetryBackoff)
+	setDur(&c.HealthInterval, defaultHealthInterval)
+	setDur(&c.CleanupInterval, defaultCleanupInterval)
+	setInt(&c.Advanced.CircuitThreshold, defaultCircuitThreshold)
+	setDur(&c.Advanced.CircuitCooldown, defaultCircuitCooldown)
+	setDur(&c.Advanced.WarmupBackoffMax, defaultWarmupBackoffMax)
+	setDur(&c.Advanced.CircuitAuthCooldown, defaultCircuitAuthCooldown)
 	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
-		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
+		setDur(&c.Advanced.CircuitBaseCooldown, min(defaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
 	}
 }
 
@@ -331,7 +332,7 @@ func (v *validator) circuit(a AdvancedPoolConfig) {
 		return
 	}
 	if a.CircuitCooldown <= 0 {
-		v.check(false, "Advanced.CircuitCooldown", a.CircuitCooldown, fmt.Sprintf("> 0 (0 = default %v)", DefaultCircuitCooldown))
+		v.check(false, "Advanced.CircuitCooldown", a.CircuitCooldown, fmt.Sprintf("> 0 (0 = default %v)", defaultCircuitCooldown))
 		return
 	}
 	v.check(a.CircuitBaseCooldown > 0 && a.CircuitBaseCooldown <= a.CircuitCooldown, "Advanced.CircuitBaseCooldown", a.CircuitBaseCooldown,

@@ -80,7 +80,7 @@ type HealthEvent struct {
 // (probe failures, unhealthy and lost connections, replacements, circuit
 // changes, leaks). The pool calls TraceHealthEvent on the goroutine that
 // noticed the event, never with a pool lock held; the PoolTracer rules
-// apply. SlogTracer and MultiTracer implement it.
+// apply. NewSlogTracer's tracer and MultiTracer implement it.
 type HealthEventTracer interface {
 	TraceHealthEvent(HealthEvent)
 }

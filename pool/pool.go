@@ -75,7 +75,10 @@ type Pool interface {
 	// no new leases and closes when its leases end.
 	MarkUnhealthy(client SSHClient, cause error) error
 	// GetSnapshot returns the current statistics: gauges and cumulative
-	// counters (PoolStats.GetSnapshot).
+	// counters (see Snapshot). Gauges, Gets and LeasesOutstanding are read
+	// together under the pool's lock, the other counters one by one
+	// without it: a snapshot taken under load is consistent per field, not
+	// across fields.
 	GetSnapshot() Snapshot
 	// History returns the past snapshots, oldest first: the health loop
 	// (Start) records one at the end of every tick, about one per
@@ -133,7 +136,7 @@ type pool struct {
 	tracer    PoolTracer       // nil when tracing is off
 	cmdTrc    CommandTracer    // tracer as a CommandTracer; nil when it is not one
 	clock     func() time.Time // never nil
-	stats     PoolStats
+	stats     poolStats
 	hist      *history
 	cfgErr    error // non-nil when the constructor's config was invalid
 

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
 	pc, err := providers.NewPoolConfig(providers.Config{})
-	if err != nil || pc.MaxConnections != pool.DefaultMaxConnections {
+	if err != nil || pc.MaxConnections != 100 { // the documented default
 		t.Fatalf("zero config: %+v, %v", pc, err)
 	}
 	_, err = providers.NewPoolConfig(providers.Config{Pool: pool.PoolConfig{MaxConnections: -1}})
@@ -54,8 +54,8 @@ func TestNewPoolRefusesBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cleanup()
-	if got := p.Config().MaxSessionsPerConnection; got != pool.DefaultMaxSessionsPerConnection {
-		t.Errorf("MaxSessionsPerConnection = %d, want the default", got)
+	if got := p.Config().MaxSessionsPerConnection; got != 8 {
+		t.Errorf("MaxSessionsPerConnection = %d, want the default 8", got)
 	}
 }
 
