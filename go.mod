@@ -31,6 +31,8 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
+require github.com/agnivade/levenshtein v1.2.2
+
 require (
 	github.com/barkimedes/go-deepcopy v0.0.0-20220514131651-17c30cfc62df // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -43,8 +43,9 @@ import (
 //	              snapshot and leases held past LeakThreshold (when set)
 //	/debug/config the configuration in force as YAML, secrets redacted (with
 //	              a ConfigStore, what it holds after each reload)
-//	/debug/routes every server the router has served: its route now and why,
-//	              with the flag document in force (origin, version, SHA-256,
+//	/debug/routes every known server (RoutesView.Servers: those the router
+//	              has served, then the configured targets): its route now
+//	              and why, with the flag document in force (origin, version, SHA-256,
 //	              load time) and the flag source's health
 //	/debug/pprof/ Go's profiles, only when admin.pprof is true (off by
 //	              default: profiles reveal memory contents and cost CPU)

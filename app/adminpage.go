@@ -190,11 +190,11 @@ type routingView struct {
 	Servers []routeRow
 }
 
-// routeRow is one known server (a server and role the router has served),
-// the route a call would take now and why, and which pools hold it (a
-// legacy connection, or a key the new pool has served).
+// routeRow is one known server (RoutesView.Servers), the route a call
+// would take now and why, and which pools hold it (a legacy connection, or
+// a key the new pool has served).
 type routeRow struct {
-	routes.Row
+	RouteRow
 	Addr            string
 	OnLegacy, OnNew bool
 }
@@ -216,7 +216,7 @@ func (a *Admin) routing(r *http.Request) routingView {
 		key := legacy.Key(s, row.AsRoot)
 		_, onLegacy := legacyKeys[key]
 		_, onNew := newKeys[key]
-		v.Servers = append(v.Servers, routeRow{Row: row, Addr: s.Addr(), OnLegacy: onLegacy, OnNew: onNew})
+		v.Servers = append(v.Servers, routeRow{RouteRow: row, Addr: s.Addr(), OnLegacy: onLegacy, OnNew: onNew})
 	}
 	return v
 }

@@ -61,6 +61,8 @@ func TestAdminPage(t *testing.T) {
 		`data-key="` + legacy.Key(f.server("web-1"), false) + `"`, // the adapter's key, in the new pool
 		`<tr class="route" id="route-web-1" data-route="new" data-reason="flag-on">`,
 		`flag-on (use-new-pool = on)`,
+		`<tr class="route" id="route-web" data-route="new" data-reason="flag-on">`, // a configured target
+		`configured, not called yet`,
 		`id="flag-source">flags: <code>` + f.cfg.Flags.File + `</code>`,
 		`<td>pool dial</td>`,
 		`password: ` + "&lt;redacted&gt;",

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/v2"
 
@@ -172,7 +173,7 @@ func unknownKeyMsg(key string) string {
 		if kp != up {
 			continue
 		}
-		prefix, d := commonPrefix(ul, kl), editDistance(ul, kl)
+		prefix, d := commonPrefix(ul, kl), levenshtein.ComputeDistance(ul, kl)
 		if d > 2 && 2*prefix < len(ul) {
 			continue
 		}
@@ -249,27 +250,6 @@ func knownKeys() []string {
 	}
 	walk(reflect.TypeFor[Config](), "")
 	return out
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // addValidation appends the validation problems of keys that decoded

@@ -164,9 +164,14 @@ func checkAdmin(t *testing.T, base string) {
 	if err := json.Unmarshal([]byte(body), &routes); err != nil || code != http.StatusOK {
 		t.Fatalf("/debug/routes: %d %v\n%s", code, err, body)
 	}
-	if len(routes.Servers) != 1 || routes.Servers[0].Server != "web-1" || routes.Servers[0].Route != "new" ||
-		routes.Servers[0].Reason != "flag-on" || routes.Summary.New != 1 {
+	// The server the router served, then the configured target no call has
+	// named (as flags eval reads a config's targets).
+	if len(routes.Servers) != 2 || routes.Servers[0].Server != "web-1" || !routes.Servers[0].Served ||
+		routes.Servers[0].Route != "new" || routes.Servers[0].Reason != "flag-on" || routes.Summary.Servers != 2 {
 		t.Errorf("/debug/routes servers: %s", body)
+	}
+	if c := routes.Servers[1]; c.Server != "web" || c.Served || c.Port == 0 || c.User != "deploy" || c.Route != "new" || c.Reason != "flag-on" {
+		t.Errorf("/debug/routes configured target: %+v", c)
 	}
 	if d := routes.Flags.Document; d == nil || len(d.SHA256) != 64 || d.LoadedAt.IsZero() || !strings.HasSuffix(d.Origin, "flags.json") ||
 		!strings.HasPrefix(d.Version, "mtime ") || !strings.HasPrefix(routes.Flags.Source, "file ") || !routes.Flags.Health.Connected {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
@@ -410,11 +411,15 @@ func contains(list []string, s string) bool {
 }
 
 // didYouMean suggests the known key closest to k (at most two edits away),
-// as ` (did you mean "targeting"?)`, or "".
+// as ` (did you mean "targeting"?)`, or "". A key over 64 bytes is close to
+// none (no known key is that long, and its distances would cost time).
 func didYouMean(k string, known []string) string {
+	if len(k) > 64 {
+		return ""
+	}
 	best, bestD := "", 3
 	for _, c := range known {
-		if d := editDistance(k, c); d < bestD {
+		if d := levenshtein.ComputeDistance(k, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -422,29 +427,4 @@ func didYouMean(k string, known []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance of two short strings (bytes),
-// capped: keys longer than 64 bytes are never close.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

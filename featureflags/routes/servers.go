@@ -53,13 +53,21 @@ func LoadServers(path string) ([]legacy.Server, error) {
 	out := make([]legacy.Server, 0, len(names))
 	for _, n := range names {
 		t := f.Targets[n]
-		s := legacy.Server{ID: n, Name: n, Host: t.Host, Port: t.Port, AppUsername: t.User, RootUsername: t.User}
+		s := TargetServer(n, t.Host, t.Port, t.User)
 		if err := check(&s); err != nil {
 			return nil, fmt.Errorf("routes: servers file %s: targets.%s: %w", path, n, err)
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// TargetServer is the server a configuration target stands for, wherever
+// the project reads a config's targets as servers (LoadServers, the admin
+// server's /debug/routes): the target's key is the server's ID and name,
+// and its user serves both roles.
+func TargetServer(key, host string, port int, user string) legacy.Server {
+	return legacy.Server{ID: key, Name: key, Host: host, Port: port, AppUsername: user, RootUsername: user}
 }
 
 // ParseServer reads a server from a specification of comma-separated
