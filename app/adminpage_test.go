@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
@@ -120,5 +121,35 @@ func TestEventLog(t *testing.T) {
 	// The wrapped handler still sees only its own level.
 	if strings.Count(out.String(), "level=") != 1 || !regexp.MustCompile(`level=WARN msg=five component=x`).MatchString(out.String()) {
 		t.Errorf("wrapped output:\n%s", out.String())
+	}
+}
+
+// TestAdminPageChartsHistory: the pool's health loop records its
+// snapshot history (pool.History) and the page charts it: one point per
+// recorded snapshot plus the current one.
+func TestAdminPageChartsHistory(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Pool.HealthInterval, f.cfg.Pool.HealthTimeout = 100*time.Millisecond, 50*time.Millisecond
+	var (
+		m     *providers.Migration
+		admin *app.Admin
+	)
+	fxa := fxtest.New(t, fx.NopLogger, app.Module(app.WithConfig(f.cfg)), fx.Populate(&m, &admin)).RequireStart()
+	defer fxa.RequireStop()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(m.Pool.History()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("history has %d snapshots after 10s of 100ms health ticks", len(m.Pool.History()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := len(m.Pool.History())
+	_, page := get(t, "http://"+admin.Addr()+"/")
+	pts := regexp.MustCompile(`<polyline class="s-open" points="([^"]*)"`).FindStringSubmatch(page)
+	if pts == nil {
+		t.Fatal("the page has no chart of open connections")
+	}
+	if got := len(strings.Fields(pts[1])); got < n+1 {
+		t.Errorf("chart has %d points, want at least %d (history %d + now)", got, n+1, n)
 	}
 }

@@ -163,9 +163,11 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Pool.CircuitThreshold != pool.DefaultCircuitThreshold || c.Pool.CircuitCooldown != pool.DefaultCircuitCooldown ||
-		c.Pool.CircuitBaseCooldown != pool.DefaultCircuitBaseCooldown || c.Pool.DebugLeaks ||
-		c.Pool.WarmupBackoffMax != pool.DefaultWarmupBackoffMax || c.Pool.CircuitAuthCooldown != pool.DefaultCircuitAuthCooldown {
+	var def pool.PoolConfig
+	def.SetDefaults()
+	if d := def.Advanced; c.Pool.CircuitThreshold != d.CircuitThreshold || c.Pool.CircuitCooldown != d.CircuitCooldown ||
+		c.Pool.CircuitBaseCooldown != d.CircuitBaseCooldown || c.Pool.DebugLeaks ||
+		c.Pool.WarmupBackoffMax != d.WarmupBackoffMax || c.Pool.CircuitAuthCooldown != d.CircuitAuthCooldown {
 		t.Errorf("defaults: %+v", c.Pool)
 	}
 	path := writeFile(t, "c.yaml", "pool:\n  circuit_threshold: 3\n  circuit_base_cooldown: 500ms\n  debug_leaks: true\n  warmup_backoff_max: 2m\n  circuit_auth_cooldown: -1s\n")

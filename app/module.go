@@ -271,24 +271,22 @@ func drainOldAPI(ctx context.Context, r *legacy.Router, drain *drainClock) error
 }
 
 // poolRunner owns the pool's lifetime in the app: Start (loops and
-// warm-up), the snapshot recorder and the graceful drain.
+// warm-up) and the graceful drain.
 type poolRunner struct {
 	p     pool.Pool
 	drain *drainClock
 	log   *slog.Logger
-	stopc chan struct{}
-	wg    sync.WaitGroup
 }
 
 func newPoolRunner(p pool.Pool, drain *drainClock, log *slog.Logger) *poolRunner {
-	return &poolRunner{p: p, drain: drain, log: log, stopc: make(chan struct{})}
+	return &poolRunner{p: p, drain: drain, log: log}
 }
 
 // start starts the pool: its own health and cleanup loops (probes, death
 // watchers, replacement, circuit breakers, idle and lifetime cleanup, leak
 // reports, all logged through the pool's tracer) and warm-up. Warm-up
-// failures are logged: the pool dials on demand anyway. The runner only
-// records a snapshot into the pool's history every HealthInterval.
+// failures are logged: the pool dials on demand anyway. The health loop
+// also records the pool's snapshot history that the admin page charts.
 func (r *poolRunner) start(ctx context.Context) error {
 	if err := r.p.Start(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -296,32 +294,13 @@ func (r *poolRunner) start(ctx context.Context) error {
 		}
 		r.log.Warn("pool warm-up incomplete", "err", err)
 	}
-	if iv := r.p.Config().HealthInterval; iv > 0 {
-		r.wg.Go(func() { r.snapshotLoop(iv) })
-	}
 	return nil
 }
 
-// snapshotLoop records a snapshot every interval until stop.
-func (r *poolRunner) snapshotLoop(iv time.Duration) {
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stopc:
-			return
-		case <-t.C:
-			r.p.RecordSnapshot()
-		}
-	}
-}
-
-// stop ends the snapshot loop and drains the pool within what the old
-// API's drain left of the drain timeout (and ctx): CloseContext also stops
-// the pool's loops. Leases still held then are cut.
+// stop drains the pool within what the old API's drain left of the drain
+// timeout (and ctx): CloseContext also stops the pool's loops. Leases
+// still held then are cut.
 func (r *poolRunner) stop(ctx context.Context) error {
-	close(r.stopc)
-	r.wg.Wait()
 	ctx, cancel := r.drain.context(ctx)
 	defer cancel()
 	err := r.p.CloseContext(ctx)

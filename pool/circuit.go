@@ -8,24 +8,24 @@ import (
 
 // Circuit breaker defaults (AdvancedPoolConfig).
 const (
-	// DefaultCircuitThreshold is how many consecutive failed dials open a
+	// defaultCircuitThreshold is how many consecutive failed dials open a
 	// key's circuit.
-	DefaultCircuitThreshold = 5
-	// DefaultCircuitBaseCooldown is how long a circuit first stays open
+	defaultCircuitThreshold = 5
+	// defaultCircuitBaseCooldown is how long a circuit first stays open
 	// after failed dials; each failed trial doubles it.
-	DefaultCircuitBaseCooldown = 200 * time.Millisecond
-	// DefaultCircuitCooldown is the longest an open circuit refuses dials
+	defaultCircuitBaseCooldown = 200 * time.Millisecond
+	// defaultCircuitCooldown is the longest an open circuit refuses dials
 	// before it lets one trial dial through: at most one dial a second per
 	// failing key while callers keep asking for it.
-	DefaultCircuitCooldown = time.Second
-	// DefaultCircuitAuthCooldown is the least pause between trials of a key
+	defaultCircuitCooldown = time.Second
+	// defaultCircuitAuthCooldown is the least pause between trials of a key
 	// whose authentication failed twice in a row (see
 	// AdvancedPoolConfig.CircuitAuthCooldown).
-	DefaultCircuitAuthCooldown = 5 * time.Second
-	// DefaultWarmupBackoffMax is the ceiling of the pause between background
+	defaultCircuitAuthCooldown = 5 * time.Second
+	// defaultWarmupBackoffMax is the ceiling of the pause between background
 	// dials of a warm-up key that keeps failing (see
 	// AdvancedPoolConfig.WarmupBackoffMax).
-	DefaultWarmupBackoffMax = 5 * time.Minute
+	defaultWarmupBackoffMax = 5 * time.Minute
 )
 
 // cooldownJitter is the relative jitter of a doubling cooldown: ±20 %.

@@ -27,7 +27,7 @@ type CleanupManager struct {
 }
 
 // NewCleanupManager returns a stopped manager for p, which must be a pool
-// returned by NewPool or NewPoolWithHealth (else it panics: a programmer
+// returned by NewPool or New (else it panics: a programmer
 // error).
 func NewCleanupManager(p Pool) *CleanupManager { return &CleanupManager{p: p.(*pool)} }
 
@@ -129,7 +129,7 @@ func (c *CleanupManager) cleanupIdleConnections() int64 {
 // expire closes or retires e if it expired and returns its next expiry.
 func (c *CleanupManager) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 	p := c.p
-	if e.state.Load() != 0 {
+	if !e.usable() {
 		return 0
 	}
 	if e.expires != 0 && now >= e.expires {

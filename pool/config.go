@@ -7,19 +7,20 @@ import (
 	"time"
 )
 
-// Defaults that SetDefaults applies to zero fields.
+// Defaults that SetDefaults applies to zero fields (each field's doc
+// states its own).
 const (
-	DefaultMaxConnections           = 100
-	DefaultMaxConnectionsPerKey     = 4
-	DefaultMaxSessionsPerConnection = 8 // below OpenSSH's MaxSessions (10)
-	DefaultDialTimeout              = 15 * time.Second
-	DefaultHealthTimeout            = 5 * time.Second
-	DefaultMaxRetries               = 3
-	DefaultHistorySize              = 60
-	DefaultRetryBackoff             = 20 * time.Millisecond
-	DefaultWarmupParallelism        = 4
-	DefaultHealthInterval           = 30 * time.Second
-	DefaultCleanupInterval          = 5 * time.Minute
+	defaultMaxConnections           = 100
+	defaultMaxConnectionsPerKey     = 4
+	defaultMaxSessionsPerConnection = 8 // below OpenSSH's MaxSessions (10)
+	defaultDialTimeout              = 15 * time.Second
+	defaultHealthTimeout            = 5 * time.Second
+	defaultMaxRetries               = 3
+	defaultHistorySize              = 60
+	defaultRetryBackoff             = 20 * time.Millisecond
+	defaultWarmupParallelism        = 4
+	defaultHealthInterval           = 30 * time.Second
+	defaultCleanupInterval          = 5 * time.Minute
 )
 
 // Upper bounds that ValidatePoolConfig enforces.
@@ -100,8 +101,8 @@ type PoolConfig struct {
 	// including Run's retry of a command that failed before it started
 	// (ErrNotStarted).
 	MaxRetries int
-	// HistorySize is how many past snapshots RecordSnapshot keeps. Default
-	// 60; zero means the default.
+	// HistorySize is how many past snapshots (Pool.History, one per
+	// health tick) the pool keeps. Default 60; zero means the default.
 	HistorySize int
 	// Advanced holds rarely changed settings.
 	Advanced AdvancedPoolConfig
@@ -113,6 +114,12 @@ type AdvancedPoolConfig struct {
 	// fake clock to drive lifetimes without sleeping. It is fixed when the
 	// pool is created (UpdateConfig keeps it) and not exported to JSON.
 	Clock func() time.Time `json:"-"`
+	// HealthMonitor probes connections for HealthCheck and the health
+	// loop. Nil means a keepalive@openssh.com request with
+	// want-reply; a PoolHealthMonitor configures probes per key. Like
+	// Clock, it is fixed when the pool is created (UpdateConfig keeps it)
+	// and not exported to JSON.
+	HealthMonitor HealthMonitor `json:"-"`
 	// RetryBackoff is the base pause before a session-limit retry in Run;
 	// attempt n waits about n×RetryBackoff with jitter. Default 20ms; zero
 	// means the default.
@@ -173,25 +180,25 @@ type AdvancedPoolConfig struct {
 
 // SetDefaults replaces zero fields that have a default with that default.
 func (c *PoolConfig) SetDefaults() {
-	setInt(&c.MaxConnections, DefaultMaxConnections)
+	setInt(&c.MaxConnections, defaultMaxConnections)
 	if c.MaxConnections > 0 { // a small pool gets a per-key default that fits it
-		setInt(&c.MaxConnectionsPerKey, min(DefaultMaxConnectionsPerKey, c.MaxConnections))
+		setInt(&c.MaxConnectionsPerKey, min(defaultMaxConnectionsPerKey, c.MaxConnections))
 	}
-	setInt(&c.MaxSessionsPerConnection, DefaultMaxSessionsPerConnection)
-	setInt(&c.MaxRetries, DefaultMaxRetries)
-	setInt(&c.HistorySize, DefaultHistorySize)
-	setInt(&c.Advanced.WarmupParallelism, DefaultWarmupParallelism)
-	setDur(&c.DialTimeout, DefaultDialTimeout)
-	setDur(&c.HealthTimeout, DefaultHealthTimeout)
-	setDur(&c.Advanced.RetryBackoff, DefaultRetryBackoff)
-	setDur(&c.HealthInterval, DefaultHealthInterval)
-	setDur(&c.CleanupInterval, DefaultCleanupInterval)
-	setInt(&c.Advanced.CircuitThreshold, DefaultCircuitThreshold)
-	setDur(&c.Advanced.CircuitCooldown, DefaultCircuitCooldown)
-	setDur(&c.Advanced.WarmupBackoffMax, DefaultWarmupBackoffMax)
-	setDur(&c.Advanced.CircuitAuthCooldown, DefaultCircuitAuthCooldown)
+	setInt(&c.MaxSessionsPerConnection, defaultMaxSessionsPerConnection)
+	setInt(&c.MaxRetries, defaultMaxRetries)
+	setInt(&c.HistorySize, defaultHistorySize)
+	setInt(&c.Advanced.WarmupParallelism, defaultWarmupParallelism)
+	setDur(&c.DialTimeout, defaultDialTimeout)
+	setDur(&c.HealthTimeout, defaultHealthTimeout)
+	setDur(&c.Advanced.RetryBackoff, defaultRetryBackoff)
+	setDur(&c.HealthInterval, defaultHealthInterval)
+	setDur(&c.CleanupInterval, defaultCleanupInterval)
+	setInt(&c.Advanced.CircuitThreshold, defaultCircuitThreshold)
+	setDur(&c.Advanced.CircuitCooldown, defaultCircuitCooldown)
+	setDur(&c.Advanced.WarmupBackoffMax, defaultWarmupBackoffMax)
+	setDur(&c.Advanced.CircuitAuthCooldown, defaultCircuitAuthCooldown)
 	if c.Advanced.CircuitCooldown > 0 { // a short cap gets a base that fits it
-		setDur(&c.Advanced.CircuitBaseCooldown, min(DefaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
+		setDur(&c.Advanced.CircuitBaseCooldown, min(defaultCircuitBaseCooldown, c.Advanced.CircuitCooldown))
 	}
 }
 
@@ -325,7 +332,7 @@ func (v *validator) circuit(a AdvancedPoolConfig) {
 		return
 	}
 	if a.CircuitCooldown <= 0 {
-		v.check(false, "Advanced.CircuitCooldown", a.CircuitCooldown, fmt.Sprintf("> 0 (0 = default %v)", DefaultCircuitCooldown))
+		v.check(false, "Advanced.CircuitCooldown", a.CircuitCooldown, fmt.Sprintf("> 0 (0 = default %v)", defaultCircuitCooldown))
 		return
 	}
 	v.check(a.CircuitBaseCooldown > 0 && a.CircuitBaseCooldown <= a.CircuitCooldown, "Advanced.CircuitBaseCooldown", a.CircuitBaseCooldown,
@@ -428,7 +435,7 @@ type configJSON struct {
 }
 
 // MarshalJSON exports the config with durations as strings ("30s"). The
-// clock is not exported. The config holds no secrets.
+// clock and the health monitor are not exported. The config holds no secrets.
 func (c PoolConfig) MarshalJSON() ([]byte, error) {
 	return json.Marshal(configJSON{
 		c.MaxConnections, c.MaxConnectionsPerKey, c.MaxSessionsPerConnection,
@@ -444,20 +451,20 @@ func (c PoolConfig) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON imports what MarshalJSON exports. Missing fields stay
-// zero; Advanced.Clock is left unchanged.
+// zero; Advanced.Clock and Advanced.HealthMonitor are left unchanged.
 func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 	var j configJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("pool: config: %w", err)
 	}
-	clock := c.Advanced.Clock
+	clock, health := c.Advanced.Clock, c.Advanced.HealthMonitor
 	*c = PoolConfig{
 		j.MaxConnections, j.MaxConnectionsPerKey, j.MaxSessionsPerConnection,
 		time.Duration(j.WaitTimeout), time.Duration(j.DialTimeout), time.Duration(j.MaxLifetime),
 		time.Duration(j.LifetimeJitter), time.Duration(j.MaxIdleTime), time.Duration(j.HealthInterval),
 		time.Duration(j.HealthTimeout), time.Duration(j.CleanupInterval), time.Duration(j.LeakThreshold),
 		j.WarmupKeys, j.WarmupConnections, j.LoadBalancing, j.MaxRetries, j.HistorySize,
-		AdvancedPoolConfig{clock, time.Duration(j.RetryBackoff), j.WarmupParallelism,
+		AdvancedPoolConfig{clock, health, time.Duration(j.RetryBackoff), j.WarmupParallelism,
 			j.CircuitThreshold, time.Duration(j.CircuitBaseCooldown), time.Duration(j.CircuitCooldown),
 			time.Duration(j.CircuitAuthCooldown), time.Duration(j.WarmupBackoffMax), j.DebugLeaks},
 	}

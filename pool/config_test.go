@@ -192,6 +192,53 @@ func TestInvalidConfigPoolReportsError(t *testing.T) {
 	mustRelease(t, p, "a", c)
 }
 
+// TestNewRefusesInvalidConfig: New returns no pool and an error naming
+// every bad field (with the *FieldError for the first), where NewPool
+// (TestInvalidConfigPoolReportsError) returns a pool that refuses to work.
+func TestNewRefusesInvalidConfig(t *testing.T) {
+	p, err := pool.New(newFactory(), pool.PoolConfig{MaxConnections: -1, HealthTimeout: -time.Second}, nil)
+	if p != nil {
+		p.Close()
+		t.Fatal("New returned a pool for an invalid config")
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "pool: invalid config: ") {
+		t.Fatalf("err = %v, want the validation error", err)
+	}
+	for _, field := range []string{"MaxConnections = -1", "HealthTimeout = -1s"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("err = %q, does not name %s", err, field)
+		}
+	}
+	var fe *pool.FieldError
+	if !errors.As(err, &fe) || fe.Field != "MaxConnections" {
+		t.Errorf("errors.As(*FieldError) = %+v, want MaxConnections", fe)
+	}
+}
+
+// TestNewAppliesDefaultsAndKeepsMonitor: a valid (zero) config gives a
+// working pool with defaults, and Advanced.HealthMonitor is the pool's
+// monitor, kept across UpdateConfig.
+func TestNewAppliesDefaultsAndKeepsMonitor(t *testing.T) {
+	mon := &countingMonitor{}
+	cfg := testConfig()
+	cfg.Advanced.HealthMonitor = mon
+	p, err := pool.New(newFactory(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.Config().HealthInterval; got != pool.DefaultHealthInterval {
+		t.Errorf("HealthInterval = %v, want the default %v", got, pool.DefaultHealthInterval)
+	}
+	mustRelease(t, p, "a", mustGet(t, p, "a"))
+	if err := p.UpdateConfig(testConfig()); err != nil { // no monitor in it
+		t.Fatal(err)
+	}
+	if rep := p.HealthCheck(context.Background()); rep.Checked != 1 || mon.n.Load() != 1 {
+		t.Errorf("HealthCheck checked %d, monitor probed %d; want 1 and 1", rep.Checked, mon.n.Load())
+	}
+}
+
 func TestNilFactoryPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
@@ -329,7 +376,7 @@ func TestHistoryRing(t *testing.T) {
 	for i := range 5 {
 		c := mustGet(t, p, "a")
 		mustRelease(t, p, "a", c)
-		if s := p.RecordSnapshot(); s.Gets != int64(i+1) {
+		if s := pool.RecordSnapshot(p); s.Gets != int64(i+1) {
 			t.Fatalf("snapshot gets = %d", s.Gets)
 		}
 	}
@@ -346,7 +393,7 @@ func TestHistoryRing(t *testing.T) {
 	}
 	cfg.HistorySize = 4
 	_ = p.UpdateConfig(cfg)
-	p.RecordSnapshot()
+	pool.RecordSnapshot(p)
 	if h := p.History(); len(h) != 3 || h[2].Gets != 5 {
 		t.Errorf("grown history len %d", len(h))
 	}

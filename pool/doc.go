@@ -55,7 +55,7 @@
 //     connection that turns out dead only when Pool.Run opens its session
 //     (ErrNotStarted: the command never reached the server) is retired and
 //     the command runs on another connection.
-//   - The health loop (PoolHealthIntegration) probes, every HealthInterval
+//   - The health loop (started by Pool.Start) probes, every HealthInterval
 //     with jitter, idle connections and busy ones without a release for an
 //     interval, with the HealthMonitor (keepalive@openssh.com by default;
 //     PoolHealthMonitor configures interval, timeout, threshold and a
@@ -98,8 +98,8 @@
 // a CAS on the connection's control word (lease count, use count, and
 // draining, dead and waiters-queued flags). Everything else — waiters,
 // dials, eviction, closing — runs under one pool mutex. Lock order:
-// pool.mu before the history ring's mutex and before a HealthConfigSource
-// (which must not call back into the pool); nothing else nests. No I/O and
+// pool.mu before the history ring's mutex and before a PoolHealthMonitor's
+// lock (which must not call back into the pool); nothing else nests. No I/O and
 // no tracer call happens under a lock: decisions made under the mutex are
 // collected and carried out after unlocking.
 //

@@ -135,8 +135,8 @@ type poolEntry struct {
 	rtt            atomic.Int64           // last successful probe's round trip, nanos
 	avgRTT         atomic.Int64           // EWMA (1/8) of rtt
 	lastErr        atomic.Pointer[string] // last probe error while failing, else nil
-	state          atomic.Int32           // EntryState: 0 while usable, else draining/unhealthy/closed
-	reason         atomic.Int32           // CloseReason, valid once state != 0
+	state          atomic.Int32           // EntryState: stateUsable (idle or active), else draining/unhealthy/closed
+	reason         atomic.Int32           // CloseReason, valid once state != stateUsable
 	healthFailures atomic.Int32           // consecutive failed health checks
 
 	// Guarded by pool.mu.
@@ -192,10 +192,19 @@ func (e *poolEntry) leases() int64 { return int64(e.ctl.Load() & ctlLeaseMask) }
 // uses returns the number of leases ever granted on e.
 func (e *poolEntry) uses() int64 { return int64(e.ctl.Load() >> ctlUseShift) }
 
+// stateUsable is poolEntry.state while the entry takes new leases: idle
+// and active share it (StateIdle's value), since which of the two an entry
+// is follows from its lease count. Retiring moves state away from it once.
+const stateUsable = int32(StateIdle)
+
+// usable reports whether e takes new leases: not retired (draining,
+// unhealthy) or closed. Its slots may still all be taken.
+func (e *poolEntry) usable() bool { return e.state.Load() == stateUsable }
+
 // State reports the entry's state.
 func (e *poolEntry) State() EntryState {
-	if s := EntryState(e.state.Load()); s != 0 {
-		return s
+	if s := e.state.Load(); s != stateUsable {
+		return EntryState(s)
 	}
 	if e.leases() > 0 {
 		return StateActive
@@ -224,7 +233,7 @@ func (e *poolEntry) releaseSlot() uint64 { return e.ctl.Add(^uint64(0)) }
 // (the first retirement wins and records state and reason) and whether the
 // caller now owns closing the entry (it had no leases).
 func (e *poolEntry) retire(state EntryState, reason CloseReason) (changed, owned bool) {
-	if e.state.CompareAndSwap(0, int32(state)) {
+	if e.state.CompareAndSwap(stateUsable, int32(state)) {
 		e.reason.Store(int32(reason))
 		changed = true
 	}
@@ -246,7 +255,7 @@ func (e *poolEntry) tryEvict(reason CloseReason) bool {
 	if !ctlIdle(v) || !e.ctl.CompareAndSwap(v, v|ctlDraining) {
 		return false
 	}
-	if e.state.CompareAndSwap(0, int32(StateDraining)) {
+	if e.state.CompareAndSwap(stateUsable, int32(StateDraining)) {
 		e.reason.Store(int32(reason))
 	}
 	return true

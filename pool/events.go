@@ -80,20 +80,20 @@ type HealthEvent struct {
 // (probe failures, unhealthy and lost connections, replacements, circuit
 // changes, leaks). The pool calls TraceHealthEvent on the goroutine that
 // noticed the event, never with a pool lock held; the PoolTracer rules
-// apply. SlogTracer and MultiTracer implement it.
+// apply. NewSlogTracer's tracer and MultiTracer implement it.
 type HealthEventTracer interface {
 	TraceHealthEvent(HealthEvent)
 }
 
-// PoolHealthIntegration ties the pool to its HealthMonitor: it runs the
-// background probes (scheduleHealthChecks), retires unhealthy connections
-// (handleUnhealthyConnection), replaces them where demand calls for it
-// (replaceConnection), and publishes health events. Get it with
-// Pool.Health; it lives as long as the pool.
+// PoolHealthIntegration is a pool's health-event feed: the events of its
+// probes, retirements, replacements, circuits and leak reports reach every
+// Subscribe channel and the pool's tracer when it is a HealthEventTracer.
+// Get it with Pool.Health; it lives as long as the pool.
 type PoolHealthIntegration struct {
-	p       *pool
-	dropped atomic.Int64 // events not delivered to a full subscriber
-	nsubs   atomic.Int32 // len(subs): skip publishing when zero
+	tracer  HealthEventTracer // the pool's tracer, if it is one; fixed at construction
+	clock   func() time.Time  // stamps events without a Time; fixed at construction
+	dropped atomic.Int64      // events not delivered to a full subscriber
+	nsubs   atomic.Int32      // len(subs): skip publishing when zero
 
 	// mu guards subs. Sends happen under it (non-blocking) so a cancel
 	// never races a send on a closed channel. Lock order: pool.mu is never
@@ -134,10 +134,10 @@ func (h *PoolHealthIntegration) Dropped() int64 { return h.dropped.Load() }
 // publish stamps ev and hands it to the tracer and every subscriber.
 func (h *PoolHealthIntegration) publish(ev HealthEvent) {
 	if ev.Time.IsZero() {
-		ev.Time = h.p.clock()
+		ev.Time = h.clock()
 	}
-	if t, ok := h.p.tracer.(HealthEventTracer); ok {
-		t.TraceHealthEvent(ev)
+	if h.tracer != nil {
+		h.tracer.TraceHealthEvent(ev)
 	}
 	if h.nsubs.Load() == 0 {
 		return

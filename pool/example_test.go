@@ -159,7 +159,8 @@ func ExamplePoolHealthMonitor() {
 	monitor := pool.NewPoolHealthMonitor(pool.HealthConfig{}) // keepalive@openssh.com
 	monitor.SetKeyConfig("web1", pool.HealthConfig{Command: "true", Timeout: 2 * time.Second, Threshold: 2})
 	cfg := pool.ProductionConfig()
-	p := pool.NewPoolWithHealth(factory, cfg, monitor, nil)
+	cfg.Advanced.HealthMonitor = monitor
+	p := pool.NewPool(factory, cfg, nil)
 	defer p.Close()
 	events, cancel := p.Health().Subscribe(16)
 	defer cancel()

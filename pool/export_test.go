@@ -6,6 +6,34 @@ import (
 	"unsafe"
 )
 
+// The defaults, for tests that check SetDefaults and the circuit's timing.
+const (
+	DefaultCircuitAuthCooldown      = defaultCircuitAuthCooldown
+	DefaultCircuitBaseCooldown      = defaultCircuitBaseCooldown
+	DefaultCircuitCooldown          = defaultCircuitCooldown
+	DefaultCircuitThreshold         = defaultCircuitThreshold
+	DefaultCleanupInterval          = defaultCleanupInterval
+	DefaultDialTimeout              = defaultDialTimeout
+	DefaultHealthInterval           = defaultHealthInterval
+	DefaultHealthTimeout            = defaultHealthTimeout
+	DefaultHistorySize              = defaultHistorySize
+	DefaultMaxConnections           = defaultMaxConnections
+	DefaultMaxConnectionsPerKey     = defaultMaxConnectionsPerKey
+	DefaultMaxRetries               = defaultMaxRetries
+	DefaultMaxSessionsPerConnection = defaultMaxSessionsPerConnection
+	DefaultRetryBackoff             = defaultRetryBackoff
+	DefaultWarmupBackoffMax         = defaultWarmupBackoffMax
+	DefaultWarmupParallelism        = defaultWarmupParallelism
+)
+
+// RecordSnapshot records a snapshot in the history, as a health tick does.
+func RecordSnapshot(pl Pool) Snapshot {
+	p := pl.(*pool)
+	s := p.GetSnapshot()
+	p.hist.add(s)
+	return s
+}
+
 // ConnID returns the id of the connection behind a lease handle.
 func ConnID(c SSHClient) uint64 {
 	if l, ok := c.(*lease); ok {

@@ -265,6 +265,12 @@ func (r *recTracer) TraceConnClose(d pool.ConnCloseData) { r.add("close %s %v", 
 func (r *recTracer) TraceMisuse(d pool.MisuseData)       { r.add("misuse %s %v", d.Op, d.Err) }
 
 // testConfig is a small config for unit tests.
+// newPoolWithMonitor is NewPool with cfg's Advanced.HealthMonitor set to m.
+func newPoolWithMonitor(f pool.ConnectionFactory, cfg pool.PoolConfig, m pool.HealthMonitor) pool.Pool {
+	cfg.Advanced.HealthMonitor = m
+	return pool.NewPool(f, cfg, nil)
+}
+
 func testConfig() pool.PoolConfig {
 	return pool.PoolConfig{MaxConnections: 4, MaxConnectionsPerKey: 2, MaxSessionsPerConnection: 2,
 		DialTimeout: 5 * time.Second, Advanced: pool.AdvancedPoolConfig{RetryBackoff: time.Millisecond}}

@@ -11,8 +11,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// HealthMonitor probes one pooled connection. NewPoolWithHealth takes one;
-// HealthCheck and the background health loop (Pool.Start) call it.
+// HealthMonitor probes one pooled connection. A pool takes one in
+// AdvancedPoolConfig.HealthMonitor (nil probes with keepalive@openssh.com,
+// want-reply); HealthCheck and the background health loop (Pool.Start)
+// call it.
 type HealthMonitor interface {
 	// CheckHealth returns nil if client is healthy. ctx is bounded by the
 	// probe timeout (HealthTimeout); an implementation must return when ctx
@@ -21,12 +23,11 @@ type HealthMonitor interface {
 	CheckHealth(ctx context.Context, key string, client SSHClient) error
 }
 
-// HealthConfigSource is implemented by monitors that configure health
-// checks per key (PoolHealthMonitor does). The pool asks it for every
-// probe and at every health tick, with its own lock held: HealthConfigFor
-// must be quick and must not call the pool. Fields left zero fall back to
-// the pool's config.
-type HealthConfigSource interface {
+// healthConfigSource is a monitor that configures health checks per key
+// (PoolHealthMonitor). The pool asks it for every probe and at every
+// health tick, with its own lock held: HealthConfigFor must be quick and
+// must not call the pool. Fields left zero fall back to the pool's config.
+type healthConfigSource interface {
 	HealthConfigFor(key string) HealthConfig
 }
 
@@ -49,12 +50,12 @@ type HealthConfig struct {
 	Command string
 }
 
-// KeepaliveMonitor checks health with SSHClient.SendKeepalive
+// keepaliveMonitor checks health with SSHClient.SendKeepalive
 // (keepalive@openssh.com with want-reply). It is the default monitor.
-type KeepaliveMonitor struct{}
+type keepaliveMonitor struct{}
 
 // CheckHealth sends one keepalive and returns its error.
-func (KeepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) error {
+func (keepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) error {
 	_, err := c.SendKeepalive(ctx)
 	return err
 }
@@ -62,7 +63,8 @@ func (KeepaliveMonitor) CheckHealth(ctx context.Context, _ string, c SSHClient) 
 // PoolHealthMonitor is a HealthMonitor with per-key configuration: each
 // key is probed with keepalive@openssh.com (want-reply) or with a command,
 // at its own interval, timeout and failure threshold. Create it with
-// NewPoolHealthMonitor and pass it to NewPoolWithHealth. It is safe for
+// NewPoolHealthMonitor and set it as AdvancedPoolConfig.HealthMonitor. Its
+// HealthConfigFor is asked with the pool's lock held. It is safe for
 // concurrent use; SetKeyConfig applies from the next probe.
 type PoolHealthMonitor struct {
 	// mu guards def and keys.
@@ -111,8 +113,8 @@ func (m *PoolHealthMonitor) CheckHealth(ctx context.Context, key string, c SSHCl
 // healthConfig returns key's effective health configuration.
 func (p *pool) healthConfig(key string, base PoolConfig) HealthConfig {
 	var c HealthConfig
-	if src, ok := p.health.(HealthConfigSource); ok {
-		c = src.HealthConfigFor(key)
+	if p.healthCfg != nil {
+		c = p.healthCfg.HealthConfigFor(key)
 	}
 	if c.Interval <= 0 {
 		c.Interval = base.HealthInterval
@@ -226,7 +228,7 @@ func (p *pool) HealthCheck(ctx context.Context) HealthReport {
 	p.mu.Lock()
 	var targets []*poolEntry
 	p.forEachEntryLocked(func(e *poolEntry) {
-		if e.state.Load() == 0 {
+		if e.usable() {
 			targets = append(targets, e)
 		}
 	})
@@ -314,7 +316,7 @@ func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 func (p *pool) probeFailed(e *poolEntry, hc HealthConfig, err error, rtt time.Duration, timedOut bool) {
 	p.hi.publish(HealthEvent{Type: EventProbeFailed, Key: e.ks.name, ConnID: e.id, Err: err, RTT: rtt})
 	if timedOut || int64(e.healthFailures.Load()) >= int64(hc.Threshold) {
-		p.hi.handleUnhealthyConnection(e, EventUnhealthy, err)
+		p.retireUnhealthy(e, EventUnhealthy, err)
 	}
 	if timedOut {
 		_ = e.client.Close() // its leases fail fast; their release removes it
@@ -405,4 +407,22 @@ func verdict(rep *HealthReport) HealthStatus {
 		return StatusDegraded
 	}
 	return StatusHealthy
+}
+
+// MarkUnhealthy implements Pool.
+func (p *pool) MarkUnhealthy(client SSHClient, cause error) error {
+	l, err := p.leaseOf("MarkUnhealthy", "", client)
+	if err != nil {
+		return err
+	}
+	if l.released.Load() {
+		return p.misuse("MarkUnhealthy", l.e.ks.name, ErrLeaseReleased)
+	}
+	p.markUnhealthy(l.e, cause)
+	return nil
+}
+
+// markUnhealthy retires e as unhealthy; it closes once its leases end.
+func (p *pool) markUnhealthy(e *poolEntry, cause error) {
+	p.retireUnhealthy(e, EventUnhealthy, cause)
 }

@@ -47,9 +47,9 @@ func (m *countingMonitor) CheckHealth(context.Context, string, pool.SSHClient) e
 	return nil
 }
 
-func TestNewPoolWithHealthUsesMonitor(t *testing.T) {
+func TestConfiguredMonitorIsUsed(t *testing.T) {
 	m := &countingMonitor{}
-	p := pool.NewPoolWithHealth(newFactory(), testConfig(), m, nil)
+	p := newPoolWithMonitor(newFactory(), testConfig(), m)
 	defer p.Close()
 	c := mustGet(t, p, "a")
 	rep := p.HealthCheck(context.Background())

@@ -162,7 +162,7 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 		m := &countingMonitor{}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
 		silent := mustGet(t, p, "silent")
@@ -191,6 +191,39 @@ func TestHealthLoopProbesIdleAndSilentBusy(t *testing.T) {
 	})
 }
 
+// TestHealthLoopRecordsHistory: once started, the pool records a snapshot
+// at every health tick (about one per HealthInterval) and keeps the last
+// HistorySize; before Start there is none.
+func TestHealthLoopRecordsHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.HealthInterval, cfg.CleanupInterval, cfg.HistorySize = time.Minute, -1, 3
+		p := pool.NewPool(newFactory(), cfg, nil)
+		defer p.Close()
+		mustRelease(t, p, "a", mustGet(t, p, "a"))
+		time.Sleep(5 * time.Minute)
+		if h := p.History(); len(h) != 0 {
+			t.Fatalf("history before Start has %d snapshots", len(h))
+		}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 { // ticks at 54–60 s
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if got, want := len(p.History()), min(i+1, 3); got != want {
+				t.Fatalf("after %d intervals: %d snapshots, want %d", i+1, got, want)
+			}
+			mustRelease(t, p, "a", mustGet(t, p, "a"))
+		}
+		h := p.History()
+		if h[0].Gets != 3 || h[2].Gets != 5 || !h[0].Time.Before(h[2].Time) || h[2].Total != 1 {
+			t.Errorf("history = gets %d..%d, times %v..%v, total %d; want the last three ticks",
+				h[0].Gets, h[2].Gets, h[0].Time, h[2].Time, h[2].Total)
+		}
+	})
+}
+
 // slowMonitor answers every probe after d (of synctest's fake time).
 type slowMonitor struct {
 	d time.Duration
@@ -213,7 +246,7 @@ func TestHealthLoopProbesEveryTick(t *testing.T) {
 		m := &slowMonitor{d: 10 * time.Second}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = time.Minute, 20*time.Second, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
 		if err := p.Start(context.Background()); err != nil {
@@ -257,7 +290,7 @@ func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
 			m := &dyingMonitor{probed: make(chan struct{}, 1)}
 			cfg := testConfig()
 			cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = interval, timeout, -1
-			p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+			p := newPoolWithMonitor(newFactory(), cfg, m)
 			defer p.Close()
 			events, cancel := p.Health().Subscribe(16)
 			defer cancel()
@@ -281,7 +314,7 @@ func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
 }
 
 // keyedMonitor counts probes per key and gives some keys their own
-// interval (a HealthConfigSource).
+// interval (as PoolHealthMonitor gives).
 type keyedMonitor struct {
 	intervals map[string]time.Duration
 	mu        sync.Mutex
@@ -307,7 +340,7 @@ func TestPerKeyIntervalShorterThanPool(t *testing.T) {
 		m := &keyedMonitor{intervals: map[string]time.Duration{"fast": 10 * time.Second}, probes: map[string]int{}}
 		cfg := testConfig()
 		cfg.HealthInterval, cfg.CleanupInterval = time.Minute, -1
-		p := pool.NewPoolWithHealth(newFactory(), cfg, m, nil)
+		p := newPoolWithMonitor(newFactory(), cfg, m)
 		defer p.Close()
 		mustRelease(t, p, "fast", mustGet(t, p, "fast"))
 		mustRelease(t, p, "slow", mustGet(t, p, "slow"))
@@ -342,7 +375,7 @@ func TestProbeTimeoutClosesClient(t *testing.T) {
 		f := newFactory()
 		cfg := testConfig()
 		cfg.HealthTimeout = time.Second
-		p := pool.NewPoolWithHealth(f, cfg, &hangMonitor{}, nil)
+		p := newPoolWithMonitor(f, cfg, &hangMonitor{})
 		defer p.Close()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))
 		rep := p.HealthCheck(context.Background())
@@ -371,7 +404,7 @@ func TestPerKeyHealthConfig(t *testing.T) {
 	m := pool.NewPoolHealthMonitor(pool.HealthConfig{})
 	m.SetKeyConfig("two", pool.HealthConfig{Threshold: 2})
 	m.SetKeyConfig("cmd", pool.HealthConfig{Command: "fail"})
-	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	p := newPoolWithMonitor(f, testConfig(), m)
 	defer p.Close()
 	for _, k := range []string{"two", "cmd"} {
 		mustRelease(t, p, k, mustGet(t, p, k))
@@ -403,7 +436,7 @@ func TestHealthCheckRecordsRTTAndVerdict(t *testing.T) {
 	f := newFactory()
 	m := pool.NewPoolHealthMonitor(pool.HealthConfig{Command: "ok"})
 	m.SetKeyConfig("ka", pool.HealthConfig{})
-	p := pool.NewPoolWithHealth(f, testConfig(), m, nil)
+	p := newPoolWithMonitor(f, testConfig(), m)
 	defer p.Close()
 	mustRelease(t, p, "a", mustGet(t, p, "a"))
 	mustRelease(t, p, "ka", mustGet(t, p, "ka"))
@@ -497,7 +530,7 @@ func TestWatcherShards(t *testing.T) {
 // context are not failures.
 func TestHealthCheckCanceledCountsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := pool.NewPoolWithHealth(newFactory(), testConfig(), &hangMonitor{}, nil)
+		p := newPoolWithMonitor(newFactory(), testConfig(), &hangMonitor{})
 		defer p.Close()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)

@@ -134,7 +134,7 @@ func TestSpecHundredGoroutines(t *testing.T) {
 			if err := p.Close(); err != nil || be.factory.open.Load() != 0 {
 				t.Errorf("Close = %v, %d connections left", err, be.factory.open.Load())
 			}
-			t.Logf("%s: %d dials, %d waits, hit rate %.2f", be.name, s.Dials, s.WaitCount, s.HitRate())
+			t.Logf("%s: %d dials, %d waits, %d hits, %d misses", be.name, s.Dials, s.WaitCount, s.Hits, s.Misses)
 		})
 	}
 }

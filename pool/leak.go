@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -71,4 +72,27 @@ func (p *pool) stackOf(l *lease) string {
 			return b.String()
 		}
 	}
+}
+
+// LeaseInfo describes one outstanding lease, for leak reports.
+type LeaseInfo struct {
+	Key    string        `json:"key"`     // the key
+	ConnID uint64        `json:"conn_id"` // the connection's id
+	Since  time.Time     `json:"since"`   // when the lease was taken
+	Held   time.Duration `json:"held"`    // how long it has been held
+}
+
+// Leases implements Pool.
+func (p *pool) Leases(minHeld time.Duration) []LeaseInfo {
+	now := p.clock()
+	var out []LeaseInfo
+	p.leases.Range(func(k, _ any) bool {
+		l := k.(*lease)
+		if held := now.Sub(nanoTime(l.start)); held >= minHeld && !l.released.Load() {
+			out = append(out, LeaseInfo{Key: l.e.ks.name, ConnID: l.e.id, Since: nanoTime(l.start), Held: held})
+		}
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Held > out[j].Held })
+	return out
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Pool is a keyed, multiplexing SSH connection pool. Create one with
-// NewPool or NewPoolWithHealth; all methods are safe for concurrent use.
+// NewPool or New; all methods are safe for concurrent use.
 type Pool interface {
 	// Get leases a slot on a connection to key, dialling one if every
 	// connection is full and the limits allow, else waiting (FIFO) until a
@@ -74,14 +74,16 @@ type Pool interface {
 	// MarkUnhealthy marks the connection behind a lease unhealthy: it gets
 	// no new leases and closes when its leases end.
 	MarkUnhealthy(client SSHClient, cause error) error
-	// Stats returns the pool's live counters.
-	Stats() *PoolStats
-	// GetSnapshot returns the current statistics.
+	// GetSnapshot returns the current statistics: gauges and cumulative
+	// counters (see Snapshot). Gauges, Gets and LeasesOutstanding are read
+	// together under the pool's lock, the other counters one by one
+	// without it: a snapshot taken under load is consistent per field, not
+	// across fields.
 	GetSnapshot() Snapshot
-	// RecordSnapshot takes a snapshot, stores it in the history ring
-	// (HistorySize entries) and returns it.
-	RecordSnapshot() Snapshot
-	// History returns the recorded snapshots, oldest first.
+	// History returns the past snapshots, oldest first: the health loop
+	// (Start) records one at the end of every tick, about one per
+	// HealthInterval, and keeps the last HistorySize. Empty before Start
+	// or with health checks off.
 	History() []Snapshot
 	// Entries returns metadata of every open connection, sorted by key and
 	// id.
@@ -113,23 +115,28 @@ type Pool interface {
 // pool implements Pool.
 //
 // Hot path (Get hit, Release without waiters) takes no lock: the key is
-// found in a sync.Map, its connections in a copy-on-write slice, and a slot
-// is reserved with a CAS on the entry's ctl word. Everything else (waiters,
+// found in the key table (keytable.go: sharded copy-on-write hash tables
+// whose slot holds a key's only connection), a key with several
+// connections lists them in a copy-on-write slice, and a slot is reserved
+// with a CAS on the entry's ctl word. Everything else (waiters,
 // dials, eviction, close) runs under mu.
 //
-// Lock order: mu before history.mu and before a HealthConfigSource's
+// Lock order: mu before history.mu and before a PoolHealthMonitor's
 // lock (HealthConfigFor is called with mu held). No I/O (dial, Close, probes) and no
 // tracer call happens with mu held: changes made under mu are collected in
 // an effects value and applied after unlocking.
 type pool struct {
 	factory ConnectionFactory
-	health  HealthMonitor
-	tracer  PoolTracer       // nil when tracing is off
-	cmdTrc  CommandTracer    // tracer as a CommandTracer; nil when it is not one
-	clock   func() time.Time // never nil
-	stats   PoolStats
-	hist    *history
-	cfgErr  error // non-nil when the constructor's config was invalid
+	health  HealthMonitor // never nil: keepaliveMonitor by default
+	// healthCfg is health as a healthConfigSource (per-key health
+	// configuration, as PoolHealthMonitor has), or nil.
+	healthCfg healthConfigSource
+	tracer    PoolTracer       // nil when tracing is off
+	cmdTrc    CommandTracer    // tracer as a CommandTracer; nil when it is not one
+	clock     func() time.Time // never nil
+	stats     poolStats
+	hist      *history
+	cfgErr    error // non-nil when the constructor's config was invalid
 
 	ctx    context.Context // the pool's own context: bounds dials; canceled by Close
 	cancel context.CancelFunc
@@ -172,7 +179,7 @@ type pool struct {
 	detector ChangeDetector // the factory as a ChangeDetector, or nil
 
 	watchers   []*watchShard         // guarded by mu: death watchers
-	hi         PoolHealthIntegration // health loop, replacement, events
+	hi         PoolHealthIntegration // health-event subscribers
 	cleanup    *CleanupManager
 	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
 	started    bool        // guarded by mu: Start has started the loops
@@ -186,24 +193,33 @@ type pool struct {
 // NewPool returns a pool that dials through factory. It does no I/O and
 // starts no goroutine. config gets defaults applied; if it is invalid
 // (ValidatePoolConfig), the pool is returned anyway and every Get, Run and
-// Start returns the validation error. tracer may be nil. A nil factory is
-// a programmer error and panics.
+// Start returns the validation error: use New to have it at once. tracer
+// may be nil. A nil factory is a programmer error and panics.
 func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Pool {
-	return NewPoolWithHealth(factory, config, nil, tracer)
+	return newPool(factory, config, tracer)
 }
 
-// NewPoolWithHealth is NewPool with a HealthMonitor that HealthCheck uses
-// to probe connections; nil means KeepaliveMonitor.
-func NewPoolWithHealth(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) Pool {
-	return newPool(factory, config, health, tracer)
+// New is NewPool for callers that want a bad configuration refused at
+// construction: when config (with defaults applied) is invalid, it returns
+// no pool and the validation error, "pool: invalid config: " followed by
+// one *FieldError per field outside its range (errors.As finds the first).
+func New(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) (Pool, error) {
+	if factory == nil {
+		panic("pool: New with nil ConnectionFactory")
+	}
+	config.SetDefaults()
+	if err := ValidatePoolConfig(config); err != nil {
+		return nil, fmt.Errorf("pool: invalid config: %w", err)
+	}
+	return newPool(factory, config, tracer), nil
 }
 
-func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor, tracer PoolTracer) *pool {
+func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *pool {
 	if factory == nil {
 		panic("pool: NewPool with nil ConnectionFactory")
 	}
 	config.SetDefaults()
-	p := &pool{factory: factory, health: health, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
+	p := &pool{factory: factory, health: config.Advanced.HealthMonitor, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
 		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
 		watched: map[*keyState]struct{}{}}
@@ -213,16 +229,18 @@ func newPool(factory ConnectionFactory, config PoolConfig, health HealthMonitor,
 		config.HistorySize = max(min(config.HistorySize, maxHistoryLimit), 1)
 	}
 	if p.health == nil {
-		p.health = KeepaliveMonitor{}
+		p.health = keepaliveMonitor{}
 	}
+	p.healthCfg, _ = p.health.(healthConfigSource)
 	if p.clock == nil {
 		p.clock = time.Now
 	}
-	p.hi.p = p
 	p.cleanup = &CleanupManager{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
 	p.cmdTrc, _ = p.tracer.(CommandTracer)
+	p.hi.tracer, _ = p.tracer.(HealthEventTracer)
+	p.hi.clock = p.clock
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
 	p.applyHotLocked(config)
@@ -436,18 +454,8 @@ func (p *pool) checkDrainedLocked() {
 	}
 }
 
-// Stats implements Pool.
-func (p *pool) Stats() *PoolStats { return &p.stats }
-
 // GetSnapshot implements Pool.
 func (p *pool) GetSnapshot() Snapshot { return p.stats.GetSnapshot() }
-
-// RecordSnapshot implements Pool.
-func (p *pool) RecordSnapshot() Snapshot {
-	s := p.stats.GetSnapshot()
-	p.hist.add(s)
-	return s
-}
 
 // History implements Pool.
 func (p *pool) History() []Snapshot { return p.hist.list() }
@@ -504,7 +512,8 @@ func (p *pool) UpdateConfig(cfg PoolConfig) error {
 	}
 	var fx effects
 	p.mu.Lock()
-	cfg.Advanced.Clock = p.cfg.Advanced.Clock // the clock is fixed at construction
+	// The clock and the health monitor are fixed at construction.
+	cfg.Advanced.Clock, cfg.Advanced.HealthMonitor = p.cfg.Advanced.Clock, p.cfg.Advanced.HealthMonitor
 	if p.closed {
 		p.mu.Unlock()
 		return ErrPoolClosed
@@ -584,7 +593,7 @@ func (p *pool) startLoops() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.hi.scheduleHealthChecks(p.ctx)
+		p.healthLoop(p.ctx)
 	}()
 	p.cleanup.Start(p.ctx)
 }

@@ -36,7 +36,7 @@ func (p *pool) RetryNow(keys ...string) int {
 			n++
 		}
 		if p.warmKeyLocked(ks.name) {
-			p.hi.replaceConnection(ks.name, nil, &fx)
+			p.replaceConnLocked(ks.name, nil, &fx)
 		}
 	}
 	if len(keys) == 0 {

@@ -5,27 +5,28 @@ import (
 	"log/slog"
 )
 
-// SlogTracer is a PoolTracer that logs to a *slog.Logger: Get, Release and
-// health probes at Debug, dials, evictions, state changes and closes at
-// Info, failures and misuse at Warn. Records carry keys, connection ids,
-// durations and errors; never credentials. Create it with NewSlogTracer.
-type SlogTracer struct {
+// slogTracer is the tracer of NewSlogTracer.
+type slogTracer struct {
 	log *slog.Logger
 }
 
-// NewSlogTracer returns a tracer logging to l (slog.Default() when nil).
-func NewSlogTracer(l *slog.Logger) *SlogTracer {
+// NewSlogTracer returns a PoolTracer that logs to l (slog.Default() when
+// nil): Get, Release and health probes at Debug, dials, evictions, state
+// changes and closes at Info, failures and misuse at Warn. Records carry
+// keys, connection ids, durations and errors; never credentials. It is
+// also a HealthEventTracer (health events at Info, failures at Warn).
+func NewSlogTracer(l *slog.Logger) PoolTracer {
 	if l == nil {
 		l = slog.Default()
 	}
-	return &SlogTracer{log: l.With(slog.String("component", "sshpool"))}
+	return &slogTracer{log: l.With(slog.String("component", "sshpool"))}
 }
 
 // TraceGetStart returns ctx unchanged.
-func (t *SlogTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
+func (t *slogTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
 
 // TraceGetEnd logs the Get's outcome.
-func (t *SlogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
+func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool get failed", slog.String("key", d.Key),
 			slog.Duration("waited", d.Waited), slog.Any("error", d.Err))
@@ -36,10 +37,10 @@ func (t *SlogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
 }
 
 // TraceDialStart returns ctx unchanged.
-func (t *SlogTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
+func (t *slogTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
 
 // TraceDialEnd logs the dial's outcome.
-func (t *SlogTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
+func (t *slogTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool dial failed", slog.String("key", d.Key),
 			slog.String("kind", d.Kind.String()), slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
@@ -50,18 +51,18 @@ func (t *SlogTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
 }
 
 // TraceRelease logs the release.
-func (t *SlogTracer) TraceRelease(d ReleaseData) {
+func (t *slogTracer) TraceRelease(d ReleaseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelDebug, "pool release", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.Duration("held", d.Held))
 }
 
 // TraceHealthCheckStart returns ctx unchanged.
-func (t *SlogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
+func (t *slogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
 	return ctx
 }
 
 // TraceHealthCheckEnd logs the probe's outcome.
-func (t *SlogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
+func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
 	level := slog.LevelDebug
 	if d.Err != nil {
 		level = slog.LevelWarn
@@ -71,27 +72,27 @@ func (t *SlogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndDa
 }
 
 // TraceEvict logs the eviction.
-func (t *SlogTracer) TraceEvict(d EvictData) {
+func (t *slogTracer) TraceEvict(d EvictData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool evict", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.String("strategy", d.Strategy), slog.String("reason", d.Reason.String()))
 }
 
 // TraceStateChange logs the transition.
-func (t *SlogTracer) TraceStateChange(d StateChangeData) {
+func (t *slogTracer) TraceStateChange(d StateChangeData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection state", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.String("from", d.From.String()), slog.String("to", d.To.String()),
 		slog.String("reason", d.Reason.String()), slog.Any("error", d.Err))
 }
 
 // TraceConnClose logs the close.
-func (t *SlogTracer) TraceConnClose(d ConnCloseData) {
+func (t *slogTracer) TraceConnClose(d ConnCloseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection closed", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.String("reason", d.Reason.String()), slog.Duration("age", d.Age),
 		slog.Int64("uses", d.UseCount), slog.Any("error", d.Err))
 }
 
 // TraceMisuse logs the misuse at Warn.
-func (t *SlogTracer) TraceMisuse(d MisuseData) {
+func (t *slogTracer) TraceMisuse(d MisuseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelWarn, "pool misuse", slog.String("key", d.Key),
 		slog.String("op", d.Op), slog.Any("error", d.Err))
 }
@@ -100,7 +101,7 @@ func (t *SlogTracer) TraceMisuse(d MisuseData) {
 // one a second per failing key), circuit closes and replacements at Info,
 // the rest at Warn. A leak report carries the Get's stack when DebugLeaks
 // recorded one; a warm-up backoff, the pause and the failures in a row.
-func (t *SlogTracer) TraceHealthEvent(ev HealthEvent) {
+func (t *slogTracer) TraceHealthEvent(ev HealthEvent) {
 	level := slog.LevelWarn
 	switch ev.Type {
 	case EventCircuitHalfOpen:

@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// PoolStats holds a pool's cumulative counters, each an atomic updated
+// poolStats holds a pool's cumulative counters, each an atomic updated
 // without locks. The hit path touches none of them: a Get's lease and use
 // are counted by the same CAS that reserves the slot, in the connection's
 // own control word, so goroutines working on different connections share
 // no counter cache line. Gets, Releases, Hits and LeasesOutstanding are
 // summed from the connections (and foldedUses, the uses of connections
 // already closed) when a snapshot is taken. Read them through GetSnapshot.
-type PoolStats struct {
+type poolStats struct {
 	foldedUses     atomic.Int64 // leases granted on connections since removed
 	waitedGranted  atomic.Int64 // leases granted after a wait
 	waitCount      atomic.Int64 // Gets that waited
@@ -166,19 +166,6 @@ type Snapshot struct {
 	CommandErrors  int64            `json:"command_errors"`
 }
 
-// HitRate returns Hits/(Hits+Misses), or 0 before any Get.
-func (s Snapshot) HitRate() float64 { return ratio(s.Hits, s.Hits+s.Misses) }
-
-// MissRate returns Misses/(Hits+Misses), or 0 before any Get.
-func (s Snapshot) MissRate() float64 { return ratio(s.Misses, s.Hits+s.Misses) }
-
-func ratio(a, b int64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
-}
-
 func avg(total, n int64) time.Duration {
 	if n == 0 {
 		return 0
@@ -186,11 +173,8 @@ func avg(total, n int64) time.Duration {
 	return time.Duration(total / n)
 }
 
-// GetSnapshot returns the current statistics. Gauges, Gets and
-// LeasesOutstanding are read together under the pool's lock; the other
-// counters one by one without it, so a snapshot taken under load is
-// consistent per field, not across all fields.
-func (s *PoolStats) GetSnapshot() Snapshot {
+// GetSnapshot returns the current statistics (see Pool.GetSnapshot).
+func (s *poolStats) GetSnapshot() Snapshot {
 	var snap Snapshot
 	if s.gauges != nil {
 		s.gauges(&snap)
@@ -224,7 +208,7 @@ func (s *PoolStats) GetSnapshot() Snapshot {
 
 // countGetAbort counts a Get that failed because its deadline passed or
 // its context was canceled; other errors are not counted.
-func (s *PoolStats) countGetAbort(cause error) {
+func (s *poolStats) countGetAbort(cause error) {
 	switch {
 	case errors.Is(cause, context.Canceled):
 		s.getCancels.Add(1)

@@ -93,7 +93,7 @@ func (p *pool) connDone(w *watchShard, e *poolEntry) {
 	p.mu.Lock()
 	w.n--
 	p.mu.Unlock()
-	if e.state.Load() == 0 {
-		p.hi.handleUnhealthyConnection(e, EventLost, e.client.Err())
+	if e.usable() {
+		p.retireUnhealthy(e, EventLost, e.client.Err())
 	}
 }

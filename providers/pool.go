@@ -9,18 +9,25 @@ import (
 // HealthSet provides the pool's health monitor.
 var HealthSet = wire.NewSet(NewHealthMonitor)
 
-// NewHealthMonitor returns the keepalive monitor (keepalive@openssh.com
-// with want-reply, bounded by HealthTimeout).
-func NewHealthMonitor() pool.HealthMonitor { return pool.KeepaliveMonitor{} }
+// NewHealthMonitor returns a per-key monitor with no key configured yet:
+// every connection is probed with keepalive@openssh.com (want-reply) at
+// the pool's HealthInterval, bounded by HealthTimeout.
+func NewHealthMonitor() pool.HealthMonitor { return pool.NewPoolHealthMonitor(pool.HealthConfig{}) }
 
 // PoolSet provides the new pool with its config, health monitor and tracer.
 var PoolSet = wire.NewSet(NewPool)
 
-// NewPool returns a pool over factory. It dials nothing (warm-up is the
-// caller's Start); the cleanup closes the pool at once, which is a no-op
-// after a graceful CloseContext.
+// NewPool returns a pool over factory, or the validation error of an
+// invalid cfg (pool.New), so that a bad configuration fails the graph's
+// construction. It dials nothing (warm-up is the caller's Start); the
+// cleanup closes the pool at once, which is a no-op after a graceful
+// CloseContext.
 func NewPool(factory pool.ConnectionFactory, cfg pool.PoolConfig, health pool.HealthMonitor,
 	tracer pool.PoolTracer) (pool.Pool, func(), error) {
-	p := pool.NewPoolWithHealth(factory, cfg, health, tracer)
+	cfg.Advanced.HealthMonitor = health
+	p, err := pool.New(factory, cfg, tracer)
+	if err != nil {
+		return nil, nil, err
+	}
 	return p, func() { p.Close() }, nil
 }

@@ -25,12 +25,37 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNewPoolConfigAppliesDefaultsAndNamesBadField(t *testing.T) {
 	pc, err := providers.NewPoolConfig(providers.Config{})
-	if err != nil || pc.MaxConnections != pool.DefaultMaxConnections {
+	if err != nil || pc.MaxConnections != 100 { // the documented default
 		t.Fatalf("zero config: %+v, %v", pc, err)
 	}
 	_, err = providers.NewPoolConfig(providers.Config{Pool: pool.PoolConfig{MaxConnections: -1}})
 	if err == nil || !strings.Contains(err.Error(), "MaxConnections") {
 		t.Fatalf("want an error naming MaxConnections, got %v", err)
+	}
+}
+
+// TestNewPoolRefusesBadConfig: the pool provider fails construction on
+// a config that did not come through NewPoolConfig (a graph that
+// provides its own pool.PoolConfig), naming the field, instead of
+// returning a pool whose every Get fails.
+func TestNewPoolRefusesBadConfig(t *testing.T) {
+	factory := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
+		return nil, errors.New("no dial expected")
+	})
+	p, cleanup, err := providers.NewPool(factory, pool.PoolConfig{MaxSessionsPerConnection: -3}, nil, nil)
+	if p != nil || cleanup != nil {
+		t.Fatal("NewPool returned a pool for an invalid config")
+	}
+	if err == nil || !strings.Contains(err.Error(), "MaxSessionsPerConnection = -3") {
+		t.Fatalf("want an error naming MaxSessionsPerConnection, got %v", err)
+	}
+	p, cleanup, err = providers.NewPool(factory, pool.PoolConfig{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := p.Config().MaxSessionsPerConnection; got != 8 {
+		t.Errorf("MaxSessionsPerConnection = %d, want the default 8", got)
 	}
 }
 

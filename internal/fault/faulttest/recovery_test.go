@@ -63,7 +63,9 @@ var recoveryFaults = []recoveryFault{
 // with jitter), and two for the edges. A pool that redials on every call
 // makes hundreds (the legacy pool: 408 handshakes in 10 s).
 func maxRecoveryDials(d time.Duration) int64 {
-	return int64(pool.DefaultCircuitThreshold) + 3 + int64(d/(800*time.Millisecond)) + 2
+	var def pool.PoolConfig
+	def.SetDefaults()
+	return int64(def.Advanced.CircuitThreshold) + 3 + int64(d/(800*time.Millisecond)) + 2
 }
 
 // TestRecovery puts a steady load on the pool, injects each fault of the

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// handleUnhealthyConnection retires e as unhealthy: it gets no new
-// leases, its leases in flight finish, it is closed once they end, and
-// replaceConnection decides whether to dial a replacement. typ is
+// retireUnhealthy retires e as unhealthy: it gets no new leases, its
+// leases in flight finish, it is closed once they end, and
+// replaceConnLocked decides whether to dial a replacement. typ is
 // EventUnhealthy or EventLost. Only the first retirement counts.
-func (h *PoolHealthIntegration) handleUnhealthyConnection(e *poolEntry, typ HealthEventType, cause error) {
+func (p *pool) retireUnhealthy(e *poolEntry, typ HealthEventType, cause error) {
 	var fx effects
 	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
 	if len(fx.changes) == 0 {
@@ -18,18 +18,18 @@ func (h *PoolHealthIntegration) handleUnhealthyConnection(e *poolEntry, typ Heal
 	}
 	fx.event(HealthEvent{Type: typ, Key: e.ks.name, ConnID: e.id, Err: cause})
 	fx.replace = append(fx.replace, e)
-	h.p.apply(&fx)
+	p.apply(&fx)
 }
 
-// replaceLocked calls replaceConnection for each retired entry. Caller
-// holds pool.mu.
-func (h *PoolHealthIntegration) replaceLocked(lost []*poolEntry, fx *effects) {
+// replaceRetiredLocked calls replaceConnLocked for each retired entry.
+// Caller holds pool.mu.
+func (p *pool) replaceRetiredLocked(lost []*poolEntry, fx *effects) {
 	for _, e := range lost {
-		h.replaceConnection(e.ks.name, e, fx)
+		p.replaceConnLocked(e.ks.name, e, fx)
 	}
 }
 
-// replaceConnection dials a connection for key in the background when
+// replaceConnLocked dials a connection for key in the background when
 // demand calls for it: the key has waiters (served as usual), or it is a
 // warm-up key below WarmupConnections, or lost (the retired connection,
 // nil from the health loop) had been leased and was in use or used within
@@ -46,8 +46,7 @@ func (h *PoolHealthIntegration) replaceLocked(lost []*poolEntry, fx *effects) {
 // loop's next tick (which tops warm-up keys up) take over. It never
 // evicts, respects the limits, and dials at most once per key at a time.
 // Caller holds pool.mu.
-func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, fx *effects) {
-	p := h.p
+func (p *pool) replaceConnLocked(key string, lost *poolEntry, fx *effects) {
 	if p.closed {
 		return
 	}
@@ -80,7 +79,7 @@ func (h *PoolHealthIntegration) replaceConnection(key string, lost *poolEntry, f
 func (p *pool) wantReplacementLocked(ks *keyState, lost *poolEntry) bool {
 	usable := 0
 	for _, e := range ks.list() {
-		if e.state.Load() == 0 {
+		if e.usable() {
 			usable++
 		}
 	}
@@ -120,7 +119,7 @@ func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 	return e.leases() > 0 || now-e.lastUsedAt(now) < int64(p.replaceWindowLocked())
 }
 
-// scheduleHealthChecks runs the health loop until ctx ends: every
+// healthLoop runs the health loop until ctx ends: every
 // HealthInterval, shortened by up to 10 % of jitter so that pools started
 // together do not probe in step, it probes the connections that are due
 // (healthTargets) and tops warm-up keys back up. The jitter only shortens
@@ -131,10 +130,10 @@ func (p *pool) usedRecentlyLocked(e *poolEntry) bool {
 // The period runs from the start of one tick to the start of the next, so
 // slow probes (up to HealthTimeout) do not stretch it; a tick that took
 // longer than the period is followed by the next at once.
-func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
+func (p *pool) healthLoop(ctx context.Context) {
 	var last time.Time // start of the previous tick
 	for {
-		iv := h.p.tickInterval()
+		iv := p.tickInterval()
 		if iv <= 0 {
 			return
 		}
@@ -150,41 +149,41 @@ func (h *PoolHealthIntegration) scheduleHealthChecks(ctx context.Context) {
 		case <-t.C:
 		}
 		last = time.Now()
-		h.tick(ctx, iv)
+		p.healthTick(ctx, iv)
 	}
 }
 
 // tickInterval is the health loop's period: HealthInterval, or the
-// shortest per-key Interval (HealthConfigSource) of the keys in the pool
+// shortest per-key Interval (PoolHealthMonitor) of the keys in the pool
 // when that is shorter; 0 when health checks are off.
 func (p *pool) tickInterval() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	iv := p.cfg.HealthInterval
-	src, ok := p.health.(HealthConfigSource)
-	if iv <= 0 || !ok {
+	if iv <= 0 || p.healthCfg == nil {
 		return iv
 	}
 	for key := range p.byKey {
-		if k := src.HealthConfigFor(key).Interval; k > 0 && k < iv {
+		if k := p.healthCfg.HealthConfigFor(key).Interval; k > 0 && k < iv {
 			iv = k
 		}
 	}
 	return iv
 }
 
-// tick probes the due connections and replaces what is missing. period
-// is the loop's period (tickInterval).
-func (h *PoolHealthIntegration) tick(ctx context.Context, period time.Duration) {
-	p := h.p
+// healthTick probes the due connections, replaces what is missing and
+// records a snapshot in the history. period is the loop's period
+// (tickInterval).
+func (p *pool) healthTick(ctx context.Context, period time.Duration) {
 	_ = p.probeAll(ctx, p.healthTargets(period))
 	var fx effects
 	p.mu.Lock()
 	for _, key := range p.cfg.WarmupKeys {
-		h.replaceConnection(key, nil, &fx)
+		p.replaceConnLocked(key, nil, &fx)
 	}
 	p.mu.Unlock()
 	p.apply(&fx)
+	p.hist.add(p.GetSnapshot())
 }
 
 // healthTargets returns the connections due for a probe: usable, not
@@ -208,7 +207,7 @@ func (p *pool) healthTargets(period time.Duration) []*poolEntry {
 	for _, ks := range p.byKey {
 		iv := int64(p.healthConfig(ks.name, p.cfg).Interval)
 		for _, e := range ks.list() {
-			if e.state.Load() != 0 || now-max(e.lastHealth.Load(), e.created) < iv-half {
+			if !e.usable() || now-max(e.lastHealth.Load(), e.created) < iv-half {
 				continue
 			}
 			if e.leases() == 0 || now-e.lastUsedAt(now) >= iv-half {

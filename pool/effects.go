@@ -1,0 +1,130 @@
+package pool
+
+// effects collects what a locked section decided but must do after
+// unlocking: closes (I/O), tracer calls, and removals of entries retired
+// without the lock.
+type effects struct {
+	retired []*poolEntry  // retired and owned, still to remove (needs mu)
+	closes  []*poolEntry  // removed; close their clients
+	orphans []SSHClient   // dialled after Close; close them
+	changes []stateChange // state transitions to trace
+	evicts  []evictRecord // eviction decisions to trace
+	events  []HealthEvent // health events to publish
+	replace []*poolEntry  // retired unhealthy: their key may need a replacement
+}
+
+type stateChange struct {
+	e    *poolEntry
+	from EntryState
+	err  error
+}
+
+type evictRecord struct {
+	e        *poolEntry
+	strategy string
+}
+
+// pending reports whether apply has work.
+func (fx *effects) pending() bool {
+	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+len(fx.evicts)+
+		len(fx.events)+len(fx.replace) > 0
+}
+
+// retire stops new leases on e, recording the state change, and queues e
+// for removal when the caller now owns its close. It takes no lock.
+func (fx *effects) retire(e *poolEntry, to EntryState, reason CloseReason, cause error) {
+	from := e.State()
+	changed, owned := e.retire(to, reason)
+	if changed {
+		fx.changes = append(fx.changes, stateChange{e, from, cause})
+	}
+	if owned {
+		fx.retired = append(fx.retired, e)
+	}
+}
+
+// reapLocked removes retired entries and serves what their removal frees.
+func (p *pool) reapLocked(fx *effects) {
+	for len(fx.retired) > 0 {
+		e := fx.retired[len(fx.retired)-1]
+		fx.retired = fx.retired[:len(fx.retired)-1]
+		p.removeLocked(e, fx)
+		p.serveKeyLocked(e.ks, fx)
+	}
+	p.serveStarvedLocked(fx)
+}
+
+// apply carries out fx outside mu: it reaps retired entries (taking mu),
+// traces, closes clients, then (taking mu again) releases the room the
+// closes held and serves whoever waited for it, until nothing is left.
+func (p *pool) apply(fx *effects) {
+	for fx.pending() {
+		if len(fx.retired) > 0 {
+			p.mu.Lock()
+			p.reapLocked(fx)
+			p.mu.Unlock()
+		}
+		now := *fx
+		*fx = effects{}
+		if p.tracer != nil {
+			p.traceEffects(&now)
+		}
+		for _, ev := range now.events {
+			p.hi.publish(ev)
+		}
+		for _, e := range now.closes {
+			p.closeEntry(e)
+		}
+		for _, c := range now.orphans {
+			_ = c.Close() // dialled after Close: nobody to report to
+		}
+		if len(now.closes)+len(now.replace) > 0 {
+			p.mu.Lock()
+			p.closedLocked(now.closes, fx)
+			p.replaceRetiredLocked(now.replace, fx)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// closedLocked accounts for finished closes and serves the freed room.
+func (p *pool) closedLocked(closed []*poolEntry, fx *effects) {
+	for _, e := range closed {
+		e.ks.closing--
+		p.closingConns--
+	}
+	for _, e := range closed {
+		p.serveKeyLocked(e.ks, fx)
+		p.dropKeyIfIdleLocked(e.ks)
+	}
+	p.serveStarvedLocked(fx)
+	p.checkDrainedLocked()
+}
+
+func (p *pool) traceEffects(fx *effects) {
+	for _, c := range fx.changes {
+		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from,
+			To: EntryState(c.e.state.Load()), Reason: CloseReason(c.e.reason.Load()), Err: c.err})
+	}
+	for _, ev := range fx.evicts {
+		p.tracer.TraceEvict(EvictData{Key: ev.e.ks.name, ConnID: ev.e.id, Strategy: ev.strategy,
+			Reason: CloseReason(ev.e.reason.Load())})
+	}
+}
+
+// closeEntry closes a removed entry's client and traces it.
+func (p *pool) closeEntry(e *poolEntry) {
+	e.state.Store(int32(StateClosed))
+	err := e.client.Close()
+	if p.tracer != nil {
+		p.tracer.TraceConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
+			Reason: CloseReason(e.reason.Load()), Age: p.clock().Sub(nanoTime(e.created)),
+			UseCount: e.uses(), Err: err})
+	}
+}
+
+// finish removes an entry whose close the caller owns, outside mu.
+func (p *pool) finish(e *poolEntry) {
+	fx := effects{retired: []*poolEntry{e}}
+	p.apply(&fx)
+}
