@@ -33,15 +33,17 @@ type drainFixture struct {
 	servers  []*legacy.Server
 	inFlight sync.WaitGroup
 	results  chan error
+	running  chan struct{} // a "block" command started on the server
 }
 
 func newDrainFixture(t *testing.T, drain time.Duration, edit ...func(*app.Config)) *drainFixture {
 	t.Helper()
-	released := make(chan struct{})
+	released, running := make(chan struct{}), make(chan struct{}, 8)
 	srv := sshtest.NewServer(t, sshtest.WithHandler(func(ctx context.Context, s *sshtest.Session) int {
 		if s.Command != "block" {
 			return sshtest.DefaultHandler(ctx, s)
 		}
+		running <- struct{}{}
 		select {
 		case <-released:
 			return 0
@@ -49,7 +51,7 @@ func newDrainFixture(t *testing.T, drain time.Duration, edit ...func(*app.Config
 			return sshtest.ExitSignalled
 		}
 	}))
-	f := &drainFixture{release: sync.OnceFunc(func() { close(released) }), results: make(chan error, 2)}
+	f := &drainFixture{release: sync.OnceFunc(func() { close(released) }), results: make(chan error, 2), running: running}
 	t.Cleanup(f.release)
 	t.Cleanup(legacy.ShutdownConnectionPool)
 	dir := t.TempDir()
@@ -74,13 +76,23 @@ func newDrainFixture(t *testing.T, drain time.Duration, edit ...func(*app.Config
 }
 
 // startBlocked starts "block" on every server through the old API (the
-// singleton, routed) and waits until both run, one on each pool.
+// singleton, routed) and waits until both run on the server, one on each
+// pool (a connection in use is not yet a command running: a stop in that
+// gap refuses the command, as it should).
 func (f *drainFixture) startBlocked(t *testing.T) {
 	for _, s := range f.servers {
 		f.inFlight.Go(func() {
 			_, err := legacy.GetConnectionManager().ExecuteCommand(s, false, "block")
 			f.results <- err
 		})
+	}
+	timeout := time.After(30 * time.Second)
+	for range f.servers {
+		select {
+		case <-f.running:
+		case <-timeout:
+			t.Fatalf("commands not running on the server: %+v", legacy.GetConnectionPool().GetConnectionStatus())
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
