@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -55,21 +56,10 @@ func rawPerConn(b *testing.B, t cmdTarget, g int, refused *atomic.Int64) cmdOp {
 				return err
 			}
 			refused.Add(1)
-			if err := sleep(ctx, time.Millisecond); err != nil {
+			if err := ctxtime.Sleep(ctx, time.Millisecond); err != nil {
 				return err
 			}
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

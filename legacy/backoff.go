@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -44,7 +45,7 @@ func retryCommand(ctx context.Context, lostRetries func() int, try func() error)
 			return nil
 		case classify(err) == pool.KindSessionLimit:
 			refusals++
-			if werr := sleepCtx(ctx, jitter(backoff(sessionBackoffBase, sessionBackoffMax, refusals))); werr != nil {
+			if werr := ctxtime.Sleep(ctx, jitter(backoff(sessionBackoffBase, sessionBackoffMax, refusals))); werr != nil {
 				return notStarted(fmt.Errorf("legacy: no session slot before the deadline after %d refusals (server MaxSessions): %w (last refusal: %v)",
 					refusals, werr, err))
 			}
@@ -71,16 +72,4 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// sleepCtx sleeps d or until ctx ends, returning ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/sshpool/sshpool/internal/ctxtime"
 )
 
 // Run implements Pool.
@@ -72,7 +74,7 @@ func (p *pool) retrySessionLimit(ctx context.Context, res Result, err error, aga
 	}
 	retries, backoff := p.retryPolicy()
 	for attempt := 1; attempt <= retries && Classify(err) == KindSessionLimit; attempt++ {
-		if werr := sleepCtx(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
+		if werr := ctxtime.Sleep(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
 			return res, fmt.Errorf("pool: session-limit retry %d: %w (last: %w)", attempt, werr, err)
 		}
 		p.stats.sessionRetries.Add(1)
@@ -97,16 +99,4 @@ func (p *pool) execOnce(ctx context.Context, key string, c Command) (Result, err
 	l := cl.(*lease)
 	defer func() { _ = l.release() }() // cannot fail: l is ours and released once
 	return l.exec(ctx, "Run", c, false)
-}
-
-// sleepCtx sleeps d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

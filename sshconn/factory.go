@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -135,7 +136,7 @@ func NewFactory(resolver Resolver, opts ...FactoryOption) *Factory {
 	f := &Factory{
 		resolver: resolver, maxRetries: DefaultMaxRetries,
 		backoffBase: DefaultBackoffBase, backoffMax: DefaultBackoffMax,
-		sleep: sleepCtx, jitter: fullJitter,
+		sleep: ctxtime.Sleep, jitter: fullJitter,
 		dialer: dialer{logger: slog.Default(), writer: &KnownHostsWriter{}, quickAck: true},
 	}
 	for _, o := range opts {
@@ -219,15 +220,4 @@ func fullJitter(limit time.Duration) time.Duration {
 		return 0
 	}
 	return rand.N(limit + 1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
