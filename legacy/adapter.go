@@ -53,10 +53,13 @@ func NewAdapter(p LeasePool, reg TargetRegistrar, opts ...Option) *Adapter {
 	return &Adapter{pool: p, reg: reg, cfg: newConfig(opts), drain: newDrainer()}
 }
 
-// GetOrCreateConnection registers the server's key if needed, leases and
-// releases a client once (so that an unreachable server fails here, as on
-// the legacy pool) and returns the key's connection, whose every command
-// leases its own client. Callers for the same (server, user) get the same
+// GetOrCreateConnection registers the server's key if needed and returns
+// the key's connection, whose every command leases its own client. When
+// the key has no connection yet, its last command lost its connection, or
+// the server's settings changed, it first leases and releases a client, so
+// that an unreachable server fails here, as on the legacy pool; an open,
+// healthy connection is returned without I/O, as the old pool returned its
+// cached one. Callers for the same (server, user) get the same
 // *PooledConnection until it is closed.
 func (a *Adapter) GetOrCreateConnection(server *Server, asRoot bool) (*PooledConnection, error) {
 	return a.GetOrCreateConnectionContext(context.Background(), server, asRoot)
@@ -75,6 +78,10 @@ func (a *Adapter) GetOrCreateConnectionContext(ctx context.Context, server *Serv
 	st, err := a.track(key, server, asRoot)
 	if err != nil {
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
+	}
+	if cur := st.conn.Load(); cur != nil && !cur.Closed() && st.healthy.Load() && sameServer(&cur.server, server) {
+		st.stats.touch(a.cfg.now())
+		return cur, nil
 	}
 	client, err := a.acquire(ctx, key)
 	if err != nil {

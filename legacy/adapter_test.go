@@ -60,6 +60,34 @@ func TestAdapterContextAndTimeouts(t *testing.T) {
 	}
 }
 
+// TestAdapterHealthyConnectionWithoutLease: GetOrCreateConnection returns
+// a key's open, healthy connection without leasing (the old pool returned
+// its cached connection without I/O), and leases again, so that an
+// unreachable server fails there, once a command lost the connection.
+func TestAdapterHealthyConnectionWithoutLease(t *testing.T) {
+	e := newEnv(t)
+	ad, p := e.adapter(t)
+	s := e.server("a8")
+	c := connect(t, ad, s, false)
+	gets := p.GetSnapshot().Gets
+	if again := connect(t, ad, s, false); again != c || p.GetSnapshot().Gets != gets {
+		t.Fatalf("second GetOrCreateConnection: same connection %v, gets %d → %d; want the same one and no lease",
+			again == c, gets, p.GetSnapshot().Gets)
+	}
+	must(t, e.srv.RefuseNew(true))
+	e.srv.DropAll()
+	if _, err := c.ExecuteCommand("true"); err == nil {
+		t.Fatal("a command with the server gone succeeded")
+	}
+	if _, err := ad.GetOrCreateConnection(s, false); pool.Classify(err) != pool.KindRefused {
+		t.Fatalf("GetOrCreateConnection after the connection was lost: %v; want the unreachable server's error", err)
+	}
+	must(t, e.srv.RefuseNew(false))
+	if again := connect(t, ad, s, false); again != c {
+		t.Fatal("the server back: want the key's connection again")
+	}
+}
+
 // TestAdapterRegistersOnChange: the registrar is called once per key, and
 // again when the server's settings change.
 func TestAdapterRegistersOnChange(t *testing.T) {

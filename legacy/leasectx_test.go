@@ -104,9 +104,8 @@ func TestAdapterLeaseArmsNoTimer(t *testing.T) {
 	p := &armCheckPool{}
 	a := NewAdapter(p, nil)
 	defer a.Stop()
-	s := &Server{ID: "s1", Host: "10.0.0.1", AppUsername: "app"}
-	for range 2 {
-		if _, err := a.GetOrCreateConnection(s, false); err != nil {
+	for _, id := range []string{"s1", "s2"} { // two keys: a connected one is returned without a lease
+		if _, err := a.GetOrCreateConnection(&Server{ID: id, Host: "10.0.0.1", AppUsername: "app"}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
