@@ -1,9 +1,13 @@
 package legacy_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
+
+	"github.com/sshpool/sshpool/legacy"
 )
 
 // TestOldCallSitesCompile builds and vets testdata/oldservice, call-site
@@ -29,5 +33,36 @@ func TestOldCallSitesCompile(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("go %v: %v\n%s", args, err, out)
 		}
+	}
+}
+
+// TestConnectionHealthStatusOldJSON: a status with the old fields set
+// encodes as the old pool's did, with exactly its six JSON names (durations
+// in nanoseconds, as time.Duration encodes) and none of the additions while
+// they are zero, so an old health endpoint keeps its shape byte for byte.
+func TestConnectionHealthStatusOldJSON(t *testing.T) {
+	st := legacy.ConnectionHealthStatus{
+		Healthy:      true,
+		LastUsed:     time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
+		Age:          2 * time.Second,
+		UseCount:     3,
+		LastError:    "ssh: handshake failed",
+		ResponseTime: 5 * time.Millisecond,
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"healthy":true,"last_used":"2024-05-01T12:00:00Z","age":2000000000,"use_count":3,` +
+		`"last_error":"ssh: handshake failed","response_time":5000000}`
+	if string(b) != want {
+		t.Errorf("status JSON\n got %s\nwant %s", b, want)
+	}
+	b, err = json.Marshal(legacy.ConnectionHealthStatus{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"healthy":false,"last_used":"0001-01-01T00:00:00Z","age":0,"use_count":0}`; string(b) != want {
+		t.Errorf("zero status JSON\n got %s\nwant %s", b, want)
 	}
 }
