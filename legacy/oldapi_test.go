@@ -66,3 +66,21 @@ func TestConnectionHealthStatusOldJSON(t *testing.T) {
 		t.Errorf("zero status JSON\n got %s\nwant %s", b, want)
 	}
 }
+
+// TestServerOldJSON: NewServer encodes as the old model's NewServer did,
+// with its thirteen JSON names in its order and none of the additions while
+// they are empty, so stored or served server records keep their shape.
+func TestServerOldJSON(t *testing.T) {
+	s := legacy.NewServer()
+	s.ID, s.Name, s.Host = "srv1", "web-1", "10.0.0.5"
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"srv1","created":"0001-01-01T00:00:00Z","updated":"0001-01-01T00:00:00Z","name":"web-1",` +
+		`"host":"10.0.0.5","port":22,"root_username":"root","app_username":"pocketbase","use_ssh_agent":true,` +
+		`"manual_key_path":"","setup_complete":false,"security_locked":false,"proxy_email":""}`
+	if string(b) != want {
+		t.Errorf("server JSON\n got %s\nwant %s", b, want)
+	}
+}
