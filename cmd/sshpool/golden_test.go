@@ -128,7 +128,7 @@ func TestGoldenJSONSchemas(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := exec.LookPath("ssh"); err != nil && tt.name == "bench-compare" {
 				if os.Getenv("CI") == "true" {
-					t.Fatal("ssh is not installed (CI=true): .ci/run installs openssh-client")
+					t.Fatal("ssh is not installed (CI=true): .ci/run installs it for the OpenSSH contender")
 				}
 				t.Skip("ssh is not installed: the OpenSSH contender would not run (.ci/run installs it)")
 			}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -142,8 +141,8 @@ func serveApp(ctx context.Context, store *app.ConfigStore, verbose bool, emb *em
 	lc := cfg.Lifecycle
 	fxa := fx.New(
 		fxLog,
-		fx.StartTimeout(orDefault(lc.StartTimeout, app.DefaultStartTimeout)),
-		fx.StopTimeout(orDefault(lc.StopTimeout, app.DefaultStopTimeout)),
+		fx.StartTimeout(lc.StartTimeout), // LoadWith validated both (> 0)
+		fx.StopTimeout(lc.StopTimeout),
 		fx.Supply(logger, store, events),
 		fx.Supply(fx.Annotate(newRegistry(), fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
 		app.Module(app.WithConfig(cfg), etcdapp.Option()),
@@ -252,12 +251,4 @@ func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
-}
-
-// orDefault returns d, or def when d is not positive.
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
