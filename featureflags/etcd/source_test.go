@@ -44,11 +44,15 @@ func TestReadAndFollow(t *testing.T) {
 	}
 	reloads := in.provider.Stats().Reloads
 	put(t, c, etcd.DefaultKey, routingDoc(true, true))
-	marker := put(t, c, "/other", "x") // a later revision: the watch has seen the rewrite by then
-	_ = marker
-	time.Sleep(100 * time.Millisecond)
-	if got := in.provider.Stats().Reloads; got != reloads {
-		t.Errorf("an identical document reloaded the flags: %d reloads, want %d", got, reloads)
+	// A real change after the rewrite: the watch delivers events in
+	// order, so once it is in force the rewrite has been handled too.
+	rev = put(t, c, etcd.DefaultKey, routingDoc(false, true))
+	eventually(t, hang, "kill switch off did not arrive", in.routesNew)
+	if d := in.provider.Document(); d.Version != "rev "+itoa(rev) {
+		t.Errorf("version %q, want rev %d", d.Version, rev)
+	}
+	if got := in.provider.Stats().Reloads; got != reloads+1 {
+		t.Errorf("an identical document reloaded the flags: %d reloads, want %d", got, reloads+1)
 	}
 	if h := in.provider.Stats().Health; !h.Connected {
 		t.Errorf("health %+v", h)
