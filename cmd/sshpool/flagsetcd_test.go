@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestFlagsEtcdUsage(t *testing.T) {
 }
 
 // TestServeFollowsEtcd: serve with flags.source: etcd starts on the etcd
-// document (the CLI registers the etcd source).
+// document (the CLI registers the etcd source) and follows a publish.
 func TestServeFollowsEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -113,6 +114,21 @@ func TestServeFollowsEtcd(t *testing.T) {
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
 	if page := httpGet(t, admin+"/debug/routes"); !strings.Contains(page, "etcd /sshpool/flags") {
 		t.Errorf("/debug/routes does not show the etcd document:\n%s", page)
+	}
+	// A publish reaches the running service: /debug/routes shows its revision.
+	resp, err := srv.Client(t).Put(ctx, "/sshpool/flags", strings.Replace(fleetAllNew, `"a", "b"`, `"a"`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := fmt.Sprintf("rev %d", resp.Header.Revision)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		page := httpGet(t, admin+"/debug/routes")
+		if strings.Contains(page, rev) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/debug/routes does not show the published %s:\n%s", rev, page)
+		}
 	}
 	cancel()
 	if code := <-done; code != 0 {

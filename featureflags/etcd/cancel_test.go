@@ -1,9 +1,7 @@
 package etcd_test
 
 import (
-	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,51 +10,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/featureflags/etcd"
 	"github.com/sshpool/sshpool/featureflags/etcd/etcdtest"
 )
-
-// healthRecorder is a source that records every health its etcd source
-// reports, passing everything on to the provider unchanged.
-type healthRecorder struct {
-	*etcd.Source
-	mu     sync.Mutex
-	health []featureflags.SourceHealth
-}
-
-func (r *healthRecorder) Start(ctx context.Context, sink featureflags.Sink) error {
-	return r.Source.Start(ctx, recordingSink{Sink: sink, r: r})
-}
-
-// reported returns the first health reported whose detail contains every
-// one of parts, and whether there is one.
-func (r *healthRecorder) reported(parts ...string) (featureflags.SourceHealth, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-next:
-	for _, h := range r.health {
-		for _, p := range parts {
-			if !strings.Contains(h.Detail, p) {
-				continue next
-			}
-		}
-		return h, true
-	}
-	return featureflags.SourceHealth{}, false
-}
-
-type recordingSink struct {
-	featureflags.Sink
-	r *healthRecorder
-}
-
-func (s recordingSink) SetHealth(h featureflags.SourceHealth) {
-	s.r.mu.Lock()
-	s.r.health = append(s.r.health, h)
-	s.r.mu.Unlock()
-	s.Sink.SetHealth(h)
-}
 
 // TestWatchCancelledByServer: etcd cancels the source's watch with a
 // reason — here the reader's permission on the key is revoked between the

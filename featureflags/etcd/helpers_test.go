@@ -1,8 +1,11 @@
 package etcd_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,3 +126,76 @@ func put(t testing.TB, c *clientv3.Client, key, doc string) int64 {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
+
+// syncBuffer is a bytes.Buffer safe for a logger's writes from the
+// source's goroutine while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// healthRecorder is a source that records every health its etcd source
+// reports, passing everything on to the provider unchanged.
+type healthRecorder struct {
+	*etcd.Source
+	mu     sync.Mutex
+	health []featureflags.SourceHealth
+}
+
+func (r *healthRecorder) Start(ctx context.Context, sink featureflags.Sink) error {
+	return r.Source.Start(ctx, recordingSink{Sink: sink, r: r})
+}
+
+// reported returns the first health reported whose detail contains every
+// one of parts, and whether there is one.
+func (r *healthRecorder) reported(parts ...string) (featureflags.SourceHealth, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+next:
+	for _, h := range r.health {
+		for _, p := range parts {
+			if !strings.Contains(h.Detail, p) {
+				continue next
+			}
+		}
+		return h, true
+	}
+	return featureflags.SourceHealth{}, false
+}
+
+// downs returns the details of the healths reported as not connected.
+func (r *healthRecorder) downs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, h := range r.health {
+		if !h.Connected {
+			out = append(out, h.Detail)
+		}
+	}
+	return out
+}
+
+type recordingSink struct {
+	featureflags.Sink
+	r *healthRecorder
+}
+
+func (s recordingSink) SetHealth(h featureflags.SourceHealth) {
+	s.r.mu.Lock()
+	s.r.health = append(s.r.health, h)
+	s.r.mu.Unlock()
+	s.Sink.SetHealth(h)
+}

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,11 +46,15 @@ func TestReadAndFollow(t *testing.T) {
 	}
 	reloads := in.provider.Stats().Reloads
 	put(t, c, etcd.DefaultKey, routingDoc(true, true))
-	marker := put(t, c, "/other", "x") // a later revision: the watch has seen the rewrite by then
-	_ = marker
-	time.Sleep(100 * time.Millisecond)
-	if got := in.provider.Stats().Reloads; got != reloads {
-		t.Errorf("an identical document reloaded the flags: %d reloads, want %d", got, reloads)
+	// A real change after the rewrite: the watch delivers events in
+	// order, so once it is in force the rewrite has been handled too.
+	rev = put(t, c, etcd.DefaultKey, routingDoc(false, true))
+	eventually(t, hang, "kill switch off did not arrive", in.routesNew)
+	if d := in.provider.Document(); d.Version != "rev "+itoa(rev) {
+		t.Errorf("version %q, want rev %d", d.Version, rev)
+	}
+	if got := in.provider.Stats().Reloads; got != reloads+1 {
+		t.Errorf("an identical document reloaded the flags: %d reloads, want %d", got, reloads+1)
 	}
 	if h := in.provider.Stats().Health; !h.Connected {
 		t.Errorf("health %+v", h)
@@ -84,26 +90,42 @@ func TestCompactionPastWatchedRevision(t *testing.T) {
 	srv := etcdtest.Start(t)
 	c := srv.Client(t)
 	put(t, c, etcd.DefaultKey, routingDoc(false, true))
-	src, err := etcd.NewSource(sourceConfig(srv))
+	var log syncBuffer
+	cfg := sourceConfig(srv)
+	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	src, err := etcd.NewSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	compactions := 0
+	var compacted atomic.Int64
 	etcd.SetAfterRead(src, func() {
-		if compactions > 0 {
+		if compacted.Load() != 0 {
 			return
 		}
-		compactions++
 		put(t, c, etcd.DefaultKey, routingDoc(false, false))
 		last := put(t, c, etcd.DefaultKey, routingDoc(true, false))
 		if _, err := c.Compact(ctxT(t, 10*time.Second), last); err != nil {
 			t.Error(err)
 		}
+		compacted.Store(last)
 	})
-	in := startOn(t, src)
+	health := &healthRecorder{Source: src}
+	in := startSource(t, health)
 	eventually(t, hang, "the document written before the compaction did not arrive", func() bool {
 		return !in.routesNew() && strings.Contains(in.provider.Document().Version, "rev ")
 	})
+	last := compacted.Load()
+	// The watch saw the compaction and the source read the key again at
+	// once: not a lost connection, and not a watch left on an old revision.
+	if !strings.Contains(log.String(), "compact_revision="+itoa(last)) {
+		t.Errorf("the compaction was not noticed by the watch; log:\n%s", log.String())
+	}
+	if down := health.downs(); len(down) != 0 {
+		t.Errorf("the compaction was reported as a lost connection: %q", down)
+	}
+	if d := in.provider.Document(); d.Version != "rev "+itoa(last) {
+		t.Errorf("version %q, want rev %d", d.Version, last)
+	}
 	k, _ := in.flags.Client().BooleanValue(context.Background(), featureflags.FlagKillSwitch, false, openfeature.EvaluationContext{})
 	if !k {
 		t.Fatal("kill switch should be on after the re-read")

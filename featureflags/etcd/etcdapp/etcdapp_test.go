@@ -75,6 +75,31 @@ func TestModuleFollowsEtcd(t *testing.T) {
 	if r := admin.Readiness(); !r.Ready {
 		t.Errorf("readiness %+v", r)
 	}
+
+	// etcd lost: the flags in force keep routing and the instance stays
+	// ready, with the lost source as the flags check's detail.
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var flags app.Check
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(flags.Detail, "changes not arriving"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd stopped, flags check %+v", flags)
+		}
+		time.Sleep(10 * time.Millisecond)
+		r := admin.Readiness()
+		if !r.Ready {
+			t.Fatalf("etcd lost made the instance not ready: %+v", r)
+		}
+		for _, c := range r.Checks {
+			if c.Name == "flags" {
+				flags = c
+			}
+		}
+	}
+	if m.Router.Decide(ctx, server(), false).Route != legacy.RouteLegacy {
+		t.Error("losing etcd changed the routing")
+	}
 }
 
 // TestConfigErrors: a missing password variable and an unreadable CA file
