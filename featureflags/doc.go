@@ -80,7 +80,11 @@
 // is a string, with MurmurHash3 x86 32-bit (github.com/twmb/murmur3, as
 // flagd), bucket = hash × total >> 32; entries' variant names and weights
 // may be rules, evaluated per call; a negative weight counts as 0; a single
-// entry wins even without a targeting key (unless its weight is 0). sem_ver compares with golang.org/x/mod/semver (as
+// entry wins even without a targeting key (unless its weight is 0). This
+// is the bucketing flagd documents and its testbed's fractional-v2
+// scenarios check; flagd's draft high-precision bucketing (the testbed's
+// fractional-v3 scenarios) assigns other buckets and is not followed until
+// flagd adopts it. sem_ver compares with golang.org/x/mod/semver (as
 // flagd), accepting a leading "v" or "V", partial versions ("1", "1.2") and
 // numbers (1 is v1.0.0, 1.2 is v1.2.0).
 //
