@@ -23,9 +23,23 @@ import (
 
 var (
 	relayOnce sync.Once
+	relayDir  string // the temporary directory of relayPath; TestMain removes it
 	relayPath string
 	relayErr  error
 )
+
+// removeRelayAfter runs the tests, then removes the relay that
+// proxyRelay built for them.
+type removeRelayAfter struct{ m *testing.M }
+
+// Run runs the tests and removes the relay's directory.
+func (r removeRelayAfter) Run() int {
+	code := r.m.Run()
+	if relayDir != "" {
+		_ = os.RemoveAll(relayDir)
+	}
+	return code
+}
 
 // proxyRelay builds testdata/proxyrelay, an nc-like ProxyCommand, once.
 func proxyRelay(t *testing.T) string {
@@ -36,7 +50,7 @@ func proxyRelay(t *testing.T) string {
 			relayErr = err
 			return
 		}
-		relayPath = filepath.Join(dir, "proxyrelay")
+		relayDir, relayPath = dir, filepath.Join(dir, "proxyrelay")
 		out, err := exec.Command("go", "build", "-o", relayPath, "./testdata/proxyrelay").CombinedOutput()
 		if err != nil {
 			relayErr = fmt.Errorf("go build proxyrelay: %v: %s", err, out)
