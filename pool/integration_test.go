@@ -287,11 +287,18 @@ func runAll(t *testing.T, p pool.Pool, keys []string) {
 // fails the health check; after Unstall the pool recovers.
 func TestStalledServer(t *testing.T) {
 	be := newSSHTestBackend(t, []string{"a", "b"})
-	cfg := pool.PoolConfig{DialTimeout: 200 * time.Millisecond, HealthTimeout: 100 * time.Millisecond}
+	// The first dial gets room to spare (a loaded machine, go test -race
+	// ./..., fails a 200ms handshake by the clock); the 200ms DialTimeout
+	// bounds only the stalled dial.
+	cfg := pool.PoolConfig{DialTimeout: 10 * time.Second, HealthTimeout: 100 * time.Millisecond}
 	p := pool.NewPool(be.factory, cfg, nil)
 	defer p.Close()
 	c := mustGet(t, p, "a")
 	mustRelease(t, p, "a", c)
+	cfg.DialTimeout = 200 * time.Millisecond
+	if err := p.UpdateConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	be.srv.Stall()
 	_, err := p.Get(context.Background(), "b")
 	if k := pool.Classify(err); k != pool.KindTimeout {
@@ -301,9 +308,7 @@ func TestStalledServer(t *testing.T) {
 		t.Errorf("health report %+v, want the stalled connection unhealthy", rep)
 	}
 	be.srv.Unstall()
-	// The 200ms DialTimeout bounds the stalled dial above; the redial after
-	// Unstall gets room, or a loaded machine (go test -race ./...) fails
-	// its handshake by the clock.
+	// The redial after Unstall gets room again.
 	cfg.DialTimeout = 10 * time.Second
 	if err := p.UpdateConfig(cfg); err != nil {
 		t.Fatal(err)

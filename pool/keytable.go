@@ -59,7 +59,7 @@ func (t *keyTable) load(key string) (*poolEntry, *keyState) {
 	if sh == nil {
 		return nil, nil
 	}
-	for i := h & sh.mask; ; i = (i + 1) & sh.mask {
+	for i := sh.home(h); ; i = (i + 1) & sh.mask {
 		s := &sh.slots[i]
 		switch s.hash {
 		case 0:
@@ -92,7 +92,7 @@ func (t *keyTable) find(key string) (*keyShard, uint64) {
 	if sh == nil {
 		return nil, 0
 	}
-	for i := h & sh.mask; ; i = (i + 1) & sh.mask {
+	for i := sh.home(h); ; i = (i + 1) & sh.mask {
 		switch s := &sh.slots[i]; s.hash {
 		case 0:
 			return nil, 0
@@ -159,8 +159,14 @@ func (sh *keyShard) copyFrom(old *keyShard, skip *keyState) {
 	}
 }
 
+// home returns the slot where the search for hash h starts. The low bit of
+// h is always set (hash), so the slot is taken from the bits above it:
+// taken from the low bits, only odd slots would start a search, and keys
+// would cluster in half the table.
+func (sh *keyShard) home(h uint64) uint64 { return (h >> 1) & sh.mask }
+
 func (sh *keyShard) insert(h uint64, single *poolEntry, ks *keyState) {
-	i := h & sh.mask
+	i := sh.home(h)
 	for sh.slots[i].hash != 0 {
 		i = (i + 1) & sh.mask
 	}

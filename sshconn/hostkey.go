@@ -133,7 +133,13 @@ func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote n
 	if _, err := f.WriteString(line); err != nil {
 		return fmt.Errorf("sshconn: append known_hosts %s: %w", f.Name(), err)
 	}
-	return f.Sync()
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil // /dev/null (ssh's "remember nothing"), which fsync refuses
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sshconn: sync known_hosts %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 func needsNewline(f *os.File) bool {

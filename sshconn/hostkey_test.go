@@ -356,3 +356,32 @@ func TestAcceptNewHelperProcess(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestDevNullFiles: /dev/null, ssh's way to say "no file", works where ssh
+// takes it: as the configuration file (ssh -F /dev/null), as a global
+// known_hosts file beside a user file that knows the host, and as the only
+// user known_hosts file with accept-new (the key is accepted and the line
+// "recorded" into /dev/null, as ssh does).
+func TestDevNullFiles(t *testing.T) {
+	r := &sshconn.SSHConfig{SystemPath: "none", Path: os.DevNull, Logger: discardLogger()}
+	if tg, err := r.Resolve(context.Background(), "h"); err != nil || tg.Host != "h" {
+		t.Fatalf("Resolve with an empty /dev/null configuration = %+v, %v; want host h", tg, err)
+	}
+	e := newEnv(t)
+	base := fmt.Sprintf("Host h\n  HostName %s\n  Port %d\n  User alice\n  IdentityFile %s\n", e.srv.Host(), e.srv.Port(), e.keyFile)
+	for _, extra := range []string{
+		"UserKnownHostsFile " + e.knownHosts + "\n  GlobalKnownHostsFile /dev/null\n",
+		"UserKnownHostsFile /dev/null\n  StrictHostKeyChecking accept-new\n",
+	} {
+		r := &sshconn.SSHConfig{SystemPath: "none", Path: writeConfig(t, base+"  "+extra), Logger: discardLogger()}
+		c, err := newFactory(r).DialClient(context.Background(), "h")
+		if err != nil {
+			t.Errorf("%q: dial = %v", extra, err)
+			continue
+		}
+		if got := mustRun(t, c, "echo ok"); got != "ok" {
+			t.Errorf("%q: run = %q", extra, got)
+		}
+		c.Close()
+	}
+}

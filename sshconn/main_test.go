@@ -23,7 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(removeRelayAfter{m})
 }
 
 // env is an sshtest server plus the files a client needs for it: a

@@ -54,11 +54,19 @@ const sshBinary = "/usr/bin/ssh"
 func needSSH(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(sshBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI installs openssh-client", sshBinary)
-		}
-		t.Skipf("%s is missing (install openssh-client)", sshBinary)
+		skipOutsideCI(t, "%s is missing (install openssh-client)", sshBinary)
 	}
+}
+
+// skipOutsideCI skips the test, or fails it when CI=true: CI has every
+// tool and privilege these tests need, so a missing one there is a defect
+// of the CI machine, not a reason to run less.
+func skipOutsideCI(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // oracleCase is a set of files (paths relative to the case's directory;
@@ -895,15 +903,16 @@ func TestSSHConfigDeliberateOutcomes(t *testing.T) {
 // file over the system file against ssh reading its real default paths:
 // in a private mount namespace (unshare -m), a temporary home is
 // bind-mounted over the password-database home and a temporary directory
-// over /etc/ssh, and ssh runs without -F. It needs root and unshare(1);
-// without them it skips.
+// over /etc/ssh, and ssh runs without -F. It needs root (unprivileged it
+// skips; .ci/run runs sshconn's tests as root) and unshare(1) with a
+// mount namespace (without them it skips, or fails when CI=true).
 func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 	needSSH(t)
 	if os.Getuid() != 0 {
 		t.Skip("needs root for a private mount namespace")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare(1)")
+		skipOutsideCI(t, "needs unshare(1) (util-linux)")
 	}
 	e := newOracleEnv(t, map[string]string{
 		"home/.ssh/config": "Host *.example\n  Port 2201\nHost special\n  User fromuser\n",
@@ -918,7 +927,7 @@ func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 	}
 	out, err := exec.Command("unshare", "-m", "sh", "-c", script).Output()
 	if err != nil {
-		t.Skipf("private mount namespace unavailable: %v", err)
+		skipOutsideCI(t, "private mount namespace unavailable: %v", err)
 	}
 	r := &sshconn.SSHConfig{SystemPath: filepath.Join(e.dir, "etc", "ssh_config"), Home: e.home, LocalUser: e.user,
 		Defaults: e.defaults(), Logger: discardLogger()}

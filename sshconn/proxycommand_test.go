@@ -23,9 +23,23 @@ import (
 
 var (
 	relayOnce sync.Once
+	relayDir  string // the temporary directory of relayPath; TestMain removes it
 	relayPath string
 	relayErr  error
 )
+
+// removeRelayAfter runs the tests, then removes the relay that
+// proxyRelay built for them.
+type removeRelayAfter struct{ m *testing.M }
+
+// Run runs the tests and removes the relay's directory.
+func (r removeRelayAfter) Run() int {
+	code := r.m.Run()
+	if relayDir != "" {
+		_ = os.RemoveAll(relayDir)
+	}
+	return code
+}
 
 // proxyRelay builds testdata/proxyrelay, an nc-like ProxyCommand, once.
 func proxyRelay(t *testing.T) string {
@@ -36,7 +50,7 @@ func proxyRelay(t *testing.T) string {
 			relayErr = err
 			return
 		}
-		relayPath = filepath.Join(dir, "proxyrelay")
+		relayDir, relayPath = dir, filepath.Join(dir, "proxyrelay")
 		out, err := exec.Command("go", "build", "-o", relayPath, "./testdata/proxyrelay").CombinedOutput()
 		if err != nil {
 			relayErr = fmt.Errorf("go build proxyrelay: %v: %s", err, out)
@@ -168,6 +182,9 @@ func TestProxyCommandFailures(t *testing.T) {
 	}{
 		{"/nonexistent/proxycmd %h secret-token", 127, pool.KindConfig, "not found"},
 		{"sh -c 'echo cannot reach %h >&2; exit 3'", 3, pool.KindRefused, "cannot reach 127.0.0.1"},
+		// The last words count: ssh -W prints warnings before its error.
+		{"sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo warning: a long line of diagnostics before the error >&2; done; " +
+			"echo last words: no route to %h >&2; exit 255'", 255, pool.KindRefused, "last words: no route to 127.0.0.1"},
 	} {
 		tgt := sshconn.Target{Host: "127.0.0.1", Port: 22, User: "u", Auth: sshconn.Auth{Signers: signers(t)},
 			KnownHostsFiles: []string{filepath.Join(t.TempDir(), "kh")}, ProxyCommand: tc.command}

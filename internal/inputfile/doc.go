@@ -5,7 +5,9 @@
 // A read through Read:
 //   - follows symbolic links, then requires a regular file: a named pipe,
 //     a device such as /dev/zero, a socket or a directory is refused before
-//     anything is read from it;
+//     anything is read from it. The null device (os.DevNull) is the one
+//     exception: it reads as empty, since /dev/null is the usual way to say
+//     "no file" (ssh -F /dev/null, UserKnownHostsFile /dev/null);
 //   - opens without blocking (O_NONBLOCK), so a path swapped for a FIFO between
 //     the check and the open cannot hang the caller, and checks the opened
 //     file again;

@@ -104,6 +104,9 @@ func read(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
+	if isDevNull(fi) {
+		return []byte{}, nil
+	}
 	if err := checkRegular(fi); err != nil {
 		return nil, err
 	}
@@ -152,6 +155,17 @@ func unwrapPathError(err error) error {
 		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
 	}
 	return err
+}
+
+// isDevNull reports whether fi is the null device (os.DevNull, or a link
+// to it), which reads as empty: "/dev/null" is how ssh_config, known_hosts
+// settings and command lines say "no file".
+func isDevNull(fi fs.FileInfo) bool {
+	if fi.Mode()&fs.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
 }
 
 func checkRegular(fi fs.FileInfo) error {

@@ -33,6 +33,22 @@ func TestReadRegularFile(t *testing.T) {
 	}
 }
 
+// TestReadDevNullIsEmpty: the null device, or a link to it, reads as an
+// empty file, while other character devices stay refused
+// (TestReadRefusesWhatIsNotARegularFile).
+func TestReadDevNullIsEmpty(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "null-link")
+	if err := os.Symlink(os.DevNull, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{os.DevNull, link} {
+		got, err := inputfile.Read(p, inputfile.Limits{})
+		if err != nil || got == nil || len(got) != 0 {
+			t.Errorf("Read(%s) = %q (nil %t), %v; want empty, no error", p, got, got == nil, err)
+		}
+	}
+}
+
 func TestReadRefusesWhatIsNotARegularFile(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
