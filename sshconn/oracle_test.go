@@ -903,9 +903,10 @@ func TestSSHConfigDeliberateOutcomes(t *testing.T) {
 // file over the system file against ssh reading its real default paths:
 // in a private mount namespace (unshare -m), a temporary home is
 // bind-mounted over the password-database home and a temporary directory
-// over /etc/ssh, and ssh runs without -F. It needs root (unprivileged it
-// skips; .ci/run runs sshconn's tests as root) and unshare(1) with a
-// mount namespace (without them it skips, or fails when CI=true).
+// over /etc/ssh, and ssh runs without -F. It needs root and a kernel and
+// container that allow a mount namespace, which a CI machine may not give
+// (it skips without them); unshare(1) is util-linux's, missing only on a
+// broken install (it fails when CI=true).
 func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 	needSSH(t)
 	if os.Getuid() != 0 {
@@ -927,7 +928,7 @@ func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 	}
 	out, err := exec.Command("unshare", "-m", "sh", "-c", script).Output()
 	if err != nil {
-		skipOutsideCI(t, "private mount namespace unavailable: %v", err)
+		t.Skipf("private mount namespace unavailable: %v", err)
 	}
 	r := &sshconn.SSHConfig{SystemPath: filepath.Join(e.dir, "etc", "ssh_config"), Home: e.home, LocalUser: e.user,
 		Defaults: e.defaults(), Logger: discardLogger()}
