@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sshpool/sshpool/internal/capture"
 )
 
 // findChromium returns the browser's path; without one the test is
@@ -178,7 +179,7 @@ func TestAdminPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	flags := writeTemp(t, "flags.json", flagsKillSwitchOff)
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	serveCtx, stopServe := context.WithCancel(ctx)
 	go func() {

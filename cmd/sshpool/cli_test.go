@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sshpool/sshpool/internal/capture"
 )
 
 // runCLI runs the CLI with args and returns the exit code and outputs.
@@ -320,30 +321,12 @@ func TestFlagsDiff(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServe starts serve on the embedded server, queries the admin
 // endpoints, then cancels its context as SIGINT would.
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
@@ -380,7 +363,7 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	path := writeTemp(t, "c.yaml", "pool:\n  max_connections: 10\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", path, "--admin", "127.0.0.1:0"}, &stdout, &stderr)
@@ -446,7 +429,7 @@ func httpGet(t *testing.T, url string) string {
 func TestServeAdminAddressInUse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: http://(\S+)`))
@@ -459,7 +442,7 @@ func TestServeAdminAddressInUse(t *testing.T) {
 }
 
 // waitFor polls buf until re matches and returns its first group.
-func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp) string {
+func waitFor(t *testing.T, buf *capture.Buffer, re *regexp.Regexp) string {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := re.FindStringSubmatch(buf.String()); m != nil {
