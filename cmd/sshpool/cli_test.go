@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/internal/capture"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 // runCLI runs the CLI with args and returns the exit code and outputs.
@@ -224,20 +225,8 @@ func TestFlags(t *testing.T) {
 // clear error, what is not a regular flag file of sensible size (push
 // before it reaches etcd: the endpoint here answers nothing).
 func TestFlagsValidateHostileFiles(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "flags.json")
-	if err := os.Symlink(fifo, link); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.json")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	big := writeTemp(t, "big.json", `{"flags": {}}`+strings.Repeat(" ", 4<<20))
+	f := inputfiletest.Make(t, t.TempDir(), ".json", `{"flags": {}}`, 4<<20)
+	fifo, link, zero, big := f.FIFO, f.FIFOLink, f.ZeroLink, f.Oversized
 	for path, msg := range map[string]string{
 		fifo: "not a regular file (a named pipe)", link: "not a regular file (a named pipe)",
 		zero: "not a regular file (a character device)", big: "file too large",
