@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/testenv"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -54,10 +55,7 @@ const sshBinary = "/usr/bin/ssh"
 func needSSH(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(sshBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI installs openssh-client", sshBinary)
-		}
-		t.Skipf("%s is missing (install openssh-client)", sshBinary)
+		testenv.Missing(t, "%s is missing: install openssh-client (.ci/run does)", sshBinary)
 	}
 }
 
