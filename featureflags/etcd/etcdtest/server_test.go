@@ -3,7 +3,10 @@ package etcdtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,10 +132,50 @@ func TestCloseRemovesFiles(t *testing.T) {
 	}
 }
 
-// TestMissingBinary: New names the missing binary.
+// TestMissingBinary: New names the missing binary; Start skips the test
+// without it, and fails it when CI is "true".
 func TestMissingBinary(t *testing.T) {
-	_, err := etcdtest.New(etcdtest.WithBinary("/nonexistent/etcd"))
-	if !errors.Is(err, etcdtest.ErrNotInstalled) {
-		t.Fatalf("err = %v", err)
+	missing := etcdtest.WithBinary("/nonexistent/etcd")
+	_, err := etcdtest.New(missing)
+	if !errors.Is(err, etcdtest.ErrNotInstalled) || !strings.Contains(err.Error(), "/nonexistent/etcd") {
+		t.Fatalf("err = %v, want ErrNotInstalled naming the binary", err)
 	}
+	const msg = "etcd not installed: run apt-get install etcd-server"
+	for _, tc := range []struct{ ci, want string }{
+		{"", "skip: " + msg},
+		{"true", "fatal: " + msg},
+	} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			tb := &recordingTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				etcdtest.Start(tb, missing)
+				tb.got = "returned"
+			}()
+			<-done
+			if tb.got != tc.want {
+				t.Errorf("Start = %q, want %q", tb.got, tc.want)
+			}
+		})
+	}
+}
+
+// recordingTB records how Start ends a test instead of ending it.
+type recordingTB struct {
+	testing.TB
+	got string
+}
+
+func (tb *recordingTB) Helper() {}
+
+func (tb *recordingTB) Fatal(args ...any) {
+	tb.got = "fatal: " + fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (tb *recordingTB) Skip(args ...any) {
+	tb.got = "skip: " + fmt.Sprint(args...)
+	runtime.Goexit()
 }
