@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -20,4 +21,42 @@ func Missing(tb testing.TB, format string, args ...any) {
 		tb.Fatal(msg)
 	}
 	tb.Skip(msg)
+}
+
+// Ending runs f on a testing.TB that records how f ends the test, for
+// tests of helpers such as Missing: "skip: " or "fatal: " and the message
+// of the Skip, Skipf, Fatal or Fatalf call that ended f, or "returned"
+// when f returned. The other methods are tb's.
+func Ending(tb testing.TB, f func(testing.TB)) string {
+	r := &recorder{TB: tb, got: "returned"}
+	done := make(chan struct{})
+	go func() { // Skip and Fatal end this goroutine, as they end a test's
+		defer close(done)
+		f(r)
+	}()
+	<-done
+	return r.got
+}
+
+// recorder records how Ending's f ends the test instead of ending it.
+type recorder struct {
+	testing.TB
+	got string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Fatal(args ...any) { r.end("fatal: " + fmt.Sprint(args...)) }
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.end("fatal: " + fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Skip(args ...any) { r.end("skip: " + fmt.Sprint(args...)) }
+
+func (r *recorder) Skipf(format string, args ...any) { r.end("skip: " + fmt.Sprintf(format, args...)) }
+
+func (r *recorder) end(got string) {
+	r.got = got
+	runtime.Goexit()
 }

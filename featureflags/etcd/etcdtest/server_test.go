@@ -3,9 +3,7 @@ package etcdtest_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,35 +145,10 @@ func TestMissingBinary(t *testing.T) {
 	} {
 		t.Run("CI="+tc.ci, func(t *testing.T) {
 			t.Setenv("CI", tc.ci)
-			tb := &recordingTB{TB: t}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				etcdtest.Start(tb, missing)
-				tb.got = "returned"
-			}()
-			<-done
-			if tb.got != tc.want {
-				t.Errorf("Start = %q, want %q", tb.got, tc.want)
+			got := testenv.Ending(t, func(tb testing.TB) { etcdtest.Start(tb, missing) })
+			if got != tc.want {
+				t.Errorf("Start = %q, want %q", got, tc.want)
 			}
 		})
 	}
-}
-
-// recordingTB records how Start ends a test instead of ending it.
-type recordingTB struct {
-	testing.TB
-	got string
-}
-
-func (tb *recordingTB) Helper() {}
-
-func (tb *recordingTB) Fatal(args ...any) {
-	tb.got = "fatal: " + fmt.Sprint(args...)
-	runtime.Goexit()
-}
-
-func (tb *recordingTB) Skip(args ...any) {
-	tb.got = "skip: " + fmt.Sprint(args...)
-	runtime.Goexit()
 }
