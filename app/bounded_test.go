@@ -3,14 +3,13 @@ package app_test
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 // TestLoadConfigRefusesHostileFiles: the configuration file is read
@@ -19,17 +18,8 @@ import (
 // reason (a FIFO blocked the load for ever, /dev/zero grew memory until
 // the process was killed); LoadOptions.MaxBytes moves the cap.
 func TestLoadConfigRefusesHostileFiles(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fifoLink := filepath.Join(dir, "fifo-link.yaml")
-	zeroLink := filepath.Join(dir, "zero.yaml")
-	if err := errors.Join(os.Symlink(fifo, fifoLink), os.Symlink("/dev/zero", zeroLink)); err != nil {
-		t.Fatal(err)
-	}
-	big := writeFile(t, "big.yaml", "pool:\n  max_connections: 7\n"+strings.Repeat("#", app.DefaultConfigMaxBytes))
+	f := inputfiletest.Make(t, t.TempDir(), ".yaml", "pool:\n  max_connections: 7\n", app.DefaultConfigMaxBytes)
+	fifo, fifoLink, zeroLink, big := f.FIFO, f.FIFOLink, f.ZeroLink, f.Oversized
 	for _, tc := range []struct {
 		path string
 		want error
@@ -70,14 +60,12 @@ func TestReloadRefusesHostileFiles(t *testing.T) {
 	}
 	s := app.NewConfigStore(c, opts)
 	tmp := path + ".new"
-	for name, make := range map[string]func() error{
-		"fifo":      func() error { return syscall.Mkfifo(tmp, 0o600) },
-		"dev/zero":  func() error { return os.Symlink("/dev/zero", tmp) },
-		"oversized": func() error { return os.WriteFile(tmp, make([]byte, app.DefaultConfigMaxBytes+1), 0o600) },
+	for name, make := range map[string]func(){
+		"fifo":      func() { inputfiletest.FIFO(t, tmp) },
+		"dev/zero":  func() { inputfiletest.ZeroLink(t, tmp) },
+		"oversized": func() { inputfiletest.Oversized(t, tmp, "", app.DefaultConfigMaxBytes) },
 	} {
-		if err := make(); err != nil {
-			t.Fatal(err)
-		}
+		make()
 		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}

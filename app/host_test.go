@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,29 +21,11 @@ import (
 
 	"github.com/sshpool/sshpool/app"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/providers"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (slog handlers
-// write from hooks and loops).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestHostNestsModule: a host application nests app.Module inside its own
 // fx.Module, next to its own components, with its own start and stop
@@ -56,7 +36,7 @@ func (s *syncBuffer) String() string {
 // fx.Module". It starts, serves, and stops cleanly (goleak in TestMain).
 func TestHostNestsModule(t *testing.T) {
 	f := newFixture(t)
-	var fxEvents, logs syncBuffer
+	var fxEvents, logs capture.Buffer
 	reg := prometheus.NewRegistry()
 	type hostService struct{ router *legacy.Router }
 	var (

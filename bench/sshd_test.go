@@ -15,6 +15,7 @@ import (
 
 	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/internal/sshdtest"
+	"github.com/sshpool/sshpool/internal/testenv"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -84,10 +85,7 @@ func sshdPool(b *testing.B, t cmdTarget, g int) pool.Pool {
 func controlMasters(b *testing.B, srv *sshdtest.Server, n int) func(i int) []string {
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("the OpenSSH client is needed in CI: %v", err)
-		}
-		b.Skipf("no OpenSSH client: %v", err)
+		testenv.Missing(b, "no OpenSSH client (install openssh-client; .ci/run does): %v", err)
 	}
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "ssh_config")

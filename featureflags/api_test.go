@@ -1,18 +1,17 @@
 package featureflags_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/legacy"
 )
 
@@ -24,24 +23,6 @@ func copyTestdata(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return writeFile(t, t.TempDir(), name, string(data))
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // eventRecorder forwards API events of one type to a channel.
@@ -67,7 +48,7 @@ func TestFlagsEndToEnd(t *testing.T) {
 	path := copyTestdata(t, "flags.json")
 	p := newProvider(t, path, featureflags.WithDebounce(10*time.Millisecond))
 	metrics := featureflags.NewMetricsHook()
-	var logs syncBuffer
+	var logs capture.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	flags := featureflags.NewFlags(p, metrics, featureflags.NewLogHook(logger))
 	client := flags.Client()

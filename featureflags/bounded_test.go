@@ -3,15 +3,14 @@ package featureflags_test
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 // hostileFiles makes, in dir, the files a flag path must never hang on or
@@ -22,21 +21,15 @@ func hostileFiles(t *testing.T, dir string, limit int) map[string]struct {
 	want error
 } {
 	t.Helper()
-	fifo := filepath.Join(dir, "fifo")
-	must(t, syscall.Mkfifo(fifo, 0o600))
-	fifoLink := filepath.Join(dir, "fifo-link")
-	must(t, os.Symlink(fifo, fifoLink))
-	zeroLink := filepath.Join(dir, "zero-link")
-	must(t, os.Symlink("/dev/zero", zeroLink))
-	big := writeFile(t, dir, "big.json", `{"flags": {}}`+strings.Repeat(" ", limit))
+	f := inputfiletest.Make(t, dir, ".json", `{"flags": {}}`, limit)
 	return map[string]struct {
 		path string
 		want error
 	}{
-		"fifo":              {fifo, inputfile.ErrNotRegular},
-		"symlink to fifo":   {fifoLink, inputfile.ErrNotRegular},
-		"symlink /dev/zero": {zeroLink, inputfile.ErrNotRegular},
-		"oversized":         {big, inputfile.ErrTooLarge},
+		"fifo":              {f.FIFO, inputfile.ErrNotRegular},
+		"symlink to fifo":   {f.FIFOLink, inputfile.ErrNotRegular},
+		"symlink /dev/zero": {f.ZeroLink, inputfile.ErrNotRegular},
+		"oversized":         {f.Oversized, inputfile.ErrTooLarge},
 	}
 }
 
@@ -145,7 +138,7 @@ func renameOver(t *testing.T, src, dst string) {
 		must(t, err)
 		must(t, os.Symlink(target, tmp))
 	case fi.Mode()&os.ModeNamedPipe != 0:
-		must(t, syscall.Mkfifo(tmp, 0o600))
+		inputfiletest.FIFO(t, tmp)
 	default:
 		data, err := os.ReadFile(src)
 		must(t, err)

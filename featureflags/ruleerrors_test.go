@@ -9,6 +9,7 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/capture"
 )
 
 // routerFile is a document with the router's two flags; useNewPool is the
@@ -25,7 +26,7 @@ func routerFile(killSwitch, useNewPool string) string {
 // flag, and routes to the default variant, the legacy side; the kill switch
 // keeps working, and fixing the rule clears it.
 func TestReloadIntoErroringRule(t *testing.T) {
-	var logs syncBuffer
+	var logs capture.Buffer
 	dir := t.TempDir()
 	path := writeFile(t, dir, "flags.json", routerFile("off", `{"fractional": [["on", 100], ["off", 0]]}`))
 	p := newProvider(t, path, featureflags.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))

@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/capture"
 )
 
 // eventWait bounds how long a test waits for a file event. It is a deadline,
@@ -271,7 +272,7 @@ func TestWatchKubernetesSymlinkSwap(t *testing.T) {
 	mkVersion("..v1", killSwitchFile(false))
 	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
 	must(t, os.Symlink("..data/flags.json", filepath.Join(dir, "flags.json")))
-	var logs syncBuffer
+	var logs capture.Buffer
 	p := newProvider(t, filepath.Join(dir, "flags.json"), featureflags.WithDebounce(10*time.Millisecond),
 		featureflags.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	must(t, p.Init(openfeature.EvaluationContext{}))
@@ -300,7 +301,7 @@ func TestWatchKubernetesSymlinkSwap(t *testing.T) {
 func TestWatchDirectoryReplaced(t *testing.T) {
 	for _, how := range []string{"removed", "renamed"} {
 		t.Run(how, func(t *testing.T) {
-			var logs syncBuffer
+			var logs capture.Buffer
 			base := t.TempDir()
 			dir := filepath.Join(base, "cfg")
 			must(t, os.Mkdir(dir, 0o755))
@@ -500,7 +501,7 @@ func TestReloadInvalidDeletedRestored(t *testing.T) {
 }
 
 func TestReloadLogsAndDroppedEvents(t *testing.T) {
-	var logs syncBuffer
+	var logs capture.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	path := writeFile(t, t.TempDir(), "flags.json", killSwitchFile(false))
 	p := newProvider(t, path, featureflags.WithLogger(logger), featureflags.WithLogger(nil))

@@ -1,37 +1,17 @@
 package legacy_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/legacy"
 )
 
-// syncBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // streamProviders are the providers with opts, logging to log.
-func streamProviders(t *testing.T, e *env, log *syncBuffer, opts ...legacy.Option) map[string]legacy.ConnectionProvider {
+func streamProviders(t *testing.T, e *env, log *capture.Buffer, opts ...legacy.Option) map[string]legacy.ConnectionProvider {
 	opts = append(opts, legacy.WithLogger(slog.New(slog.NewTextHandler(log, nil))))
 	client, _ := newFlags(t, flagSet(100, false))
 	return map[string]legacy.ConnectionProvider{
@@ -46,7 +26,7 @@ func streamProviders(t *testing.T, e *env, log *syncBuffer, opts ...legacy.Optio
 // the status and logged (the old pool dropped them silently).
 func TestStreamDropsNothingSilently(t *testing.T) {
 	e := newEnv(t)
-	var log syncBuffer
+	var log capture.Buffer
 	for name, p := range streamProviders(t, e, &log, legacy.WithStreamBuffer(10, 20*time.Millisecond)) {
 		t.Run(name, func(t *testing.T) {
 			c := connect(t, p, e.server("drop-"+name), false)
@@ -74,7 +54,7 @@ func TestStreamDropsNothingSilently(t *testing.T) {
 // still gets every line, in order, once the command has ended.
 func TestStreamSlowReaderGetsEverything(t *testing.T) {
 	e := newEnv(t)
-	var log syncBuffer
+	var log capture.Buffer
 	for name, p := range streamProviders(t, e, &log) {
 		t.Run(name, func(t *testing.T) {
 			c := connect(t, p, e.server("slow-"+name), false)

@@ -1,12 +1,10 @@
 package otelsshpool_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/otelsshpool"
 	"github.com/sshpool/sshpool/pool"
@@ -269,7 +268,7 @@ func TestDecisionAndFlagHook(t *testing.T) {
 // hooks still reach the OpenTelemetry side.
 func TestFanOutWithSlog(t *testing.T) {
 	tr, sr, _ := recorder(t)
-	var logs syncBuffer
+	var logs capture.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := newPool(t, pool.PoolConfig{}, pool.MultiTracer(pool.NewSlogTracer(logger), tr))
 	if _, err := p.Run(context.Background(), "web", "true"); err != nil {
@@ -281,24 +280,6 @@ func TestFanOutWithSlog(t *testing.T) {
 	if len(spansNamed(sr, "sshpool.dial")) != 1 || len(spansNamed(sr, "sshpool.command")) != 1 {
 		t.Errorf("OpenTelemetry side: %d dials, %d commands", len(spansNamed(sr, "sshpool.dial")), len(spansNamed(sr, "sshpool.command")))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLeakEvent: a lease held past LeakThreshold becomes an

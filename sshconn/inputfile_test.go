@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -21,17 +21,13 @@ func badInput(t *testing.T, kind, path string, limit int64) error {
 	t.Helper()
 	switch kind {
 	case "fifo":
-		if err := syscall.Mkfifo(path, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		inputfiletest.FIFO(t, path)
 		return inputfile.ErrNotRegular
 	case "devzero":
-		if err := os.Symlink("/dev/zero", path); err != nil {
-			t.Fatal(err)
-		}
+		inputfiletest.ZeroLink(t, path)
 		return inputfile.ErrNotRegular
 	}
-	writeFile(t, path, strings.Repeat("#", int(limit)+1))
+	inputfiletest.Oversized(t, path, "", int(limit))
 	return inputfile.ErrTooLarge
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 // TestTCPKeepAliveOnSocket checks the socket itself: Linux reports in
@@ -49,7 +51,7 @@ func clientSocketTimer(t *testing.T, port int) (timer, ticks int64) {
 	t.Helper()
 	f, err := os.Open("/proc/net/tcp")
 	if err != nil {
-		skipOutsideCI(t, "no /proc/net/tcp: %v", err)
+		testenv.Missing(t, "no /proc/net/tcp: %v", err)
 	}
 	defer f.Close()
 	want := fmt.Sprintf(":%04X", port)

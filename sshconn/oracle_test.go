@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/testenv"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -54,19 +55,8 @@ const sshBinary = "/usr/bin/ssh"
 func needSSH(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(sshBinary); err != nil {
-		skipOutsideCI(t, "%s is missing (install openssh-client)", sshBinary)
+		testenv.Missing(t, "%s is missing: install openssh-client (.ci/run does)", sshBinary)
 	}
-}
-
-// skipOutsideCI skips the test, or fails it when CI=true: CI has every
-// tool and privilege these tests need, so a missing one there is a defect
-// of the CI machine, not a reason to run less.
-func skipOutsideCI(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 // oracleCase is a set of files (paths relative to the case's directory;
@@ -913,7 +903,7 @@ func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 		t.Skip("needs root for a private mount namespace")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
-		skipOutsideCI(t, "needs unshare(1) (util-linux)")
+		testenv.Missing(t, "needs unshare(1) (util-linux)")
 	}
 	e := newOracleEnv(t, map[string]string{
 		"home/.ssh/config": "Host *.example\n  Port 2201\nHost special\n  User fromuser\n",

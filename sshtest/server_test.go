@@ -1,7 +1,6 @@
 package sshtest_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,13 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/sshtest"
 )
 
@@ -274,7 +273,7 @@ func TestMalformedInput(t *testing.T) {
 }
 
 func TestWithLogger(t *testing.T) {
-	var buf syncBuffer
+	var buf capture.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := sshtest.NewServer(t, sshtest.WithLogger(logger))
 	bad := srv.ClientConfig("eve")
@@ -285,22 +284,4 @@ func TestWithLogger(t *testing.T) {
 	if !strings.Contains(buf.String(), "user=eve") {
 		t.Fatalf("log %q does not mention the failed login", buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

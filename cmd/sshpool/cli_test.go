@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sshpool/sshpool/internal/capture"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 // runCLI runs the CLI with args and returns the exit code and outputs.
@@ -223,20 +225,8 @@ func TestFlags(t *testing.T) {
 // clear error, what is not a regular flag file of sensible size (push
 // before it reaches etcd: the endpoint here answers nothing).
 func TestFlagsValidateHostileFiles(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "flags.json")
-	if err := os.Symlink(fifo, link); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.json")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	big := writeTemp(t, "big.json", `{"flags": {}}`+strings.Repeat(" ", 4<<20))
+	f := inputfiletest.Make(t, t.TempDir(), ".json", `{"flags": {}}`, 4<<20)
+	fifo, link, zero, big := f.FIFO, f.FIFOLink, f.ZeroLink, f.Oversized
 	for path, msg := range map[string]string{
 		fifo: "not a regular file (a named pipe)", link: "not a regular file (a named pipe)",
 		zero: "not a regular file (a character device)", big: "file too large",
@@ -320,30 +310,12 @@ func TestFlagsDiff(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServe starts serve on the embedded server, queries the admin
 // endpoints, then cancels its context as SIGINT would.
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: (http://\S+)`))
@@ -380,7 +352,7 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	path := writeTemp(t, "c.yaml", "pool:\n  max_connections: 10\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", path, "--admin", "127.0.0.1:0"}, &stdout, &stderr)
@@ -446,7 +418,7 @@ func httpGet(t *testing.T, url string) string {
 func TestServeAdminAddressInUse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "-admin", "127.0.0.1:0"}, &stdout, &stderr) }()
 	admin := waitFor(t, &stdout, regexp.MustCompile(`admin: http://(\S+)`))
@@ -459,7 +431,7 @@ func TestServeAdminAddressInUse(t *testing.T) {
 }
 
 // waitFor polls buf until re matches and returns its first group.
-func waitFor(t *testing.T, buf *syncBuffer, re *regexp.Regexp) string {
+func waitFor(t *testing.T, buf *capture.Buffer, re *regexp.Regexp) string {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := re.FindStringSubmatch(buf.String()); m != nil {

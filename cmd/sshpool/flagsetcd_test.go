@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sshpool/sshpool/featureflags/etcd/etcdtest"
+	"github.com/sshpool/sshpool/internal/capture"
 )
 
 const fleetAllNew = `{"flags": {
@@ -100,7 +101,7 @@ func TestServeFollowsEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := writeTemp(t, "svc.yaml", "admin:\n  addr: 127.0.0.1:0\nflags:\n  source: etcd\n  etcd:\n    endpoints: ["+srv.Endpoint()+"]\n")
-	var stdout, stderr syncBuffer
+	var stdout, stderr capture.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, &stdout, &stderr) }()
 	go func() { // a start-up failure ends serve: show why

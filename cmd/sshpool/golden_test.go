@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 // go test -run TestGolden -update rewrites testdata/golden from the CLI
@@ -127,10 +128,7 @@ func TestGoldenJSONSchemas(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := exec.LookPath("ssh"); err != nil && tt.name == "bench-compare" {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("ssh is not installed (CI=true): .ci/run installs it for the OpenSSH contender")
-				}
-				t.Skip("ssh is not installed: the OpenSSH contender would not run (.ci/run installs it)")
+				testenv.Missing(t, "ssh is not installed: the OpenSSH contender would not run (.ci/run installs it)")
 			}
 			code, stdout, stderr := runCLI(t, tt.args...)
 			if code != tt.code {

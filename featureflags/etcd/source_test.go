@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/featureflags/etcd"
 	"github.com/sshpool/sshpool/featureflags/etcd/etcdtest"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 const hang = 20 * time.Second // bound of every wait for a change to arrive
@@ -275,10 +275,7 @@ func TestCacheRejected(t *testing.T) {
 	// A FIFO and /dev/zero are refused without blocking or being read;
 	// a good cache larger than MaxDocumentBytes plus its header line is
 	// refused without being read whole.
-	fifo := filepath.Join(dir, "fifo.cache")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := inputfiletest.FIFO(t, filepath.Join(dir, "fifo.cache"))
 	header, doc, _ := strings.Cut(string(data), "\n")
 	padded := doc + strings.Repeat(" ", 8<<10) // valid JSON, 8 KiB over the document
 	sum := sha256.Sum256([]byte(padded))

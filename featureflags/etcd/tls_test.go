@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sshpool/sshpool/featureflags/etcd"
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 // TestTLSFilesBounded: each PEM file of the etcd connection (CA,
@@ -19,18 +19,9 @@ import (
 // naming the field and the file.
 func TestTLSFilesBounded(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.pem")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.pem")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	big := filepath.Join(dir, "big.pem")
-	if err := os.WriteFile(big, []byte(strings.Repeat("#", 1<<20+1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := inputfiletest.FIFO(t, filepath.Join(dir, "fifo.pem"))
+	zero := inputfiletest.ZeroLink(t, filepath.Join(dir, "zero.pem"))
+	big := inputfiletest.Oversized(t, filepath.Join(dir, "big.pem"), "", 1<<20)
 	other := filepath.Join(dir, "other.pem") // never read: the certificate file fails first
 	cert := filepath.Join(dir, "cert.pem")   // read, then the key file fails
 	if err := os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), 0o600); err != nil {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -15,6 +14,7 @@ import (
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/featureflags/routes"
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 	"github.com/sshpool/sshpool/legacy"
 )
 
@@ -143,16 +143,9 @@ func TestLoadServers(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming the file", name, err)
 		}
 	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.yaml")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	big := filepath.Join(dir, "big.yaml")
-	os.WriteFile(big, []byte("targets: {web-1: {host: h}}\n"+strings.Repeat("#", routes.MaxServersFileBytes)), 0o600)
+	fifo := inputfiletest.FIFO(t, filepath.Join(dir, "fifo"))
+	zero := inputfiletest.ZeroLink(t, filepath.Join(dir, "zero.yaml"))
+	big := inputfiletest.Oversized(t, filepath.Join(dir, "big.yaml"), "targets: {web-1: {host: h}}\n", routes.MaxServersFileBytes)
 	for path, want := range map[string]error{fifo: inputfile.ErrNotRegular, zero: inputfile.ErrNotRegular, big: inputfile.ErrTooLarge} {
 		if _, err := routes.LoadServers(path); !errors.Is(err, want) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: %v; want %v naming the file", path, err, want)

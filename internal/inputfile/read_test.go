@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sshpool/sshpool/internal/inputfile"
+	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
 )
 
 func TestReadRegularFile(t *testing.T) {
@@ -51,18 +51,8 @@ func TestReadDevNullIsEmpty(t *testing.T) {
 
 func TestReadRefusesWhatIsNotARegularFile(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fifoLink := filepath.Join(dir, "fifo-link")
-	if err := os.Symlink(fifo, fifoLink); err != nil {
-		t.Fatal(err)
-	}
-	zeroLink := filepath.Join(dir, "zero-link")
-	if err := os.Symlink("/dev/zero", zeroLink); err != nil {
-		t.Fatal(err)
-	}
+	f := inputfiletest.Make(t, dir, "", "", 0)
+	fifo, fifoLink, zeroLink := f.FIFO, f.FIFOLink, f.ZeroLink
 	sock := filepath.Join(dir, "s")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/testenv"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -46,10 +47,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	s, err := New(opts...)
 	switch {
 	case errors.Is(err, ErrNotInstalled):
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(notInstalledMsg)
-		}
-		tb.Skip(notInstalledMsg)
+		testenv.Missing(tb, notInstalledMsg)
 	case errors.Is(err, ErrNeedsRoot):
 		tb.Skip(err)
 	case err != nil:

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshpool/sshpool/internal/sshdtest"
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 // dial connects to srv with cfg, closing the client in t.Cleanup.
@@ -412,7 +412,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 	t.Parallel()
 	srv, err := sshdtest.New()
 	if errors.Is(err, sshdtest.ErrNotInstalled) {
-		t.Skip(err)
+		testenv.Missing(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -448,42 +448,12 @@ func TestNotInstalled(t *testing.T) {
 	} {
 		t.Run("CI="+tc.ci, func(t *testing.T) {
 			t.Setenv("CI", tc.ci)
-			tb := &recordingTB{TB: t}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				sshdtest.Start(tb, missing)
-				tb.got = "returned"
-			}()
-			<-done
-			if tb.got != tc.want {
-				t.Errorf("Start = %q, want %q", tb.got, tc.want)
+			got := testenv.Ending(t, func(tb testing.TB) { sshdtest.Start(tb, missing) })
+			if got != tc.want {
+				t.Errorf("Start = %q, want %q", got, tc.want)
 			}
 		})
 	}
-}
-
-// recordingTB records how Start ends a test instead of ending it.
-type recordingTB struct {
-	testing.TB
-	got string
-}
-
-func (tb *recordingTB) Helper() {}
-
-func (tb *recordingTB) Fatalf(format string, args ...any) {
-	tb.got = "fatal: " + fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (tb *recordingTB) Fatal(args ...any) {
-	tb.got = "fatal: " + fmt.Sprint(args...)
-	runtime.Goexit()
-}
-
-func (tb *recordingTB) Skip(args ...any) {
-	tb.got = "skip: " + fmt.Sprint(args...)
-	runtime.Goexit()
 }
 
 func TestMaxStartups(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/testenv"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -48,10 +49,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	s, err := New(opts...)
 	switch {
 	case errors.Is(err, ErrNotInstalled):
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(notInstalledMsg)
-		}
-		tb.Skip(notInstalledMsg)
+		testenv.Missing(tb, notInstalledMsg)
 	case err != nil:
 		tb.Fatal(err)
 	}

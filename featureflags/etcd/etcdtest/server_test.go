@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/sshpool/sshpool/featureflags/etcd/etcdtest"
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -105,10 +107,7 @@ func TestEnableAuth(t *testing.T) {
 func TestCloseRemovesFiles(t *testing.T) {
 	srv, err := etcdtest.New()
 	if errors.Is(err, etcdtest.ErrNotInstalled) {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +130,25 @@ func TestCloseRemovesFiles(t *testing.T) {
 	}
 }
 
-// TestMissingBinary: New names the missing binary.
+// TestMissingBinary: New names the missing binary; Start skips the test
+// without it, and fails it when CI is "true".
 func TestMissingBinary(t *testing.T) {
-	_, err := etcdtest.New(etcdtest.WithBinary("/nonexistent/etcd"))
-	if !errors.Is(err, etcdtest.ErrNotInstalled) {
-		t.Fatalf("err = %v", err)
+	missing := etcdtest.WithBinary("/nonexistent/etcd")
+	_, err := etcdtest.New(missing)
+	if !errors.Is(err, etcdtest.ErrNotInstalled) || !strings.Contains(err.Error(), "/nonexistent/etcd") {
+		t.Fatalf("err = %v, want ErrNotInstalled naming the binary", err)
+	}
+	const msg = "etcd not installed: run apt-get install etcd-server"
+	for _, tc := range []struct{ ci, want string }{
+		{"", "skip: " + msg},
+		{"true", "fatal: " + msg},
+	} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			got := testenv.Ending(t, func(tb testing.TB) { etcdtest.Start(tb, missing) })
+			if got != tc.want {
+				t.Errorf("Start = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
