@@ -74,6 +74,36 @@ func TestExecStdinEnvStreaming(t *testing.T) {
 	}
 }
 
+// TestExecEndedContextRunsNothing: a context that has already ended never
+// opens a session for the command (one was opened in a goroutine, and
+// under load the command ran and its nil error could win the race with
+// ctx): the error is ctx's, classified and marked not started, and the
+// server saw no channel opened but the live command's after them.
+func TestExecEndedContextRunsNothing(t *testing.T) {
+	e := newEnv(t)
+	c := mustDial(t, e.target())
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	before := e.srv.Stats()
+	for range 50 {
+		for ctx, kind := range map[context.Context]pool.ErrorKind{canceled: pool.KindCanceled, expired: pool.KindTimeout} {
+			_, err := c.Exec(ctx, pool.Command{Cmd: "true"})
+			if pool.Classify(err) != kind || !errors.Is(err, pool.ErrNotStarted) {
+				t.Fatalf("Exec with an ended context: %v (%v), want %v marked not started", err, pool.Classify(err), kind)
+			}
+		}
+	}
+	if got := mustRun(t, c, "echo live"); got != "live" {
+		t.Fatalf("live command: %q", got)
+	}
+	if st := e.srv.Stats(); st.ChannelsOpened != before.ChannelsOpened+1 || st.Execs != before.Execs+1 {
+		t.Fatalf("the server opened %d channels and ran %d commands; want only the live one",
+			st.ChannelsOpened-before.ChannelsOpened, st.Execs-before.Execs)
+	}
+}
+
 func TestExecCancelSendsSignalAndKeepsConnection(t *testing.T) {
 	e := newEnv(t)
 	c := mustDial(t, e.target())

@@ -39,6 +39,11 @@ func (c *Client) Run(ctx context.Context, cmd string) (pool.Result, error) {
 // WithServerMaxSessions) waits, bounded by ctx, until the server has
 // freed a slot, rather than being refused.
 func (c *Client) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
+	if err := ctx.Err(); err != nil {
+		// Ended before the command was sent: never start it (a goroutine
+		// started anyway could finish before the caller saw ctx end).
+		return pool.Result{ExitStatus: -1}, pool.MarkNotStarted(c.opError("new session", err))
+	}
 	x := &execution{c: c, cmd: cmd, ctx: ctx, start: time.Now()}
 	if ctx.Done() == nil { // nothing to watch: run on the caller's goroutine
 		x.run()
