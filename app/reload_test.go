@@ -15,6 +15,7 @@ import (
 
 	"github.com/sshpool/sshpool"
 	"github.com/sshpool/sshpool/app"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshtest"
 )
@@ -111,7 +112,7 @@ func TestConfigReloadRetriesOpenCircuits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errAuth := pool.NewKindError("test: auth refused", pool.KindAuth)
+	errAuth := failure.New("test: auth refused", failure.Auth)
 	var dials atomic.Int64
 	p := pool.NewPool(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
 		dials.Add(1)

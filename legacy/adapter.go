@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -276,7 +277,7 @@ func (st *keyStats) status(now time.Time) ConnectionHealthStatus {
 
 // fail records a failure that lost or could not make the connection.
 func (st *keyStats) fail(err error) {
-	if k := classify(err); k.ConnectionFatal() || k == pool.KindRefused || k == pool.KindPoolClosed || k.Permanent() {
+	if k := classify(err); k.ConnectionFatal() || k == failure.Refused || k == failure.PoolClosed || k.Permanent() {
 		st.healthy.Store(false)
 		st.stats.fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -41,13 +42,13 @@ func TestAdapterContextAndTimeouts(t *testing.T) {
 	s := e.server("a2")
 	c, err := ad.GetOrCreateConnectionContext(context.Background(), s, false)
 	must(t, err)
-	if _, err := c.ExecuteCommand("sleep 5"); pool.Classify(err) != pool.KindTimeout {
-		t.Fatalf("command timeout: %v (%v)", err, pool.Classify(err))
+	if _, err := c.ExecuteCommand("sleep 5"); failure.Classify(err) != failure.Timeout {
+		t.Fatalf("command timeout: %v (%v)", err, failure.Classify(err))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.ExecuteCommandContext(ctx, "true"); pool.Classify(err) != pool.KindCanceled {
-		t.Fatalf("canceled: %v (%v)", err, pool.Classify(err))
+	if _, err := c.ExecuteCommandContext(ctx, "true"); failure.Classify(err) != failure.Canceled {
+		t.Fatalf("canceled: %v (%v)", err, failure.Classify(err))
 	}
 	// The stream on an adapter with the default timeout: 100 ms is not
 	// always enough to open a session on a loaded machine.
@@ -79,7 +80,7 @@ func TestAdapterHealthyConnectionWithoutLease(t *testing.T) {
 	if _, err := c.ExecuteCommand("true"); err == nil {
 		t.Fatal("a command with the server gone succeeded")
 	}
-	if _, err := ad.GetOrCreateConnection(s, false); pool.Classify(err) != pool.KindRefused {
+	if _, err := ad.GetOrCreateConnection(s, false); failure.Classify(err) != failure.Refused {
 		t.Fatalf("GetOrCreateConnection after the connection was lost: %v; want the unreachable server's error", err)
 	}
 	must(t, e.srv.RefuseNew(false))
@@ -142,8 +143,8 @@ func TestAdapterPoolClosed(t *testing.T) {
 	p.Close()
 	_, err := c.ExecuteCommand("true")
 	var ce *legacy.CommandError
-	if !errors.As(err, &ce) || ce.ErrorKind() != pool.KindPoolClosed || c.IsHealthy() {
-		t.Fatalf("after pool Close: %v (kind %v), healthy %v", err, pool.Classify(err), c.IsHealthy())
+	if !errors.As(err, &ce) || ce.ErrorKind() != failure.PoolClosed || c.IsHealthy() {
+		t.Fatalf("after pool Close: %v (kind %v), healthy %v", err, failure.Classify(err), c.IsHealthy())
 	}
 }
 
@@ -251,8 +252,8 @@ func TestAdapterRetriesNotStarted(t *testing.T) {
 			if (err != nil) != tc.wantErr || errors.Is(err, pool.ErrNotStarted) != tc.wantMarked {
 				t.Fatalf("err = %v; want error %v, marked not started %v", err, tc.wantErr, tc.wantMarked)
 			}
-			if tc.wantErr && pool.Classify(err) != pool.KindConnectionLost {
-				t.Errorf("kind %v, want connection-lost", pool.Classify(err))
+			if tc.wantErr && failure.Classify(err) != failure.ConnectionLost {
+				t.Errorf("kind %v, want connection-lost", failure.Classify(err))
 			}
 			if g, r := p.gets.Load(), p.releases.Load(); g != tc.wantGets || r != g {
 				t.Errorf("gets %d, releases %d; want %d of each", g, r, tc.wantGets)
@@ -387,8 +388,8 @@ func TestAdapterLeaseBounds(t *testing.T) {
 		}()
 		<-p.waiting
 		cancel()
-		if err := <-res; !errors.Is(err, context.Canceled) || pool.Classify(err) != pool.KindCanceled {
-			t.Fatalf("a lease wait the caller cancelled: %v (kind %v), want context.Canceled", err, pool.Classify(err))
+		if err := <-res; !errors.Is(err, context.Canceled) || failure.Classify(err) != failure.Canceled {
+			t.Fatalf("a lease wait the caller cancelled: %v (kind %v), want context.Canceled", err, failure.Classify(err))
 		}
 	})
 }

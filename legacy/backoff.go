@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -43,7 +44,7 @@ func retryCommand(ctx context.Context, lostRetries func() int, try func() error)
 		switch {
 		case err == nil:
 			return nil
-		case classify(err) == pool.KindSessionLimit:
+		case classify(err) == failure.SessionLimit:
 			refusals++
 			if werr := ctxtime.Sleep(ctx, jitter(backoff(sessionBackoffBase, sessionBackoffMax, refusals))); werr != nil {
 				return notStarted(fmt.Errorf("legacy: no session slot before the deadline after %d refusals (server MaxSessions): %w (last refusal: %v)",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -70,21 +71,21 @@ func runContract(t *testing.T, provider legacy.ConnectionProvider, tg target) {
 	t.Run("manager", func(t *testing.T) { contractManager(t, provider, e.server("s1")) })
 	t.Run("closed", func(t *testing.T) { contractClosed(t, provider, e.server("s1")) })
 	t.Run("host-key-unknown-locked", func(t *testing.T) {
-		contractRefused(t, provider, e.untrusted("s2"), pool.KindHostKeyUnknown)
+		contractRefused(t, provider, e.untrusted("s2"), failure.HostKeyUnknown)
 	})
 	t.Run("host-key-unknown-recorded", func(t *testing.T) { contractAcceptNew(t, provider, e.unknownHost("s5")) })
 	t.Run("host-key-changed", func(t *testing.T) {
-		contractRefused(t, provider, e.changedKey(t, "s6"), pool.KindHostKeyChanged)
+		contractRefused(t, provider, e.changedKey(t, "s6"), failure.HostKeyChanged)
 		locked := e.changedKey(t, "s7")
 		locked.SecurityLocked = true
-		contractRefused(t, provider, locked, pool.KindHostKeyChanged)
+		contractRefused(t, provider, locked, failure.HostKeyChanged)
 	})
 	t.Run("server-down", func(t *testing.T) {
-		contractRefused(t, provider, e.down(t, "s3"), pool.KindRefused)
+		contractRefused(t, provider, e.down(t, "s3"), failure.Refused)
 	})
 	t.Run("invalid-server", func(t *testing.T) {
 		_, err := provider.GetOrCreateConnection(&legacy.Server{ID: "x"}, false)
-		if !errors.Is(err, legacy.ErrInvalidServer) || pool.Classify(err) != pool.KindConfig {
+		if !errors.Is(err, legacy.ErrInvalidServer) || failure.Classify(err) != failure.Config {
 			t.Fatalf("err = %v; want ErrInvalidServer (config)", err)
 		}
 	})
@@ -143,7 +144,7 @@ func contractExit(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server) {
 	c := connect(t, p, s, false)
 	out, err := c.ExecuteCommand("nosuchcommand")
 	var ce *legacy.CommandError
-	if !errors.As(err, &ce) || ce.ExitStatus() != 127 || pool.Classify(err) != pool.KindExit {
+	if !errors.As(err, &ce) || ce.ExitStatus() != 127 || failure.Classify(err) != failure.Exit {
 		t.Fatalf("err = %#v; want *CommandError with exit status 127 (kind exit)", err)
 	}
 	var exit *pool.ExitError
@@ -158,7 +159,7 @@ func contractExit(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server) {
 	if ce.Op != legacy.OpExec || ce.Key != key || ce.Cmd != "nosuchcommand" {
 		t.Errorf("CommandError = %+v", ce)
 	}
-	if out, err := c.ExecuteCommand("exit 3"); out != "" || pool.Classify(err) != pool.KindExit ||
+	if out, err := c.ExecuteCommand("exit 3"); out != "" || failure.Classify(err) != failure.Exit ||
 		!strings.HasPrefix(err.Error(), "command failed: ") {
 		t.Errorf("exit 3 = %q, %v", out, err)
 	}
@@ -296,17 +297,17 @@ func contractClosed(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server)
 	}
 }
 
-func contractRefused(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server, want pool.ErrorKind) {
+func contractRefused(t *testing.T, p legacy.ConnectionProvider, s *legacy.Server, want failure.Kind) {
 	c, err := p.GetOrCreateConnection(s, false)
 	if err == nil {
 		c.Close()
 		t.Fatal("GetOrCreateConnection succeeded")
 	}
 	var ce *legacy.CommandError
-	if got := pool.Classify(err); got != want || !errors.As(err, &ce) || ce.Op != legacy.OpConnect {
+	if got := failure.Classify(err); got != want || !errors.As(err, &ce) || ce.Op != legacy.OpConnect {
 		t.Fatalf("err = %v (kind %v); want a connect *CommandError of kind %v", err, got, want)
 	}
-	if want == pool.KindHostKeyChanged || want == pool.KindHostKeyUnknown {
+	if want == failure.HostKeyChanged || want == failure.HostKeyUnknown {
 		var he *sshconn.HostKeyError
 		if !errors.As(err, &he) || he.Kind != want {
 			t.Fatalf("err = %v; want a *sshconn.HostKeyError of kind %v", err, want)

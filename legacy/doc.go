@@ -18,7 +18,7 @@
 // fields and JSON names; error messages start with the old texts ("failed
 // to get connection: ", "connection is not healthy: ", "command failed: ")
 // and wrap typed errors (*CommandError) that errors.Is, errors.As and
-// pool.Classify see through.
+// failure.Classify see through.
 //
 // # No set-up
 //

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 )
 
 // stopper is a provider that stops gracefully.
@@ -50,7 +50,7 @@ func TestStopDrains(t *testing.T) {
 			})
 			_, err := c.ExecuteCommand("true")
 			if !strings.HasPrefix(err.Error(), "connection is not healthy: ") || !strings.Contains(err.Error(), "shutting down") ||
-				pool.Classify(err) != pool.KindPoolClosed {
+				failure.Classify(err) != failure.PoolClosed {
 				t.Fatalf("new command while stopping: %v", err)
 			}
 			if _, err := p.GetOrCreateConnection(e.server("late-"+name), false); !errors.Is(err, legacy.ErrPoolStopped) {
@@ -93,8 +93,8 @@ func TestStopCutsAtDeadline(t *testing.T) {
 				t.Fatalf("StopContext = %v; want a DrainError cutting 1 command on %s", err, c.Key())
 			}
 			if name == "legacy" {
-				if err := <-running; pool.Classify(err) != pool.KindConnectionLost && pool.Classify(err) != pool.KindPoolClosed {
-					t.Fatalf("the cut command: %v (kind %v)", err, pool.Classify(err))
+				if err := <-running; failure.Classify(err) != failure.ConnectionLost && failure.Classify(err) != failure.PoolClosed {
+					t.Fatalf("the cut command: %v (kind %v)", err, failure.Classify(err))
 				}
 			}
 		})

@@ -7,29 +7,30 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/inputfile"
 	"github.com/sshpool/sshpool/pool"
 )
 
-// Sentinel errors. Each reports a pool.ErrorKind through pool.Classify.
+// Sentinel errors. Each reports a failure.Kind through failure.Classify.
 var (
-	// ErrInvalidServer is wrapped by Server.Validate failures (KindConfig).
-	ErrInvalidServer error = pool.NewKindError("legacy: invalid server", pool.KindConfig)
+	// ErrInvalidServer is wrapped by Server.Validate failures (failure.Config).
+	ErrInvalidServer error = failure.New("legacy: invalid server", failure.Config)
 	// ErrPoolStopped is returned, wrapped in a *CommandError, by every call
 	// on a ConnectionPool or Adapter after Stop began, and on the singleton
 	// after the application that installed the router shut down
-	// (KindPoolClosed). Commands already running when Stop began finish.
-	ErrPoolStopped error = pool.NewKindError("legacy: shutting down: pool stopped", pool.KindPoolClosed)
+	// (failure.PoolClosed). Commands already running when Stop began finish.
+	ErrPoolStopped error = failure.New("legacy: shutting down: pool stopped", failure.PoolClosed)
 	// ErrConnectionClosed is returned by a *PooledConnection used after
-	// Close, or after its pool removed it (KindPoolClosed). The command did
+	// Close, or after its pool removed it (failure.PoolClosed). The command did
 	// not run, so it is safe to get a new connection and retry.
-	ErrConnectionClosed error = pool.NewKindError("legacy: connection closed", pool.KindPoolClosed)
-	// ErrEmptyCommand is returned for an empty command line (KindConfig),
+	ErrConnectionClosed error = failure.New("legacy: connection closed", failure.PoolClosed)
+	// ErrEmptyCommand is returned for an empty command line (failure.Config),
 	// as the old pool did ("command cannot be empty").
-	ErrEmptyCommand error = pool.NewKindError("legacy: command cannot be empty", pool.KindConfig)
+	ErrEmptyCommand error = failure.New("legacy: command cannot be empty", failure.Config)
 	// ErrNilOutput is returned by ExecuteCommandStream for a nil channel
-	// (KindConfig), as the old pool did ("output channel cannot be nil").
-	ErrNilOutput error = pool.NewKindError("legacy: output channel cannot be nil", pool.KindConfig)
+	// (failure.Config), as the old pool did ("output channel cannot be nil").
+	ErrNilOutput error = failure.New("legacy: output channel cannot be nil", failure.Config)
 )
 
 // Operations named in CommandError.Op.
@@ -120,8 +121,8 @@ func (e *CommandError) oldPrefix() string {
 // Unwrap returns the cause.
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// ErrorKind classifies the cause; it makes CommandError a pool.Kinder.
-func (e *CommandError) ErrorKind() pool.ErrorKind { return classify(e.Err) }
+// ErrorKind classifies the cause; it makes CommandError a failure.Kinder.
+func (e *CommandError) ErrorKind() failure.Kind { return classify(e.Err) }
 
 // ExitStatus returns the remote exit status when the command ran and exited
 // non-zero, and -1 otherwise.
@@ -133,12 +134,12 @@ func (e *CommandError) ExitStatus() int {
 	return -1
 }
 
-// classify is pool.Classify, plus pool.ErrPoolClosed as KindPoolClosed.
-func classify(err error) pool.ErrorKind {
+// classify is failure.Classify, plus pool.ErrPoolClosed as failure.PoolClosed.
+func classify(err error) failure.Kind {
 	if errors.Is(err, pool.ErrPoolClosed) {
-		return pool.KindPoolClosed
+		return failure.PoolClosed
 	}
-	return pool.Classify(err)
+	return failure.Classify(err)
 }
 
 // notStarted marks err as a failure before the command reached the server.
@@ -177,7 +178,7 @@ func (e *BackoffError) Error() string {
 func (e *BackoffError) Unwrap() error { return e.Err }
 
 // ErrorKind classifies the last dial's error.
-func (e *BackoffError) ErrorKind() pool.ErrorKind { return classify(e.Err) }
+func (e *BackoffError) ErrorKind() failure.Kind { return classify(e.Err) }
 
 // DrainError reports a Stop whose drain deadline passed with commands still
 // running: they were cut (their connections closed). Cut counts them and
@@ -226,5 +227,5 @@ func (e *DrainError) Error() string {
 // Unwrap returns the context's error.
 func (e *DrainError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindPoolClosed.
-func (e *DrainError) ErrorKind() pool.ErrorKind { return pool.KindPoolClosed }
+// ErrorKind returns failure.PoolClosed.
+func (e *DrainError) ErrorKind() failure.Kind { return failure.PoolClosed }

@@ -11,6 +11,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -93,7 +94,7 @@ func ExampleGetConnectionPool() {
 	_, err = conn.ExecuteCommand("exit 3")
 	var ce *legacy.CommandError
 	if errors.As(err, &ce) && strings.HasPrefix(err.Error(), "command failed: ") {
-		fmt.Println("exit status", ce.ExitStatus(), "kind", pool.Classify(err))
+		fmt.Println("exit status", ce.ExitStatus(), "kind", failure.Classify(err))
 	}
 	for key, st := range legacy.GetConnectionPool().GetConnectionStatus() {
 		fmt.Println(key[strings.LastIndex(key, ":db-1"):], st.Healthy, st.UseCount)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 )
 
 // TestPoolHealthTickerStalledServer: a server that stops answering fails
@@ -138,7 +138,7 @@ func TestStreamWithoutReaderEnds(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			err := c.ExecuteCommandStreamContext(ctx, "yes", make(chan string))
-			if k := pool.Classify(err); k != pool.KindTimeout {
+			if k := failure.Classify(err); k != failure.Timeout {
 				t.Fatalf("err = %v (kind %v); want timeout", err, k)
 			}
 		})
@@ -196,9 +196,9 @@ func stressOp(t *testing.T, p *legacy.ConnectionPool, s *legacy.Server, rng *ran
 			t.Errorf("GetOrCreateConnection: %v", err)
 			return
 		}
-		if _, err := c.ExecuteCommand("echo x"); err != nil && pool.Classify(err) != pool.KindPoolClosed &&
-			pool.Classify(err) != pool.KindConnectionLost {
-			t.Errorf("ExecuteCommand: %v (kind %v)", err, pool.Classify(err))
+		if _, err := c.ExecuteCommand("echo x"); err != nil && failure.Classify(err) != failure.PoolClosed &&
+			failure.Classify(err) != failure.ConnectionLost {
+			t.Errorf("ExecuteCommand: %v (kind %v)", err, failure.Classify(err))
 		}
 	}
 }

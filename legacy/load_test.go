@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshtest"
@@ -37,7 +38,7 @@ type refusingClient struct {
 
 func (c *refusingClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
 	res, err := c.SSHClient.Exec(ctx, cmd)
-	if pool.Classify(err) == pool.KindSessionLimit {
+	if failure.Classify(err) == failure.SessionLimit {
 		c.f.refusals.Add(1)
 	}
 	return res, err
@@ -148,8 +149,8 @@ func TestDialBackoff(t *testing.T) {
 			if errors.As(err, &be) {
 				backoffs++
 			}
-			if pool.Classify(err) != pool.KindHostKeyChanged {
-				t.Fatalf("call failed with %v (kind %v); want the dial's host-key-changed", err, pool.Classify(err))
+			if failure.Classify(err) != failure.HostKeyChanged {
+				t.Fatalf("call failed with %v (kind %v); want the dial's host-key-changed", err, failure.Classify(err))
 			}
 		}
 		dials = int(f.attempts.Load())

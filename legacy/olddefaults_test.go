@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -123,7 +123,7 @@ func runOldDefaults(t *testing.T, e *env) {
 		for name, p := range oldDefaultProviders(t, e) {
 			s := e.oldServer("locked-" + name)
 			s.SecurityLocked = true
-			checkHostKeyRefused(t, name, p, s, pool.KindHostKeyUnknown)
+			checkHostKeyRefused(t, name, p, s, failure.HostKeyUnknown)
 		}
 	})
 	t.Run("changed-key-refused", func(t *testing.T) {
@@ -132,7 +132,7 @@ func runOldDefaults(t *testing.T, e *env) {
 		must(t, err)
 		must(t, os.WriteFile(h.knownHosts, changed, 0o600))
 		for name, p := range oldDefaultProviders(t, e) {
-			checkHostKeyRefused(t, name, p, e.oldServer("changed-"+name), pool.KindHostKeyChanged)
+			checkHostKeyRefused(t, name, p, e.oldServer("changed-"+name), failure.HostKeyChanged)
 		}
 	})
 }
@@ -155,7 +155,7 @@ func writeEncryptedKey(t *testing.T, path, pass string) {
 	must(t, os.WriteFile(path, pem.EncodeToMemory(blk), 0o600))
 }
 
-func checkHostKeyRefused(t *testing.T, name string, p legacy.ConnectionProvider, s *legacy.Server, want pool.ErrorKind) {
+func checkHostKeyRefused(t *testing.T, name string, p legacy.ConnectionProvider, s *legacy.Server, want failure.Kind) {
 	t.Helper()
 	c, err := p.GetOrCreateConnection(s, false)
 	if err == nil {
@@ -164,7 +164,7 @@ func checkHostKeyRefused(t *testing.T, name string, p legacy.ConnectionProvider,
 		return
 	}
 	var he *sshconn.HostKeyError
-	if !errors.As(err, &he) || he.Kind != want || pool.Classify(err) != want {
+	if !errors.As(err, &he) || he.Kind != want || failure.Classify(err) != want {
 		t.Errorf("%s: %v; want a host key error of kind %v", name, err, want)
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 )
 
 var fakeServer = &legacy.Server{ID: "f1", Name: "fake", Host: "fake.example", RootUsername: "root", AppUsername: "app"}
@@ -201,7 +201,7 @@ func TestPoolStop(t *testing.T) {
 			t.Error("Stop left a connection open")
 		}
 		_, err = p.GetOrCreateConnection(fakeServer, false)
-		if !errors.Is(err, legacy.ErrPoolStopped) || pool.Classify(err) != pool.KindPoolClosed {
+		if !errors.Is(err, legacy.ErrPoolStopped) || failure.Classify(err) != failure.PoolClosed {
 			t.Errorf("after Stop: %v", err)
 		}
 		p.Start() // does nothing after Stop
@@ -220,7 +220,7 @@ func TestPoolDialErrorIsClassified(t *testing.T) {
 	p := e.legacyPool(t)
 	_, err := p.GetOrCreateConnection(e.untrusted("u"), true)
 	var ce *legacy.CommandError
-	if !errors.As(err, &ce) || ce.ErrorKind() != pool.KindHostKeyUnknown || p.Len() != 0 {
+	if !errors.As(err, &ce) || ce.ErrorKind() != failure.HostKeyUnknown || p.Len() != 0 {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 )
 
 // The singleton tests share package state; they do not run in parallel and
@@ -91,8 +91,8 @@ func TestManager(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.ExecuteCommandContext(ctx, s, true, "sleep 5"); pool.Classify(err) != pool.KindCanceled {
-		t.Fatalf("canceled: %v (%v)", err, pool.Classify(err))
+	if _, err := m.ExecuteCommandContext(ctx, s, true, "sleep 5"); failure.Classify(err) != failure.Canceled {
+		t.Fatalf("canceled: %v (%v)", err, failure.Classify(err))
 	}
 	lines := make(chan string, 10)
 	must(t, m.ExecuteCommandStream(s, false, "yes 3", lines))
@@ -110,7 +110,7 @@ func TestManager(t *testing.T) {
 	_, err := m.ExecuteCommand(e.down(t, "m-down"), false, "true")
 	var ce *legacy.CommandError
 	if !strings.HasPrefix(fmtErr(err), "failed to get connection: legacy: connect ") || !errors.As(err, &ce) ||
-		ce.Op != legacy.OpConnect || pool.Classify(err) != pool.KindRefused {
+		ce.Op != legacy.OpConnect || failure.Classify(err) != failure.Refused {
 		t.Fatalf("unreachable: %v", err)
 	}
 	m.Shutdown()
@@ -270,7 +270,7 @@ func TestSeamShutdown(t *testing.T) {
 	must(t, legacy.GetConnectionPool().StopContext(context.Background()))
 	_, err = legacy.GetConnectionManager().ExecuteCommand(e.server("seam"), false, "true")
 	if !errors.Is(err, legacy.ErrPoolStopped) || !strings.Contains(err.Error(), "shutting down") ||
-		pool.Classify(err) != pool.KindPoolClosed {
+		failure.Classify(err) != failure.PoolClosed {
 		t.Fatalf("old call site after shutdown: %v", err)
 	}
 	if out, err := conn.ExecuteCommand("echo held"); err != nil || out != "held\n" {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
-	"github.com/sshpool/sshpool/pool"
 )
 
 // descendants returns the pids of every descendant of pid, from /proc.
@@ -102,7 +102,7 @@ func TestStalledSSHDCommandTimeout(t *testing.T) {
 	for name, c := range conns {
 		go func() {
 			_, err := c.ExecuteCommand("echo stalled")
-			if pool.Classify(err) != pool.KindTimeout || !errors.Is(err, context.DeadlineExceeded) {
+			if failure.Classify(err) != failure.Timeout || !errors.Is(err, context.DeadlineExceeded) {
 				err = errors.New(name + ": " + fmtErr(err))
 			} else {
 				err = nil

@@ -12,6 +12,7 @@ import (
 	"github.com/open-feature/go-sdk/openfeature/isolated"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/pool"
@@ -114,21 +115,21 @@ func TestCommandError(t *testing.T) {
 	if got := e.Error(); got != `command failed: legacy: exec on h:22:i:app: wrapped: ssh: command exited with status 2 (output: "no /x\n")` {
 		t.Errorf("Error() = %q", got)
 	}
-	if e.ExitStatus() != 2 || pool.Classify(e) != pool.KindExit || !errors.Is(e, exit) {
-		t.Errorf("exit status %d, kind %v", e.ExitStatus(), pool.Classify(e))
+	if e.ExitStatus() != 2 || failure.Classify(e) != failure.Exit || !errors.Is(e, exit) {
+		t.Errorf("exit status %d, kind %v", e.ExitStatus(), failure.Classify(e))
 	}
 	c := &legacy.CommandError{Op: legacy.OpConnect, Key: "k", Err: pool.ErrPoolClosed}
-	if c.Error() != "legacy: connect k: pool: closed" || c.ExitStatus() != -1 || pool.Classify(c) != pool.KindPoolClosed {
-		t.Errorf("connect error %q, kind %v", c, pool.Classify(c))
+	if c.Error() != "legacy: connect k: pool: closed" || c.ExitStatus() != -1 || failure.Classify(c) != failure.PoolClosed {
+		t.Errorf("connect error %q, kind %v", c, failure.Classify(c))
 	}
 	n := &legacy.CommandError{Op: legacy.OpStream, Key: "k", Cmd: "c", Err: pool.MarkNotStarted(legacy.ErrConnectionClosed)}
 	if n.Error() != "connection is not healthy: legacy: stream on k: legacy: connection closed" ||
-		!errors.Is(n, legacy.ErrConnectionClosed) || pool.Classify(n) != pool.KindPoolClosed {
-		t.Errorf("not started: %q, kind %v", n, pool.Classify(n))
+		!errors.Is(n, legacy.ErrConnectionClosed) || failure.Classify(n) != failure.PoolClosed {
+		t.Errorf("not started: %q, kind %v", n, failure.Classify(n))
 	}
 	h := &legacy.CommandError{Op: legacy.OpHealth, Key: "k", Cmd: "true", Err: context.DeadlineExceeded}
-	if h.Error() != "health check failed: legacy: health on k: context deadline exceeded" || pool.Classify(h) != pool.KindTimeout {
-		t.Errorf("health: %q, kind %v", h, pool.Classify(h))
+	if h.Error() != "health check failed: legacy: health on k: context deadline exceeded" || failure.Classify(h) != failure.Timeout {
+		t.Errorf("health: %q, kind %v", h, failure.Classify(h))
 	}
 	big := &legacy.CommandError{Op: legacy.OpExec, Key: "k", Output: strings.Repeat("s", 1<<20), Err: exit}
 	if len(big.Error()) > 400 || !strings.Contains(big.Error(), "(1048576 bytes)") {

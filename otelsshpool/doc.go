@@ -34,7 +34,7 @@
 //	                      it spans the decision's own latency
 //
 // A failed operation sets the span's status to Error with the error's
-// message and error.type to its pool.ErrorKind (auth, timeout, ...). Errors
+// message and error.type to its failure.Kind (auth, timeout, ...). Errors
 // of this project never carry secrets.
 //
 // Events without a caller's context (eviction, state change, connection

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -149,7 +150,7 @@ func setError(span trace.Span, err error) {
 	if err == nil {
 		return
 	}
-	span.SetAttributes(KeyErrorType.String(pool.Classify(err).String()))
+	span.SetAttributes(KeyErrorType.String(failure.Classify(err).String()))
 	span.SetStatus(codes.Error, err.Error())
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/internal/capture"
 	"github.com/sshpool/sshpool/legacy"
@@ -106,7 +107,7 @@ func TestSpansOfARun(t *testing.T) {
 	if code, _ := attr(failed, otelsshpool.KeyExitCode); code.AsInt64() != 1 || failed.Status().Code != codes.Error {
 		t.Errorf("failed command: exit %v status %v", code.AsInt64(), failed.Status())
 	}
-	if et, _ := attr(failed, otelsshpool.KeyErrorType); et.AsString() != pool.KindExit.String() {
+	if et, _ := attr(failed, otelsshpool.KeyErrorType); et.AsString() != failure.Exit.String() {
 		t.Errorf("error.type %q", et.AsString())
 	}
 }

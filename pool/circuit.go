@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/sshpool/sshpool/failure"
 )
 
 // Circuit breaker defaults (AdvancedPoolConfig).
@@ -161,7 +163,7 @@ func (c *circuit) record(err error) HealthEvent {
 	if cfg.CircuitThreshold < 0 {
 		return HealthEvent{}
 	}
-	if Classify(err) == KindCanceled { // canceled by Close: says nothing about the host
+	if failure.Classify(err) == failure.Canceled { // canceled by Close: says nothing about the host
 		if c.state == CircuitHalfOpen {
 			c.state = CircuitOpen // the cooldown is over: the next dial is a new trial
 		}
@@ -182,7 +184,7 @@ func (c *circuit) record(err error) HealthEvent {
 	case was == CircuitHalfOpen && c.rearmed: // the trial predates the change
 		c.state, c.rearmed, c.until = CircuitOpen, false, c.p.nowNano()
 		return HealthEvent{}
-	case was == CircuitHalfOpen, c.failures >= cfg.CircuitThreshold, Classify(err).Permanent():
+	case was == CircuitHalfOpen, c.failures >= cfg.CircuitThreshold, failure.Classify(err).Permanent():
 		c.state = CircuitOpen
 		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg, err))
 	default:
@@ -206,7 +208,7 @@ func (c *circuit) nextCooldown(cfg AdvancedPoolConfig, err error) time.Duration 
 		c.cooldown = min(2*c.cooldown, cfg.CircuitCooldown)
 	}
 	d := min(jitter(c.cooldown, cooldownJitter), cfg.CircuitCooldown)
-	if c.failures > 1 && Classify(err) == KindAuth && cfg.CircuitAuthCooldown > 0 {
+	if c.failures > 1 && failure.Classify(err) == failure.Auth && cfg.CircuitAuthCooldown > 0 {
 		d = max(d, authFloor(cfg.CircuitAuthCooldown))
 	}
 	return d

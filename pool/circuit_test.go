@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -24,7 +25,7 @@ func circuitConfig(threshold int) pool.PoolConfig {
 func TestCircuitOpensAfterThreshold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		p := newTestPool(t, f, circuitConfig(3), nil)
 		events, cancel := p.Health().Subscribe(8)
 		defer cancel()
@@ -37,7 +38,7 @@ func TestCircuitOpensAfterThreshold(t *testing.T) {
 			_, err := p.Get(context.Background(), "a")
 			var ce *pool.CircuitError
 			if !errors.Is(err, pool.ErrCircuitOpen) || !errors.As(err, &ce) || ce.Key != "a" ||
-				pool.Classify(err) != pool.KindRefused || !strings.Contains(err.Error(), `"a"`) {
+				failure.Classify(err) != failure.Refused || !strings.Contains(err.Error(), `"a"`) {
 				t.Fatalf("Get = %v, want ErrCircuitOpen for a with the last dial error", err)
 			}
 		}
@@ -64,7 +65,7 @@ func TestCircuitOpensAfterThreshold(t *testing.T) {
 func TestCircuitHalfOpenLetsOneTrialThrough(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		p := newTestPool(t, f, circuitConfig(1), nil)
 		events, cancel := p.Health().Subscribe(8)
 		defer cancel()
@@ -112,7 +113,7 @@ func TestCircuitHalfOpenLetsOneTrialThrough(t *testing.T) {
 func TestCircuitTrialFailureReopens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindTimeout})
+		f.setErr(&kindErr{failure.Timeout})
 		p := newTestPool(t, f, circuitConfig(2), nil)
 		for range 2 {
 			_, _ = p.Get(context.Background(), "a")
@@ -134,7 +135,7 @@ func TestCircuitTrialFailureReopens(t *testing.T) {
 // dialled once; every later Get, Run and Warmup fails fast.
 func TestPermanentDialErrorOpensCircuitAtOnce(t *testing.T) {
 	f := newFactory()
-	f.setErr(&kindErr{pool.KindAuth})
+	f.setErr(&kindErr{failure.Auth})
 	cfg := circuitConfig(5)
 	cfg.WarmupKeys, cfg.WarmupConnections = []string{"a"}, 1
 	p := newTestPool(t, f, cfg, nil)
@@ -142,8 +143,8 @@ func TestPermanentDialErrorOpensCircuitAtOnce(t *testing.T) {
 		_, _ = p.Get(context.Background(), "a")
 	}
 	_, err := p.Run(context.Background(), "a", "ok")
-	if !errors.Is(err, pool.ErrCircuitOpen) || pool.Classify(err) != pool.KindAuth {
-		t.Errorf("Run = %v (%v), want circuit open, kind auth", err, pool.Classify(err))
+	if !errors.Is(err, pool.ErrCircuitOpen) || failure.Classify(err) != failure.Auth {
+		t.Errorf("Run = %v (%v), want circuit open, kind auth", err, failure.Classify(err))
 	}
 	if err := p.Warmup(context.Background()); !errors.Is(err, pool.ErrCircuitOpen) {
 		t.Errorf("Warmup = %v", err)
@@ -156,7 +157,7 @@ func TestPermanentDialErrorOpensCircuitAtOnce(t *testing.T) {
 // TestCircuitDisabled: a negative threshold dials every time.
 func TestCircuitDisabled(t *testing.T) {
 	f := newFactory()
-	f.setErr(&kindErr{pool.KindAuth})
+	f.setErr(&kindErr{failure.Auth})
 	p := newTestPool(t, f, circuitConfig(-1), nil)
 	for range 3 {
 		if _, err := p.Get(context.Background(), "a"); errors.Is(err, pool.ErrCircuitOpen) {
@@ -172,7 +173,7 @@ func TestCircuitDisabled(t *testing.T) {
 func TestCircuitIgnoresCanceledDial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		p := pool.NewPool(f, circuitConfig(1), nil)
 		_, _ = p.Get(context.Background(), "a")
 		time.Sleep(time.Minute)
@@ -220,7 +221,7 @@ func openUntil(t *testing.T, p pool.Pool, key string) time.Duration {
 func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		p := newTestPool(t, f, testConfig(), nil) // threshold 5, base 200ms, cap 1s
 		for range pool.DefaultCircuitThreshold {
 			_, _ = p.Get(context.Background(), "a")
@@ -250,7 +251,7 @@ func TestCircuitShortRestartCostsBaseCooldown(t *testing.T) {
 // past the cap, for every kind of failure; for an authentication failure
 // when CircuitAuthCooldown is negative (no floor).
 func TestCircuitCooldownDoublesToCap(t *testing.T) {
-	for _, kind := range []pool.ErrorKind{pool.KindTimeout, pool.KindHostKeyChanged, pool.KindAuth} {
+	for _, kind := range []failure.Kind{failure.Timeout, failure.HostKeyChanged, failure.Auth} {
 		t.Run(kind.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFactory()
@@ -290,7 +291,7 @@ func TestCircuitCooldownDoublesToCap(t *testing.T) {
 func TestCircuitAuthFailuresHeldToFloor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindAuth})
+		f.setErr(&kindErr{failure.Auth})
 		p := newTestPool(t, f, testConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
 		if d := openUntil(t, p, "a"); d > pool.DefaultCircuitBaseCooldown*12/10 {
@@ -324,14 +325,14 @@ func TestCircuitAuthFailuresHeldToFloor(t *testing.T) {
 // while the dials during the fault stay bounded by about one per
 // CircuitCooldown (callers here ask every 10 ms: 3,000 Gets in 30 s).
 func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
-	for _, kind := range []pool.ErrorKind{pool.KindHostKeyChanged, pool.KindRefused, pool.KindAuth} {
+	for _, kind := range []failure.Kind{failure.HostKeyChanged, failure.Refused, failure.Auth} {
 		t.Run(kind.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFactory()
 				f.setErr(&kindErr{kind})
 				cfg := testConfig()
 				limit := pool.DefaultCircuitCooldown // the longest wait for a trial
-				if kind == pool.KindAuth {
+				if kind == failure.Auth {
 					limit = pool.DefaultCircuitAuthCooldown * 12 / 10
 				}
 				p := newTestPool(t, f, cfg, nil)
@@ -373,7 +374,7 @@ func TestCircuitRecoversWithinCapAfterLongFault(t *testing.T) {
 func TestCircuitOpensOncePerOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindHostKeyChanged})
+		f.setErr(&kindErr{failure.HostKeyChanged})
 		p := newTestPool(t, f, testConfig(), nil)
 		events, cancel := p.Health().Subscribe(64)
 		defer cancel()

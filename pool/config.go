@@ -96,7 +96,7 @@ type PoolConfig struct {
 	// zero value is LeastLoaded.
 	LoadBalancing LoadBalancing
 	// MaxRetries is how many times Run retries a command the server refused
-	// as over its session limit (KindSessionLimit), with short backoff.
+	// as over its session limit (failure.SessionLimit), with short backoff.
 	// Default 3; zero means the default; negative means no retries at all,
 	// including Run's retry of a command that failed before it started
 	// (ErrNotStarted).

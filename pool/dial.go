@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sshpool/sshpool/failure"
 )
 
 // startDialLocked starts one dial for ks on a pool goroutine. vctx gives
@@ -50,8 +52,8 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	end := DialEndData{Key: key, ConnID: id, Duration: d}
 	if err != nil {
 		p.stats.dialFailures.Add(1)
-		err = &DialError{Key: key, Kind: Classify(err), Err: err}
-		end.ConnID, end.Err, end.Kind = 0, err, Classify(err)
+		err = &DialError{Key: key, Kind: failure.Classify(err), Err: err}
+		end.ConnID, end.Err, end.Kind = 0, err, failure.Classify(err)
 	}
 	if p.tracer != nil {
 		p.tracer.TraceDialEnd(ctx, end)
@@ -103,9 +105,9 @@ func (p *pool) recordDialLocked(ks *keyState, err error, bg bool, fx *effects) {
 	if !ok {
 		return
 	}
-	if bg && err != nil && Classify(err) != KindCanceled {
+	if bg && err != nil && failure.Classify(err) != failure.Canceled {
 		p.stats.warmupFailures.Add(1)
-		if Classify(err).Permanent() {
+		if failure.Classify(err).Permanent() {
 			fx.event(c.backgroundFailed(err, p.replaceWindowLocked()))
 		}
 	}

@@ -9,7 +9,7 @@
 //
 // The pool consumes two interfaces, ConnectionFactory and SSHClient; package
 // sshconn implements them on golang.org/x/crypto/ssh, and tests can supply
-// their own. Classify sorts SSH failures by type into ErrorKinds so the
+// their own. Package failure sorts SSH failures by type into Kinds so the
 // pool, and callers, can tell a dead connection from a session limit or a
 // permanent authentication failure.
 //

@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sshpool/sshpool/failure"
 )
 
 // Sentinel errors. Compare with errors.Is; the pool wraps them with context.
 var (
 	// ErrPoolClosed is returned by Get (and Run, Warmup, UpdateConfig) after
 	// Close, and delivered to callers that were waiting when Close began.
-	ErrPoolClosed = errors.New("pool: closed")
+	ErrPoolClosed = failure.New("pool: closed", failure.PoolClosed)
 	// ErrPoolExhausted means every limit was reached (the key's connections
 	// were all full and no connection could be dialled or evicted) until the
 	// caller's context or WaitTimeout ended. It is wrapped by *WaitError.
@@ -62,7 +64,7 @@ func MarkNotStarted(err error) error {
 // command did not run and the connection is dead, so running it again on
 // another connection is safe. Pool.Run retries exactly these failures.
 func LostBeforeStart(err error) bool {
-	return errors.Is(err, ErrNotStarted) && Classify(err).ConnectionFatal()
+	return errors.Is(err, ErrNotStarted) && failure.Classify(err).ConnectionFatal()
 }
 
 type notStartedError struct{ err error }
@@ -107,7 +109,7 @@ func (e *WaitError) Unwrap() []error {
 }
 
 // ErrorKind classifies the wait by its context error.
-func (e *WaitError) ErrorKind() ErrorKind { return classifyTransport(e.Err) }
+func (e *WaitError) ErrorKind() failure.Kind { return failure.Classify(e.Err) }
 
 // DialError reports a failed dial for Key. Err is the factory's error,
 // unchanged: Classify, errors.Is and errors.As see through DialError.
@@ -116,8 +118,8 @@ func (e *WaitError) ErrorKind() ErrorKind { return classifyTransport(e.Err) }
 type DialError struct {
 	// Key is the key that was dialled.
 	Key string
-	// Kind is Classify(Err).
-	Kind ErrorKind
+	// Kind is failure.Classify(Err).
+	Kind failure.Kind
 	// Err is the factory's error.
 	Err error
 }
@@ -131,7 +133,7 @@ func (e *DialError) Error() string {
 func (e *DialError) Unwrap() error { return e.Err }
 
 // ErrorKind returns Kind, so Classify reports the factory error's kind.
-func (e *DialError) ErrorKind() ErrorKind { return e.Kind }
+func (e *DialError) ErrorKind() failure.Kind { return e.Kind }
 
 // FieldError is one PoolConfig field outside its allowed range, as
 // ValidatePoolConfig reports it (one per problem, joined with errors.Join;
@@ -169,7 +171,7 @@ func (e *FieldError) Error() string {
 // OutputLimitError reports a command whose captured output passed its
 // limit (Command.MaxOutput): the command was stopped and the Result holds
 // the output up to the limit. The connection is unaffected; Classify
-// reports KindExit (the command ran and was killed).
+// reports failure.Exit (the command ran and was killed).
 type OutputLimitError struct {
 	// Stream is "stdout" or "stderr".
 	Stream string
@@ -182,5 +184,5 @@ func (e *OutputLimitError) Error() string {
 	return fmt.Sprintf("pool: command %s passed the output limit of %d bytes (Command.MaxOutput)", e.Stream, e.Limit)
 }
 
-// ErrorKind returns KindExit.
-func (e *OutputLimitError) ErrorKind() ErrorKind { return KindExit }
+// ErrorKind returns failure.Exit.
+func (e *OutputLimitError) ErrorKind() failure.Kind { return failure.Exit }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -86,7 +87,7 @@ func ExamplePool_run() {
 
 	_, err = p.Run(ctx, "web1", "exit 3")
 	var exit *pool.ExitError
-	fmt.Println(errors.As(err, &exit), exit.Result.ExitStatus, pool.Classify(err))
+	fmt.Println(errors.As(err, &exit), exit.Result.ExitStatus, failure.Classify(err))
 	fmt.Println("healthy:", p.GetSnapshot().Healthy)
 	// Output:
 	// deployed
@@ -217,7 +218,7 @@ func ExamplePool_RetryNow() {
 	ctx := context.Background()
 	srv.FailAuth(true)
 	_, err = p.Run(ctx, "web1", "true")
-	fmt.Println("first call:", pool.Classify(err))
+	fmt.Println("first call:", failure.Classify(err))
 	_, err = p.Run(ctx, "web1", "true")
 	fmt.Println("second call: circuit open:", errors.Is(err, pool.ErrCircuitOpen))
 

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -86,7 +87,7 @@ func TestIntegrationStallDetectedByHealthLoop(t *testing.T) {
 		}
 		if ev.Type == pool.EventProbeFailed {
 			probed = true
-			if pool.Classify(ev.Err) != pool.KindTimeout {
+			if failure.Classify(ev.Err) != failure.Timeout {
 				t.Errorf("probe error %v, want a timeout", ev.Err)
 			}
 			continue
@@ -122,12 +123,12 @@ func TestIntegrationAuthFailureOpensCircuit(t *testing.T) {
 	p := pool.NewPool(f, pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1}, nil)
 	defer p.Close()
 	_, err := p.Get(context.Background(), "a")
-	if pool.Classify(err) != pool.KindAuth {
+	if failure.Classify(err) != failure.Auth {
 		t.Fatalf("first Get = %v, want auth", err)
 	}
 	for range 5 {
 		_, err = p.Get(context.Background(), "a")
-		if !errors.Is(err, pool.ErrCircuitOpen) || pool.Classify(err) != pool.KindAuth {
+		if !errors.Is(err, pool.ErrCircuitOpen) || failure.Classify(err) != failure.Auth {
 			t.Fatalf("Get = %v, want circuit open (auth)", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -82,7 +83,7 @@ func TestWarmup(t *testing.T) {
 
 func TestWarmupFailuresAreReportedNotFatal(t *testing.T) {
 	f := newFactory()
-	f.setErr(&kindErr{pool.KindRefused})
+	f.setErr(&kindErr{failure.Refused})
 	cfg := testConfig()
 	cfg.WarmupKeys, cfg.WarmupConnections = []string{"a", "b"}, 1
 	p := newTestPool(t, f, cfg, nil)

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -139,7 +140,7 @@ func TestWarmKeysToppedUpByHealthLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustRelease(t, p, "w", mustGet(t, p, "w")) // used: replaced at once when lost
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		f.client(0).kill()
 		synctest.Wait()
 		if s := p.GetSnapshot(); s.Replacements != 1 || s.Idle != 0 {

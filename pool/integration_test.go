@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -193,7 +194,7 @@ func TestAuthFailureIsPermanent(t *testing.T) {
 	p := pool.NewPool(be.factory, pool.PoolConfig{}, nil)
 	defer p.Close()
 	_, err := p.Get(context.Background(), "a")
-	if k := pool.Classify(err); k != pool.KindAuth {
+	if k := failure.Classify(err); k != failure.Auth {
 		t.Fatalf("Get = %v (kind %v), want auth", err, k)
 	}
 	if s := p.GetSnapshot(); s.Dials != 1 {
@@ -301,7 +302,7 @@ func TestStalledServer(t *testing.T) {
 	}
 	be.srv.Stall()
 	_, err := p.Get(context.Background(), "b")
-	if k := pool.Classify(err); k != pool.KindTimeout {
+	if k := failure.Classify(err); k != failure.Timeout {
 		t.Fatalf("Get on a stalled server = %v (kind %v), want timeout", err, k)
 	}
 	if rep := p.HealthCheck(context.Background()); rep.Unhealthy != 1 {
@@ -328,7 +329,7 @@ func TestRefusedThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := p.Get(context.Background(), "a")
-	if k := pool.Classify(err); k != pool.KindRefused && k != pool.KindTimeout {
+	if k := failure.Classify(err); k != failure.Refused && k != failure.Timeout {
 		t.Fatalf("Get = %v (kind %v), want refused", err, k)
 	}
 	if err := be.srv.RefuseNew(false); err != nil {

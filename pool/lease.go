@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sshpool/sshpool/failure"
 )
 
 // lease is the handle Get returns: one slot on one pooled connection.
@@ -92,7 +94,7 @@ func (l *lease) use(op string) (SSHClient, error) {
 
 // observe marks the connection unhealthy after a connection-level error.
 func (l *lease) observe(err error) {
-	if err != nil && Classify(err).ConnectionFatal() {
+	if err != nil && failure.Classify(err).ConnectionFatal() {
 		l.p.markUnhealthy(l.e, err)
 	}
 }

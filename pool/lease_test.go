@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -105,7 +106,7 @@ func TestRunMarksConnectionLostUnhealthy(t *testing.T) {
 	f := newFactory()
 	rec := &recTracer{}
 	p := newTestPool(t, f, testConfig(), rec)
-	if _, err := p.Run(context.Background(), "a", "lost"); pool.Classify(err) != pool.KindConnectionLost {
+	if _, err := p.Run(context.Background(), "a", "lost"); failure.Classify(err) != failure.ConnectionLost {
 		t.Fatalf("Run = %v", err)
 	}
 	if !f.client(0).closed.Load() {
@@ -150,7 +151,7 @@ func TestRunNotStartedRetriesBounded(t *testing.T) {
 	cfg := testConfig() // MaxConnectionsPerKey 2
 	p := newTestPool(t, f, cfg, nil)
 	_, err := p.Run(context.Background(), "a", "unsent")
-	if !errors.Is(err, pool.ErrNotStarted) || pool.Classify(err) != pool.KindConnectionLost {
+	if !errors.Is(err, pool.ErrNotStarted) || failure.Classify(err) != failure.ConnectionLost {
 		t.Fatalf("Run = %v, want connection-lost marked ErrNotStarted", err)
 	}
 	if n := f.execs(); n != int64(cfg.MaxConnectionsPerKey)+1 {
@@ -166,7 +167,7 @@ func TestRunNotStartedRetriesBounded(t *testing.T) {
 func TestRunStartedFailureNotRetried(t *testing.T) {
 	f := newFactory()
 	p := newTestPool(t, f, testConfig(), nil)
-	if _, err := p.Run(context.Background(), "a", "lost"); pool.Classify(err) != pool.KindConnectionLost || errors.Is(err, pool.ErrNotStarted) {
+	if _, err := p.Run(context.Background(), "a", "lost"); failure.Classify(err) != failure.ConnectionLost || errors.Is(err, pool.ErrNotStarted) {
 		t.Fatalf("Run = %v, want connection-lost without ErrNotStarted", err)
 	}
 	if n, r := f.execs(), p.GetSnapshot().RunRetries; n != 1 || r != 0 {
@@ -187,8 +188,8 @@ func TestMarkNotStarted(t *testing.T) {
 		t.Errorf("message changed: %q", err)
 	case !errors.Is(err, pool.ErrNotStarted) || !errors.As(err, &oce) || oce != inner:
 		t.Errorf("marked error hides its mark or cause: %v", err)
-	case pool.Classify(err) != pool.KindSessionLimit:
-		t.Errorf("Classify = %v, want session-limit", pool.Classify(err))
+	case failure.Classify(err) != failure.SessionLimit:
+		t.Errorf("Classify = %v, want session-limit", failure.Classify(err))
 	case errors.Is(plain, pool.ErrNotStarted):
 		t.Error("unmarked error reports ErrNotStarted")
 	}
@@ -233,7 +234,7 @@ func TestRunRetriesSessionLimit(t *testing.T) {
 	}
 	f.limitLeft.Store(10)
 	_, err := p.Run(context.Background(), "a", "limit")
-	if pool.Classify(err) != pool.KindSessionLimit {
+	if failure.Classify(err) != failure.SessionLimit {
 		t.Fatalf("Run = %v, want session-limit after MaxRetries", err)
 	}
 	if n := f.client(0).runs.Load(); n != 3+4 {
@@ -270,7 +271,7 @@ func TestRunWithoutRetries(t *testing.T) {
 			cfg.MaxRetries = -1
 			p := newTestPool(t, f, cfg, nil)
 			_, err := p.Run(context.Background(), "a", cmd)
-			if cmd == "limit" && pool.Classify(err) != pool.KindSessionLimit ||
+			if cmd == "limit" && failure.Classify(err) != failure.SessionLimit ||
 				cmd == "unsent" && !pool.LostBeforeStart(err) {
 				t.Fatalf("Run = %v, want the first failure, unretried", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -99,8 +100,8 @@ func TestWaitEndsWithContextError(t *testing.T) {
 	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, pool.ErrPoolExhausted) {
 		t.Fatalf("Get = %v, want *WaitError wrapping DeadlineExceeded and ErrPoolExhausted", err)
 	}
-	if we.Key != "a" || !we.Exhausted || pool.Classify(err) != pool.KindTimeout {
-		t.Errorf("WaitError = %+v, kind %v", we, pool.Classify(err))
+	if we.Key != "a" || !we.Exhausted || failure.Classify(err) != failure.Timeout {
+		t.Errorf("WaitError = %+v, kind %v", we, failure.Classify(err))
 	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
@@ -182,12 +183,12 @@ func TestOneDialInFlightPerKey(t *testing.T) {
 
 func TestDialErrorGoesToAllWaitersUnretried(t *testing.T) {
 	f := newFactory()
-	authErr := &kindErr{pool.KindAuth}
+	authErr := &kindErr{failure.Auth}
 	f.setErr(authErr)
 	p := newTestPool(t, f, testConfig(), nil)
 	_, err := p.Get(context.Background(), "a")
 	var de *pool.DialError
-	if !errors.As(err, &de) || !errors.Is(err, authErr) || de.Key != "a" || pool.Classify(err) != pool.KindAuth {
+	if !errors.As(err, &de) || !errors.Is(err, authErr) || de.Key != "a" || failure.Classify(err) != failure.Auth {
 		t.Fatalf("Get = %v, want *DialError wrapping the auth error", err)
 	}
 	if n := f.dials.Load(); n != 1 {
@@ -198,10 +199,10 @@ func TestDialErrorGoesToAllWaitersUnretried(t *testing.T) {
 	}
 }
 
-type kindErr struct{ k pool.ErrorKind }
+type kindErr struct{ k failure.Kind }
 
-func (e *kindErr) Error() string             { return "fake " + e.k.String() }
-func (e *kindErr) ErrorKind() pool.ErrorKind { return e.k }
+func (e *kindErr) Error() string           { return "fake " + e.k.String() }
+func (e *kindErr) ErrorKind() failure.Kind { return e.k }
 
 func TestNilClientFromFactory(t *testing.T) {
 	f := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) { return nil, nil })

@@ -1,6 +1,10 @@
 package pool
 
-import "time"
+import (
+	"time"
+
+	"github.com/sshpool/sshpool/failure"
+)
 
 // ChangeDetector is an optional interface of a ConnectionFactory whose
 // dials read local inputs that an operator may fix: known_hosts, identity
@@ -59,7 +63,7 @@ func (p *pool) RetryNow(keys ...string) int {
 // poller, when err is permanent and the factory is a ChangeDetector.
 // Caller holds pool.mu.
 func (p *pool) watchChangesLocked(ks *keyState, err error) {
-	if p.detector == nil || p.closed || !Classify(err).Permanent() {
+	if p.detector == nil || p.closed || !failure.Classify(err).Permanent() {
 		return
 	}
 	p.watched[ks] = struct{}{}
@@ -104,7 +108,7 @@ func (p *pool) keepPolling() bool {
 	defer p.mu.Unlock()
 	for ks := range p.watched {
 		c, ok := ks.guard.(*circuit)
-		if !ok || c.state == CircuitClosed || !Classify(c.lastErr).Permanent() || p.byKey[ks.name] != ks {
+		if !ok || c.state == CircuitClosed || !failure.Classify(c.lastErr).Permanent() || p.byKey[ks.name] != ks {
 			delete(p.watched, ks)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -27,7 +28,7 @@ func slowCircuitConfig() pool.PoolConfig {
 func TestRetryNowRearmsOpenCircuit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindHostKeyChanged})
+		f.setErr(&kindErr{failure.HostKeyChanged})
 		p := newTestPool(t, f, slowCircuitConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
 		if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrCircuitOpen) {
@@ -62,7 +63,7 @@ func TestRetryNowRearmsOpenCircuit(t *testing.T) {
 func TestRetryNowRestartsSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindHostKeyChanged})
+		f.setErr(&kindErr{failure.HostKeyChanged})
 		p := newTestPool(t, f, testConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
 		for range 5 { // 200ms, 400, 800, 1s, 1s
@@ -88,7 +89,7 @@ func TestRetryNowRestartsSchedule(t *testing.T) {
 func TestRetryNowDuringTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindAuth})
+		f.setErr(&kindErr{failure.Auth})
 		p := newTestPool(t, f, slowCircuitConfig(), nil)
 		_, _ = p.Get(context.Background(), "a")
 		time.Sleep(time.Minute)
@@ -103,7 +104,7 @@ func TestRetryNowDuringTrial(t *testing.T) {
 			t.Errorf("RetryNow during the trial = %d, want 1", n)
 		}
 		close(gate)
-		if err := <-done; pool.Classify(err) != pool.KindAuth || errors.Is(err, pool.ErrCircuitOpen) {
+		if err := <-done; failure.Classify(err) != failure.Auth || errors.Is(err, pool.ErrCircuitOpen) {
 			t.Fatalf("trial = %v, want its auth error", err)
 		}
 		f.mu.Lock()
@@ -152,7 +153,7 @@ func (f *detectingFactory) change(keys ...string) {
 func TestChangeDetectorRetriesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &detectingFactory{fakeFactory: newFactory()}
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		cfg := slowCircuitConfig()
 		cfg.Advanced.CircuitThreshold = 1
 		p := newTestPool(t, f, cfg, nil)
@@ -161,7 +162,7 @@ func TestChangeDetectorRetriesAtOnce(t *testing.T) {
 		if n := f.polls.Load(); n != 0 {
 			t.Fatalf("%d polls for a transient failure, want none", n)
 		}
-		f.setErr(&kindErr{pool.KindHostKeyChanged})
+		f.setErr(&kindErr{failure.HostKeyChanged})
 		_, _ = p.Get(context.Background(), "a")
 		time.Sleep(time.Second)
 		if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrCircuitOpen) {
@@ -192,7 +193,7 @@ func TestChangeDetectorRetriesAtOnce(t *testing.T) {
 func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindAuth})
+		f.setErr(&kindErr{failure.Auth})
 		cfg := testConfig()
 		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
 		cfg.HealthInterval, cfg.HealthTimeout = time.Second, 100*time.Millisecond
@@ -200,7 +201,7 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 		p := newTestPool(t, f, cfg, nil)
 		events, cancel := p.Health().Subscribe(256)
 		defer cancel()
-		if err := p.Start(context.Background()); pool.Classify(err) != pool.KindAuth {
+		if err := p.Start(context.Background()); failure.Classify(err) != failure.Auth {
 			t.Fatalf("Start = %v, want the warm-up's auth error", err)
 		}
 		time.Sleep(2 * time.Minute)
@@ -214,7 +215,7 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 		var backoffs []time.Duration
 		for _, ev := range drainEvents(events) {
 			if ev.Type == pool.EventWarmupBackoff {
-				if ev.Key != "w" || pool.Classify(ev.Err) != pool.KindAuth || ev.Failures != len(backoffs)+1 {
+				if ev.Key != "w" || failure.Classify(ev.Err) != failure.Auth || ev.Failures != len(backoffs)+1 {
 					t.Errorf("event %+v", ev)
 				}
 				backoffs = append(backoffs, ev.Backoff)
@@ -242,7 +243,7 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 				break
 			}
 		}
-		if pool.Classify(err) != pool.KindAuth || errors.Is(err, pool.ErrCircuitOpen) {
+		if failure.Classify(err) != failure.Auth || errors.Is(err, pool.ErrCircuitOpen) {
 			t.Errorf("Get = %v, want a trial dial's auth error", err)
 		}
 
@@ -266,7 +267,7 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 func TestWarmupKeyDownIsToppedUpEveryTick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
-		f.setErr(&kindErr{pool.KindRefused})
+		f.setErr(&kindErr{failure.Refused})
 		cfg := testConfig()
 		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
 		cfg.HealthInterval, cfg.HealthTimeout = time.Second, 100*time.Millisecond
@@ -300,7 +301,7 @@ func TestWarmupKeyDownIsToppedUpEveryTick(t *testing.T) {
 // TestRetryNowAfterClose does nothing.
 func TestRetryNowAfterClose(t *testing.T) {
 	f := newFactory()
-	f.setErr(&kindErr{pool.KindAuth})
+	f.setErr(&kindErr{failure.Auth})
 	p := pool.NewPool(f, testConfig(), nil)
 	_, _ = p.Get(context.Background(), "a")
 	_ = p.Close()

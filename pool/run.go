@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/ctxtime"
 )
 
@@ -69,11 +70,11 @@ func NotStartedRetries(cfg PoolConfig) int {
 // MaxRetries times, pausing about attempt×RetryBackoff (with jitter) or
 // until ctx ends.
 func (p *pool) retrySessionLimit(ctx context.Context, res Result, err error, again func() (Result, error)) (Result, error) {
-	if Classify(err) != KindSessionLimit {
+	if failure.Classify(err) != failure.SessionLimit {
 		return res, err
 	}
 	retries, backoff := p.retryPolicy()
-	for attempt := 1; attempt <= retries && Classify(err) == KindSessionLimit; attempt++ {
+	for attempt := 1; attempt <= retries && failure.Classify(err) == failure.SessionLimit; attempt++ {
 		if werr := ctxtime.Sleep(ctx, time.Duration(attempt)*backoff+randDuration(backoff)); werr != nil {
 			return res, fmt.Errorf("pool: session-limit retry %d: %w (last: %w)", attempt, werr, err)
 		}

@@ -118,7 +118,7 @@ type Snapshot struct {
 	RunRetries int64 `json:"run_retries"`
 	// SessionLimitRetries counts commands that Run and Exec (of the pool
 	// or of a lease) opened again after the server refused their session
-	// at its session limit (KindSessionLimit), each retry once. A steady
+	// at its session limit (failure.SessionLimit), each retry once. A steady
 	// rate means MaxSessionsPerConnection is above what the server allows
 	// (OpenSSH: MaxSessions, default 10).
 	SessionLimitRetries int64 `json:"session_limit_retries"`

@@ -3,6 +3,8 @@ package pool
 import (
 	"context"
 	"time"
+
+	"github.com/sshpool/sshpool/failure"
 )
 
 // PoolTracer observes a pool, in the style of pgx's tracers and
@@ -91,8 +93,8 @@ type DialEndData struct {
 	Duration time.Duration // how long the operation took
 	// Err is the *DialError, or nil.
 	Err error // the error, or nil
-	// Kind is Classify(Err), KindUnknown on success.
-	Kind ErrorKind
+	// Kind is failure.Classify(Err), failure.Unknown on success.
+	Kind failure.Kind
 }
 
 // ReleaseData is passed to TraceRelease.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -32,7 +33,7 @@ func TestTracerSeesGetDialRelease(t *testing.T) {
 func TestTracerSeesFailures(t *testing.T) {
 	rec := &recTracer{}
 	f := newFactory()
-	f.setErr(&kindErr{pool.KindAuth})
+	f.setErr(&kindErr{failure.Auth})
 	p := newTestPool(t, f, testConfig(), rec)
 	if _, err := p.Get(context.Background(), "a"); err == nil {
 		t.Fatal("Get succeeded")
@@ -112,7 +113,7 @@ func TestSlogTracer(t *testing.T) {
 	dead := errors.New("dead")
 	f.client(0).keepErr.Store(&dead)
 	p.HealthCheck(context.Background())
-	f.setErr(&kindErr{pool.KindAuth})
+	f.setErr(&kindErr{failure.Auth})
 	_, _ = p.Get(context.Background(), "b")
 	// The failed dial traces circuit-open after its waiter got the error:
 	// Close waits for the dial goroutine (and stops writes to buf).
@@ -196,10 +197,10 @@ func TestSnapshotJSON(t *testing.T) {
 
 func TestErrorMessages(t *testing.T) {
 	we := &pool.WaitError{Key: "a", Waited: time.Second, Err: context.Canceled}
-	if we.Error() != `pool: get "a": gave up after 1s (waiting for dial): context canceled` || we.ErrorKind() != pool.KindCanceled {
+	if we.Error() != `pool: get "a": gave up after 1s (waiting for dial): context canceled` || we.ErrorKind() != failure.Canceled {
 		t.Errorf("WaitError = %q", we)
 	}
-	de := &pool.DialError{Key: "a", Kind: pool.KindRefused, Err: errors.New("refused")}
+	de := &pool.DialError{Key: "a", Kind: failure.Refused, Err: errors.New("refused")}
 	if de.Error() != `pool: dial "a" (refused): refused` {
 		t.Errorf("DialError = %q", de)
 	}

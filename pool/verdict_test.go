@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -19,7 +20,7 @@ type badKeyFactory struct {
 func (f badKeyFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
 	if f.bad[key] {
 		f.dials.Add(1)
-		return nil, &kindErr{pool.KindAuth}
+		return nil, &kindErr{failure.Auth}
 	}
 	return f.fakeFactory.Dial(ctx, key)
 }

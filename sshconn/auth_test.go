@@ -22,7 +22,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
 )
@@ -147,8 +147,8 @@ func TestAuthEncryptedKey(t *testing.T) {
 		if !errors.As(err, &idErr) || idErr.File != keyFile || !errors.As(err, &missing) {
 			t.Fatalf("err = %v, want IdentityError for %s wrapping PassphraseMissingError", err, keyFile)
 		}
-		if !strings.Contains(err.Error(), keyFile) || pool.Classify(err) != pool.KindConfig {
-			t.Fatalf("err %q (kind %v) must name the file and be KindConfig", err, pool.Classify(err))
+		if !strings.Contains(err.Error(), keyFile) || failure.Classify(err) != failure.Config {
+			t.Fatalf("err %q (kind %v) must name the file and be failure.Config", err, failure.Classify(err))
 		}
 		if e.srv.Stats().ConnsAccepted != 2 {
 			t.Fatalf("a config error must not reach the server: %d conns", e.srv.Stats().ConnsAccepted)
@@ -159,8 +159,8 @@ func TestAuthEncryptedKey(t *testing.T) {
 		tgt.Auth = sshconn.Auth{IdentityFiles: []string{ecFile},
 			Passphrase: func(context.Context, string) (sshconn.Secret, error) { return sshconn.NewSecret("nope"), nil }}
 		_, err := dialTarget(t, tgt)
-		if pool.Classify(err) != pool.KindConfig || strings.Contains(err.Error(), "nope") {
-			t.Fatalf("err = %v (kind %v)", err, pool.Classify(err))
+		if failure.Classify(err) != failure.Config || strings.Contains(err.Error(), "nope") {
+			t.Fatalf("err = %v (kind %v)", err, failure.Classify(err))
 		}
 	})
 }
@@ -405,8 +405,8 @@ func TestAuthFailureIsTypedAndNotRetried(t *testing.T) {
 	if !errors.As(err, &authErr) {
 		t.Fatalf("err = %v, want *AuthError", err)
 	}
-	if pool.Classify(err) != pool.KindAuth || attempts != 1 || e.srv.Stats().ConnsAccepted != 1 {
-		t.Fatalf("kind %v, attempts %d, conns %d; want auth, 1, 1", pool.Classify(err), attempts, e.srv.Stats().ConnsAccepted)
+	if failure.Classify(err) != failure.Auth || attempts != 1 || e.srv.Stats().ConnsAccepted != 1 {
+		t.Fatalf("kind %v, attempts %d, conns %d; want auth, 1, 1", failure.Classify(err), attempts, e.srv.Stats().ConnsAccepted)
 	}
 	if authErr.User != "alice" || authErr.Addr != e.srv.Addr() || !containsAll(authErr.Methods, "password", "keyboard-interactive") {
 		t.Fatalf("AuthError = %+v", authErr)
@@ -422,7 +422,7 @@ func TestAuthFailAuthServerOneAttempt(t *testing.T) {
 	attempts := 0
 	_, err := dialTarget(t, e.target(), sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
 	var de *sshconn.DialError
-	if !errors.As(err, &de) || de.Attempt != 1 || attempts != 1 || pool.Classify(err) != pool.KindAuth {
+	if !errors.As(err, &de) || de.Attempt != 1 || attempts != 1 || failure.Classify(err) != failure.Auth {
 		t.Fatalf("err = %v attempts = %d, want one auth failure", err, attempts)
 	}
 	if got := e.srv.Stats().ConnsAccepted; got != 1 {
@@ -435,7 +435,7 @@ func TestAuthNoMethods(t *testing.T) {
 	tgt := e.target()
 	tgt.Auth = sshconn.Auth{}
 	_, err := dialTarget(t, tgt)
-	if !errors.Is(err, sshconn.ErrNoAuthMethods) || pool.Classify(err) != pool.KindConfig {
+	if !errors.Is(err, sshconn.ErrNoAuthMethods) || failure.Classify(err) != failure.Config {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -448,7 +448,7 @@ func TestAuthOptionalIdentityFilesSkipMissing(t *testing.T) {
 	tgt.Auth = sshconn.Auth{IdentityFiles: []string{filepath.Join(e.dir, "nope")}}
 	_, err := dialTarget(t, tgt)
 	var idErr *sshconn.IdentityError
-	if !errors.As(err, &idErr) || pool.Classify(err) != pool.KindConfig {
+	if !errors.As(err, &idErr) || failure.Classify(err) != failure.Config {
 		t.Fatalf("missing required identity: err = %v", err)
 	}
 }
@@ -478,7 +478,7 @@ func TestAuthOptionalIdentityFilesSkipUnusable(t *testing.T) {
 		tgt.Auth = sshconn.Auth{IdentityFiles: []string{f, e.keyFile}}
 		_, err := dialTarget(t, tgt)
 		var idErr *sshconn.IdentityError
-		if !errors.As(err, &idErr) || idErr.File != f || pool.Classify(err) != pool.KindConfig {
+		if !errors.As(err, &idErr) || idErr.File != f || failure.Classify(err) != failure.Config {
 			t.Errorf("unusable required identity %s: err = %v", f, err)
 		}
 	}

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/pool"
-
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -122,7 +121,7 @@ func onOff(b bool) string {
 // BenchmarkLaterSessionsParallel runs Run("true") from 8 goroutines
 // (4×GOMAXPROCS on these machines) on one connection. sshd frees session
 // slots asynchronously, so even below MaxSessions (10) opens are refused
-// ("no more sessions" in sshd's log, KindSessionLimit here); such a run is
+// ("no more sessions" in sshd's log, failure.SessionLimit here); such a run is
 // retried after 1 ms and counted as refused/op.
 func BenchmarkLaterSessionsParallel(b *testing.B) {
 	for _, s := range benchServers() {
@@ -144,7 +143,7 @@ func BenchmarkLaterSessionsParallel(b *testing.B) {
 func runRetryingLimit(b *testing.B, c *sshconn.Client, refused *atomic.Int64) {
 	for {
 		_, err := c.Run(context.Background(), "true")
-		if pool.Classify(err) != pool.KindSessionLimit {
+		if failure.Classify(err) != failure.SessionLimit {
 			if err != nil {
 				b.Error(err)
 			}

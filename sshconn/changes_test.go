@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -65,13 +66,13 @@ func TestChangedKeysReportsFixedInputs(t *testing.T) {
 	f := newFactory(reg)
 	ctx := context.Background()
 
-	if _, err := f.DialClient(ctx, "hostkey"); pool.Classify(err) != pool.KindHostKeyChanged {
+	if _, err := f.DialClient(ctx, "hostkey"); failure.Classify(err) != failure.HostKeyChanged {
 		t.Fatalf("dial = %v, want host-key-changed", err)
 	}
-	if _, err := f.DialClient(ctx, "identity"); !pool.Classify(err).Permanent() {
-		t.Fatalf("dial without the identity file = %v (%s), want a permanent error", err, pool.Classify(err))
+	if _, err := f.DialClient(ctx, "identity"); !failure.Classify(err).Permanent() {
+		t.Fatalf("dial without the identity file = %v (%s), want a permanent error", err, failure.Classify(err))
 	}
-	if _, err := f.DialClient(ctx, "refused"); !pool.Classify(err).Retryable() {
+	if _, err := f.DialClient(ctx, "refused"); !failure.Classify(err).Retryable() {
 		t.Fatalf("dial to a closed port = %v, want a retryable error", err)
 	}
 	if got := f.ChangedKeys(); len(got) != 0 {
@@ -107,7 +108,7 @@ func TestChangedKeysForgottenAfterSuccess(t *testing.T) {
 	reg := sshconn.NewRegistry()
 	reg.Register("k", e.target())
 	f := newFactory(reg)
-	if _, err := f.DialClient(context.Background(), "k"); pool.Classify(err) != pool.KindHostKeyChanged {
+	if _, err := f.DialClient(context.Background(), "k"); failure.Classify(err) != failure.HostKeyChanged {
 		t.Fatalf("dial = %v", err)
 	}
 	writeFile(t, e.knownHosts, good)
@@ -135,7 +136,7 @@ func TestPoolRetriesWhenKnownHostsFixed(t *testing.T) {
 	p := pool.NewPool(newFactory(reg), cfg, nil)
 	defer p.Close()
 	ctx := context.Background()
-	if _, err := p.Run(ctx, "k", "true"); pool.Classify(err) != pool.KindHostKeyChanged {
+	if _, err := p.Run(ctx, "k", "true"); failure.Classify(err) != failure.HostKeyChanged {
 		t.Fatalf("Run = %v, want host-key-changed", err)
 	}
 	if _, err := p.Run(ctx, "k", "true"); !errors.Is(err, pool.ErrCircuitOpen) {

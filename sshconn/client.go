@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -171,7 +172,7 @@ func (c *Client) NewSession(ctx context.Context) (*ssh.Session, error) {
 // reason other than Prohibited. OpenSSH 9.2 refuses sessions past
 // MaxSessions with ConnectionFailed ("open failed"), not Prohibited, and a
 // session channel has no other connection to fail, so the refusal means the
-// connection is full: KindSessionLimit, retryable on this or another
+// connection is full: failure.SessionLimit, retryable on this or another
 // connection (regression test TestSSHDSessionLimit).
 type SessionLimitError struct {
 	// Err is the *ssh.OpenChannelError.
@@ -186,8 +187,8 @@ func (e *SessionLimitError) Error() string {
 // Unwrap returns the *ssh.OpenChannelError.
 func (e *SessionLimitError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindSessionLimit.
-func (e *SessionLimitError) ErrorKind() pool.ErrorKind { return pool.KindSessionLimit }
+// ErrorKind returns failure.SessionLimit.
+func (e *SessionLimitError) ErrorKind() failure.Kind { return failure.SessionLimit }
 
 func sessionLimit(err error) error {
 	var oce *ssh.OpenChannelError

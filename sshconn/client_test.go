@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -44,8 +45,8 @@ func TestExecExitCodes(t *testing.T) {
 		if tt.status == 0 && err != nil || tt.status != 0 && (!errors.As(err, &exitErr) || exitErr.Result.ExitStatus != tt.status) {
 			t.Errorf("%q: err = %v", tt.cmd, err)
 		}
-		if tt.status != 0 && (pool.Classify(err) != pool.KindExit || strings.Contains(err.Error(), tt.cmd)) {
-			t.Errorf("%q: kind %v, err %q (must not echo the command)", tt.cmd, pool.Classify(err), err)
+		if tt.status != 0 && (failure.Classify(err) != failure.Exit || strings.Contains(err.Error(), tt.cmd)) {
+			t.Errorf("%q: kind %v, err %q (must not echo the command)", tt.cmd, failure.Classify(err), err)
 		}
 		if res.Duration <= 0 {
 			t.Errorf("%q: Duration = %v", tt.cmd, res.Duration)
@@ -88,10 +89,10 @@ func TestExecEndedContextRunsNothing(t *testing.T) {
 	defer cancel2()
 	before := e.srv.Stats()
 	for range 50 {
-		for ctx, kind := range map[context.Context]pool.ErrorKind{canceled: pool.KindCanceled, expired: pool.KindTimeout} {
+		for ctx, kind := range map[context.Context]failure.Kind{canceled: failure.Canceled, expired: failure.Timeout} {
 			_, err := c.Exec(ctx, pool.Command{Cmd: "true"})
-			if pool.Classify(err) != kind || !errors.Is(err, pool.ErrNotStarted) {
-				t.Fatalf("Exec with an ended context: %v (%v), want %v marked not started", err, pool.Classify(err), kind)
+			if failure.Classify(err) != kind || !errors.Is(err, pool.ErrNotStarted) {
+				t.Fatalf("Exec with an ended context: %v (%v), want %v marked not started", err, failure.Classify(err), kind)
 			}
 		}
 	}
@@ -111,7 +112,7 @@ func TestExecCancelSendsSignalAndKeepsConnection(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	res, err := c.Exec(ctx, pool.Command{Cmd: "sleep 60", Signal: ssh.SIGINT})
-	if !errors.Is(err, context.DeadlineExceeded) || pool.Classify(err) != pool.KindTimeout {
+	if !errors.Is(err, context.DeadlineExceeded) || failure.Classify(err) != failure.Timeout {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
 	if res.Signal != "INT" || res.ExitStatus != -1 {
@@ -142,7 +143,7 @@ func TestExecCancelClosesSessionAfterGrace(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	_, err := c.Exec(ctx, pool.Command{Cmd: "hang", Stdin: pr, KillGrace: 50 * time.Millisecond})
-	if !errors.Is(err, context.Canceled) || pool.Classify(err) != pool.KindCanceled {
+	if !errors.Is(err, context.Canceled) || failure.Classify(err) != failure.Canceled {
 		t.Fatalf("err = %v", err)
 	}
 	if !c.Alive() {
@@ -161,10 +162,10 @@ func TestSessionLimitIsProhibited(t *testing.T) {
 	defer s.Close()
 	_, err = c.NewSession(context.Background())
 	var oce *ssh.OpenChannelError
-	if !errors.As(err, &oce) || oce.Reason != ssh.Prohibited || pool.Classify(err) != pool.KindSessionLimit {
-		t.Fatalf("err = %v (kind %v), want Prohibited / session-limit", err, pool.Classify(err))
+	if !errors.As(err, &oce) || oce.Reason != ssh.Prohibited || failure.Classify(err) != failure.SessionLimit {
+		t.Fatalf("err = %v (kind %v), want Prohibited / session-limit", err, failure.Classify(err))
 	}
-	if _, err := c.Run(context.Background(), "true"); pool.Classify(err) != pool.KindSessionLimit {
+	if _, err := c.Run(context.Background(), "true"); failure.Classify(err) != failure.SessionLimit {
 		t.Fatalf("Run over the limit: %v", err)
 	}
 	if !c.Alive() {
@@ -207,7 +208,7 @@ func TestKeepaliveStalledPeerClosesClient(t *testing.T) {
 	defer e.srv.Unstall()
 	start := time.Now()
 	_, err := c.SendKeepalive(context.Background())
-	if !errors.Is(err, sshconn.ErrKeepaliveTimeout) || pool.Classify(err) != pool.KindTimeout {
+	if !errors.Is(err, sshconn.ErrKeepaliveTimeout) || failure.Classify(err) != failure.Timeout {
 		t.Fatalf("err = %v", err)
 	}
 	if time.Since(start) > promptly {
@@ -290,7 +291,7 @@ func TestDialContextTunnel(t *testing.T) {
 	closedAddr := closed.Addr().String()
 	closed.Close()
 	_, err = c.DialContext(context.Background(), "tcp", closedAddr)
-	if k := pool.Classify(err); k != pool.KindChannelRejected || !c.Alive() {
+	if k := failure.Classify(err); k != failure.ChannelRejected || !c.Alive() {
 		t.Fatalf("tunnel to a closed port: %v (kind %v)", err, k)
 	}
 }
@@ -308,13 +309,13 @@ func TestClientAccessors(t *testing.T) {
 	case <-time.After(promptly):
 		t.Fatal("closing the raw client must end Done")
 	}
-	if pool.Classify(c.Err()) != pool.KindConnectionLost {
+	if failure.Classify(c.Err()) != failure.ConnectionLost {
 		t.Fatalf("Err = %v", c.Err())
 	}
 }
 
 // TestExecConnectionDropClassifiedLost: a command running when its
-// connection dies must report KindConnectionLost, never KindUnknown, even
+// connection dies must report failure.ConnectionLost, never failure.Unknown, even
 // though x/crypto ends the session (ExitMissingError) before the client
 // notices the connection is gone.
 func TestExecConnectionDropClassifiedLost(t *testing.T) {
@@ -331,7 +332,7 @@ func TestExecConnectionDropClassifiedLost(t *testing.T) {
 		e.srv.DropAll()
 		select {
 		case err := <-errc:
-			if k := pool.Classify(err); k != pool.KindConnectionLost {
+			if k := failure.Classify(err); k != failure.ConnectionLost {
 				t.Fatalf("round %d: Classify(%v) = %v, want connection-lost", i, err, k)
 			}
 			if errors.Is(err, pool.ErrNotStarted) {
@@ -359,8 +360,8 @@ func TestExecOnDeadConnectionNotStarted(t *testing.T) {
 					<-c.Done()
 				}
 				_, err := c.Run(context.Background(), "echo hi")
-				if pool.Classify(err) != pool.KindConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
-					t.Fatalf("round %d: Run on a dropped connection = %v (%v), want connection-lost marked ErrNotStarted", i, err, pool.Classify(err))
+				if failure.Classify(err) != failure.ConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
+					t.Fatalf("round %d: Run on a dropped connection = %v (%v), want connection-lost marked ErrNotStarted", i, err, failure.Classify(err))
 				}
 				if n := e.srv.Stats().Execs; n != before {
 					t.Fatalf("round %d: server ran %d commands", i, n-before)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
 )
@@ -26,8 +26,8 @@ func TestDialCancelDuringSlowHandshake(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
 	_, err := newFactory(nil).DialTarget(ctx, "slow", e.target())
-	if !errors.Is(err, context.Canceled) || pool.Classify(err) != pool.KindCanceled {
-		t.Fatalf("err = %v (kind %v), want context.Canceled", err, pool.Classify(err))
+	if !errors.Is(err, context.Canceled) || failure.Classify(err) != failure.Canceled {
+		t.Fatalf("err = %v (kind %v), want context.Canceled", err, failure.Classify(err))
 	}
 	if d := time.Since(start); d > promptly {
 		t.Fatalf("dial returned after %v", d)
@@ -42,7 +42,7 @@ func TestDialTimeoutCoversHandshake(t *testing.T) {
 	start := time.Now()
 	_, err := newFactory(nil, sshconn.WithMaxRetries(1),
 		sshconn.WithAttemptHook(func(string, int, error) { attempts++ })).DialTarget(context.Background(), "slow", tgt)
-	if !errors.Is(err, context.DeadlineExceeded) || pool.Classify(err) != pool.KindTimeout {
+	if !errors.Is(err, context.DeadlineExceeded) || failure.Classify(err) != failure.Timeout {
 		t.Fatalf("err = %v, want a deadline", err)
 	}
 	if attempts != 2 {
@@ -67,7 +67,7 @@ func TestDialRetriesRefused(t *testing.T) {
 		sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
 	_, err := f.DialTarget(context.Background(), "down", e.target())
 	var de *sshconn.DialError
-	if !errors.As(err, &de) || de.Attempt != 4 || attempts != 4 || pool.Classify(err) != pool.KindRefused {
+	if !errors.As(err, &de) || de.Attempt != 4 || attempts != 4 || failure.Classify(err) != failure.Refused {
 		t.Fatalf("err = %v attempts = %d, want 4 refused attempts", err, attempts)
 	}
 	if de.Key != "down" || de.Addr != e.srv.Addr() || !strings.HasPrefix(err.Error(), "sshconn: ") {
@@ -88,7 +88,7 @@ func TestDialRetryStopsWhenContextEnds(t *testing.T) {
 		sshconn.WithBackoff(time.Hour, time.Hour),
 		sshconn.WithAttemptHook(func(string, int, error) { attempts++; cancel() }))
 	_, err := f.DialTarget(ctx, "down", e.target())
-	if attempts != 1 || pool.Classify(err) != pool.KindRefused {
+	if attempts != 1 || failure.Classify(err) != failure.Refused {
 		t.Fatalf("attempts = %d, err = %v", attempts, err)
 	}
 }
@@ -109,7 +109,7 @@ func TestDialRecoversAfterRefusal(t *testing.T) {
 func TestDialResolveError(t *testing.T) {
 	_, err := newFactory(sshconn.NewRegistry()).Dial(context.Background(), "nope")
 	var de *sshconn.DialError
-	if !errors.As(err, &de) || de.Attempt != 0 || !errors.Is(err, sshconn.ErrNotFound) || pool.Classify(err) != pool.KindConfig {
+	if !errors.As(err, &de) || de.Attempt != 0 || !errors.Is(err, sshconn.ErrNotFound) || failure.Classify(err) != failure.Config {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestDialProxyJumpHostKeyErrorNamesHop(t *testing.T) {
 	tgt := final.target()
 	tgt.JumpHosts = []sshconn.Target{jump.target()}
 	_, err := dialTarget(t, tgt)
-	if pool.Classify(err) != pool.KindHostKeyUnknown || !strings.Contains(err.Error(), "jump host "+jump.srv.Addr()) {
+	if failure.Classify(err) != failure.HostKeyUnknown || !strings.Contains(err.Error(), "jump host "+jump.srv.Addr()) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -183,12 +183,12 @@ func TestDialDeadConnectionAfterDrop(t *testing.T) {
 	case <-time.After(promptly):
 		t.Fatal("Done not closed after the server dropped the connection")
 	}
-	if c.Alive() || !errors.Is(c.Err(), sshconn.ErrConnectionLost) || pool.Classify(c.Err()) != pool.KindConnectionLost {
+	if c.Alive() || !errors.Is(c.Err(), sshconn.ErrConnectionLost) || failure.Classify(c.Err()) != failure.ConnectionLost {
 		t.Fatalf("Alive=%v Err=%v", c.Alive(), c.Err())
 	}
 	_, err := c.NewSession(context.Background())
-	if pool.Classify(err) != pool.KindConnectionLost {
-		t.Fatalf("NewSession on a dead connection: %v (kind %v)", err, pool.Classify(err))
+	if failure.Classify(err) != failure.ConnectionLost {
+		t.Fatalf("NewSession on a dead connection: %v (kind %v)", err, failure.Classify(err))
 	}
 }
 

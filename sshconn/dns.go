@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 )
 
 // DNSError reports that the host name to connect to could not be
-// resolved. Kind: pool.KindDNSNotFound (the name does not exist: not
-// retried, the configuration must change) or pool.KindDNSTemporary (the
+// resolved. Kind: failure.DNSNotFound (the name does not exist: not
+// retried, the configuration must change) or failure.DNSTemporary (the
 // resolver failed or timed out: retried with backoff).
 type DNSError struct {
 	// Host is the host as the user wrote it (the key's host or ssh_config
@@ -37,12 +37,12 @@ func (e *DNSError) Error() string {
 // Unwrap returns the resolver's error.
 func (e *DNSError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindDNSNotFound or KindDNSTemporary.
-func (e *DNSError) ErrorKind() pool.ErrorKind {
+// ErrorKind returns failure.DNSNotFound or failure.DNSTemporary.
+func (e *DNSError) ErrorKind() failure.Kind {
 	if e.notFound() {
-		return pool.KindDNSNotFound
+		return failure.DNSNotFound
 	}
-	return pool.KindDNSTemporary
+	return failure.DNSTemporary
 }
 
 func (e *DNSError) notFound() bool {

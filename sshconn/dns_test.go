@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -46,18 +46,18 @@ func fakeDNS(t *testing.T, rcode byte) *net.Resolver {
 	}}
 }
 
-// TestDNSFailures: a name that does not exist is KindDNSNotFound and not
-// retried; a failing resolver is KindDNSTemporary and retried; both name
+// TestDNSFailures: a name that does not exist is failure.DNSNotFound and not
+// retried; a failing resolver is failure.DNSTemporary and retried; both name
 // the host as written and the HostName looked up, not "refused".
 func TestDNSFailures(t *testing.T) {
 	for _, tc := range []struct {
 		rcode    byte
-		kind     pool.ErrorKind
+		kind     failure.Kind
 		attempts int
 		what     string
 	}{
-		{3, pool.KindDNSNotFound, 1, "no such host"},
-		{2, pool.KindDNSTemporary, 1 + sshconn.DefaultMaxRetries, "temporary DNS failure"},
+		{3, failure.DNSNotFound, 1, "no such host"},
+		{2, failure.DNSTemporary, 1 + sshconn.DefaultMaxRetries, "temporary DNS failure"},
 	} {
 		t.Run(tc.kind.String(), func(t *testing.T) {
 			res := fakeDNS(t, tc.rcode)
@@ -68,8 +68,8 @@ func TestDNSFailures(t *testing.T) {
 			_, err := newFactory(r, sshconn.WithNetResolver(res),
 				sshconn.WithAttemptHook(func(string, int, error) { attempts++ })).DialClient(context.Background(), "web")
 			var de *sshconn.DNSError
-			if !errors.As(err, &de) || pool.Classify(err) != tc.kind || attempts != tc.attempts {
-				t.Fatalf("err = %v (kind %v) after %d attempts; want a DNSError of kind %v after %d", err, pool.Classify(err), attempts, tc.kind, tc.attempts)
+			if !errors.As(err, &de) || failure.Classify(err) != tc.kind || attempts != tc.attempts {
+				t.Fatalf("err = %v (kind %v) after %d attempts; want a DNSError of kind %v after %d", err, failure.Classify(err), attempts, tc.kind, tc.attempts)
 			}
 			for _, want := range []string{`host "web"`, `HostName "web.internal.sshpool.test"`, tc.what} {
 				if !strings.Contains(err.Error(), want) {

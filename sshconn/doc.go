@@ -18,7 +18,7 @@
 // over a ProxyCommand's stdin and stdout (a shell command run in its own
 // process group, killed and reaped when the dial fails or the connection
 // closes). A host name that does not resolve is a *DNSError:
-// pool.KindDNSNotFound (not retried) or pool.KindDNSTemporary (retried).
+// failure.DNSNotFound (not retried) or failure.DNSTemporary (retried).
 //
 // # Outside input
 //
@@ -66,5 +66,5 @@
 // # Errors
 //
 // Every error is prefixed "sshconn: " and typed errors implement
-// pool.Kinder, so pool.Classify sorts them without matching strings.
+// failure.Kinder, so failure.Classify sorts them without matching strings.
 package sshconn

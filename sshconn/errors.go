@@ -4,34 +4,34 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 )
 
-// Sentinel errors, testable with errors.Is. Each implements pool.Kinder.
+// Sentinel errors, testable with errors.Is. Each implements failure.Kinder.
 var (
 	// ErrNotFound is returned by a Resolver that does not know a key; Chain
-	// then asks the next resolver. Kind: KindConfig.
-	ErrNotFound error = pool.NewKindError("sshconn: no target for key", pool.KindConfig)
+	// then asks the next resolver. Kind: failure.Config.
+	ErrNotFound error = failure.New("sshconn: no target for key", failure.Config)
 	// ErrClosed is returned by operations on a Client after Close. Kind:
-	// KindConnectionLost.
-	ErrClosed error = pool.NewKindError("sshconn: client closed", pool.KindConnectionLost)
+	// failure.ConnectionLost.
+	ErrClosed error = failure.New("sshconn: client closed", failure.ConnectionLost)
 	// ErrConnectionLost wraps the reason an established connection ended.
-	// Kind: KindConnectionLost.
-	ErrConnectionLost error = pool.NewKindError("sshconn: connection lost", pool.KindConnectionLost)
+	// Kind: failure.ConnectionLost.
+	ErrConnectionLost error = failure.New("sshconn: connection lost", failure.ConnectionLost)
 	// ErrKeepaliveTimeout means a keepalive probe did not answer within its
-	// timeout; the client has been closed. Kind: KindTimeout.
-	ErrKeepaliveTimeout error = pool.NewKindError("sshconn: keepalive timed out", pool.KindTimeout)
+	// timeout; the client has been closed. Kind: failure.Timeout.
+	ErrKeepaliveTimeout error = failure.New("sshconn: keepalive timed out", failure.Timeout)
 	// ErrJumpLoop means ProxyJump hops refer back to a host already in the
-	// chain, or the chain is deeper than MaxJumpDepth. Kind: KindConfig.
-	ErrJumpLoop error = pool.NewKindError("sshconn: ProxyJump loop", pool.KindConfig)
+	// chain, or the chain is deeper than MaxJumpDepth. Kind: failure.Config.
+	ErrJumpLoop error = failure.New("sshconn: ProxyJump loop", failure.Config)
 	// ErrNoAuthMethods means a target offers no authentication method at
-	// all. Kind: KindConfig.
-	ErrNoAuthMethods error = pool.NewKindError("sshconn: no authentication methods configured", pool.KindConfig)
+	// all. Kind: failure.Config.
+	ErrNoAuthMethods error = failure.New("sshconn: no authentication methods configured", failure.Config)
 	// ErrPasswordEnv means the variable Auth.PasswordEnv names is unset or
 	// empty when the server asks for a password; the error names the
-	// variable. A dial fails with it inside an *AuthError (KindAuth: not
-	// retried). Kind: KindConfig.
-	ErrPasswordEnv error = pool.NewKindError("sshconn: password variable", pool.KindConfig)
+	// variable. A dial fails with it inside an *AuthError (failure.Auth: not
+	// retried). Kind: failure.Config.
+	ErrPasswordEnv error = failure.New("sshconn: password variable", failure.Config)
 )
 
 // DialError reports a dial that failed after Attempt attempts. Its kind is
@@ -56,11 +56,11 @@ func (e *DialError) Error() string {
 // Unwrap returns the last attempt's error.
 func (e *DialError) Unwrap() error { return e.Err }
 
-// ErrorKind classifies the last attempt's error with pool.Classify.
-func (e *DialError) ErrorKind() pool.ErrorKind { return pool.Classify(e.Err) }
+// ErrorKind classifies the last attempt's error with failure.Classify.
+func (e *DialError) ErrorKind() failure.Kind { return failure.Classify(e.Err) }
 
 // AuthError reports that the server rejected every authentication method
-// offered. It never contains secrets. Kind: KindAuth (permanent).
+// offered. It never contains secrets. Kind: failure.Auth (permanent).
 type AuthError struct {
 	// User and Addr name the account and server ("host:port").
 	User, Addr string
@@ -80,11 +80,11 @@ func (e *AuthError) Error() string {
 // Unwrap returns x/crypto's error.
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindAuth.
-func (e *AuthError) ErrorKind() pool.ErrorKind { return pool.KindAuth }
+// ErrorKind returns failure.Auth.
+func (e *AuthError) ErrorKind() failure.Kind { return failure.Auth }
 
 // IdentityError reports an identity file that could not be used: unreadable,
-// unparsable, or encrypted with no passphrase available. Kind: KindConfig.
+// unparsable, or encrypted with no passphrase available. Kind: failure.Config.
 type IdentityError struct {
 	// File is the identity file's path.
 	File string
@@ -100,11 +100,11 @@ func (e *IdentityError) Error() string {
 // Unwrap returns the cause.
 func (e *IdentityError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindConfig.
-func (e *IdentityError) ErrorKind() pool.ErrorKind { return pool.KindConfig }
+// ErrorKind returns failure.Config.
+func (e *IdentityError) ErrorKind() failure.Kind { return failure.Config }
 
 // ConfigError reports a key that could not be resolved into a usable
-// Target (bad ssh_config, bad key syntax, ProxyJump loop). Kind: KindConfig.
+// Target (bad ssh_config, bad key syntax, ProxyJump loop). Kind: failure.Config.
 type ConfigError struct {
 	// Key is the key being resolved.
 	Key string
@@ -120,14 +120,14 @@ func (e *ConfigError) Error() string {
 // Unwrap returns the cause.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindConfig.
-func (e *ConfigError) ErrorKind() pool.ErrorKind { return pool.KindConfig }
+// ErrorKind returns failure.Config.
+func (e *ConfigError) ErrorKind() failure.Kind { return failure.Config }
 
 // ProxyCommandError reports a ProxyCommand that could not be started or
 // that exited before the SSH handshake completed. It never contains the
-// command line, which may hold secrets. Kind: KindConfig when the shell
+// command line, which may hold secrets. Kind: failure.Config when the shell
 // could not run the command (exit status 126 or 127, or not started),
-// else KindRefused (retryable: the command could not reach the host).
+// else failure.Refused (retryable: the command could not reach the host).
 type ProxyCommandError struct {
 	// Addr is the "host:port" the command was to connect to.
 	Addr string
@@ -160,11 +160,11 @@ func (e *ProxyCommandError) Error() string {
 // Unwrap returns the cause.
 func (e *ProxyCommandError) Unwrap() error { return e.Err }
 
-// ErrorKind returns KindConfig for a command the shell could not run,
-// else KindRefused.
-func (e *ProxyCommandError) ErrorKind() pool.ErrorKind {
+// ErrorKind returns failure.Config for a command the shell could not run,
+// else failure.Refused.
+func (e *ProxyCommandError) ErrorKind() failure.Kind {
 	if e.NotStarted || e.ExitStatus == 126 || e.ExitStatus == 127 {
-		return pool.KindConfig
+		return failure.Config
 	}
-	return pool.KindRefused
+	return failure.Refused
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -51,7 +52,7 @@ func ExampleFactory() {
 	fmt.Printf("%s", res.Stdout)
 	_, err = client.Run(ctx, "exit 3")
 	var exitErr *pool.ExitError
-	fmt.Println(errors.As(err, &exitErr), exitErr.Result.ExitStatus, pool.Classify(err))
+	fmt.Println(errors.As(err, &exitErr), exitErr.Result.ExitStatus, failure.Classify(err))
 	// Output:
 	// hello
 	// true 3 exit

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -191,7 +192,7 @@ func (c *Client) openExecSession(ctx context.Context) (*ssh.Session, error) {
 	s, err := c.client.NewSession()
 	if err != nil {
 		err = sessionLimit(err)
-		c.gate.refused(pool.Classify(err) == pool.KindSessionLimit)
+		c.gate.refused(failure.Classify(err) == failure.SessionLimit)
 		return nil, c.opError("new session", err)
 	}
 	c.gate.opened(ticket)
@@ -234,7 +235,7 @@ const exitMissingGrace = 250 * time.Millisecond
 // under a running command, x/crypto closes the session's channel (Wait
 // returns *ssh.ExitMissingError) before client.Wait returns and the watcher
 // marks the client dead; without this wait such calls were reported as
-// KindUnknown instead of KindConnectionLost (regression test
+// failure.Unknown instead of failure.ConnectionLost (regression test
 // TestExecConnectionDropClassifiedLost).
 func (c *Client) awaitEnd(d time.Duration) {
 	t := time.NewTimer(d)

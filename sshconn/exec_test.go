@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
@@ -73,8 +74,8 @@ func TestExecOutputLimit(t *testing.T) {
 			if !errors.As(err, &lerr) || lerr.Stream != tc.stream || lerr.Limit != tc.limit {
 				t.Fatalf("err = %v; want *pool.OutputLimitError{%s, %d}", err, tc.stream, tc.limit)
 			}
-			if pool.Classify(err) != pool.KindExit || errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("kind %v; want exit, not a timeout", pool.Classify(err))
+			if failure.Classify(err) != failure.Exit || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("kind %v; want exit, not a timeout", failure.Classify(err))
 			}
 			got := res.Stdout
 			if tc.stream == "stderr" {

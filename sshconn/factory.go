@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/ctxtime"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -24,7 +25,7 @@ const (
 
 // Factory dials SSH connections for keys; it implements
 // pool.ConnectionFactory. Retryable failures (refused, reset, timeout: see
-// pool.ErrorKind.Retryable) are retried up to MaxRetries times with
+// failure.Kind.Retryable) are retried up to MaxRetries times with
 // exponential backoff and full jitter, bounded by ctx; authentication,
 // host key and configuration errors never are. A Factory is safe for
 // concurrent use; NewFactory does no I/O and starts no goroutines.
@@ -189,7 +190,7 @@ func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client
 			return c, nil
 		}
 		if !f.retry(ctx, attempt, err) {
-			if pool.Classify(err).Permanent() {
+			if failure.Classify(err).Permanent() {
 				f.inputs.failed(key, inputs)
 			}
 			return nil, &DialError{Key: key, Addr: t.Addr(), Attempt: attempt, Err: err}
@@ -200,7 +201,7 @@ func (f *Factory) DialTarget(ctx context.Context, key string, t Target) (*Client
 // retry reports whether to try again after attempt failed with err, and
 // sleeps the backoff first.
 func (f *Factory) retry(ctx context.Context, attempt int, err error) bool {
-	if attempt > f.maxRetries || !pool.Classify(err).Retryable() || ctx.Err() != nil {
+	if attempt > f.maxRetries || !failure.Classify(err).Retryable() || ctx.Err() != nil {
 		return false
 	}
 	return f.sleep(ctx, f.jitter(f.backoff(attempt))) == nil

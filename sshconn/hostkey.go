@@ -17,22 +17,22 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 )
 
 // HostKeyError reports a host key that was refused: unknown, changed
 // (possible man-in-the-middle) or revoked. It wraps the
 // *knownhosts.KeyError or *knownhosts.RevokedError behind it.
 type HostKeyError struct {
-	// Kind is KindHostKeyUnknown, KindHostKeyChanged or KindHostKeyRevoked.
-	Kind pool.ErrorKind
+	// Kind is failure.HostKeyUnknown, failure.HostKeyChanged or failure.HostKeyRevoked.
+	Kind failure.Kind
 	// Addr is the "host:port" dialled.
 	Addr string
 	// KeyType and Fingerprint describe the key the server presented
 	// (SHA256:... as printed by ssh-keygen -l).
 	KeyType, Fingerprint string
 	// Known lists the recorded keys for the host as "TYPE SHA256:... (file:line)"
-	// (KindHostKeyChanged).
+	// (failure.HostKeyChanged).
 	Known []string
 	// Line is the known_hosts line that would record the presented key
 	// (empty for a certificate, which is trusted through its CA instead).
@@ -40,7 +40,7 @@ type HostKeyError struct {
 	// CA describes the authority that signed a presented host certificate
 	// as "TYPE SHA256:...", else "". An untrusted certificate (no matching
 	// @cert-authority line, expired, or not valid for the host) is
-	// KindHostKeyUnknown with CA set; accept-new never records it.
+	// failure.HostKeyUnknown with CA set; accept-new never records it.
 	CA string
 	// Err is the knownhosts error.
 	Err error
@@ -49,16 +49,16 @@ type HostKeyError struct {
 // Error explains the refusal and, for an unknown host, how to add the key.
 func (e *HostKeyError) Error() string {
 	switch {
-	case e.Kind == pool.KindHostKeyUnknown && e.CA != "":
+	case e.Kind == failure.HostKeyUnknown && e.CA != "":
 		return fmt.Sprintf("sshconn: host certificate for %s (signed by CA %s) is not trusted: %v; "+
 			"verify the CA, then trust it with a known_hosts line `@cert-authority <host pattern> <CA public key>`",
 			e.Addr, e.CA, e.Err)
-	case e.Kind == pool.KindHostKeyUnknown:
+	case e.Kind == failure.HostKeyUnknown:
 		host, port, _ := net.SplitHostPort(e.Addr)
 		return fmt.Sprintf("sshconn: host key for %s is unknown (%s %s); verify it, then add it with "+
 			"`ssh-keyscan -p %s %s >> ~/.ssh/known_hosts` or this known_hosts line: %s",
 			e.Addr, e.KeyType, e.Fingerprint, port, host, e.Line)
-	case e.Kind == pool.KindHostKeyChanged:
+	case e.Kind == failure.HostKeyChanged:
 		return fmt.Sprintf("sshconn: HOST KEY CHANGED for %s, possible man-in-the-middle attack: "+
 			"server presented %s %s, known_hosts has %s; connection refused",
 			e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
@@ -71,7 +71,7 @@ func (e *HostKeyError) Error() string {
 func (e *HostKeyError) Unwrap() error { return e.Err }
 
 // ErrorKind returns e.Kind.
-func (e *HostKeyError) ErrorKind() pool.ErrorKind { return e.Kind }
+func (e *HostKeyError) ErrorKind() failure.Kind { return e.Kind }
 
 // KnownHostsWriter appends host keys to known_hosts files for
 // HostKeyAcceptNew. It serialises writers in this process with a mutex and
@@ -154,7 +154,7 @@ func needsNewline(f *os.File) bool {
 
 func isUnknown(err error) bool {
 	var he *HostKeyError
-	return errors.As(err, &he) && he.Kind == pool.KindHostKeyUnknown && he.CA == ""
+	return errors.As(err, &he) && he.Kind == failure.HostKeyUnknown && he.CA == ""
 }
 
 // knownHosts is a parsed set of known_hosts files.
@@ -235,7 +235,7 @@ func renameKnownKeys(cb ssh.HostKeyCallback, real map[string]string) ssh.HostKey
 // that presents a plain key: such a host is unknown, as in OpenSSH.
 func (kh *knownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	if kh.cb == nil {
-		return newHostKeyError(pool.KindHostKeyUnknown, hostname, key, nil, &knownhosts.KeyError{})
+		return newHostKeyError(failure.HostKeyUnknown, hostname, key, nil, &knownhosts.KeyError{})
 	}
 	err := kh.cb(hostname, remote, key)
 	var keyErr *knownhosts.KeyError
@@ -244,7 +244,7 @@ func (kh *knownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey)
 	case err == nil:
 		return nil
 	case errors.As(err, &revoked):
-		return newHostKeyError(pool.KindHostKeyRevoked, hostname, key, nil, err)
+		return newHostKeyError(failure.HostKeyRevoked, hostname, key, nil, err)
 	case errors.As(err, &keyErr):
 		return kh.keyError(hostname, key, keyErr)
 	}
@@ -257,17 +257,17 @@ func (kh *knownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey)
 // certError classifies a refused host certificate. x/crypto's CertChecker
 // reports a revoked or untrusted certificate with untyped errors, so
 // revocation is looked up again by key: the CA's key or the certificate's
-// own key on an @revoked line makes it KindHostKeyRevoked; anything else
+// own key on an @revoked line makes it failure.HostKeyRevoked; anything else
 // (no @cert-authority for the host, expired, wrong principal) leaves the
-// host's identity unknown: KindHostKeyUnknown with CA set.
+// host's identity unknown: failure.HostKeyUnknown with CA set.
 func (kh *knownHosts) certError(hostname string, remote net.Addr, cert *ssh.Certificate, err error) error {
 	var revoked *knownhosts.RevokedError
 	for _, k := range []ssh.PublicKey{cert.SignatureKey, cert.Key} {
 		if errors.As(kh.cb(hostname, remote, k), &revoked) {
-			return newHostKeyError(pool.KindHostKeyRevoked, hostname, k, nil, err)
+			return newHostKeyError(failure.HostKeyRevoked, hostname, k, nil, err)
 		}
 	}
-	e := newHostKeyError(pool.KindHostKeyUnknown, hostname, cert, nil, err)
+	e := newHostKeyError(failure.HostKeyUnknown, hostname, cert, nil, err)
 	e.CA = cert.SignatureKey.Type() + " " + ssh.FingerprintSHA256(cert.SignatureKey)
 	e.Line = ""
 	return e
@@ -276,9 +276,9 @@ func (kh *knownHosts) certError(hostname string, remote net.Addr, cert *ssh.Cert
 func (kh *knownHosts) keyError(hostname string, key ssh.PublicKey, keyErr *knownhosts.KeyError) error {
 	plain, _ := kh.splitWant(keyErr.Want)
 	if len(plain) == 0 {
-		return newHostKeyError(pool.KindHostKeyUnknown, hostname, key, nil, keyErr)
+		return newHostKeyError(failure.HostKeyUnknown, hostname, key, nil, keyErr)
 	}
-	return newHostKeyError(pool.KindHostKeyChanged, hostname, key, plain, keyErr)
+	return newHostKeyError(failure.HostKeyChanged, hostname, key, plain, keyErr)
 }
 
 // splitWant separates recorded host keys from @cert-authority keys by
@@ -295,7 +295,7 @@ func (kh *knownHosts) splitWant(want []knownhosts.KnownKey) (plain, cas []knownh
 	return plain, cas
 }
 
-func newHostKeyError(kind pool.ErrorKind, hostname string, key ssh.PublicKey, known []knownhosts.KnownKey, err error) *HostKeyError {
+func newHostKeyError(kind failure.Kind, hostname string, key ssh.PublicKey, known []knownhosts.KnownKey, err error) *HostKeyError {
 	e := &HostKeyError{
 		Kind: kind, Addr: hostname, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key),
 		Line: knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key), Err: err,

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/inputfile"
-	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 	"github.com/sshpool/sshpool/sshtest"
 )
@@ -32,7 +32,7 @@ func TestHostKeyUnknown(t *testing.T) {
 	writeFile(t, e.knownHosts, "")
 	_, err := dialTarget(t, e.target())
 	var hkErr *sshconn.HostKeyError
-	if !errors.As(err, &hkErr) || hkErr.Kind != pool.KindHostKeyUnknown || pool.Classify(err) != pool.KindHostKeyUnknown {
+	if !errors.As(err, &hkErr) || hkErr.Kind != failure.HostKeyUnknown || failure.Classify(err) != failure.HostKeyUnknown {
 		t.Fatalf("err = %v, want unknown host key", err)
 	}
 	fp := ssh.FingerprintSHA256(e.srv.HostKey())
@@ -53,7 +53,7 @@ func TestHostKeyMissingFileIsUnknown(t *testing.T) {
 	tgt := e.target()
 	tgt.KnownHostsFiles = []string{filepath.Join(e.dir, "absent")}
 	_, err := dialTarget(t, tgt)
-	if pool.Classify(err) != pool.KindHostKeyUnknown {
+	if failure.Classify(err) != failure.HostKeyUnknown {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -67,7 +67,7 @@ func TestHostKeyChanged(t *testing.T) {
 		tgt.HostKey = policy
 		_, err := dialTarget(t, tgt)
 		var hkErr *sshconn.HostKeyError
-		if !errors.As(err, &hkErr) || pool.Classify(err) != pool.KindHostKeyChanged {
+		if !errors.As(err, &hkErr) || failure.Classify(err) != failure.HostKeyChanged {
 			t.Fatalf("%v: err = %v, want changed", policy, err)
 		}
 		for _, fp := range []string{ssh.FingerprintSHA256(e.srv.HostKey()), ssh.FingerprintSHA256(other.PublicKey())} {
@@ -87,7 +87,7 @@ func TestHostKeyRevoked(t *testing.T) {
 	writeFile(t, e.knownHosts, e.srv.KnownHostsLine()+"\n"+line+"\n")
 	_, err := dialTarget(t, e.target())
 	var revoked *knownhosts.RevokedError
-	if pool.Classify(err) != pool.KindHostKeyRevoked || !errors.As(err, &revoked) {
+	if failure.Classify(err) != failure.HostKeyRevoked || !errors.As(err, &revoked) {
 		t.Fatalf("err = %v, want revoked", err)
 	}
 }
@@ -131,8 +131,8 @@ func TestHostKeyAcceptNewHashed(t *testing.T) {
 	mustDial(t, tgt) // now known through the hash
 	other, _ := newKey(t)
 	writeFile(t, kh, fields[0]+" "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))+"\n")
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyChanged {
-		t.Fatalf("hashed entry with another key: err = %v, want KindHostKeyChanged", err)
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.HostKeyChanged {
+		t.Fatalf("hashed entry with another key: err = %v, want failure.HostKeyChanged", err)
 	}
 }
 
@@ -265,8 +265,8 @@ func TestHostKeyCertAuthority(t *testing.T) {
 	writeFile(t, e.knownHosts, caLine+"\n"+revoked+"\n")
 	_, err = dialTarget(t, e.target())
 	var he *sshconn.HostKeyError
-	if !errors.As(err, &he) || he.Kind != pool.KindHostKeyRevoked || he.Fingerprint != ssh.FingerprintSHA256(ca.PublicKey()) {
-		t.Fatalf("revoked CA: err = %v, want KindHostKeyRevoked for the CA's key", err)
+	if !errors.As(err, &he) || he.Kind != failure.HostKeyRevoked || he.Fingerprint != ssh.FingerprintSHA256(ca.PublicKey()) {
+		t.Fatalf("revoked CA: err = %v, want failure.HostKeyRevoked for the CA's key", err)
 	}
 	// A different CA: refused as unknown, with the signing CA and how to
 	// trust it; accept-new does not record a certificate.
@@ -278,9 +278,9 @@ func TestHostKeyCertAuthority(t *testing.T) {
 		tgt.HostKey = policy
 		_, err = dialTarget(t, tgt)
 		caFP := ssh.FingerprintSHA256(ca.PublicKey())
-		if !errors.As(err, &he) || he.Kind != pool.KindHostKeyUnknown || !strings.Contains(he.CA, caFP) ||
-			!strings.Contains(err.Error(), "@cert-authority") || !pool.Classify(err).Permanent() {
-			t.Fatalf("%v: unknown CA: err = %v, want permanent KindHostKeyUnknown naming CA %s", policy, err, caFP)
+		if !errors.As(err, &he) || he.Kind != failure.HostKeyUnknown || !strings.Contains(he.CA, caFP) ||
+			!strings.Contains(err.Error(), "@cert-authority") || !failure.Classify(err).Permanent() {
+			t.Fatalf("%v: unknown CA: err = %v, want permanent failure.HostKeyUnknown naming CA %s", policy, err, caFP)
 		}
 		if got, _ := os.ReadFile(e.knownHosts); string(got) != otherLine {
 			t.Errorf("%v: known_hosts changed to %q", policy, got)

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/sshdtest"
-	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -34,7 +34,7 @@ func TestSSHDIdentitiesOnly(t *testing.T) {
 	sock, _ := agentSocket(t, agentKeys...)
 	tgt := e.target()
 	tgt.Auth.Agent, tgt.Auth.AgentSocket = true, sock
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindAuth {
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.Auth {
 		t.Fatalf("without IdentitiesOnly: err = %v, want the agent's keys to exhaust MaxAuthTries", err)
 	}
 	tgt.Auth.IdentitiesOnly = true
@@ -96,7 +96,7 @@ func TestSSHDCertificateFile(t *testing.T) {
 	writeFile(t, certFile, string(ssh.MarshalAuthorizedKey(cert)))
 	tgt := e.target()
 	tgt.Auth = sshconn.Auth{IdentityFiles: []string{writePlainKey(t, priv)}}
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindAuth {
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.Auth {
 		t.Fatalf("without the certificate: %v, want an auth failure (the key is not authorized)", err)
 	}
 	tgt.Auth.CertificateFiles = []string{certFile}
@@ -119,8 +119,8 @@ func TestSSHDGlobalKnownHosts(t *testing.T) {
 	}
 	other, _ := newKey(t)
 	writeFile(t, global, knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr())}, other.PublicKey())+"\n")
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyChanged || !strings.Contains(err.Error(), global) {
-		t.Fatalf("changed key in the global file: %v, want KindHostKeyChanged naming %s", err, global)
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.HostKeyChanged || !strings.Contains(err.Error(), global) {
+		t.Fatalf("changed key in the global file: %v, want failure.HostKeyChanged naming %s", err, global)
 	}
 }
 
@@ -132,7 +132,7 @@ func TestSSHDHostKeyAlias(t *testing.T) {
 	writeFile(t, kh, knownhosts.Line([]string{"pinned-alias"}, e.srv.HostPublicKey())+"\n")
 	tgt := e.target()
 	tgt.KnownHostsFiles = []string{kh}
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyUnknown {
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.HostKeyUnknown {
 		t.Fatalf("without the alias: %v, want unknown", err)
 	}
 	tgt.HostKeyAlias = "pinned-alias"

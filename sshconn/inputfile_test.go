@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/inputfile"
 	"github.com/sshpool/sshpool/internal/inputfile/inputfiletest"
-	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -100,8 +100,8 @@ func TestBoundedReads(t *testing.T) {
 				want := badInput(t, kind, path, r.limit)
 				start := time.Now()
 				err := r.try(t, path)
-				if !errors.Is(err, want) || pool.Classify(err) != pool.KindConfig {
-					t.Fatalf("err = %v (kind %v), want %v as a config error", err, pool.Classify(err), want)
+				if !errors.Is(err, want) || failure.Classify(err) != failure.Config {
+					t.Fatalf("err = %v (kind %v), want %v as a config error", err, failure.Classify(err), want)
 				}
 				if !strings.Contains(err.Error(), filepath.Dir(path)) && !strings.Contains(err.Error(), "-cert.pub: read ") {
 					t.Errorf("error %q does not name the file", err)

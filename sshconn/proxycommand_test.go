@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/sshdtest"
-	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -177,28 +177,28 @@ func TestProxyCommandFailures(t *testing.T) {
 	for _, tc := range []struct {
 		command string
 		status  int
-		kind    pool.ErrorKind
+		kind    failure.Kind
 		stderr  string
 	}{
-		{"/nonexistent/proxycmd %h secret-token", 127, pool.KindConfig, "not found"},
-		{"sh -c 'echo cannot reach %h >&2; exit 3'", 3, pool.KindRefused, "cannot reach 127.0.0.1"},
+		{"/nonexistent/proxycmd %h secret-token", 127, failure.Config, "not found"},
+		{"sh -c 'echo cannot reach %h >&2; exit 3'", 3, failure.Refused, "cannot reach 127.0.0.1"},
 		// The last words count: ssh -W prints warnings before its error.
 		{"sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo warning: a long line of diagnostics before the error >&2; done; " +
-			"echo last words: no route to %h >&2; exit 255'", 255, pool.KindRefused, "last words: no route to 127.0.0.1"},
+			"echo last words: no route to %h >&2; exit 255'", 255, failure.Refused, "last words: no route to 127.0.0.1"},
 	} {
 		tgt := sshconn.Target{Host: "127.0.0.1", Port: 22, User: "u", Auth: sshconn.Auth{Signers: signers(t)},
 			KnownHostsFiles: []string{filepath.Join(t.TempDir(), "kh")}, ProxyCommand: tc.command}
 		attempts := 0
 		_, err := dialTarget(t, tgt, sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
 		var pe *sshconn.ProxyCommandError
-		if !errors.As(err, &pe) || pe.ExitStatus != tc.status || pool.Classify(err) != tc.kind {
-			t.Errorf("%q: err = %v (kind %v), want a ProxyCommandError with status %d and kind %v", tc.command, err, pool.Classify(err), tc.status, tc.kind)
+		if !errors.As(err, &pe) || pe.ExitStatus != tc.status || failure.Classify(err) != tc.kind {
+			t.Errorf("%q: err = %v (kind %v), want a ProxyCommandError with status %d and kind %v", tc.command, err, failure.Classify(err), tc.status, tc.kind)
 			continue
 		}
 		if !strings.Contains(pe.Stderr, tc.stderr) || strings.Contains(err.Error(), "secret-token") {
 			t.Errorf("%q: error %q must quote stderr (%q) and not the command", tc.command, err, tc.stderr)
 		}
-		if tc.kind == pool.KindConfig && attempts != 1 {
+		if tc.kind == failure.Config && attempts != 1 {
 			t.Errorf("%q: %d attempts, want 1 (not retried)", tc.command, attempts)
 		}
 	}
@@ -209,7 +209,7 @@ func TestProxyCommandFailures(t *testing.T) {
 func TestProxyCommandAndJumpHostsExclude(t *testing.T) {
 	tgt := sshconn.Target{Host: "h", User: "u", Auth: sshconn.Auth{Signers: signers(t)}, ProxyCommand: "nc %h %p",
 		JumpHosts: []sshconn.Target{{Host: "j", User: "u", Auth: sshconn.Auth{Signers: signers(t)}}}}
-	if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindConfig || !strings.Contains(err.Error(), "only the first hop") {
+	if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.Config || !strings.Contains(err.Error(), "only the first hop") {
 		t.Fatalf("err = %v, want a config error", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -54,7 +54,7 @@ func TestPlainResolver(t *testing.T) {
 	if tgt.Addr() != "[::1]:22" || tgt.User != "root" || tgt.Key != "root@[::1]:22" {
 		t.Fatalf("Resolve(ipv6) = %v", tgt)
 	}
-	if _, err := p.Resolve(context.Background(), "x:bad"); pool.Classify(err) != pool.KindConfig {
+	if _, err := p.Resolve(context.Background(), "x:bad"); failure.Classify(err) != failure.Config {
 		t.Fatalf("bad key: %v", err)
 	}
 }
@@ -77,7 +77,7 @@ func TestRegistryAndChain(t *testing.T) {
 	}
 	_, err = sshconn.Chain{reg}.Resolve(context.Background(), "x")
 	var ce *sshconn.ConfigError
-	if !errors.As(err, &ce) || !errors.Is(err, sshconn.ErrNotFound) || pool.Classify(err) != pool.KindConfig {
+	if !errors.As(err, &ce) || !errors.Is(err, sshconn.ErrNotFound) || failure.Classify(err) != failure.Config {
 		t.Fatalf("empty chain: %v", err)
 	}
 	custom := sshconn.ResolverFunc(func(_ context.Context, key string) (sshconn.Target, error) {

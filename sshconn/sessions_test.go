@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
@@ -73,7 +74,7 @@ func runRefused(t *testing.T, c *sshconn.Client, g, n int) int64 {
 			for i := 0; i < n/g; {
 				_, err := c.Run(ctx, "true")
 				switch {
-				case pool.Classify(err) == pool.KindSessionLimit:
+				case failure.Classify(err) == failure.SessionLimit:
 					refused.Add(1)
 					time.Sleep(time.Millisecond)
 				case err != nil:

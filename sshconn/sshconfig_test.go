@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/pool"
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/sshconn"
 )
 
@@ -165,7 +165,7 @@ func TestSSHConfigJumpLoops(t *testing.T) {
 	r := &sshconn.SSHConfig{SystemPath: "none", Path: cfgPath, Home: dir, LocalUser: "me"}
 	for _, key := range []string{"loopa", "loopb", "self"} {
 		_, err := r.Resolve(context.Background(), key)
-		if !errors.Is(err, sshconn.ErrJumpLoop) || pool.Classify(err) != pool.KindConfig {
+		if !errors.Is(err, sshconn.ErrJumpLoop) || failure.Classify(err) != failure.Config {
 			t.Errorf("%s: err = %v, want ErrJumpLoop", key, err)
 		}
 	}
@@ -247,8 +247,8 @@ func TestSSHConfigInvalidValues(t *testing.T) {
 				}
 			}
 			_, err := r.Resolve(context.Background(), "web")
-			if pool.Classify(err) != pool.KindConfig {
-				t.Errorf("kind %v, want config", pool.Classify(err))
+			if failure.Classify(err) != failure.Config {
+				t.Errorf("kind %v, want config", failure.Classify(err))
 			}
 		})
 	}

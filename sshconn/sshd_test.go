@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/internal/testenv"
 	"github.com/sshpool/sshpool/pool"
@@ -79,7 +80,7 @@ func TestSSHDAuthMethods(t *testing.T) {
 		tgt.Auth.Passphrase = nil
 		_, err := dialTarget(t, tgt)
 		var idErr *sshconn.IdentityError
-		if !errors.As(err, &idErr) || idErr.File != keyFile || pool.Classify(err) != pool.KindConfig {
+		if !errors.As(err, &idErr) || idErr.File != keyFile || failure.Classify(err) != failure.Config {
 			t.Fatalf("missing passphrase: %v", err)
 		}
 	})
@@ -113,7 +114,7 @@ func TestSSHDAuthMethods(t *testing.T) {
 		attempts := 0
 		_, err := dialTarget(t, tgt, sshconn.WithAttemptHook(func(string, int, error) { attempts++ }))
 		var authErr *sshconn.AuthError
-		if !errors.As(err, &authErr) || pool.Classify(err) != pool.KindAuth || attempts != 1 {
+		if !errors.As(err, &authErr) || failure.Classify(err) != failure.Auth || attempts != 1 {
 			t.Fatalf("err = %v attempts = %d, want one *AuthError", err, attempts)
 		}
 		if !containsAll(authErr.Methods, "publickey") {
@@ -132,7 +133,7 @@ func TestSSHDPassword(t *testing.T) {
 
 	tgt.Auth.Secrets = sshconn.StaticPassword(sshconn.NewSecret("wrong-" + e.srv.Password()))
 	_, err := dialTarget(t, tgt)
-	if pool.Classify(err) != pool.KindAuth || strings.Contains(err.Error(), e.srv.Password()) {
+	if failure.Classify(err) != failure.Auth || strings.Contains(err.Error(), e.srv.Password()) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }
@@ -143,7 +144,7 @@ func TestSSHDHostKeys(t *testing.T) {
 		tgt := e.target()
 		tgt.KnownHostsFiles = []string{filepath.Join(t.TempDir(), "kh")}
 		_, err := dialTarget(t, tgt)
-		if pool.Classify(err) != pool.KindHostKeyUnknown || !strings.Contains(err.Error(), ssh.FingerprintSHA256(e.srv.HostPublicKey())) {
+		if failure.Classify(err) != failure.HostKeyUnknown || !strings.Contains(err.Error(), ssh.FingerprintSHA256(e.srv.HostPublicKey())) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -162,7 +163,7 @@ func TestSSHDHostKeys(t *testing.T) {
 		kh := filepath.Join(t.TempDir(), "kh")
 		writeFile(t, kh, knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr())}, other.PublicKey())+"\n")
 		tgt.KnownHostsFiles = []string{kh}
-		if _, err := dialTarget(t, tgt); pool.Classify(err) != pool.KindHostKeyChanged {
+		if _, err := dialTarget(t, tgt); failure.Classify(err) != failure.HostKeyChanged {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -236,8 +237,8 @@ func TestSSHDSessionLimit(t *testing.T) {
 	// Prohibited, as newer notes claim); either way it is a session limit.
 	_, err = c.NewSession(context.Background())
 	var oce *ssh.OpenChannelError
-	if !errors.As(err, &oce) || pool.Classify(err) != pool.KindSessionLimit || !c.Alive() {
-		t.Fatalf("err = %v (kind %v)", err, pool.Classify(err))
+	if !errors.As(err, &oce) || failure.Classify(err) != failure.SessionLimit || !c.Alive() {
+		t.Fatalf("err = %v (kind %v)", err, failure.Classify(err))
 	}
 	t.Logf("sshd refused the session with reason %v", oce.Reason)
 }
@@ -292,7 +293,7 @@ func (r *promptRecorder) Answer(_ context.Context, _ sshconn.Target, q string, _
 
 // TestSSHDKeyboardInteractivePAM: against sshd whose only password method
 // is keyboard-interactive through PAM, the answer to PAM's prompt logs in;
-// a wrong one is one KindAuth failure (one prompt, no retry) whose error
+// a wrong one is one failure.Auth failure (one prompt, no retry) whose error
 // does not carry the answer.
 func TestSSHDKeyboardInteractivePAM(t *testing.T) {
 	e := newSSHD(t, sshdtest.WithKbdInteractivePAM())
@@ -307,8 +308,8 @@ func TestSSHDKeyboardInteractivePAM(t *testing.T) {
 	wrong := &promptRecorder{password: "wrong-" + e.srv.Password()}
 	tgt.Auth = sshconn.Auth{Secrets: wrong}
 	_, err := dialTarget(t, tgt)
-	if pool.Classify(err) != pool.KindAuth || strings.Contains(err.Error(), wrong.password) {
-		t.Fatalf("wrong answer: err = %v, want KindAuth without the answer", err)
+	if failure.Classify(err) != failure.Auth || strings.Contains(err.Error(), wrong.password) {
+		t.Fatalf("wrong answer: err = %v, want failure.Auth without the answer", err)
 	}
 	if len(wrong.prompts) != 1 {
 		t.Errorf("wrong answer given %d times, want once (no retry into a lockout)", len(wrong.prompts))

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/providers"
 	"github.com/sshpool/sshpool/sshconn"
@@ -130,7 +131,7 @@ func demoPool(ctx context.Context, emb *embedded, o demoOptions, say func(string
 	}
 	part.ExitStatus = exitErr.Result.ExitStatus
 	say("exit 3 -> exit status %d (kind %s: the command failed, the connection stays healthy)\n",
-		part.ExitStatus, pool.Classify(err))
+		part.ExitStatus, failure.Classify(err))
 	start := time.Now()
 	part.Failed, err = demoConcurrent(ctx, p, o)
 	part.DurationSeconds = time.Since(start).Seconds()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/pool"
 	"github.com/sshpool/sshpool/sshconn"
 )
@@ -113,7 +114,7 @@ func runExec(ctx context.Context, t *poolTarget, key, line string, asJSON bool, 
 // exist, no usable address).
 func explainKey(err error, key string, targets []string) error {
 	var addrErr *net.AddrError
-	unknown := errors.Is(err, sshconn.ErrNotFound) || pool.Classify(err) == pool.KindDNSNotFound || errors.As(err, &addrErr)
+	unknown := errors.Is(err, sshconn.ErrNotFound) || failure.Classify(err) == failure.DNSNotFound || errors.As(err, &addrErr)
 	if slices.Contains(targets, key) || !unknown {
 		return err
 	}
@@ -163,7 +164,7 @@ type execResult struct {
 	StdoutTruncated int64   `json:"stdout_truncated_bytes,omitempty"`
 	StderrTruncated int64   `json:"stderr_truncated_bytes,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds"`
-	// Error is the SSH-level failure and ErrorKind its class (pool.Classify).
+	// Error is the SSH-level failure and ErrorKind its class (failure.Classify).
 	Error     string `json:"error,omitempty"`
 	ErrorKind string `json:"error_kind,omitempty"`
 }
@@ -182,7 +183,7 @@ func newExecResult(key, line string, res pool.Result, err error, out *execOutput
 		res = exitErr.Result
 	default:
 		r.ExitStatus = -1
-		r.Error, r.ErrorKind = err.Error(), pool.Classify(err).String()
+		r.Error, r.ErrorKind = err.Error(), failure.Classify(err).String()
 	}
 	r.DurationSeconds = res.Duration.Seconds()
 	return r

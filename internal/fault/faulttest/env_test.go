@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/internal/sshdtest"
 	"github.com/sshpool/sshpool/pool"
@@ -508,12 +509,12 @@ func runUntilOK(t testing.TB, p pool.Pool, cmd string) (time.Time, []error) {
 
 // kindOf names an error's category for the tallies: "circuit-open" for
 // ErrCircuitOpen (a pool decision, not a server failure), else its
-// pool.Classify kind.
+// failure.Classify kind.
 func kindOf(err error) string {
 	if errors.Is(err, pool.ErrCircuitOpen) {
 		return "circuit-open"
 	}
-	return pool.Classify(err).String()
+	return failure.Classify(err).String()
 }
 
 // summarize counts errs by kindOf, as "kind=n" sorted by kind.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/internal/fault/faultproxy"
 	"github.com/sshpool/sshpool/pool"
 )
@@ -98,7 +99,7 @@ func assertBounded(t *testing.T, what string, fn func(ctx context.Context) error
 	t.Logf("FIGURE %s: returned after %v with %v (kind %s)", what, took.Round(time.Millisecond), err, kindOf(err))
 	if err == nil {
 		t.Errorf("%s succeeded through a stalled network", what)
-	} else if pool.Classify(err) == pool.KindUnknown {
+	} else if failure.Classify(err) == failure.Unknown {
 		t.Errorf("%s: untyped error %v", what, err)
 	}
 	if took > budget+callerSlack {
@@ -217,7 +218,7 @@ func assertRetryable(t *testing.T, errs []error) {
 		if errors.Is(err, pool.ErrCircuitOpen) {
 			continue
 		}
-		if k := pool.Classify(err); !k.Retryable() {
+		if k := failure.Classify(err); !k.Retryable() {
 			t.Errorf("error of kind %s, want a retryable kind: %v", k, err)
 		}
 	}
@@ -368,12 +369,12 @@ func TestAuthRevoked(t *testing.T) {
 		for _, err := range errs {
 			if errors.Is(err, pool.ErrCircuitOpen) {
 				circuit++
-			} else if k := pool.Classify(err); k != pool.KindAuth {
+			} else if k := failure.Classify(err); k != failure.Auth {
 				t.Errorf("error of kind %s, want auth or circuit open: %v", k, err)
 			}
 		}
 		t.Logf("FIGURE %s auth revoked: %d Gets, %d failed (%s), %d dial attempts", kind, gets, len(errs), summarize(errs), dials)
-		if len(errs) == 0 || pool.Classify(errs[0]) != pool.KindAuth {
+		if len(errs) == 0 || failure.Classify(errs[0]) != failure.Auth {
 			t.Fatalf("first error after revoke %v, want an auth error", errs)
 		}
 		if dials > 5 {
@@ -480,7 +481,7 @@ func TestHostRebooted(t *testing.T) {
 				took := time.Since(t0)
 				s := p.GetSnapshot()
 				if !retry {
-					if pool.Classify(err) != pool.KindConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
+					if failure.Classify(err) != failure.ConnectionLost || !errors.Is(err, pool.ErrNotStarted) {
 						t.Fatalf("Run without retries = %v, want connection-lost marked ErrNotStarted", err)
 					}
 					if n := ran(); n != 0 || s.RunRetries != 0 {
