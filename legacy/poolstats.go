@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sshpool/sshpool/internal/latency"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -37,9 +38,9 @@ type PoolStats struct {
 // latency recorders, shared with its connections.
 type poolStats struct {
 	dialFailures   atomic.Int64
-	dialLatency    pool.LatencyRecorder // Count is the number of dials
+	dialLatency    latency.Recorder // Count is the number of dials
 	commandErrors  atomic.Int64
-	commandLatency pool.LatencyRecorder // Count is the number of commands
+	commandLatency latency.Recorder // Count is the number of commands
 	healthChecks   atomic.Int64
 	healthFailures atomic.Int64
 }
@@ -86,7 +87,8 @@ func (p *ConnectionPool) Stats() PoolStats {
 		}
 	}
 	s := &p.stats
-	out.DialLatency, out.CommandLatency = s.dialLatency.Snapshot(), s.commandLatency.Snapshot()
+	out.DialLatency = pool.LatencyHistogram(s.dialLatency.Snapshot())
+	out.CommandLatency = pool.LatencyHistogram(s.commandLatency.Snapshot())
 	out.Dials, out.DialFailures = out.DialLatency.Count, s.dialFailures.Load()
 	out.Commands, out.CommandErrors = out.CommandLatency.Count, s.commandErrors.Load()
 	out.HealthChecks, out.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()

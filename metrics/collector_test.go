@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sshpool/sshpool/featureflags"
+	"github.com/sshpool/sshpool/internal/latency"
 	"github.com/sshpool/sshpool/legacy"
 	"github.com/sshpool/sshpool/metrics"
 	"github.com/sshpool/sshpool/pool"
@@ -35,11 +36,11 @@ func (s providerSrc) Stats() featureflags.ProviderStats  { return featureflags.P
 
 // histogram records ds into a LatencyHistogram.
 func histogram(ds ...time.Duration) pool.LatencyHistogram {
-	var r pool.LatencyRecorder
+	var r latency.Recorder
 	for _, d := range ds {
 		r.Observe(d)
 	}
-	return r.Snapshot()
+	return pool.LatencyHistogram(r.Snapshot())
 }
 
 func fullSources() metrics.Sources {

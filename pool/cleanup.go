@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// CleanupManager runs the pool's cleanup pass in the background: it closes
+// cleanupLoop runs the pool's cleanup pass in the background: it closes
 // connections idle past MaxIdleTime, retires those older than MaxLifetime
 // (jittered by LifetimeJitter; a leased one closes when its leases end),
 // shrinks the pool to lowered limits, and reports leases held past
@@ -15,9 +15,8 @@ import (
 // lifetime or leak) is nearer. Every close is traced
 // (TraceStateChange, TraceConnClose) and counted in ClosedByReason.
 //
-// Pool.Start starts the pool's manager and Close stops it; get it with
-// NewCleanupManager only to run cleanup on a pool that is not started.
-type CleanupManager struct {
+// Pool.Start starts it and Close stops it.
+type cleanupLoop struct {
 	p *pool
 
 	// mu guards cancel and done.
@@ -26,15 +25,10 @@ type CleanupManager struct {
 	done   chan struct{}      // closed when the running loop has ended
 }
 
-// NewCleanupManager returns a stopped manager for p, which must be a pool
-// returned by NewPool or New (else it panics: a programmer
-// error).
-func NewCleanupManager(p Pool) *CleanupManager { return &CleanupManager{p: p.(*pool)} }
-
-// Start starts the cleanup loop on a goroutine the manager owns; it ends
-// when ctx ends or Stop is called. Starting a running manager does
+// start starts the cleanup loop on a goroutine it owns; it ends
+// when ctx ends or stop is called. Starting a running loop does
 // nothing. A CleanupInterval below zero disables the loop.
-func (c *CleanupManager) Start(ctx context.Context) {
+func (c *cleanupLoop) start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cancel != nil {
@@ -48,8 +42,8 @@ func (c *CleanupManager) Start(ctx context.Context) {
 	}(c.done)
 }
 
-// Stop stops the loop and waits for it to end. It is idempotent.
-func (c *CleanupManager) Stop() {
+// stop stops the loop and waits for it to end. It is idempotent.
+func (c *cleanupLoop) stop() {
 	c.mu.Lock()
 	cancel, done := c.cancel, c.done
 	c.cancel = nil
@@ -61,7 +55,7 @@ func (c *CleanupManager) Stop() {
 }
 
 // loop runs passes until ctx ends.
-func (c *CleanupManager) loop(ctx context.Context) {
+func (c *cleanupLoop) loop(ctx context.Context) {
 	for {
 		cfg := c.p.Config()
 		if cfg.CleanupInterval <= 0 {
@@ -96,7 +90,7 @@ func cleanupWait(cfg PoolConfig) time.Duration {
 
 // pass runs one cleanup pass and returns when the next expiry is due
 // (unix nanos, 0 if none).
-func (c *CleanupManager) pass() int64 {
+func (c *cleanupLoop) pass() int64 {
 	next := c.cleanupIdleConnections()
 	c.enforceConnectionLimits()
 	if n := c.p.reportLeaks(); n > 0 && (next == 0 || n < next) {
@@ -109,7 +103,7 @@ func (c *CleanupManager) pass() int64 {
 // MaxLifetime and retires leased ones past MaxLifetime (they close when
 // their leases end). It returns the next idle or lifetime expiry (unix
 // nanos, 0 if none).
-func (c *CleanupManager) cleanupIdleConnections() int64 {
+func (c *cleanupLoop) cleanupIdleConnections() int64 {
 	p := c.p
 	cfg := p.Config()
 	now := p.nowNano()
@@ -127,7 +121,7 @@ func (c *CleanupManager) cleanupIdleConnections() int64 {
 }
 
 // expire closes or retires e if it expired and returns its next expiry.
-func (c *CleanupManager) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
+func (c *cleanupLoop) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 	p := c.p
 	if !e.usable() {
 		return 0
@@ -156,4 +150,4 @@ func (c *CleanupManager) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 
 // enforceConnectionLimits closes idle connections over the current limits
 // (after UpdateConfig lowered them).
-func (c *CleanupManager) enforceConnectionLimits() { c.p.enforceLimits() }
+func (c *cleanupLoop) enforceConnectionLimits() { c.p.enforceLimits() }

@@ -88,13 +88,13 @@ func TestCleanupEnforcesLoweredLimits(t *testing.T) {
 		}
 		mustRelease(t, p, "a", a)
 		mustRelease(t, p, "a", b)
-		m := pool.NewCleanupManager(p)
-		m.Start(context.Background())
-		m.Start(context.Background()) // no-op
+		start, stop := pool.CleanupLoop(p)
+		start(context.Background())
+		start(context.Background()) // no-op
 		time.Sleep(5*time.Minute + time.Second)
 		synctest.Wait()
-		m.Stop()
-		m.Stop()
+		stop()
+		stop()
 		if s := p.GetSnapshot(); s.Total != 1 || s.ClosedByReason[pool.ReasonLimit] != 1 {
 			t.Errorf("total=%d closed limit=%d", s.Total, s.ClosedByReason[pool.ReasonLimit])
 		}

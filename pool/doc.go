@@ -78,7 +78,7 @@
 //     a rewritten known_hosts or identity file) lets the next dial through
 //     at once. Warm-up keys topped up without a caller back off further,
 //     to WarmupBackoffMax (EventWarmupBackoff).
-//   - The CleanupManager closes connections idle past MaxIdleTime or older
+//   - The cleanup loop (started by Pool.Start) closes connections idle past MaxIdleTime or older
 //     than MaxLifetime, shrinks to lowered limits, and reports leases held
 //     past LeakThreshold (once, and again when released).
 //

@@ -44,9 +44,9 @@ func TestEvictionStrategies(t *testing.T) {
 		touch    string // key used again before the new key arrives
 		want     []string
 	}{
-		{"lru", pool.LRUStrategy{}, "a", []string{"a", "c", "d"}},
-		{"fifo", pool.FIFOStrategy{}, "a", []string{"b", "c", "d"}},
-		{"custom", pool.CustomStrategy{StrategyName: "last", Select: func(c []pool.EntryInfo) int { return len(c) - 1 }}, "a", []string{"a", "b", "d"}},
+		{"lru", pool.LRU(), "a", []string{"a", "c", "d"}},
+		{"fifo", pool.FIFO(), "a", []string{"b", "c", "d"}},
+		{"custom", pickStrategy(func(c []pool.EntryInfo) int { return len(c) - 1 }), "a", []string{"a", "b", "d"}},
 		{"nil-is-lru", nil, "b", []string{"b", "c", "d"}},
 	}
 	for _, tc := range tests {
@@ -70,20 +70,26 @@ func TestEvictionStrategies(t *testing.T) {
 	}
 }
 
-func TestCustomStrategyRefusingMakesGetWait(t *testing.T) {
+func TestStrategyRefusingMakesGetWait(t *testing.T) {
 	clk := newClock()
 	p := newTestPool(t, newFactory(), evictConfig(clk), nil)
-	p.SetEvictionStrategy(pool.CustomStrategy{})
+	p.SetEvictionStrategy(pickStrategy(func([]pool.EntryInfo) int { return -1 }))
 	fillIdle(t, p, clk, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := p.Get(ctx, "d"); !errors.Is(err, pool.ErrPoolExhausted) {
 		t.Fatalf("Get = %v, want ErrPoolExhausted", err)
 	}
-	if (pool.CustomStrategy{}).Name() != "custom" || (pool.LRUStrategy{}).Name() != "lru" || (pool.FIFOStrategy{}).Name() != "fifo" {
-		t.Error("strategy names")
+	if pool.LRU().Name() != "lru" || pool.FIFO().Name() != "fifo" {
+		t.Errorf("strategy names %q, %q; want lru, fifo", pool.LRU().Name(), pool.FIFO().Name())
 	}
 }
+
+// pickStrategy is a custom EvictionStrategy named "pick" that selects with f.
+type pickStrategy func([]pool.EntryInfo) int
+
+func (pickStrategy) Name() string                          { return "pick" }
+func (f pickStrategy) SelectVictim(c []pool.EntryInfo) int { return f(c) }
 
 func TestPoolWideLimitWaitsThenEvictsOnRelease(t *testing.T) {
 	clk := newClock()
@@ -135,9 +141,9 @@ func TestStrategySwitchUnderLoad(t *testing.T) {
 	}
 	for i := range 20 {
 		if i%2 == 0 {
-			p.SetEvictionStrategy(pool.FIFOStrategy{})
+			p.SetEvictionStrategy(pool.FIFO())
 		} else {
-			p.SetEvictionStrategy(pool.LRUStrategy{})
+			p.SetEvictionStrategy(pool.LRU())
 		}
 	}
 	wg.Wait()

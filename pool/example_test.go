@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -33,8 +34,10 @@ func exampleFactory() (factory pool.ConnectionFactory, cleanup func()) {
 		log.Fatal(err)
 	}
 	reg := sshconn.NewRegistry()
-	reg.Register("web1", sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
-		Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	for _, key := range []string{"web1", "web2", "web3"} {
+		reg.Register(key, sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
+			Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	}
 	return sshconn.NewFactory(reg), func() {
 		srv.Close()
 		os.RemoveAll(dir)
@@ -209,8 +212,10 @@ func ExamplePool_RetryNow() {
 		log.Fatal(err)
 	}
 	reg := sshconn.NewRegistry()
-	reg.Register("web1", sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
-		Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	for _, key := range []string{"web1", "web2", "web3"} {
+		reg.Register(key, sshconn.Target{Host: srv.Host(), Port: srv.Port(), User: "deploy",
+			Auth: sshconn.Auth{Signers: []ssh.Signer{srv.ClientSigner()}}, KnownHostsFiles: []string{kh}})
+	}
 	cfg := pool.PoolConfig{Advanced: pool.AdvancedPoolConfig{CircuitBaseCooldown: time.Minute, CircuitCooldown: time.Minute}}
 	p := pool.NewPool(sshconn.NewFactory(reg), cfg, nil)
 	defer p.Close()
@@ -234,4 +239,49 @@ func ExamplePool_RetryNow() {
 	// second call: circuit open: true
 	// rearmed: 1
 	// third call: back
+}
+
+// mostUsed is a custom eviction strategy: any type with Name and
+// SelectVictim. It evicts the idle connection that served the most leases.
+type mostUsed struct{}
+
+func (mostUsed) Name() string { return "most-used" }
+
+func (mostUsed) SelectVictim(candidates []pool.EntryInfo) int {
+	best := 0
+	for i, c := range candidates {
+		if c.UseCount > candidates[best].UseCount {
+			best = i
+		}
+	}
+	return best
+}
+
+// At MaxConnections a new key evicts an idle connection: LRU by default,
+// FIFO, or a strategy of your own.
+func ExampleEvictionStrategy() {
+	factory, cleanup := exampleFactory()
+	defer cleanup()
+	cfg := pool.DevelopmentConfig()
+	cfg.MaxConnections = 2
+	p := pool.NewPool(factory, cfg, nil)
+	defer p.Close()
+	p.SetEvictionStrategy(mostUsed{})
+
+	ctx := context.Background()
+	for _, key := range []string{"web2", "web1", "web1", "web1"} {
+		if _, err := p.Run(ctx, key, "true"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if _, err := p.Run(ctx, "web3", "true"); err != nil { // evicts web1, used 3 times; LRU would evict web2
+		log.Fatal(err)
+	}
+	var keys []string
+	for _, e := range p.Entries() {
+		keys = append(keys, e.Key)
+	}
+	sort.Strings(keys)
+	fmt.Println(keys, pool.LRU().Name(), pool.FIFO().Name())
+	// Output: [web2 web3] lru fifo
 }

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"fmt"
 	"time"
 	"unsafe"
@@ -199,4 +200,11 @@ func EntryLayout() (entrySize, entryHotEnd, keySize, keyHotEnd uintptr) {
 		unsafe.Offsetof(e.done)+8, unsafe.Offsetof(e.ks)+8, unsafe.Offsetof(e.id)+8)
 	keyHot := max(unsafe.Offsetof(ks.name)+16, unsafe.Offsetof(ks.conns)+8, unsafe.Offsetof(ks.waiting)+4)
 	return unsafe.Sizeof(e), hot, unsafe.Sizeof(ks), keyHot
+}
+
+// CleanupLoop returns the start and stop of a cleanup loop of its own for p,
+// to run cleanup on a pool that is not started.
+func CleanupLoop(p Pool) (start func(context.Context), stop func()) {
+	c := &cleanupLoop{p: p.(*pool)}
+	return c.start, c.stop
 }

@@ -1,24 +1,14 @@
 package pool
 
 import (
-	"sync/atomic"
 	"time"
-)
 
-// latencyBounds are the upper bounds of the latency histograms' buckets;
-// see LatencyBuckets for why these.
-var latencyBounds = [...]time.Duration{
-	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
-	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
-	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
-	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
-	time.Second, 2500 * time.Millisecond, 5 * time.Second,
-	10 * time.Second, 30 * time.Second, 60 * time.Second,
-}
+	"github.com/sshpool/sshpool/internal/latency"
+)
 
 // NumLatencyBuckets is the number of buckets of a LatencyHistogram: one per
 // bound of LatencyBuckets and one for larger durations.
-const NumLatencyBuckets = len(latencyBounds) + 1
+const NumLatencyBuckets = latency.NumBuckets
 
 // LatencyBuckets returns the upper bounds (inclusive) of a
 // LatencyHistogram's buckets, in increasing order: bucket i counts
@@ -38,7 +28,7 @@ const NumLatencyBuckets = len(latencyBounds) + 1
 // timeouts. Prometheus' default buckets (5 ms–10 s) would put every
 // command on a local host into one bucket.
 func LatencyBuckets() []time.Duration {
-	b := latencyBounds
+	b := latency.Bounds()
 	return b[:]
 }
 
@@ -56,46 +46,3 @@ type LatencyHistogram struct {
 
 // Mean returns Sum/Count, or 0 without observations.
 func (h LatencyHistogram) Mean() time.Duration { return avg(int64(h.Sum), h.Count) }
-
-// LatencyRecorder records durations into the buckets of LatencyBuckets
-// without locks: one atomic add for the bucket and one for the sum. The
-// zero value is ready; it must not be copied after first use. The pool uses
-// it for Get waits, dials and commands; package legacy for the legacy
-// pool's, so both report the same buckets.
-type LatencyRecorder struct {
-	buckets [NumLatencyBuckets]atomic.Int64
-	sum     atomic.Int64 // nanoseconds
-}
-
-// Observe records d; a negative d counts as 0.
-func (r *LatencyRecorder) Observe(d time.Duration) {
-	d = max(d, 0)
-	r.buckets[bucketIndex(d)].Add(1)
-	r.sum.Add(int64(d))
-}
-
-// Snapshot returns the recorded distribution. Under concurrent Observe
-// calls the buckets, Count and Sum are each current but may disagree by
-// the observations in flight.
-func (r *LatencyRecorder) Snapshot() LatencyHistogram {
-	var h LatencyHistogram
-	for i := range r.buckets {
-		n := r.buckets[i].Load()
-		h.Buckets[i] = n
-		h.Count += n
-	}
-	h.Sum = time.Duration(r.sum.Load())
-	return h
-}
-
-// bucketIndex returns the bucket of d: the first bound >= d, or the
-// overflow bucket. A linear scan: typical latencies sit in the first half
-// of the 18 bounds, and a comparison costs less than a branchy search.
-func bucketIndex(d time.Duration) int {
-	for i, b := range latencyBounds {
-		if d <= b {
-			return i
-		}
-	}
-	return len(latencyBounds)
-}

@@ -35,7 +35,7 @@ type Pool interface {
 	Exec(ctx context.Context, key string, c Command) (Result, error)
 	// Start starts the background loops, owned by the pool until Close:
 	// health probes every HealthInterval (PoolHealthIntegration) and the
-	// cleanup pass (CleanupManager); then it warms the pool up (Warmup) and
+	// cleanup pass; then it warms the pool up (Warmup) and
 	// returns Warmup's error. ctx bounds only the warm-up. Calling it again
 	// only warms up again. Connections' death watchers run whether or not
 	// the pool was started.
@@ -180,7 +180,7 @@ type pool struct {
 
 	watchers   []*watchShard         // guarded by mu: death watchers
 	hi         PoolHealthIntegration // health-event subscribers
-	cleanup    *CleanupManager
+	cleanup    *cleanupLoop
 	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
 	started    bool        // guarded by mu: Start has started the loops
 
@@ -221,7 +221,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *p
 	config.SetDefaults()
 	p := &pool{factory: factory, health: config.Advanced.HealthMonitor, clock: config.Advanced.Clock, keys: keyTable{seed: maphash.MakeSeed()},
 		cfgErr: ValidatePoolConfig(config), byKey: map[string]*keyState{}, orphans: map[*poolEntry]struct{}{},
-		strategy: LRUStrategy{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
+		strategy: lru{}, drained: make(chan struct{}), closeDone: make(chan struct{}),
 		watched: map[*keyState]struct{}{}}
 	p.detector, _ = factory.(ChangeDetector)
 	if p.cfgErr != nil {
@@ -235,7 +235,7 @@ func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *p
 	if p.clock == nil {
 		p.clock = time.Now
 	}
-	p.cleanup = &CleanupManager{p: p}
+	p.cleanup = &cleanupLoop{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tracer = tracerOrNil(tracer)
 	p.cmdTrc, _ = p.tracer.(CommandTracer)
@@ -407,7 +407,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.apply(&fx)
 	p.cancel()
-	p.cleanup.Stop()
+	p.cleanup.stop()
 	err := p.drain(ctx)
 	p.wg.Wait()
 	return err
@@ -595,7 +595,7 @@ func (p *pool) startLoops() {
 		defer p.wg.Done()
 		p.healthLoop(p.ctx)
 	}()
-	p.cleanup.Start(p.ctx)
+	p.cleanup.start(p.ctx)
 }
 
 // Health implements Pool.

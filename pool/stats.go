@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/sshpool/sshpool/internal/latency"
 )
 
 // poolStats holds a pool's cumulative counters, each an atomic updated
@@ -43,10 +45,10 @@ type poolStats struct {
 	// Latency distributions, recorded off the hit path: waits only when a
 	// Get waits, dials when a dial ends, commands once per command (which
 	// costs a session round trip, 0.3 ms at the very least).
-	waitLatency    LatencyRecorder // Gets that waited: time waited
-	dialLatency    LatencyRecorder // finished dials, failed ones included
-	commandLatency LatencyRecorder // commands run on a lease, failed ones included
-	commandErrors  atomic.Int64    // commands run on a lease that returned an error
+	waitLatency    latency.Recorder // Gets that waited: time waited
+	dialLatency    latency.Recorder // finished dials, failed ones included
+	commandLatency latency.Recorder // commands run on a lease, failed ones included
+	commandErrors  atomic.Int64     // commands run on a lease that returned an error
 
 	// gauges fills the point-in-time fields of a snapshot. Set once by the
 	// pool before it is shared.
@@ -199,9 +201,9 @@ func (s *poolStats) GetSnapshot() Snapshot {
 	snap.HealthChecks, snap.HealthFailures = s.healthChecks.Load(), s.healthFailures.Load()
 	snap.Leaks, snap.Replacements, snap.CircuitOpens = s.leaks.Load(), s.replacements.Load(), s.circuitOpens.Load()
 	snap.GetTimeouts, snap.GetCancellations = s.getTimeouts.Load(), s.getCancels.Load()
-	snap.WaitLatency = s.waitLatency.Snapshot()
-	snap.DialLatency = s.dialLatency.Snapshot()
-	snap.CommandLatency = s.commandLatency.Snapshot()
+	snap.WaitLatency = LatencyHistogram(s.waitLatency.Snapshot())
+	snap.DialLatency = LatencyHistogram(s.dialLatency.Snapshot())
+	snap.CommandLatency = LatencyHistogram(s.commandLatency.Snapshot())
 	snap.CommandErrors = s.commandErrors.Load()
 	return snap
 }

@@ -9,6 +9,9 @@ import (
 // SelectVictim runs with the pool's lock held, on the goroutine that needs
 // the room: it must be fast, must not block, must not call the pool, and
 // must not modify candidates or their Metadata.
+//
+// LRU (the default) and FIFO are provided; a custom strategy is any type
+// with these two methods, as the example shows.
 type EvictionStrategy interface {
 	// Name identifies the strategy in traces ("lru").
 	Name() string
@@ -18,15 +21,21 @@ type EvictionStrategy interface {
 	SelectVictim(candidates []EntryInfo) int
 }
 
-// LRUStrategy evicts the connection idle the longest (least recently
-// used; ties go to the older connection). It is the default.
-type LRUStrategy struct{}
+// LRU returns the default strategy, "lru": it evicts the connection idle
+// the longest (least recently used; ties go to the older connection).
+func LRU() EvictionStrategy { return lru{} }
 
-// Name returns "lru".
-func (LRUStrategy) Name() string { return "lru" }
+// FIFO returns the strategy "fifo": it evicts the oldest connection (first
+// dialled).
+func FIFO() EvictionStrategy { return fifo{} }
+
+// lru is the strategy LRU returns.
+type lru struct{}
+
+func (lru) Name() string { return "lru" }
 
 // SelectVictim returns the candidate with the oldest LastUsed.
-func (LRUStrategy) SelectVictim(c []EntryInfo) int {
+func (lru) SelectVictim(c []EntryInfo) int {
 	best := 0
 	for i := range c {
 		if c[i].LastUsed.Before(c[best].LastUsed) {
@@ -36,14 +45,13 @@ func (LRUStrategy) SelectVictim(c []EntryInfo) int {
 	return best
 }
 
-// FIFOStrategy evicts the oldest connection (first dialled).
-type FIFOStrategy struct{}
+// fifo is the strategy FIFO returns.
+type fifo struct{}
 
-// Name returns "fifo".
-func (FIFOStrategy) Name() string { return "fifo" }
+func (fifo) Name() string { return "fifo" }
 
 // SelectVictim returns the candidate with the oldest Created.
-func (FIFOStrategy) SelectVictim(c []EntryInfo) int {
+func (fifo) SelectVictim(c []EntryInfo) int {
 	best := 0
 	for i := range c {
 		if c[i].Created.Before(c[best].Created) {
@@ -53,35 +61,10 @@ func (FIFOStrategy) SelectVictim(c []EntryInfo) int {
 	return best
 }
 
-// CustomStrategy adapts a function to EvictionStrategy. Select has the
-// contract of SelectVictim; a nil Select evicts nothing.
-type CustomStrategy struct {
-	// StrategyName is returned by Name; empty means "custom".
-	StrategyName string
-	// Select picks the victim's index, or -1.
-	Select func(candidates []EntryInfo) int
-}
-
-// Name returns StrategyName or "custom".
-func (s CustomStrategy) Name() string {
-	if s.StrategyName == "" {
-		return "custom"
-	}
-	return s.StrategyName
-}
-
-// SelectVictim calls Select.
-func (s CustomStrategy) SelectVictim(c []EntryInfo) int {
-	if s.Select == nil {
-		return -1
-	}
-	return s.Select(c)
-}
-
 // SetEvictionStrategy implements Pool.
 func (p *pool) SetEvictionStrategy(s EvictionStrategy) {
 	if s == nil {
-		s = LRUStrategy{}
+		s = lru{}
 	}
 	p.mu.Lock()
 	p.strategy = s

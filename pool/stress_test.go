@@ -56,9 +56,9 @@ func TestStress(t *testing.T) {
 		switch n := r.IntN(100); {
 		case n < 3:
 			if r.IntN(2) == 0 {
-				p.SetEvictionStrategy(pool.FIFOStrategy{})
+				p.SetEvictionStrategy(pool.FIFO())
 			} else {
-				p.SetEvictionStrategy(pool.LRUStrategy{})
+				p.SetEvictionStrategy(pool.LRU())
 			}
 			return nil
 		case n < 5:
