@@ -3,7 +3,6 @@ package pool_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -221,23 +220,5 @@ func TestLoadBalancingText(t *testing.T) {
 	}
 	if s := fmt.Sprint(pool.LoadBalancing(9)); s != "LoadBalancing(9)" {
 		t.Errorf("String = %s", s)
-	}
-}
-
-// TestEndHooks: callbacks registered before End run once, at End; one
-// registered after End runs at once; a second End runs nothing again.
-func TestEndHooks(t *testing.T) {
-	var h pool.EndHooks
-	var runs []string
-	h.NotifyEnd(func() { runs = append(runs, "a") })
-	h.NotifyEnd(func() { runs = append(runs, "b") })
-	if len(runs) != 0 {
-		t.Fatalf("ran before End: %v", runs)
-	}
-	h.End()
-	h.NotifyEnd(func() { runs = append(runs, "late") })
-	h.End()
-	if got := strings.Join(runs, ","); got != "a,b,late" {
-		t.Errorf("runs = %s, want a,b,late", got)
 	}
 }

@@ -27,7 +27,7 @@ func TestCircuitOpensAfterThreshold(t *testing.T) {
 		f := newFactory()
 		f.setErr(&kindErr{failure.Refused})
 		p := newTestPool(t, f, circuitConfig(3), nil)
-		events, cancel := p.Health().Subscribe(8)
+		events, cancel := p.SubscribeHealth(8)
 		defer cancel()
 		for range 3 {
 			if _, err := p.Get(context.Background(), "a"); errors.Is(err, pool.ErrCircuitOpen) {
@@ -67,7 +67,7 @@ func TestCircuitHalfOpenLetsOneTrialThrough(t *testing.T) {
 		f := newFactory()
 		f.setErr(&kindErr{failure.Refused})
 		p := newTestPool(t, f, circuitConfig(1), nil)
-		events, cancel := p.Health().Subscribe(8)
+		events, cancel := p.SubscribeHealth(8)
 		defer cancel()
 		_, _ = p.Get(context.Background(), "a")
 		if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrCircuitOpen) {
@@ -376,7 +376,7 @@ func TestCircuitOpensOncePerOutage(t *testing.T) {
 		f := newFactory()
 		f.setErr(&kindErr{failure.HostKeyChanged})
 		p := newTestPool(t, f, testConfig(), nil)
-		events, cancel := p.Health().Subscribe(64)
+		events, cancel := p.SubscribeHealth(64)
 		defer cancel()
 		for range 4 {
 			_, _ = p.Get(context.Background(), "a")

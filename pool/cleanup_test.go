@@ -110,7 +110,7 @@ func TestLeakReportedOnceThenReleased(t *testing.T) {
 		cfg.LeakThreshold = 2 * time.Minute
 		cfg.Advanced.DebugLeaks = true
 		p := newTestPool(t, newFactory(), cfg, nil)
-		events, cancel := p.Health().Subscribe(8)
+		events, cancel := p.SubscribeHealth(8)
 		defer cancel()
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)

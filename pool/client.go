@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -82,40 +81,6 @@ type SSHClient interface {
 // sshconn.Client implements it.
 type EndNotifier interface {
 	NotifyEnd(f func())
-}
-
-// EndHooks is what an SSHClient needs to implement EndNotifier: keep one
-// in the client (the zero value is ready), forward NotifyEnd to it, and
-// call End once the connection has ended, just before closing Done.
-type EndHooks struct {
-	mu    sync.Mutex
-	ended bool
-	fns   []func()
-}
-
-// NotifyEnd registers f to run at End, or runs it at once after End.
-func (h *EndHooks) NotifyEnd(f func()) {
-	h.mu.Lock()
-	if !h.ended {
-		h.fns = append(h.fns, f)
-		h.mu.Unlock()
-		return
-	}
-	h.mu.Unlock()
-	f()
-}
-
-// End runs the registered callbacks, each once, on the caller's
-// goroutine. Later calls do nothing.
-func (h *EndHooks) End() {
-	h.mu.Lock()
-	h.ended = true
-	fns := h.fns
-	h.fns = nil
-	h.mu.Unlock()
-	for _, f := range fns {
-		f()
-	}
 }
 
 // ConnectionFactory dials SSH connections for the pool. Dial resolves key

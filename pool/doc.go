@@ -85,7 +85,7 @@
 // HealthCheck reports per key and connection with a verdict for readiness
 // probes: unhealthy only when the pool is closed or can serve none of the
 // keys in demand, so one host with bad credentials degrades the report
-// without failing readiness (see HealthStatus); Health().Subscribe
+// without failing readiness (see HealthStatus); SubscribeHealth
 // streams HealthEvents, which also reach a tracer that implements
 // HealthEventTracer.
 //

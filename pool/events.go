@@ -58,7 +58,7 @@ func (t HealthEventType) String() string {
 func (t HealthEventType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // HealthEvent is one health or lifecycle event, published to subscribers
-// (PoolHealthIntegration.Subscribe) and to a tracer that implements
+// (healthEvents.Subscribe) and to a tracer that implements
 // HealthEventTracer.
 type HealthEvent struct {
 	Time   time.Time       // when the pool noticed
@@ -85,11 +85,11 @@ type HealthEventTracer interface {
 	TraceHealthEvent(HealthEvent)
 }
 
-// PoolHealthIntegration is a pool's health-event feed: the events of its
+// healthEvents is a pool's health-event feed: the events of its
 // probes, retirements, replacements, circuits and leak reports reach every
 // Subscribe channel and the pool's tracer when it is a HealthEventTracer.
 // Get it with Pool.Health; it lives as long as the pool.
-type PoolHealthIntegration struct {
+type healthEvents struct {
 	tracer  HealthEventTracer // the pool's tracer, if it is one; fixed at construction
 	clock   func() time.Time  // stamps events without a Time; fixed at construction
 	dropped atomic.Int64      // events not delivered to a full subscriber
@@ -105,8 +105,8 @@ type PoolHealthIntegration struct {
 // Subscribe returns a channel receiving health events and a cancel
 // function that unsubscribes and closes the channel (idempotent). Sends
 // never block the pool: when the channel's buffer (at least 1) is full,
-// the event is dropped and counted in Dropped.
-func (h *PoolHealthIntegration) Subscribe(buffer int) (<-chan HealthEvent, func()) {
+// the event is dropped and counted in Snapshot.EventsDropped.
+func (h *healthEvents) subscribe(buffer int) (<-chan HealthEvent, func()) {
 	ch := make(chan HealthEvent, max(buffer, 1))
 	h.mu.Lock()
 	if h.subs == nil {
@@ -119,7 +119,7 @@ func (h *PoolHealthIntegration) Subscribe(buffer int) (<-chan HealthEvent, func(
 	return ch, func() { once.Do(func() { h.unsubscribe(ch) }) }
 }
 
-func (h *PoolHealthIntegration) unsubscribe(ch chan HealthEvent) {
+func (h *healthEvents) unsubscribe(ch chan HealthEvent) {
 	h.mu.Lock()
 	delete(h.subs, ch)
 	h.nsubs.Add(-1)
@@ -127,12 +127,8 @@ func (h *PoolHealthIntegration) unsubscribe(ch chan HealthEvent) {
 	h.mu.Unlock()
 }
 
-// Dropped returns how many events were dropped because a subscriber's
-// buffer was full.
-func (h *PoolHealthIntegration) Dropped() int64 { return h.dropped.Load() }
-
 // publish stamps ev and hands it to the tracer and every subscriber.
-func (h *PoolHealthIntegration) publish(ev HealthEvent) {
+func (h *healthEvents) publish(ev HealthEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = h.clock()
 	}

@@ -166,7 +166,7 @@ func ExamplePoolHealthMonitor() {
 	cfg.Advanced.HealthMonitor = monitor
 	p := pool.NewPool(factory, cfg, nil)
 	defer p.Close()
-	events, cancel := p.Health().Subscribe(16)
+	events, cancel := p.SubscribeHealth(16)
 	defer cancel()
 
 	ctx := context.Background()

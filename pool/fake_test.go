@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sshpool/sshpool/internal/endhooks"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -33,7 +34,7 @@ type fakeClient struct {
 	runs      atomic.Int64
 	f         *fakeFactory
 
-	end pool.EndHooks // run by Close before done closes (see endClient)
+	end endhooks.Hooks // run by Close before done closes (see endClient)
 }
 
 // endClient is a fakeClient that implements pool.EndNotifier, as

@@ -42,7 +42,7 @@ func TestIntegrationDropNoticedAtOnce(t *testing.T) {
 	be := newSSHTestBackend(t, []string{"a"})
 	p := pool.NewPool(be.factory, pool.PoolConfig{HealthInterval: -1, CleanupInterval: -1}, nil)
 	defer p.Close()
-	events, cancel := p.Health().Subscribe(16)
+	events, cancel := p.SubscribeHealth(16)
 	defer cancel()
 	mustRelease(t, p, "a", mustGet(t, p, "a"))
 	be.srv.DropAll()
@@ -67,7 +67,7 @@ func TestIntegrationStallDetectedByHealthLoop(t *testing.T) {
 		CleanupInterval: -1, DialTimeout: time.Second}
 	p := pool.NewPool(be.factory, cfg, nil)
 	defer p.Close()
-	events, cancel := p.Health().Subscribe(16)
+	events, cancel := p.SubscribeHealth(16)
 	defer cancel()
 	c := mustGet(t, p, "a")
 	id := pool.ConnID(c)

@@ -47,7 +47,7 @@ func TestLostConnectionRetiredAtOnce(t *testing.T) {
 		f := newFactory()
 		rec := &recTracer{}
 		p := newTestPool(t, f, testConfig(), rec)
-		events, cancel := p.Health().Subscribe(8)
+		events, cancel := p.SubscribeHealth(8)
 		defer cancel()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))
 		f.client(0).lieAlive.Store(true) // only Done tells
@@ -293,7 +293,7 @@ func TestHalfOpenFoundWithinIntervalPlusTimeout(t *testing.T) {
 			cfg.HealthInterval, cfg.HealthTimeout, cfg.CleanupInterval = interval, timeout, -1
 			p := newPoolWithMonitor(newFactory(), cfg, m)
 			defer p.Close()
-			events, cancel := p.Health().Subscribe(16)
+			events, cancel := p.SubscribeHealth(16)
 			defer cancel()
 			mustRelease(t, p, "a", mustGet(t, p, "a"))
 			if err := p.Start(context.Background()); err != nil {
@@ -466,15 +466,15 @@ func TestSubscribeDropsWhenFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
 		p := newTestPool(t, f, testConfig(), nil)
-		ch, cancel := p.Health().Subscribe(0)
+		ch, cancel := p.SubscribeHealth(0)
 		for i := range 3 {
 			c := mustGet(t, p, "a")
 			mustRelease(t, p, "a", c)
 			f.client(i).kill()
 			synctest.Wait()
 		}
-		if n := len(drainEvents(ch)); n != 1 || p.Health().Dropped() == 0 {
-			t.Errorf("received %d, dropped %d", n, p.Health().Dropped())
+		if n := len(drainEvents(ch)); n != 1 || p.GetSnapshot().EventsDropped == 0 {
+			t.Errorf("received %d, dropped %d", n, p.GetSnapshot().EventsDropped)
 		}
 		cancel()
 		cancel()

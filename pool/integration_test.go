@@ -146,7 +146,7 @@ func TestSessionLimitRefusalIsRetriedNotUnhealthy(t *testing.T) {
 		Advanced: pool.AdvancedPoolConfig{RetryBackoff: 5 * time.Millisecond}}
 	p := pool.NewPool(be.factory, cfg, nil)
 	defer p.Close()
-	events, cancel := p.Health().Subscribe(16)
+	events, cancel := p.SubscribeHealth(16)
 	defer cancel()
 	var wg sync.WaitGroup
 	for range 4 {

@@ -34,7 +34,7 @@ type Pool interface {
 	// Exec is Run for a full Command (stdin, streaming output, env).
 	Exec(ctx context.Context, key string, c Command) (Result, error)
 	// Start starts the background loops, owned by the pool until Close:
-	// health probes every HealthInterval (PoolHealthIntegration) and the
+	// health probes every HealthInterval and the
 	// cleanup pass; then it warms the pool up (Warmup) and
 	// returns Warmup's error. ctx bounds only the warm-up. Calling it again
 	// only warms up again. Connections' death watchers run whether or not
@@ -66,8 +66,12 @@ type Pool interface {
 	// empty: no probe runs. It takes the pool lock once and does no I/O,
 	// so a readiness probe can call it on every request.
 	LastHealth() HealthReport
-	// Health returns the pool's health integration: event subscriptions.
-	Health() *PoolHealthIntegration
+	// SubscribeHealth returns a channel receiving the pool's HealthEvents
+	// and a cancel function that unsubscribes and closes the channel
+	// (idempotent). Sends never block the pool: when the channel's buffer
+	// (at least 1) is full, the event is dropped and counted in
+	// Snapshot.EventsDropped.
+	SubscribeHealth(buffer int) (<-chan HealthEvent, func())
 	// DropIdle closes key's idle connections now (ReasonIdle) and returns
 	// how many it closed. Busy connections are left alone.
 	DropIdle(key string) int
@@ -178,8 +182,8 @@ type pool struct {
 
 	detector ChangeDetector // the factory as a ChangeDetector, or nil
 
-	watchers   []*watchShard         // guarded by mu: death watchers
-	hi         PoolHealthIntegration // health-event subscribers
+	watchers   []*watchShard // guarded by mu: death watchers
+	hi         healthEvents  // health-event subscribers
 	cleanup    *cleanupLoop
 	debugLeaks atomic.Bool // record Get stacks (DebugLeaks and LeakThreshold > 0)
 	started    bool        // guarded by mu: Start has started the loops
@@ -480,6 +484,7 @@ func (p *pool) fillGauges(s *Snapshot) {
 		s.LeasesOutstanding += e.leases()
 	}
 	s.Healthy = s.Active + s.Idle
+	s.EventsDropped = p.hi.dropped.Load()
 }
 
 func countState(s *Snapshot, st EntryState) {
@@ -599,7 +604,10 @@ func (p *pool) startLoops() {
 }
 
 // Health implements Pool.
-func (p *pool) Health() *PoolHealthIntegration { return &p.hi }
+// SubscribeHealth implements Pool.
+func (p *pool) SubscribeHealth(buffer int) (<-chan HealthEvent, func()) {
+	return p.hi.subscribe(buffer)
+}
 
 // DropIdle implements Pool.
 func (p *pool) DropIdle(key string) int {

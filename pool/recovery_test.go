@@ -199,7 +199,7 @@ func TestWarmupKeyBacksOffToCeiling(t *testing.T) {
 		cfg.HealthInterval, cfg.HealthTimeout = time.Second, 100*time.Millisecond
 		cfg.Advanced.WarmupBackoffMax = 16 * time.Second
 		p := newTestPool(t, f, cfg, nil)
-		events, cancel := p.Health().Subscribe(256)
+		events, cancel := p.SubscribeHealth(256)
 		defer cancel()
 		if err := p.Start(context.Background()); failure.Classify(err) != failure.Auth {
 			t.Fatalf("Start = %v, want the warm-up's auth error", err)
@@ -272,7 +272,7 @@ func TestWarmupKeyDownIsToppedUpEveryTick(t *testing.T) {
 		cfg.WarmupKeys, cfg.WarmupConnections = []string{"w"}, 1
 		cfg.HealthInterval, cfg.HealthTimeout = time.Second, 100*time.Millisecond
 		p := newTestPool(t, f, cfg, nil)
-		events, cancel := p.Health().Subscribe(256)
+		events, cancel := p.SubscribeHealth(256)
 		defer cancel()
 		_ = p.Start(context.Background())
 		time.Sleep(30 * time.Second)

@@ -135,6 +135,9 @@ type Snapshot struct {
 	HealthFailures int64 `json:"health_failures"`
 	// Leaks counts leases reported as held past LeakThreshold (each once).
 	Leaks int64 `json:"leaks"`
+	// EventsDropped counts HealthEvents not delivered because a
+	// subscriber's buffer was full (Pool.SubscribeHealth).
+	EventsDropped int64 `json:"events_dropped"`
 	// Replacements counts background dials started to replace unhealthy
 	// or lost connections.
 	Replacements int64 `json:"replacements"`

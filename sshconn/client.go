@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sshpool/sshpool/failure"
+	"github.com/sshpool/sshpool/internal/endhooks"
 	"github.com/sshpool/sshpool/pool"
 )
 
@@ -35,7 +36,7 @@ type Client struct {
 	watchDone chan struct{} // closed when watch has returned
 	err       error         // why it ended; written before done is closed
 
-	end pool.EndHooks // NotifyEnd callbacks, run by watch before done closes
+	end endhooks.Hooks // NotifyEnd callbacks, run by watch before done closes
 
 	gate sessionGate // keeps Exec's sessions within the server's limit
 }
