@@ -43,7 +43,7 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	start := p.clock()
 	c, err := p.factory.Dial(ctx, key)
 	if err == nil && c == nil {
-		err = ErrNilConnection
+		err = errNilConnection
 	}
 	d := p.clock().Sub(start)
 	p.stats.dials.Add(1)

@@ -30,7 +30,7 @@
 // releases the lease; it does not close the shared connection (use
 // MarkUnhealthy for a connection that misbehaves). Releasing twice, a nil
 // or foreign client, or using a released handle returns a sentinel error
-// (ErrLeaseReleased, ErrNilClient, ErrForeignClient), is counted and
+// (ErrLeaseReleased, ErrForeignClient), is counted and
 // traced, and never corrupts the counts.
 //
 // Connections past MaxLifetime, marked unhealthy, or whose client is no

@@ -26,17 +26,13 @@ var (
 	// lease was released, and by a second Release of the same handle.
 	ErrLeaseReleased = errors.New("pool: lease already released")
 	// ErrForeignClient is returned by Release for a client that this pool
-	// did not hand out (a raw connection, or a lease from another pool).
+	// did not hand out (nil, a raw connection, or a lease from another
+	// pool).
 	ErrForeignClient = errors.New("pool: client was not leased from this pool")
-	// ErrNilClient is returned by Release(key, nil).
-	ErrNilClient = errors.New("pool: nil client")
 	// ErrKeyMismatch is returned by Release when key is not the key the
 	// lease was taken for. The lease is released anyway: the handle, not the
 	// key, identifies it.
 	ErrKeyMismatch = errors.New("pool: release key does not match lease key")
-	// ErrNilConnection is returned when a ConnectionFactory returns neither
-	// a client nor an error.
-	ErrNilConnection = errors.New("pool: factory returned a nil client")
 	// ErrNotStarted marks an Exec or Run failure that happened before the
 	// command reached the server: the session channel could not be opened,
 	// or the connection was already known dead. Running the command again
@@ -108,9 +104,6 @@ func (e *WaitError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// ErrorKind classifies the wait by its context error.
-func (e *WaitError) ErrorKind() failure.Kind { return failure.Classify(e.Err) }
-
 // DialError reports a failed dial for Key. Err is the factory's error,
 // unchanged: Classify, errors.Is and errors.As see through DialError.
 // Permanent errors (authentication, host key, configuration) are never
@@ -131,9 +124,6 @@ func (e *DialError) Error() string {
 
 // Unwrap returns Err.
 func (e *DialError) Unwrap() error { return e.Err }
-
-// ErrorKind returns Kind, so Classify reports the factory error's kind.
-func (e *DialError) ErrorKind() failure.Kind { return e.Kind }
 
 // FieldError is one PoolConfig field outside its allowed range, as
 // ValidatePoolConfig reports it (one per problem, joined with errors.Join;
@@ -186,3 +176,7 @@ func (e *OutputLimitError) Error() string {
 
 // ErrorKind returns failure.Exit.
 func (e *OutputLimitError) ErrorKind() failure.Kind { return failure.Exit }
+
+// errNilConnection is the dial error when a ConnectionFactory returns
+// neither a client nor an error: a broken factory, not a failure to retry.
+var errNilConnection = failure.New("pool: factory returned a nil client", failure.Config)

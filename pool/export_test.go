@@ -208,3 +208,7 @@ func CleanupLoop(p Pool) (start func(context.Context), stop func()) {
 	c := &cleanupLoop{p: p.(*pool)}
 	return c.start, c.stop
 }
+
+// ErrNilConnection is the dial error of a factory that returns neither a
+// client nor an error.
+var ErrNilConnection = errNilConnection

@@ -32,7 +32,7 @@ func TestMisuseIsSafeAndTraced(t *testing.T) {
 	}{
 		{"double release", p.Release("a", c), pool.ErrLeaseReleased},
 		{"handle close after release", c.Close(), pool.ErrLeaseReleased},
-		{"nil client", p.Release("a", nil), pool.ErrNilClient},
+		{"nil client", p.Release("a", nil), pool.ErrForeignClient},
 		{"raw client", p.Release("a", f.client(0)), pool.ErrForeignClient},
 		{"other pool's lease", p.Release("a", foreign), pool.ErrForeignClient},
 		{"released Run", second(c.Run(context.Background(), "ok")), pool.ErrLeaseReleased},

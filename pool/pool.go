@@ -22,7 +22,7 @@ type Pool interface {
 	Get(ctx context.Context, key string) (SSHClient, error)
 	// Release returns a lease obtained from Get for key. Releasing twice,
 	// a nil or foreign client, or after Close is safe: it returns
-	// ErrLeaseReleased, ErrNilClient or ErrForeignClient (or nil after
+	// ErrLeaseReleased or ErrForeignClient (or nil after
 	// Close for a valid lease) and never corrupts counts.
 	Release(key string, client SSHClient) error
 	// Run gets a lease on key, runs cmd, and releases the lease. Output is
@@ -357,7 +357,7 @@ func (p *pool) Release(key string, client SSHClient) error {
 // leaseOf returns client as a lease of this pool, or a misuse error.
 func (p *pool) leaseOf(op, key string, client SSHClient) (*lease, error) {
 	if client == nil {
-		return nil, p.misuse(op, key, ErrNilClient)
+		return nil, p.misuse(op, key, fmt.Errorf("%w: nil", ErrForeignClient))
 	}
 	l, ok := client.(*lease)
 	if !ok || l == nil || l.p != p {

@@ -207,8 +207,8 @@ func (e *kindErr) ErrorKind() failure.Kind { return e.k }
 func TestNilClientFromFactory(t *testing.T) {
 	f := pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) { return nil, nil })
 	p := newTestPool(t, f, testConfig(), nil)
-	if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrNilConnection) {
-		t.Fatalf("Get = %v, want ErrNilConnection", err)
+	if _, err := p.Get(context.Background(), "a"); !errors.Is(err, pool.ErrNilConnection) || failure.Classify(err) != failure.Config {
+		t.Fatalf("Get = %v (%v), want ErrNilConnection (config)", err, failure.Classify(err))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,11 +198,11 @@ func TestSnapshotJSON(t *testing.T) {
 
 func TestErrorMessages(t *testing.T) {
 	we := &pool.WaitError{Key: "a", Waited: time.Second, Err: context.Canceled}
-	if we.Error() != `pool: get "a": gave up after 1s (waiting for dial): context canceled` || we.ErrorKind() != failure.Canceled {
+	if we.Error() != `pool: get "a": gave up after 1s (waiting for dial): context canceled` || failure.Classify(we) != failure.Canceled {
 		t.Errorf("WaitError = %q", we)
 	}
 	de := &pool.DialError{Key: "a", Kind: failure.Refused, Err: errors.New("refused")}
-	if de.Error() != `pool: dial "a" (refused): refused` {
+	if de.Error() != `pool: dial "a" (refused): refused` || failure.Classify(&pool.DialError{Err: syscall.ECONNREFUSED}) != failure.Refused {
 		t.Errorf("DialError = %q", de)
 	}
 }
