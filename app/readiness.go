@@ -89,5 +89,5 @@ func (a *Admin) flagsCheck() Check {
 // healthCheck passes unless the pool's last verdict is unhealthy.
 func (a *Admin) healthCheck() Check {
 	rep := a.m.Pool.LastHealth()
-	return Check{Name: "pool", OK: rep.Ready(), Detail: rep.Status.String()}
+	return Check{Name: "pool", OK: rep.Ready(), Detail: string(rep.Status)}
 }

@@ -59,5 +59,5 @@ func (t *Tracer) TraceHealthEvent(ev pool.HealthEvent) {
 	if ev.RTT > 0 {
 		attrs = append(attrs, KeyRTT.Float64(ev.RTT.Seconds()))
 	}
-	t.event("sshpool.health."+ev.Type.String(), ev.Time, ev.Err, attrs...)
+	t.event("sshpool.health."+string(ev.Type), ev.Time, ev.Err, attrs...)
 }

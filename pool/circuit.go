@@ -48,31 +48,39 @@ type dialGuard interface {
 }
 
 // CircuitState is the state of a key's circuit breaker.
-type CircuitState int32
+type CircuitState string
 
 // The circuit states.
 const (
 	// CircuitClosed lets every dial through.
-	CircuitClosed CircuitState = iota
+	CircuitClosed CircuitState = "closed"
 	// CircuitOpen refuses dials with ErrCircuitOpen until the cooldown ends.
-	CircuitOpen
+	CircuitOpen CircuitState = "open"
 	// CircuitHalfOpen has let one trial dial through; its outcome closes or
 	// reopens the circuit. Other dials are refused meanwhile.
-	CircuitHalfOpen
+	CircuitHalfOpen CircuitState = "half-open"
 )
 
-var circuitNames = [...]string{"closed", "open", "half-open"}
+// phase is a circuit's state as the breaker keeps it; its zero value is
+// closed, as a new circuit is.
+type phase uint8
 
-// String returns the state's name, such as "half-open".
-func (s CircuitState) String() string {
-	if s >= 0 && int(s) < len(circuitNames) {
-		return circuitNames[s]
+const (
+	phaseClosed phase = iota
+	phaseOpen
+	phaseHalfOpen
+)
+
+// public returns the phase as a CircuitState.
+func (s phase) public() CircuitState {
+	switch s {
+	case phaseOpen:
+		return CircuitOpen
+	case phaseHalfOpen:
+		return CircuitHalfOpen
 	}
-	return fmt.Sprintf("CircuitState(%d)", int(s))
+	return CircuitClosed
 }
-
-// MarshalText encodes the state's name.
-func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // circuit is a key's circuit breaker. Every field is guarded by pool.mu.
 //
@@ -110,7 +118,7 @@ func (s CircuitState) MarshalText() ([]byte, error) { return []byte(s.String()),
 type circuit struct {
 	p        *pool
 	key      string
-	state    CircuitState
+	state    phase
 	failures int           // consecutive failed dials
 	cooldown time.Duration // the last cooldown before jitter; 0 after a success or a rearm
 	until    int64         // unix nanos: end of the cooldown while open
@@ -137,13 +145,13 @@ func (c *circuit) allow() (HealthEvent, error) {
 		return HealthEvent{}, nil
 	}
 	switch c.state {
-	case CircuitClosed:
+	case phaseClosed:
 		return HealthEvent{}, nil
-	case CircuitOpen:
+	case phaseOpen:
 		if c.p.nowNano() < c.until {
 			return HealthEvent{}, c.openErr()
 		}
-		c.state = CircuitHalfOpen
+		c.state = phaseHalfOpen
 		return HealthEvent{Type: EventCircuitHalfOpen, Key: c.key, Err: c.lastErr}, nil
 	}
 	return HealthEvent{}, c.openErr() // half-open: the trial dial is in flight
@@ -151,11 +159,11 @@ func (c *circuit) allow() (HealthEvent, error) {
 
 // openErr is the fast error an open circuit returns.
 func (c *circuit) openErr() error {
-	return &CircuitError{Key: c.key, State: c.state, Until: nanoTime(c.until), Last: c.lastErr}
+	return &CircuitError{Key: c.key, State: c.state.public(), Until: nanoTime(c.until), Last: c.lastErr}
 }
 
 // record implements dialGuard. Only the closed-to-open transition counts
-// as an opening (Snapshot.CircuitOpens, EventCircuitOpen): a failed probe
+// as an opening (Snapshot.phaseOpens, EventCircuitOpen): a failed probe
 // keeps the circuit open, and at one probe a second an event per probe
 // would drown the logs.
 func (c *circuit) record(err error) HealthEvent {
@@ -164,15 +172,15 @@ func (c *circuit) record(err error) HealthEvent {
 		return HealthEvent{}
 	}
 	if failure.Classify(err) == failure.Canceled { // canceled by Close: says nothing about the host
-		if c.state == CircuitHalfOpen {
-			c.state = CircuitOpen // the cooldown is over: the next dial is a new trial
+		if c.state == phaseHalfOpen {
+			c.state = phaseOpen // the cooldown is over: the next dial is a new trial
 		}
 		return HealthEvent{}
 	}
 	if err == nil {
 		was := c.state
 		*c = circuit{p: c.p, key: c.key}
-		if was != CircuitClosed {
+		if was != phaseClosed {
 			return HealthEvent{Type: EventCircuitClosed, Key: c.key}
 		}
 		return HealthEvent{}
@@ -181,16 +189,16 @@ func (c *circuit) record(err error) HealthEvent {
 	c.lastErr = err
 	was := c.state
 	switch {
-	case was == CircuitHalfOpen && c.rearmed: // the trial predates the change
-		c.state, c.rearmed, c.until = CircuitOpen, false, c.p.nowNano()
+	case was == phaseHalfOpen && c.rearmed: // the trial predates the change
+		c.state, c.rearmed, c.until = phaseOpen, false, c.p.nowNano()
 		return HealthEvent{}
-	case was == CircuitHalfOpen, c.failures >= cfg.CircuitThreshold, failure.Classify(err).Permanent():
-		c.state = CircuitOpen
+	case was == phaseHalfOpen, c.failures >= cfg.CircuitThreshold, failure.Classify(err).Permanent():
+		c.state = phaseOpen
 		c.until = c.p.nowNano() + int64(c.nextCooldown(cfg, err))
 	default:
 		return HealthEvent{}
 	}
-	if was != CircuitClosed {
+	if was != phaseClosed {
 		return HealthEvent{}
 	}
 	c.p.stats.circuitOpens.Add(1)
@@ -231,10 +239,10 @@ func authFloor(floor time.Duration) time.Duration {
 func (c *circuit) rearm() bool {
 	c.bgDelay, c.bgUntil, c.bgFails = 0, 0, 0
 	switch c.state {
-	case CircuitOpen:
+	case phaseOpen:
 		c.cooldown, c.until = 0, c.p.nowNano()
 		return true
-	case CircuitHalfOpen:
+	case phaseHalfOpen:
 		c.cooldown, c.rearmed = 0, true
 		return true
 	}
@@ -269,7 +277,7 @@ func jitter(d time.Duration, f float64) time.Duration {
 }
 
 // quiet implements dialGuard.
-func (c *circuit) quiet() bool { return c.state == CircuitClosed && c.failures == 0 }
+func (c *circuit) quiet() bool { return c.state == phaseClosed && c.failures == 0 }
 
 // CircuitError is returned (instead of dialling) while a key's circuit is
 // open or its half-open trial dial is in flight. errors.Is(err,
@@ -278,7 +286,7 @@ func (c *circuit) quiet() bool { return c.state == CircuitClosed && c.failures =
 type CircuitError struct {
 	// Key is the key whose dials are suspended.
 	Key string
-	// State is CircuitOpen or CircuitHalfOpen.
+	// State is phaseOpen or phaseHalfOpen.
 	State CircuitState
 	// Until is when the cooldown ends (a trial dial is then let through).
 	Until time.Time
@@ -306,7 +314,7 @@ func (e *CircuitError) Unwrap() []error {
 // circuitInfoLocked reports ks's circuit state and last dial error.
 func circuitInfoLocked(ks *keyState) (CircuitState, error) {
 	if c, ok := ks.guard.(*circuit); ok {
-		return c.state, c.lastErr
+		return c.state.public(), c.lastErr
 	}
 	return CircuitClosed, nil
 }

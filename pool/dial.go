@@ -111,7 +111,7 @@ func (p *pool) recordDialLocked(ks *keyState, err error, bg bool, fx *effects) {
 			fx.event(c.backgroundFailed(err, p.replaceWindowLocked()))
 		}
 	}
-	if err != nil && c.state != CircuitClosed {
+	if err != nil && c.state != phaseClosed {
 		p.watchChangesLocked(ks, err)
 	}
 	if c.quiet() {

@@ -1,61 +1,46 @@
 package pool
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // HealthEventType says what a HealthEvent reports.
-type HealthEventType int
+type HealthEventType string
 
 // The health and lifecycle events.
 const (
 	// EventProbeFailed: a health probe failed (ConnID, Err, RTT).
-	EventProbeFailed HealthEventType = iota + 1
+	EventProbeFailed HealthEventType = "probe-failed"
 	// EventUnhealthy: a connection was marked unhealthy (probe failures
 	// past the threshold, a connection-level error, MarkUnhealthy).
-	EventUnhealthy
+	EventUnhealthy HealthEventType = "unhealthy"
 	// EventLost: a connection died on its own (its client's Done closed).
-	EventLost
+	EventLost HealthEventType = "lost"
 	// EventReplacing: a background dial started to replace a connection.
-	EventReplacing
+	EventReplacing HealthEventType = "replacing"
 	// EventCircuitOpen: a key's circuit opened (Err is the dial error).
 	// Published when a closed circuit opens, not again for each failed
 	// trial while it stays open.
-	EventCircuitOpen
+	EventCircuitOpen HealthEventType = "circuit-open"
 	// EventCircuitHalfOpen: the cooldown ended; one trial dial passes.
-	EventCircuitHalfOpen
+	EventCircuitHalfOpen HealthEventType = "circuit-half-open"
 	// EventCircuitClosed: a dial succeeded; the circuit closed again.
-	EventCircuitClosed
+	EventCircuitClosed HealthEventType = "circuit-closed"
 	// EventLeak: a lease was held past LeakThreshold (Held; Stack in
 	// debug mode). Reported once per lease.
-	EventLeak
+	EventLeak HealthEventType = "leak"
 	// EventLeakReleased: a lease reported as leaked was released after all.
-	EventLeakReleased
+	EventLeakReleased HealthEventType = "leak-released"
 	// EventWarmupBackoff: a background dial of a warm-up key (the health
 	// loop topping it up, no caller waiting) failed permanently
 	// (authentication, host key, configuration); the key's next background
 	// dial waits Backoff, which doubles with each failure up to
 	// AdvancedPoolConfig.WarmupBackoffMax (Err, Backoff, Failures). Gets
 	// still dial on the circuit's own schedule.
-	EventWarmupBackoff
+	EventWarmupBackoff HealthEventType = "warmup-backoff"
 )
-
-var eventNames = [...]string{"none", "probe-failed", "unhealthy", "lost", "replacing", "circuit-open",
-	"circuit-half-open", "circuit-closed", "leak", "leak-released", "warmup-backoff"}
-
-// String returns the event type's name, such as "circuit-open".
-func (t HealthEventType) String() string {
-	if t >= 0 && int(t) < len(eventNames) {
-		return eventNames[t]
-	}
-	return fmt.Sprintf("HealthEventType(%d)", int(t))
-}
-
-// MarshalText encodes the type's name.
-func (t HealthEventType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // HealthEvent is one health or lifecycle event, published to subscribers
 // (healthEvents.Subscribe) and to a tracer that implements
@@ -152,7 +137,7 @@ func (h *healthEvents) publish(ev HealthEvent) {
 // event queues ev for publishing after the lock is released; an event of
 // zero Type (a guard's "nothing happened") is ignored.
 func (fx *effects) event(ev HealthEvent) {
-	if ev.Type != 0 {
+	if ev.Type != "" {
 		fx.events = append(fx.events, ev)
 	}
 }

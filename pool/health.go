@@ -135,35 +135,22 @@ func (p *pool) healthConfig(key string, base PoolConfig) HealthConfig {
 // usable connection and its circuit is not closed (its dials keep
 // failing). The rule is for fleets: one host with bad credentials must not
 // fail the readiness probe of a service that reaches a hundred others.
-type HealthStatus int
+type HealthStatus string
 
 // The verdicts of HealthReport.Status.
 const (
 	// StatusHealthy: no key is down, every probed connection answered, no
 	// connection is unhealthy and every circuit is closed.
-	StatusHealthy HealthStatus = iota
+	StatusHealthy HealthStatus = "healthy"
 	// StatusDegraded: the pool can serve some keys, but some key is down,
 	// some probe failed, some connection is unhealthy or some circuit is
 	// open or half-open.
-	StatusDegraded
+	StatusDegraded HealthStatus = "degraded"
 	// StatusUnhealthy: the pool is closed, or it can serve nothing: some
 	// key is in demand and every key in demand is down. Use it to fail a
 	// readiness probe.
-	StatusUnhealthy
+	StatusUnhealthy HealthStatus = "unhealthy"
 )
-
-var statusNames = [...]string{"healthy", "degraded", "unhealthy"}
-
-// String returns the verdict's name.
-func (s HealthStatus) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("HealthStatus(%d)", int(s))
-}
-
-// MarshalText encodes the verdict's name.
-func (s HealthStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // HealthReport is the outcome of one HealthCheck. Its Status follows the
 // rule documented on HealthStatus: Unhealthy only when the pool is closed

@@ -108,7 +108,7 @@ func (p *pool) keepPolling() bool {
 	defer p.mu.Unlock()
 	for ks := range p.watched {
 		c, ok := ks.guard.(*circuit)
-		if !ok || c.state == CircuitClosed || !failure.Classify(c.lastErr).Permanent() || p.byKey[ks.name] != ks {
+		if !ok || c.state == phaseClosed || !failure.Classify(c.lastErr).Permanent() || p.byKey[ks.name] != ks {
 			delete(p.watched, ks)
 		}
 	}

@@ -109,7 +109,7 @@ func (t *slogTracer) TraceHealthEvent(ev HealthEvent) {
 	case EventCircuitClosed, EventReplacing, EventLeakReleased:
 		level = slog.LevelInfo
 	}
-	attrs := []slog.Attr{slog.String("event", ev.Type.String()), slog.String("key", ev.Key)}
+	attrs := []slog.Attr{slog.String("event", string(ev.Type)), slog.String("key", ev.Key)}
 	if ev.ConnID != 0 {
 		attrs = append(attrs, slog.Uint64("conn", ev.ConnID))
 	}

@@ -571,7 +571,7 @@ func (r *recorder) eventCounts() map[string]int {
 	defer r.mu.Unlock()
 	m := map[string]int{}
 	for _, ev := range r.events {
-		m[ev.Type.String()]++
+		m[string(ev.Type)]++
 	}
 	return m
 }
