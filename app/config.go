@@ -241,7 +241,7 @@ func poolSection(c pool.PoolConfig) PoolSection {
 		c.MaxConnections, c.MaxConnectionsPerKey, c.MaxSessionsPerConnection,
 		c.WaitTimeout, c.DialTimeout, c.MaxLifetime, c.LifetimeJitter, c.MaxIdleTime,
 		c.HealthInterval, c.HealthTimeout, c.CleanupInterval, c.LeakThreshold,
-		c.WarmupKeys, c.WarmupConnections, c.LoadBalancing.String(), c.MaxRetries, c.HistorySize,
+		c.WarmupKeys, c.WarmupConnections, string(c.LoadBalancing), c.MaxRetries, c.HistorySize,
 		c.Advanced.CircuitThreshold, c.Advanced.CircuitBaseCooldown, c.Advanced.CircuitCooldown, c.Advanced.DebugLeaks,
 		c.Advanced.WarmupBackoffMax, c.Advanced.CircuitAuthCooldown,
 	}
@@ -256,17 +256,10 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 		DialTimeout: s.DialTimeout, MaxLifetime: s.MaxLifetime, LifetimeJitter: s.LifetimeJitter,
 		MaxIdleTime: s.MaxIdleTime, HealthInterval: s.HealthInterval, HealthTimeout: s.HealthTimeout,
 		CleanupInterval: s.CleanupInterval, LeakThreshold: s.LeakThreshold, WarmupKeys: s.WarmupKeys,
-		WarmupConnections: s.WarmupConnections, MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
+		WarmupConnections: s.WarmupConnections, LoadBalancing: pool.LoadBalancing(s.LoadBalancing), MaxRetries: s.MaxRetries, HistorySize: s.HistorySize,
 		Advanced: pool.AdvancedPoolConfig{CircuitThreshold: s.CircuitThreshold,
 			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks,
 			WarmupBackoffMax: s.WarmupBackoffMax, CircuitAuthCooldown: s.CircuitAuthCooldown},
-	}
-	if s.LoadBalancing != "" {
-		if err := c.LoadBalancing.UnmarshalText([]byte(s.LoadBalancing)); err != nil {
-			e := &ConfigError{}
-			e.add("pool.load_balancing", inputfile.Excerpt(s.LoadBalancing, 0), "want least-loaded, round-robin or power-of-two")
-			return c, e
-		}
 	}
 	return c, nil
 }

@@ -84,10 +84,10 @@ func (pk *picker) pick(ks *keyState, hint string) *poolEntry {
 			return e
 		}
 	}
-	switch LoadBalancing(pk.p.balance.Load()) {
-	case RoundRobin:
+	switch pk.p.balance.Load() {
+	case balanceRoundRobin:
 		return pk.roundRobin(ks, list)
-	case PowerOfTwo:
+	case balancePowerOfTwo:
 		return pk.powerOfTwo(list)
 	}
 	return pk.leastLoaded(list)

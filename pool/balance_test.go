@@ -2,7 +2,9 @@ package pool_test
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,22 +205,26 @@ func TestDeadConnectionNeverHandedOut(t *testing.T) {
 	}
 }
 
-func TestLoadBalancingText(t *testing.T) {
+// TestLoadBalancingNames: the modes travel as their names through JSON,
+// the empty mode is LeastLoaded after SetDefaults, and an unknown name is
+// a FieldError that lists the modes.
+func TestLoadBalancingNames(t *testing.T) {
 	for _, m := range []pool.LoadBalancing{pool.LeastLoaded, pool.RoundRobin, pool.PowerOfTwo} {
-		b, err := m.MarshalText()
-		var back pool.LoadBalancing
-		if err != nil || back.UnmarshalText(b) != nil || back != m {
-			t.Errorf("%v round trip: %s %v", m, b, err)
+		b, err := json.Marshal(pool.PoolConfig{LoadBalancing: m})
+		var back pool.PoolConfig
+		if err != nil || !strings.Contains(string(b), `"load_balancing":"`+string(m)+`"`) || json.Unmarshal(b, &back) != nil || back.LoadBalancing != m {
+			t.Errorf("%s round trip: %s %v -> %q", m, b, err, back.LoadBalancing)
 		}
 	}
-	if _, err := pool.LoadBalancing(9).MarshalText(); err == nil {
-		t.Error("MarshalText(9) succeeded")
+	var c pool.PoolConfig
+	c.SetDefaults()
+	if c.LoadBalancing != pool.LeastLoaded {
+		t.Errorf("default mode %q, want least-loaded", c.LoadBalancing)
 	}
-	var b pool.LoadBalancing
-	if err := b.UnmarshalText([]byte("random")); err == nil {
-		t.Error("UnmarshalText(random) succeeded")
-	}
-	if s := fmt.Sprint(pool.LoadBalancing(9)); s != "LoadBalancing(9)" {
-		t.Errorf("String = %s", s)
+	c.LoadBalancing = "random"
+	var fe *pool.FieldError
+	if err := pool.ValidatePoolConfig(c); !errors.As(err, &fe) || fe.Field != "LoadBalancing" ||
+		err.Error() != `pool: config: LoadBalancing = "random", want least-loaded, round-robin or power-of-two` {
+		t.Errorf("ValidatePoolConfig(random) = %v", err)
 	}
 }

@@ -92,8 +92,8 @@ type PoolConfig struct {
 	// WarmupConnections is how many connections Warmup opens per warm-up
 	// key. Zero means none; at most MaxConnectionsPerKey.
 	WarmupConnections int
-	// LoadBalancing picks among a key's connections with a free slot. The
-	// zero value is LeastLoaded.
+	// LoadBalancing picks among a key's connections with a free slot.
+	// Default LeastLoaded; empty means the default.
 	LoadBalancing LoadBalancing
 	// MaxRetries is how many times Run retries a command the server refused
 	// as over its session limit (failure.SessionLimit), with short backoff.
@@ -186,6 +186,9 @@ func (c *PoolConfig) SetDefaults() {
 	}
 	setInt(&c.MaxSessionsPerConnection, defaultMaxSessionsPerConnection)
 	setInt(&c.MaxRetries, defaultMaxRetries)
+	if c.LoadBalancing == "" {
+		c.LoadBalancing = LeastLoaded
+	}
 	setInt(&c.HistorySize, defaultHistorySize)
 	setInt(&c.Advanced.WarmupParallelism, defaultWarmupParallelism)
 	setDur(&c.DialTimeout, defaultDialTimeout)
@@ -273,7 +276,7 @@ func (v *validator) validate(cfg PoolConfig) {
 	v.check(inRange(d.HistorySize, 1, maxHistoryLimit), "HistorySize", d.HistorySize, fmt.Sprintf("1..%d", maxHistoryLimit))
 	v.check(inRange(d.Advanced.WarmupParallelism, 1, maxParallelismLimit), "Advanced.WarmupParallelism", d.Advanced.WarmupParallelism, fmt.Sprintf("1..%d", maxParallelismLimit))
 	v.check(d.Advanced.CircuitThreshold <= maxRetriesLimit, "Advanced.CircuitThreshold", d.Advanced.CircuitThreshold, fmt.Sprintf("negative (disabled) or 1..%d", maxRetriesLimit))
-	v.check(d.LoadBalancing.valid(), "LoadBalancing", int(d.LoadBalancing), "one of least-loaded, round-robin, power-of-two")
+	v.check(validBalance(d.LoadBalancing), "LoadBalancing", string(d.LoadBalancing), "least-loaded, round-robin or power-of-two")
 	v.durations(d)
 	v.circuit(d.Advanced)
 	for i, k := range d.WarmupKeys {
@@ -341,53 +344,46 @@ func (v *validator) circuit(a AdvancedPoolConfig) {
 
 func inRange(v, lo, hi int) bool { return v >= lo && v <= hi }
 
+func validBalance(b LoadBalancing) bool { _, ok := b.code(); return ok }
+
 // LoadBalancing selects how Get picks among a key's connections that have
-// a free slot.
-type LoadBalancing int
+// a free slot. Its constants are the names configuration files and JSON
+// use; the empty string means LeastLoaded.
+type LoadBalancing string
 
 // The load-balancing modes.
 const (
 	// LeastLoaded picks the connection with the fewest leases (ties: the
-	// first). It is the zero value.
-	LeastLoaded LoadBalancing = iota
+	// first). It is the default.
+	LeastLoaded LoadBalancing = "least-loaded"
 	// RoundRobin rotates over the key's connections.
-	RoundRobin
+	RoundRobin LoadBalancing = "round-robin"
 	// PowerOfTwo samples two connections at random and takes the less
 	// loaded one ("power of two choices"), falling back to LeastLoaded when
 	// both are full.
-	PowerOfTwo
+	PowerOfTwo LoadBalancing = "power-of-two"
 )
 
-var balanceNames = [...]string{LeastLoaded: "least-loaded", RoundRobin: "round-robin", PowerOfTwo: "power-of-two"}
-
-func (b LoadBalancing) valid() bool { return b >= 0 && int(b) < len(balanceNames) }
-
-// String returns the mode's name, such as "round-robin".
-func (b LoadBalancing) String() string {
-	if b.valid() {
-		return balanceNames[b]
+// code returns the mode as the pool's hot path reads it, and
+// whether b names a mode.
+func (b LoadBalancing) code() (int32, bool) {
+	switch b {
+	case LeastLoaded, "":
+		return balanceLeastLoaded, true
+	case RoundRobin:
+		return balanceRoundRobin, true
+	case PowerOfTwo:
+		return balancePowerOfTwo, true
 	}
-	return fmt.Sprintf("LoadBalancing(%d)", int(b))
+	return balanceLeastLoaded, false
 }
 
-// MarshalText encodes the mode's name.
-func (b LoadBalancing) MarshalText() ([]byte, error) {
-	if !b.valid() {
-		return nil, fmt.Errorf("pool: unknown load balancing mode %d", int(b))
-	}
-	return []byte(b.String()), nil
-}
-
-// UnmarshalText accepts a name that String returns.
-func (b *LoadBalancing) UnmarshalText(text []byte) error {
-	for i, n := range balanceNames {
-		if n == string(text) {
-			*b = LoadBalancing(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("pool: unknown load balancing mode %q, want least-loaded, round-robin or power-of-two", text)
-}
+// The modes' codes, stored in pool.balance.
+const (
+	balanceLeastLoaded int32 = iota
+	balanceRoundRobin
+	balancePowerOfTwo
+)
 
 // jsonDuration encodes a time.Duration as a string such as "1m30s".
 type jsonDuration time.Duration
@@ -456,6 +452,9 @@ func (c *PoolConfig) UnmarshalJSON(b []byte) error {
 	var j configJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("pool: config: %w", err)
+	}
+	if !validBalance(j.LoadBalancing) {
+		return fmt.Errorf("pool: config: load_balancing %q, want least-loaded, round-robin or power-of-two", j.LoadBalancing)
 	}
 	clock, health := c.Advanced.Clock, c.Advanced.HealthMonitor
 	*c = PoolConfig{

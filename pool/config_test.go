@@ -58,7 +58,7 @@ func TestValidatePoolConfigNamesFieldsAndRanges(t *testing.T) {
 		{"retries", func(c *pool.PoolConfig) { c.MaxRetries = 1000 }, []string{"MaxRetries = 1000"}},
 		{"history", func(c *pool.PoolConfig) { c.HistorySize = -5 }, []string{"HistorySize = -5"}},
 		{"parallelism", func(c *pool.PoolConfig) { c.Advanced.WarmupParallelism = -1 }, []string{"Advanced.WarmupParallelism"}},
-		{"balancing", func(c *pool.PoolConfig) { c.LoadBalancing = 7 }, []string{"LoadBalancing = 7"}},
+		{"balancing", func(c *pool.PoolConfig) { c.LoadBalancing = "random" }, []string{`LoadBalancing = "random"`}},
 		{"durations", func(c *pool.PoolConfig) { c.WaitTimeout, c.DialTimeout = -1, -2 }, []string{"WaitTimeout = -1ns, want >= 0", "DialTimeout = -2ns"}},
 		{"jitter", func(c *pool.PoolConfig) { c.MaxLifetime, c.LifetimeJitter = time.Minute, time.Hour }, []string{"LifetimeJitter = 1h0m0s, want 0..MaxLifetime (1m0s)"}},
 		{"health timeout", func(c *pool.PoolConfig) { c.HealthInterval, c.HealthTimeout = time.Second, time.Minute }, []string{"HealthTimeout = 1m0s"}},

@@ -149,6 +149,8 @@ func (e *FieldError) Error() string {
 	var s string
 	if v, ok := e.Value.(string); ok && v == "" {
 		s = fmt.Sprintf("pool: config: %s is empty, want %s", e.Name, e.Want)
+	} else if ok {
+		s = fmt.Sprintf("pool: config: %s = %q, want %s", e.Name, v, e.Want)
 	} else {
 		s = fmt.Sprintf("pool: config: %s = %v, want %s", e.Name, e.Value, e.Want)
 	}

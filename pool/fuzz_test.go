@@ -34,7 +34,7 @@ func FuzzUpdateConfig(f *testing.F) {
 			WarmupConnections: warm, MaxRetries: retries, HistorySize: history,
 			WaitTimeout: time.Duration(wait), MaxLifetime: time.Duration(lifetime),
 			MaxIdleTime: time.Duration(idle), HealthInterval: time.Duration(health),
-			LoadBalancing: pool.LoadBalancing(balance),
+			LoadBalancing: []pool.LoadBalancing{"", pool.LeastLoaded, pool.RoundRobin, pool.PowerOfTwo, "random"}[balance%5],
 		}
 		verr := pool.ValidatePoolConfig(cfg)
 		uerr := p.UpdateConfig(cfg)

@@ -132,7 +132,7 @@ func diffConfigs(a, b PoolConfig) []FieldChange {
 }
 
 func configMap(c PoolConfig) map[string]json.RawMessage {
-	b, _ := json.Marshal(c) // cannot fail: LoadBalancing was validated by the caller or is printed as a number
+	b, _ := json.Marshal(c) // cannot fail: the config holds only numbers, strings and durations
 	m := map[string]json.RawMessage{}
 	_ = json.Unmarshal(b, &m)
 	return m

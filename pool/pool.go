@@ -147,7 +147,7 @@ type pool struct {
 
 	keys        keyTable // lock-free view of byKey; written under mu
 	maxSessions atomic.Int64
-	balance     atomic.Int32 // LoadBalancing
+	balance     atomic.Int32 // LoadBalancing.code
 	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
 	shut        atomic.Bool  // set by Close, read by the lock-free paths
 	overLimit   atomic.Bool  // busy connections exceed lowered limits: Release enforces them
@@ -262,7 +262,8 @@ func (p *pool) usedLocked() int { return p.open + p.dialing + p.closingConns }
 func (p *pool) applyHotLocked(cfg PoolConfig) {
 	p.cfg = cfg
 	p.maxSessions.Store(int64(cfg.MaxSessionsPerConnection))
-	p.balance.Store(int32(cfg.LoadBalancing))
+	code, _ := cfg.LoadBalancing.code()
+	p.balance.Store(code)
 	p.trackLeases.Store(cfg.LeakThreshold > 0)
 	p.stampLeases.Store(cfg.LeakThreshold > 0 || p.tracer != nil)
 	p.debugLeaks.Store(cfg.LeakThreshold > 0 && cfg.Advanced.DebugLeaks)
