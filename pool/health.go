@@ -201,9 +201,6 @@ type ConnHealth struct {
 	AvgRTT    time.Duration `json:"avg_rtt"`              // its moving average (EWMA, 1/8)
 }
 
-// OK reports whether every probed connection was healthy.
-func (r HealthReport) OK() bool { return r.Unhealthy == 0 }
-
 // Ready reports whether the verdict is not StatusUnhealthy: the pool is
 // open and can serve some key in demand (perhaps not all).
 func (r HealthReport) Ready() bool { return r.Status != StatusUnhealthy }

@@ -300,7 +300,7 @@ func TestSlowNetwork(t *testing.T) {
 				defer func() { _ = fault.Remove() }()
 				tf := time.Now()
 				rep := p.HealthCheck(context.Background())
-				if !rep.OK() || rep.Checked != 1 || rep.Status != pool.StatusHealthy {
+				if rep.Unhealthy != 0 || rep.Checked != 1 || rep.Status != pool.StatusHealthy {
 					t.Errorf("HealthCheck under %s = %+v, want 1 healthy", f.name, rep)
 				}
 				rtt := reportRTT(t, rep)
