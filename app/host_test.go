@@ -289,12 +289,12 @@ type observer struct {
 	gets, commands, decisions, evaluations atomic.Int64
 }
 
-func (o *observer) TraceGetEnd(context.Context, pool.GetEndData) { o.gets.Add(1) }
-func (o *observer) TraceCommandStart(ctx context.Context, _ pool.CommandStartData) context.Context {
+func (o *observer) TraceGetEnd(context.Context, pool.GetData) { o.gets.Add(1) }
+func (o *observer) TraceCommandStart(ctx context.Context, _ pool.CommandData) context.Context {
 	return ctx
 }
-func (o *observer) TraceCommandEnd(context.Context, pool.CommandEndData) { o.commands.Add(1) }
-func (o *observer) decision(legacy.Decision)                             { o.decisions.Add(1) }
+func (o *observer) TraceCommandEnd(context.Context, pool.CommandData) { o.commands.Add(1) }
+func (o *observer) decision(legacy.Decision)                          { o.decisions.Add(1) }
 func (o *observer) Finally(context.Context, openfeature.HookContext, openfeature.InterfaceEvaluationDetails, openfeature.HookHints) {
 	o.evaluations.Add(1)
 }

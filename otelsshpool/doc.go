@@ -37,12 +37,14 @@
 // message and error.type to its failure.Kind (auth, timeout, ...). Errors
 // of this project never carry secrets.
 //
-// Events without a caller's context (eviction, state change, connection
-// closed, misuse, and health events: lost, unhealthy, replacing, circuit
-// changes, leak) become a short span of their own, sshpool.event, holding
-// one event named for what happened (sshpool.evict, sshpool.state_change,
-// sshpool.conn_close, sshpool.misuse, sshpool.health.<type>, e.g.
-// sshpool.health.leak) with its attributes.
+// Events without a caller's context (state change, connection closed,
+// misuse, and health events: lost, unhealthy, replacing, circuit changes,
+// leak) become a short span of their own, sshpool.event, holding one event
+// named for what happened (sshpool.state_change, sshpool.conn_close,
+// sshpool.misuse, sshpool.health.<type>, e.g. sshpool.health.leak) with its
+// attributes. An eviction is the evicted connection's sshpool.conn_close,
+// with sshpool.reason "evicted" and sshpool.evict.strategy naming the
+// eviction strategy.
 //
 // Flag evaluations add a feature_flag.evaluation event (OpenTelemetry's
 // feature-flag semantic conventions) to the span in the evaluation's

@@ -21,22 +21,23 @@ const (
 	KeyRTT      = attribute.Key("sshpool.probe.rtt_seconds")
 )
 
-// TraceEvict records an sshpool.evict event.
-func (t *Tracer) TraceEvict(d pool.EvictData) {
-	t.event("sshpool.evict", time.Time{}, nil, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
-		KeyStrategy.String(d.Strategy), KeyReason.String(d.Reason.String()))
-}
-
 // TraceStateChange records an sshpool.state_change event.
 func (t *Tracer) TraceStateChange(d pool.StateChangeData) {
 	t.event("sshpool.state_change", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
 		KeyFrom.String(d.From.String()), KeyTo.String(d.To.String()), KeyReason.String(d.Reason.String()))
 }
 
-// TraceConnClose records an sshpool.conn_close event.
+// TraceConnClose records an sshpool.conn_close event. An eviction is one
+// with sshpool.reason "evicted" and sshpool.evict.strategy naming the
+// strategy that chose the connection (also set on a "limit" close the
+// strategy chose).
 func (t *Tracer) TraceConnClose(d pool.ConnCloseData) {
-	t.event("sshpool.conn_close", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
-		KeyReason.String(d.Reason.String()), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount))
+	attrs := []attribute.KeyValue{KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
+		KeyReason.String(d.Reason.String()), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount)}
+	if d.Strategy != "" {
+		attrs = append(attrs, KeyStrategy.String(d.Strategy))
+	}
+	t.event("sshpool.conn_close", time.Time{}, d.Err, attrs...)
 }
 
 // TraceMisuse records an sshpool.misuse event.

@@ -73,13 +73,13 @@ func NewTracer(opts ...Option) *Tracer {
 }
 
 // TraceGetStart starts the sshpool.get span.
-func (t *Tracer) TraceGetStart(ctx context.Context, d pool.GetStartData) context.Context {
+func (t *Tracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.get", trace.WithAttributes(KeyPoolKey.String(d.Key)))
 	return ctx
 }
 
 // TraceGetEnd ends the sshpool.get span.
-func (t *Tracer) TraceGetEnd(ctx context.Context, d pool.GetEndData) {
+func (t *Tracer) TraceGetEnd(ctx context.Context, d pool.GetData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(KeyGetHit.Bool(d.Hit), KeyGetWait.Float64(d.Waited.Seconds()))
@@ -92,14 +92,14 @@ func (t *Tracer) TraceGetEnd(ctx context.Context, d pool.GetEndData) {
 }
 
 // TraceDialStart starts the sshpool.dial span.
-func (t *Tracer) TraceDialStart(ctx context.Context, d pool.DialStartData) context.Context {
+func (t *Tracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.dial", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(KeyPoolKey.String(d.Key)))
 	return ctx
 }
 
 // TraceDialEnd ends the sshpool.dial span.
-func (t *Tracer) TraceDialEnd(ctx context.Context, d pool.DialEndData) {
+func (t *Tracer) TraceDialEnd(ctx context.Context, d pool.DialData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		if d.ConnID != 0 {
@@ -111,21 +111,21 @@ func (t *Tracer) TraceDialEnd(ctx context.Context, d pool.DialEndData) {
 }
 
 // TraceHealthCheckStart starts the sshpool.health_check span.
-func (t *Tracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckStartData) context.Context {
+func (t *Tracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.health_check",
 		trace.WithAttributes(KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID))))
 	return ctx
 }
 
 // TraceHealthCheckEnd ends the sshpool.health_check span.
-func (t *Tracer) TraceHealthCheckEnd(ctx context.Context, d pool.HealthCheckEndData) {
+func (t *Tracer) TraceHealthCheckEnd(ctx context.Context, d pool.HealthCheckData) {
 	span := trace.SpanFromContext(ctx)
 	setError(span, d.Err)
 	span.End()
 }
 
 // TraceCommandStart starts the sshpool.command span.
-func (t *Tracer) TraceCommandStart(ctx context.Context, d pool.CommandStartData) context.Context {
+func (t *Tracer) TraceCommandStart(ctx context.Context, d pool.CommandData) context.Context {
 	attrs := []attribute.KeyValue{KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
 		KeyExecutable.String(Executable(d.Cmd))}
 	if t.commandLine {
@@ -136,7 +136,7 @@ func (t *Tracer) TraceCommandStart(ctx context.Context, d pool.CommandStartData)
 }
 
 // TraceCommandEnd ends the sshpool.command span.
-func (t *Tracer) TraceCommandEnd(ctx context.Context, d pool.CommandEndData) {
+func (t *Tracer) TraceCommandEnd(ctx context.Context, d pool.CommandData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(KeyExitCode.Int(d.ExitStatus))

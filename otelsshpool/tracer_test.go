@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +182,8 @@ func TestHealthAndEvents(t *testing.T) {
 }
 
 // TestEviction: a Get for a new key at MaxConnections evicts the other
-// key's idle connection: an sshpool.evict event naming the strategy.
+// key's idle connection: one sshpool.conn_close event for it, with reason
+// evicted and the strategy; a close for another reason names no strategy.
 func TestEviction(t *testing.T) {
 	tr, sr, _ := recorder(t)
 	p := newPool(t, pool.PoolConfig{MaxConnections: 1}, tr)
@@ -190,20 +192,29 @@ func TestEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var evicted []string
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var closes []string
 	for _, s := range spansNamed(sr, "sshpool.event") {
 		for _, e := range s.Events() {
-			if e.Name == "sshpool.evict" {
-				for _, kv := range e.Attributes {
-					if kv.Key == otelsshpool.KeyPoolKey {
-						evicted = append(evicted, kv.Value.AsString())
-					}
-				}
+			if e.Name != "sshpool.conn_close" {
+				continue
 			}
+			attrs := attribute.NewSet(e.Attributes...)
+			key, _ := attrs.Value(otelsshpool.KeyPoolKey)
+			reason, _ := attrs.Value(otelsshpool.KeyReason)
+			strategy, ok := attrs.Value(otelsshpool.KeyStrategy)
+			c := key.AsString() + " " + reason.AsString()
+			if ok {
+				c += " strategy=" + strategy.AsString()
+			}
+			closes = append(closes, c)
 		}
 	}
-	if len(evicted) != 1 || evicted[0] != "web" {
-		t.Errorf("evicted %q, want [web]", evicted)
+	slices.Sort(closes)
+	if want := []string{"web evicted strategy=lru", "web2 pool-closed"}; !slices.Equal(closes, want) {
+		t.Errorf("conn_close events %q, want %q", closes, want)
 	}
 }
 

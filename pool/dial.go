@@ -37,8 +37,9 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	stop := context.AfterFunc(p.ctx, cancel)
 	defer stop()
 	id := p.nextID.Add(1)
+	trace := DialData{Key: key}
 	if p.tracer != nil {
-		ctx = p.tracer.TraceDialStart(ctx, DialStartData{Key: key})
+		ctx = p.tracer.TraceDialStart(ctx, trace)
 	}
 	start := p.clock()
 	c, err := p.factory.Dial(ctx, key)
@@ -49,14 +50,14 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	p.stats.dials.Add(1)
 	p.stats.dialNanos.Add(int64(d))
 	p.stats.dialLatency.Observe(d)
-	end := DialEndData{Key: key, ConnID: id, Duration: d}
+	trace.ConnID, trace.Duration = id, d
 	if err != nil {
 		p.stats.dialFailures.Add(1)
 		err = &DialError{Key: key, Kind: failure.Classify(err), Err: err}
-		end.ConnID, end.Err, end.Kind = 0, err, failure.Classify(err)
+		trace.ConnID, trace.Err, trace.Kind = 0, err, failure.Classify(err)
 	}
 	if p.tracer != nil {
-		p.tracer.TraceDialEnd(ctx, end)
+		p.tracer.TraceDialEnd(ctx, trace)
 	}
 	return id, c, err
 }

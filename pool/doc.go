@@ -89,6 +89,13 @@
 // streams HealthEvents, which also reach a tracer that implements
 // HealthEventTracer.
 //
+// A PoolTracer (NewPool's third argument; NewSlogTracer logs, MultiTracer
+// combines) sees Get, dial, health probe and, as a CommandTracer, command
+// through a Start and an End hook that share one data value per
+// operation, and the rest as events: release, state change, misuse and
+// connection close, which is also how an eviction is seen (ReasonEvicted,
+// with the strategy's name).
+//
 // # Concurrency
 //
 // The hit path (Get on a key with a free slot and nobody queued, Release

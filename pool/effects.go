@@ -8,7 +8,7 @@ type effects struct {
 	closes  []*poolEntry  // removed; close their clients
 	orphans []SSHClient   // dialled after Close; close them
 	changes []stateChange // state transitions to trace
-	evicts  []evictRecord // eviction decisions to trace
+	evicts  []evictRecord // which closes the eviction strategy chose (traced with them)
 	events  []HealthEvent // health events to publish
 	replace []*poolEntry  // retired unhealthy: their key may need a replacement
 }
@@ -19,15 +19,30 @@ type stateChange struct {
 	err  error
 }
 
+// evictRecord names the strategy that chose e for eviction. The eviction
+// removes e in the same locked section, so e is in the same effects'
+// closes, and its TraceConnClose carries the name.
 type evictRecord struct {
 	e        *poolEntry
 	strategy string
 }
 
-// pending reports whether apply has work.
+// pending reports whether apply has work. evicts is not work of its own:
+// each one's entry is in closes.
 func (fx *effects) pending() bool {
-	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+len(fx.evicts)+
+	return len(fx.retired)+len(fx.closes)+len(fx.orphans)+len(fx.changes)+
 		len(fx.events)+len(fx.replace) > 0
+}
+
+// strategyOf returns the name of the eviction strategy that chose e, or ""
+// when e was not evicted by the strategy.
+func (fx *effects) strategyOf(e *poolEntry) string {
+	for _, ev := range fx.evicts {
+		if ev.e == e {
+			return ev.strategy
+		}
+	}
+	return ""
 }
 
 // retire stops new leases on e, recording the state change, and queues e
@@ -73,7 +88,7 @@ func (p *pool) apply(fx *effects) {
 			p.hi.publish(ev)
 		}
 		for _, e := range now.closes {
-			p.closeEntry(e)
+			p.closeEntry(e, &now)
 		}
 		for _, c := range now.orphans {
 			_ = c.Close() // dialled after Close: nobody to report to
@@ -106,20 +121,17 @@ func (p *pool) traceEffects(fx *effects) {
 		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from,
 			To: EntryState(c.e.state.Load()), Reason: CloseReason(c.e.reason.Load()), Err: c.err})
 	}
-	for _, ev := range fx.evicts {
-		p.tracer.TraceEvict(EvictData{Key: ev.e.ks.name, ConnID: ev.e.id, Strategy: ev.strategy,
-			Reason: CloseReason(ev.e.reason.Load())})
-	}
 }
 
-// closeEntry closes a removed entry's client and traces it.
-func (p *pool) closeEntry(e *poolEntry) {
+// closeEntry closes a removed entry's client and traces it, naming the
+// eviction strategy when fx records that it chose e.
+func (p *pool) closeEntry(e *poolEntry, fx *effects) {
 	e.state.Store(int32(StateClosed))
 	err := e.client.Close()
 	if p.tracer != nil {
 		p.tracer.TraceConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
-			Reason: CloseReason(e.reason.Load()), Age: p.clock().Sub(nanoTime(e.created)),
-			UseCount: e.uses(), Err: err})
+			Reason: CloseReason(e.reason.Load()), Strategy: fx.strategyOf(e),
+			Age: p.clock().Sub(nanoTime(e.created)), UseCount: e.uses(), Err: err})
 	}
 }
 

@@ -37,17 +37,21 @@ func keysOf(p pool.Pool) []string {
 	return ks
 }
 
+// TestEvictionStrategies: each strategy picks its victim, and the eviction
+// is traced once, as the victim's close with reason evicted and the
+// strategy's name.
 func TestEvictionStrategies(t *testing.T) {
 	tests := []struct {
 		name     string
 		strategy pool.EvictionStrategy
 		touch    string // key used again before the new key arrives
 		want     []string
+		close    string // the victim's traced close
 	}{
-		{"lru", pool.LRU(), "a", []string{"a", "c", "d"}},
-		{"fifo", pool.FIFO(), "a", []string{"b", "c", "d"}},
-		{"custom", pickStrategy(func(c []pool.EntryInfo) int { return len(c) - 1 }), "a", []string{"a", "b", "d"}},
-		{"nil-is-lru", nil, "b", []string{"b", "c", "d"}},
+		{"lru", pool.LRU(), "a", []string{"a", "c", "d"}, "close b evicted strategy=lru"},
+		{"fifo", pool.FIFO(), "a", []string{"b", "c", "d"}, "close a evicted strategy=fifo"},
+		{"custom", pickStrategy(func(c []pool.EntryInfo) int { return len(c) - 1 }), "a", []string{"a", "b", "d"}, "close c evicted strategy=pick"},
+		{"nil-is-lru", nil, "b", []string{"b", "c", "d"}, "close a evicted strategy=lru"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,10 +67,46 @@ func TestEvictionStrategies(t *testing.T) {
 			if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonEvicted] != 1 || s.Total != 3 {
 				t.Errorf("evicted=%d total=%d, want 1, 3", s.ClosedByReason[pool.ReasonEvicted], s.Total)
 			}
-			if !rec.has("evict ") || !rec.has("close ") {
-				t.Errorf("trace lacks evict/close: %v", rec.events)
+			if got := rec.matching("close "); len(got) != 1 || got[0] != tc.close {
+				t.Errorf("traced closes %q, want [%q]", got, tc.close)
 			}
 		})
+	}
+}
+
+// TestLoweredLimitsTraceTheStrategyThatChose: a lowered
+// MaxConnectionsPerKey closes a key's surplus without asking the eviction
+// strategy, so those closes (reason limit) name none; a lowered
+// MaxConnections is enforced pool-wide by the strategy, so those name it.
+func TestLoweredLimitsTraceTheStrategyThatChose(t *testing.T) {
+	clk := newClock()
+	rec := &recTracer{}
+	cfg := evictConfig(clk)
+	cfg.MaxConnections, cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 4, 2, 1
+	p := newTestPool(t, newFactory(), cfg, rec)
+	p.SetEvictionStrategy(pool.FIFO())
+	a1, a2 := mustGet(t, p, "a"), mustGet(t, p, "a")
+	mustRelease(t, p, "a", a1)
+	mustRelease(t, p, "a", a2)
+	clk.Advance(time.Second)
+	fillIdle(t, p, clk, "b", "c")
+	next := cfg
+	next.MaxConnectionsPerKey = 1
+	if err := p.UpdateConfig(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.matching("close "); len(got) != 1 || got[0] != "close a limit" {
+		t.Errorf("closes after lowering MaxConnectionsPerKey %q, want [close a limit]", got)
+	}
+	next.MaxConnections = 2
+	if err := p.UpdateConfig(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.matching("close "); len(got) != 2 || got[1] != "close a limit strategy=fifo" {
+		t.Errorf("closes after lowering MaxConnections %q, want one more, close a limit strategy=fifo", got)
+	}
+	if got := keysOf(p); !equal(got, []string{"b", "c"}) {
+		t.Errorf("keys = %v, want [b c]", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,36 +235,52 @@ func (r *recTracer) has(prefix string) bool {
 	return false
 }
 
-func (r *recTracer) TraceGetStart(ctx context.Context, d pool.GetStartData) context.Context {
+// matching returns the recorded events that begin with prefix.
+func (r *recTracer) matching(prefix string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if strings.HasPrefix(e, prefix) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *recTracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
 	r.add("get-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceGetEnd(_ context.Context, d pool.GetEndData) {
+func (r *recTracer) TraceGetEnd(_ context.Context, d pool.GetData) {
 	r.add("get-end %s hit=%t err=%v", d.Key, d.Hit, d.Err)
 }
-func (r *recTracer) TraceDialStart(ctx context.Context, d pool.DialStartData) context.Context {
+func (r *recTracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
 	r.add("dial-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceDialEnd(_ context.Context, d pool.DialEndData) {
+func (r *recTracer) TraceDialEnd(_ context.Context, d pool.DialData) {
 	r.add("dial-end %s kind=%v err=%v", d.Key, d.Kind, d.Err)
 }
 func (r *recTracer) TraceRelease(d pool.ReleaseData) { r.add("release %s %d", d.Key, d.ConnID) }
-func (r *recTracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckStartData) context.Context {
+func (r *recTracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
 	r.add("health-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckEndData) {
+func (r *recTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
 	r.add("health-end %s err=%v", d.Key, d.Err)
-}
-func (r *recTracer) TraceEvict(d pool.EvictData) {
-	r.add("evict %s %s %v", d.Key, d.Strategy, d.Reason)
 }
 func (r *recTracer) TraceStateChange(d pool.StateChangeData) {
 	r.add("state %s %v->%v %v", d.Key, d.From, d.To, d.Reason)
 }
-func (r *recTracer) TraceConnClose(d pool.ConnCloseData) { r.add("close %s %v", d.Key, d.Reason) }
-func (r *recTracer) TraceMisuse(d pool.MisuseData)       { r.add("misuse %s %v", d.Op, d.Err) }
+func (r *recTracer) TraceConnClose(d pool.ConnCloseData) {
+	if d.Strategy != "" {
+		r.add("close %s %v strategy=%s", d.Key, d.Reason, d.Strategy)
+		return
+	}
+	r.add("close %s %v", d.Key, d.Reason)
+}
+func (r *recTracer) TraceMisuse(d pool.MisuseData) { r.add("misuse %s %v", d.Op, d.Err) }
 
 // testConfig is a small config for unit tests.
 // newPoolWithMonitor is NewPool with cfg's Advanced.HealthMonitor set to m.

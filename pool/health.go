@@ -276,14 +276,16 @@ func (p *pool) probeAll(ctx context.Context, targets []*poolEntry) []error {
 func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 	pctx, cancel := context.WithTimeout(ctx, hc.Timeout)
 	defer cancel()
+	trace := HealthCheckData{Key: e.ks.name, ConnID: e.id}
 	if p.tracer != nil {
-		pctx = p.tracer.TraceHealthCheckStart(pctx, HealthCheckStartData{Key: e.ks.name, ConnID: e.id})
+		pctx = p.tracer.TraceHealthCheckStart(pctx, trace)
 	}
 	start := p.clock()
 	err := p.health.CheckHealth(pctx, e.ks.name, e.client)
 	rtt := p.clock().Sub(start)
 	if p.tracer != nil {
-		p.tracer.TraceHealthCheckEnd(pctx, HealthCheckEndData{Key: e.ks.name, ConnID: e.id, Duration: rtt, Err: err})
+		trace.Duration, trace.Err = rtt, err
+		p.tracer.TraceHealthCheckEnd(pctx, trace)
 	}
 	if err != nil && ctx.Err() != nil {
 		return errSkipped // the caller (or Close) gave up: says nothing about e

@@ -114,21 +114,21 @@ func TestGetTimeoutsAndCancellations(t *testing.T) {
 type cmdTracer struct {
 	pool.NoopTracer
 	mu     sync.Mutex
-	starts []pool.CommandStartData
-	ends   []pool.CommandEndData
+	starts []pool.CommandData
+	ends   []pool.CommandData
 	ctxOK  bool // the end hook got the context the start hook returned
 }
 
 type cmdCtxKey struct{}
 
-func (c *cmdTracer) TraceCommandStart(ctx context.Context, d pool.CommandStartData) context.Context {
+func (c *cmdTracer) TraceCommandStart(ctx context.Context, d pool.CommandData) context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.starts = append(c.starts, d)
 	return context.WithValue(ctx, cmdCtxKey{}, c)
 }
 
-func (c *cmdTracer) TraceCommandEnd(ctx context.Context, d pool.CommandEndData) {
+func (c *cmdTracer) TraceCommandEnd(ctx context.Context, d pool.CommandData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ends = append(c.ends, d)
@@ -137,7 +137,8 @@ func (c *cmdTracer) TraceCommandEnd(ctx context.Context, d pool.CommandEndData) 
 
 // TestCommandTracerThroughMultiTracer: a CommandTracer combined with a
 // tracer that is not one sees every command with its key, connection,
-// command line, exit status and error.
+// command line, exit status and error: the start hook the fields known
+// before the command runs, the end hook the same data with the outcome.
 func TestCommandTracerThroughMultiTracer(t *testing.T) {
 	ct := &cmdTracer{}
 	p := newTestPool(t, newFactory(), testConfig(), pool.MultiTracer(&recTracer{}, ct))
@@ -152,11 +153,13 @@ func TestCommandTracerThroughMultiTracer(t *testing.T) {
 	if len(ct.starts) != 2 || len(ct.ends) != 2 || !ct.ctxOK {
 		t.Fatalf("starts %+v ends %+v ctxOK %v", ct.starts, ct.ends, ct.ctxOK)
 	}
-	if s := ct.starts[1]; s.Key != "k" || s.Cmd != "fail" || s.ConnID != pool.ConnID(c) {
-		t.Errorf("start %+v", s)
+	if s := ct.starts[1]; s.Key != "k" || s.Cmd != "fail" || s.ConnID != pool.ConnID(c) ||
+		s.Err != nil || s.ExitStatus != 0 || s.Duration != 0 {
+		t.Errorf("start %+v, want only key, connection and command", s)
 	}
-	if e := ct.ends[1]; e.ExitStatus != 1 || !errors.Is(e.Err, err) || e.Err == nil || e.Duration < 0 {
-		t.Errorf("end %+v, want exit 1 and %v", e, err)
+	if e := ct.ends[1]; e.ExitStatus != 1 || !errors.Is(e.Err, err) || e.Err == nil || e.Duration < 0 ||
+		e.Key != "k" || e.Cmd != "fail" || e.ConnID != pool.ConnID(c) {
+		t.Errorf("end %+v, want the start's fields, exit 1 and %v", e, err)
 	}
 	if e := ct.ends[0]; e.Err != nil || e.ExitStatus != 0 {
 		t.Errorf("end of ok %+v", e)

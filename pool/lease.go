@@ -123,8 +123,10 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 		return Result{}, err
 	}
 	p := l.p
+	var trace CommandData
 	if p.cmdTrc != nil {
-		ctx = p.cmdTrc.TraceCommandStart(ctx, CommandStartData{Key: l.e.ks.name, ConnID: l.e.id, Cmd: cmd.Cmd})
+		trace = CommandData{Key: l.e.ks.name, ConnID: l.e.id, Cmd: cmd.Cmd}
+		ctx = p.cmdTrc.TraceCommandStart(ctx, trace)
 	}
 	start := p.clock()
 	res, err := c.Exec(ctx, cmd)
@@ -138,8 +140,8 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 	}
 	l.observe(err)
 	if p.cmdTrc != nil {
-		p.cmdTrc.TraceCommandEnd(ctx, CommandEndData{Key: l.e.ks.name, ConnID: l.e.id, Duration: d,
-			ExitStatus: res.ExitStatus, Err: err})
+		trace.Duration, trace.ExitStatus, trace.Err = d, res.ExitStatus, err
+		p.cmdTrc.TraceCommandEnd(ctx, trace)
 	}
 	return res, err
 }

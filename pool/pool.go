@@ -320,14 +320,14 @@ func (p *pool) getFast(ctx context.Context, key string) *lease {
 
 func (p *pool) getTraced(ctx context.Context, key string) (SSHClient, error) {
 	start := p.clock()
-	ctx = p.tracer.TraceGetStart(ctx, GetStartData{Key: key})
+	d := GetData{Key: key}
+	ctx = p.tracer.TraceGetStart(ctx, d)
 	l := p.getFast(ctx, key)
-	var waited time.Duration
 	var err error
 	if l == nil {
-		l, waited, err = p.getSlow(ctx, key)
+		l, d.Waited, err = p.getSlow(ctx, key)
 	}
-	d := GetEndData{Key: key, Hit: err == nil && waited == 0, Waited: waited, Duration: p.clock().Sub(start), Err: err}
+	d.Hit, d.Duration, d.Err = err == nil && d.Waited == 0, p.clock().Sub(start), err
 	if err != nil {
 		p.tracer.TraceGetEnd(ctx, d)
 		return nil, err

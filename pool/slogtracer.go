@@ -11,10 +11,11 @@ type slogTracer struct {
 }
 
 // NewSlogTracer returns a PoolTracer that logs to l (slog.Default() when
-// nil): Get, Release and health probes at Debug, dials, evictions, state
-// changes and closes at Info, failures and misuse at Warn. Records carry
-// keys, connection ids, durations and errors; never credentials. It is
-// also a HealthEventTracer (health events at Info, failures at Warn).
+// nil): Get, Release and health probes at Debug, dials, state changes and
+// closes at Info (an eviction is a close with reason evicted and the
+// strategy), failures and misuse at Warn. Records carry keys, connection
+// ids, durations and errors; never credentials. It is also a
+// HealthEventTracer (health events at Info, failures at Warn).
 func NewSlogTracer(l *slog.Logger) PoolTracer {
 	if l == nil {
 		l = slog.Default()
@@ -23,10 +24,10 @@ func NewSlogTracer(l *slog.Logger) PoolTracer {
 }
 
 // TraceGetStart returns ctx unchanged.
-func (t *slogTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
+func (t *slogTracer) TraceGetStart(ctx context.Context, _ GetData) context.Context { return ctx }
 
 // TraceGetEnd logs the Get's outcome.
-func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
+func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool get failed", slog.String("key", d.Key),
 			slog.Duration("waited", d.Waited), slog.Any("error", d.Err))
@@ -37,10 +38,10 @@ func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
 }
 
 // TraceDialStart returns ctx unchanged.
-func (t *slogTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
+func (t *slogTracer) TraceDialStart(ctx context.Context, _ DialData) context.Context { return ctx }
 
 // TraceDialEnd logs the dial's outcome.
-func (t *slogTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
+func (t *slogTracer) TraceDialEnd(ctx context.Context, d DialData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool dial failed", slog.String("key", d.Key),
 			slog.String("kind", d.Kind.String()), slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
@@ -57,24 +58,18 @@ func (t *slogTracer) TraceRelease(d ReleaseData) {
 }
 
 // TraceHealthCheckStart returns ctx unchanged.
-func (t *slogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
+func (t *slogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckData) context.Context {
 	return ctx
 }
 
 // TraceHealthCheckEnd logs the probe's outcome.
-func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
+func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData) {
 	level := slog.LevelDebug
 	if d.Err != nil {
 		level = slog.LevelWarn
 	}
 	t.log.LogAttrs(ctx, level, "pool health check", slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
 		slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
-}
-
-// TraceEvict logs the eviction.
-func (t *slogTracer) TraceEvict(d EvictData) {
-	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool evict", slog.String("key", d.Key),
-		slog.Uint64("conn", d.ConnID), slog.String("strategy", d.Strategy), slog.String("reason", d.Reason.String()))
 }
 
 // TraceStateChange logs the transition.
@@ -84,11 +79,16 @@ func (t *slogTracer) TraceStateChange(d StateChangeData) {
 		slog.String("reason", d.Reason.String()), slog.Any("error", d.Err))
 }
 
-// TraceConnClose logs the close.
+// TraceConnClose logs the close, with the eviction strategy when one
+// chose the connection.
 func (t *slogTracer) TraceConnClose(d ConnCloseData) {
-	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection closed", slog.String("key", d.Key),
-		slog.Uint64("conn", d.ConnID), slog.String("reason", d.Reason.String()), slog.Duration("age", d.Age),
-		slog.Int64("uses", d.UseCount), slog.Any("error", d.Err))
+	attrs := []slog.Attr{slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
+		slog.String("reason", d.Reason.String())}
+	if d.Strategy != "" {
+		attrs = append(attrs, slog.String("strategy", d.Strategy))
+	}
+	attrs = append(attrs, slog.Duration("age", d.Age), slog.Int64("uses", d.UseCount), slog.Any("error", d.Err))
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection closed", attrs...)
 }
 
 // TraceMisuse logs the misuse at Warn.

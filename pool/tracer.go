@@ -27,33 +27,37 @@ import (
 // allocations on the hot path.
 type PoolTracer interface {
 	// TraceGetStart fires when Get begins, on the caller's goroutine.
-	TraceGetStart(ctx context.Context, data GetStartData) context.Context
+	TraceGetStart(ctx context.Context, data GetData) context.Context
 	// TraceGetEnd fires when Get returns, on the caller's goroutine, with
-	// the context TraceGetStart returned.
-	TraceGetEnd(ctx context.Context, data GetEndData)
+	// the context TraceGetStart returned and the same data, its outcome
+	// filled in.
+	TraceGetEnd(ctx context.Context, data GetData)
 	// TraceDialStart fires before the factory's Dial, on the pool's dial
 	// goroutine (or Warmup's). ctx carries the requesting caller's values.
-	TraceDialStart(ctx context.Context, data DialStartData) context.Context
-	// TraceDialEnd fires after Dial returns, on the same goroutine.
-	TraceDialEnd(ctx context.Context, data DialEndData)
+	TraceDialStart(ctx context.Context, data DialData) context.Context
+	// TraceDialEnd fires after Dial returns, on the same goroutine, with
+	// the same data, its outcome filled in.
+	TraceDialEnd(ctx context.Context, data DialData)
 	// TraceRelease fires when a lease is returned (Release, the handle's
 	// Close, or Run), on the releasing goroutine. Release is instantaneous,
 	// so it is one event carrying how long the lease was held.
 	TraceRelease(data ReleaseData)
 	// TraceHealthCheckStart fires before one connection is probed by
 	// HealthCheck or the health loop, on the probing goroutine.
-	TraceHealthCheckStart(ctx context.Context, data HealthCheckStartData) context.Context
-	// TraceHealthCheckEnd fires after the probe, on the same goroutine.
-	TraceHealthCheckEnd(ctx context.Context, data HealthCheckEndData)
-	// TraceEvict fires when the eviction strategy chose a victim, on the
-	// goroutine whose Get needed the room, after the pool lock is released.
-	TraceEvict(data EvictData)
+	TraceHealthCheckStart(ctx context.Context, data HealthCheckData) context.Context
+	// TraceHealthCheckEnd fires after the probe, on the same goroutine,
+	// with the same data, its outcome filled in.
+	TraceHealthCheckEnd(ctx context.Context, data HealthCheckData)
 	// TraceStateChange fires when a connection is retired or marked
 	// unhealthy, on the goroutine that noticed. Idle⇄active transitions
 	// happen on every lease and are not traced.
 	TraceStateChange(data StateChangeData)
 	// TraceConnClose fires after a pooled connection's client was closed,
-	// on the goroutine that closed it.
+	// on the goroutine that closed it: once per connection, whatever the
+	// reason. A connection evicted to make room for another key is a close
+	// with ReasonEvicted whose Strategy names the eviction strategy; it
+	// fires on the goroutine whose Get needed the room, after the pool
+	// lock is released.
 	TraceConnClose(data ConnCloseData)
 	// TraceMisuse fires on a caller error the pool tolerates: double
 	// release, foreign or nil client, key mismatch, use of a released
@@ -61,39 +65,40 @@ type PoolTracer interface {
 	TraceMisuse(data MisuseData)
 }
 
-// GetStartData is passed to TraceGetStart.
-type GetStartData struct {
-	Key string // the pool key
-}
-
-// GetEndData is passed to TraceGetEnd.
-type GetEndData struct {
-	Key string // the pool key
-	// ConnID identifies the connection leased; 0 on error.
-	ConnID uint64 // the connection's id (as in EntryInfo.ID)
-	// Hit is true when the lease came at once from an existing connection.
+// GetData describes one Get. TraceGetStart receives it with the fields
+// marked "Start"; TraceGetEnd receives the same value with the rest filled
+// in.
+type GetData struct {
+	// Key is the pool key. Start.
+	Key string
+	// ConnID is the leased connection's id (as in EntryInfo.ID). End
+	// only; 0 on error.
+	ConnID uint64
+	// Hit is true when the lease came at once from an existing
+	// connection. End only.
 	Hit bool
-	// Waited is how long the Get waited (0 for a hit).
+	// Waited is how long the Get waited, 0 for a hit. End only.
 	Waited time.Duration
-	// Duration is the whole Get.
-	Duration time.Duration // how long the operation took
-	Err      error         // the error Get returned, or nil
+	// Duration is the whole Get. End only.
+	Duration time.Duration
+	// Err is the error Get returned, or nil. End only.
+	Err error
 }
 
-// DialStartData is passed to TraceDialStart.
-type DialStartData struct {
-	Key string // the pool key
-}
-
-// DialEndData is passed to TraceDialEnd.
-type DialEndData struct {
-	Key string // the pool key
-	// ConnID is the new connection's id; 0 on error.
-	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
-	Duration time.Duration // how long the operation took
-	// Err is the *DialError, or nil.
-	Err error // the error, or nil
-	// Kind is failure.Classify(Err), failure.Unknown on success.
+// DialData describes one dial. TraceDialStart receives it with the fields
+// marked "Start"; TraceDialEnd receives the same value with the rest
+// filled in.
+type DialData struct {
+	// Key is the pool key dialled. Start.
+	Key string
+	// ConnID is the new connection's id (as in EntryInfo.ID). End only;
+	// 0 on error.
+	ConnID uint64
+	// Duration is how long the factory's Dial took. End only.
+	Duration time.Duration
+	// Err is the *DialError, or nil. End only.
+	Err error
+	// Kind is failure.Classify(Err), failure.Unknown on success. End only.
 	Kind failure.Kind
 }
 
@@ -105,28 +110,18 @@ type ReleaseData struct {
 	Held time.Duration
 }
 
-// HealthCheckStartData is passed to TraceHealthCheckStart.
-type HealthCheckStartData struct {
-	Key    string // the pool key
-	ConnID uint64 // the connection's id (as in EntryInfo.ID)
-}
-
-// HealthCheckEndData is passed to TraceHealthCheckEnd.
-type HealthCheckEndData struct {
-	Key      string        // the pool key
-	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
-	Duration time.Duration // how long the operation took
-	Err      error         // the error, or nil
-}
-
-// EvictData is passed to TraceEvict.
-type EvictData struct {
-	Key    string // the pool key
-	ConnID uint64 // the connection's id (as in EntryInfo.ID)
-	// Strategy is the eviction strategy's name.
-	Strategy string
-	// Reason is ReasonEvicted, or ReasonLimit when a lowered limit forced it.
-	Reason CloseReason
+// HealthCheckData describes one probe of a connection.
+// TraceHealthCheckStart receives it with the fields marked "Start";
+// TraceHealthCheckEnd receives the same value with the rest filled in.
+type HealthCheckData struct {
+	// Key is the pool key. Start.
+	Key string
+	// ConnID is the probed connection's id (as in EntryInfo.ID). Start.
+	ConnID uint64
+	// Duration is the probe's round trip. End only.
+	Duration time.Duration
+	// Err is the probe's error, or nil. End only.
+	Err error
 }
 
 // StateChangeData is passed to TraceStateChange.
@@ -142,9 +137,14 @@ type StateChangeData struct {
 
 // ConnCloseData is passed to TraceConnClose.
 type ConnCloseData struct {
-	Key      string        // the pool key
-	ConnID   uint64        // the connection's id (as in EntryInfo.ID)
-	Reason   CloseReason   // why it was closed
+	Key    string      // the pool key
+	ConnID uint64      // the connection's id (as in EntryInfo.ID)
+	Reason CloseReason // why it was closed
+	// Strategy is the eviction strategy's Name when the strategy chose
+	// this connection: always when Reason is ReasonEvicted, and for
+	// ReasonLimit when UpdateConfig lowered MaxConnections and the pool
+	// enforced it pool-wide. Otherwise empty.
+	Strategy string
 	Age      time.Duration // time since it was dialled
 	UseCount int64         // leases ever granted on it
 	// Err is the client's Close error.
@@ -169,36 +169,36 @@ type CommandTracer interface {
 	// TraceCommandStart fires before the command's session opens, on the
 	// caller's goroutine. The context it returns is the one the command
 	// runs with (its values reach the SSH client).
-	TraceCommandStart(ctx context.Context, data CommandStartData) context.Context
+	TraceCommandStart(ctx context.Context, data CommandData) context.Context
 	// TraceCommandEnd fires when the command has ended (exited, failed, or
 	// was abandoned with its context), on the same goroutine, with the
-	// context TraceCommandStart returned. Session-limit retries on the same
-	// lease are inside one Start/End pair.
-	TraceCommandEnd(ctx context.Context, data CommandEndData)
+	// context TraceCommandStart returned and the same data, its outcome
+	// filled in. Session-limit retries on the same lease are inside one
+	// Start/End pair.
+	TraceCommandEnd(ctx context.Context, data CommandData)
 }
 
-// CommandStartData is passed to TraceCommandStart.
-type CommandStartData struct {
-	Key    string // the pool key
-	ConnID uint64 // the connection's id (as in EntryInfo.ID)
-	// Cmd is the command line as the caller gave it. Its arguments may
-	// carry secrets (tokens, passwords on a command line): a tracer should
-	// not export it whole unless told to.
+// CommandData describes one command run on a lease. TraceCommandStart
+// receives it with the fields marked "Start"; TraceCommandEnd receives the
+// same value with the rest filled in.
+type CommandData struct {
+	// Key is the pool key. Start.
+	Key string
+	// ConnID is the leased connection's id (as in EntryInfo.ID). Start.
+	ConnID uint64
+	// Cmd is the command line as the caller gave it. Start. Its arguments
+	// may carry secrets (tokens, passwords on a command line): a tracer
+	// should not export it whole unless told to.
 	Cmd string
-}
-
-// CommandEndData is passed to TraceCommandEnd.
-type CommandEndData struct {
-	Key    string // the pool key
-	ConnID uint64 // the connection's id (as in EntryInfo.ID)
-	// Duration is the command's time on the connection, retries included.
+	// Duration is the command's time on the connection, retries
+	// included. End only.
 	Duration time.Duration
 	// ExitStatus is the remote exit status; -1 when the command was
 	// killed by a signal or reported none (as Result.ExitStatus), 0 when
-	// it never started.
+	// it never started. End only.
 	ExitStatus int
 	// Err is the error the command returned (an *ExitError for a non-zero
-	// exit), or nil.
+	// exit), or nil. End only.
 	Err error
 }
 
@@ -207,30 +207,27 @@ type CommandEndData struct {
 type NoopTracer struct{}
 
 // TraceGetStart returns ctx.
-func (NoopTracer) TraceGetStart(ctx context.Context, _ GetStartData) context.Context { return ctx }
+func (NoopTracer) TraceGetStart(ctx context.Context, _ GetData) context.Context { return ctx }
 
 // TraceGetEnd does nothing.
-func (NoopTracer) TraceGetEnd(context.Context, GetEndData) {}
+func (NoopTracer) TraceGetEnd(context.Context, GetData) {}
 
 // TraceDialStart returns ctx.
-func (NoopTracer) TraceDialStart(ctx context.Context, _ DialStartData) context.Context { return ctx }
+func (NoopTracer) TraceDialStart(ctx context.Context, _ DialData) context.Context { return ctx }
 
 // TraceDialEnd does nothing.
-func (NoopTracer) TraceDialEnd(context.Context, DialEndData) {}
+func (NoopTracer) TraceDialEnd(context.Context, DialData) {}
 
 // TraceRelease does nothing.
 func (NoopTracer) TraceRelease(ReleaseData) {}
 
 // TraceHealthCheckStart returns ctx.
-func (NoopTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckStartData) context.Context {
+func (NoopTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckData) context.Context {
 	return ctx
 }
 
 // TraceHealthCheckEnd does nothing.
-func (NoopTracer) TraceHealthCheckEnd(context.Context, HealthCheckEndData) {}
-
-// TraceEvict does nothing.
-func (NoopTracer) TraceEvict(EvictData) {}
+func (NoopTracer) TraceHealthCheckEnd(context.Context, HealthCheckData) {}
 
 // TraceStateChange does nothing.
 func (NoopTracer) TraceStateChange(StateChangeData) {}
@@ -283,7 +280,7 @@ func isNoop(t PoolTracer) bool {
 type multiTracer []PoolTracer
 
 // TraceGetStart chains the tracers' contexts.
-func (m multiTracer) TraceGetStart(ctx context.Context, d GetStartData) context.Context {
+func (m multiTracer) TraceGetStart(ctx context.Context, d GetData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceGetStart(ctx, d)
 	}
@@ -291,14 +288,14 @@ func (m multiTracer) TraceGetStart(ctx context.Context, d GetStartData) context.
 }
 
 // TraceGetEnd calls every tracer in order.
-func (m multiTracer) TraceGetEnd(ctx context.Context, d GetEndData) {
+func (m multiTracer) TraceGetEnd(ctx context.Context, d GetData) {
 	for _, t := range m {
 		t.TraceGetEnd(ctx, d)
 	}
 }
 
 // TraceDialStart chains the tracers' contexts.
-func (m multiTracer) TraceDialStart(ctx context.Context, d DialStartData) context.Context {
+func (m multiTracer) TraceDialStart(ctx context.Context, d DialData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceDialStart(ctx, d)
 	}
@@ -306,7 +303,7 @@ func (m multiTracer) TraceDialStart(ctx context.Context, d DialStartData) contex
 }
 
 // TraceDialEnd calls every tracer in order.
-func (m multiTracer) TraceDialEnd(ctx context.Context, d DialEndData) {
+func (m multiTracer) TraceDialEnd(ctx context.Context, d DialData) {
 	for _, t := range m {
 		t.TraceDialEnd(ctx, d)
 	}
@@ -320,7 +317,7 @@ func (m multiTracer) TraceRelease(d ReleaseData) {
 }
 
 // TraceHealthCheckStart chains the tracers' contexts.
-func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckStartData) context.Context {
+func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckData) context.Context {
 	for _, t := range m {
 		ctx = t.TraceHealthCheckStart(ctx, d)
 	}
@@ -328,16 +325,9 @@ func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckSta
 }
 
 // TraceHealthCheckEnd calls every tracer in order.
-func (m multiTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckEndData) {
+func (m multiTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData) {
 	for _, t := range m {
 		t.TraceHealthCheckEnd(ctx, d)
-	}
-}
-
-// TraceEvict calls every tracer in order.
-func (m multiTracer) TraceEvict(d EvictData) {
-	for _, t := range m {
-		t.TraceEvict(d)
 	}
 }
 
@@ -364,7 +354,7 @@ func (m multiTracer) TraceMisuse(d MisuseData) {
 
 // TraceCommandStart chains the contexts of the tracers that implement
 // CommandTracer.
-func (m multiTracer) TraceCommandStart(ctx context.Context, d CommandStartData) context.Context {
+func (m multiTracer) TraceCommandStart(ctx context.Context, d CommandData) context.Context {
 	for _, t := range m {
 		if c, ok := t.(CommandTracer); ok {
 			ctx = c.TraceCommandStart(ctx, d)
@@ -374,7 +364,7 @@ func (m multiTracer) TraceCommandStart(ctx context.Context, d CommandStartData) 
 }
 
 // TraceCommandEnd calls every tracer that implements CommandTracer.
-func (m multiTracer) TraceCommandEnd(ctx context.Context, d CommandEndData) {
+func (m multiTracer) TraceCommandEnd(ctx context.Context, d CommandData) {
 	for _, t := range m {
 		if c, ok := t.(CommandTracer); ok {
 			c.TraceCommandEnd(ctx, d)

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +46,121 @@ func TestTracerSeesFailures(t *testing.T) {
 	}
 }
 
+// pairTracer keeps the data each Start and End hook of Get, dial and
+// health check received.
+type pairTracer struct {
+	pool.NoopTracer
+	mu                       sync.Mutex // guards the slices
+	getStarts, getEnds       []pool.GetData
+	dialStarts, dialEnds     []pool.DialData
+	healthStarts, healthEnds []pool.HealthCheckData
+}
+
+func (r *pairTracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.getStarts = append(r.getStarts, d)
+	return ctx
+}
+
+func (r *pairTracer) TraceGetEnd(_ context.Context, d pool.GetData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.getEnds = append(r.getEnds, d)
+}
+
+func (r *pairTracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dialStarts = append(r.dialStarts, d)
+	return ctx
+}
+
+func (r *pairTracer) TraceDialEnd(_ context.Context, d pool.DialData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dialEnds = append(r.dialEnds, d)
+}
+
+func (r *pairTracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.healthStarts = append(r.healthStarts, d)
+	return ctx
+}
+
+func (r *pairTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.healthEnds = append(r.healthEnds, d)
+}
+
+// TestStartAndEndShareTheirData: each Start hook receives only what is
+// known when the operation starts, and its End hook the same data with
+// the outcome filled in, for a Get that dials, a hit, a failed dial and a
+// health check. (The probe passes: a failed one would retire the
+// connection and start a replacement dial in the background;
+// TestHealthCheckMarksFailures sees a failed probe's error traced.)
+func TestStartAndEndShareTheirData(t *testing.T) {
+	rec := &pairTracer{}
+	f := newFactory()
+	p := newTestPool(t, f, testConfig(), rec)
+	c := mustGet(t, p, "a")
+	id := pool.ConnID(c)
+	mustRelease(t, p, "a", c)
+	mustRelease(t, p, "a", mustGet(t, p, "a"))
+	if rep := p.HealthCheck(context.Background()); rep.Checked != 1 || rep.Healthy != 1 {
+		t.Fatalf("health report %+v", rep)
+	}
+	f.setErr(&kindErr{failure.Auth})
+	_, getErr := p.Get(context.Background(), "b")
+	if getErr == nil {
+		t.Fatal("Get(b) succeeded")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+
+	wantGetStarts := []pool.GetData{{Key: "a"}, {Key: "a"}, {Key: "b"}}
+	if !slices.Equal(rec.getStarts, wantGetStarts) || len(rec.getEnds) != 3 {
+		t.Fatalf("get starts %+v ends %+v", rec.getStarts, rec.getEnds)
+	}
+	for i, e := range rec.getEnds {
+		outcome := e
+		outcome.ConnID, outcome.Hit, outcome.Waited, outcome.Duration, outcome.Err = 0, false, 0, 0, nil
+		if outcome != rec.getStarts[i] {
+			t.Errorf("get end %d %+v does not carry its start %+v", i, e, rec.getStarts[i])
+		}
+	}
+	if e := rec.getEnds[0]; e.ConnID != id || e.Hit || e.Waited <= 0 || e.Duration < e.Waited || e.Err != nil {
+		t.Errorf("get that dialled: %+v", e)
+	}
+	if e := rec.getEnds[1]; e.ConnID != id || !e.Hit || e.Waited != 0 || e.Err != nil {
+		t.Errorf("hit: %+v", e)
+	}
+	if e := rec.getEnds[2]; e.ConnID != 0 || e.Hit || !errors.Is(e.Err, getErr) {
+		t.Errorf("failed get: %+v, want %v", e, getErr)
+	}
+
+	if !slices.Equal(rec.dialStarts, []pool.DialData{{Key: "a"}, {Key: "b"}}) || len(rec.dialEnds) != 2 {
+		t.Fatalf("dial starts %+v ends %+v", rec.dialStarts, rec.dialEnds)
+	}
+	if e := rec.dialEnds[0]; e.Key != "a" || e.ConnID != id || e.Err != nil || e.Kind != failure.Unknown {
+		t.Errorf("dial end %+v", e)
+	}
+	var de *pool.DialError
+	if e := rec.dialEnds[1]; e.Key != "b" || e.ConnID != 0 || !errors.As(e.Err, &de) || e.Kind != failure.Auth {
+		t.Errorf("failed dial end %+v", e)
+	}
+
+	wantHealth := pool.HealthCheckData{Key: "a", ConnID: id}
+	if !slices.Equal(rec.healthStarts, []pool.HealthCheckData{wantHealth}) || len(rec.healthEnds) != 1 {
+		t.Fatalf("health starts %+v ends %+v", rec.healthStarts, rec.healthEnds)
+	}
+	if e := rec.healthEnds[0]; e.Key != "a" || e.ConnID != id || e.Err != nil || e.Duration < 0 {
+		t.Errorf("health end %+v, want a, %d, no error", e, id)
+	}
+}
+
 func TestMultiTracer(t *testing.T) {
 	if _, ok := pool.MultiTracer(nil, pool.NoopTracer{}).(pool.NoopTracer); !ok {
 		t.Error("MultiTracer of nothing is not NoopTracer")
@@ -55,17 +172,16 @@ func TestMultiTracer(t *testing.T) {
 	a, b := &recTracer{}, &recTracer{}
 	m := pool.MultiTracer(a, b)
 	ctx := context.Background()
-	m.TraceGetEnd(m.TraceGetStart(ctx, pool.GetStartData{Key: "k"}), pool.GetEndData{Key: "k"})
-	m.TraceDialEnd(m.TraceDialStart(ctx, pool.DialStartData{Key: "k"}), pool.DialEndData{Key: "k"})
-	m.TraceHealthCheckEnd(m.TraceHealthCheckStart(ctx, pool.HealthCheckStartData{Key: "k"}), pool.HealthCheckEndData{Key: "k"})
+	m.TraceGetEnd(m.TraceGetStart(ctx, pool.GetData{Key: "k"}), pool.GetData{Key: "k"})
+	m.TraceDialEnd(m.TraceDialStart(ctx, pool.DialData{Key: "k"}), pool.DialData{Key: "k"})
+	m.TraceHealthCheckEnd(m.TraceHealthCheckStart(ctx, pool.HealthCheckData{Key: "k"}), pool.HealthCheckData{Key: "k"})
 	m.TraceRelease(pool.ReleaseData{Key: "k"})
-	m.TraceEvict(pool.EvictData{Key: "k"})
 	m.TraceStateChange(pool.StateChangeData{Key: "k"})
-	m.TraceConnClose(pool.ConnCloseData{Key: "k"})
+	m.TraceConnClose(pool.ConnCloseData{Key: "k", Reason: pool.ReasonEvicted, Strategy: "lru"})
 	m.TraceMisuse(pool.MisuseData{Key: "k"})
 	for _, r := range []*recTracer{a, b} {
-		if len(r.events) != 11 {
-			t.Errorf("tracer saw %d events, want 11: %q", len(r.events), r.events)
+		if len(r.events) != 10 || r.events[8] != "close k evicted strategy=lru" {
+			t.Errorf("tracer saw %d events, want 10 with the close's strategy: %q", len(r.events), r.events)
 		}
 	}
 }
@@ -73,15 +189,14 @@ func TestMultiTracer(t *testing.T) {
 func TestNoopTracerHooks(t *testing.T) {
 	var n pool.NoopTracer
 	ctx := context.Background()
-	if n.TraceGetStart(ctx, pool.GetStartData{}) != ctx || n.TraceDialStart(ctx, pool.DialStartData{}) != ctx ||
-		n.TraceHealthCheckStart(ctx, pool.HealthCheckStartData{}) != ctx {
+	if n.TraceGetStart(ctx, pool.GetData{}) != ctx || n.TraceDialStart(ctx, pool.DialData{}) != ctx ||
+		n.TraceHealthCheckStart(ctx, pool.HealthCheckData{}) != ctx {
 		t.Error("start hooks must return ctx")
 	}
-	n.TraceGetEnd(ctx, pool.GetEndData{})
-	n.TraceDialEnd(ctx, pool.DialEndData{})
-	n.TraceHealthCheckEnd(ctx, pool.HealthCheckEndData{})
+	n.TraceGetEnd(ctx, pool.GetData{})
+	n.TraceDialEnd(ctx, pool.DialData{})
+	n.TraceHealthCheckEnd(ctx, pool.HealthCheckData{})
 	n.TraceRelease(pool.ReleaseData{})
-	n.TraceEvict(pool.EvictData{})
 	n.TraceStateChange(pool.StateChangeData{})
 	n.TraceConnClose(pool.ConnCloseData{})
 	n.TraceMisuse(pool.MisuseData{})
@@ -132,9 +247,19 @@ func TestSlogTracer(t *testing.T) {
 			t.Errorf("log lacks %s", want)
 		}
 	}
+	// An eviction is a close naming the strategy; other closes name none.
+	buf.Reset()
+	st := pool.NewSlogTracer(log)
+	st.TraceConnClose(pool.ConnCloseData{Key: "e", ConnID: 7, Reason: pool.ReasonEvicted, Strategy: "fifo"})
+	st.TraceConnClose(pool.ConnCloseData{Key: "i", ConnID: 8, Reason: pool.ReasonIdle})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"reason":"evicted","strategy":"fifo"`) ||
+		!strings.Contains(lines[1], `"reason":"idle"`) || strings.Contains(lines[1], "strategy") {
+		t.Errorf("close records:\n%s", buf.String())
+	}
 	tr := pool.NewSlogTracer(nil)
-	tr.TraceEvict(pool.EvictData{Key: "k"}) // default logger: must not panic
-	if tr.TraceGetStart(context.Background(), pool.GetStartData{}) == nil {
+	tr.TraceConnClose(pool.ConnCloseData{Key: "k"}) // default logger: must not panic
+	if tr.TraceGetStart(context.Background(), pool.GetData{}) == nil {
 		t.Error("nil ctx")
 	}
 }

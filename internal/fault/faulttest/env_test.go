@@ -583,7 +583,7 @@ type stateChange struct {
 
 type probe struct {
 	at   time.Time
-	data pool.HealthCheckEndData
+	data pool.HealthCheckData
 }
 
 // TraceStateChange records the change.
@@ -594,7 +594,7 @@ func (r *recorder) TraceStateChange(d pool.StateChangeData) {
 }
 
 // TraceHealthCheckEnd records the probe.
-func (r *recorder) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckEndData) {
+func (r *recorder) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
 	r.mu.Lock()
 	r.probes = append(r.probes, probe{time.Now(), d})
 	r.mu.Unlock()
@@ -627,10 +627,10 @@ func (r *recorder) unhealthyMarks() int {
 }
 
 // probesSince returns the health probes that ended at or after since.
-func (r *recorder) probesSince(since time.Time) []pool.HealthCheckEndData {
+func (r *recorder) probesSince(since time.Time) []pool.HealthCheckData {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []pool.HealthCheckEndData
+	var out []pool.HealthCheckData
 	for _, p := range r.probes {
 		if !p.at.Before(since) {
 			out = append(out, p.data)
