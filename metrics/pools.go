@@ -36,7 +36,7 @@ func (c *Collector) collectPool(ch chan<- prometheus.Metric, s pool.Snapshot) {
 		counter(ch, m.d, m.v, PoolNew)
 	}
 	for r, n := range s.ClosedByReason {
-		counter(ch, d.closed, n, PoolNew, r.String())
+		counter(ch, d.closed, n, PoolNew, string(r))
 	}
 	c.histogram(ch, d.getWait, s.WaitLatency, PoolNew)
 	c.histogram(ch, d.dialDuration, s.DialLatency, PoolNew)

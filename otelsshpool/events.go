@@ -24,7 +24,7 @@ const (
 // TraceStateChange records an sshpool.state_change event.
 func (t *Tracer) TraceStateChange(d pool.StateChangeData) {
 	t.event("sshpool.state_change", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
-		KeyFrom.String(d.From.String()), KeyTo.String(d.To.String()), KeyReason.String(d.Reason.String()))
+		KeyFrom.String(string(d.From)), KeyTo.String(string(d.To)), KeyReason.String(string(d.Reason)))
 }
 
 // TraceConnClose records an sshpool.conn_close event. An eviction is one
@@ -33,7 +33,7 @@ func (t *Tracer) TraceStateChange(d pool.StateChangeData) {
 // strategy chose).
 func (t *Tracer) TraceConnClose(d pool.ConnCloseData) {
 	attrs := []attribute.KeyValue{KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
-		KeyReason.String(d.Reason.String()), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount)}
+		KeyReason.String(string(d.Reason)), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount)}
 	if d.Strategy != "" {
 		attrs = append(attrs, KeyStrategy.String(d.Strategy))
 	}

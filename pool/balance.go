@@ -113,7 +113,7 @@ func (pk *picker) take(e *poolEntry) bool {
 	v := e.ctl.Load()
 	if ctlRefuses(v, pk.block, pk.max) {
 		if v&(ctlDead|ctlDraining) == ctlDead {
-			pk.fx.retire(e, StateUnhealthy, ReasonUnhealthy, nil)
+			pk.fx.retire(e, stUnhealthy, rsUnhealthy, nil)
 		}
 		return false
 	}
@@ -122,14 +122,14 @@ func (pk *picker) take(e *poolEntry) bool {
 			pk.now = pk.p.nowNano()
 		}
 		if pk.now >= e.expires {
-			pk.fx.retire(e, StateDraining, ReasonLifetime, nil)
+			pk.fx.retire(e, stDraining, rsLifetime, nil)
 			return false
 		}
 	}
 	if e.done != nil {
 		select {
 		case <-e.done:
-			pk.fx.retire(e, StateUnhealthy, ReasonUnhealthy, nil)
+			pk.fx.retire(e, stUnhealthy, rsUnhealthy, nil)
 			return false
 		default:
 		}

@@ -127,9 +127,9 @@ func (c *cleanupLoop) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 		return 0
 	}
 	if e.expires != 0 && now >= e.expires {
-		if !p.closeIdle(e, ReasonLifetime) {
+		if !p.closeIdle(e, rsLifetime) {
 			var fx effects
-			fx.retire(e, StateDraining, ReasonLifetime, nil)
+			fx.retire(e, stDraining, rsLifetime, nil)
 			p.apply(&fx)
 		}
 		return 0
@@ -138,7 +138,7 @@ func (c *cleanupLoop) expire(e *poolEntry, cfg PoolConfig, now int64) int64 {
 	if cfg.MaxIdleTime > 0 && e.leases() == 0 {
 		idleAt := e.lastUsedAt(now) + int64(cfg.MaxIdleTime)
 		if now >= idleAt {
-			if p.closeIdle(e, ReasonIdle) {
+			if p.closeIdle(e, rsIdle) {
 				return 0
 			}
 		} else if next == 0 || idleAt < next {

@@ -15,7 +15,7 @@ type effects struct {
 
 type stateChange struct {
 	e    *poolEntry
-	from EntryState
+	from stateCode
 	err  error
 }
 
@@ -47,8 +47,8 @@ func (fx *effects) strategyOf(e *poolEntry) string {
 
 // retire stops new leases on e, recording the state change, and queues e
 // for removal when the caller now owns its close. It takes no lock.
-func (fx *effects) retire(e *poolEntry, to EntryState, reason CloseReason, cause error) {
-	from := e.State()
+func (fx *effects) retire(e *poolEntry, to stateCode, reason reasonCode, cause error) {
+	from := e.current()
 	changed, owned := e.retire(to, reason)
 	if changed {
 		fx.changes = append(fx.changes, stateChange{e, from, cause})
@@ -118,19 +118,19 @@ func (p *pool) closedLocked(closed []*poolEntry, fx *effects) {
 
 func (p *pool) traceEffects(fx *effects) {
 	for _, c := range fx.changes {
-		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from,
-			To: EntryState(c.e.state.Load()), Reason: CloseReason(c.e.reason.Load()), Err: c.err})
+		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from.public(),
+			To: stateCode(c.e.state.Load()).public(), Reason: reasonCode(c.e.reason.Load()).public(), Err: c.err})
 	}
 }
 
 // closeEntry closes a removed entry's client and traces it, naming the
 // eviction strategy when fx records that it chose e.
 func (p *pool) closeEntry(e *poolEntry, fx *effects) {
-	e.state.Store(int32(StateClosed))
+	e.state.Store(int32(stClosed))
 	err := e.client.Close()
 	if p.tracer != nil {
 		p.tracer.TraceConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
-			Reason: CloseReason(e.reason.Load()), Strategy: fx.strategyOf(e),
+			Reason: reasonCode(e.reason.Load()).public(), Strategy: fx.strategyOf(e),
 			Age: p.clock().Sub(nanoTime(e.created)), UseCount: e.uses(), Err: err})
 	}
 }

@@ -2,82 +2,94 @@ package pool
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"sync/atomic"
 	"time"
 )
 
-// EntryState is the state of a pooled connection.
+// EntryState is the state of a pooled connection, named as JSON and
+// traces print it.
 //
 //	idle ⇄ active → draining | unhealthy → closed
 //
 // Idle and active are derived from the lease count; draining, unhealthy
 // and closed are set once and never left.
-type EntryState int32
+type EntryState string
 
 // The entry states.
 const (
 	// StateIdle is an open, usable connection without leases.
-	StateIdle EntryState = iota
+	StateIdle EntryState = "idle"
 	// StateActive is an open, usable connection with at least one lease.
-	StateActive
+	StateActive EntryState = "active"
 	// StateDraining is a connection retired for lifetime, eviction, lowered
 	// limits or pool close: no new leases; it closes when its leases end.
-	StateDraining
+	StateDraining EntryState = "draining"
 	// StateUnhealthy is a connection found dead or failing: no new leases;
 	// it closes when its leases end.
-	StateUnhealthy
+	StateUnhealthy EntryState = "unhealthy"
 	// StateClosed is a connection whose client was closed.
-	StateClosed
+	StateClosed EntryState = "closed"
 )
 
-var stateNames = [...]string{"idle", "active", "draining", "unhealthy", "closed"}
+// stateCode is an EntryState as poolEntry.state stores it, in the order
+// of the lifecycle.
+type stateCode int32
 
-// String returns the state's name, such as "idle".
-func (s EntryState) String() string {
-	if s >= 0 && int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("EntryState(%d)", int(s))
-}
+const (
+	stIdle stateCode = iota
+	stActive
+	stDraining
+	stUnhealthy
+	stClosed
+)
 
-// MarshalText encodes the state's name.
-func (s EntryState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+var stateNames = [...]EntryState{stIdle: StateIdle, stActive: StateActive, stDraining: StateDraining,
+	stUnhealthy: StateUnhealthy, stClosed: StateClosed}
 
-// CloseReason says why the pool closed (or retired) a connection.
-type CloseReason int32
+// public returns the state's EntryState.
+func (s stateCode) public() EntryState { return stateNames[s] }
 
-// The close reasons, also the index of Snapshot.ClosedByReason.
+// CloseReason says why the pool closed (or retired) a connection, named as
+// JSON, metrics and traces print it.
+type CloseReason string
+
+// The close reasons, also the keys of Snapshot.ClosedByReason.
 const (
 	// ReasonIdle: idle longer than MaxIdleTime (cleanup).
-	ReasonIdle CloseReason = iota
+	ReasonIdle CloseReason = "idle"
 	// ReasonLifetime: older than MaxLifetime (checked at Get and cleanup).
-	ReasonLifetime
+	ReasonLifetime CloseReason = "lifetime"
 	// ReasonUnhealthy: dead, failed a health check or a connection-level
 	// error.
-	ReasonUnhealthy
+	ReasonUnhealthy CloseReason = "unhealthy"
 	// ReasonEvicted: evicted by the strategy to make room for another key.
-	ReasonEvicted
+	ReasonEvicted CloseReason = "evicted"
 	// ReasonLimit: over a lowered limit after UpdateConfig.
-	ReasonLimit
+	ReasonLimit CloseReason = "limit"
 	// ReasonPoolClosed: the pool was closed.
-	ReasonPoolClosed
+	ReasonPoolClosed CloseReason = "pool-closed"
+)
+
+// reasonCode is a CloseReason as poolEntry.reason and the counters store
+// it.
+type reasonCode int32
+
+const (
+	rsIdle reasonCode = iota
+	rsLifetime
+	rsUnhealthy
+	rsEvicted
+	rsLimit
+	rsPoolClosed
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"idle", "lifetime", "unhealthy", "evicted", "limit", "pool-closed"}
+var reasonNames = [numReasons]CloseReason{rsIdle: ReasonIdle, rsLifetime: ReasonLifetime,
+	rsUnhealthy: ReasonUnhealthy, rsEvicted: ReasonEvicted, rsLimit: ReasonLimit, rsPoolClosed: ReasonPoolClosed}
 
-// String returns the reason's name, such as "lifetime".
-func (r CloseReason) String() string {
-	if r >= 0 && r < numReasons {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("CloseReason(%d)", int(r))
-}
-
-// MarshalText encodes the reason's name.
-func (r CloseReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+// public returns the reason's CloseReason.
+func (r reasonCode) public() CloseReason { return reasonNames[r] }
 
 // ctl word layout: bits 0–19 count leases held, bit 20 (ctlDraining)
 // forbids new leases, bit 21 (ctlQueued) says the key has queued waiters,
@@ -135,8 +147,8 @@ type poolEntry struct {
 	rtt            atomic.Int64           // last successful probe's round trip, nanos
 	avgRTT         atomic.Int64           // EWMA (1/8) of rtt
 	lastErr        atomic.Pointer[string] // last probe error while failing, else nil
-	state          atomic.Int32           // EntryState: stateUsable (idle or active), else draining/unhealthy/closed
-	reason         atomic.Int32           // CloseReason, valid once state != stateUsable
+	state          atomic.Int32           // stateCode: stateUsable (idle or active), else draining/unhealthy/closed
+	reason         atomic.Int32           // reasonCode, valid once state != stateUsable
 	healthFailures atomic.Int32           // consecutive failed health checks
 
 	// Guarded by pool.mu.
@@ -193,23 +205,23 @@ func (e *poolEntry) leases() int64 { return int64(e.ctl.Load() & ctlLeaseMask) }
 func (e *poolEntry) uses() int64 { return int64(e.ctl.Load() >> ctlUseShift) }
 
 // stateUsable is poolEntry.state while the entry takes new leases: idle
-// and active share it (StateIdle's value), since which of the two an entry
+// and active share it (stIdle), since which of the two an entry
 // is follows from its lease count. Retiring moves state away from it once.
-const stateUsable = int32(StateIdle)
+const stateUsable = int32(stIdle)
 
 // usable reports whether e takes new leases: not retired (draining,
 // unhealthy) or closed. Its slots may still all be taken.
 func (e *poolEntry) usable() bool { return e.state.Load() == stateUsable }
 
 // State reports the entry's state.
-func (e *poolEntry) State() EntryState {
+func (e *poolEntry) current() stateCode {
 	if s := e.state.Load(); s != stateUsable {
-		return EntryState(s)
+		return stateCode(s)
 	}
 	if e.leases() > 0 {
-		return StateActive
+		return stActive
 	}
-	return StateIdle
+	return stIdle
 }
 
 // tryAcquire reserves one lease slot, counting the use, if no bit of
@@ -232,7 +244,7 @@ func (e *poolEntry) releaseSlot() uint64 { return e.ctl.Add(^uint64(0)) }
 // retire stops new leases. It reports whether this call set the state
 // (the first retirement wins and records state and reason) and whether the
 // caller now owns closing the entry (it had no leases).
-func (e *poolEntry) retire(state EntryState, reason CloseReason) (changed, owned bool) {
+func (e *poolEntry) retire(state stateCode, reason reasonCode) (changed, owned bool) {
 	if e.state.CompareAndSwap(stateUsable, int32(state)) {
 		e.reason.Store(int32(reason))
 		changed = true
@@ -250,12 +262,12 @@ func (e *poolEntry) retire(state EntryState, reason CloseReason) (changed, owned
 
 // tryEvict retires the entry only if it is idle and usable, and then owns
 // its close.
-func (e *poolEntry) tryEvict(reason CloseReason) bool {
+func (e *poolEntry) tryEvict(reason reasonCode) bool {
 	v := e.ctl.Load()
 	if !ctlIdle(v) || !e.ctl.CompareAndSwap(v, v|ctlDraining) {
 		return false
 	}
-	if e.state.CompareAndSwap(stateUsable, int32(StateDraining)) {
+	if e.state.CompareAndSwap(stateUsable, int32(stDraining)) {
 		e.reason.Store(int32(reason))
 	}
 	return true
@@ -285,14 +297,14 @@ type EntryInfo struct {
 // infoLocked snapshots e at now. The caller holds pool.mu (for meta).
 func (e *poolEntry) infoLocked(now int64) EntryInfo {
 	in := EntryInfo{
-		ID: e.id, Key: e.ks.name, State: e.State(),
+		ID: e.id, Key: e.ks.name, State: e.current().public(),
 		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
 		UseCount: e.uses(), Leases: e.leases(), HealthFailures: int64(e.healthFailures.Load()),
 		RTT: time.Duration(e.rtt.Load()), AvgRTT: time.Duration(e.avgRTT.Load()),
 	}
-	if in.State >= StateDraining {
-		in.Reason = CloseReason(e.reason.Load()).String()
+	if e.current() >= stDraining {
+		in.Reason = string(reasonCode(e.reason.Load()).public())
 	}
 	if a := e.client.RemoteAddr(); a != nil {
 		in.RemoteAddr = a.String()
@@ -359,11 +371,11 @@ func (p *pool) Entries() []EntryInfo {
 // usable at that instant (a concurrent Get wins). It reports whether it
 // did. It is the seam for cleanup: idle timeout, lifetime, lowered limits.
 // It takes pool.mu, so the caller must not hold it.
-func (p *pool) closeIdle(e *poolEntry, reason CloseReason) bool {
+func (p *pool) closeIdle(e *poolEntry, reason reasonCode) bool {
 	if !e.tryEvict(reason) {
 		return false
 	}
-	fx := effects{retired: []*poolEntry{e}, changes: []stateChange{{e: e, from: StateIdle}}}
+	fx := effects{retired: []*poolEntry{e}, changes: []stateChange{{e: e, from: stIdle}}}
 	p.apply(&fx)
 	return true
 }

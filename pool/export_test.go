@@ -172,7 +172,12 @@ func CloseIdle(pl Pool, id uint64, reason CloseReason) bool {
 		}
 	})
 	p.mu.Unlock()
-	return target != nil && p.closeIdle(target, reason)
+	for code, name := range reasonNames {
+		if name == reason {
+			return target != nil && p.closeIdle(target, reasonCode(code))
+		}
+	}
+	panic("unknown close reason " + string(reason))
 }
 
 // CircuitCooldownFor reports key's current circuit cooldown before jitter

@@ -354,11 +354,11 @@ func keyHealthLocked(ks *keyState) KeyHealth {
 		kh.LastErr = last.Error()
 	}
 	for _, e := range ks.list() {
-		st := e.State()
-		if st <= StateActive {
+		st := e.current()
+		if st <= stActive {
 			kh.Usable++
 		}
-		ch := ConnHealth{ID: e.id, State: st, LastCheck: nanoTime(e.lastHealth.Load()),
+		ch := ConnHealth{ID: e.id, State: st.public(), LastCheck: nanoTime(e.lastHealth.Load()),
 			RTT: time.Duration(e.rtt.Load()), AvgRTT: time.Duration(e.avgRTT.Load())}
 		if m := e.lastErr.Load(); m != nil {
 			ch.LastErr = *m

@@ -12,7 +12,7 @@ import (
 // EventUnhealthy or EventLost. Only the first retirement counts.
 func (p *pool) retireUnhealthy(e *poolEntry, typ HealthEventType, cause error) {
 	var fx effects
-	fx.retire(e, StateUnhealthy, ReasonUnhealthy, cause)
+	fx.retire(e, stUnhealthy, rsUnhealthy, cause)
 	if len(fx.changes) == 0 {
 		return // already retired
 	}

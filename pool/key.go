@@ -235,7 +235,7 @@ func (p *pool) roomLocked(ks *keyState, fx *effects) bool {
 		p.starved = append(p.starved, ks)
 	}
 	if p.closingConns == 0 {
-		p.evictLocked(ReasonEvicted, fx)
+		p.evictLocked(rsEvicted, fx)
 	}
 	return false
 }
@@ -248,7 +248,7 @@ func (p *pool) serveStarvedLocked(fx *effects) {
 			ks.usedLocked() < p.cfg.MaxConnectionsPerKey
 		if needsRoom && p.usedLocked() >= p.cfg.MaxConnections {
 			if p.closingConns == 0 {
-				p.evictLocked(ReasonEvicted, fx)
+				p.evictLocked(rsEvicted, fx)
 			}
 			return
 		}

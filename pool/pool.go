@@ -404,7 +404,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 	for _, ks := range p.byKey {
 		p.failWaitersLocked(ks, ErrPoolClosed)
 		for _, e := range ks.list() {
-			fx.retire(e, StateDraining, ReasonPoolClosed, nil)
+			fx.retire(e, stDraining, rsPoolClosed, nil)
 		}
 	}
 	p.reapLocked(&fx)
@@ -476,7 +476,7 @@ func (p *pool) fillGauges(s *Snapshot) {
 	for _, ks := range p.byKey {
 		s.Waiting += ks.waiters.len()
 		for _, e := range ks.list() {
-			countState(s, e.State())
+			countState(s, e.current())
 			s.Gets += e.uses()
 			s.LeasesOutstanding += e.leases()
 		}
@@ -488,13 +488,13 @@ func (p *pool) fillGauges(s *Snapshot) {
 	s.EventsDropped = p.hi.dropped.Load()
 }
 
-func countState(s *Snapshot, st EntryState) {
+func countState(s *Snapshot, st stateCode) {
 	switch st {
-	case StateIdle:
+	case stIdle:
 		s.Idle++
-	case StateActive:
+	case stActive:
 		s.Active++
-	case StateUnhealthy:
+	case stUnhealthy:
 		s.Unhealthy++
 	default:
 		s.Draining++
@@ -548,14 +548,14 @@ func (p *pool) enforceLimitsLocked(fx *effects) {
 			if ks.open <= p.cfg.MaxConnectionsPerKey {
 				break
 			}
-			if e.tryEvict(ReasonLimit) {
-				fx.changes = append(fx.changes, stateChange{e: e, from: StateIdle})
+			if e.tryEvict(rsLimit) {
+				fx.changes = append(fx.changes, stateChange{e: e, from: stIdle})
 				p.removeLocked(e, fx)
 			}
 		}
 		over = over || ks.open > p.cfg.MaxConnectionsPerKey
 	}
-	for p.open > p.cfg.MaxConnections && p.evictLocked(ReasonLimit, fx) {
+	for p.open > p.cfg.MaxConnections && p.evictLocked(rsLimit, fx) {
 	}
 	p.overLimit.Store(over || p.open > p.cfg.MaxConnections)
 }
@@ -618,7 +618,7 @@ func (p *pool) DropIdle(key string) int {
 	}
 	n := 0
 	for _, e := range ks.list() {
-		if p.closeIdle(e, ReasonIdle) {
+		if p.closeIdle(e, rsIdle) {
 			n++
 		}
 	}

@@ -75,15 +75,15 @@ func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData)
 // TraceStateChange logs the transition.
 func (t *slogTracer) TraceStateChange(d StateChangeData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection state", slog.String("key", d.Key),
-		slog.Uint64("conn", d.ConnID), slog.String("from", d.From.String()), slog.String("to", d.To.String()),
-		slog.String("reason", d.Reason.String()), slog.Any("error", d.Err))
+		slog.Uint64("conn", d.ConnID), slog.String("from", string(d.From)), slog.String("to", string(d.To)),
+		slog.String("reason", string(d.Reason)), slog.Any("error", d.Err))
 }
 
 // TraceConnClose logs the close, with the eviction strategy when one
 // chose the connection.
 func (t *slogTracer) TraceConnClose(d ConnCloseData) {
 	attrs := []slog.Attr{slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
-		slog.String("reason", d.Reason.String())}
+		slog.String("reason", string(d.Reason))}
 	if d.Strategy != "" {
 		attrs = append(attrs, slog.String("strategy", d.Strategy))
 	}

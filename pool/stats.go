@@ -192,7 +192,7 @@ func (s *poolStats) GetSnapshot() Snapshot {
 	snap.ClosedByReason = make(map[CloseReason]int64, numReasons)
 	for r := range numReasons {
 		n := s.closedBy[r].Load()
-		snap.ClosedByReason[r] = n
+		snap.ClosedByReason[r.public()] = n
 		snap.Closed += n
 	}
 	snap.Dials, snap.DialFailures = s.dials.Load(), s.dialFailures.Load()

@@ -74,7 +74,7 @@ func (p *pool) SetEvictionStrategy(s EvictionStrategy) {
 // evictLocked closes one idle connection chosen by the strategy and
 // reports whether it did. A candidate that gained a lease meanwhile is
 // skipped and the strategy asked again.
-func (p *pool) evictLocked(reason CloseReason, fx *effects) bool {
+func (p *pool) evictLocked(reason reasonCode, fx *effects) bool {
 	cands, ents := p.idleCandidatesLocked()
 	for len(cands) > 0 {
 		i := p.strategy.SelectVictim(cands)
@@ -83,7 +83,7 @@ func (p *pool) evictLocked(reason CloseReason, fx *effects) bool {
 		}
 		e := ents[i]
 		if e.tryEvict(reason) {
-			fx.changes = append(fx.changes, stateChange{e: e, from: StateIdle})
+			fx.changes = append(fx.changes, stateChange{e: e, from: stIdle})
 			fx.evicts = append(fx.evicts, evictRecord{e, p.strategy.Name()})
 			p.removeLocked(e, fx)
 			return true

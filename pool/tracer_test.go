@@ -291,20 +291,19 @@ func TestEntryInfoJSON(t *testing.T) {
 	mustRelease(t, p, "deploy@web1:22", c)
 }
 
-func TestEnumStrings(t *testing.T) {
-	for _, tc := range []struct{ got, want string }{
-		{pool.StateIdle.String(), "idle"}, {pool.StateClosed.String(), "closed"},
-		{pool.EntryState(42).String(), "EntryState(42)"},
-		{pool.ReasonLifetime.String(), "lifetime"}, {pool.CloseReason(42).String(), "CloseReason(42)"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%q, want %q", tc.got, tc.want)
-		}
+// TestCloseReasonsInSnapshot: every close reason is a key of
+// ClosedByReason, by its name, from a new pool on.
+func TestCloseReasonsInSnapshot(t *testing.T) {
+	p := newTestPool(t, newFactory(), testConfig(), nil)
+	got := p.GetSnapshot().ClosedByReason
+	want := []pool.CloseReason{pool.ReasonIdle, pool.ReasonLifetime, pool.ReasonUnhealthy, pool.ReasonEvicted, pool.ReasonLimit, pool.ReasonPoolClosed}
+	if len(got) != len(want) {
+		t.Fatalf("ClosedByReason = %v, want the %d reasons", got, len(want))
 	}
-	b, _ := pool.ReasonEvicted.MarshalText()
-	s, _ := pool.StateDraining.MarshalText()
-	if string(b) != "evicted" || string(s) != "draining" {
-		t.Error("MarshalText")
+	for _, r := range want {
+		if n, ok := got[r]; !ok || n != 0 {
+			t.Errorf("ClosedByReason[%s] = %d, %v; want 0, present", r, n, ok)
+		}
 	}
 }
 
