@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"encoding/json"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -316,12 +315,6 @@ func (e *poolEntry) infoLocked(now int64) EntryInfo {
 		}
 	}
 	return in
-}
-
-// String returns the JSON form of the info, for logs and debugging.
-func (in EntryInfo) String() string {
-	b, _ := json.Marshal(in) // cannot fail: only plain values
-	return string(b)
 }
 
 // nanoTime converts unix nanos to a time; 0 is the zero time.

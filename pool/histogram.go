@@ -43,6 +43,3 @@ type LatencyHistogram struct {
 	// Sum is the total of the observed durations.
 	Sum time.Duration `json:"sum"`
 }
-
-// Mean returns Sum/Count, or 0 without observations.
-func (h LatencyHistogram) Mean() time.Duration { return avg(int64(h.Sum), h.Count) }

@@ -276,13 +276,14 @@ func TestEntryInfoJSON(t *testing.T) {
 	if len(es) != 1 || es[0].State != pool.StateActive || es[0].Leases != 1 || es[0].UseCount != 1 {
 		t.Fatalf("entries = %+v", es)
 	}
+	b, err := json.Marshal(es[0])
 	var m map[string]any
-	if err := json.Unmarshal([]byte(es[0].String()), &m); err != nil {
-		t.Fatal(err)
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatal(b, err)
 	}
 	if m["state"] != "active" || m["key"] != "deploy@web1:22" || m["remote_addr"] != "127.0.0.1:2001" ||
 		m["metadata"].(map[string]any)["region"] != "eu" || m["expires"] == nil {
-		t.Errorf("JSON = %s", es[0])
+		t.Errorf("JSON = %s", b)
 	}
 	_ = p.MarkUnhealthy(c, nil)
 	if e := p.Entries()[0]; e.State != pool.StateUnhealthy || e.Reason != "unhealthy" {
