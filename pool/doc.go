@@ -44,43 +44,33 @@
 // Constructors start nothing; Start starts the background loops and Close
 // stops and waits for them.
 //
-//   - Death is noticed at once: watcher goroutines (one per 64
-//     connections) wait on every client's Done and retire a connection
-//     whose connection ended (EventLost), as does a connection-level
-//     error of a lease's Run, Exec, NewSession or DialContext. A client
-//     that implements EndNotifier (sshconn.Client does) also marks its
-//     entry dead before Done closes, so no Get hands it out even before
-//     the watcher runs; other clients' Done is checked at Get. A
-//     session-limit refusal is retried, never a health failure. A
-//     connection that turns out dead only when Pool.Run opens its session
-//     (ErrNotStarted: the command never reached the server) is retired and
-//     the command runs on another connection.
-//   - The health loop (started by Pool.Start) probes, every HealthInterval
-//     with jitter, idle connections and busy ones without a release for an
-//     interval, with the HealthMonitor (keepalive@openssh.com by default;
-//     PoolHealthMonitor configures interval, timeout, threshold and a
-//     command per key). A probe that times out closes its client; a key's
-//     threshold of consecutive failures marks a connection unhealthy. RTT
-//     is recorded per connection.
-//   - An unhealthy connection gets no new leases, its leases finish, it is
-//     closed, and it is replaced in the background when the key has
-//     waiters, is a warm-up key below WarmupConnections, or was just used.
-//   - A key whose dials keep failing (CircuitThreshold in a row), or fail
-//     permanently (authentication, host key), opens its circuit: Get fails
-//     fast with ErrCircuitOpen for a cooldown, then one trial dial decides.
-//     The cooldown starts at CircuitBaseCooldown (200ms) and doubles at
-//     each failed trial up to CircuitCooldown (1s), whatever the failure:
-//     a key serves again within about a second of its fault ending, and a
-//     failing key costs at most one dial a second while callers ask for
-//     it; repeated authentication failures, which sshd penalises, at most
-//     one per CircuitAuthCooldown (5s). RetryNow (called by app on a configuration reload, and by the
-//     pool itself when a ChangeDetector factory such as sshconn's reports
-//     a rewritten known_hosts or identity file) lets the next dial through
-//     at once. Warm-up keys topped up without a caller back off further,
-//     to WarmupBackoffMax (EventWarmupBackoff).
-//   - The cleanup loop (started by Pool.Start) closes connections idle past MaxIdleTime or older
+//   - Death is noticed at once: the pool watches every client's Done (and
+//     a client that implements EndNotifier, as sshconn.Client does, marks
+//     its connection dead before Done closes) and retires a connection
+//     whose connection ended (EventLost), as it does after a
+//     connection-level error of a lease's Run, Exec, NewSession or
+//     DialContext. A command that failed before it reached the server
+//     (ErrNotStarted) runs again on another connection; a session-limit
+//     refusal is retried and is never a health failure.
+//   - The health loop probes, every HealthInterval with jitter, idle
+//     connections and busy ones without a release for an interval, with
+//     the HealthMonitor (keepalive@openssh.com by default;
+//     PoolHealthMonitor configures probes per key). A probe that times out
+//     closes its client; a key's threshold of consecutive failures marks a
+//     connection unhealthy. An unhealthy connection gets no new leases,
+//     closes when its leases end, and is replaced in the background when
+//     the key is in use or a warm-up key.
+//   - A key whose dials keep failing, or fail permanently (authentication,
+//     host key), opens its circuit: Get fails fast with ErrCircuitOpen for
+//     a cooldown of 200ms doubling to 1s (5s after repeated authentication
+//     failures, which sshd penalises), then one trial dial decides; see
+//     AdvancedPoolConfig. RetryNow lets the next dial through at once when
+//     something that may fix the failure changed: app calls it on a
+//     configuration reload, the pool when a ChangeDetector factory such as
+//     sshconn's reports a rewritten known_hosts or identity file.
+//   - The cleanup loop closes connections idle past MaxIdleTime or older
 //     than MaxLifetime, shrinks to lowered limits, and reports leases held
-//     past LeakThreshold (once, and again when released).
+//     past LeakThreshold.
 //
 // HealthCheck reports per key and connection with a verdict for readiness
 // probes: unhealthy only when the pool is closed or can serve none of the
@@ -98,19 +88,9 @@
 //
 // # Concurrency
 //
-// The hit path (Get on a key with a free slot and nobody queued, Release
-// without waiters) takes no lock: keys are found in sharded copy-on-write
-// hash tables whose slot points straight at a key's only connection (or at
-// the key's copy-on-write list of connections), and a slot is reserved by
-// a CAS on the connection's control word (lease count, use count, and
-// draining, dead and waiters-queued flags). Everything else — waiters,
-// dials, eviction, closing — runs under one pool mutex. Lock order:
-// pool.mu before the history ring's mutex and before a PoolHealthMonitor's
-// lock (which must not call back into the pool); nothing else nests. No I/O and
-// no tracer call happens under a lock: decisions made under the mutex are
-// collected and carried out after unlocking.
-//
-// The pool starts goroutines for dials, death watchers and, after Start,
-// the health and cleanup loops (Warmup runs its own); it owns and waits for
-// all of them.
+// A Pool is safe for concurrent use. Get on a key with a free slot and
+// Release without waiters take no lock; no I/O and no tracer call happens
+// under a pool lock. The pool owns every goroutine it starts (dials, death
+// watchers, and after Start the health and cleanup loops) and Close waits
+// for them.
 package pool
