@@ -26,8 +26,8 @@ func InitializePool(cfg providers.Config) (pool.Pool, func(), error) {
 	healthMonitor := providers.NewHealthMonitor()
 	logger := cfg.Logger
 	observers := cfg.Observers
-	poolTracer := providers.NewTracer(logger, observers)
-	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, poolTracer)
+	tracer := providers.NewTracer(logger, observers)
+	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, tracer)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -49,8 +49,8 @@ func InitializeMigration(cfg providers.Config) (*providers.Migration, func(), er
 	healthMonitor := providers.NewHealthMonitor()
 	logger := cfg.Logger
 	observers := cfg.Observers
-	poolTracer := providers.NewTracer(logger, observers)
-	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, poolTracer)
+	tracer := providers.NewTracer(logger, observers)
+	poolPool, cleanup, err := providers.NewPool(factory, poolConfig, healthMonitor, tracer)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -266,7 +266,7 @@ func TestObserversReachComponents(t *testing.T) {
 	obs := &observer{}
 	var m *providers.Migration
 	fxa := fxtest.New(t, fx.NopLogger, fx.Supply(slog.New(slog.DiscardHandler)),
-		fx.Supply(providers.Observers{Tracer: obs, DecisionHook: obs.decision, FlagHooks: []openfeature.Hook{obs}}),
+		fx.Supply(providers.Observers{Tracer: obs.hooks(), DecisionHook: obs.decision, FlagHooks: []openfeature.Hook{obs}}),
 		app.Module(app.WithConfig(f.cfg)), fx.Populate(&m)).RequireStart()
 	conn, err := m.Router.GetOrCreateConnection(f.server("web-9"), false)
 	if err != nil {
@@ -284,17 +284,19 @@ func TestObserversReachComponents(t *testing.T) {
 
 // observer counts what reaches it.
 type observer struct {
-	pool.NoopTracer
 	openfeature.UnimplementedHook
 	gets, commands, decisions, evaluations atomic.Int64
 }
 
-func (o *observer) TraceGetEnd(context.Context, pool.GetData) { o.gets.Add(1) }
-func (o *observer) TraceCommandStart(ctx context.Context, _ pool.CommandData) context.Context {
-	return ctx
+// hooks returns the pool hooks counting Gets and commands.
+func (o *observer) hooks() *pool.Tracer {
+	return &pool.Tracer{
+		GetEnd:     func(context.Context, pool.GetData) { o.gets.Add(1) },
+		CommandEnd: func(context.Context, pool.CommandData) { o.commands.Add(1) },
+	}
 }
-func (o *observer) TraceCommandEnd(context.Context, pool.CommandData) { o.commands.Add(1) }
-func (o *observer) decision(legacy.Decision)                          { o.decisions.Add(1) }
+
+func (o *observer) decision(legacy.Decision) { o.decisions.Add(1) }
 func (o *observer) Finally(context.Context, openfeature.HookContext, openfeature.InterfaceEvaluationDetails, openfeature.HookHints) {
 	o.evaluations.Add(1)
 }

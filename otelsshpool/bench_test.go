@@ -13,22 +13,23 @@ import (
 
 // BenchmarkGetRelease measures the pool's hit path (Get + Release of a
 // warm connection to an in-process sshtest server) with each tracer:
-// none (the pool skips tracing: 1 allocation, its lease), this package's
+// none or a pool.Tracer with no hook set (the pool skips tracing: 1
+// allocation, its lease), this package's
 // tracer on OpenTelemetry's no-op provider, on the SDK with a sampler that
 // drops every span, and on the SDK recording every span (no exporter:
 // the cost of the spans themselves).
 func BenchmarkGetRelease(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
-		tracer func(b *testing.B) pool.PoolTracer
+		tracer func(b *testing.B) *pool.Tracer
 	}{
-		{"tracer=none", func(*testing.B) pool.PoolTracer { return nil }},
-		{"tracer=pool-noop", func(*testing.B) pool.PoolTracer { return pool.NoopTracer{} }},
-		{"tracer=otel-noop-provider", func(*testing.B) pool.PoolTracer {
-			return otelsshpool.NewTracer(otelsshpool.WithTracerProvider(noop.NewTracerProvider()))
+		{"tracer=none", func(*testing.B) *pool.Tracer { return nil }},
+		{"tracer=pool-empty", func(*testing.B) *pool.Tracer { return &pool.Tracer{} }},
+		{"tracer=otel-noop-provider", func(*testing.B) *pool.Tracer {
+			return otelsshpool.NewTracer(otelsshpool.WithTracerProvider(noop.NewTracerProvider())).Pool()
 		}},
-		{"tracer=otel-sdk-unsampled", func(b *testing.B) pool.PoolTracer { return sdkTracer(b, sdktrace.NeverSample()) }},
-		{"tracer=otel-sdk-sampled", func(b *testing.B) pool.PoolTracer { return sdkTracer(b, sdktrace.AlwaysSample()) }},
+		{"tracer=otel-sdk-unsampled", func(b *testing.B) *pool.Tracer { return sdkTracer(b, sdktrace.NeverSample()) }},
+		{"tracer=otel-sdk-sampled", func(b *testing.B) *pool.Tracer { return sdkTracer(b, sdktrace.AlwaysSample()) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := newPool(b, pool.PoolConfig{}, tc.tracer(b))
@@ -50,8 +51,8 @@ func BenchmarkGetRelease(b *testing.B) {
 	}
 }
 
-func sdkTracer(b *testing.B, s sdktrace.Sampler) pool.PoolTracer {
+func sdkTracer(b *testing.B, s sdktrace.Sampler) *pool.Tracer {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(s))
 	b.Cleanup(func() { tp.Shutdown(context.Background()) })
-	return otelsshpool.NewTracer(otelsshpool.WithTracerProvider(tp))
+	return otelsshpool.NewTracer(otelsshpool.WithTracerProvider(tp)).Pool()
 }

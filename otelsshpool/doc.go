@@ -2,13 +2,13 @@
 // OpenTelemetry API (go.opentelemetry.io/otel/trace); the SDK, exporters
 // and sampling are the application's choice.
 //
-// A Tracer implements pool.PoolTracer with pool.CommandTracer and
-// pool.HealthEventTracer, a router decision hook (legacy.WithDecisionHook)
-// and an OpenFeature hook. Give it to the pool directly, or combine it with
-// the slog tracer through pool.MultiTracer:
+// A Tracer has pool hooks (Tracer.Pool: every pool.Tracer hook but
+// Release), a router decision hook (legacy.WithDecisionHook) and an
+// OpenFeature hook. Give its pool hooks to the pool directly, or combine
+// them with the slog tracer through pool.MultiTracer:
 //
 //	t := otelsshpool.NewTracer(otelsshpool.WithTracerProvider(tp))
-//	p := pool.NewPool(factory, cfg, pool.MultiTracer(pool.NewSlogTracer(logger), t))
+//	p := pool.NewPool(factory, cfg, pool.MultiTracer(pool.NewSlogTracer(logger), t.Pool()))
 //
 // In an fx application built on package app, supply t.Observers() and the
 // module adds the tracer to the pool, the hook to the router and the

@@ -21,17 +21,17 @@ const (
 	KeyRTT      = attribute.Key("sshpool.probe.rtt_seconds")
 )
 
-// TraceStateChange records an sshpool.state_change event.
-func (t *Tracer) TraceStateChange(d pool.StateChangeData) {
+// stateChange records an sshpool.state_change event.
+func (t *Tracer) stateChange(d pool.StateChangeData) {
 	t.event("sshpool.state_change", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
 		KeyFrom.String(string(d.From)), KeyTo.String(string(d.To)), KeyReason.String(string(d.Reason)))
 }
 
-// TraceConnClose records an sshpool.conn_close event. An eviction is one
+// connClose records an sshpool.conn_close event. An eviction is one
 // with sshpool.reason "evicted" and sshpool.evict.strategy naming the
 // strategy that chose the connection (also set on a "limit" close the
 // strategy chose).
-func (t *Tracer) TraceConnClose(d pool.ConnCloseData) {
+func (t *Tracer) connClose(d pool.ConnCloseData) {
 	attrs := []attribute.KeyValue{KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
 		KeyReason.String(string(d.Reason)), KeyAge.Float64(d.Age.Seconds()), KeyUses.Int64(d.UseCount)}
 	if d.Strategy != "" {
@@ -40,16 +40,16 @@ func (t *Tracer) TraceConnClose(d pool.ConnCloseData) {
 	t.event("sshpool.conn_close", time.Time{}, d.Err, attrs...)
 }
 
-// TraceMisuse records an sshpool.misuse event.
-func (t *Tracer) TraceMisuse(d pool.MisuseData) {
+// misuse records an sshpool.misuse event.
+func (t *Tracer) misuse(d pool.MisuseData) {
 	t.event("sshpool.misuse", time.Time{}, d.Err, KeyPoolKey.String(d.Key), KeyOp.String(d.Op))
 }
 
-// TraceHealthEvent records an sshpool.health.<type> event: lost,
+// healthEvent records an sshpool.health.<type> event: lost,
 // unhealthy, replacing, circuit changes, leak, leak-released. A leak's
 // stack (DebugLeaks) is not recorded: it can be large and holds the
 // caller's code paths.
-func (t *Tracer) TraceHealthEvent(ev pool.HealthEvent) {
+func (t *Tracer) healthEvent(ev pool.HealthEvent) {
 	attrs := []attribute.KeyValue{KeyPoolKey.String(ev.Key)}
 	if ev.ConnID != 0 {
 		attrs = append(attrs, KeyConnID.Int64(int64(ev.ConnID)))

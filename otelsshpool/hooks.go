@@ -74,9 +74,9 @@ func (flagHook) Finally(ctx context.Context, hc openfeature.HookContext, d openf
 	span.AddEvent("feature_flag.evaluation", trace.WithAttributes(attrs...))
 }
 
-// Observers returns the tracer as providers.Observers: the pool tracer,
-// the router's decision hook and the flag hook, for package app's module
-// (fx.Supply(t.Observers())) or providers.Config.
+// Observers returns the tracer as providers.Observers: the pool hooks
+// (Pool), the router's decision hook and the flag hook, for package app's
+// module (fx.Supply(t.Observers())) or providers.Config.
 func (t *Tracer) Observers() providers.Observers {
-	return providers.Observers{Tracer: t, DecisionHook: t.Decision, FlagHooks: []openfeature.Hook{t.FlagHook()}}
+	return providers.Observers{Tracer: t.Pool(), DecisionHook: t.Decision, FlagHooks: []openfeature.Hook{t.FlagHook()}}
 }

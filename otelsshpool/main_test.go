@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newPool returns a pool over an in-process sshtest server registered as
 // keys "web" and "web2", with tracer, closed at the end of the test.
-func newPool(t testing.TB, cfg pool.PoolConfig, tracer pool.PoolTracer) pool.Pool {
+func newPool(t testing.TB, cfg pool.PoolConfig, tracer *pool.Tracer) pool.Pool {
 	t.Helper()
 	srv := sshtest.NewServer(t)
 	kh := filepath.Join(t.TempDir(), "known_hosts")

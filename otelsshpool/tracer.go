@@ -32,11 +32,10 @@ const (
 
 // Tracer records sshpool's operations as OpenTelemetry spans; see the
 // package documentation. It is safe for concurrent use. Create it with
-// NewTracer.
+// NewTracer; give its Pool hooks to the pool.
 type Tracer struct {
-	pool.NoopTracer // TraceRelease: releases are instant and not traced
-	tracer          trace.Tracer
-	commandLine     bool
+	tracer      trace.Tracer
+	commandLine bool
 }
 
 // Option configures NewTracer.
@@ -72,14 +71,25 @@ func NewTracer(opts ...Option) *Tracer {
 	return &Tracer{tracer: c.provider.Tracer(ScopeName), commandLine: c.commandLine}
 }
 
-// TraceGetStart starts the sshpool.get span.
-func (t *Tracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
+// Pool returns the pool hooks recording the spans and events: every hook
+// but Release (a release is instant and not traced). Pass them to
+// pool.NewPool, alone or combined through pool.MultiTracer. Each call
+// returns a new pool.Tracer.
+func (t *Tracer) Pool() *pool.Tracer {
+	return &pool.Tracer{GetStart: t.getStart, GetEnd: t.getEnd, DialStart: t.dialStart, DialEnd: t.dialEnd,
+		HealthCheckStart: t.healthCheckStart, HealthCheckEnd: t.healthCheckEnd,
+		CommandStart: t.commandStart, CommandEnd: t.commandEnd,
+		StateChange: t.stateChange, ConnClose: t.connClose, Misuse: t.misuse, HealthEvent: t.healthEvent}
+}
+
+// getStart starts the sshpool.get span.
+func (t *Tracer) getStart(ctx context.Context, d pool.GetData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.get", trace.WithAttributes(KeyPoolKey.String(d.Key)))
 	return ctx
 }
 
-// TraceGetEnd ends the sshpool.get span.
-func (t *Tracer) TraceGetEnd(ctx context.Context, d pool.GetData) {
+// getEnd ends the sshpool.get span.
+func (t *Tracer) getEnd(ctx context.Context, d pool.GetData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(KeyGetHit.Bool(d.Hit), KeyGetWait.Float64(d.Waited.Seconds()))
@@ -91,15 +101,15 @@ func (t *Tracer) TraceGetEnd(ctx context.Context, d pool.GetData) {
 	span.End()
 }
 
-// TraceDialStart starts the sshpool.dial span.
-func (t *Tracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
+// dialStart starts the sshpool.dial span.
+func (t *Tracer) dialStart(ctx context.Context, d pool.DialData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.dial", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(KeyPoolKey.String(d.Key)))
 	return ctx
 }
 
-// TraceDialEnd ends the sshpool.dial span.
-func (t *Tracer) TraceDialEnd(ctx context.Context, d pool.DialData) {
+// dialEnd ends the sshpool.dial span.
+func (t *Tracer) dialEnd(ctx context.Context, d pool.DialData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		if d.ConnID != 0 {
@@ -110,22 +120,22 @@ func (t *Tracer) TraceDialEnd(ctx context.Context, d pool.DialData) {
 	span.End()
 }
 
-// TraceHealthCheckStart starts the sshpool.health_check span.
-func (t *Tracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
+// healthCheckStart starts the sshpool.health_check span.
+func (t *Tracer) healthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
 	ctx, _ = t.tracer.Start(ctx, "sshpool.health_check",
 		trace.WithAttributes(KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID))))
 	return ctx
 }
 
-// TraceHealthCheckEnd ends the sshpool.health_check span.
-func (t *Tracer) TraceHealthCheckEnd(ctx context.Context, d pool.HealthCheckData) {
+// healthCheckEnd ends the sshpool.health_check span.
+func (t *Tracer) healthCheckEnd(ctx context.Context, d pool.HealthCheckData) {
 	span := trace.SpanFromContext(ctx)
 	setError(span, d.Err)
 	span.End()
 }
 
-// TraceCommandStart starts the sshpool.command span.
-func (t *Tracer) TraceCommandStart(ctx context.Context, d pool.CommandData) context.Context {
+// commandStart starts the sshpool.command span.
+func (t *Tracer) commandStart(ctx context.Context, d pool.CommandData) context.Context {
 	attrs := []attribute.KeyValue{KeyPoolKey.String(d.Key), KeyConnID.Int64(int64(d.ConnID)),
 		KeyExecutable.String(Executable(d.Cmd))}
 	if t.commandLine {
@@ -135,8 +145,8 @@ func (t *Tracer) TraceCommandStart(ctx context.Context, d pool.CommandData) cont
 	return ctx
 }
 
-// TraceCommandEnd ends the sshpool.command span.
-func (t *Tracer) TraceCommandEnd(ctx context.Context, d pool.CommandData) {
+// commandEnd ends the sshpool.command span.
+func (t *Tracer) commandEnd(ctx context.Context, d pool.CommandData) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(KeyExitCode.Int(d.ExitStatus))

@@ -59,7 +59,7 @@ func attr(s sdktrace.ReadOnlySpan, k attribute.Key) (attribute.Value, bool) {
 // arguments.
 func TestSpansOfARun(t *testing.T) {
 	tr, sr, app := recorder(t)
-	p := newPool(t, pool.PoolConfig{}, tr)
+	p := newPool(t, pool.PoolConfig{}, tr.Pool())
 	ctx, parent := app.Start(context.Background(), "request")
 	if _, err := p.Run(ctx, "web", "echo s3cret-token"); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestSpansOfARun(t *testing.T) {
 // TestWithCommandLine records the whole line.
 func TestWithCommandLine(t *testing.T) {
 	tr, sr, _ := recorder(t, otelsshpool.WithCommandLine())
-	p := newPool(t, pool.PoolConfig{}, tr)
+	p := newPool(t, pool.PoolConfig{}, tr.Pool())
 	if _, err := p.Run(context.Background(), "web", "echo a b"); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestExecutable(t *testing.T) {
 // change (MarkUnhealthy), the connection's close and a misuse.
 func TestHealthAndEvents(t *testing.T) {
 	tr, sr, _ := recorder(t)
-	p := newPool(t, pool.PoolConfig{}, tr)
+	p := newPool(t, pool.PoolConfig{}, tr.Pool())
 	c, err := p.Get(context.Background(), "web")
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestHealthAndEvents(t *testing.T) {
 // evicted and the strategy; a close for another reason names no strategy.
 func TestEviction(t *testing.T) {
 	tr, sr, _ := recorder(t)
-	p := newPool(t, pool.PoolConfig{MaxConnections: 1}, tr)
+	p := newPool(t, pool.PoolConfig{MaxConnections: 1}, tr.Pool())
 	for _, key := range []string{"web", "web2"} {
 		if _, err := p.Run(context.Background(), key, "true"); err != nil {
 			t.Fatal(err)
@@ -282,7 +282,7 @@ func TestFanOutWithSlog(t *testing.T) {
 	tr, sr, _ := recorder(t)
 	var logs capture.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p := newPool(t, pool.PoolConfig{}, pool.MultiTracer(pool.NewSlogTracer(logger), tr))
+	p := newPool(t, pool.PoolConfig{}, pool.MultiTracer(pool.NewSlogTracer(logger), tr.Pool()))
 	if _, err := p.Run(context.Background(), "web", "true"); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestFanOutWithSlog(t *testing.T) {
 func TestLeakEvent(t *testing.T) {
 	tr, sr, _ := recorder(t)
 	p := newPool(t, pool.PoolConfig{LeakThreshold: 20 * time.Millisecond,
-		Advanced: pool.AdvancedPoolConfig{DebugLeaks: true}}, tr)
+		Advanced: pool.AdvancedPoolConfig{DebugLeaks: true}}, tr.Pool())
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +331,22 @@ func TestLeakEvent(t *testing.T) {
 	}
 	if attrs[otelsshpool.KeyPoolKey].AsString() != "web" || attrs[otelsshpool.KeyHeld].AsFloat64() < 0.02 {
 		t.Errorf("leak event attributes %v", leak.Attributes)
+	}
+}
+
+// TestPoolHooks: the pool hooks cover every operation but the instant
+// release, which records no span, so a pool with only these hooks does
+// not stamp its leases; Observers carries the same hooks.
+func TestPoolHooks(t *testing.T) {
+	tr, _, _ := recorder(t)
+	for name, h := range map[string]*pool.Tracer{"Pool": tr.Pool(), "Observers": tr.Observers().Tracer} {
+		if h.Release != nil {
+			t.Errorf("%s: Release is set", name)
+		}
+		if h.GetStart == nil || h.GetEnd == nil || h.DialStart == nil || h.DialEnd == nil ||
+			h.HealthCheckStart == nil || h.HealthCheckEnd == nil || h.CommandStart == nil || h.CommandEnd == nil ||
+			h.StateChange == nil || h.ConnClose == nil || h.Misuse == nil || h.HealthEvent == nil {
+			t.Errorf("%s: a hook is missing: %+v", name, h)
+		}
 	}
 }

@@ -125,7 +125,7 @@ func TestLifetimeCheckedAtGet(t *testing.T) {
 	cfg.MaxLifetime, cfg.LifetimeJitter = time.Hour, time.Minute
 	cfg.Advanced.Clock = clk.Now
 	rec := &recTracer{}
-	p := newTestPool(t, f, cfg, rec)
+	p := newTestPool(t, f, cfg, rec.hooks())
 	c := mustGet(t, p, "a")
 	old := pool.ConnID(c)
 	mustRelease(t, p, "a", c)

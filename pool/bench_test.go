@@ -12,13 +12,13 @@ import (
 )
 
 // benchPool returns a pool with one warm connection per key.
-func benchPool(b *testing.B, keys int, tr pool.PoolTracer) (pool.Pool, []string) {
+func benchPool(b *testing.B, keys int, tr *pool.Tracer) (pool.Pool, []string) {
 	f := newFactory()
 	f.notify = true
 	return benchPoolWith(b, keys, tr, f)
 }
 
-func benchPoolWith(b *testing.B, keys int, tr pool.PoolTracer, f pool.ConnectionFactory) (pool.Pool, []string) {
+func benchPoolWith(b *testing.B, keys int, tr *pool.Tracer, f pool.ConnectionFactory) (pool.Pool, []string) {
 	b.Helper()
 	cfg := pool.PoolConfig{MaxConnections: keys, MaxConnectionsPerKey: 1, MaxSessionsPerConnection: 8}
 	p := pool.NewPool(f, cfg, tr)
@@ -118,12 +118,13 @@ func BenchmarkGetReleaseParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkGetReleaseTracer compares NoopTracer with a real tracer.
+// BenchmarkGetReleaseTracer compares a Tracer with no hook set (which the
+// pool drops) with one whose Get and Release hooks count.
 func BenchmarkGetReleaseTracer(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		tr   pool.PoolTracer
-	}{{"tracer=noop", pool.NoopTracer{}}, {"tracer=counting", &countTracer{}}} {
+		tr   *pool.Tracer
+	}{{"tracer=noop", &pool.Tracer{}}, {"tracer=counting", (&countTracer{}).hooks()}} {
 		b.Run(tc.name, func(b *testing.B) {
 			p, names := benchPool(b, 1, tc.tr)
 			ctx := context.Background()
@@ -136,12 +137,16 @@ func BenchmarkGetReleaseTracer(b *testing.B) {
 	}
 }
 
-type countTracer struct {
-	pool.NoopTracer
-	n int
-}
+// countTracer counts Gets and Releases; its Get start hook returns ctx.
+type countTracer struct{ n int }
 
-func (c *countTracer) TraceRelease(pool.ReleaseData) { c.n++ }
+func (c *countTracer) hooks() *pool.Tracer {
+	return &pool.Tracer{
+		GetStart: func(ctx context.Context, _ pool.GetData) context.Context { return ctx },
+		GetEnd:   func(context.Context, pool.GetData) { c.n++ },
+		Release:  func(pool.ReleaseData) { c.n++ },
+	}
+}
 
 // BenchmarkIdleMemory reports the heap per idle pooled connection with
 // 1,000 connections: client=fake measures the pool's own overhead (the

@@ -13,7 +13,7 @@ import (
 // LeakThreshold. It runs every CleanupInterval (at most every MaxIdleTime
 // and LeakThreshold) and re-arms sooner when the next expiry (idle,
 // lifetime or leak) is nearer. Every close is traced
-// (TraceStateChange, TraceConnClose) and counted in ClosedByReason.
+// (Tracer.StateChange, Tracer.ConnClose) and counted in ClosedByReason.
 //
 // Pool.Start starts it and Close stops it.
 type cleanupLoop struct {

@@ -25,7 +25,7 @@ func TestCleanupClosesIdleConnections(t *testing.T) {
 		cfg := cleanupConfig()
 		cfg.MaxIdleTime = time.Minute
 		rec := &recTracer{}
-		p := newTestPool(t, f, cfg, rec)
+		p := newTestPool(t, f, cfg, rec.hooks())
 		busy := mustGet(t, p, "busy")
 		mustRelease(t, p, "idle", mustGet(t, p, "idle"))
 		if err := p.Start(context.Background()); err != nil {

@@ -38,8 +38,8 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 	defer stop()
 	id := p.nextID.Add(1)
 	trace := DialData{Key: key}
-	if p.tracer != nil {
-		ctx = p.tracer.TraceDialStart(ctx, trace)
+	if t := p.tracer; t != nil && t.DialStart != nil {
+		ctx = t.DialStart(ctx, trace)
 	}
 	start := p.clock()
 	c, err := p.factory.Dial(ctx, key)
@@ -56,8 +56,8 @@ func (p *pool) dialOnce(ctx context.Context, key string, timeout time.Duration) 
 		err = &DialError{Key: key, Kind: failure.Classify(err), Err: err}
 		trace.ConnID, trace.Err, trace.Kind = 0, err, failure.Classify(err)
 	}
-	if p.tracer != nil {
-		p.tracer.TraceDialEnd(ctx, trace)
+	if t := p.tracer; t != nil && t.DialEnd != nil {
+		t.DialEnd(ctx, trace)
 	}
 	return id, c, err
 }

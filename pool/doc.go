@@ -76,15 +76,15 @@
 // probes: unhealthy only when the pool is closed or can serve none of the
 // keys in demand, so one host with bad credentials degrades the report
 // without failing readiness (see HealthStatus); SubscribeHealth
-// streams HealthEvents, which also reach a tracer that implements
-// HealthEventTracer.
+// streams HealthEvents, which also reach the Tracer's HealthEvent hook.
 //
-// A PoolTracer (NewPool's third argument; NewSlogTracer logs, MultiTracer
-// combines) sees Get, dial, health probe and, as a CommandTracer, command
-// through a Start and an End hook that share one data value per
-// operation, and the rest as events: release, state change, misuse and
-// connection close, which is also how an eviction is seen (ReasonEvicted,
-// with the strategy's name).
+// A Tracer (NewPool's third argument; NewSlogTracer logs, MultiTracer
+// combines) is a struct of optional hooks: set those you need, a nil hook
+// is skipped and a nil Tracer costs nothing. Get, dial, health probe and
+// command each have a Start and an End hook sharing one data value per
+// operation; the rest are events: release, state change, misuse, health
+// event and connection close, which is also how an eviction is seen
+// (ReasonEvicted, with the strategy's name).
 //
 // # Concurrency
 //

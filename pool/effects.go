@@ -21,7 +21,7 @@ type stateChange struct {
 
 // evictRecord names the strategy that chose e for eviction. The eviction
 // removes e in the same locked section, so e is in the same effects'
-// closes, and its TraceConnClose carries the name.
+// closes, and its Tracer.ConnClose carries the name.
 type evictRecord struct {
 	e        *poolEntry
 	strategy string
@@ -81,8 +81,8 @@ func (p *pool) apply(fx *effects) {
 		}
 		now := *fx
 		*fx = effects{}
-		if p.tracer != nil {
-			p.traceEffects(&now)
+		if t := p.tracer; t != nil && t.StateChange != nil {
+			traceChanges(t.StateChange, now.changes)
 		}
 		for _, ev := range now.events {
 			p.hi.publish(ev)
@@ -116,9 +116,10 @@ func (p *pool) closedLocked(closed []*poolEntry, fx *effects) {
 	p.checkDrainedLocked()
 }
 
-func (p *pool) traceEffects(fx *effects) {
-	for _, c := range fx.changes {
-		p.tracer.TraceStateChange(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from.public(),
+// traceChanges passes each state change to hook.
+func traceChanges(hook func(StateChangeData), changes []stateChange) {
+	for _, c := range changes {
+		hook(StateChangeData{Key: c.e.ks.name, ConnID: c.e.id, From: c.from.public(),
 			To: stateCode(c.e.state.Load()).public(), Reason: reasonCode(c.e.reason.Load()).public(), Err: c.err})
 	}
 }
@@ -128,8 +129,8 @@ func (p *pool) traceEffects(fx *effects) {
 func (p *pool) closeEntry(e *poolEntry, fx *effects) {
 	e.state.Store(int32(stClosed))
 	err := e.client.Close()
-	if p.tracer != nil {
-		p.tracer.TraceConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
+	if t := p.tracer; t != nil && t.ConnClose != nil {
+		t.ConnClose(ConnCloseData{Key: e.ks.name, ConnID: e.id,
 			Reason: reasonCode(e.reason.Load()).public(), Strategy: fx.strategyOf(e),
 			Age: p.clock().Sub(nanoTime(e.created)), UseCount: e.uses(), Err: err})
 	}

@@ -43,8 +43,7 @@ const (
 )
 
 // HealthEvent is one health or lifecycle event, published to subscribers
-// (healthEvents.Subscribe) and to a tracer that implements
-// HealthEventTracer.
+// (Pool.SubscribeHealth) and to the Tracer.HealthEvent hook.
 type HealthEvent struct {
 	Time   time.Time       // when the pool noticed
 	Type   HealthEventType // what happened
@@ -61,21 +60,12 @@ type HealthEvent struct {
 	Failures int
 }
 
-// HealthEventTracer is implemented by tracers that want health events
-// (probe failures, unhealthy and lost connections, replacements, circuit
-// changes, leaks). The pool calls TraceHealthEvent on the goroutine that
-// noticed the event, never with a pool lock held; the PoolTracer rules
-// apply. NewSlogTracer's tracer and MultiTracer implement it.
-type HealthEventTracer interface {
-	TraceHealthEvent(HealthEvent)
-}
-
 // healthEvents is a pool's health-event feed: the events of its
 // probes, retirements, replacements, circuits and leak reports reach every
-// Subscribe channel and the pool's tracer when it is a HealthEventTracer.
+// Subscribe channel and the pool's Tracer.HealthEvent hook.
 // Get it with Pool.Health; it lives as long as the pool.
 type healthEvents struct {
-	tracer  HealthEventTracer // the pool's tracer, if it is one; fixed at construction
+	hook    func(HealthEvent) // the pool's Tracer.HealthEvent, or nil; fixed at construction
 	clock   func() time.Time  // stamps events without a Time; fixed at construction
 	dropped atomic.Int64      // events not delivered to a full subscriber
 	nsubs   atomic.Int32      // len(subs): skip publishing when zero
@@ -117,8 +107,8 @@ func (h *healthEvents) publish(ev HealthEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = h.clock()
 	}
-	if h.tracer != nil {
-		h.tracer.TraceHealthEvent(ev)
+	if h.hook != nil {
+		h.hook(ev)
 	}
 	if h.nsubs.Load() == 0 {
 		return

@@ -57,7 +57,7 @@ func TestEvictionStrategies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			rec := &recTracer{}
-			p := newTestPool(t, newFactory(), evictConfig(clk), rec)
+			p := newTestPool(t, newFactory(), evictConfig(clk), rec.hooks())
 			p.SetEvictionStrategy(tc.strategy)
 			fillIdle(t, p, clk, "a", "b", "c", tc.touch)
 			fillIdle(t, p, clk, "d")
@@ -83,7 +83,7 @@ func TestLoweredLimitsTraceTheStrategyThatChose(t *testing.T) {
 	rec := &recTracer{}
 	cfg := evictConfig(clk)
 	cfg.MaxConnections, cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection = 4, 2, 1
-	p := newTestPool(t, newFactory(), cfg, rec)
+	p := newTestPool(t, newFactory(), cfg, rec.hooks())
 	p.SetEvictionStrategy(pool.FIFO())
 	a1, a2 := mustGet(t, p, "a"), mustGet(t, p, "a")
 	mustRelease(t, p, "a", a1)

@@ -248,39 +248,47 @@ func (r *recTracer) matching(prefix string) []string {
 	return out
 }
 
-func (r *recTracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
+// hooks returns a Tracer whose hooks record into r: every hook but the
+// command and health-event ones.
+func (r *recTracer) hooks() *pool.Tracer {
+	return &pool.Tracer{GetStart: r.getStart, GetEnd: r.getEnd, DialStart: r.dialStart, DialEnd: r.dialEnd,
+		HealthCheckStart: r.healthCheckStart, HealthCheckEnd: r.healthCheckEnd, Release: r.release,
+		StateChange: r.stateChange, ConnClose: r.connClose, Misuse: r.misuse}
+}
+
+func (r *recTracer) getStart(ctx context.Context, d pool.GetData) context.Context {
 	r.add("get-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceGetEnd(_ context.Context, d pool.GetData) {
+func (r *recTracer) getEnd(_ context.Context, d pool.GetData) {
 	r.add("get-end %s hit=%t err=%v", d.Key, d.Hit, d.Err)
 }
-func (r *recTracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
+func (r *recTracer) dialStart(ctx context.Context, d pool.DialData) context.Context {
 	r.add("dial-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceDialEnd(_ context.Context, d pool.DialData) {
+func (r *recTracer) dialEnd(_ context.Context, d pool.DialData) {
 	r.add("dial-end %s kind=%v err=%v", d.Key, d.Kind, d.Err)
 }
-func (r *recTracer) TraceRelease(d pool.ReleaseData) { r.add("release %s %d", d.Key, d.ConnID) }
-func (r *recTracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
+func (r *recTracer) release(d pool.ReleaseData) { r.add("release %s %d", d.Key, d.ConnID) }
+func (r *recTracer) healthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
 	r.add("health-start %s", d.Key)
 	return ctx
 }
-func (r *recTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
+func (r *recTracer) healthCheckEnd(_ context.Context, d pool.HealthCheckData) {
 	r.add("health-end %s err=%v", d.Key, d.Err)
 }
-func (r *recTracer) TraceStateChange(d pool.StateChangeData) {
+func (r *recTracer) stateChange(d pool.StateChangeData) {
 	r.add("state %s %v->%v %v", d.Key, d.From, d.To, d.Reason)
 }
-func (r *recTracer) TraceConnClose(d pool.ConnCloseData) {
+func (r *recTracer) connClose(d pool.ConnCloseData) {
 	if d.Strategy != "" {
 		r.add("close %s %v strategy=%s", d.Key, d.Reason, d.Strategy)
 		return
 	}
 	r.add("close %s %v", d.Key, d.Reason)
 }
-func (r *recTracer) TraceMisuse(d pool.MisuseData) { r.add("misuse %s %v", d.Op, d.Err) }
+func (r *recTracer) misuse(d pool.MisuseData) { r.add("misuse %s %v", d.Op, d.Err) }
 
 // testConfig is a small config for unit tests.
 // newPoolWithMonitor is NewPool with cfg's Advanced.HealthMonitor set to m.
@@ -304,7 +312,7 @@ func oneSlotConfig() pool.PoolConfig {
 
 // newTestPool returns a pool closed at the end of the test, with its
 // invariants checked then.
-func newTestPool(t testing.TB, f pool.ConnectionFactory, cfg pool.PoolConfig, tr pool.PoolTracer) pool.Pool {
+func newTestPool(t testing.TB, f pool.ConnectionFactory, cfg pool.PoolConfig, tr *pool.Tracer) pool.Pool {
 	t.Helper()
 	p := pool.NewPool(f, cfg, tr)
 	t.Cleanup(func() {

@@ -277,15 +277,15 @@ func (p *pool) probe(ctx context.Context, e *poolEntry, hc HealthConfig) error {
 	pctx, cancel := context.WithTimeout(ctx, hc.Timeout)
 	defer cancel()
 	trace := HealthCheckData{Key: e.ks.name, ConnID: e.id}
-	if p.tracer != nil {
-		pctx = p.tracer.TraceHealthCheckStart(pctx, trace)
+	if t := p.tracer; t != nil && t.HealthCheckStart != nil {
+		pctx = t.HealthCheckStart(pctx, trace)
 	}
 	start := p.clock()
 	err := p.health.CheckHealth(pctx, e.ks.name, e.client)
 	rtt := p.clock().Sub(start)
-	if p.tracer != nil {
+	if t := p.tracer; t != nil && t.HealthCheckEnd != nil {
 		trace.Duration, trace.Err = rtt, err
-		p.tracer.TraceHealthCheckEnd(pctx, trace)
+		t.HealthCheckEnd(pctx, trace)
 	}
 	if err != nil && ctx.Err() != nil {
 		return errSkipped // the caller (or Close) gave up: says nothing about e

@@ -14,7 +14,7 @@ import (
 func TestHealthCheckMarksFailures(t *testing.T) {
 	f := newFactory()
 	rec := &recTracer{}
-	p := newTestPool(t, f, testConfig(), rec)
+	p := newTestPool(t, f, testConfig(), rec.hooks())
 	a, b := mustGet(t, p, "a"), mustGet(t, p, "b")
 	mustRelease(t, p, "a", a)
 	mustRelease(t, p, "b", b)

@@ -47,7 +47,7 @@ func TestLostConnectionRetiredAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFactory()
 		rec := &recTracer{}
-		p := newTestPool(t, f, testConfig(), rec)
+		p := newTestPool(t, f, testConfig(), rec.hooks())
 		events, cancel := p.SubscribeHealth(8)
 		defer cancel()
 		mustRelease(t, p, "a", mustGet(t, p, "a"))

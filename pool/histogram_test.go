@@ -106,7 +106,6 @@ func TestGetTimeoutsAndCancellations(t *testing.T) {
 
 // cmdTracer records the command hooks.
 type cmdTracer struct {
-	pool.NoopTracer
 	mu     sync.Mutex
 	starts []pool.CommandData
 	ends   []pool.CommandData
@@ -115,27 +114,31 @@ type cmdTracer struct {
 
 type cmdCtxKey struct{}
 
-func (c *cmdTracer) TraceCommandStart(ctx context.Context, d pool.CommandData) context.Context {
+func (c *cmdTracer) hooks() *pool.Tracer {
+	return &pool.Tracer{CommandStart: c.commandStart, CommandEnd: c.commandEnd}
+}
+
+func (c *cmdTracer) commandStart(ctx context.Context, d pool.CommandData) context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.starts = append(c.starts, d)
 	return context.WithValue(ctx, cmdCtxKey{}, c)
 }
 
-func (c *cmdTracer) TraceCommandEnd(ctx context.Context, d pool.CommandData) {
+func (c *cmdTracer) commandEnd(ctx context.Context, d pool.CommandData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ends = append(c.ends, d)
 	c.ctxOK = ctx.Value(cmdCtxKey{}) == c
 }
 
-// TestCommandTracerThroughMultiTracer: a CommandTracer combined with a
-// tracer that is not one sees every command with its key, connection,
+// TestCommandTracerThroughMultiTracer: command hooks combined with a
+// tracer that sets none see every command with its key, connection,
 // command line, exit status and error: the start hook the fields known
 // before the command runs, the end hook the same data with the outcome.
 func TestCommandTracerThroughMultiTracer(t *testing.T) {
 	ct := &cmdTracer{}
-	p := newTestPool(t, newFactory(), testConfig(), pool.MultiTracer(&recTracer{}, ct))
+	p := newTestPool(t, newFactory(), testConfig(), pool.MultiTracer((&recTracer{}).hooks(), ct.hooks()))
 	if _, err := p.Run(context.Background(), "k", "ok"); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type lease struct {
 	e        *poolEntry
 	released atomic.Bool
 	leaked   atomic.Bool // reported as held past LeakThreshold
-	start    int64       // unix nanos at Get when tracing or tracking leases, else 0
+	start    int64       // unix nanos at Get for a Release hook or LeakThreshold, else 0
 	// 32 bytes: the Get's stack (DebugLeaks) lives in pool.stacks.
 }
 
@@ -54,8 +54,8 @@ func (l *lease) release() error {
 			p.leakReleased(l)
 		}
 	}
-	if p.tracer != nil {
-		p.tracer.TraceRelease(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
+	if t := p.tracer; t != nil && t.Release != nil {
+		t.Release(ReleaseData{Key: e.ks.name, ConnID: e.id, Held: time.Duration(p.nowNano() - l.start)})
 	}
 	v := e.releaseSlot()
 	if ctlDrained(v) {
@@ -123,10 +123,13 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 		return Result{}, err
 	}
 	p := l.p
+	t := p.tracer
 	var trace CommandData
-	if p.cmdTrc != nil {
+	if t != nil {
 		trace = CommandData{Key: l.e.ks.name, ConnID: l.e.id, Cmd: cmd.Cmd}
-		ctx = p.cmdTrc.TraceCommandStart(ctx, trace)
+		if t.CommandStart != nil {
+			ctx = t.CommandStart(ctx, trace)
+		}
 	}
 	start := p.clock()
 	res, err := c.Exec(ctx, cmd)
@@ -139,9 +142,9 @@ func (l *lease) exec(ctx context.Context, op string, cmd Command, retry bool) (R
 		p.stats.commandErrors.Add(1)
 	}
 	l.observe(err)
-	if p.cmdTrc != nil {
+	if t != nil && t.CommandEnd != nil {
 		trace.Duration, trace.ExitStatus, trace.Err = d, res.ExitStatus, err
-		p.cmdTrc.TraceCommandEnd(ctx, trace)
+		t.CommandEnd(ctx, trace)
 	}
 	return res, err
 }

@@ -18,7 +18,7 @@ import (
 func TestMisuseIsSafeAndTraced(t *testing.T) {
 	f := newFactory()
 	rec := &recTracer{}
-	p := newTestPool(t, f, testConfig(), rec)
+	p := newTestPool(t, f, testConfig(), rec.hooks())
 	other := newTestPool(t, newFactory(), testConfig(), nil)
 	foreign := mustGet(t, other, "a")
 	defer mustRelease(t, other, "a", foreign)
@@ -105,7 +105,7 @@ func TestLeaseDelegates(t *testing.T) {
 func TestRunMarksConnectionLostUnhealthy(t *testing.T) {
 	f := newFactory()
 	rec := &recTracer{}
-	p := newTestPool(t, f, testConfig(), rec)
+	p := newTestPool(t, f, testConfig(), rec.hooks())
 	if _, err := p.Run(context.Background(), "a", "lost"); failure.Classify(err) != failure.ConnectionLost {
 		t.Fatalf("Run = %v", err)
 	}

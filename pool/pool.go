@@ -135,8 +135,7 @@ type pool struct {
 	// healthCfg is health as a healthConfigSource (per-key health
 	// configuration, as PoolHealthMonitor has), or nil.
 	healthCfg healthConfigSource
-	tracer    PoolTracer       // nil when tracing is off
-	cmdTrc    CommandTracer    // tracer as a CommandTracer; nil when it is not one
+	tracer    *Tracer          // a copy of NewPool's; nil when it sets no hook
 	clock     func() time.Time // never nil
 	stats     poolStats
 	hist      *history
@@ -151,7 +150,7 @@ type pool struct {
 	nStarved    atomic.Int32 // len(starved), plus keys tentatively starving under mu
 	shut        atomic.Bool  // set by Close, read by the lock-free paths
 	overLimit   atomic.Bool  // busy connections exceed lowered limits: Release enforces them
-	stampLeases atomic.Bool  // leases record their start (tracing or LeakThreshold)
+	stampLeases atomic.Bool  // leases record their start (a Release hook or LeakThreshold)
 	trackLeases atomic.Bool  // leases are registered in leases (LeakThreshold > 0)
 	leases      sync.Map     // *lease → struct{}: outstanding leases while trackLeases
 	stacks      sync.Map     // *lease → []uintptr: the Get's stack, with DebugLeaks
@@ -199,7 +198,7 @@ type pool struct {
 // (ValidatePoolConfig), the pool is returned anyway and every Get, Run and
 // Start returns the validation error: use New to have it at once. tracer
 // may be nil. A nil factory is a programmer error and panics.
-func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Pool {
+func NewPool(factory ConnectionFactory, config PoolConfig, tracer *Tracer) Pool {
 	return newPool(factory, config, tracer)
 }
 
@@ -207,7 +206,7 @@ func NewPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) Po
 // construction: when config (with defaults applied) is invalid, it returns
 // no pool and the validation error, "pool: invalid config: " followed by
 // one *FieldError per field outside its range (errors.As finds the first).
-func New(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) (Pool, error) {
+func New(factory ConnectionFactory, config PoolConfig, tracer *Tracer) (Pool, error) {
 	if factory == nil {
 		panic("pool: New with nil ConnectionFactory")
 	}
@@ -218,7 +217,7 @@ func New(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) (Pool,
 	return newPool(factory, config, tracer), nil
 }
 
-func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *pool {
+func newPool(factory ConnectionFactory, config PoolConfig, tracer *Tracer) *pool {
 	if factory == nil {
 		panic("pool: NewPool with nil ConnectionFactory")
 	}
@@ -241,9 +240,10 @@ func newPool(factory ConnectionFactory, config PoolConfig, tracer PoolTracer) *p
 	}
 	p.cleanup = &cleanupLoop{p: p}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.tracer = tracerOrNil(tracer)
-	p.cmdTrc, _ = p.tracer.(CommandTracer)
-	p.hi.tracer, _ = p.tracer.(HealthEventTracer)
+	p.tracer = tracer.traced()
+	if p.tracer != nil {
+		p.hi.hook = p.tracer.HealthEvent
+	}
 	p.hi.clock = p.clock
 	p.hist = newHistory(config.HistorySize)
 	p.stats.gauges = p.fillGauges
@@ -265,7 +265,7 @@ func (p *pool) applyHotLocked(cfg PoolConfig) {
 	code, _ := cfg.LoadBalancing.code()
 	p.balance.Store(code)
 	p.trackLeases.Store(cfg.LeakThreshold > 0)
-	p.stampLeases.Store(cfg.LeakThreshold > 0 || p.tracer != nil)
+	p.stampLeases.Store(cfg.LeakThreshold > 0 || p.tracer != nil && p.tracer.Release != nil)
 	p.debugLeaks.Store(cfg.LeakThreshold > 0 && cfg.Advanced.DebugLeaks)
 }
 
@@ -273,8 +273,8 @@ func (p *pool) nowNano() int64 { return p.clock().UnixNano() }
 
 // Get implements Pool.
 func (p *pool) Get(ctx context.Context, key string) (SSHClient, error) {
-	if p.tracer != nil {
-		return p.getTraced(ctx, key)
+	if t := p.tracer; t != nil && (t.GetStart != nil || t.GetEnd != nil) {
+		return p.getTraced(ctx, t, key)
 	}
 	if l := p.getFast(ctx, key); l != nil {
 		if p.debugLeaks.Load() {
@@ -318,22 +318,28 @@ func (p *pool) getFast(ctx context.Context, key string) *lease {
 	return p.newLease(e)
 }
 
-func (p *pool) getTraced(ctx context.Context, key string) (SSHClient, error) {
+// getTraced is Get calling t's Get hooks.
+func (p *pool) getTraced(ctx context.Context, t *Tracer, key string) (SSHClient, error) {
 	start := p.clock()
 	d := GetData{Key: key}
-	ctx = p.tracer.TraceGetStart(ctx, d)
+	if t.GetStart != nil {
+		ctx = t.GetStart(ctx, d)
+	}
 	l := p.getFast(ctx, key)
 	var err error
 	if l == nil {
 		l, d.Waited, err = p.getSlow(ctx, key)
 	}
 	d.Hit, d.Duration, d.Err = err == nil && d.Waited == 0, p.clock().Sub(start), err
+	if err == nil {
+		d.ConnID = l.e.id
+	}
+	if t.GetEnd != nil {
+		t.GetEnd(ctx, d)
+	}
 	if err != nil {
-		p.tracer.TraceGetEnd(ctx, d)
 		return nil, err
 	}
-	d.ConnID = l.e.id
-	p.tracer.TraceGetEnd(ctx, d)
 	if p.debugLeaks.Load() {
 		p.recordStack(l)
 	}
@@ -370,8 +376,8 @@ func (p *pool) leaseOf(op, key string, client SSHClient) (*lease, error) {
 // misuse counts and traces a tolerated caller error and returns err.
 func (p *pool) misuse(op, key string, err error) error {
 	p.stats.misuse.Add(1)
-	if p.tracer != nil {
-		p.tracer.TraceMisuse(MisuseData{Key: key, Op: op, Err: err})
+	if t := p.tracer; t != nil && t.Misuse != nil {
+		t.Misuse(MisuseData{Key: key, Op: op, Err: err})
 	}
 	return err
 }

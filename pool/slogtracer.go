@@ -10,24 +10,23 @@ type slogTracer struct {
 	log *slog.Logger
 }
 
-// NewSlogTracer returns a PoolTracer that logs to l (slog.Default() when
-// nil): Get, Release and health probes at Debug, dials, state changes and
-// closes at Info (an eviction is a close with reason evicted and the
-// strategy), failures and misuse at Warn. Records carry keys, connection
-// ids, durations and errors; never credentials. It is also a
-// HealthEventTracer (health events at Info, failures at Warn).
-func NewSlogTracer(l *slog.Logger) PoolTracer {
+// NewSlogTracer returns a Tracer that logs to l (slog.Default() when nil):
+// Get, Release and health probes at Debug, dials, state changes and closes
+// at Info (an eviction is a close with reason evicted and the strategy),
+// failures and misuse at Warn, and health events (at Info, failures at
+// Warn). Records carry keys, connection ids, durations and errors; never
+// credentials. It sets no Start hook and no command hook.
+func NewSlogTracer(l *slog.Logger) *Tracer {
 	if l == nil {
 		l = slog.Default()
 	}
-	return &slogTracer{log: l.With(slog.String("component", "sshpool"))}
+	t := &slogTracer{log: l.With(slog.String("component", "sshpool"))}
+	return &Tracer{GetEnd: t.getEnd, DialEnd: t.dialEnd, HealthCheckEnd: t.healthCheckEnd, Release: t.release,
+		StateChange: t.stateChange, ConnClose: t.connClose, Misuse: t.misuse, HealthEvent: t.healthEvent}
 }
 
-// TraceGetStart returns ctx unchanged.
-func (t *slogTracer) TraceGetStart(ctx context.Context, _ GetData) context.Context { return ctx }
-
-// TraceGetEnd logs the Get's outcome.
-func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetData) {
+// getEnd logs the Get's outcome.
+func (t *slogTracer) getEnd(ctx context.Context, d GetData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool get failed", slog.String("key", d.Key),
 			slog.Duration("waited", d.Waited), slog.Any("error", d.Err))
@@ -37,11 +36,8 @@ func (t *slogTracer) TraceGetEnd(ctx context.Context, d GetData) {
 		slog.Bool("hit", d.Hit), slog.Duration("waited", d.Waited), slog.Duration("duration", d.Duration))
 }
 
-// TraceDialStart returns ctx unchanged.
-func (t *slogTracer) TraceDialStart(ctx context.Context, _ DialData) context.Context { return ctx }
-
-// TraceDialEnd logs the dial's outcome.
-func (t *slogTracer) TraceDialEnd(ctx context.Context, d DialData) {
+// dialEnd logs the dial's outcome.
+func (t *slogTracer) dialEnd(ctx context.Context, d DialData) {
 	if d.Err != nil {
 		t.log.LogAttrs(ctx, slog.LevelWarn, "pool dial failed", slog.String("key", d.Key),
 			slog.String("kind", d.Kind.String()), slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
@@ -51,19 +47,14 @@ func (t *slogTracer) TraceDialEnd(ctx context.Context, d DialData) {
 		slog.Duration("duration", d.Duration))
 }
 
-// TraceRelease logs the release.
-func (t *slogTracer) TraceRelease(d ReleaseData) {
+// release logs the release.
+func (t *slogTracer) release(d ReleaseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelDebug, "pool release", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.Duration("held", d.Held))
 }
 
-// TraceHealthCheckStart returns ctx unchanged.
-func (t *slogTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckData) context.Context {
-	return ctx
-}
-
-// TraceHealthCheckEnd logs the probe's outcome.
-func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData) {
+// healthCheckEnd logs the probe's outcome.
+func (t *slogTracer) healthCheckEnd(ctx context.Context, d HealthCheckData) {
 	level := slog.LevelDebug
 	if d.Err != nil {
 		level = slog.LevelWarn
@@ -72,16 +63,16 @@ func (t *slogTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData)
 		slog.Duration("duration", d.Duration), slog.Any("error", d.Err))
 }
 
-// TraceStateChange logs the transition.
-func (t *slogTracer) TraceStateChange(d StateChangeData) {
+// stateChange logs the transition.
+func (t *slogTracer) stateChange(d StateChangeData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection state", slog.String("key", d.Key),
 		slog.Uint64("conn", d.ConnID), slog.String("from", string(d.From)), slog.String("to", string(d.To)),
 		slog.String("reason", string(d.Reason)), slog.Any("error", d.Err))
 }
 
-// TraceConnClose logs the close, with the eviction strategy when one
+// connClose logs the close, with the eviction strategy when one
 // chose the connection.
-func (t *slogTracer) TraceConnClose(d ConnCloseData) {
+func (t *slogTracer) connClose(d ConnCloseData) {
 	attrs := []slog.Attr{slog.String("key", d.Key), slog.Uint64("conn", d.ConnID),
 		slog.String("reason", string(d.Reason))}
 	if d.Strategy != "" {
@@ -91,17 +82,17 @@ func (t *slogTracer) TraceConnClose(d ConnCloseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pool connection closed", attrs...)
 }
 
-// TraceMisuse logs the misuse at Warn.
-func (t *slogTracer) TraceMisuse(d MisuseData) {
+// misuse logs the misuse at Warn.
+func (t *slogTracer) misuse(d MisuseData) {
 	t.log.LogAttrs(context.Background(), slog.LevelWarn, "pool misuse", slog.String("key", d.Key),
 		slog.String("op", d.Op), slog.Any("error", d.Err))
 }
 
-// TraceHealthEvent logs a health event: circuit trials at Debug (up to
+// healthEvent logs a health event: circuit trials at Debug (up to
 // one a second per failing key), circuit closes and replacements at Info,
 // the rest at Warn. A leak report carries the Get's stack when DebugLeaks
 // recorded one; a warm-up backoff, the pause and the failures in a row.
-func (t *slogTracer) TraceHealthEvent(ev HealthEvent) {
+func (t *slogTracer) healthEvent(ev HealthEvent) {
 	level := slog.LevelWarn
 	switch ev.Type {
 	case EventCircuitHalfOpen:

@@ -7,67 +7,105 @@ import (
 	"github.com/sshpool/sshpool/failure"
 )
 
-// PoolTracer observes a pool, in the style of pgx's tracers and
-// net/http/httptrace: operations with a duration have a Start hook that may
-// return a derived context and an End hook that receives it; the rest are
-// plain events.
+// Tracer holds the hooks a pool calls as it works, in the style of
+// net/http/httptrace.ClientTrace: set the hooks you need and leave the rest
+// nil; a nil hook is skipped. A nil *Tracer, or one with no hook set,
+// traces nothing and costs nothing on the hot path: no hook call, no clock
+// read, no allocation.
 //
-// Hooks run synchronously on the goroutine named in each method's doc,
-// never while the pool holds a lock. They must be fast and must not block,
-// must not call back into the pool (Get, Release, Close, ...), and must not
-// retain the data's Err beyond the call if it is large. A tracer is shared
-// by every goroutine using the pool, so it must be safe for concurrent use.
+// Operations with a duration (Get, dial, health check, command) have a
+// Start hook and an End hook sharing one data value: Start receives the
+// fields known when the operation begins, End the same value with its
+// outcome filled in. A Start hook returns the context used for the rest of
+// the operation and passed to its End hook (a span's context, say); a nil
+// Start hook leaves the context unchanged. Either hook of a pair may be
+// set without the other. The rest are plain events.
 //
-// A tracer that also implements HealthEventTracer receives health events
-// (lost and unhealthy connections, replacements, circuit changes, leaks);
-// one that implements CommandTracer sees every command run on a lease.
+// Hooks run synchronously on the goroutine doing the work, named in each
+// field's doc, and never while the pool holds a lock. They must be fast
+// and must not block, must not call back into the pool (Get, Release,
+// Close, ...), and must not retain a data value's Err beyond the call if
+// it is large. A pool's hooks are shared by every goroutine using it, so
+// they must be safe for concurrent use.
 //
-// Embed NoopTracer to implement only some hooks. A pool given NoopTracer
-// (or nil) skips tracing entirely: no hook calls, no clock reads, no
-// allocations on the hot path.
-type PoolTracer interface {
-	// TraceGetStart fires when Get begins, on the caller's goroutine.
-	TraceGetStart(ctx context.Context, data GetData) context.Context
-	// TraceGetEnd fires when Get returns, on the caller's goroutine, with
-	// the context TraceGetStart returned and the same data, its outcome
-	// filled in.
-	TraceGetEnd(ctx context.Context, data GetData)
-	// TraceDialStart fires before the factory's Dial, on the pool's dial
-	// goroutine (or Warmup's). ctx carries the requesting caller's values.
-	TraceDialStart(ctx context.Context, data DialData) context.Context
-	// TraceDialEnd fires after Dial returns, on the same goroutine, with
-	// the same data, its outcome filled in.
-	TraceDialEnd(ctx context.Context, data DialData)
-	// TraceRelease fires when a lease is returned (Release, the handle's
-	// Close, or Run), on the releasing goroutine. Release is instantaneous,
-	// so it is one event carrying how long the lease was held.
-	TraceRelease(data ReleaseData)
-	// TraceHealthCheckStart fires before one connection is probed by
-	// HealthCheck or the health loop, on the probing goroutine.
-	TraceHealthCheckStart(ctx context.Context, data HealthCheckData) context.Context
-	// TraceHealthCheckEnd fires after the probe, on the same goroutine,
-	// with the same data, its outcome filled in.
-	TraceHealthCheckEnd(ctx context.Context, data HealthCheckData)
-	// TraceStateChange fires when a connection is retired or marked
+// NewPool and New copy the Tracer: setting a hook afterwards does not
+// change what the pool calls. Combine tracers with MultiTracer;
+// NewSlogTracer logs.
+type Tracer struct {
+	// GetStart fires when Get begins, on the caller's goroutine.
+	GetStart func(ctx context.Context, d GetData) context.Context
+	// GetEnd fires when Get returns, on the caller's goroutine, with the
+	// same data: the leased connection's ConnID, Hit, Waited and
+	// Duration, and Err, the error Get returned (nil on success).
+	GetEnd func(ctx context.Context, d GetData)
+	// DialStart fires before the factory's Dial, on the pool's dial
+	// goroutine (or Warmup's). ctx carries the requesting caller's
+	// values; the context it returns is the one Dial gets.
+	DialStart func(ctx context.Context, d DialData) context.Context
+	// DialEnd fires after Dial returns, on the same goroutine, with the
+	// same data: the new ConnID and Duration, or Err (a *DialError) and
+	// its Kind.
+	DialEnd func(ctx context.Context, d DialData)
+	// HealthCheckStart fires before one connection is probed by
+	// HealthCheck or the health loop, on the probing goroutine; the
+	// context it returns is the one the probe runs with.
+	HealthCheckStart func(ctx context.Context, d HealthCheckData) context.Context
+	// HealthCheckEnd fires after the probe, on the same goroutine, with
+	// the same data: the probe's Duration and Err.
+	HealthCheckEnd func(ctx context.Context, d HealthCheckData)
+	// CommandStart fires before a command's session opens, for every
+	// command run on a lease (by Pool.Run and Pool.Exec, or by a lease's
+	// Run and Exec, as the legacy adapter runs them), on the caller's
+	// goroutine. The context it returns is the one the command runs with
+	// (its values reach the SSH client).
+	CommandStart func(ctx context.Context, d CommandData) context.Context
+	// CommandEnd fires when the command has ended (exited, failed, or was
+	// abandoned with its context), on the same goroutine, with the same
+	// data: Duration, ExitStatus and Err. Session-limit retries on the
+	// same lease are inside one Start/End pair.
+	CommandEnd func(ctx context.Context, d CommandData)
+	// Release fires when a lease is returned (Release, the handle's
+	// Close, or Run), on the releasing goroutine. Release is
+	// instantaneous, so it is one event carrying how long the lease was
+	// held.
+	Release func(d ReleaseData)
+	// StateChange fires when a connection is retired or marked
 	// unhealthy, on the goroutine that noticed. Idle⇄active transitions
 	// happen on every lease and are not traced.
-	TraceStateChange(data StateChangeData)
-	// TraceConnClose fires after a pooled connection's client was closed,
-	// on the goroutine that closed it: once per connection, whatever the
-	// reason. A connection evicted to make room for another key is a close
-	// with ReasonEvicted whose Strategy names the eviction strategy; it
-	// fires on the goroutine whose Get needed the room, after the pool
-	// lock is released.
-	TraceConnClose(data ConnCloseData)
-	// TraceMisuse fires on a caller error the pool tolerates: double
-	// release, foreign or nil client, key mismatch, use of a released
-	// handle. It runs on the misusing goroutine.
-	TraceMisuse(data MisuseData)
+	StateChange func(d StateChangeData)
+	// ConnClose fires after a pooled connection's client was closed, on
+	// the goroutine that closed it: once per connection, whatever the
+	// reason. A connection evicted to make room for another key is a
+	// close with ReasonEvicted whose Strategy names the eviction
+	// strategy; it fires on the goroutine whose Get needed the room,
+	// after the pool lock is released.
+	ConnClose func(d ConnCloseData)
+	// Misuse fires on a caller error the pool tolerates: double release,
+	// foreign or nil client, key mismatch, use of a released handle. It
+	// runs on the misusing goroutine.
+	Misuse func(d MisuseData)
+	// HealthEvent fires for every health event (probe failures,
+	// unhealthy and lost connections, replacements, circuit changes,
+	// leaks, warm-up backoff), on the goroutine that noticed it, before
+	// the event reaches SubscribeHealth's channels.
+	HealthEvent func(ev HealthEvent)
 }
 
-// GetData describes one Get. TraceGetStart receives it with the fields
-// marked "Start"; TraceGetEnd receives the same value with the rest filled
-// in.
+// traced returns a copy of t for a pool to keep, or nil when t sets no
+// hook: the pool's one check for "tracing off".
+func (t *Tracer) traced() *Tracer {
+	if t == nil || t.GetStart == nil && t.GetEnd == nil && t.DialStart == nil && t.DialEnd == nil &&
+		t.HealthCheckStart == nil && t.HealthCheckEnd == nil && t.CommandStart == nil && t.CommandEnd == nil &&
+		t.Release == nil && t.StateChange == nil && t.ConnClose == nil && t.Misuse == nil && t.HealthEvent == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// GetData describes one Get. Tracer.GetStart receives it with the fields
+// marked "Start"; Tracer.GetEnd receives the same value with the rest
+// filled in.
 type GetData struct {
 	// Key is the pool key. Start.
 	Key string
@@ -85,9 +123,9 @@ type GetData struct {
 	Err error
 }
 
-// DialData describes one dial. TraceDialStart receives it with the fields
-// marked "Start"; TraceDialEnd receives the same value with the rest
-// filled in.
+// DialData describes one dial. Tracer.DialStart receives it with the
+// fields marked "Start"; Tracer.DialEnd receives the same value with the
+// rest filled in.
 type DialData struct {
 	// Key is the pool key dialled. Start.
 	Key string
@@ -102,7 +140,7 @@ type DialData struct {
 	Kind failure.Kind
 }
 
-// ReleaseData is passed to TraceRelease.
+// ReleaseData is passed to Tracer.Release.
 type ReleaseData struct {
 	Key    string // the pool key
 	ConnID uint64 // the connection's id (as in EntryInfo.ID)
@@ -111,8 +149,8 @@ type ReleaseData struct {
 }
 
 // HealthCheckData describes one probe of a connection.
-// TraceHealthCheckStart receives it with the fields marked "Start";
-// TraceHealthCheckEnd receives the same value with the rest filled in.
+// Tracer.HealthCheckStart receives it with the fields marked "Start";
+// Tracer.HealthCheckEnd receives the same value with the rest filled in.
 type HealthCheckData struct {
 	// Key is the pool key. Start.
 	Key string
@@ -124,7 +162,7 @@ type HealthCheckData struct {
 	Err error
 }
 
-// StateChangeData is passed to TraceStateChange.
+// StateChangeData is passed to Tracer.StateChange.
 type StateChangeData struct {
 	Key    string      // the pool key
 	ConnID uint64      // the connection's id (as in EntryInfo.ID)
@@ -135,7 +173,7 @@ type StateChangeData struct {
 	Err error // the error, or nil
 }
 
-// ConnCloseData is passed to TraceConnClose.
+// ConnCloseData is passed to Tracer.ConnClose.
 type ConnCloseData struct {
 	Key    string      // the pool key
 	ConnID uint64      // the connection's id (as in EntryInfo.ID)
@@ -151,7 +189,7 @@ type ConnCloseData struct {
 	Err error // the error, or nil
 }
 
-// MisuseData is passed to TraceMisuse.
+// MisuseData is passed to Tracer.Misuse.
 type MisuseData struct {
 	// Key is the key passed by the caller, or the lease's key.
 	Key string // the pool key
@@ -161,26 +199,9 @@ type MisuseData struct {
 	Err error // the error, or nil
 }
 
-// CommandTracer is implemented by tracers that want every command run on a
-// leased connection: by Pool.Run and Pool.Exec, or by a lease's Run and
-// Exec (as the legacy adapter runs them). The pool checks for it once, when
-// it is created.
-type CommandTracer interface {
-	// TraceCommandStart fires before the command's session opens, on the
-	// caller's goroutine. The context it returns is the one the command
-	// runs with (its values reach the SSH client).
-	TraceCommandStart(ctx context.Context, data CommandData) context.Context
-	// TraceCommandEnd fires when the command has ended (exited, failed, or
-	// was abandoned with its context), on the same goroutine, with the
-	// context TraceCommandStart returned and the same data, its outcome
-	// filled in. Session-limit retries on the same lease are inside one
-	// Start/End pair.
-	TraceCommandEnd(ctx context.Context, data CommandData)
-}
-
-// CommandData describes one command run on a lease. TraceCommandStart
-// receives it with the fields marked "Start"; TraceCommandEnd receives the
-// same value with the rest filled in.
+// CommandData describes one command run on a lease. Tracer.CommandStart
+// receives it with the fields marked "Start"; Tracer.CommandEnd receives
+// the same value with the rest filled in.
 type CommandData struct {
 	// Key is the pool key. Start.
 	Key string
@@ -202,181 +223,104 @@ type CommandData struct {
 	Err error
 }
 
-// NoopTracer implements PoolTracer with hooks that do nothing. A pool
-// recognises it and skips tracing; embed it to implement a subset.
-type NoopTracer struct{}
-
-// TraceGetStart returns ctx.
-func (NoopTracer) TraceGetStart(ctx context.Context, _ GetData) context.Context { return ctx }
-
-// TraceGetEnd does nothing.
-func (NoopTracer) TraceGetEnd(context.Context, GetData) {}
-
-// TraceDialStart returns ctx.
-func (NoopTracer) TraceDialStart(ctx context.Context, _ DialData) context.Context { return ctx }
-
-// TraceDialEnd does nothing.
-func (NoopTracer) TraceDialEnd(context.Context, DialData) {}
-
-// TraceRelease does nothing.
-func (NoopTracer) TraceRelease(ReleaseData) {}
-
-// TraceHealthCheckStart returns ctx.
-func (NoopTracer) TraceHealthCheckStart(ctx context.Context, _ HealthCheckData) context.Context {
-	return ctx
-}
-
-// TraceHealthCheckEnd does nothing.
-func (NoopTracer) TraceHealthCheckEnd(context.Context, HealthCheckData) {}
-
-// TraceStateChange does nothing.
-func (NoopTracer) TraceStateChange(StateChangeData) {}
-
-// TraceConnClose does nothing.
-func (NoopTracer) TraceConnClose(ConnCloseData) {}
-
-// TraceMisuse does nothing.
-func (NoopTracer) TraceMisuse(MisuseData) {}
-
-// MultiTracer fans every hook out to each tracer in order, to combine for
-// example a slog tracer (NewSlogTracer) with an OpenTelemetry one. Start
-// hooks chain: each receives the context the previous one returned. The
-// optional hooks (HealthEventTracer, CommandTracer) go to the tracers that
-// implement them. Nil and NoopTracer entries are dropped; with none left it
-// returns NoopTracer, with one left that tracer itself.
-func MultiTracer(tracers ...PoolTracer) PoolTracer {
-	var ts multiTracer
+// MultiTracer combines tracers, for example a slog tracer (NewSlogTracer)
+// with an OpenTelemetry one: each hook of the result calls that hook of
+// every tracer that sets it, in order, and Start hooks chain (each
+// receives the context the previous one returned). Nil tracers and
+// tracers with no hook set are skipped: with none left MultiTracer
+// returns nil, with one left that tracer itself.
+func MultiTracer(tracers ...*Tracer) *Tracer {
+	var ts []*Tracer
 	for _, t := range tracers {
-		if isNoop(t) {
-			continue
+		if t.traced() != nil {
+			ts = append(ts, t)
 		}
-		ts = append(ts, t)
 	}
 	switch len(ts) {
 	case 0:
-		return NoopTracer{}
+		return nil
 	case 1:
 		return ts[0]
 	}
-	return ts
+	return &Tracer{
+		GetStart:         chainStarts(ts, func(t *Tracer) func(context.Context, GetData) context.Context { return t.GetStart }),
+		GetEnd:           chainEnds(ts, func(t *Tracer) func(context.Context, GetData) { return t.GetEnd }),
+		DialStart:        chainStarts(ts, func(t *Tracer) func(context.Context, DialData) context.Context { return t.DialStart }),
+		DialEnd:          chainEnds(ts, func(t *Tracer) func(context.Context, DialData) { return t.DialEnd }),
+		HealthCheckStart: chainStarts(ts, func(t *Tracer) func(context.Context, HealthCheckData) context.Context { return t.HealthCheckStart }),
+		HealthCheckEnd:   chainEnds(ts, func(t *Tracer) func(context.Context, HealthCheckData) { return t.HealthCheckEnd }),
+		CommandStart:     chainStarts(ts, func(t *Tracer) func(context.Context, CommandData) context.Context { return t.CommandStart }),
+		CommandEnd:       chainEnds(ts, func(t *Tracer) func(context.Context, CommandData) { return t.CommandEnd }),
+		Release:          chainEvents(ts, func(t *Tracer) func(ReleaseData) { return t.Release }),
+		StateChange:      chainEvents(ts, func(t *Tracer) func(StateChangeData) { return t.StateChange }),
+		ConnClose:        chainEvents(ts, func(t *Tracer) func(ConnCloseData) { return t.ConnClose }),
+		Misuse:           chainEvents(ts, func(t *Tracer) func(MisuseData) { return t.Misuse }),
+		HealthEvent:      chainEvents(ts, func(t *Tracer) func(HealthEvent) { return t.HealthEvent }),
+	}
 }
 
-// tracerOrNil returns t, or nil for a tracer that does nothing.
-func tracerOrNil(t PoolTracer) PoolTracer {
-	if isNoop(t) {
+// chainStarts returns a Start hook calling the hook of every tracer in ts
+// that sets it, each with the context the previous one returned: nil when
+// none sets it, that hook itself when one does.
+func chainStarts[D any](ts []*Tracer, hook func(*Tracer) func(context.Context, D) context.Context) func(context.Context, D) context.Context {
+	var hs []func(context.Context, D) context.Context
+	for _, t := range ts {
+		if h := hook(t); h != nil {
+			hs = append(hs, h)
+		}
+	}
+	switch len(hs) {
+	case 0:
 		return nil
+	case 1:
+		return hs[0]
 	}
-	return t
-}
-
-func isNoop(t PoolTracer) bool {
-	switch t.(type) {
-	case nil, NoopTracer, *NoopTracer:
-		return true
-	}
-	return false
-}
-
-type multiTracer []PoolTracer
-
-// TraceGetStart chains the tracers' contexts.
-func (m multiTracer) TraceGetStart(ctx context.Context, d GetData) context.Context {
-	for _, t := range m {
-		ctx = t.TraceGetStart(ctx, d)
-	}
-	return ctx
-}
-
-// TraceGetEnd calls every tracer in order.
-func (m multiTracer) TraceGetEnd(ctx context.Context, d GetData) {
-	for _, t := range m {
-		t.TraceGetEnd(ctx, d)
+	return func(ctx context.Context, d D) context.Context {
+		for _, h := range hs {
+			ctx = h(ctx, d)
+		}
+		return ctx
 	}
 }
 
-// TraceDialStart chains the tracers' contexts.
-func (m multiTracer) TraceDialStart(ctx context.Context, d DialData) context.Context {
-	for _, t := range m {
-		ctx = t.TraceDialStart(ctx, d)
-	}
-	return ctx
-}
-
-// TraceDialEnd calls every tracer in order.
-func (m multiTracer) TraceDialEnd(ctx context.Context, d DialData) {
-	for _, t := range m {
-		t.TraceDialEnd(ctx, d)
-	}
-}
-
-// TraceRelease calls every tracer in order.
-func (m multiTracer) TraceRelease(d ReleaseData) {
-	for _, t := range m {
-		t.TraceRelease(d)
-	}
-}
-
-// TraceHealthCheckStart chains the tracers' contexts.
-func (m multiTracer) TraceHealthCheckStart(ctx context.Context, d HealthCheckData) context.Context {
-	for _, t := range m {
-		ctx = t.TraceHealthCheckStart(ctx, d)
-	}
-	return ctx
-}
-
-// TraceHealthCheckEnd calls every tracer in order.
-func (m multiTracer) TraceHealthCheckEnd(ctx context.Context, d HealthCheckData) {
-	for _, t := range m {
-		t.TraceHealthCheckEnd(ctx, d)
-	}
-}
-
-// TraceStateChange calls every tracer in order.
-func (m multiTracer) TraceStateChange(d StateChangeData) {
-	for _, t := range m {
-		t.TraceStateChange(d)
-	}
-}
-
-// TraceConnClose calls every tracer in order.
-func (m multiTracer) TraceConnClose(d ConnCloseData) {
-	for _, t := range m {
-		t.TraceConnClose(d)
-	}
-}
-
-// TraceMisuse calls every tracer in order.
-func (m multiTracer) TraceMisuse(d MisuseData) {
-	for _, t := range m {
-		t.TraceMisuse(d)
-	}
-}
-
-// TraceCommandStart chains the contexts of the tracers that implement
-// CommandTracer.
-func (m multiTracer) TraceCommandStart(ctx context.Context, d CommandData) context.Context {
-	for _, t := range m {
-		if c, ok := t.(CommandTracer); ok {
-			ctx = c.TraceCommandStart(ctx, d)
+// chainEnds is chainStarts for End hooks.
+func chainEnds[D any](ts []*Tracer, hook func(*Tracer) func(context.Context, D)) func(context.Context, D) {
+	var hs []func(context.Context, D)
+	for _, t := range ts {
+		if h := hook(t); h != nil {
+			hs = append(hs, h)
 		}
 	}
-	return ctx
-}
-
-// TraceCommandEnd calls every tracer that implements CommandTracer.
-func (m multiTracer) TraceCommandEnd(ctx context.Context, d CommandData) {
-	for _, t := range m {
-		if c, ok := t.(CommandTracer); ok {
-			c.TraceCommandEnd(ctx, d)
+	switch len(hs) {
+	case 0:
+		return nil
+	case 1:
+		return hs[0]
+	}
+	return func(ctx context.Context, d D) {
+		for _, h := range hs {
+			h(ctx, d)
 		}
 	}
 }
 
-// TraceHealthEvent calls every tracer that implements HealthEventTracer.
-func (m multiTracer) TraceHealthEvent(ev HealthEvent) {
-	for _, t := range m {
-		if h, ok := t.(HealthEventTracer); ok {
-			h.TraceHealthEvent(ev)
+// chainEvents is chainStarts for event hooks.
+func chainEvents[D any](ts []*Tracer, hook func(*Tracer) func(D)) func(D) {
+	var hs []func(D)
+	for _, t := range ts {
+		if h := hook(t); h != nil {
+			hs = append(hs, h)
+		}
+	}
+	switch len(hs) {
+	case 0:
+		return nil
+	case 1:
+		return hs[0]
+	}
+	return func(d D) {
+		for _, h := range hs {
+			h(d)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 func TestTracerSeesGetDialRelease(t *testing.T) {
 	rec := &recTracer{}
-	p := newTestPool(t, newFactory(), testConfig(), rec)
+	p := newTestPool(t, newFactory(), testConfig(), rec.hooks())
 	c := mustGet(t, p, "a")
 	mustRelease(t, p, "a", c)
 	c = mustGet(t, p, "a")
@@ -37,7 +37,7 @@ func TestTracerSeesFailures(t *testing.T) {
 	rec := &recTracer{}
 	f := newFactory()
 	f.setErr(&kindErr{failure.Auth})
-	p := newTestPool(t, f, testConfig(), rec)
+	p := newTestPool(t, f, testConfig(), rec.hooks())
 	if _, err := p.Get(context.Background(), "a"); err == nil {
 		t.Fatal("Get succeeded")
 	}
@@ -49,50 +49,32 @@ func TestTracerSeesFailures(t *testing.T) {
 // pairTracer keeps the data each Start and End hook of Get, dial and
 // health check received.
 type pairTracer struct {
-	pool.NoopTracer
 	mu                       sync.Mutex // guards the slices
 	getStarts, getEnds       []pool.GetData
 	dialStarts, dialEnds     []pool.DialData
 	healthStarts, healthEnds []pool.HealthCheckData
 }
 
-func (r *pairTracer) TraceGetStart(ctx context.Context, d pool.GetData) context.Context {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.getStarts = append(r.getStarts, d)
-	return ctx
+// hooks returns the Get, dial and health-check hooks recording into r.
+func (r *pairTracer) hooks() *pool.Tracer {
+	return &pool.Tracer{
+		GetStart:  func(ctx context.Context, d pool.GetData) context.Context { keep(r, &r.getStarts, d); return ctx },
+		GetEnd:    func(_ context.Context, d pool.GetData) { keep(r, &r.getEnds, d) },
+		DialStart: func(ctx context.Context, d pool.DialData) context.Context { keep(r, &r.dialStarts, d); return ctx },
+		DialEnd:   func(_ context.Context, d pool.DialData) { keep(r, &r.dialEnds, d) },
+		HealthCheckStart: func(ctx context.Context, d pool.HealthCheckData) context.Context {
+			keep(r, &r.healthStarts, d)
+			return ctx
+		},
+		HealthCheckEnd: func(_ context.Context, d pool.HealthCheckData) { keep(r, &r.healthEnds, d) },
+	}
 }
 
-func (r *pairTracer) TraceGetEnd(_ context.Context, d pool.GetData) {
+// keep appends d to *to under r.mu.
+func keep[D any](r *pairTracer, to *[]D, d D) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.getEnds = append(r.getEnds, d)
-}
-
-func (r *pairTracer) TraceDialStart(ctx context.Context, d pool.DialData) context.Context {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.dialStarts = append(r.dialStarts, d)
-	return ctx
-}
-
-func (r *pairTracer) TraceDialEnd(_ context.Context, d pool.DialData) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.dialEnds = append(r.dialEnds, d)
-}
-
-func (r *pairTracer) TraceHealthCheckStart(ctx context.Context, d pool.HealthCheckData) context.Context {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.healthStarts = append(r.healthStarts, d)
-	return ctx
-}
-
-func (r *pairTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.healthEnds = append(r.healthEnds, d)
+	*to = append(*to, d)
 }
 
 // TestStartAndEndShareTheirData: each Start hook receives only what is
@@ -104,7 +86,7 @@ func (r *pairTracer) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckDa
 func TestStartAndEndShareTheirData(t *testing.T) {
 	rec := &pairTracer{}
 	f := newFactory()
-	p := newTestPool(t, f, testConfig(), rec)
+	p := newTestPool(t, f, testConfig(), rec.hooks())
 	c := mustGet(t, p, "a")
 	id := pool.ConnID(c)
 	mustRelease(t, p, "a", c)
@@ -161,50 +143,136 @@ func TestStartAndEndShareTheirData(t *testing.T) {
 	}
 }
 
+// TestMultiTracer: the combined tracer calls each hook of every tracer
+// that sets it, in order, with the data it was given.
 func TestMultiTracer(t *testing.T) {
-	if _, ok := pool.MultiTracer(nil, pool.NoopTracer{}).(pool.NoopTracer); !ok {
-		t.Error("MultiTracer of nothing is not NoopTracer")
-	}
-	one := &recTracer{}
-	if pool.MultiTracer(one, nil) != pool.PoolTracer(one) {
-		t.Error("MultiTracer of one is not that tracer")
-	}
 	a, b := &recTracer{}, &recTracer{}
-	m := pool.MultiTracer(a, b)
+	m := pool.MultiTracer(a.hooks(), nil, &pool.Tracer{}, b.hooks())
 	ctx := context.Background()
-	m.TraceGetEnd(m.TraceGetStart(ctx, pool.GetData{Key: "k"}), pool.GetData{Key: "k"})
-	m.TraceDialEnd(m.TraceDialStart(ctx, pool.DialData{Key: "k"}), pool.DialData{Key: "k"})
-	m.TraceHealthCheckEnd(m.TraceHealthCheckStart(ctx, pool.HealthCheckData{Key: "k"}), pool.HealthCheckData{Key: "k"})
-	m.TraceRelease(pool.ReleaseData{Key: "k"})
-	m.TraceStateChange(pool.StateChangeData{Key: "k"})
-	m.TraceConnClose(pool.ConnCloseData{Key: "k", Reason: pool.ReasonEvicted, Strategy: "lru"})
-	m.TraceMisuse(pool.MisuseData{Key: "k"})
+	m.GetEnd(m.GetStart(ctx, pool.GetData{Key: "k"}), pool.GetData{Key: "k"})
+	m.DialEnd(m.DialStart(ctx, pool.DialData{Key: "k"}), pool.DialData{Key: "k"})
+	m.HealthCheckEnd(m.HealthCheckStart(ctx, pool.HealthCheckData{Key: "k"}), pool.HealthCheckData{Key: "k"})
+	m.Release(pool.ReleaseData{Key: "k"})
+	m.StateChange(pool.StateChangeData{Key: "k"})
+	m.ConnClose(pool.ConnCloseData{Key: "k", Reason: pool.ReasonEvicted, Strategy: "lru"})
+	m.Misuse(pool.MisuseData{Key: "k"})
 	for _, r := range []*recTracer{a, b} {
 		if len(r.events) != 10 || r.events[8] != "close k evicted strategy=lru" {
 			t.Errorf("tracer saw %d events, want 10 with the close's strategy: %q", len(r.events), r.events)
 		}
 	}
-}
-
-func TestNoopTracerHooks(t *testing.T) {
-	var n pool.NoopTracer
-	ctx := context.Background()
-	if n.TraceGetStart(ctx, pool.GetData{}) != ctx || n.TraceDialStart(ctx, pool.DialData{}) != ctx ||
-		n.TraceHealthCheckStart(ctx, pool.HealthCheckData{}) != ctx {
-		t.Error("start hooks must return ctx")
+	if m.CommandStart != nil || m.CommandEnd != nil || m.HealthEvent != nil {
+		t.Error("MultiTracer set hooks that none of its tracers sets")
 	}
-	n.TraceGetEnd(ctx, pool.GetData{})
-	n.TraceDialEnd(ctx, pool.DialData{})
-	n.TraceHealthCheckEnd(ctx, pool.HealthCheckData{})
-	n.TraceRelease(pool.ReleaseData{})
-	n.TraceStateChange(pool.StateChangeData{})
-	n.TraceConnClose(pool.ConnCloseData{})
-	n.TraceMisuse(pool.MisuseData{})
 }
 
-func TestNoopTracerAllocatesNothingExtra(t *testing.T) {
-	for _, tr := range []pool.PoolTracer{nil, pool.NoopTracer{}} {
-		p := newTestPool(t, newFactory(), testConfig(), tr)
+// ctxKey keys the values chainTracer's Start hooks add.
+type ctxKey string
+
+// chainTracer is a Tracer named name whose Start hooks add name to the
+// context and whose command End and health-event hooks record, in *seen,
+// what reached them: the names in the End's context, and the event's key.
+func chainTracer(name string, seen *[]string) *pool.Tracer {
+	return &pool.Tracer{
+		GetStart: func(ctx context.Context, _ pool.GetData) context.Context {
+			return context.WithValue(ctx, ctxKey(name), name)
+		},
+		CommandStart: func(ctx context.Context, _ pool.CommandData) context.Context {
+			return context.WithValue(ctx, ctxKey(name), name)
+		},
+		CommandEnd: func(ctx context.Context, d pool.CommandData) {
+			a, _ := ctx.Value(ctxKey("a")).(string)
+			b, _ := ctx.Value(ctxKey("b")).(string)
+			*seen = append(*seen, name+" end "+d.Cmd+" sees "+a+b)
+		},
+		HealthEvent: func(ev pool.HealthEvent) { *seen = append(*seen, name+" event "+ev.Key) },
+	}
+}
+
+// TestMultiTracerChainsStarts: each Start hook receives the context the
+// previous tracer's returned, every End hook the last one; the command
+// and health-event hooks reach every tracer, in order, on a real pool.
+func TestMultiTracerChainsStarts(t *testing.T) {
+	var seen []string
+	m := pool.MultiTracer(chainTracer("a", &seen), chainTracer("b", &seen))
+	ctx := m.GetStart(context.Background(), pool.GetData{})
+	if ctx.Value(ctxKey("a")) != "a" || ctx.Value(ctxKey("b")) != "b" {
+		t.Errorf("GetStart's context lacks a tracer's value: a=%v b=%v", ctx.Value(ctxKey("a")), ctx.Value(ctxKey("b")))
+	}
+	if m.GetEnd != nil || m.Release != nil {
+		t.Error("MultiTracer set hooks that none of its tracers sets")
+	}
+	p := newTestPool(t, newFactory(), testConfig(), m)
+	if _, err := p.Run(context.Background(), "k", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	m.HealthEvent(pool.HealthEvent{Key: "h"})
+	want := []string{"a end ok sees ab", "b end ok sees ab", "a event h", "b event h"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("hooks saw %q, want %q", seen, want)
+	}
+}
+
+// TestMultiTracerOfNothing: nil tracers and tracers without hooks are
+// dropped, leaving nil, which a pool takes as "no tracing"; one tracer
+// left is returned as is.
+func TestMultiTracerOfNothing(t *testing.T) {
+	if m := pool.MultiTracer(); m != nil {
+		t.Errorf("MultiTracer() = %+v, want nil", m)
+	}
+	if m := pool.MultiTracer(nil, &pool.Tracer{}, nil); m != nil {
+		t.Errorf("MultiTracer of nils and empties = %+v, want nil", m)
+	}
+	one := (&recTracer{}).hooks()
+	if pool.MultiTracer(nil, one, &pool.Tracer{}) != one {
+		t.Error("MultiTracer of one tracer is not that tracer")
+	}
+}
+
+// TestTracerWithSomeHooks: a Tracer that sets only some hooks gets those
+// called and the others skipped (an End without its Start receives the
+// caller's context, a Release without Get hooks still fires), and the
+// pool copies the Tracer: a hook set after NewPool is never called.
+func TestTracerWithSomeHooks(t *testing.T) {
+	type ctxKey struct{}
+	var callers []any
+	var releases, misuses int
+	tr := &pool.Tracer{
+		GetEnd: func(ctx context.Context, d pool.GetData) { callers = append(callers, ctx.Value(ctxKey{})) },
+		Release: func(d pool.ReleaseData) {
+			if d.Key == "a" && d.ConnID == 1 && d.Held >= 0 && d.Held < time.Minute { // stamped at Get
+				releases++
+			}
+		},
+	}
+	p := newTestPool(t, newFactory(), testConfig(), tr)
+	tr.Misuse = func(pool.MisuseData) { misuses++ }
+	c, err := p.Get(context.WithValue(context.Background(), ctxKey{}, "caller"), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRelease(t, p, "a", c)
+	if err := p.Release("a", c); !errors.Is(err, pool.ErrLeaseReleased) {
+		t.Fatalf("double release: %v", err)
+	}
+	if _, err := p.Run(context.Background(), "a", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(callers, []any{"caller", nil}) || releases != 2 || misuses != 0 {
+		t.Errorf("GetEnd saw contexts carrying %v, Release fired %d times, Misuse %d; want [caller <nil>], 2, 0",
+			callers, releases, misuses)
+	}
+}
+
+// TestNoTracerAllocatesNothingExtra: Get+Release allocate only the lease
+// with no tracer, with a Tracer that sets no hook, and with one whose hot
+// path hooks are all set: the data values stay on the stack.
+func TestNoTracerAllocatesNothingExtra(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tr   *pool.Tracer
+	}{{"nil", nil}, {"empty", &pool.Tracer{}}, {"get-and-release", (&countTracer{}).hooks()}} {
+		p := newTestPool(t, newFactory(), testConfig(), tc.tr)
 		c := mustGet(t, p, "a")
 		mustRelease(t, p, "a", c)
 		ctx := context.Background()
@@ -213,7 +281,7 @@ func TestNoopTracerAllocatesNothingExtra(t *testing.T) {
 			_ = p.Release("a", c)
 		})
 		if allocs > 1 {
-			t.Errorf("tracer %T: %v allocs per Get+Release, want ≤ 1 (the lease)", tr, allocs)
+			t.Errorf("tracer %s: %v allocs per Get+Release, want ≤ 1 (the lease)", tc.name, allocs)
 		}
 	}
 }
@@ -234,9 +302,9 @@ func TestSlogTracer(t *testing.T) {
 	// The failed dial traces circuit-open after its waiter got the error:
 	// Close waits for the dial goroutine (and stops writes to buf).
 	_ = p.Close()
-	// Through MultiTracer, which forwards health events to tracers that
+	// Through MultiTracer, which forwards health events to the tracers that
 	// take them.
-	pool.MultiTracer(pool.NewSlogTracer(log), &recTracer{}).(pool.HealthEventTracer).TraceHealthEvent(
+	pool.MultiTracer(pool.NewSlogTracer(log), (&recTracer{}).hooks()).HealthEvent(
 		pool.HealthEvent{Type: pool.EventLeak, Key: "c", ConnID: 3, Held: time.Minute, Stack: "main.f"})
 	out := buf.String()
 	for _, want := range []string{`"msg":"pool dial"`, `"msg":"pool get"`, `"msg":"pool release"`,
@@ -250,17 +318,17 @@ func TestSlogTracer(t *testing.T) {
 	// An eviction is a close naming the strategy; other closes name none.
 	buf.Reset()
 	st := pool.NewSlogTracer(log)
-	st.TraceConnClose(pool.ConnCloseData{Key: "e", ConnID: 7, Reason: pool.ReasonEvicted, Strategy: "fifo"})
-	st.TraceConnClose(pool.ConnCloseData{Key: "i", ConnID: 8, Reason: pool.ReasonIdle})
+	st.ConnClose(pool.ConnCloseData{Key: "e", ConnID: 7, Reason: pool.ReasonEvicted, Strategy: "fifo"})
+	st.ConnClose(pool.ConnCloseData{Key: "i", ConnID: 8, Reason: pool.ReasonIdle})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"reason":"evicted","strategy":"fifo"`) ||
 		!strings.Contains(lines[1], `"reason":"idle"`) || strings.Contains(lines[1], "strategy") {
 		t.Errorf("close records:\n%s", buf.String())
 	}
 	tr := pool.NewSlogTracer(nil)
-	tr.TraceConnClose(pool.ConnCloseData{Key: "k"}) // default logger: must not panic
-	if tr.TraceGetStart(context.Background(), pool.GetData{}) == nil {
-		t.Error("nil ctx")
+	tr.ConnClose(pool.ConnCloseData{Key: "k"}) // default logger: must not panic
+	if tr.GetStart != nil || tr.DialStart != nil || tr.HealthCheckStart != nil || tr.CommandStart != nil {
+		t.Error("the slog tracer sets a Start hook: it has nothing to start")
 	}
 }
 

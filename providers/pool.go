@@ -23,7 +23,7 @@ var PoolSet = wire.NewSet(NewPool)
 // cleanup closes the pool at once, which is a no-op after a graceful
 // CloseContext.
 func NewPool(factory pool.ConnectionFactory, cfg pool.PoolConfig, health pool.HealthMonitor,
-	tracer pool.PoolTracer) (pool.Pool, func(), error) {
+	tracer *pool.Tracer) (pool.Pool, func(), error) {
 	cfg.Advanced.HealthMonitor = health
 	p, err := pool.New(factory, cfg, tracer)
 	if err != nil {

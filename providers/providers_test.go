@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,15 @@ func TestNewPoolRefusesBadConfig(t *testing.T) {
 }
 
 func TestNewTracerNilLoggerIsNoop(t *testing.T) {
-	if _, ok := providers.NewTracer(nil, providers.Observers{}).(pool.NoopTracer); !ok {
-		t.Fatal("nil logger should give pool.NoopTracer")
+	if tr := providers.NewTracer(nil, providers.Observers{}); tr != nil {
+		t.Fatalf("nil logger and no observer gave %+v, want nil (no tracing)", tr)
+	}
+	obs := &pool.Tracer{Release: func(pool.ReleaseData) {}}
+	if tr := providers.NewTracer(nil, providers.Observers{Tracer: obs}); tr != obs {
+		t.Errorf("nil logger gave %p, want the observers' tracer %p", tr, obs)
+	}
+	if tr := providers.NewTracer(slog.New(slog.DiscardHandler), providers.Observers{}); tr == nil || tr.GetEnd == nil {
+		t.Errorf("a logger gave %+v, want the slog tracer", tr)
 	}
 }
 

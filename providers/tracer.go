@@ -17,10 +17,9 @@ var TracerSet = wire.NewSet(NewTracer)
 // OpenTelemetry implementation (module otelsshpool) beside the slog
 // logging of Config.Logger. The zero value adds nothing.
 type Observers struct {
-	// Tracer is a pool tracer combined with the slog tracer (when there is
-	// a logger) through pool.MultiTracer. It may also implement
-	// pool.HealthEventTracer and pool.CommandTracer.
-	Tracer pool.PoolTracer
+	// Tracer holds pool hooks combined with the slog tracer's (when there
+	// is a logger) through pool.MultiTracer.
+	Tracer *pool.Tracer
 	// DecisionHook is called after every routing decision
 	// (legacy.WithDecisionHook): fast, non-blocking, on the deciding
 	// goroutine.
@@ -31,10 +30,10 @@ type Observers struct {
 }
 
 // NewTracer returns the pool's tracer: a slog tracer on logger combined
-// with obs.Tracer, either alone when the other is missing, or
-// pool.NoopTracer (free on the hot path) when both are.
-func NewTracer(logger *slog.Logger, obs Observers) pool.PoolTracer {
-	var slogTracer pool.PoolTracer
+// with obs.Tracer, either alone when the other is missing, or nil (free on
+// the hot path) when both are.
+func NewTracer(logger *slog.Logger, obs Observers) *pool.Tracer {
+	var slogTracer *pool.Tracer
 	if logger != nil {
 		slogTracer = pool.NewSlogTracer(logger)
 	}

@@ -114,7 +114,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 func demoPool(ctx context.Context, emb *embedded, o demoOptions, say func(string, ...any)) (demoPoolPart, error) {
 	part := demoPoolPart{Jobs: o.jobs, Concurrency: o.concurrency}
 	cfg := pool.DevelopmentConfig()
-	p := pool.NewPool(demoFactory(emb), cfg, pool.NoopTracer{})
+	p := pool.NewPool(demoFactory(emb), cfg, nil)
 	defer p.Close()
 	say("\n== the new pool: at most %d connections per key, %d sessions (commands) per connection\n",
 		cfg.MaxConnectionsPerKey, cfg.MaxSessionsPerConnection)

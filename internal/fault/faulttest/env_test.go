@@ -312,7 +312,7 @@ func baseConfig() pool.PoolConfig {
 // closes it when the test ends.
 func (e *env) startPool(t testing.TB, cfg pool.PoolConfig) pool.Pool {
 	t.Helper()
-	p := pool.NewPool(e.factory(), cfg, e.rec)
+	p := pool.NewPool(e.factory(), cfg, e.rec.tracer())
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -546,20 +546,23 @@ func formatCounts[V int | int64](m map[string]V) string {
 	return b.String()
 }
 
-// recorder is a PoolTracer (and HealthEventTracer) that keeps the events
-// the scenarios assert on: state changes (with their time), health probes
-// (with their duration) and health events.
+// recorder keeps the events the scenarios assert on, through the pool
+// hooks of its tracer method: state changes (with their time), health
+// probes (with their duration) and health events.
 type recorder struct {
-	pool.NoopTracer
-
 	mu      sync.Mutex // guards changes, probes and events
 	changes []stateChange
 	probes  []probe
 	events  []pool.HealthEvent
 }
 
-// TraceHealthEvent records the event.
-func (r *recorder) TraceHealthEvent(ev pool.HealthEvent) {
+// tracer returns the hooks recording into r.
+func (r *recorder) tracer() *pool.Tracer {
+	return &pool.Tracer{StateChange: r.stateChange, HealthCheckEnd: r.healthCheckEnd, HealthEvent: r.healthEvent}
+}
+
+// healthEvent records the event.
+func (r *recorder) healthEvent(ev pool.HealthEvent) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -586,15 +589,15 @@ type probe struct {
 	data pool.HealthCheckData
 }
 
-// TraceStateChange records the change.
-func (r *recorder) TraceStateChange(d pool.StateChangeData) {
+// stateChange records the change.
+func (r *recorder) stateChange(d pool.StateChangeData) {
 	r.mu.Lock()
 	r.changes = append(r.changes, stateChange{time.Now(), d})
 	r.mu.Unlock()
 }
 
-// TraceHealthCheckEnd records the probe.
-func (r *recorder) TraceHealthCheckEnd(_ context.Context, d pool.HealthCheckData) {
+// healthCheckEnd records the probe.
+func (r *recorder) healthCheckEnd(_ context.Context, d pool.HealthCheckData) {
 	r.mu.Lock()
 	r.probes = append(r.probes, probe{time.Now(), d})
 	r.mu.Unlock()

@@ -285,7 +285,7 @@ func TestSoak(t *testing.T) {
 		LeakThreshold:            10 * time.Second,
 		MaxRetries:               5,
 	}
-	p := pool.NewPool(factory, cfg, rec)
+	p := pool.NewPool(factory, cfg, rec.tracer())
 	// The legacy pool keeps its own defaults, dial backoff included (50ms
 	// doubling to 1s), as a rollback would run it.
 	lp := legacy.NewConnectionPool(legacy.WithFactory(sshconn.NewFactory(legacyReg, sshconn.WithAttemptHook(countAttempt),
