@@ -330,7 +330,7 @@ func fallback(flag string, rd openfeature.ResolutionDetail, err error) (Decision
 // pool that lost the key and calls the change hook.
 func (r *Router) noteRoute(s *Server, asRoot bool, rk *routeKey, route Route) {
 	if rk.route.Load() == uint32(route)+1 {
-		return // unchanged: no write to a word every command on the key reads
+		return // unchanged: no write, so commands deciding for the key at once do not contend for the word
 	}
 	prev := rk.route.Swap(uint32(route) + 1)
 	if prev == 0 || Route(prev-1) == route {
