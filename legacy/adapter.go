@@ -139,7 +139,7 @@ func newKeyStats(now time.Time) *keyStats {
 
 // acquire leases a client for key, bounded by ctx and the dial timeout.
 func (a *Adapter) acquire(ctx context.Context, key string) (pool.SSHClient, error) {
-	return a.acquireBy(ctx, ctx, key)
+	return a.acquireBy(ctx, ctx, key, time.Now())
 }
 
 // acquireBy leases a client for key for a command whose context, cmd, is
@@ -148,9 +148,10 @@ func (a *Adapter) acquire(ctx context.Context, key string) (pool.SSHClient, erro
 // lease as it is. Else the lease gets a leaseCtx over caller (not under
 // cmd: a context derived from cmd would be registered with it as a child,
 // a map and a Done channel per command, for no difference in when it
-// ends), whose timer is armed only if the lease has to wait.
-func (a *Adapter) acquireBy(caller, cmd context.Context, key string) (pool.SSHClient, error) {
-	dl := time.Now().Add(a.cfg.dialTimeout)
+// ends), whose timer is armed only if the lease has to wait. The wait
+// starts at now.
+func (a *Adapter) acquireBy(caller, cmd context.Context, key string, now time.Time) (pool.SSHClient, error) {
+	dl := now.Add(a.cfg.dialTimeout)
 	if end, ok := cmd.Deadline(); ok && !end.After(dl) {
 		return a.pool.Get(cmd, key)
 	}
@@ -349,8 +350,8 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 		return notStarted(ErrPoolStopped)
 	}
 	defer c.a.drain.end()
-	caller := ctx
-	ctx, cancel := c.a.cfg.bound(ctx, op)
+	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease
+	ctx, cancel := c.a.cfg.bound(ctx, op, now)
 	defer cancel()
 	if op != OpHealth {
 		c.st.stats.touch(c.a.cfg.now())
@@ -358,7 +359,11 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 	c.st.inUse.Add(1)
 	defer c.st.inUse.Add(-1)
 	err := retryCommand(ctx, c.a.lostRetries, func() error {
-		client, err := c.a.acquireBy(caller, ctx, c.key)
+		if now.IsZero() { // a retry: its lease wait starts now
+			now = time.Now()
+		}
+		client, err := c.a.acquireBy(caller, ctx, c.key, now)
+		now = time.Time{}
 		if err != nil {
 			return notStarted(err)
 		}

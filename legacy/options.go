@@ -94,17 +94,18 @@ func newConfig(opts []Option) *config {
 	return cfg
 }
 
-// bound derives the context of one operation from ctx: bounded by the
-// health timeout for OpHealth, else by the command timeout. When ctx
-// already ends no later, it is returned as it is, with a cancel that does
-// nothing: a context derived from it would end at the same time and cost
-// a timer, a Done channel and a registration with ctx per command.
-func (c *config) bound(ctx context.Context, op string) (context.Context, context.CancelFunc) {
+// bound derives the context of one operation starting at now from ctx:
+// bounded by the health timeout for OpHealth, else by the command timeout.
+// When ctx already ends no later, it is returned as it is, with a cancel
+// that does nothing: a context derived from it would end at the same time
+// and cost a timer, a Done channel and a registration with ctx per
+// command.
+func (c *config) bound(ctx context.Context, op string, now time.Time) (context.Context, context.CancelFunc) {
 	d := c.commandTimeout
 	if op == OpHealth {
 		d = c.healthTimeout
 	}
-	end := time.Now().Add(d)
+	end := now.Add(d)
 	if cur, ok := ctx.Deadline(); ok && !cur.After(end) {
 		return ctx, noCancel
 	}

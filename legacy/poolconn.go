@@ -86,7 +86,7 @@ func (c *poolConn) with(ctx context.Context, op string, fn clientOp) error {
 // first when reconnect is set and it is not usable, bounded by the timeout
 // of op and ctx, and retried as retryCommand says.
 func (c *poolConn) run(ctx context.Context, op string, reconnect bool, fn clientOp) error {
-	ctx, cancel := c.p.cfg.bound(ctx, op)
+	ctx, cancel := c.p.cfg.bound(ctx, op, time.Now())
 	defer cancel()
 	return retryCommand(ctx, reconnectLimit, func() error {
 		g, err := c.acquire(ctx, reconnect)
