@@ -351,8 +351,15 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 	}
 	defer c.a.drain.end()
 	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease
-	ctx, cancel := c.a.cfg.bound(ctx, op, now)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil && op != OpClient {
+		dc := newDeadlineCtx(ctx, now.Add(c.a.cfg.timeout(op))) // the old API's calls without a context
+		defer dc.release()
+		ctx = dc
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = c.a.cfg.bound(ctx, op, now)
+		defer cancel()
+	}
 	if op != OpHealth {
 		c.st.stats.touch(c.a.cfg.now())
 	}

@@ -101,15 +101,20 @@ func newConfig(opts []Option) *config {
 // and cost a timer, a Done channel and a registration with ctx per
 // command.
 func (c *config) bound(ctx context.Context, op string, now time.Time) (context.Context, context.CancelFunc) {
-	d := c.commandTimeout
-	if op == OpHealth {
-		d = c.healthTimeout
-	}
-	end := now.Add(d)
+	end := now.Add(c.timeout(op))
 	if cur, ok := ctx.Deadline(); ok && !cur.After(end) {
 		return ctx, noCancel
 	}
 	return context.WithDeadline(ctx, end)
+}
+
+// timeout returns the bound of operation op: the health timeout for
+// OpHealth, else the command timeout.
+func (c *config) timeout(op string) time.Duration {
+	if op == OpHealth {
+		return c.healthTimeout
+	}
+	return c.commandTimeout
 }
 
 // noCancel is the cancel of a context that bound returned unchanged.
