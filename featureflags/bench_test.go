@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/open-feature/go-sdk/openfeature"
+
 	"github.com/sshpool/sshpool/featureflags"
 	"github.com/sshpool/sshpool/legacy"
 )
@@ -96,6 +97,76 @@ func BenchmarkEvaluateUseNewPool(b *testing.B) {
 			p.BooleanEvaluation(ctx, featureflags.FlagUseNewPool, false, flat)
 		}
 	})
+}
+
+// BenchmarkEvaluateCallShape measures one evaluation of use-new-pool
+// through the OpenFeature client in each way a caller can hand it the
+// server's context, on a flag set without metadata (as the router's flags
+// usually are), to show what the SDK's evaluation costs whatever the call
+// looks like:
+//
+//   - shape=details is the router's call: BooleanValueDetails with the
+//     ServerContext as the invocation context;
+//   - shape=value is BooleanValue, which calls BooleanValueDetails;
+//   - shape=client-context sets the ServerContext on the client (a client
+//     per server) and passes an empty invocation context;
+//   - shape=transaction puts it in the Go context
+//     (openfeature.WithTransactionContext);
+//   - shape=targeting-key-only passes a context without attributes: the
+//     floor, which no rule reading host, user or serverName can use.
+//
+// The SDK copies the merged context's attributes into a new map three
+// times per evaluation (merging the contexts, after the before hooks, and
+// flattening for the provider), wherever the attributes come from.
+func BenchmarkEvaluateCallShape(b *testing.B) {
+	ctx := context.Background()
+	path := writeFile(b, b.TempDir(), "flags.json", `{"flags": {
+  "use-new-pool": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"fractional": [["on", 30], ["off", 70]]}}}}`)
+	flags := featureflags.NewFlags(newProvider(b, path))
+	if err := flags.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = flags.Shutdown(ctx) })
+	ec := featureflags.ServerContext("srv-0042", "web42.prod.example.com", 22, "deploy", false, "web42")
+	perServer := flags.API().NewClient()
+	perServer.SetEvaluationContext(ec)
+	txn := openfeature.WithTransactionContext(ctx, ec)
+	empty := openfeature.EvaluationContext{}
+	for _, shape := range []struct {
+		name string
+		eval func() (bool, error)
+	}{
+		{"details", func() (bool, error) {
+			d, err := flags.Client().BooleanValueDetails(ctx, featureflags.FlagUseNewPool, false, ec)
+			return d.Value, err
+		}},
+		{"value", func() (bool, error) {
+			return flags.Client().BooleanValue(ctx, featureflags.FlagUseNewPool, false, ec)
+		}},
+		{"client-context", func() (bool, error) {
+			return perServer.BooleanValue(ctx, featureflags.FlagUseNewPool, false, empty)
+		}},
+		{"transaction", func() (bool, error) {
+			return flags.Client().BooleanValue(txn, featureflags.FlagUseNewPool, false, empty)
+		}},
+		{"targeting-key-only", func() (bool, error) {
+			return flags.Client().BooleanValue(ctx, featureflags.FlagUseNewPool, false, openfeature.NewEvaluationContext("srv-0042", nil))
+		}},
+	} {
+		b.Run("shape="+shape.name, func(b *testing.B) {
+			want, err := flags.Client().BooleanValue(ctx, featureflags.FlagUseNewPool, false, ec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := shape.eval(); err != nil || got != want {
+					b.Fatalf("use-new-pool = %v, %v; want %v (the split by targeting key alone)", got, err, want)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkEvaluateIfRule measures a decision by a rule that is not a bare

@@ -139,25 +139,23 @@ func newKeyStats(now time.Time) *keyStats {
 
 // acquire leases a client for key, bounded by ctx and the dial timeout.
 func (a *Adapter) acquire(ctx context.Context, key string) (pool.SSHClient, error) {
-	return a.acquireBy(ctx, time.Time{}, key)
+	return a.acquireBy(ctx, ctx, key, time.Now())
 }
 
-// acquireBy leases a client for key, bounded by ctx, the dial timeout and
-// end (when not zero). A command passes its caller's context and its own
-// deadline rather than a context derived for the command: a lease context
-// under that one would be registered with it as a child (a map and a Done
-// channel per command, ~0.5 KB) for no difference in when it ends. When
-// ctx ends first anyway, it is used as it is; else the deadline's timer is
-// armed only if the lease has to wait (leaseCtx).
-func (a *Adapter) acquireBy(ctx context.Context, end time.Time, key string) (pool.SSHClient, error) {
-	dl := time.Now().Add(a.cfg.dialTimeout)
-	if !end.IsZero() && end.Before(dl) {
-		dl = end
+// acquireBy leases a client for key for a command whose context, cmd, is
+// caller's bounded by the command's deadline: the lease is bounded by cmd
+// and the dial timeout. When cmd's deadline comes first, cmd bounds the
+// lease as it is. Else the lease gets a leaseCtx over caller (not under
+// cmd: a context derived from cmd would be registered with it as a child,
+// a map and a Done channel per command, for no difference in when it
+// ends), whose timer is armed only if the lease has to wait. The wait
+// starts at now.
+func (a *Adapter) acquireBy(caller, cmd context.Context, key string, now time.Time) (pool.SSHClient, error) {
+	dl := now.Add(a.cfg.dialTimeout)
+	if end, ok := cmd.Deadline(); ok && !end.After(dl) {
+		return a.pool.Get(cmd, key)
 	}
-	if cur, ok := ctx.Deadline(); ok && !cur.After(dl) {
-		return a.pool.Get(ctx, key)
-	}
-	lc := newLeaseCtx(ctx, dl)
+	lc := newLeaseCtx(caller, dl)
 	defer lc.release()
 	return a.pool.Get(lc, key)
 }
@@ -344,7 +342,7 @@ type adapterConn struct {
 // Close and Stop, bounded by the timeout of op and ctx, retried as
 // retryCommand says (a failure before the command started runs again on a
 // fresh lease, as pool.Pool.Run does).
-func (c *adapterConn) with(ctx context.Context, op string, fn func(context.Context, pool.SSHClient) error) error {
+func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 	if c.closed.Load() {
 		return notStarted(ErrConnectionClosed)
 	}
@@ -352,22 +350,32 @@ func (c *adapterConn) with(ctx context.Context, op string, fn func(context.Conte
 		return notStarted(ErrPoolStopped)
 	}
 	defer c.a.drain.end()
-	caller := ctx
-	ctx, cancel := c.a.cfg.bound(ctx, op)
-	defer cancel()
-	end, _ := ctx.Deadline()
+	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease
+	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil && op != OpClient {
+		dc := newDeadlineCtx(ctx, now.Add(c.a.cfg.timeout(op))) // the old API's calls without a context
+		defer dc.release()
+		ctx = dc
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = c.a.cfg.bound(ctx, op, now)
+		defer cancel()
+	}
 	if op != OpHealth {
 		c.st.stats.touch(c.a.cfg.now())
 	}
 	c.st.inUse.Add(1)
 	defer c.st.inUse.Add(-1)
 	err := retryCommand(ctx, c.a.lostRetries, func() error {
-		client, err := c.a.acquireBy(caller, end, c.key)
+		if now.IsZero() { // a retry: its lease wait starts now
+			now = time.Now()
+		}
+		client, err := c.a.acquireBy(caller, ctx, c.key, now)
+		now = time.Time{}
 		if err != nil {
 			return notStarted(err)
 		}
 		defer c.a.pool.Release(c.key, client)
-		return fn(ctx, client)
+		return fn.run(ctx, client)
 	})
 	c.st.end(err)
 	return err

@@ -94,15 +94,31 @@ func newConfig(opts []Option) *config {
 	return cfg
 }
 
-// bound derives the context of one operation from ctx: bounded by the
-// health timeout for OpHealth, else by the command timeout.
-func (c *config) bound(ctx context.Context, op string) (context.Context, context.CancelFunc) {
-	d := c.commandTimeout
-	if op == OpHealth {
-		d = c.healthTimeout
+// bound derives the context of one operation starting at now from ctx:
+// bounded by the health timeout for OpHealth, else by the command timeout.
+// When ctx already ends no later, it is returned as it is, with a cancel
+// that does nothing: a context derived from it would end at the same time
+// and cost a timer, a Done channel and a registration with ctx per
+// command.
+func (c *config) bound(ctx context.Context, op string, now time.Time) (context.Context, context.CancelFunc) {
+	end := now.Add(c.timeout(op))
+	if cur, ok := ctx.Deadline(); ok && !cur.After(end) {
+		return ctx, noCancel
 	}
-	return context.WithTimeout(ctx, d)
+	return context.WithDeadline(ctx, end)
 }
+
+// timeout returns the bound of operation op: the health timeout for
+// OpHealth, else the command timeout.
+func (c *config) timeout(op string) time.Duration {
+	if op == OpHealth {
+		return c.healthTimeout
+	}
+	return c.commandTimeout
+}
+
+// noCancel is the cancel of a context that bound returned unchanged.
+func noCancel() {}
 
 // Option configures a ConnectionPool (NewConnectionPool) or an Adapter
 // (NewAdapter); each option's documentation says which.

@@ -66,7 +66,7 @@ func newPoolConn(p *ConnectionPool, key string, s *Server, asRoot bool) *poolCon
 // with runs fn for op on the current SSH connection, re-establishing it
 // first when it is not usable; it is the withFunc of this backend. It is
 // registered with the pool's drainer (refused once Stop began).
-func (c *poolConn) with(ctx context.Context, op string, fn func(context.Context, pool.SSHClient) error) error {
+func (c *poolConn) with(ctx context.Context, op string, fn clientOp) error {
 	if !c.p.drain.begin() {
 		return notStarted(ErrPoolStopped)
 	}
@@ -85,15 +85,15 @@ func (c *poolConn) with(ctx context.Context, op string, fn func(context.Context,
 // run runs fn for op on the current SSH connection, re-establishing it
 // first when reconnect is set and it is not usable, bounded by the timeout
 // of op and ctx, and retried as retryCommand says.
-func (c *poolConn) run(ctx context.Context, op string, reconnect bool, fn func(context.Context, pool.SSHClient) error) error {
-	ctx, cancel := c.p.cfg.bound(ctx, op)
+func (c *poolConn) run(ctx context.Context, op string, reconnect bool, fn clientOp) error {
+	ctx, cancel := c.p.cfg.bound(ctx, op, time.Now())
 	defer cancel()
 	return retryCommand(ctx, reconnectLimit, func() error {
 		g, err := c.acquire(ctx, reconnect)
 		if err != nil {
 			return err
 		}
-		err = fn(ctx, g.client)
+		err = fn.run(ctx, g.client)
 		c.release(g, err, op == OpHealth)
 		return err
 	})
@@ -331,10 +331,10 @@ func (c *poolConn) testHealth() error {
 // it (ctx is the pool's).
 func (c *poolConn) probe(ctx context.Context) {
 	start := c.p.cfg.now()
-	err := c.run(ctx, OpHealth, false, func(ctx context.Context, cl pool.SSHClient) error {
+	err := c.run(ctx, OpHealth, false, clientFunc(func(ctx context.Context, cl pool.SSHClient) error {
 		_, err := cl.Run(ctx, c.p.cfg.healthCommand)
 		return err
-	})
+	}))
 	if errors.Is(err, errNotConnected) || ctx.Err() != nil {
 		return
 	}

@@ -22,14 +22,41 @@ type routedConn struct {
 	user    string
 	asRoot  bool
 	ec      openfeature.EvaluationContext
-	handoff atomic.Pointer[cachedDecision] // GetOrCreateConnection's decision, for the first command
+	handoff handoff // GetOrCreateConnection's decision, for the first command
 	closed  atomic.Bool
 
-	// mu guards conns. It is held across the provider's
+	// conns holds each route's connection; commands read it without a
+	// lock. mu is held to change it, across the provider's
 	// GetOrCreateConnection, so a routed connection gets each route's
 	// connection once even when commands on it run concurrently.
 	mu    sync.Mutex
-	conns [numRoutes]*PooledConnection
+	conns [numRoutes]atomic.Pointer[PooledConnection]
+}
+
+// handoff holds one decision for the next command to take, without an
+// allocation per decision (GetOrCreateConnection leaves one for every
+// old-style call when there is no decision cache).
+type handoff struct {
+	mu  sync.Mutex
+	set bool
+	cd  cachedDecision
+}
+
+// put leaves cd for the next take, replacing any decision left before.
+func (h *handoff) put(cd cachedDecision) {
+	h.mu.Lock()
+	h.cd, h.set = cd, true
+	h.mu.Unlock()
+}
+
+// take returns the decision left and clears it; ok is false when there
+// is none.
+func (h *handoff) take() (cd cachedDecision, ok bool) {
+	h.mu.Lock()
+	cd, ok = h.cd, h.set
+	h.cd, h.set = cachedDecision{}, false
+	h.mu.Unlock()
+	return cd, ok
 }
 
 // maxClosedRetries bounds how often a command is re-routed after finding
@@ -40,34 +67,33 @@ const maxClosedRetries = 3
 // first time and after the previous one was closed; found reports whether
 // it was already there.
 func (c *routedConn) conn(route Route) (conn *PooledConnection, found bool, err error) {
+	if cur := c.conns[route].Load(); cur != nil && !cur.Closed() {
+		return cur, true, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur := c.conns[route]; cur != nil && !cur.Closed() {
+	if cur := c.conns[route].Load(); cur != nil && !cur.Closed() {
 		return cur, true, nil
 	}
 	conn, err = getDirect(c.r.providers[route], &c.server, c.asRoot)
 	if err != nil {
 		return nil, false, err
 	}
-	c.conns[route] = conn
+	c.conns[route].Store(conn)
 	return conn, false, nil
 }
 
 // cached returns the route's connection if there is one, without getting
 // one.
 func (c *routedConn) cached(route Route) *PooledConnection {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.conns[route]
+	return c.conns[route].Load()
 }
 
 // forget drops conn from the route's slot if it is still there.
 func (c *routedConn) forget(route Route, conn *PooledConnection) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conns[route] == conn {
-		c.conns[route] = nil
-	}
+	c.conns[route].CompareAndSwap(conn, nil)
 }
 
 // run decides, gets the route's connection and calls fn on it, re-routing

@@ -258,17 +258,14 @@ func (r *Router) decideFor(ctx context.Context, c *routedConn, handoff bool) Dec
 		if cd := rk.cache.Load(); cd.validFor(c, gen, start, ttl) {
 			return r.finish(cd.d, start, &c.server, c.asRoot, rk)
 		}
-	} else if h := c.handoff.Swap(nil); h.validFor(c, gen, start, handoffMaxAge) {
+	} else if h, ok := c.handoff.take(); ok && h.validFor(c, gen, start, handoffMaxAge) {
 		return r.finish(h.d, start, &c.server, c.asRoot, rk)
 	}
 	d := r.evaluate(ctx, c.ec)
-	if ttl > 0 || handoff {
-		cd := &cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d}
-		if ttl > 0 {
-			rk.cache.Store(cd)
-		} else {
-			c.handoff.Store(cd)
-		}
+	if ttl > 0 {
+		rk.cache.Store(&cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d})
+	} else if handoff {
+		c.handoff.put(cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d})
 	}
 	return r.finish(d, start, &c.server, c.asRoot, rk)
 }
@@ -332,6 +329,9 @@ func fallback(flag string, rd openfeature.ResolutionDetail, err error) (Decision
 // noteRoute remembers the key's route and, when it changed, drains the
 // pool that lost the key and calls the change hook.
 func (r *Router) noteRoute(s *Server, asRoot bool, rk *routeKey, route Route) {
+	if rk.route.Load() == uint32(route)+1 {
+		return // unchanged: no write, so commands deciding for the key at once do not contend for the word
+	}
 	prev := rk.route.Swap(uint32(route) + 1)
 	if prev == 0 || Route(prev-1) == route {
 		return

@@ -184,7 +184,9 @@ func (s *Server) LogValue() slog.Value {
 // without either character keep the key they always had. A zero port is
 // written 22 (the old pool wrote 0, which it then could not dial).
 func Key(server *Server, asRoot bool) string {
-	return server.Host + ":" + strconv.Itoa(server.EffectivePort()) + ":" + keyEscaper.Replace(server.ID) + ":" + role(asRoot)
+	var port [20]byte // the port's digits, kept off the heap: the key is the one allocation
+	return server.Host + ":" + string(strconv.AppendInt(port[:0], int64(server.EffectivePort()), 10)) + ":" +
+		keyEscaper.Replace(server.ID) + ":" + role(asRoot)
 }
 
 var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A")
