@@ -248,8 +248,8 @@ func poolSection(c pool.PoolConfig) PoolSection {
 }
 
 // PoolConfig converts the pool section to a pool.PoolConfig (defaults not
-// applied). An unknown load_balancing name is an error naming the key.
-func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
+// applied, not validated: Config.Validate names a bad value by its key).
+func (s PoolSection) PoolConfig() pool.PoolConfig {
 	c := pool.PoolConfig{
 		MaxConnections: s.MaxConnections, MaxConnectionsPerKey: s.MaxConnectionsPerKey,
 		MaxSessionsPerConnection: s.MaxSessionsPerConnection, WaitTimeout: s.WaitTimeout,
@@ -261,7 +261,7 @@ func (s PoolSection) PoolConfig() (pool.PoolConfig, error) {
 			CircuitBaseCooldown: s.CircuitBaseCooldown, CircuitCooldown: s.CircuitCooldown, DebugLeaks: s.DebugLeaks,
 			WarmupBackoffMax: s.WarmupBackoffMax, CircuitAuthCooldown: s.CircuitAuthCooldown},
 	}
-	return c, nil
+	return c
 }
 
 // Validate checks every section and returns a *ConfigError listing every
@@ -275,11 +275,7 @@ func (c Config) Validate() error {
 // (so its rules stay in one place, named by config key), then the rest.
 func (c Config) problems() []Problem {
 	e := &ConfigError{}
-	pc, err := c.Pool.PoolConfig()
-	if err != nil {
-		return err.(*ConfigError).Problems
-	}
-	for _, fe := range leaves(pool.ValidatePoolConfigNamed(pc, poolKey)) {
+	for _, fe := range leaves(pool.ValidatePoolConfigNamed(c.Pool.PoolConfig(), poolKey)) {
 		var f *pool.FieldError
 		if errors.As(fe, &f) {
 			e.Problems = append(e.Problems, Problem{Key: poolKey(f.Field), Value: formatValue(f.Value), Msg: "want " + f.Want})

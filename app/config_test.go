@@ -175,11 +175,7 @@ func TestConfigCircuitAndLeakSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := c.Pool.PoolConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := pc.Advanced; a.CircuitThreshold != 3 || a.CircuitBaseCooldown != 500*time.Millisecond ||
+	if a := c.Pool.PoolConfig().Advanced; a.CircuitThreshold != 3 || a.CircuitBaseCooldown != 500*time.Millisecond ||
 		a.CircuitCooldown != time.Minute || !a.DebugLeaks || a.WarmupBackoffMax != 2*time.Minute || a.CircuitAuthCooldown != -time.Second {
 		t.Errorf("pool config advanced = %+v", a)
 	}

@@ -33,18 +33,10 @@ type ConfigDiff struct {
 // DiffConfig compares old, the configuration a process runs, with next:
 // what a reload to next applies to a pool whose open connections are
 // entries (pool.Pool.Entries; nil plans the configurations alone), and
-// what waits for a restart. Both are taken as loaded (validated); a pool
-// section that is not a valid pool configuration is an error.
-func DiffConfig(old, next Config, entries []pool.EntryInfo) (ConfigDiff, error) {
-	op, err := old.Pool.PoolConfig()
-	if err != nil {
-		return ConfigDiff{}, fmt.Errorf("config: diff: old: %w", err)
-	}
-	np, err := next.Pool.PoolConfig()
-	if err != nil {
-		return ConfigDiff{}, fmt.Errorf("config: diff: new: %w", err)
-	}
-	d := ConfigDiff{Pool: pool.PlanConfigChange(op, np, entries), Applied: []string{}, Pending: []string{}}
+// what waits for a restart. Both are taken as loaded (validated).
+func DiffConfig(old, next Config, entries []pool.EntryInfo) ConfigDiff {
+	d := ConfigDiff{Pool: pool.PlanConfigChange(old.Pool.PoolConfig(), next.Pool.PoolConfig(), entries),
+		Applied: []string{}, Pending: []string{}}
 	for _, key := range changedKeys(old, next) {
 		if strings.HasPrefix(key, "pool.") {
 			d.Applied = append(d.Applied, key)
@@ -52,7 +44,7 @@ func DiffConfig(old, next Config, entries []pool.EntryInfo) (ConfigDiff, error) 
 			d.Pending = append(d.Pending, key)
 		}
 	}
-	return d, nil
+	return d
 }
 
 // Empty reports whether the two configurations are the same.

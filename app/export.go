@@ -76,11 +76,8 @@ func ExportJSON(c Config) ([]byte, error) {
 
 // Providers converts c to the component graph's input, logging to logger
 // (nil: no logging).
-func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
-	pc, err := c.Pool.PoolConfig()
-	if err != nil {
-		return providers.Config{}, err
-	}
+func (c Config) Providers(logger *slog.Logger) providers.Config {
+	pc := c.Pool.PoolConfig()
 	ks := c.Flags.KillSwitchEnv
 	if ks == "-" {
 		ks = ""
@@ -97,7 +94,7 @@ func (c Config) Providers(logger *slog.Logger) (providers.Config, error) {
 		Router:  providers.RouterConfig{DecisionCache: c.Router.DecisionCache, KeepIdleOnChange: c.Router.KeepIdleOnChange},
 		Targets: c.targets(),
 		Logger:  logger,
-	}, nil
+	}
 }
 
 func (c Config) targets() map[string]sshconn.Target {

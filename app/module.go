@@ -140,10 +140,8 @@ func (l loggerIn) get() *slog.Logger {
 // drop the cleanup, and a hook appended later would not run if an earlier
 // OnStart failed.
 func (o moduleOptions) newMigration(lc fx.Lifecycle, cfg Config, l loggerIn) (*providers.Migration, error) {
-	pc, err := cfg.Providers(l.Logger)
-	if err != nil {
-		return nil, err
-	}
+	pc := cfg.Providers(l.Logger)
+	var err error
 	if pc.Flags.Source, err = o.flagSource(cfg.Flags, l.get()); err != nil {
 		return nil, err
 	}

@@ -64,14 +64,8 @@ func (s *ConfigStore) ApplyPool(p pool.Pool) (ReloadResult, error) {
 		return ReloadResult{InForce: s.Current()}, err
 	}
 	old := s.Current()
-	d, err := DiffConfig(old, c, p.Entries())
-	if err == nil {
-		var pc pool.PoolConfig
-		if pc, err = c.Pool.PoolConfig(); err == nil {
-			err = p.UpdateConfig(pc)
-		}
-	}
-	if err != nil {
+	d := DiffConfig(old, c, p.Entries())
+	if err := p.UpdateConfig(c.Pool.PoolConfig()); err != nil {
 		return ReloadResult{InForce: old}, fmt.Errorf("config: reload: %w", err)
 	}
 	inForce := old

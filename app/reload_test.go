@@ -48,7 +48,7 @@ func TestConfigStoreApplyPool(t *testing.T) {
 	path := writeFile(t, "c.yaml", "pool:\n  max_connections: 10\n")
 	opts := app.LoadOptions{Path: path}
 	c, _ := app.LoadWith(opts)
-	pc, _ := c.Providers(nil)
+	pc := c.Providers(nil)
 	p, cleanup, err := sshpool.InitializePool(pc)
 	if err != nil {
 		t.Fatal(err)
@@ -108,10 +108,7 @@ func TestConfigReloadRetriesOpenCircuits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := c.Pool.PoolConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := c.Pool.PoolConfig()
 	errAuth := failure.New("test: auth refused", failure.Auth)
 	var dials atomic.Int64
 	p := pool.NewPool(pool.ConnectionFactoryFunc(func(context.Context, string) (pool.SSHClient, error) {
@@ -166,7 +163,7 @@ func TestApplyPoolReportsImpact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, _ := c.Providers(nil)
+	pc := c.Providers(nil)
 	p, cleanup, err := sshpool.InitializePool(pc)
 	if err != nil {
 		t.Fatal(err)
@@ -225,10 +222,7 @@ func TestTargetPasswordEnv(t *testing.T) {
 	c, _ := app.Defaults("")
 	c.Targets = map[string]app.TargetSection{"db": {Host: "db1", PasswordEnv: "DB_PW"},
 		"web": {Host: "web1", Password: "hunter2"}}
-	pc, err := c.Providers(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := c.Providers(nil)
 	db, web := pc.Targets["db"], pc.Targets["web"]
 	if db.Auth.PasswordEnv != "DB_PW" || db.Auth.Secrets != nil {
 		t.Errorf("db auth = %#v, want PasswordEnv DB_PW", db.Auth)

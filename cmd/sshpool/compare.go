@@ -192,12 +192,7 @@ func openCompareEnv(ctx context.Context, t *poolTarget, o benchOptions, stderr i
 	// The old API takes no context: --timeout bounds its commands as the
 	// legacy pool's and the adapter's command timeout.
 	cfg.Legacy.CommandTimeout = o.timeout
-	pc, err := cfg.Providers(nil)
-	if err != nil {
-		closeEmb()
-		return nil, nil, err
-	}
-	m, cleanup, err := sshpool.InitializeMigration(pc)
+	m, cleanup, err := sshpool.InitializeMigration(cfg.Providers(nil))
 	if err != nil {
 		closeEmb()
 		return nil, nil, err

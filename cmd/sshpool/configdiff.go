@@ -46,10 +46,7 @@ func configDiff(stdout, stderr io.Writer, oldPath, newPath string, o configOptio
 	if err != nil {
 		return err
 	}
-	d, err := app.DiffConfig(old, next, nil)
-	if err != nil {
-		return err
-	}
+	d := app.DiffConfig(old, next, nil)
 	if o.asJSON {
 		return writeJSON(stdout, d)
 	}

@@ -74,11 +74,7 @@ func runMigrationDemo(ctx context.Context, emb *embedded, say func(string, ...an
 	}
 	cfg.Flags.File = d.flags
 	cfg.Router.DecisionCache = 0 // every call evaluates the flags: the demo flips them between calls
-	pc, err := cfg.Providers(nil)
-	if err != nil {
-		return nil, poolsReport{}, err
-	}
-	m, cleanup, err := sshpool.InitializeMigration(pc)
+	m, cleanup, err := sshpool.InitializeMigration(cfg.Providers(nil))
 	if err != nil {
 		return nil, poolsReport{}, err
 	}

@@ -115,14 +115,7 @@ func (t *poolTarget) open(key string, stderr io.Writer) (pool.Pool, app.Config, 
 	if err != nil {
 		return nil, cfg, nil, err
 	}
-	var (
-		p       pool.Pool
-		cleanup func()
-	)
-	pc, err := cfg.Providers(nil)
-	if err == nil {
-		p, cleanup, err = sshpool.InitializePool(pc)
-	}
+	p, cleanup, err := sshpool.InitializePool(cfg.Providers(nil))
 	if err != nil {
 		closeEmb()
 		return nil, cfg, nil, err
