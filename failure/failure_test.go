@@ -13,7 +13,6 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshpool/sshpool/failure"
-	"github.com/sshpool/sshpool/pool"
 )
 
 func TestClassify(t *testing.T) {
@@ -24,7 +23,6 @@ func TestClassify(t *testing.T) {
 		{nil, failure.Unknown},
 		{errors.New("x"), failure.Unknown},
 		{failure.New("bad config", failure.Config), failure.Config},
-		{&pool.ExitError{Result: pool.Result{ExitStatus: 2}}, failure.Exit},
 		{&ssh.ExitError{}, failure.Exit},
 		{&ssh.OpenChannelError{Reason: ssh.Prohibited}, failure.SessionLimit},
 		{&ssh.OpenChannelError{Reason: ssh.ConnectionFailed}, failure.ChannelRejected},
@@ -41,8 +39,8 @@ func TestClassify(t *testing.T) {
 		{&net.DNSError{IsTimeout: true}, failure.DNSTemporary},
 		{&net.OpError{Op: "dial", Err: &net.DNSError{IsTemporary: true}}, failure.DNSTemporary},
 		{&net.OpError{Op: "dial", Err: &net.DNSError{IsNotFound: true}}, failure.DNSNotFound},
-		{pool.ErrPoolClosed, failure.PoolClosed},
-		{fmt.Errorf("wrapped: %w", pool.ErrPoolClosed), failure.PoolClosed},
+		{failure.New("closed", failure.PoolClosed), failure.PoolClosed},
+		{fmt.Errorf("wrapped: %w", failure.New("closed", failure.PoolClosed)), failure.PoolClosed},
 	}
 	for _, tc := range tests {
 		if got := failure.Classify(tc.err); got != tc.want {
@@ -67,10 +65,6 @@ func TestErrorKindPredicates(t *testing.T) {
 	}
 	if failure.Kind(99).String() != "Kind(99)" || failure.PoolClosed.String() != "pool-closed" {
 		t.Error("String")
-	}
-	e := &pool.ExitError{Result: pool.Result{Signal: "TERM"}}
-	if e.Error() != "ssh: command killed by signal TERM" || (&pool.ExitError{Result: pool.Result{ExitStatus: 4}}).Error() != "ssh: command exited with status 4" {
-		t.Error("ExitError messages")
 	}
 }
 
