@@ -295,14 +295,15 @@ type EntryInfo struct {
 
 // infoLocked snapshots e at now. The caller holds pool.mu (for meta).
 func (e *poolEntry) infoLocked(now int64) EntryInfo {
+	st := e.current()
 	in := EntryInfo{
-		ID: e.id, Key: e.ks.name, State: e.current().public(),
+		ID: e.id, Key: e.ks.name, State: st.public(),
 		Created: nanoTime(e.created), LastUsed: nanoTime(e.lastUsedAt(now)),
 		LastHealthCheck: nanoTime(e.lastHealth.Load()), Expires: nanoTime(e.expires),
 		UseCount: e.uses(), Leases: e.leases(), HealthFailures: int64(e.healthFailures.Load()),
 		RTT: time.Duration(e.rtt.Load()), AvgRTT: time.Duration(e.avgRTT.Load()),
 	}
-	if e.current() >= stDraining {
+	if st >= stDraining {
 		in.Reason = string(reasonCode(e.reason.Load()).public())
 	}
 	if a := e.client.RemoteAddr(); a != nil {
