@@ -91,12 +91,17 @@ type Tracer struct {
 	HealthEvent func(ev HealthEvent)
 }
 
+// empty reports whether t (nil included) sets no hook.
+func (t *Tracer) empty() bool {
+	return t == nil || t.GetStart == nil && t.GetEnd == nil && t.DialStart == nil && t.DialEnd == nil &&
+		t.HealthCheckStart == nil && t.HealthCheckEnd == nil && t.CommandStart == nil && t.CommandEnd == nil &&
+		t.Release == nil && t.StateChange == nil && t.ConnClose == nil && t.Misuse == nil && t.HealthEvent == nil
+}
+
 // traced returns a copy of t for a pool to keep, or nil when t sets no
 // hook: the pool's one check for "tracing off".
 func (t *Tracer) traced() *Tracer {
-	if t == nil || t.GetStart == nil && t.GetEnd == nil && t.DialStart == nil && t.DialEnd == nil &&
-		t.HealthCheckStart == nil && t.HealthCheckEnd == nil && t.CommandStart == nil && t.CommandEnd == nil &&
-		t.Release == nil && t.StateChange == nil && t.ConnClose == nil && t.Misuse == nil && t.HealthEvent == nil {
+	if t.empty() {
 		return nil
 	}
 	c := *t
@@ -232,7 +237,7 @@ type CommandData struct {
 func MultiTracer(tracers ...*Tracer) *Tracer {
 	var ts []*Tracer
 	for _, t := range tracers {
-		if t.traced() != nil {
+		if !t.empty() {
 			ts = append(ts, t)
 		}
 	}
