@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sshpool/sshpool/failure"
+	"github.com/sshpool/sshpool/internal/inputfile"
 )
 
 // HostKeyError reports a host key that was refused: unknown, changed
@@ -86,6 +87,9 @@ type KnownHostsWriter struct {
 // Add records key for hostname ("host:port") in file unless the files
 // already know the host. It returns nil when the key is (now) recorded, or
 // a *HostKeyError when another writer recorded a different key meanwhile.
+// A file that is the null device (UserKnownHostsFile /dev/null) records
+// nothing and is neither opened nor locked: the key is accepted for this
+// connection only, as ssh accepts it.
 func (w *KnownHostsWriter) Add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey) error {
 	return w.add(file, files, hostname, remote, key, false, FileLimits{})
 }
@@ -94,6 +98,9 @@ func (w *KnownHostsWriter) Add(file string, files []string, hostname string, rem
 // as OpenSSH does with HashKnownHosts yes: Target.HashKnownHosts). The
 // files are re-read within limits.
 func (w *KnownHostsWriter) add(file string, files []string, hostname string, remote net.Addr, key ssh.PublicKey, hash bool, limits FileLimits) error {
+	if inputfile.IsNull(file) {
+		return nil // /dev/null: ssh's "remember nothing"; there is nothing to lock or record
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -132,9 +139,6 @@ func appendIfUnknownLocked(f *os.File, files []string, hostname string, remote n
 	}
 	if _, err := f.WriteString(line); err != nil {
 		return fmt.Errorf("sshconn: append known_hosts %s: %w", f.Name(), err)
-	}
-	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
-		return nil // /dev/null (ssh's "remember nothing"), which fsync refuses
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sshconn: sync known_hosts %s: %w", f.Name(), err)

@@ -360,8 +360,9 @@ func TestAcceptNewHelperProcess(t *testing.T) {
 // TestDevNullFiles: /dev/null, ssh's way to say "no file", works where ssh
 // takes it: as the configuration file (ssh -F /dev/null), as a global
 // known_hosts file beside a user file that knows the host, and as the only
-// user known_hosts file with accept-new (the key is accepted and the line
-// "recorded" into /dev/null, as ssh does).
+// user known_hosts file with accept-new (the key is accepted for the
+// connection and recorded nowhere, as ssh's write into /dev/null records
+// it; TestAcceptNewDevNullTakesNoLock).
 func TestDevNullFiles(t *testing.T) {
 	r := &sshconn.SSHConfig{SystemPath: "none", Path: os.DevNull, Logger: discardLogger()}
 	if tg, err := r.Resolve(context.Background(), "h"); err != nil || tg.Host != "h" {

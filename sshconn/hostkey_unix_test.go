@@ -3,12 +3,16 @@
 package sshconn_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sshpool/sshpool/sshconn"
 )
 
 // TestHostKeyAcceptNewAcrossProcesses runs several copies of the test
@@ -51,5 +55,44 @@ func TestHostKeyAcceptNewAcrossProcesses(t *testing.T) {
 	}
 	if got := readFile(t, e.knownHosts); got != e.srv.KnownHostsLine()+"\n" {
 		t.Fatalf("known_hosts after 4 processes:\n%s", got)
+	}
+}
+
+// TestAcceptNewDevNullTakesNoLock: accept-new into /dev/null (ssh's
+// UserKnownHostsFile /dev/null), named or through a link, records nothing
+// and takes no flock(2) on the device, which every process on the machine
+// shares: another process's lock on /dev/null must not hold a dial.
+func TestAcceptNewDevNullTakesNoLock(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if err := syscall.Flock(int(null.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(null.Fd()), syscall.LOCK_UN)
+	link := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.Symlink(os.DevNull, link); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := newKey(t)
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 22}
+	var w sshconn.KnownHostsWriter
+	done := make(chan error, 2)
+	go func() {
+		for _, f := range []string{os.DevNull, link} {
+			done <- w.Add(f, []string{f}, "127.0.0.1:22", remote, key.PublicKey())
+		}
+	}()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Add to /dev/null = %v", err)
+			}
+		case <-time.After(promptly):
+			t.Fatal("Add to /dev/null waited for another holder's lock on the device")
+		}
 	}
 }

@@ -939,6 +939,21 @@ func TestSSHConfigSystemFileMatchesSSH(t *testing.T) {
 	}
 }
 
+// TestSSHConfigDevNullMatchesSSH: ssh -F /dev/null, OpenSSH's way to read
+// no configuration, and SSHConfig with Path os.DevNull resolve hosts alike:
+// to ssh's built-in defaults.
+func TestSSHConfigDevNullMatchesSSH(t *testing.T) {
+	needSSH(t)
+	e := newOracleEnv(t, nil)
+	n := 0
+	for _, key := range []string{"h", "alice@h", "bob@db.example:2222"} {
+		n += e.compareHost(os.DevNull, key)
+	}
+	if n == 0 {
+		t.Fatal("no keyword compared")
+	}
+}
+
 // TestKeywordTableDocumented: README lists every keyword of Keywords with
 // its status, so the documented table cannot drift from the code.
 func TestKeywordTableDocumented(t *testing.T) {

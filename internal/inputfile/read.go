@@ -157,6 +157,15 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// IsNull reports whether path names the null device (os.DevNull, or a
+// link to it), which Read reads as empty. A writer uses it to record
+// nothing where ssh would write into /dev/null, without opening the device
+// (an flock on it would be shared by every process on the machine).
+func IsNull(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && isDevNull(fi)
+}
+
 // isDevNull reports whether fi is the null device (os.DevNull, or a link
 // to it), which reads as empty: "/dev/null" is how ssh_config, known_hosts
 // settings and command lines say "no file".

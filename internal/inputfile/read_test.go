@@ -47,6 +47,15 @@ func TestReadDevNullIsEmpty(t *testing.T) {
 			t.Errorf("Read(%s) = %q (nil %t), %v; want empty, no error", p, got, got == nil, err)
 		}
 	}
+	regular := filepath.Join(t.TempDir(), "regular")
+	if err := os.WriteFile(regular, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{os.DevNull: true, link: true, "/dev/zero": false, regular: false, regular + ".missing": false} {
+		if got := inputfile.IsNull(p); got != want {
+			t.Errorf("IsNull(%s) = %t, want %t", p, got, want)
+		}
+	}
 }
 
 func TestReadRefusesWhatIsNotARegularFile(t *testing.T) {

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/internal/testenv"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 // Server is a running private sshd. Its methods are safe for concurrent use.

@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshpool/sshpool/internal/testenv"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/sshpool/sshpool/internal/testenv"
 )
 
 // Server is a running private etcd. Its methods are safe for concurrent
