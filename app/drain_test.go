@@ -55,9 +55,11 @@ func newDrainFixture(t *testing.T, drain time.Duration, edit ...func(*app.Config
 	t.Cleanup(f.release)
 	t.Cleanup(legacy.ShutdownConnectionPool)
 	dir := t.TempDir()
-	keyFile, knownHosts, flagFile := filepath.Join(dir, "id"), filepath.Join(dir, "kh"), filepath.Join(dir, "flags.json")
-	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagFile := filepath.Join(dir, "flags.json")
 	os.WriteFile(flagFile, []byte(flagsToNew), 0o600)
 	cfg, err := app.Defaults("")
 	if err != nil {

@@ -45,9 +45,11 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	srv := sshtest.NewServer(t)
 	dir := t.TempDir()
-	f := &fixture{srv: srv, keyFile: filepath.Join(dir, "id"), knownHosts: filepath.Join(dir, "known_hosts")}
-	os.WriteFile(f.keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(f.knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	f := &fixture{srv: srv}
+	var err error
+	if f.keyFile, f.knownHosts, err = srv.WriteClientFiles(dir); err != nil {
+		t.Fatal(err)
+	}
 	flagFile := filepath.Join(dir, "flags.json")
 	os.WriteFile(flagFile, []byte(flagsAllNew), 0o600)
 	cfg, err := app.Defaults("development")

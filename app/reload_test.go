@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -148,9 +147,10 @@ func TestConfigReloadRetriesOpenCircuits(t *testing.T) {
 func TestApplyPoolReportsImpact(t *testing.T) {
 	srv := sshtest.NewServer(t)
 	dir := t.TempDir()
-	key, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
-	os.WriteFile(key, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(known, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	key, known, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	file := func(perKey, sessions int, password string) string {
 		return fmt.Sprintf("pool:\n  max_connections_per_key: %d\n  max_sessions_per_connection: %d\n"+
 			"  warmup_keys: [web]\n  warmup_connections: %d\n"+

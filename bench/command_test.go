@@ -41,12 +41,8 @@ type cmdTarget struct {
 // sshtestTarget starts an in-process sshtest server.
 func sshtestTarget(b *testing.B) cmdTarget {
 	srv := sshtest.NewServer(b)
-	dir := b.TempDir()
-	kh, key := filepath.Join(dir, "known_hosts"), filepath.Join(dir, "id_ed25519")
-	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(key, srv.ClientKeyPEM(), 0o600); err != nil {
+	key, kh, err := srv.WriteClientFiles(b.TempDir())
+	if err != nil {
 		b.Fatal(err)
 	}
 	return cmdTarget{addr: srv.Addr(), config: srv.ClientConfig("bench"),

@@ -171,9 +171,11 @@ func TestFlagProviderFromSource(t *testing.T) {
 func TestInitializeMigrationRunsCommandsOnBothRoutes(t *testing.T) {
 	srv := sshtest.NewServer(t)
 	dir := t.TempDir()
-	keyFile, knownHosts, flagFile := filepath.Join(dir, "id"), filepath.Join(dir, "kh"), filepath.Join(dir, "flags.json")
-	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagFile := filepath.Join(dir, "flags.json")
 	os.WriteFile(flagFile, []byte(`{"flags": {
 		"kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
 		"use-new-pool": {"state": "ENABLED",
@@ -222,9 +224,10 @@ func TestInitializePoolRejectsBadConfig(t *testing.T) {
 func TestRouteChangeDropsNewPoolIdleConnection(t *testing.T) {
 	srv := sshtest.NewServer(t)
 	dir := t.TempDir()
-	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "kh")
-	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	reg := providers.NewRegistry(providers.Config{})
 	factory, registrar := providers.NewFactory(reg), providers.NewRegistrar(reg)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,6 +78,20 @@ func (s *Server) ClientSigner() ssh.Signer { return s.keys.client }
 // OpenSSH-format PEM block ("-----BEGIN OPENSSH PRIVATE KEY-----"), ready to
 // be written to an identity file. The caller must not modify it.
 func (s *Server) ClientKeyPEM() []byte { return s.keys.clientPEM }
+
+// WriteClientFiles writes what a client configured by files needs into
+// dir: the client key as the identity file "id" (mode 0600) and a
+// known_hosts file naming the server, and returns their paths.
+func (s *Server) WriteClientFiles(dir string) (identityFile, knownHostsFile string, err error) {
+	identityFile, knownHostsFile = filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(identityFile, s.keys.clientPEM, 0o600); err != nil {
+		return "", "", fmt.Errorf("sshtest: %w", err)
+	}
+	if err := os.WriteFile(knownHostsFile, []byte(s.KnownHostsLine()+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("sshtest: %w", err)
+	}
+	return identityFile, knownHostsFile, nil
+}
 
 // ClientAuthorizedKey returns the client public key as an authorized_keys
 // line ("ssh-ed25519 AAAA..."), without a trailing newline.

@@ -1,6 +1,7 @@
 package sshtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -283,5 +284,42 @@ func TestWithLogger(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "user=eve") {
 		t.Fatalf("log %q does not mention the failed login", buf.String())
+	}
+}
+
+// TestWriteClientFiles: the files it writes let ssh's own file formats
+// reach the server: the identity parses to the client key, known_hosts
+// accepts the server's key at its address and refuses another, and a
+// directory that cannot be written is an error.
+func TestWriteClientFiles(t *testing.T) {
+	srv := sshtest.NewServer(t)
+	id, kh, err := srv.WriteClientFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil || !bytes.Equal(signer.PublicKey().Marshal(), srv.ClientSigner().PublicKey().Marshal()) {
+		t.Fatalf("identity file: %v, or not the client key", err)
+	}
+	if fi, err := os.Stat(id); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("identity file mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	check, err := knownhosts.New(kh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := net.ResolveTCPAddr("tcp", srv.Addr())
+	if err := check(srv.Addr(), addr, srv.HostKey()); err != nil {
+		t.Errorf("known_hosts refuses the server's key: %v", err)
+	}
+	if err := check(srv.Addr(), addr, srv.ClientSigner().PublicKey()); err == nil {
+		t.Error("known_hosts accepts another key for the server")
+	}
+	if _, _, err := srv.WriteClientFiles(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("WriteClientFiles into a missing directory succeeded")
 	}
 }

@@ -2,8 +2,6 @@ package etcd_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -49,9 +47,10 @@ func startFleet(t testing.TB, srv *etcdtest.Server, n int) *fleet {
 	t.Helper()
 	ssh := sshtest.NewServer(t)
 	dir := t.TempDir()
-	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "kh")
-	os.WriteFile(keyFile, ssh.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(ssh.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := ssh.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	server := legacy.Server{ID: "web-1", Host: ssh.Host(), Port: ssh.Port(), AppUsername: "app",
 		ManualKeyPath: keyFile, KnownHostsPath: knownHosts}
 
