@@ -63,17 +63,43 @@ func TestAdapterContextAndTimeouts(t *testing.T) {
 
 // TestAdapterHealthyConnectionWithoutLease: GetOrCreateConnection returns
 // a key's open, healthy connection without leasing (the old pool returned
-// its cached connection without I/O), and leases again, so that an
-// unreachable server fails there, once a command lost the connection.
+// its cached connection without I/O) and counts the use, and leases again
+// (so that an unreachable server fails there) for a new connection once the
+// connection was closed, the server's settings changed or a command lost
+// the connection.
 func TestAdapterHealthyConnectionWithoutLease(t *testing.T) {
 	e := newEnv(t)
 	ad, p := e.adapter(t)
 	s := e.server("a8")
 	c := connect(t, ad, s, false)
-	gets := p.GetSnapshot().Gets
+	key := legacy.Key(s, false)
+	gets, uses := p.GetSnapshot().Gets, ad.GetConnectionStatus()[key].UseCount
 	if again := connect(t, ad, s, false); again != c || p.GetSnapshot().Gets != gets {
 		t.Fatalf("second GetOrCreateConnection: same connection %v, gets %d → %d; want the same one and no lease",
 			again == c, gets, p.GetSnapshot().Gets)
+	}
+	if got := ad.GetConnectionStatus()[key].UseCount; got != uses+1 {
+		t.Fatalf("UseCount after a cached hit = %d, want %d (the old pool counted every hit)", got, uses+1)
+	}
+	// Changed settings or a closed connection: a lease first, then a new
+	// connection, as on the first call.
+	renamed := *s
+	renamed.Name = "a8-renamed"
+	for _, tc := range []struct {
+		name string
+		prep func()
+		srv  *legacy.Server
+	}{
+		{"closed", func() { must(t, c.Close()) }, s},
+		{"changed settings", func() {}, &renamed},
+	} {
+		tc.prep()
+		gets := p.GetSnapshot().Gets
+		got := connect(t, ad, tc.srv, false)
+		if got == c || p.GetSnapshot().Gets != gets+1 {
+			t.Fatalf("%s: new connection %v, gets %d → %d; want a new one after one lease", tc.name, got != c, gets, p.GetSnapshot().Gets)
+		}
+		c, s = got, tc.srv
 	}
 	must(t, e.srv.RefuseNew(true))
 	e.srv.DropAll()

@@ -18,6 +18,14 @@ import (
 // Deadline and Value need no timer; a context derived from a leaseCtx
 // arms it (context asks for Done). release must be called when the lease
 // wait is over; the context has ended after it.
+//
+// It is not a deadlineCtx: the caller's context may end (a request's), and
+// once armed a leaseCtx leaves that to context.WithDeadline, which ends its
+// child within the caller's cancel. deadlineCtx can own its Done channel
+// and timer only because its caller's never ends; taking the caller's end
+// there too would need context.AfterFunc, which ends the child later, on a
+// goroutine of its own, or both mechanisms in one larger struct on every
+// command.
 type leaseCtx struct {
 	context.Context // the caller's: values and cancellation
 	deadline        time.Time
