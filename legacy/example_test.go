@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/open-feature/go-sdk/openfeature/isolated"
@@ -27,9 +27,10 @@ func Example() {
 	defer srv.Close()
 	dir, _ := os.MkdirTemp("", "legacy-example")
 	defer os.RemoveAll(dir)
-	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
-	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	reg := sshconn.NewRegistry()
 	factory := sshconn.NewFactory(reg)
@@ -76,9 +77,10 @@ func ExampleGetConnectionPool() {
 	defer srv.Close()
 	dir, _ := os.MkdirTemp("", "legacy-example")
 	defer os.RemoveAll(dir)
-	keyFile, knownHosts := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
-	os.WriteFile(keyFile, srv.ClientKeyPEM(), 0o600)
-	os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	keyFile, knownHosts, err := srv.WriteClientFiles(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer legacy.ShutdownConnectionPool()
 
 	server := legacy.NewServer() // the old model's defaults: port 22, users root and pocketbase, agent
