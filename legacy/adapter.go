@@ -34,7 +34,8 @@ type Adapter struct {
 	reg   TargetRegistrar
 	cfg   *config
 	drain drainer
-	keys  sync.Map // key string -> *keyStats
+	keys  sync.Map  // key string -> *keyStats
+	ends  deadlines // the deadlines of calls without a context
 }
 
 // keyStats is what the adapter knows about one key; every field is atomic
@@ -352,7 +353,7 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 	defer c.a.drain.end()
 	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease
 	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil && op != OpClient {
-		dc := newDeadlineCtx(ctx, now.Add(c.a.cfg.timeout(op))) // the old API's calls without a context
+		dc := c.a.ends.start(ctx, now, now.Add(c.a.cfg.timeout(op))) // the old API's calls without a context
 		defer dc.release()
 		ctx = dc
 	} else {

@@ -125,15 +125,20 @@ func BenchmarkOldStyleCall(b *testing.B) {
 // BenchmarkAdapterCall is one command on fake clients (no network, no
 // output) through the new pool, as Pool.Run and as an old-style call on
 // the adapter (GetOrCreateConnection then ExecuteCommand): what the
-// adapter adds per call to the pool's own cost.
+// adapter adds per call to the pool's own cost. The clients wait on a
+// command as sshconn's do (on a goroutine of the command's, while the
+// caller waits on it and on ctx.Done), so a context's Done channel and
+// timer cost what they cost against a real server; Pool.Run gets a context
+// that can end, as a request's.
 func BenchmarkAdapterCall(b *testing.B) {
-	p := pool.NewPool(&fakeFactory{}, pool.PoolConfig{MaxConnectionsPerKey: 1}, nil)
+	p := pool.NewPool(waitingFactory{&fakeFactory{}}, pool.PoolConfig{MaxConnectionsPerKey: 1}, nil)
 	b.Cleanup(func() { p.Close() })
 	s := &legacy.Server{ID: "bench-1", Name: "bench", Host: "10.0.0.1", AppUsername: "app"}
 	key := legacy.Key(s, false)
 	ad := legacy.NewAdapter(p, nil)
 	b.Cleanup(ad.Stop)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
 	for _, impl := range []struct {
 		name string
 		call func() error
@@ -158,5 +163,47 @@ func BenchmarkAdapterCall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// waitingFactory dials waitingClients.
+type waitingFactory struct{ f *fakeFactory }
+
+func (w waitingFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
+	c, err := w.f.Dial(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return waitingClient{c.(*fakeClient)}, nil
+}
+
+// waitingClient is a fakeClient that waits on a command as sshconn.Client
+// does when ctx can end: the command runs on a goroutine of its own while
+// the caller waits for it or for ctx.Done.
+type waitingClient struct{ *fakeClient }
+
+func (c waitingClient) Run(ctx context.Context, cmd string) (pool.Result, error) {
+	return c.Exec(ctx, pool.Command{Cmd: cmd})
+}
+
+func (c waitingClient) Exec(ctx context.Context, cmd pool.Command) (pool.Result, error) {
+	if ctx.Done() == nil {
+		return c.fakeClient.Exec(ctx, cmd)
+	}
+	var (
+		res  pool.Result
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		res, err = c.fakeClient.Exec(ctx, cmd)
+	}()
+	select {
+	case <-done:
+		return res, err
+	case <-ctx.Done():
+		<-done
+		return res, ctx.Err()
 	}
 }

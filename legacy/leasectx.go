@@ -22,10 +22,10 @@ import (
 // It is not a deadlineCtx: the caller's context may end (a request's), and
 // once armed a leaseCtx leaves that to context.WithDeadline, which ends its
 // child within the caller's cancel. deadlineCtx can own its Done channel
-// and timer only because its caller's never ends; taking the caller's end
-// there too would need context.AfterFunc, which ends the child later, on a
-// goroutine of its own, or both mechanisms in one larger struct on every
-// command.
+// and leave its deadline to the adapter's shared deadlines only because
+// its caller's never ends; taking the caller's end there too would need
+// context.AfterFunc, which ends the child later, on a goroutine of its
+// own, or both mechanisms in one larger struct on every command.
 type leaseCtx struct {
 	context.Context // the caller's: values and cancellation
 	deadline        time.Time
