@@ -96,15 +96,20 @@ func cmdPoolReg(b *testing.B, t cmdTarget, sessions int) (pool.Pool, *sshconn.Re
 // cmdOp runs one command for worker w (0..g-1) of runInterleaved.
 type cmdOp func(ctx context.Context, w int) error
 
-// cmdRound is how many commands one round of runInterleaved runs with
-// each implementation.
-const cmdRound = 200
+// roundSize is how many commands one round of runInterleaved runs with
+// each implementation at g goroutines: at least 200, and 25 per goroutine.
+// A round starts with its goroutines filling the connection and ends with
+// them draining it; with 25 commands each those edges are a twenty-fifth
+// of a round, and the rate of a round pair varies 2–3 times less than
+// with 6 each (200 commands at 32 goroutines: quartiles of the pairs'
+// ratios 0.94–1.02 against 0.87–1.09).
+func roundSize(g int) int { return max(200, 25*g) }
 
 // runInterleaved calls op b.N times in total from g goroutines and reports
 // commands per second (cmd/s) and the process's CPU time per command
 // (cpu-µs/op: client and, with an in-process server, server).
 //
-// When base is not nil (the raw client), it runs rounds of cmdRound
+// When base is not nil (the raw client), it runs rounds of roundSize(g)
 // commands of base and of op in turn (base first in even rounds, op first
 // in odd ones), timing base's rounds apart: they count in neither ns/op
 // nor B/op. It reports base's figures over those rounds (raw-cmd/s,
@@ -124,7 +129,7 @@ func runInterleaved(b *testing.B, g int, op, base cmdOp) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for round := 0; opT.n < b.N; round++ {
-		n := min(cmdRound, b.N-opT.n)
+		n := min(roundSize(g), b.N-opT.n)
 		if base == nil {
 			opT.add(c, n, op)
 			continue

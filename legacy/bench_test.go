@@ -125,7 +125,8 @@ func BenchmarkOldStyleCall(b *testing.B) {
 // BenchmarkAdapterCall is one command on fake clients (no network, no
 // output) through the new pool, as Pool.Run and as an old-style call on
 // the adapter (GetOrCreateConnection then ExecuteCommand): what the
-// adapter adds per call to the pool's own cost. The clients wait on a
+// adapter adds per call to the pool's own cost, and the router over the
+// adapter with its decision cache (use-new-pool at 100 %). The clients wait on a
 // command as sshconn's do (on a goroutine of the command's, while the
 // caller waits on it and on ctx.Done), so a context's Done channel and
 // timer cost what they cost against a real server; Pool.Run gets a context
@@ -139,6 +140,9 @@ func BenchmarkAdapterCall(b *testing.B) {
 	b.Cleanup(ad.Stop)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
+	flags, _ := newFlags(b, flagSet(100, false))
+	r := legacy.NewRouter(fakeProvider(b), ad, flags, legacy.WithDecisionCache(time.Minute))
+	b.Cleanup(func() { r.Close() })
 	for _, impl := range []struct {
 		name string
 		call func() error
@@ -146,6 +150,13 @@ func BenchmarkAdapterCall(b *testing.B) {
 		{"pool", func() error { _, err := p.Run(ctx, key, "true"); return err }},
 		{"adapter", func() error {
 			conn, err := ad.GetOrCreateConnection(s, false)
+			if err == nil {
+				_, err = conn.ExecuteCommand("true")
+			}
+			return err
+		}},
+		{"router", func() error {
+			conn, err := r.GetOrCreateConnection(s, false)
 			if err == nil {
 				_, err = conn.ExecuteCommand("true")
 			}
