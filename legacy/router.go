@@ -75,7 +75,9 @@ type Decision struct {
 	Variant string
 	// Err is the evaluation error of a fallback, else nil.
 	Err error
-	// Latency is how long the decision took (both flag evaluations).
+	// Latency is how long the decision's flag evaluations took; 0 for a
+	// decision reused from the decision cache or from
+	// GetOrCreateConnection's, which evaluates nothing.
 	Latency time.Duration
 }
 
@@ -240,6 +242,7 @@ func (r *Router) routeKey(key string) *routeKey {
 func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decision {
 	start := time.Now()
 	d := r.evaluate(ctx, EvaluationContext(server, asRoot))
+	d.Latency = time.Since(start)
 	return r.finish(d, start, server, asRoot, r.routeKey(Key(server, asRoot)))
 }
 
@@ -262,18 +265,19 @@ func (r *Router) decideFor(ctx context.Context, c *routedConn, handoff bool) Dec
 		return r.finish(h.d, start, &c.server, c.asRoot, rk)
 	}
 	d := r.evaluate(ctx, c.ec)
-	if ttl > 0 {
+	if ttl > 0 { // kept with Latency 0: reusing it evaluates nothing
 		rk.cache.Store(&cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d})
 	} else if handoff {
 		c.handoff.put(cachedDecision{gen: gen, at: start, name: c.server.Name, user: c.user, d: d})
 	}
+	d.Latency = time.Since(start)
 	return r.finish(d, start, &c.server, c.asRoot, rk)
 }
 
-// finish completes a decision: latency, counters, hook, route change.
+// finish completes a decision made or reused at start: counters, hook,
+// route change. d.Latency is the evaluation's, 0 for a reused decision.
 func (r *Router) finish(d Decision, start time.Time, s *Server, asRoot bool, rk *routeKey) Decision {
 	d.Server, d.AsRoot = s, asRoot
-	d.Latency = time.Since(start)
 	r.stats.record(&d)
 	if r.cfg.onDecision != nil {
 		r.cfg.onDecision(d)

@@ -177,6 +177,28 @@ func TestDecisionCache(t *testing.T) {
 		mem.UpdateFlags(flagSet(100, true)) // no event reaches the router
 		waitFor(t, func() bool { return decide(short) == legacy.RouteLegacy })
 	})
+	t.Run("latency", func(t *testing.T) {
+		// An evaluated decision reports its evaluations' latency; a reused
+		// one (from the cache, or GetOrCreateConnection's handed to the
+		// first command) evaluated nothing and reports 0.
+		for _, ttl := range []time.Duration{time.Hour, 0} {
+			client, _ := newFlags(t, flagSet(100, false))
+			var seen decisions
+			r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), client,
+				legacy.WithDecisionCache(ttl), legacy.WithDecisionHook(seen.hook))
+			c := connect(t, r, s, false)
+			if d := seen.last(); d.Latency <= 0 {
+				t.Fatalf("ttl %v: GetOrCreateConnection's evaluated decision has latency %v; want > 0", ttl, d.Latency)
+			}
+			legacy.DecideConn(c)
+			if d := seen.last(); d.Route != legacy.RouteNew || d.Latency != 0 {
+				t.Fatalf("ttl %v: reused decision %v with latency %v; want new, 0", ttl, d.Route, d.Latency)
+			}
+			if st := r.Stats(); st.Decisions != 2 || st.MeanLatency != seen.all[0].Latency/2 {
+				t.Fatalf("ttl %v: %d decisions, mean latency %v; want 2, half of %v", ttl, st.Decisions, st.MeanLatency, seen.all[0].Latency)
+			}
+		}
+	})
 }
 
 // fakeProvider is a legacy pool over fake clients.
