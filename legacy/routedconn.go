@@ -24,6 +24,7 @@ type routedConn struct {
 	ec      openfeature.EvaluationContext
 	handoff handoff // GetOrCreateConnection's decision, for the first command
 	closed  atomic.Bool
+	rk      atomic.Pointer[routeKey] // the router's state for key, while it keeps it
 
 	// conns holds each route's connection; commands read it without a
 	// lock. mu is held to change it, across the provider's
@@ -160,10 +161,24 @@ func (c *routedConn) isHealthy() bool {
 	return err == nil && conn.IsHealthy()
 }
 
+// routeKey returns the router's state for c's key: the one c kept,
+// unless the router has forgotten it since, then the router's current one
+// (made anew if needed), kept in turn. Every command's decision reads it;
+// keeping it saves hashing the key into the router's map twice per
+// old-style call.
+func (c *routedConn) routeKey() *routeKey {
+	if rk := c.rk.Load(); rk != nil && !rk.dropped.Load() {
+		return rk
+	}
+	rk := c.r.routeKey(c.key)
+	c.rk.Store(rk)
+	return rk
+}
+
 // current returns the connection of the key's last route, nil if none.
 func (c *routedConn) current() *PooledConnection {
 	route := RouteLegacy
-	if v := c.r.routeKey(c.key).route.Load(); v != 0 {
+	if v := c.routeKey().route.Load(); v != 0 {
 		route = Route(v - 1)
 	}
 	return c.cached(route)

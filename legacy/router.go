@@ -155,6 +155,10 @@ type routeKey struct {
 	cache atomic.Pointer[cachedDecision]
 	conn  atomic.Pointer[PooledConnection]
 	used  atomic.Int64 // UnixNano of the last decision
+	// dropped is set once the router forgot the key (stale cleanup,
+	// RemoveConnection): routed connections that kept this routeKey look
+	// the key up again.
+	dropped atomic.Bool
 }
 
 // cachedDecision is an evaluated decision and what it was evaluated for:
@@ -255,7 +259,7 @@ func (r *Router) Decide(ctx context.Context, server *Server, asRoot bool) Decisi
 func (r *Router) decideFor(ctx context.Context, c *routedConn, handoff bool) Decision {
 	start := time.Now()
 	gen := r.gen.Load()
-	rk := r.routeKey(c.key)
+	rk := c.routeKey()
 	ttl := time.Duration(r.cacheTTL.Load())
 	if ttl > 0 {
 		if cd := rk.cache.Load(); cd.validFor(c, gen, start, ttl) {
@@ -417,6 +421,7 @@ func (r *Router) connFor(server *Server, asRoot bool) (*PooledConnection, *route
 		}
 		c := &routedConn{r: r, key: key, server: *server, user: server.User(asRoot), asRoot: asRoot}
 		c.ec = EvaluationContext(&c.server, asRoot)
+		c.rk.Store(rk)
 		pc := newPooledConnection(key, server, asRoot, c)
 		if rk.conn.CompareAndSwap(cur, pc) {
 			return pc, c
@@ -455,8 +460,8 @@ func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
 	}
 	cutoff := time.Now().Add(-maxAge).UnixNano()
 	r.keys.Range(func(k, v any) bool {
-		if v.(*routeKey).used.Load() < cutoff {
-			r.keys.Delete(k)
+		if rk := v.(*routeKey); rk.used.Load() < cutoff && r.keys.CompareAndDelete(k, v) {
+			rk.dropped.Store(true)
 		}
 		return true
 	})
@@ -467,7 +472,9 @@ func (r *Router) CleanupStaleConnections(maxAge time.Duration) int {
 // are Removers) and forgets its routing state. Holders of the key's routed
 // connection carry on: their next command gets new connections.
 func (r *Router) RemoveConnection(key string) {
-	r.keys.Delete(key)
+	if v, ok := r.keys.LoadAndDelete(key); ok {
+		v.(*routeKey).dropped.Store(true)
+	}
 	for _, p := range r.providers {
 		if rm, ok := p.(Remover); ok {
 			rm.RemoveConnection(key)

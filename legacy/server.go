@@ -185,8 +185,12 @@ func (s *Server) LogValue() slog.Value {
 // written 22 (the old pool wrote 0, which it then could not dial).
 func Key(server *Server, asRoot bool) string {
 	var port [20]byte // the port's digits, kept off the heap: the key is the one allocation
+	id := server.ID
+	if strings.ContainsAny(id, "%:") { // rare: the replacer's tables are kilobytes a call would bring into cache
+		id = keyEscaper.Replace(id)
+	}
 	return server.Host + ":" + string(strconv.AppendInt(port[:0], int64(server.EffectivePort()), 10)) + ":" +
-		keyEscaper.Replace(server.ID) + ":" + role(asRoot)
+		id + ":" + role(asRoot)
 }
 
 var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A")

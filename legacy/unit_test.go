@@ -201,6 +201,38 @@ func TestDecisionCache(t *testing.T) {
 	})
 }
 
+// TestRoutedConnFollowsForgottenKey: once the router forgets a key
+// (RemoveConnection, or stale cleanup), a routed connection kept by a
+// caller decides on the router's new state for the key, not on what it
+// kept: its cached decision is gone with the key.
+func TestRoutedConnFollowsForgottenKey(t *testing.T) {
+	s := &legacy.Server{ID: "f1", Host: "h", AppUsername: "app"}
+	for name, forget := range map[string]func(*legacy.Router){
+		"RemoveConnection": func(r *legacy.Router) { r.RemoveConnection(legacy.Key(s, false)) },
+		"stale cleanup": func(r *legacy.Router) {
+			time.Sleep(2 * time.Millisecond)
+			r.CleanupStaleConnections(time.Millisecond)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := memprovider.NewInMemoryProvider(flagSet(100, false))
+			api := isolated.NewAPI()
+			must(t, api.SetProviderAndWait(context.Background(), noEvents{mem}))
+			defer api.Shutdown(context.Background())
+			r := legacy.NewRouter(fakeProvider(t), fakeProvider(t), api.NewClient(), legacy.WithDecisionCache(time.Hour))
+			c := connect(t, r, s, false)
+			mem.UpdateFlags(flagSet(100, true)) // no event: only a forgotten key evaluates again
+			if d := legacy.DecideConn(c); d.Route != legacy.RouteNew {
+				t.Fatalf("before the key was forgotten: %v; want the cached new", d.Route)
+			}
+			forget(r)
+			if d := legacy.DecideConn(c); d.Route != legacy.RouteLegacy || d.Reason != legacy.ReasonKillSwitch {
+				t.Fatalf("after the key was forgotten: %v/%v; want legacy/kill-switch, evaluated anew", d.Route, d.Reason)
+			}
+		})
+	}
+}
+
 // fakeProvider is a legacy pool over fake clients.
 func fakeProvider(t testing.TB) *legacy.ConnectionPool {
 	p := legacy.NewConnectionPool(legacy.WithFactory(&fakeFactory{}), legacy.WithHealthInterval(0), legacy.WithStaleSweep(0, 0))
