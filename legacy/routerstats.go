@@ -24,7 +24,9 @@ type RouterStats struct {
 	ByReason [numRoutes][numReasons]int64
 	// ByVariant counts decisions per route, reason and variant.
 	ByVariant []DecisionCount
-	// MeanLatency and MaxLatency describe the decisions' own latency.
+	// MeanLatency and MaxLatency describe the decisions' own latency
+	// (Decision.Latency: a decision reused from the cache counts as 0, so
+	// the mean is the flag evaluations' cost per decision).
 	MeanLatency, MaxLatency time.Duration
 	// RouteChanges counts keys whose route changed between decisions;
 	// Drained counts idle connections the losing pool dropped for them.
