@@ -257,7 +257,13 @@ func cpuTime() time.Duration {
 //
 //   - impl=raw: an x/crypto client (NewSession, output into bytes.Buffers,
 //     Run, Close);
-//   - impl=pool: Pool.Run through a pool holding one connection;
+//   - impl=pool: Pool.Run through a pool holding one connection, with a
+//     context that can end (as a request's): sshconn runs each command on
+//     a goroutine of its own, so that the context can end a wait x/crypto
+//     cannot interrupt;
+//   - impl=pool-inline: the same with context.Background(), which nothing
+//     can end, so sshconn runs the command on the caller's goroutine: the
+//     difference from impl=pool is what that goroutine costs;
 //   - impl=adapter: the old API served by the new pool, as old call sites
 //     use it: legacy.Adapter GetOrCreateConnection, then ExecuteCommand;
 //   - impl=router/cache=off and impl=router/cache=1s: the same call through
@@ -286,6 +292,12 @@ func BenchmarkCommand(b *testing.B) {
 		b.Run(fmt.Sprintf("goroutines=%d/impl=pool", g), func(b *testing.B) {
 			runInterleaved(b, g, func(ctx context.Context, _ int) error {
 				_, err := p.Run(ctx, "bench", benchCmd)
+				return err
+			}, rawOp)
+		})
+		b.Run(fmt.Sprintf("goroutines=%d/impl=pool-inline", g), func(b *testing.B) {
+			runInterleaved(b, g, func(context.Context, int) error {
+				_, err := p.Run(context.Background(), "bench", benchCmd)
 				return err
 			}, rawOp)
 		})

@@ -186,7 +186,7 @@ func (s *Server) LogValue() slog.Value {
 func Key(server *Server, asRoot bool) string {
 	var port [20]byte // the port's digits, kept off the heap: the key is the one allocation
 	id := server.ID
-	if strings.ContainsAny(id, "%:") { // rare: the replacer's tables are kilobytes a call would bring into cache
+	if strings.ContainsAny(id, "%:") { // rare; the replacer would look each byte up in its 256-entry table
 		id = keyEscaper.Replace(id)
 	}
 	return server.Host + ":" + string(strconv.AppendInt(port[:0], int64(server.EffectivePort()), 10)) + ":" +
