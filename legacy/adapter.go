@@ -351,7 +351,7 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 		return notStarted(ErrPoolStopped)
 	}
 	defer c.a.drain.end()
-	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease, and dates the use
+	caller, now := ctx, time.Now() // one clock read bounds the command and its first lease
 	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil && op != OpClient {
 		dc := c.a.ends.start(ctx, now, now.Add(c.a.cfg.timeout(op))) // the old API's calls without a context
 		defer dc.release()
@@ -362,7 +362,7 @@ func (c *adapterConn) with(ctx context.Context, op string, fn clientOp) error {
 		defer cancel()
 	}
 	if op != OpHealth {
-		c.st.stats.touch(c.a.cfg.useTime(now))
+		c.st.stats.touch(c.a.cfg.now())
 	}
 	c.st.inUse.Add(1)
 	defer c.st.inUse.Add(-1)

@@ -62,7 +62,6 @@ type config struct {
 	streamIdle     time.Duration
 	logger         *slog.Logger
 	now            func() time.Time
-	clockSet       bool // WithClock replaced time.Now
 
 	// ConnectionPool only.
 	factory          pool.ConnectionFactory
@@ -116,15 +115,6 @@ func (c *config) timeout(op string) time.Duration {
 		return c.healthTimeout
 	}
 	return c.commandTimeout
-}
-
-// useTime returns the time to record for a use at real, a reading of
-// time.Now: real itself unless WithClock set another clock.
-func (c *config) useTime(real time.Time) time.Time {
-	if c.clockSet {
-		return c.now()
-	}
-	return real
 }
 
 // noCancel is the cancel of a context that bound returned unchanged.
@@ -217,7 +207,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now != nil {
-			c.now, c.clockSet = now, true
+			c.now = now
 		}
 	}
 }
