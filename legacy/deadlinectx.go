@@ -81,11 +81,12 @@ func (c *deadlineCtx) end(err error) {
 // one runtime timer for all of them.
 //
 // A runtime timer per command is what context.WithDeadline costs, and
-// more than its size suggests: adding a timer to a processor whose timer
-// heap is empty wakes another thread to watch it, a futex wake and a
-// spinning thread per command, which on a few cores is a few percent of a
-// command's CPU (BenchmarkAdapterCall with an SSH client's waiting
-// shape). Here the timer is armed at or before the earliest pending
+// more than its size suggests: adding a timer earlier than any on its
+// processor's heap (as a command's is when the heap is empty) wakes
+// another thread to watch it (Go's runtime/time.go, (*timer).maybeAdd ->
+// wakeNetPoller -> wakep), a futex wake and a spinning thread per
+// command, which on a few cores is a few percent of a command's CPU
+// (BenchmarkAdapterCall with an SSH client's waiting shape). Here the timer is armed at or before the earliest pending
 // deadline and left there when contexts are released: it fires about once
 // per command timeout in steady use, ends what is due and arms itself for
 // the earliest deadline still pending. Starting and releasing a context is
