@@ -173,6 +173,9 @@ func BenchmarkAdapterCall(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			if st := r.Stats(); impl.name == "router" && (st.New == 0 || st.Legacy != 0) {
+				b.Fatalf("router sent %d calls to the new pool and %d to legacy; want all to the new pool", st.New, st.Legacy)
+			}
 		})
 	}
 }
