@@ -93,7 +93,9 @@ func (p *ConnectionPool) redirect() ConnectionProvider {
 // its health check; every caller for the same (server, user) gets the same
 // *PooledConnection. A failed dial returns a *CommandError (OpConnect); a
 // key whose last dial failed less than the backoff ago returns the last
-// error without dialing (*BackoffError).
+// error without dialing (*BackoffError). When the connection is removed
+// while it is being dialled (RemoveConnection), it is dialled again, for
+// as long as the dial timeout (WithDialTimeout) allows.
 //
 // On the singleton, while a provider is installed with Install (the
 // router), the call is served by that provider.
@@ -117,7 +119,7 @@ func (p *ConnectionPool) getDirect(server *Server, asRoot bool) (*PooledConnecti
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.dialTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
+	for {
 		c, found := p.entry(key, server, asRoot)
 		if found {
 			c.touch()
@@ -126,21 +128,20 @@ func (p *ConnectionPool) getDirect(server *Server, asRoot bool) (*PooledConnecti
 			return c.pc, nil
 		}
 		err := c.connect(ctx)
-		switch {
-		case err == nil:
+		if err == nil {
 			return c.pc, nil
-		case errors.Is(err, ErrConnectionClosed) && attempt < maxEntryRetries:
-			continue // removed or closed meanwhile: the next entry is new
+		}
+		// Removed while it dialled (RemoveConnection, PooledConnection.Close):
+		// the next entry is new. The old pool held its lock across the dial,
+		// so a removal waited and could not fail the caller; here the
+		// caller dials again, as often as its dial timeout allows.
+		if errors.Is(err, ErrConnectionClosed) && ctx.Err() == nil {
+			continue
 		}
 		p.dropUnconnected(c)
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
 	}
 }
-
-// maxEntryRetries bounds how often GetOrCreateConnection takes a new entry
-// after the one it got was closed (by Close, RemoveConnection or the sweep)
-// while it dialled.
-const maxEntryRetries = 3
 
 // entry returns key's connection, creating it (not yet dialled) if there is
 // none, or the one there is closed, or was made for other settings and

@@ -1,6 +1,7 @@
 package legacy_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/pool"
 )
 
 var fakeServer = &legacy.Server{ID: "f1", Name: "fake", Host: "fake.example", RootUsername: "root", AppUsername: "app"}
@@ -239,4 +241,120 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// gatedFactory is a fakeFactory whose dials each wait for a release (or
+// their context's end), announcing themselves on dialing first.
+type gatedFactory struct {
+	fakeFactory
+	dialing chan struct{}
+	release chan struct{}
+}
+
+func newGatedFactory() *gatedFactory {
+	return &gatedFactory{dialing: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (f *gatedFactory) Dial(ctx context.Context, key string) (pool.SSHClient, error) {
+	select {
+	case f.dialing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-f.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return f.fakeFactory.Dial(ctx, key)
+}
+
+// TestPoolGetSurvivesRemovalWhileDialing: RemoveConnection during the dial
+// does not fail GetOrCreateConnection, however often it comes (the old
+// pool held its lock across the dial, so a removal waited); the caller
+// gets a working connection from the first dial nobody removed, and each
+// removed dial's client is closed. A removal that never stops fails the
+// call once the dial timeout has passed, as a timeout.
+func TestPoolGetSurvivesRemovalWhileDialing(t *testing.T) {
+	key := legacy.Key(fakeServer, false)
+	t.Run("removed-five-times", func(t *testing.T) {
+		f := newGatedFactory()
+		p := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithDialTimeout(time.Minute))
+		defer p.Stop()
+		type result struct {
+			c   *legacy.PooledConnection
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			c, err := p.GetOrCreateConnection(fakeServer, false)
+			done <- result{c, err}
+		}()
+		// nextDial waits for the next dial, failing if the call returned
+		// instead.
+		nextDial := func(i int) {
+			select {
+			case <-f.dialing:
+			case r := <-done:
+				t.Fatalf("GetOrCreateConnection returned before dial %d: %v", i, r.err)
+			}
+		}
+		const removals = 5
+		for i := range removals {
+			nextDial(i)
+			p.RemoveConnection(key)
+			f.release <- struct{}{}
+		}
+		nextDial(removals)
+		f.release <- struct{}{}
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("GetOrCreateConnection after %d removals while dialing: %v", removals, r.err)
+		}
+		if out, err := r.c.ExecuteCommand("echo ok"); err != nil || out != "ok\n" {
+			t.Fatalf("ExecuteCommand = %q, %v", out, err)
+		}
+		if n := f.dials(); n != removals+1 {
+			t.Fatalf("clients dialled = %d; want %d", n, removals+1)
+		}
+		for i := range removals {
+			if !f.client(i).closed.Load() {
+				t.Errorf("client of removed dial %d not closed", i)
+			}
+		}
+		if f.client(removals).closed.Load() || p.Len() != 1 {
+			t.Errorf("kept client closed %v, pool length %d; want open, 1", f.client(removals).closed.Load(), p.Len())
+		}
+	})
+	t.Run("removed-until-timeout", func(t *testing.T) {
+		f := newGatedFactory()
+		p := legacy.NewConnectionPool(legacy.WithFactory(f), legacy.WithDialTimeout(300*time.Millisecond))
+		defer p.Stop()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-f.dialing:
+					p.RemoveConnection(key)
+					select {
+					case f.release <- struct{}{}:
+					case <-stop:
+						return
+					}
+				case <-stop:
+					return
+				}
+			}
+		})
+		_, err := p.GetOrCreateConnection(fakeServer, false)
+		close(stop)
+		wg.Wait()
+		if k := failure.Classify(err); k != failure.Timeout {
+			t.Fatalf("err = %v (kind %v); want a timeout", err, k)
+		}
+		if f.dials() < 2 {
+			t.Errorf("dialled %d times; want it to have tried again after a removal", f.dials())
+		}
+	})
 }
