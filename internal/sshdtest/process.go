@@ -148,6 +148,7 @@ func (p *process) kill() []procID {
 	}
 	pid := p.cmd.Process.Pid
 	syscall.Kill(pid, syscall.SIGSTOP) // no new connection processes
+	waitStopped([]int{pid}, time.Now().Add(3*time.Second))
 	orphans := descendants(pid)
 	p.cmd.Process.Kill()
 	<-p.done
@@ -163,8 +164,9 @@ type procID struct {
 // procInfo is what killTree needs from /proc/<pid>/stat.
 type procInfo struct {
 	procID
-	ppid   int
-	zombie bool
+	ppid    int
+	zombie  bool
+	stopped bool // by a signal (state T), or traced (t)
 }
 
 // readProc returns the live processes.
@@ -196,7 +198,7 @@ func statProc(pid int) (procInfo, bool) {
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	start, _ := strconv.ParseUint(f[19], 10, 64)
-	return procInfo{procID: procID{pid, start}, ppid: ppid, zombie: f[0] == "Z"}, true
+	return procInfo{procID: procID{pid, start}, ppid: ppid, zombie: f[0] == "Z", stopped: f[0] == "T" || f[0] == "t"}, true
 }
 
 // descendants returns the living (not zombie) descendants of pid, parents
@@ -225,24 +227,30 @@ func descendants(pid int) (ids []procID) {
 // that looks childless may be forking (sshd's monitor between its pre- and
 // post-auth children, a shell starting a command), and its new child would
 // escape to init with the connection still open. A stopped process cannot
-// fork, so once a snapshot finds nothing new the set is complete. root
-// itself is killed when self is set, else let go on with SIGCONT.
+// fork, so once a snapshot taken after every process in it has stopped
+// finds nothing new, the set is complete. Sending SIGSTOP is not enough:
+// a process in the middle of fork(2) finishes it first (the child does
+// not inherit the stop), and until then the child is not in /proc. Hence
+// waitStopped before each snapshot. root itself is killed when self is
+// set, else let go on with SIGCONT.
 func killTree(root int, self bool) {
 	syscall.Kill(root, syscall.SIGSTOP)
+	deadline := time.Now().Add(3 * time.Second)
+	waitStopped([]int{root}, deadline)
 	stopped := map[int]bool{}
 	for range 100 {
-		ids := descendants(root)
-		fresh := false
-		for _, id := range ids {
+		var fresh []int
+		for _, id := range descendants(root) {
 			if !stopped[id.pid] {
 				syscall.Kill(id.pid, syscall.SIGSTOP)
 				stopped[id.pid] = true
-				fresh = true
+				fresh = append(fresh, id.pid)
 			}
 		}
-		if !fresh {
+		if len(fresh) == 0 {
 			break
 		}
+		waitStopped(fresh, deadline)
 	}
 	for pid := range stopped {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -253,6 +261,19 @@ func killTree(root int, self bool) {
 		syscall.Kill(root, syscall.SIGCONT)
 	}
 	waitGone(stopped)
+}
+
+// waitStopped waits, until deadline at most, until each of pids is
+// stopped by a signal or has died.
+func waitStopped(pids []int, deadline time.Time) {
+	for _, pid := range pids {
+		for time.Now().Before(deadline) {
+			if info, ok := statProc(pid); !ok || info.zombie || info.stopped {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
 }
 
 // waitGone waits up to 3 seconds until the processes have died (they may
