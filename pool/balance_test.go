@@ -198,6 +198,9 @@ func TestDeadConnectionNeverHandedOut(t *testing.T) {
 				t.Fatal("dead connection handed out")
 			}
 			mustRelease(t, p, "a", c)
+			// The Get retires the dead connection, or the watcher does and
+			// may count it only after the Get has returned.
+			waitFor(t, func() bool { return p.GetSnapshot().ClosedByReason[pool.ReasonUnhealthy] != 0 })
 			if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonUnhealthy] != 1 {
 				t.Errorf("closed unhealthy = %d", s.ClosedByReason[pool.ReasonUnhealthy])
 			}

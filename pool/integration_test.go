@@ -183,8 +183,11 @@ func TestDroppedConnectionIsReplaced(t *testing.T) {
 	if err != nil || string(res.Stdout) != "back\n" {
 		t.Fatalf("Run after drop = %q, %v", res.Stdout, err)
 	}
-	if s := p.GetSnapshot(); s.Dials != 2 || s.ClosedByReason[pool.ReasonUnhealthy] != 1 {
-		t.Errorf("dials=%d unhealthy=%d", s.Dials, s.ClosedByReason[pool.ReasonUnhealthy])
+	// The watcher that noticed the drop removes (and counts) the dead
+	// connection; Run may have dialled the replacement before it did.
+	waitFor(t, func() bool { return p.GetSnapshot().ClosedByReason[pool.ReasonUnhealthy] != 0 })
+	if s := p.GetSnapshot(); s.Dials != 2 || s.ClosedByReason[pool.ReasonUnhealthy] != 1 || s.Closed != 1 {
+		t.Errorf("dials=%d unhealthy=%d closed=%d; want 2, 1, 1", s.Dials, s.ClosedByReason[pool.ReasonUnhealthy], s.Closed)
 	}
 }
 

@@ -100,7 +100,11 @@ type Snapshot struct {
 	WaitDuration time.Duration `json:"wait_duration"`
 	// Created counts connections added (dialled) to the pool.
 	Created int64 `json:"created"`
-	// Closed counts connections closed; ClosedByReason splits it.
+	// Closed counts connections closed; ClosedByReason splits it. A
+	// connection counts once the pool has removed it, which may come a
+	// moment after its retirement: a connection found dead by the pool's
+	// watcher is removed by the watcher, possibly after a Get has already
+	// dialled its replacement.
 	Closed         int64                 `json:"closed"`
 	ClosedByReason map[CloseReason]int64 `json:"closed_by_reason"`
 	// Dials counts finished dials; DialFailures those that failed;
