@@ -10,6 +10,7 @@ import (
 
 	"github.com/sshpool/sshpool/failure"
 	"github.com/sshpool/sshpool/legacy"
+	"github.com/sshpool/sshpool/sshconn"
 )
 
 // TestPoolHealthTickerStalledServer: a server that stops answering fails
@@ -74,6 +75,13 @@ func TestPoolReconnectsInPlaceSSHD(t *testing.T) {
 }
 
 func reconnectsInPlace(t *testing.T, e *env, restart func() error) {
+	// A restart refuses connections for a moment, and a new pool's
+	// replacement dial, started as soon as the drop is noticed, may fall in
+	// that moment: a command waiting on that dial gets its error. What
+	// rides such a refusal out is the factory's retry of a transient dial
+	// failure, on by default and off in env's factory (which makes the
+	// dial-failure tests quick): the providers here get it back.
+	e.factory = sshconn.NewFactory(e.reg, sshconn.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
 	for name, p := range providers(t, e) {
 		if name == "adapter=minimal" {
 			continue // its test LeasePool hands out a client until Alive reports its death
