@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -499,7 +500,7 @@ func TestWatcherShards(t *testing.T) {
 		}
 		_ = p.Entries()       // stamps the releases
 		time.Sleep(time.Hour) // out of the replacement window
-		before := runtime.NumGoroutine()
+		before := bubbleGoroutines()
 		for _, i := range []int{0, 63, 64, 100, 149, 5} {
 			f.client(i).kill()
 		}
@@ -512,10 +513,40 @@ func TestWatcherShards(t *testing.T) {
 		if s := p.GetSnapshot(); s.ClosedByReason[pool.ReasonUnhealthy] != 7 {
 			t.Errorf("closed unhealthy=%d, want 7", s.ClosedByReason[pool.ReasonUnhealthy])
 		}
-		if g := runtime.NumGoroutine(); g != before {
+		if g := bubbleGoroutines(); g != before {
 			t.Errorf("goroutines %d → %d", before, g)
 		}
 	})
+}
+
+// bubbleGoroutines counts the goroutines in the caller's synctest bubble.
+// runtime.NumGoroutine counts the whole process, where goroutines of
+// earlier tests may still be ending.
+func bubbleGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	// The caller's own header comes first: "goroutine N [running,
+	// synctest bubble B]:".
+	first, _, _ := bytes.Cut(buf, []byte("\n"))
+	_, bubble, ok := bytes.Cut(first, []byte("synctest bubble "))
+	if !ok {
+		panic("bubbleGoroutines called outside a synctest bubble")
+	}
+	mark := append([]byte("synctest bubble "), bubble...) // "B]:"
+	count := 0
+	for line := range bytes.Lines(buf) {
+		if bytes.HasPrefix(line, []byte("goroutine ")) && bytes.Contains(line, mark) {
+			count++
+		}
+	}
+	return count
 }
 
 // TestHealthCheckCanceledCountsNothing: probes cut short by the caller's
