@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -523,25 +523,18 @@ func TestWatcherShards(t *testing.T) {
 // runtime.NumGoroutine counts the whole process, where goroutines of
 // earlier tests may still be ending.
 func bubbleGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 2) // runtime.Stack's format
 	// The caller's own header comes first: "goroutine N [running,
 	// synctest bubble B]:".
-	first, _, _ := bytes.Cut(buf, []byte("\n"))
+	first, _, _ := bytes.Cut(buf.Bytes(), []byte("\n"))
 	_, bubble, ok := bytes.Cut(first, []byte("synctest bubble "))
 	if !ok {
-		panic("bubbleGoroutines called outside a synctest bubble")
+		panic("bubbleGoroutines called outside a synctest bubble: " + string(first))
 	}
 	mark := append([]byte("synctest bubble "), bubble...) // "B]:"
 	count := 0
-	for line := range bytes.Lines(buf) {
+	for line := range bytes.Lines(buf.Bytes()) {
 		if bytes.HasPrefix(line, []byte("goroutine ")) && bytes.Contains(line, mark) {
 			count++
 		}
