@@ -135,8 +135,11 @@ func (p *ConnectionPool) getDirect(server *Server, asRoot bool) (*PooledConnecti
 		// the next entry is new. The old pool held its lock across the dial,
 		// so a removal waited and could not fail the caller; here the
 		// caller dials again, as often as its dial timeout allows.
-		if errors.Is(err, ErrConnectionClosed) && ctx.Err() == nil {
-			continue
+		if errors.Is(err, ErrConnectionClosed) {
+			if ctx.Err() == nil {
+				continue
+			}
+			err = ctx.Err() // removed as the dial timeout ran out: a timeout
 		}
 		p.dropUnconnected(c)
 		return nil, &CommandError{Op: OpConnect, Key: key, Err: err}
