@@ -86,11 +86,12 @@ func (c *deadlineCtx) end(err error) {
 // another thread to watch it (Go's runtime/time.go, (*timer).maybeAdd ->
 // wakeNetPoller -> wakep), a futex wake and a spinning thread per
 // command, which on a few cores is a few percent of a command's CPU
-// (BenchmarkAdapterCall with an SSH client's waiting shape). Here the timer is armed at or before the earliest pending
-// deadline and left there when contexts are released: it fires about once
-// per command timeout in steady use, ends what is due and arms itself for
-// the earliest deadline still pending. Starting and releasing a context is
-// a short critical section on mu.
+// (BenchmarkAdapterCall with an SSH client's waiting shape). Here the
+// timer is armed at or before the earliest pending deadline and left
+// there when contexts are released: it fires about once per command
+// timeout in steady use, ends what is due and arms itself for the
+// earliest deadline still pending. Starting and releasing a context is a
+// short critical section on mu.
 //
 // The zero value is ready to use. A pending timer keeps the deadlines
 // reachable until it fires, at the latest one command timeout after the

@@ -132,9 +132,10 @@ func (p *ConnectionPool) getDirect(server *Server, asRoot bool) (*PooledConnecti
 			return c.pc, nil
 		}
 		// Removed while it dialled (RemoveConnection, PooledConnection.Close):
-		// the next entry is new. The old pool held its lock across the dial,
-		// so a removal waited and could not fail the caller; here the
-		// caller dials again, as often as its dial timeout allows.
+		// the next entry is new. The old pool put a connection in its map
+		// only once dialled, so a removal meanwhile removed nothing and
+		// could not fail the caller; here the caller dials again, as
+		// often as its dial timeout allows.
 		if errors.Is(err, ErrConnectionClosed) {
 			if ctx.Err() == nil {
 				continue

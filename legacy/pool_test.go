@@ -271,7 +271,8 @@ func (f *gatedFactory) Dial(ctx context.Context, key string) (pool.SSHClient, er
 
 // TestPoolGetSurvivesRemovalWhileDialing: RemoveConnection during the dial
 // does not fail GetOrCreateConnection, however often it comes (the old
-// pool held its lock across the dial, so a removal waited); the caller
+// pool stored a connection only once dialled, so a removal meanwhile
+// removed nothing); the caller
 // gets a working connection from the first dial nobody removed, and each
 // removed dial's client is closed. A removal that never stops fails the
 // call once the dial timeout has passed, as a timeout.
