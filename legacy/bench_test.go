@@ -126,11 +126,11 @@ func BenchmarkOldStyleCall(b *testing.B) {
 // output) through the new pool, as Pool.Run and as an old-style call on
 // the adapter (GetOrCreateConnection then ExecuteCommand): what the
 // adapter adds per call to the pool's own cost, and the router over the
-// adapter with its decision cache (use-new-pool at 100 %). The clients wait on a
-// command as sshconn's do (on a goroutine of the command's, while the
-// caller waits on it and on ctx.Done), so a context's Done channel and
-// timer cost what they cost against a real server; Pool.Run gets a context
-// that can end, as a request's.
+// adapter with its decision cache (use-new-pool at 100 %). The clients
+// wait on a command as sshconn's do (on a goroutine of the command's,
+// while the caller waits on it and on ctx.Done), so a context's Done
+// channel and timer cost what they cost against a real server; Pool.Run
+// gets a context that can end, as a request's.
 func BenchmarkAdapterCall(b *testing.B) {
 	p := pool.NewPool(waitingFactory{&fakeFactory{}}, pool.PoolConfig{MaxConnectionsPerKey: 1}, nil)
 	b.Cleanup(func() { p.Close() })
